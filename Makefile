@@ -1,0 +1,46 @@
+# The two commands of the README: `make playground` and `make test`. Both set themselves up.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: test playground lint types contracts unit integration control-plane crds clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+control-plane:
+	bash scripts/build-control-plane.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+types: $(STAMP)
+	$(BIN)/mypy flagger
+
+contracts: $(STAMP)
+	$(BIN)/lint-imports
+
+crds: $(STAMP)
+	$(BIN)/flagger crds > deploy/crds/crds.yaml
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit
+
+integration: $(STAMP) control-plane
+	$(BIN)/pytest tests/integration
+
+## Lint, types, layering contracts, then the whole test suite on a real local control plane.
+test: $(STAMP) control-plane lint types contracts
+	$(BIN)/pytest
+
+## The tutorial on a local control plane.
+playground: $(STAMP) control-plane
+	$(BIN)/python scripts/playground.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache

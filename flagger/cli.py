@@ -1,0 +1,73 @@
+"""The ``flagger`` command.
+
+- ``flagger plugins``: what the installed plugins provide (kind, name, package).
+- ``flagger validate FILE...``: check Canary, MetricTemplate and AlertProvider manifests.
+- ``flagger crds``: print the CustomResourceDefinitions generated from the models.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from flagger import plugins
+
+
+def _plugins(args: argparse.Namespace) -> int:
+    listings = plugins.load().listings()
+    rows = [("KIND", "NAME", "PACKAGE", "STATUS")] + [
+        (x.kind.value, x.name, x.package, "ready" if x.implemented else "declared, not implemented")
+        for x in listings
+        if args.kind is None or x.kind.value == args.kind
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3])
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from flagger import validate_command
+
+    return validate_command.run(args.paths, sys.stdout, sys.stderr)
+
+
+def _crds(args: argparse.Namespace) -> int:
+    from flagger.api import crds
+
+    sys.stdout.write(crds.render_all())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``flagger`` command."""
+    parser = argparse.ArgumentParser(
+        prog="flagger", description="Progressive delivery for Kubernetes (flagger.app/v1beta1)."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    listing = commands.add_parser("plugins", help="list the installed routers, metric backends, "
+                                  "observers and notifiers")
+    listing.add_argument("--kind", choices=[k.value for k in plugins.Kind])
+    listing.set_defaults(func=_plugins)
+
+    validate = commands.add_parser(
+        "validate", help="validate manifests (files, directories, or - for stdin)")
+    validate.add_argument("paths", nargs="+", metavar="FILE")
+    validate.set_defaults(func=_validate)
+
+    crds = commands.add_parser("crds", help="print the CustomResourceDefinitions")
+    crds.set_defaults(func=_crds)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``flagger`` command."""
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,299 @@
+"""Plugin contracts and the plugin manager.
+
+Routers, metric backends, observers and notifiers are all plugins, found through the entry
+point group ``flagger``. The built-ins register themselves there exactly as an outside package
+would (see ``pyproject.toml``), so a third-party plugin is an equal citizen.
+
+A plugin module implements some of the hooks below with ``@flagger.plugins.hookimpl``:
+
+- ``flagger_provides()`` declares what the plugin offers, as :class:`Provided` entries (kind and
+  name). ``flagger plugins`` lists them and validation accepts exactly these names.
+- ``flagger_router(name, context)``, ``flagger_metric_backend(provider_type, context)``,
+  ``flagger_observer(provider, context)`` and ``flagger_notifier(provider_type, context)`` return
+  an implementation for a name, or ``None`` when the plugin does not serve that name. The first
+  non-``None`` answer wins.
+
+Each implementation satisfies a ``typing.Protocol`` defined here; a no-op implementation sits
+beside each protocol (Flagger's habit of null objects instead of ``None`` checks).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import importlib.metadata
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol, runtime_checkable
+
+import pluggy
+
+PROJECT = "flagger"
+ENTRY_POINT_GROUP = "flagger"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+class Kind(str, enum.Enum):
+    """The kinds of plugin, as printed by ``flagger plugins``."""
+
+    ROUTER = "router"
+    METRIC_BACKEND = "metric-backend"
+    OBSERVER = "observer"
+    NOTIFIER = "notifier"
+
+
+@dataclasses.dataclass(frozen=True)
+class Provided:
+    """One name a plugin serves: a routing provider, a metric provider type, an observer's mesh
+    or an alert provider type. ``implemented`` is False for names that are recognised (so manifests
+    using them validate) but whose implementation has not landed yet."""
+
+    kind: Kind
+    name: str
+    implemented: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class Listing:
+    """A :class:`Provided` entry together with the distribution that ships it."""
+
+    kind: Kind
+    name: str
+    package: str
+    implemented: bool
+
+
+@dataclasses.dataclass
+class PluginContext:
+    """What the daemon hands to a plugin factory: the API client and the daemon's options.
+
+    ``kube`` is the daemon's Kubernetes client (typed loosely here so that this module stays
+    at the bottom of the import graph); ``options`` are the command-line flags by name.
+    """
+
+    kube: Any = None
+    options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+
+# --- contracts -----------------------------------------------------------------------------
+
+
+@runtime_checkable
+class Router(Protocol):
+    """Routes traffic between ``<svc>-primary`` and ``<svc>-canary`` for one provider."""
+
+    async def reconcile(self, canary: Any) -> None:
+        """Create or update the provider's objects for the canary."""
+
+    async def set_routes(
+        self, canary: Any, primary_weight: int, canary_weight: int, mirrored: bool
+    ) -> None:
+        """Apply weights (and mirroring) to the routing objects."""
+
+    async def get_routes(self, canary: Any) -> tuple[int, int, bool]:
+        """Read back the (primary weight, canary weight, mirrored) currently in effect."""
+
+    async def finalize(self, canary: Any) -> None:
+        """Revert the provider's objects to their original configuration."""
+
+
+class NopRouter:
+    """A router that routes nothing: every call succeeds and all traffic stays on the primary."""
+
+    async def reconcile(self, canary: Any) -> None:
+        return None
+
+    async def set_routes(
+        self, canary: Any, primary_weight: int, canary_weight: int, mirrored: bool
+    ) -> None:
+        return None
+
+    async def get_routes(self, canary: Any) -> tuple[int, int, bool]:
+        return 100, 0, False
+
+    async def finalize(self, canary: Any) -> None:
+        return None
+
+
+@runtime_checkable
+class MetricBackend(Protocol):
+    """Runs queries against one metric provider (Prometheus, Datadog, ...)."""
+
+    async def run_query(self, query: str) -> float:
+        """Return the single value of a query; raise ``NoValuesFound`` when there is none."""
+
+    async def is_online(self) -> bool:
+        """Tell whether the provider answers."""
+
+
+class NoValuesFound(Exception):
+    """A query returned no value (empty or NaN): the check fails as Flagger's does."""
+
+
+class NopMetricBackend:
+    """A backend without data: every query has no values."""
+
+    async def run_query(self, query: str) -> float:
+        raise NoValuesFound(query)
+
+    async def is_online(self) -> bool:
+        return True
+
+
+@runtime_checkable
+class Observer(Protocol):
+    """The built-in metrics (``request-success-rate``, ``request-duration``) for one mesh."""
+
+    def query(self, metric: str) -> str | None:
+        """The query template for a built-in metric, or ``None`` if this mesh has none."""
+
+
+class NopObserver:
+    """An observer with no built-in queries."""
+
+    def query(self, metric: str) -> str | None:
+        return None
+
+
+@runtime_checkable
+class Notifier(Protocol):
+    """Posts an alert to a chat service (Slack, MS Teams, ...)."""
+
+    async def post(self, alert: Mapping[str, Any]) -> None:
+        """Deliver one alert."""
+
+
+class NopNotifier:
+    """A notifier that drops every alert."""
+
+    async def post(self, alert: Mapping[str, Any]) -> None:
+        return None
+
+
+# --- hook specifications --------------------------------------------------------------------
+
+
+class Specs:
+    """The hooks a plugin may implement."""
+
+    @hookspec
+    def flagger_provides(self) -> Iterable[Provided]:  # type: ignore[empty-body]
+        """Declare the names this plugin serves."""
+
+    @hookspec(firstresult=True)
+    def flagger_router(self, name: str, context: PluginContext) -> Router | None:
+        """Return a router for the routing provider ``name``."""
+
+    @hookspec(firstresult=True)
+    def flagger_metric_backend(
+        self, provider_type: str, spec: Mapping[str, Any], context: PluginContext
+    ) -> MetricBackend | None:
+        """Return a metric backend for a MetricTemplate ``spec.provider`` of this type."""
+
+    @hookspec(firstresult=True)
+    def flagger_observer(self, provider: str, context: PluginContext) -> Observer | None:
+        """Return the built-in metric queries for the routing provider ``provider``."""
+
+    @hookspec(firstresult=True)
+    def flagger_notifier(
+        self, provider_type: str, spec: Mapping[str, Any], context: PluginContext
+    ) -> Notifier | None:
+        """Return a notifier for an AlertProvider of this type."""
+
+
+# --- the manager ----------------------------------------------------------------------------
+
+
+class Plugins:
+    """The installed plugins: what they provide, and factories for their implementations."""
+
+    def __init__(self, manager: pluggy.PluginManager) -> None:
+        self.manager = manager
+
+    def listings(self) -> list[Listing]:
+        """Everything the installed plugins provide, sorted by kind and name."""
+        found: list[Listing] = []
+        for plugin in self.manager.get_plugins():
+            impl = getattr(plugin, "flagger_provides", None)
+            if impl is None:
+                continue
+            package = _distribution_of(self.manager, plugin)
+            for item in impl():
+                found.append(Listing(item.kind, item.name, package, item.implemented))
+        return sorted(found, key=lambda x: (x.kind.value, x.name, x.package))
+
+    def names(self, kind: Kind) -> frozenset[str]:
+        """The names of one kind that some installed plugin provides."""
+        return frozenset(x.name for x in self.listings() if x.kind is kind)
+
+    def router(self, name: str, context: PluginContext) -> Router:
+        """The router for a provider name; :class:`UnknownPlugin` when none serves it."""
+        found: Router | None = self.manager.hook.flagger_router(name=name, context=context)
+        if found is None:
+            raise UnknownPlugin(Kind.ROUTER, name, self.names(Kind.ROUTER))
+        return found
+
+    def metric_backend(
+        self, provider_type: str, spec: Mapping[str, Any], context: PluginContext
+    ) -> MetricBackend:
+        """The metric backend for a provider type; :class:`UnknownPlugin` when none serves it."""
+        found: MetricBackend | None = self.manager.hook.flagger_metric_backend(
+            provider_type=provider_type, spec=spec, context=context
+        )
+        if found is None:
+            raise UnknownPlugin(Kind.METRIC_BACKEND, provider_type, self.names(Kind.METRIC_BACKEND))
+        return found
+
+    def observer(self, provider: str, context: PluginContext) -> Observer:
+        """The built-in metric queries for a mesh; a no-op observer when none is installed."""
+        found: Observer | None = self.manager.hook.flagger_observer(
+            provider=provider, context=context
+        )
+        return found if found is not None else NopObserver()
+
+    def notifier(
+        self, provider_type: str, spec: Mapping[str, Any], context: PluginContext
+    ) -> Notifier:
+        """The notifier for an alert provider type; :class:`UnknownPlugin` when none serves it."""
+        found: Notifier | None = self.manager.hook.flagger_notifier(
+            provider_type=provider_type, spec=spec, context=context
+        )
+        if found is None:
+            raise UnknownPlugin(Kind.NOTIFIER, provider_type, self.names(Kind.NOTIFIER))
+        return found
+
+
+class UnknownPlugin(LookupError):
+    """No installed plugin serves a name; the message lists the installed ones."""
+
+    def __init__(self, kind: Kind, name: str, installed: Iterable[str]) -> None:
+        self.kind, self.name = kind, name
+        self.installed = sorted(installed)
+        super().__init__(
+            f"no installed {kind.value} plugin provides {name!r}; installed: "
+            f"{', '.join(self.installed) or 'none'} (install a plugin package that provides it)"
+        )
+
+
+def _distribution_of(manager: pluggy.PluginManager, plugin: object) -> str:
+    for registered, dist in manager.list_plugin_distinfo():
+        if registered is plugin:
+            return str(dist.metadata["name"])
+    return getattr(plugin, "__name__", type(plugin).__name__)
+
+
+def load(extra: Iterable[object] = ()) -> Plugins:
+    """Build a plugin manager with every ``flagger`` entry point installed, plus ``extra``
+    plugin objects (for tests and embedding)."""
+    manager = pluggy.PluginManager(PROJECT)
+    manager.add_hookspecs(Specs)
+    manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    for plugin in extra:
+        manager.register(plugin)
+    return Plugins(manager)
+
+
+def entry_points() -> list[importlib.metadata.EntryPoint]:
+    """The raw entry points of the ``flagger`` group (for diagnostics)."""
+    return list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))

@@ -1,0 +1,82 @@
+"""The plugin manager: entry points, listings, lookups by name, and a plugin from outside."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+
+from flagger import cli, plugins
+
+
+class _FakeMeshRouter(plugins.NopRouter):
+    pass
+
+
+class _OutsidePlugin:
+    """What a third-party package would register: one router for a made-up provider."""
+
+    @plugins.hookimpl
+    def flagger_provides(self) -> Iterable[plugins.Provided]:
+        return [plugins.Provided(plugins.Kind.ROUTER, "fakemesh")]
+
+    @plugins.hookimpl
+    def flagger_router(self, name: str, context: plugins.PluginContext) -> plugins.Router | None:
+        return _FakeMeshRouter() if name == "fakemesh" else None
+
+
+def test_builtins_come_from_entry_points() -> None:
+    groups = {ep.name: ep.value for ep in plugins.entry_points()}
+    assert groups["routers"] == "flagger.providers"
+    assert groups["metrics"] == "flagger.metrics"
+    assert groups["notifiers"] == "flagger.webhooks"
+
+
+def test_every_flagger_name_is_declared() -> None:
+    installed = plugins.load()
+    assert {"istio", "kubernetes", "nginx", "gatewayapi:v1", "appmesh:v1beta2"} <= installed.names(
+        plugins.Kind.ROUTER)
+    assert {"prometheus", "datadog", "cloudwatch"} <= installed.names(plugins.Kind.METRIC_BACKEND)
+    assert installed.names(plugins.Kind.NOTIFIER) == {"slack", "msteams", "discord", "rocket",
+                                                       "gchat"}
+
+
+def test_outside_plugin_is_listed_and_served() -> None:
+    installed = plugins.load(extra=[_OutsidePlugin()])
+    assert "fakemesh" in installed.names(plugins.Kind.ROUTER)
+    router = installed.router("fakemesh", plugins.PluginContext())
+    assert isinstance(router, _FakeMeshRouter)
+    assert isinstance(router, plugins.Router)
+
+
+def test_unknown_name_lists_the_installed_ones() -> None:
+    installed = plugins.load(extra=[_OutsidePlugin()])
+    with pytest.raises(plugins.UnknownPlugin) as raised:
+        installed.router("linkerd2", plugins.PluginContext())
+    message = str(raised.value)
+    assert "'linkerd2'" in message
+    assert "fakemesh" in message and "istio" in message
+
+
+def test_unimplemented_builtin_is_not_served() -> None:
+    """A declared name without an implementation is an error, never a silent fallback."""
+    with pytest.raises(plugins.UnknownPlugin):
+        plugins.load().router("appmesh", plugins.PluginContext())
+
+
+def test_nop_objects_keep_traffic_on_primary() -> None:
+    import asyncio
+
+    async def routes() -> Any:
+        return await plugins.NopRouter().get_routes(None)
+
+    assert asyncio.run(routes()) == (100, 0, False)
+
+
+def test_plugins_command_prints_kind_name_package(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["plugins", "--kind", "notifier"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["KIND", "NAME", "PACKAGE"]
+    assert [line.split()[:3] for line in lines[1:]] == [
+        ["notifier", n, "flagger"] for n in ["discord", "gchat", "msteams", "rocket", "slack"]]

@@ -1,0 +1,22 @@
+"""Webhook calls, notifiers and the loadtester (installed as ``flagger.webhooks``).
+
+This package module is a plugin (entry point ``flagger`` → ``notifiers``) declaring every
+AlertProvider ``spec.type`` Flagger has. Types whose notifier has not landed yet are declared with
+``implemented=False`` so that manifests using them validate.
+"""
+
+from __future__ import annotations
+
+from flagger import plugins
+
+#: Every AlertProvider type Flagger has (``reference/flagger.md`` §2).
+FLAGGER_NOTIFIERS = ("discord", "gchat", "msteams", "rocket", "slack")
+
+#: Notifiers whose implementation is installed in this package.
+IMPLEMENTED: frozenset[str] = frozenset()
+
+
+@plugins.hookimpl
+def flagger_provides() -> list[plugins.Provided]:
+    """Declare the built-in alert provider types."""
+    return [plugins.Provided(plugins.Kind.NOTIFIER, n, n in IMPLEMENTED) for n in FLAGGER_NOTIFIERS]
