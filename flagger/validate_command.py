@@ -1,0 +1,112 @@
+"""``flagger validate FILE...``: check manifests the way the daemon will read them.
+
+Inputs are files, directories (every ``*.yaml``, ``*.yml`` and ``*.json`` below them, sorted) or
+``-`` for stdin; each may hold several YAML documents, and ``kind: List`` objects are opened up.
+One line per object on stdout:
+
+    OK Canary test/podinfo
+    ERROR Canary test/podinfo: spec.analysis.stepWeights: <what is wrong and the fix>
+    SKIP Deployment test/podinfo: not a flagger.app object
+
+Warnings (deprecated or ignored settings) go to stderr. Exit status: 0 when every object is
+valid, 1 when any is invalid, 2 when an input cannot be read or parsed (with the file and line).
+"""
+
+from __future__ import annotations
+
+import pathlib
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, TextIO
+
+from flagger import plugins
+from flagger.api import documents, validation
+
+SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def known_names(installed: plugins.Plugins) -> validation.KnownNames:
+    """The names the installed plugins serve, as validation needs them."""
+    return validation.KnownNames(
+        routers=installed.names(plugins.Kind.ROUTER),
+        metric_providers=installed.names(plugins.Kind.METRIC_BACKEND),
+        alert_providers=installed.names(plugins.Kind.NOTIFIER),
+    )
+
+
+def run(paths: Sequence[str], out: TextIO, err: TextIO,
+        known: validation.KnownNames | None = None) -> int:
+    """Validate every object in ``paths``; return the exit status."""
+    known = known or known_names(plugins.load())
+    unreadable = invalid = False
+    for source, text in _inputs(paths, err):
+        if text is None:
+            unreadable = True
+            continue
+        try:
+            docs = documents.load_documents(text, source)
+        except documents.DocumentError as exc:
+            err.write(f"ERROR {exc}\n")
+            unreadable = True
+            continue
+        for doc, line in _expand(docs):
+            invalid |= not _check(doc, f"{source}:{line}", known, out, err)
+    if unreadable:
+        return 2
+    return 1 if invalid else 0
+
+
+def _check(doc: Any, where: str, known: validation.KnownNames, out: TextIO, err: TextIO) -> bool:
+    if not isinstance(doc, Mapping):
+        out.write(f"SKIP document at {where}: not a Kubernetes object\n")
+        return True
+    what = documents.describe(doc)
+    if not documents.is_flagger_document(doc):
+        out.write(f"SKIP {what}: not a flagger.app object\n")
+        return True
+    found = validation.validate(doc, known)
+    errors = [p.message for p in found if p.is_error]
+    for warning in (p.message for p in found if not p.is_error):
+        err.write(f"WARNING {what}: {warning}\n")
+    if errors:
+        out.write(f"ERROR {what}: {'; '.join(errors)}\n")
+        return False
+    out.write(f"OK {what}\n")
+    return True
+
+
+def _expand(docs: list[tuple[Any, int]]) -> Iterator[tuple[Any, int]]:
+    """Open up ``kind: List`` objects (as ``kubectl get -o yaml`` prints them)."""
+    for doc, line in docs:
+        if isinstance(doc, Mapping) and doc.get("kind") == "List" and isinstance(
+                doc.get("items"), list):
+            yield from ((item, line) for item in doc["items"])
+        else:
+            yield doc, line
+
+
+def _inputs(paths: Sequence[str], err: TextIO) -> Iterator[tuple[str, str | None]]:
+    """``(source name, text)`` for every input; text is None when it cannot be read."""
+    for raw in paths:
+        if raw == "-":
+            yield "<stdin>", sys.stdin.read()
+            continue
+        path = pathlib.Path(raw)
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in SUFFIXES)
+            if not files:
+                err.write(f"ERROR {raw}: no {', '.join(SUFFIXES)} files in this directory\n")
+                yield raw, None
+            for file in files:
+                yield from _read(file, err)
+        else:
+            yield from _read(path, err)
+
+
+def _read(path: pathlib.Path, err: TextIO) -> Iterator[tuple[str, str | None]]:
+    try:
+        yield str(path), path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        err.write(f"ERROR {path}: cannot read: {reason}\n")
+        yield str(path), None

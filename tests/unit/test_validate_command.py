@@ -1,0 +1,98 @@
+"""`flagger validate`: one line per object, exit 0/1/2, errors that name the field and the fix."""
+
+from __future__ import annotations
+
+import io
+import pathlib
+import subprocess
+import sys
+
+from flagger import validate_command
+from tests.conftest import require_upstream
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+BROKEN = """\
+apiVersion: flagger.app/v1beta1
+kind: Canary
+metadata: {name: podinfo, namespace: test}
+spec:
+  targetRef: {apiVersion: apps/v1, kind: Deployment, name: podinfo}
+  service: {port: 9898}
+  analysis:
+    interval: 1m
+    threshold: 5
+    stepWeights: [10, 5, 50]
+"""
+
+GOOD = BROKEN.replace("[10, 5, 50]", "[5, 10, 50]")
+
+OTHER_KINDS = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: podinfo, namespace: test}
+---
+apiVersion: v1
+kind: List
+items:
+- {apiVersion: v1, kind: Service, metadata: {name: podinfo, namespace: test}}
+"""
+
+
+def _run(paths: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = validate_command.run(paths, out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_every_upstream_manifest_is_ok() -> None:
+    files = require_upstream()
+    code, out, _ = _run([str(files[0].parent)])
+    lines = out.splitlines()
+    assert code == 0
+    assert len(lines) == 53
+    assert all(line.startswith("OK ") for line in lines), [x for x in lines if "OK" not in x]
+    assert "OK Canary test/podinfo" in lines
+
+
+def test_broken_manifest_names_the_field_and_the_fix(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "canary.yaml").write_text(BROKEN)
+    code, out, _ = _run([str(tmp_path / "canary.yaml")])
+    assert code == 1
+    assert out.startswith("ERROR Canary test/podinfo: spec.analysis.stepWeights: ")
+    assert "[10, 5, 50]" in out and "increasing order" in out
+
+
+def test_directory_mixes_kinds_and_skips_others(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "a-canary.yaml").write_text(GOOD)
+    (tmp_path / "b-other.yml").write_text(OTHER_KINDS)
+    (tmp_path / "notes.txt").write_text("not a manifest")
+    code, out, _ = _run([str(tmp_path)])
+    assert code == 0
+    assert out.splitlines() == [
+        "OK Canary test/podinfo",
+        "SKIP Deployment test/podinfo: not a flagger.app object",
+        "SKIP Service test/podinfo: not a flagger.app object",
+    ]
+
+
+def test_unparsable_yaml_gives_file_and_line(tmp_path: pathlib.Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(GOOD + "---\nkind: Canary\nspec: [unclosed\n")
+    code, _, err = _run([str(bad)])
+    assert code == 2
+    assert f"{bad}:" in err and "invalid YAML" in err
+
+
+def test_missing_file_is_exit_two(tmp_path: pathlib.Path) -> None:
+    code, _, err = _run([str(tmp_path / "nope.yaml")])
+    assert code == 2
+    assert "nope.yaml: cannot read" in err
+
+
+def test_stdin_through_the_installed_command() -> None:
+    flagger = pathlib.Path(sys.executable).parent / "flagger"
+    done = subprocess.run([str(flagger), "validate", "-"], input=BROKEN + "---\n" + GOOD,
+                          capture_output=True, text=True)
+    assert done.returncode == 1
+    assert done.stdout.splitlines()[1] == "OK Canary test/podinfo"
