@@ -232,7 +232,7 @@ class CanaryAnalysis(common.FlaggerModel):
 
     @property
     def effective_max_weight(self) -> int:
-        """The highest canary weight: the last ``stepWeights`` entry, else ``maxWeight``, else 100."""
+        """The top canary weight: the last ``stepWeights`` entry, else ``maxWeight``, else 100."""
         if self.step_weights:
             return self.step_weights[-1]
         return self.max_weight if self.max_weight and self.max_weight > 0 else DEFAULT_MAX_WEIGHT

@@ -13,11 +13,12 @@ Conventions every model in :mod:`flagger.api` follows:
   ``<field>_seconds`` properties. Defaults never appear in dumps.
 - **Strictness.** Spec models reject unknown fields (``extra="forbid"``), as the API server
   would prune them, and values are not coerced (``"5"`` is not a number, ``"true"`` not a
-  boolean). Whole floats such as ``5.0`` are accepted for integers, as JSON does.
+  boolean, ``5.0`` not an integer: Flagger's Go decoder refuses all three).
 - **CRD metadata** for a schema generator walking ``model_fields``: ``FieldInfo.description``
   carries Flagger's CRD description; enums are ``Literal[...]`` (or :class:`enum.StrEnum`);
   numeric and string bounds are ``annotated_types`` entries in ``FieldInfo.metadata``; the
-  aliases below carry the OpenAPI type through :class:`pydantic.WithJsonSchema`; and
+  aliases below carry the OpenAPI type (:class:`SchemaPatch`, :class:`pydantic.WithJsonSchema`),
+  so ``model_json_schema(by_alias=True)`` is already close to the CRD's schema; and
   ``FieldInfo.json_schema_extra`` holds CRD keywords that must not be enforced or injected by
   the model: ``pattern`` (Flagger's duration pattern), ``default`` (a default the API server
   applies), ``format`` and :data:`BUILTIN_ENUM_KEY` (upstream's enum for fields that plugins
@@ -29,13 +30,23 @@ Conventions every model in :mod:`flagger.api` follows:
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any, ClassVar, Literal
 
 import pydantic
+import pydantic_core
 from pydantic import alias_generators
+
+from flagger.api import problems
 
 API_GROUP = "flagger.app"
 API_VERSION = "flagger.app/v1beta1"
+#: Older versions still found in manifests (Flagger's docs show some); parsed with the
+#: v1beta1 models, kept as written, and reported by validation as outdated.
+LEGACY_API_VERSIONS = ("flagger.app/v1alpha1", "flagger.app/v1alpha2", "flagger.app/v1alpha3")
+ApiVersion = Literal[
+    "flagger.app/v1beta1", "flagger.app/v1alpha1", "flagger.app/v1alpha2", "flagger.app/v1alpha3"
+]
 
 #: ``json_schema_extra`` key listing upstream Flagger's enum for a field that plugins extend.
 BUILTIN_ENUM_KEY = "x-flagger-builtin-enum"
@@ -43,55 +54,49 @@ BUILTIN_ENUM_KEY = "x-flagger-builtin-enum"
 CRD_REQUIRED_KEY = "x-crd-required"
 #: Model-level ``json_schema_extra`` key: the CRD's ``oneOf`` list of ``required`` sets.
 CRD_ONE_OF_KEY = "x-crd-one-of"
-#: The pattern Flagger's CRD puts on ``analysis.interval``, metric ``interval`` and webhook ``timeout``.
+#: Flagger's CRD pattern for ``analysis.interval``, metric ``interval`` and webhook ``timeout``.
 CRD_DURATION_PATTERN = "^[0-9]+(m|s)"
-
-
-def _whole_number(value: Any) -> Any:
-    """Accept ``5.0`` where a whole number is expected (JSON has one number type)."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
 
 
 def _number(value: Any) -> int | float:
     """Accept an int or a float as is (so ``99`` stays ``99`` and ``99.5`` stays ``99.5``)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"expected a number, got {_show(value)}")
+        raise ValueError(
+            f"expected a number, got {problems.show_value(value)}; write a plain number such as 5"
+        )
     return value
 
 
 def _int_or_string(value: Any) -> int | str:
     """Accept a port number or a port name, as Kubernetes' IntOrString does."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError(f"expected a number or a name, got {_show(value)}")
+        raise ValueError(
+            f"expected a port number or a port name, got {problems.show_value(value)}; "
+            "write e.g. 8080 or http"
+        )
     return value
 
 
-def _show(value: Any) -> str:
-    """A short description of a wrong value for error messages."""
-    kind = {dict: "a mapping", list: "a list", bool: "a boolean", str: "a string"}.get(
-        type(value), type(value).__name__
-    )
-    return f"{value!r} ({kind})"
+@dataclasses.dataclass(frozen=True)
+class SchemaPatch:
+    """``Annotated`` metadata that adds keywords to a type's JSON schema (keeping its bounds)."""
+
+    items: tuple[tuple[str, Any], ...]
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: pydantic_core.CoreSchema, handler: pydantic.GetJsonSchemaHandler
+    ) -> dict[str, Any]:
+        schema = dict(handler(core_schema))
+        schema.update(self.items)
+        return schema
 
 
 #: A Go ``int`` the CRD types as ``number`` (e.g. ``threshold``, ``stepWeight``).
-IntNumber = Annotated[
-    int, pydantic.BeforeValidator(_whole_number), pydantic.WithJsonSchema({"type": "number"})
-]
-#: A Go ``int``/``int32`` the CRD types as ``integer``.
-Integer = Annotated[
-    int, pydantic.BeforeValidator(_whole_number), pydantic.WithJsonSchema({"type": "integer"})
-]
+IntNumber = Annotated[int, SchemaPatch((("type", "number"),))]
+#: A Go ``int``/``int64`` the CRD types as ``integer``.
+Integer = int
 #: A Go ``int32`` the CRD types as ``integer`` with ``format: int32``.
-Int32 = Annotated[
-    int,
-    pydantic.BeforeValidator(_whole_number),
-    pydantic.WithJsonSchema({"type": "integer", "format": "int32"}),
-]
+Int32 = Annotated[int, SchemaPatch((("format", "int32"),))]
 #: A Go ``float64`` (CRD ``number``); ints stay ints so round trips are exact.
 Number = Annotated[
     int | float, pydantic.PlainValidator(_number), pydantic.WithJsonSchema({"type": "number"})
@@ -103,7 +108,7 @@ IntOrString = Annotated[
     pydantic.WithJsonSchema({"x-kubernetes-int-or-string": True}),
 ]
 #: An RFC 3339 timestamp kept as its wire text (``format: date-time``).
-Timestamp = Annotated[str, pydantic.WithJsonSchema({"type": "string", "format": "date-time"})]
+Timestamp = Annotated[str, SchemaPatch((("format", "date-time"),))]
 
 
 def field(description: str, schema: dict[str, Any] | None = None) -> Any:
@@ -128,8 +133,6 @@ class FlaggerModel(pydantic.BaseModel):
         populate_by_name=True,
         extra="forbid",
         strict=True,
-        frozen=False,
-        validate_default=False,
     )
 
     def to_dict(self) -> dict[str, Any]:
@@ -158,12 +161,13 @@ class Resource(FlaggerModel):
     """A top-level flagger.app/v1beta1 object: apiVersion, kind, metadata, spec, status.
 
     Subclasses declare ``kind`` as a one-value ``Literal`` defaulting to :attr:`KIND`;
-    ``metadata`` is kept verbatim.
+    ``metadata`` is kept verbatim. ``apiVersion`` is ``flagger.app/v1beta1`` or one of the
+    :data:`LEGACY_API_VERSIONS`, kept as written.
     """
 
     KIND: ClassVar[str] = ""
 
-    api_version: Literal["flagger.app/v1beta1"] = pydantic.Field(
+    api_version: ApiVersion = pydantic.Field(
         default="flagger.app/v1beta1",
         alias="apiVersion",
         description="APIVersion defines the versioned schema of this representation of an object.",
@@ -184,9 +188,8 @@ class Resource(FlaggerModel):
 
     def describe(self) -> str:
         """``Kind namespace/name``, or ``Kind name`` without a namespace."""
-        if self.namespace:
-            return f"{self.KIND} {self.namespace}/{self.name}"
-        return f"{self.KIND} {self.name}"
+        name = self.name or "<unnamed>"
+        return f"{self.KIND} {self.namespace}/{name}" if self.namespace else f"{self.KIND} {name}"
 
     def to_manifest(self) -> dict[str, Any]:
         """The object as a Kubernetes manifest, exactly as parsed (nothing added or dropped).

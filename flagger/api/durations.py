@@ -68,7 +68,10 @@ def parse_duration_nanos(text: str) -> int:
             value += Fraction(int(fraction), 10 ** len(fraction))
         total += value * _NANOS_PER_UNIT[unit]
         if total > _MAX_NANOS:
-            raise ValueError(f'invalid duration "{text}": it is too long (over 290 years)')
+            raise ValueError(
+                f'invalid duration "{text}": it is too long (Go durations stop at about 290 '
+                'years); use a shorter one, e.g. "30s"'
+            )
     nanos = int(total)  # Go truncates sub-nanosecond fractions
     return -nanos if negative else nanos
 
@@ -82,7 +85,7 @@ def _take(text: str, wanted: Callable[[str], bool]) -> tuple[str, str]:
 
 
 def format_duration(seconds: float) -> str:
-    """Print seconds as Go's ``time.Duration.String`` does, e.g. ``1m30s``, ``2.415s``, ``500ms``."""
+    """Print seconds as Go's ``Duration.String`` does, e.g. ``1m30s``, ``2.415s``, ``500ms``."""
     return format_duration_nanos(round(seconds * 1e9))
 
 
@@ -113,4 +116,3 @@ def _fraction(value: int, digits: int) -> str:
     whole, frac = divmod(value, 10**digits)
     text = str(frac).rjust(digits, "0").rstrip("0")
     return f"{whole}.{text}" if text else str(whole)
-

@@ -22,9 +22,7 @@ NAMESPACE_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 SECTION_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 
 Group = Annotated[str, pydantic.StringConstraints(max_length=253, pattern=GROUP_PATTERN)]
-Kind = Annotated[
-    str, pydantic.StringConstraints(min_length=1, max_length=63, pattern=KIND_PATTERN)
-]
+Kind = Annotated[str, pydantic.StringConstraints(min_length=1, max_length=63, pattern=KIND_PATTERN)]
 ObjectName = Annotated[str, pydantic.StringConstraints(min_length=1, max_length=253)]
 Namespace = Annotated[
     str, pydantic.StringConstraints(min_length=1, max_length=63, pattern=NAMESPACE_PATTERN)
@@ -38,7 +36,9 @@ PortNumber = Annotated[common.Int32, annotated_types.Ge(1), annotated_types.Le(6
 class ParentReference(common.FlaggerModel):
     """A parent Gateway of the generated HTTPRoute (Gateway API ``ParentReference``)."""
 
-    group: Group | None = field("Group of the referent", schema={"default": "gateway.networking.k8s.io"})
+    group: Group | None = field(
+        "Group of the referent", schema={"default": "gateway.networking.k8s.io"}
+    )
     kind: Kind | None = field("Kind of the referent", schema={"default": "Gateway"})
     name: ObjectName = common.required("Name of the referent")
     namespace: Namespace | None = field("Namespace of the referent")

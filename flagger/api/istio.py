@@ -20,7 +20,9 @@ _RE2 = "RE2 style regex-based match (https://github.com/google/re2/wiki/Syntax).
 class StringMatch(common.FlaggerModel):
     """An Istio string match: at most one of ``exact``, ``prefix`` or ``regex``."""
 
-    model_config = pydantic.ConfigDict(json_schema_extra={common.CRD_ONE_OF_KEY: [[], ["exact"], ["prefix"], ["regex"]]})
+    model_config = pydantic.ConfigDict(
+        json_schema_extra={common.CRD_ONE_OF_KEY: [[], ["exact"], ["prefix"], ["regex"]]}
+    )
 
     exact: str | None = field("Exact string match")
     prefix: str | None = field("Prefix-based match")
@@ -158,9 +160,7 @@ class HTTPSettings(common.FlaggerModel):
         "Maximum number of pending HTTP requests to a destination."
     )
     http2_max_requests: common.Int32 | None = field("Maximum number of requests to a backend.")
-    idle_timeout: str | None = field(
-        "The idle timeout for upstream connection pool connections."
-    )
+    idle_timeout: str | None = field("The idle timeout for upstream connection pool connections.")
     max_requests_per_connection: common.Int32 | None = field(
         "Maximum number of requests per connection to a backend."
     )
@@ -197,9 +197,7 @@ class ConsistentHashLB(common.FlaggerModel):
 
     http_cookie: HTTPCookie | None = field("Hash based on HTTP cookie.")
     http_header_name: str | None = field("Hash based on a specific HTTP header.")
-    http_query_parameter_name: str | None = field(
-        "Hash based on a specific HTTP query parameter."
-    )
+    http_query_parameter_name: str | None = field("Hash based on a specific HTTP query parameter.")
     minimum_ring_size: common.Integer | None = field("Minimum number of virtual nodes")
     use_source_ip: bool | None = field("Hash based on the source IP address.")
 

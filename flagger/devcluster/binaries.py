@@ -6,7 +6,9 @@ import os
 import pathlib
 import subprocess
 
-BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok")
+BINARIES = (
+    "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok",
+)
 BUILD_SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "scripts" / "build-control-plane.sh"
 
 
@@ -44,4 +46,6 @@ def locate(build: bool = True) -> pathlib.Path:
 def _check(path: pathlib.Path) -> None:
     missing = [b for b in BINARIES if not (path / b).is_file()]
     if missing:
-        raise BinariesMissing(f"{path} lacks {', '.join(missing)}: run scripts/build-control-plane.sh")
+        raise BinariesMissing(
+            f"{path} lacks {', '.join(missing)}: run scripts/build-control-plane.sh"
+        )

@@ -52,7 +52,7 @@ class LocalCluster:
     admin_token: str
     keep: bool = False
     audit_log: pathlib.Path | None = None
-    processes: list[processes.Process] = dataclasses.field(default_factory=list)
+    children: list[processes.Process] = dataclasses.field(default_factory=list)
     ready_seconds: float = 0.0
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -91,9 +91,9 @@ class LocalCluster:
 
     def stop(self) -> None:
         """Stop every component in reverse start order, by PID, and remove the work dir."""
-        for process in reversed(self.processes):
+        for process in reversed(self.children):
             process.stop()
-        self.processes.clear()
+        self.children.clear()
         if not self.keep and self.workdir.exists():
             shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -265,7 +265,7 @@ class LocalCluster:
 
     def _run(self, name: str, args: list[str], logs: pathlib.Path) -> processes.Process:
         process = processes.start(name, [str(self.bin_dir / name), *args], logs)
-        self.processes.append(process)
+        self.children.append(process)
         return process
 
     def _create_node(self) -> None:

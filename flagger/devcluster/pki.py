@@ -53,7 +53,9 @@ def create(directory: pathlib.Path) -> Pki:
         "extendedKeyUsage=serverAuth\n"
     )
     _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-             "-CAcreateserial", "-days", "30", "-out", "server.crt", "-extfile", "server.ext", cwd=d)
+             "-CAcreateserial", "-days", "30", "-out", "server.crt", "-extfile", "server.ext",
+             cwd=d)
     _openssl("genrsa", "-out", "sa.key", "2048", cwd=d)
     _openssl("rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub", cwd=d)
-    return Pki(d / "ca.crt", d / "ca.key", d / "server.crt", d / "server.key", d / "sa.key", d / "sa.pub")
+    return Pki(d / "ca.crt", d / "ca.key", d / "server.crt", d / "server.key",
+               d / "sa.key", d / "sa.pub")

@@ -6,6 +6,7 @@ Python process is killed outright the control plane does not outlive it.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import dataclasses
 import os
@@ -24,10 +25,9 @@ _PR_SET_PDEATHSIG = 1
 
 def _die_with_parent() -> None:
     """Runs in the child before exec: ask the kernel to SIGTERM it when its parent dies."""
-    try:
+    # Without glibc the atexit/fixture stop still applies.
+    with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:  # not glibc: the atexit/fixture stop still applies
-        pass
 
 
 def free_port() -> int:

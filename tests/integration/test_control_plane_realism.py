@@ -29,8 +29,9 @@ def _deployment(name: str, replicas: int) -> dict[str, Any]:
             "selector": {"matchLabels": {"app": name}},
             "template": {
                 "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": "podinfod", "image": "ghcr.io/stefanprodan/podinfo:6.0.0",
-                                         "ports": [{"containerPort": 9898, "name": "http"}]}]},
+                "spec": {"containers": [{
+                    "name": "podinfod", "image": "ghcr.io/stefanprodan/podinfo:6.0.0",
+                    "ports": [{"containerPort": 9898, "name": "http"}]}]},
             },
         },
     }
@@ -98,7 +99,8 @@ async def test_rollout_replaces_pods_with_new_template(kube: Any, namespace: str
     assert sorted(rs.spec.replicas for rs in sets.items) == [0, 1]
 
 
-def test_stale_resource_version_is_a_conflict(cluster: devcluster.LocalCluster, namespace: str) -> None:
+def test_stale_resource_version_is_a_conflict(cluster: devcluster.LocalCluster,
+                                              namespace: str) -> None:
     path = f"/api/v1/namespaces/{namespace}/configmaps"
     created = cluster.api("POST", path, {"apiVersion": "v1", "kind": "ConfigMap",
                                          "metadata": {"name": "cfg"}, "data": {"a": "1"}})

@@ -1,0 +1,452 @@
+"""Checks a manifest needs beyond its schema, as ``flagger validate`` reports them.
+
+:func:`validate` takes a parsed object or a raw document and returns
+:class:`~flagger.api.problems.Problem` entries; it never raises. Schema errors (unknown
+fields, wrong types, missing fields) come first, then the rules Flagger's CRD expresses with
+``oneOf``/patterns and the rules Flagger applies at run time: durations that parse, an
+interval of at least 10s, weights within 0..100, an increasing ``stepWeights`` ladder,
+``thresholdRange.min <= max``, metrics that Flagger can evaluate, A/B ``match`` with
+``iterations``. With :class:`KnownNames` (from the plugin manager) provider names are checked
+against what is installed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import itertools
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from flagger.api import (
+    alert_provider,
+    analysis,
+    canary,
+    common,
+    documents,
+    durations,
+    metric_template,
+)
+from flagger.api.problems import Problem, error, warning
+
+_CRD_DURATION = re.compile(common.CRD_DURATION_PATTERN)
+
+
+@dataclasses.dataclass(frozen=True)
+class KnownNames:
+    """The names installed plugins serve: routers, metric providers, alert providers."""
+
+    routers: frozenset[str]
+    metric_providers: frozenset[str]
+    alert_providers: frozenset[str]
+
+
+def validate(
+    obj: common.Resource | Mapping[str, Any], known: KnownNames | None = None
+) -> list[Problem]:
+    """Every problem found in ``obj`` (a parsed object or a raw document); never raises.
+
+    Raw documents outside the flagger.app group yield no problems.
+    """
+    try:
+        return _validate(obj, known)
+    except Exception as exc:  # a bug here must not hide the user's manifest behind a traceback
+        return [error("", f"internal validation error ({exc!r}); please report it")]
+
+
+def describe(obj: common.Resource | Mapping[str, Any]) -> str:
+    """``Kind namespace/name``, or ``Kind name`` without a namespace."""
+    return documents.describe(obj)
+
+
+def _validate(obj: common.Resource | Mapping[str, Any], known: KnownNames | None) -> list[Problem]:
+    if not isinstance(obj, common.Resource):
+        if not isinstance(obj, Mapping):
+            return [
+                error("", f"expected a mapping (a Kubernetes object), got {type(obj).__name__}")
+            ]
+        header = _check_header(obj)
+        if header:
+            return header
+        try:
+            parsed = documents.parse_object(obj)
+        except documents.InvalidObjectError as exc:
+            return list(exc.problems)
+        if parsed is None:
+            return []
+        obj = parsed
+    found = _check_common(obj)
+    if isinstance(obj, canary.Canary):
+        found += _check_canary(obj, known)
+    elif isinstance(obj, metric_template.MetricTemplate):
+        found += _check_metric_template(obj, known)
+    elif isinstance(obj, alert_provider.AlertProvider):
+        found += _check_alert_provider(obj, known)
+    return found
+
+
+def _check_header(doc: Mapping[str, Any]) -> list[Problem]:
+    """apiVersion and kind of a flagger.app document."""
+    if not documents.is_flagger_document(doc):
+        return []
+    api_version = doc.get("apiVersion")
+    kind = doc.get("kind")
+    kinds = sorted(documents.KINDS)
+    listed = ", ".join(kinds)
+    if not isinstance(kind, str) or kind not in documents.KINDS:
+        hint = _did_you_mean(str(kind), kinds)
+        return [error("kind", f"unknown kind {kind!r} in {api_version}{hint}; use one of {listed}")]
+    if api_version not in documents.API_VERSIONS:
+        return [
+            error(
+                "apiVersion",
+                f"{api_version} is not a version Flagger serves; use {common.API_VERSION}",
+            )
+        ]
+    return []
+
+
+def _check_common(obj: common.Resource) -> list[Problem]:
+    found: list[Problem] = []
+    if obj.api_version in common.LEGACY_API_VERSIONS:
+        found.append(
+            warning(
+                "apiVersion",
+                f"{obj.api_version} is an old version that Flagger's CRD no longer serves; "
+                f"change it to {common.API_VERSION}",
+            )
+        )
+    for key in ("name", "namespace"):
+        value = obj.metadata.get(key)
+        if value is not None and not isinstance(value, str):
+            found.append(error(f"metadata.{key}", f"expected a string, got {value!r}; quote it"))
+    if not obj.name:
+        found.append(error("metadata.name", "required but missing; add metadata.name"))
+    return found
+
+
+# --- Canary ----------------------------------------------------------------------------------
+
+
+def _check_canary(obj: canary.Canary, known: KnownNames | None) -> list[Problem]:
+    spec = obj.spec
+    found: list[Problem] = []
+    if known is not None and spec.provider is not None and spec.provider not in known.routers:
+        found.append(_unknown_name("spec.provider", spec.provider, "routers", known.routers))
+    found += _check_target(spec)
+    found += _check_service(spec)
+    found += _check_autoscaler(spec)
+    if spec.analysis is None and spec.canary_analysis is None:
+        found.append(
+            error(
+                "spec.analysis",
+                "required but missing; add an analysis block, e.g. "
+                "analysis: {interval: 1m, threshold: 5, stepWeight: 10}",
+            )
+        )
+    elif spec.analysis is None:
+        found.append(
+            warning("spec.canaryAnalysis", "deprecated; rename canaryAnalysis to analysis")
+        )
+    elif spec.canary_analysis is not None:
+        found.append(
+            warning(
+                "spec.canaryAnalysis",
+                "ignored because analysis is set; remove canaryAnalysis",
+            )
+        )
+    if spec.analysis is not None:
+        found += _check_analysis("spec.analysis", spec.analysis)
+    elif spec.canary_analysis is not None:
+        found += _check_analysis("spec.canaryAnalysis", spec.canary_analysis)
+    return found
+
+
+def _check_target(spec: canary.CanarySpec) -> list[Problem]:
+    if not spec.target_ref.is_knative:
+        return []
+    found: list[Problem] = []
+    if spec.provider is not None and spec.provider != "knative":
+        found.append(
+            error(
+                "spec.provider",
+                f"a Knative Service target needs provider knative, got {spec.provider!r}; "
+                "set provider: knative",
+            )
+        )
+    if spec.autoscaler_ref is not None:
+        found.append(
+            error(
+                "spec.autoscalerRef",
+                "a Knative Service scales itself; remove autoscalerRef",
+            )
+        )
+    return found
+
+
+def _check_service(spec: canary.CanarySpec) -> list[Problem]:
+    svc = spec.service
+    if svc is None:
+        if spec.target_ref.is_knative:
+            return []
+        return [
+            error(
+                "spec.service",
+                "required but missing; add service with the container port, "
+                "e.g. service: {port: 9898}",
+            )
+        ]
+    found: list[Problem] = []
+    if not 1 <= svc.port <= 65535:
+        found.append(error("spec.service.port", f"must be a port within 1..65535, got {svc.port}"))
+    if isinstance(svc.target_port, int) and not 1 <= svc.target_port <= 65535:
+        found.append(
+            error(
+                "spec.service.targetPort",
+                f"must be a port within 1..65535 or a port name, got {svc.target_port}",
+            )
+        )
+    for name, value in (("timeout", svc.timeout), ("backendTimeout", svc.backend_timeout)):
+        found += _check_duration(f"spec.service.{name}", value, crd_pattern=False)
+    return found
+
+
+def _check_autoscaler(spec: canary.CanarySpec) -> list[Problem]:
+    ref = spec.autoscaler_ref
+    replicas = ref.primary_scaler_replicas if ref is not None else None
+    if replicas is None or replicas.min_replicas is None or replicas.max_replicas is None:
+        return []
+    if replicas.min_replicas <= replicas.max_replicas:
+        return []
+    return [
+        error(
+            "spec.autoscalerRef.primaryScalerReplicas",
+            f"minReplicas ({replicas.min_replicas}) is above maxReplicas "
+            f"({replicas.max_replicas}); make minReplicas <= maxReplicas",
+        )
+    ]
+
+
+def _check_analysis(path: str, spec: analysis.CanaryAnalysis) -> list[Problem]:
+    found = _check_analysis_shape(path, spec)
+    interval_problems = _check_duration(f"{path}.interval", spec.interval, crd_pattern=True)
+    found += interval_problems
+    if spec.interval is not None and not interval_problems:
+        seconds = _seconds(spec.interval)
+        if seconds is not None and seconds < analysis.MIN_INTERVAL_SECONDS:
+            found.append(
+                error(
+                    f"{path}.interval",
+                    f"{spec.interval} is below Flagger's minimum of 10s; use 10s or more, "
+                    "e.g. interval: 30s",
+                )
+            )
+    for name, value in (
+        ("stepWeight", spec.step_weight),
+        ("maxWeight", spec.max_weight),
+        ("stepWeightPromotion", spec.step_weight_promotion),
+        ("mirrorWeight", spec.mirror_weight),
+        ("primaryReadyThreshold", spec.primary_ready_threshold),
+        ("canaryReadyThreshold", spec.canary_ready_threshold),
+    ):
+        if value is not None and not 0 <= value <= 100:
+            found.append(
+                error(f"{path}.{name}", f"must be a percentage within 0..100, got {value}")
+            )
+    found += _check_step_weights(f"{path}.stepWeights", spec.step_weights)
+    if spec.match and not spec.iterations:
+        found.append(
+            error(
+                f"{path}.match",
+                "A/B testing needs iterations (the number of checks before promotion); "
+                "add iterations, e.g. iterations: 10",
+            )
+        )
+    for index, metric in enumerate(spec.metrics or []):
+        found += _check_metric(f"{path}.metrics[{index}]", metric)
+    for index, hook in enumerate(spec.webhooks or []):
+        found += _check_webhook(f"{path}.webhooks[{index}]", hook)
+    return found
+
+
+def _check_analysis_shape(path: str, spec: analysis.CanaryAnalysis) -> list[Problem]:
+    """The CRD's ``oneOf``: interval, threshold and exactly one way of advancing."""
+    found: list[Problem] = []
+    if spec.interval is None:
+        found.append(error(f"{path}.interval", "required but missing; add e.g. interval: 1m"))
+    if spec.threshold is None:
+        found.append(
+            error(
+                f"{path}.threshold",
+                "required but missing (failed checks before rollback); add e.g. threshold: 5",
+            )
+        )
+    modes = [
+        name
+        for name, value in (
+            ("iterations", spec.iterations),
+            ("stepWeight", spec.step_weight),
+            ("stepWeights", spec.step_weights),
+        )
+        if value is not None
+    ]
+    if not modes:
+        found.append(
+            error(
+                path,
+                "set how the analysis advances: stepWeight or stepWeights (canary), or "
+                "iterations (blue/green, A/B testing); e.g. stepWeight: 10",
+            )
+        )
+    elif len(modes) > 1:
+        found.append(
+            error(
+                path,
+                f"{' and '.join(modes)} are mutually exclusive in Flagger's CRD; keep only one "
+                "(iterations for blue/green and A/B, stepWeight or stepWeights for canary)",
+            )
+        )
+    return found
+
+
+def _check_step_weights(path: str, weights: list[int] | None) -> list[Problem]:
+    if not weights:
+        return []
+    in_range = all(1 <= weight <= 100 for weight in weights)
+    increasing = all(a < b for a, b in itertools.pairwise(weights))
+    if in_range and increasing:
+        return []
+    return [
+        error(
+            path,
+            f"values must strictly increase within 1..100, got {weights}; "
+            "list them in increasing order, e.g. [5, 10, 20]",
+        )
+    ]
+
+
+def _check_metric(path: str, metric: analysis.CanaryMetric) -> list[Problem]:
+    found = _check_duration(f"{path}.interval", metric.interval, crd_pattern=True)
+    if not metric.is_builtin and metric.template_ref is None and not metric.query:
+        builtins = ", ".join(analysis.BUILTIN_METRICS)
+        found.append(
+            error(
+                path,
+                f"metric {metric.name!r} is not built in and has no templateRef or query; "
+                "add templateRef: {name: <MetricTemplate>} or use a built-in metric "
+                f"({builtins})",
+            )
+        )
+    limits = metric.threshold_range
+    low, high = (limits.min, limits.max) if limits is not None else (None, None)
+    if low is not None and high is not None and low > high:
+        found.append(
+            error(
+                f"{path}.thresholdRange",
+                f"min ({low}) is above max ({high}); make min <= max",
+            )
+        )
+    if metric.threshold is not None:
+        found.append(
+            warning(
+                f"{path}.threshold",
+                "deprecated; use thresholdRange with min (e.g. for a success rate) "
+                "or max (e.g. for a latency)",
+            )
+        )
+    return found
+
+
+def _check_webhook(path: str, hook: analysis.CanaryWebhook) -> list[Problem]:
+    found = _check_duration(f"{path}.timeout", hook.timeout, crd_pattern=True)
+    if not re.match(r"^https?://[^/\s]+", hook.url):
+        found.append(
+            error(
+                f"{path}.url",
+                f"{hook.url!r} is not an absolute http(s) URL; write it like "
+                "http://flagger-loadtester.test/",
+            )
+        )
+    return found
+
+
+# --- MetricTemplate and AlertProvider --------------------------------------------------------
+
+
+def _check_metric_template(
+    obj: metric_template.MetricTemplate, known: KnownNames | None
+) -> list[Problem]:
+    found: list[Problem] = []
+    kind = obj.spec.provider.type
+    if known is not None and kind not in known.metric_providers:
+        found.append(
+            _unknown_name("spec.provider.type", kind, "metric providers", known.metric_providers)
+        )
+    if not obj.spec.query.strip():
+        found.append(error("spec.query", "is empty; write the query to run"))
+    return found
+
+
+def _check_alert_provider(
+    obj: alert_provider.AlertProvider, known: KnownNames | None
+) -> list[Problem]:
+    kind = obj.spec.type
+    if known is not None and kind not in known.alert_providers:
+        return [_unknown_name("spec.type", kind, "alert providers", known.alert_providers)]
+    return []
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _check_duration(path: str, value: str | None, *, crd_pattern: bool) -> list[Problem]:
+    """The value parses as a Go duration and, where the CRD says so, matches its pattern."""
+    if value is None:
+        return []
+    try:
+        seconds = durations.parse_duration(value)
+    except ValueError as exc:
+        return [error(path, f"{exc}")]
+    if seconds < 0:
+        return [error(path, f"{value} is negative; use a positive duration such as 30s")]
+    if crd_pattern and not _CRD_DURATION.match(value):
+        return [
+            error(
+                path,
+                f"{value!r} is rejected by Flagger's CRD, which expects a whole number of "
+                f"seconds or minutes first (pattern {common.CRD_DURATION_PATTERN}); "
+                f"write it as {_crd_duration(seconds)}",
+            )
+        ]
+    return []
+
+
+def _crd_duration(seconds: float) -> str:
+    """A CRD-friendly spelling of a duration: whole minutes, else whole seconds."""
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{int(seconds // 60)}m"
+    return f"{max(round(seconds), 1)}s"
+
+
+def _seconds(value: str) -> float | None:
+    try:
+        return durations.parse_duration(value)
+    except ValueError:
+        return None
+
+
+def _unknown_name(path: str, name: str, what: str, installed: frozenset[str]) -> Problem:
+    names = sorted(installed)
+    listed = ", ".join(names) if names else "none"
+    return error(
+        path,
+        f"unknown {what[:-1] if what.endswith('s') else what} {name!r}"
+        f"{_did_you_mean(name, names)}; installed {what}: {listed} "
+        "(install the plugin that provides it, or pick an installed one)",
+    )
+
+
+def _did_you_mean(name: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
