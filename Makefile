@@ -20,7 +20,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 types: $(STAMP)
-	$(BIN)/mypy flagger
+	MYPY=$(BIN)/mypy bash scripts/typecheck.sh
 
 contracts: $(STAMP)
 	$(BIN)/lint-imports

@@ -1,0 +1,293 @@
+"""Kubernetes Events on a Canary, as Flagger records them.
+
+Flagger reports each step three ways at once (``pkg/controller/events.go``), and so does
+:class:`EventRecorder`:
+
+1. a log line with the canary's ``name.namespace`` in the ``canary`` field;
+2. a core/v1 Event on the Canary with reason ``Synced``, source component ``flagger`` and the
+   Canary's uid and resourceVersion in ``involvedObject``, so ``kubectl describe canary`` lists it;
+3. the event webhooks (an optional callback; :mod:`flagger.webhooks.event_hooks` implements
+   Flagger's rule that a Canary's ``event`` hooks replace the global ``-event-webhook``).
+
+The three entry points keep Flagger's pairing of event type and log level::
+
+    record_info     Normal event    info log     (recordEventInfof)
+    record_warning  Warning event   info log     (recordEventWarningf)
+    record_error    Warning event   error log    (recordEventErrorf)
+
+Like client-go's event recorder, an Event identical to one already written (same canary uid,
+type, reason and message) is not written again: the existing Event's ``count`` goes up and its
+``lastTimestamp`` moves (a strategic merge patch). The memory of written Events is an LRU of
+4096 entries, and an Event that has expired from the API server is created again.
+
+Recording never blocks or fails the caller: the log line is written at once, the API write and
+the webhook call run in the background, at most ``max_in_flight`` of each at a time and at most
+``max_pending`` queued (beyond that an event is dropped with an error line). Failures are logged
+and forgotten. :meth:`EventRecorder.flush` waits for what is queued (tests, graceful stop).
+Unlike client-go, there is no spam filter dropping a canary's events after a burst of 25.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import datetime
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from flagger.api import canary as canary_api
+from flagger.observability import logs
+
+__all__ = ["NORMAL", "REASON", "WARNING", "EventCallback", "EventRecorder"]
+
+NORMAL = "Normal"
+WARNING = "Warning"
+#: The reason of every event Flagger records.
+REASON = "Synced"
+#: ``source.component`` and ``reportingComponent`` of the events.
+COMPONENT = "flagger"
+_CACHE_SIZE = 4096
+_API_TIMEOUT_SECONDS = 10
+
+#: Called with (canary, message, event type) for every recorded event.
+EventCallback = Callable[[canary_api.Canary, str, str], Awaitable[object]]
+
+log = logs.get_logger(__name__)
+
+_Key = tuple[str, str, str, str, str, str]
+
+
+@dataclasses.dataclass
+class _Written:
+    """An Event this recorder wrote: its name and how many times it has been seen."""
+
+    name: str
+    count: int
+    first_timestamp: str
+
+
+@dataclasses.dataclass
+class _KeyLock:
+    """Serialises writes of identical events; dropped when nobody uses it."""
+
+    lock: asyncio.Lock = dataclasses.field(default_factory=asyncio.Lock)
+    users: int = 0
+
+
+def _rfc3339(seconds: float) -> str:
+    moment = datetime.datetime.fromtimestamp(int(seconds), tz=datetime.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class EventRecorder:
+    """Records Flagger's events on Canaries (see the module docstring).
+
+    ``api_client`` is a kubernetes-asyncio ``ApiClient``; ``None`` records to the log (and the
+    callback) only, as ``flagger simulate`` needs. ``on_event`` is awaited for every event.
+    """
+
+    def __init__(
+        self,
+        api_client: Any | None,
+        *,
+        on_event: EventCallback | None = None,
+        component: str = COMPONENT,
+        max_in_flight: int = 8,
+        max_pending: int = 1000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._core: Any = None
+        if api_client is not None:
+            from kubernetes_asyncio import client
+
+            self._core = client.CoreV1Api(api_client)
+        self.on_event = on_event
+        self.component = component
+        self.max_pending = max_pending
+        self._clock = clock
+        self._api_slots = asyncio.Semaphore(max_in_flight)
+        self._hook_slots = asyncio.Semaphore(max_in_flight)
+        self._written: collections.OrderedDict[_Key, _Written] = collections.OrderedDict()
+        self._locks: dict[_Key, _KeyLock] = {}
+        self._pending: set[asyncio.Task[None]] = set()
+        self.dropped = 0
+
+    # --- the three entry points, as in Flagger ----------------------------------------------
+
+    def record_info(self, canary: canary_api.Canary, message: str) -> None:
+        """A Normal event, logged at info level."""
+        self.record(canary, NORMAL, message, logging.INFO)
+
+    def record_warning(self, canary: canary_api.Canary, message: str) -> None:
+        """A Warning event, logged at info level (Flagger's ``recordEventWarningf``)."""
+        self.record(canary, WARNING, message, logging.INFO)
+
+    def record_error(self, canary: canary_api.Canary, message: str) -> None:
+        """A Warning event, logged at error level (Flagger's ``recordEventErrorf``)."""
+        self.record(canary, WARNING, message, logging.ERROR)
+
+    def record(self, canary: canary_api.Canary, event_type: str, message: str, level: int) -> None:
+        """Log ``message`` now; write the Event and call the webhooks in the background."""
+        log.log(level, message, canary=canary)
+        if self._core is None and self.on_event is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            log.error("event not recorded (no event loop running): %s", message, canary=canary)
+            return
+        if len(self._pending) >= self.max_pending:
+            self.dropped += 1
+            log.error("event dropped, %d events already pending: %s", len(self._pending),
+                      message, canary=canary)
+            return
+        now = self._clock()
+        task = loop.create_task(self._deliver(canary, event_type, message, now))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def flush(self) -> None:
+        """Wait until every event recorded so far has been written and sent."""
+        while self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
+
+    @property
+    def pending(self) -> int:
+        """Events recorded but not yet delivered."""
+        return len(self._pending)
+
+    # --- delivery ---------------------------------------------------------------------------
+
+    async def _deliver(
+        self, canary: canary_api.Canary, event_type: str, message: str, now: float
+    ) -> None:
+        jobs: list[Awaitable[None]] = []
+        if self._core is not None:
+            jobs.append(self._write(canary, event_type, message, now))
+        if self.on_event is not None:
+            jobs.append(self._forward(canary, event_type, message))
+        await asyncio.gather(*jobs)
+
+    async def _forward(self, canary: canary_api.Canary, event_type: str, message: str) -> None:
+        assert self.on_event is not None
+        async with self._hook_slots:
+            try:
+                await self.on_event(canary, message, event_type)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.error("error sending event to webhook: %s", exc, canary=canary)
+
+    async def _write(
+        self, canary: canary_api.Canary, event_type: str, message: str, now: float
+    ) -> None:
+        metadata = canary.metadata
+        key: _Key = (
+            canary.namespace,
+            canary.name,
+            str(metadata.get("uid") or ""),
+            event_type,
+            REASON,
+            message,
+        )
+        # Identical events are written one after the other, so that counts go up in order.
+        entry = self._locks.setdefault(key, _KeyLock())
+        entry.users += 1
+        try:
+            async with entry.lock, self._api_slots:
+                await self._write_locked(key, canary, event_type, message, now)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.error("event %r could not be recorded: %s", message, _api_error(exc),
+                      canary=canary)
+        finally:
+            entry.users -= 1
+            if entry.users == 0:
+                del self._locks[key]
+
+    async def _write_locked(
+        self, key: _Key, canary: canary_api.Canary, event_type: str, message: str, now: float
+    ) -> None:
+        from kubernetes_asyncio.client import exceptions
+
+        stamp = _rfc3339(now)
+        seen = self._written.get(key)
+        if seen is not None:
+            seen.count += 1
+            self._written.move_to_end(key)
+            patch = {"count": seen.count, "lastTimestamp": stamp, "message": message}
+            try:
+                await self._core.patch_namespaced_event(
+                    seen.name,
+                    canary.namespace,
+                    patch,
+                    _content_type="application/strategic-merge-patch+json",
+                    _request_timeout=_API_TIMEOUT_SECONDS,
+                )
+                return
+            except exceptions.ApiException as exc:
+                if exc.status != 404:
+                    raise
+                # The Event expired (the API server keeps them an hour): write it afresh.
+        name = f"{canary.name}.{time.time_ns():x}"
+        count = seen.count if seen is not None else 1
+        first = seen.first_timestamp if seen is not None else stamp
+        body = self._event(canary, name, event_type, message, count, first, stamp)
+        await self._core.create_namespaced_event(
+            canary.namespace, body, _request_timeout=_API_TIMEOUT_SECONDS
+        )
+        self._written[key] = _Written(name, count, first)
+        self._written.move_to_end(key)
+        while len(self._written) > _CACHE_SIZE:
+            self._written.popitem(last=False)
+
+    def _event(
+        self,
+        canary: canary_api.Canary,
+        name: str,
+        event_type: str,
+        message: str,
+        count: int,
+        first: str,
+        last: str,
+    ) -> dict[str, Any]:
+        """The core/v1 Event client-go's recorder would write for Flagger."""
+        metadata = canary.metadata
+        involved: dict[str, Any] = {
+            "kind": canary_api.KIND,
+            "namespace": canary.namespace,
+            "name": canary.name,
+            "apiVersion": canary.api_version,
+        }
+        if metadata.get("uid"):
+            involved["uid"] = metadata["uid"]
+        if metadata.get("resourceVersion"):
+            involved["resourceVersion"] = metadata["resourceVersion"]
+        return {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": name, "namespace": canary.namespace},
+            "involvedObject": involved,
+            "reason": REASON,
+            "message": message,
+            "type": event_type,
+            "source": {"component": self.component},
+            "firstTimestamp": first,
+            "lastTimestamp": last,
+            "count": count,
+            "reportingComponent": self.component,
+            "reportingInstance": "",
+        }
+
+
+def _api_error(exc: Exception) -> str:
+    """A one-line description of an API failure."""
+    status = getattr(exc, "status", None)
+    reason = getattr(exc, "reason", None)
+    if status is not None:
+        return f"API server answered {status} {reason or ''}".rstrip()
+    return str(exc) or type(exc).__name__

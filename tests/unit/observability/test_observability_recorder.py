@@ -1,0 +1,94 @@
+"""The event recorder without an API server: log levels, the webhook callback, bounds.
+
+Matrix: record_info/record_warning/record_error -> log level and event type (Flagger's
+pairing); the callback receives every event; a failing callback is logged, not raised;
+``max_pending`` drops the excess; no event loop -> logged only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+import pytest
+
+from flagger.api import canary as canary_api
+from flagger.observability import events, logs
+
+MakeCanary = Callable[..., canary_api.Canary]
+
+
+async def test_levels_and_types_mirror_flagger(
+    make_canary: MakeCanary, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: list[tuple[str, str, str]] = []
+
+    async def on_event(canary: canary_api.Canary, message: str, event_type: str) -> None:
+        seen.append((canary.name, message, event_type))
+
+    recorder = events.EventRecorder(None, on_event=on_event)
+    canary = make_canary()
+    with caplog.at_level(logging.DEBUG):
+        recorder.record_info(canary, "Initialization done! podinfo.test")
+        recorder.record_warning(canary, "Halt advancement podinfo-primary.test waiting for rollout")
+        recorder.record_error(canary, "Rolling back podinfo.test failed checks threshold reached 5")
+        await recorder.flush()
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("INFO", "Initialization done! podinfo.test"),
+        ("INFO", "Halt advancement podinfo-primary.test waiting for rollout"),
+        ("ERROR", "Rolling back podinfo.test failed checks threshold reached 5"),
+    ]
+    fields = [record.__dict__[logs.FIELDS_ATTRIBUTE] for record in caplog.records]
+    assert [f["canary"] for f in fields] == ["podinfo.test"] * 3
+    assert seen == [
+        ("podinfo", "Initialization done! podinfo.test", "Normal"),
+        ("podinfo", "Halt advancement podinfo-primary.test waiting for rollout", "Warning"),
+        ("podinfo", "Rolling back podinfo.test failed checks threshold reached 5", "Warning"),
+    ]
+
+
+async def test_failing_callback_is_logged_not_raised(
+    make_canary: MakeCanary, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def on_event(canary: canary_api.Canary, message: str, event_type: str) -> None:
+        raise ConnectionError("receiver down")
+
+    recorder = events.EventRecorder(None, on_event=on_event)
+    recorder.record_info(make_canary(), "Advance podinfo.test canary weight 10")
+    await recorder.flush()
+    assert "error sending event to webhook: receiver down" in caplog.text
+
+
+async def test_pending_events_are_bounded(
+    make_canary: MakeCanary, caplog: pytest.LogCaptureFixture
+) -> None:
+    release = asyncio.Event()
+    delivered: list[str] = []
+
+    async def on_event(canary: canary_api.Canary, message: str, event_type: str) -> None:
+        await release.wait()
+        delivered.append(message)
+
+    recorder = events.EventRecorder(None, on_event=on_event, max_in_flight=1, max_pending=2)
+    for weight in (10, 20, 30):
+        recorder.record_info(make_canary(), f"Advance podinfo.test canary weight {weight}")
+    assert recorder.pending == 2 and recorder.dropped == 1
+    assert "event dropped" in caplog.text
+    release.set()
+    await recorder.flush()
+    assert delivered == ["Advance podinfo.test canary weight 10",
+                         "Advance podinfo.test canary weight 20"]
+
+
+def test_without_an_event_loop_the_line_is_still_logged(
+    make_canary: MakeCanary, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def on_event(canary: canary_api.Canary, message: str, event_type: str) -> None:
+        return None
+
+    recorder = events.EventRecorder(None, on_event=on_event)
+    with caplog.at_level(logging.INFO):
+        recorder.record_info(make_canary(), "Initialization done! podinfo.test")
+    assert "Initialization done! podinfo.test" in caplog.text
+    assert "no event loop running" in caplog.text
