@@ -23,8 +23,5 @@ IMPLEMENTED: frozenset[str] = frozenset()
 
 @plugins.hookimpl
 def flagger_provides() -> list[plugins.Provided]:
-    """Declare the built-in routing providers and the meshes with built-in observers."""
-    return [
-        *(plugins.Provided(plugins.Kind.ROUTER, n, n in IMPLEMENTED) for n in FLAGGER_ROUTERS),
-        *(plugins.Provided(plugins.Kind.OBSERVER, n, False) for n in FLAGGER_ROUTERS),
-    ]
+    """Declare the built-in routing providers."""
+    return [plugins.Provided(plugins.Kind.ROUTER, n, n in IMPLEMENTED) for n in FLAGGER_ROUTERS]
