@@ -1,8 +1,9 @@
 """Built-in routers: one module per routing provider (installed as ``flagger.providers``).
 
-This package module is itself a plugin (entry point ``flagger`` → ``routers``): it declares every
-routing provider name Flagger accepts, so Canaries written for Flagger validate here. A name whose
-router has not landed yet is declared with ``implemented=False``; ``flagger plugins`` says so and
+Each router module is its own plugin (entry point ``flagger`` → ``istio``, ``kubernetes``, ...).
+This package module is a plugin too (entry point ``routers``): it declares the routing provider
+names Flagger accepts whose router has not landed yet, with ``implemented=False``, so Canaries
+written for Flagger validate here; ``flagger plugins`` says so and
 the daemon reports it on the Canary instead of silently falling back to another mesh.
 """
 
@@ -17,11 +18,12 @@ FLAGGER_ROUTERS = (
     "smi:v1alpha1", "smi:v1alpha2", "smi:v1alpha3", "traefik",
 )
 
-#: Routers whose implementation is installed in this package.
-IMPLEMENTED: frozenset[str] = frozenset()
+#: Routers implemented in their own module, which is its own entry point and declares itself.
+IMPLEMENTED: frozenset[str] = frozenset({"istio", "kubernetes"})
 
 
 @plugins.hookimpl
 def flagger_provides() -> list[plugins.Provided]:
-    """Declare the built-in routing providers."""
-    return [plugins.Provided(plugins.Kind.ROUTER, n, n in IMPLEMENTED) for n in FLAGGER_ROUTERS]
+    """Declare the built-in routing providers that have no router module yet."""
+    return [plugins.Provided(plugins.Kind.ROUTER, n, False)
+            for n in FLAGGER_ROUTERS if n not in IMPLEMENTED]

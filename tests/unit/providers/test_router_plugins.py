@@ -1,0 +1,29 @@
+"""The router modules are pluggy plugins on their own: each serves its provider name."""
+
+from __future__ import annotations
+
+from flagger.providers import istio, kubernetes
+
+from flagger import plugins
+
+
+def test_each_module_serves_its_provider() -> None:
+    installed = plugins.load(extra=[istio, kubernetes])
+    context = plugins.PluginContext(kube=object())
+    assert isinstance(installed.router("istio", context), istio.IstioRouter)
+    assert isinstance(installed.router("kubernetes", context), kubernetes.KubernetesRouter)
+    for router in (installed.router("istio", context), installed.router("kubernetes", context)):
+        assert isinstance(router, plugins.Router)
+    listed = {(x.name, x.package, x.implemented) for x in installed.listings()
+              if x.kind is plugins.Kind.ROUTER and x.name in ("istio", "kubernetes")}
+    assert ("istio", "flagger.providers.istio", True) in listed
+    assert ("kubernetes", "flagger.providers.kubernetes", True) in listed
+
+
+def test_istio_objects_have_no_owner_when_the_mesh_is_another_cluster() -> None:
+    context = plugins.PluginContext(kube=object(),
+                                    options={"kubeconfig-service-mesh": "/etc/mesh.yaml"})
+    router = istio.flagger_router("istio", context)
+    assert isinstance(router, istio.IstioRouter) and router.set_owner_refs is False
+    assert istio.flagger_router("linkerd", context) is None
+    assert kubernetes.flagger_router("istio", context) is None
