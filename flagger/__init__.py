@@ -1,3 +1,3 @@
-"""flagger: progressive delivery for Kubernetes, compatible with Flagger's flagger.app/v1beta1 API."""
+"""flagger: progressive delivery for Kubernetes, speaking Flagger's flagger.app/v1beta1 API."""
 
 __version__ = "0.1.0"

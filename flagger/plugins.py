@@ -34,7 +34,7 @@ hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
-class Kind(str, enum.Enum):
+class Kind(enum.StrEnum):
     """The kinds of plugin, as printed by ``flagger plugins``."""
 
     ROUTER = "router"

@@ -12,10 +12,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from flagger.providers import istio
 
 from flagger.api import canary as canary_api
 from flagger.kube import client as kube_client
+from flagger.providers import istio
 
 pytestmark = pytest.mark.cluster
 

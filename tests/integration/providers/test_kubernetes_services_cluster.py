@@ -12,11 +12,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from flagger.providers import kubernetes
 
 from flagger.api import canary as canary_api
 from flagger.api import service as service_api
 from flagger.kube import client as kube_client
+from flagger.providers import kubernetes
 
 MakeCanary = Callable[..., Awaitable[canary_api.Canary]]
 

@@ -13,9 +13,9 @@ import json
 from typing import Any
 
 import pytest
-from flagger.providers import _meta, istio
 
 from flagger.api import canary as canary_api
+from flagger.providers import _meta, istio
 
 OWNER = {
     "apiVersion": "flagger.app/v1beta1",

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flagger.providers import kubernetes
-
 from flagger.api import canary as canary_api
+from flagger.providers import kubernetes
 
 OWNER = {
     "apiVersion": "flagger.app/v1beta1",
