@@ -8,4 +8,6 @@ tree=.typecheck
 rm -rf "$tree" && mkdir -p "$tree/flagger"
 for entry in flagger/*; do ln -s "../../$entry" "$tree/flagger/$(basename "$entry")"; done
 for sub in providers metrics webhooks; do ln -s "../../$sub" "$tree/flagger/$sub"; done
-exec "${MYPY:-.venv/bin/mypy}" "$tree/flagger" "$@"
+mypy="$(realpath "${MYPY:-.venv/bin/mypy}")"
+# From inside the tree, so that `flagger` resolves there and not to the checkout's flagger/.
+cd "$tree" && exec "$mypy" --config-file ../pyproject.toml --cache-dir ../.mypy_cache/typecheck-tree flagger "$@"

@@ -1,0 +1,357 @@
+"""A raw-JSON async Kubernetes client: dicts in, dicts out.
+
+kubernetes-asyncio's generated model classes are slow to build and awkward for custom resources,
+so `Kube` uses only its `ApiClient` for configuration, authentication and the HTTP session, and
+speaks plain JSON over REST paths it builds itself:
+
+- Kinds are resolved to resources (plural, namespaced or cluster-scoped) through API discovery,
+  one request per group/version, cached; a miss refreshes once (a CRD may just have appeared).
+- Every request has a timeout; transient failures (5xx, 429, connection errors, timeouts) are
+  retried a bounded number of times with exponential backoff (tenacity).
+- A client-side token bucket enforces `qps`/`burst`, like Flagger's `-kubeconfig-qps` and
+  `-kubeconfig-burst`, so a thousand canaries cannot flood the API server.
+- Errors are `flagger.kube.errors.ApiError` subclasses; `get` returns None on 404 and `delete`
+  ignores 404.
+
+`watch` streams watch events for `flagger.kube.informers`; it is not retried (the informer
+resumes from the last resourceVersion itself).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+import dataclasses
+import json
+import os
+import time
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+import aiohttp
+import tenacity
+from kubernetes_asyncio import client as k8s_client
+from kubernetes_asyncio import config as k8s_config
+
+from flagger.kube import errors
+
+__all__ = ["Kube", "Resource", "split_api_version"]
+
+PatchType = Literal["merge", "strategic", "json"]
+
+_PATCH_CONTENT_TYPES: dict[str, str] = {
+    "merge": "application/merge-patch+json",
+    "strategic": "application/strategic-merge-patch+json",
+    "json": "application/json-patch+json",
+}
+REQUEST_TIMEOUT_SECONDS = 30.0
+RETRY_ATTEMPTS = 5
+LIST_PAGE_SIZE = 500
+
+
+@dataclasses.dataclass(frozen=True)
+class Resource:
+    """Where a kind lives in the REST API."""
+
+    api_version: str
+    kind: str
+    plural: str
+    namespaced: bool
+
+    def path(self, namespace: str | None = None, name: str | None = None,
+             subresource: str | None = None) -> str:
+        """The REST path of the collection, or of one object (and its subresource)."""
+        group, version = split_api_version(self.api_version)
+        parts = ["/api/v1" if not group else f"/apis/{group}/{version}"]
+        if self.namespaced and namespace:
+            parts.append(f"namespaces/{namespace}")
+        parts.append(self.plural)
+        if name:
+            parts.append(name)
+            if subresource:
+                parts.append(subresource)
+        return "/".join(parts)
+
+
+def split_api_version(api_version: str) -> tuple[str, str]:
+    """`apps/v1` -> (`apps`, `v1`); `v1` -> (``, `v1`)."""
+    group, _, version = api_version.rpartition("/")
+    return group, version
+
+
+class _TokenBucket:
+    """Allows `burst` requests at once and `qps` per second on average."""
+
+    def __init__(self, qps: float, burst: int) -> None:
+        self._rate = max(qps, 0.001)
+        self._capacity = float(max(burst, 1))
+        self._tokens = self._capacity
+        self._stamp = time.monotonic()
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            now = time.monotonic()
+            self._tokens = min(self._capacity, self._tokens + (now - self._stamp) * self._rate)
+            self._stamp = now
+            if self._tokens < 1.0:
+                await asyncio.sleep((1.0 - self._tokens) / self._rate)
+                self._stamp = time.monotonic()
+                self._tokens = 1.0
+            self._tokens -= 1.0
+
+
+def _transient(exc: BaseException) -> bool:
+    if isinstance(exc, errors.ApiError):
+        return exc.status >= 500 or exc.status == 429
+    return isinstance(exc, aiohttp.ClientError | TimeoutError)
+
+
+class Kube:
+    """Raw-JSON async client over kubernetes-asyncio's ApiClient (dicts in, dicts out)."""
+
+    def __init__(self, api: Any, *, qps: float = 100.0, burst: int = 250,
+                 timeout: float = REQUEST_TIMEOUT_SECONDS) -> None:
+        self._api = api
+        self._bucket = _TokenBucket(qps, burst)
+        self._timeout = timeout
+        self._discovery: dict[str, dict[str, Resource]] = {}
+        self._discovery_locks: dict[str, asyncio.Lock] = {}
+
+    @property
+    def api_client(self) -> Any:
+        """The underlying kubernetes-asyncio ``ApiClient`` (for the typed APIs, e.g. Events)."""
+        return self._api
+
+    @classmethod
+    async def connect(cls, kubeconfig: str | None = None, *, qps: float = 100.0,
+                      burst: int = 250) -> Kube:
+        """Log in with a kubeconfig file; with None, in-cluster config when
+        KUBERNETES_SERVICE_HOST is set, else ~/.kube/config."""
+        configuration = k8s_client.Configuration()
+        if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
+            k8s_config.load_incluster_config(  # type: ignore[no-untyped-call]
+                client_configuration=configuration)
+        else:
+            await k8s_config.load_kube_config(config_file=kubeconfig,
+                                              client_configuration=configuration)
+        return cls(k8s_client.ApiClient(configuration), qps=qps, burst=burst)
+
+    async def close(self) -> None:
+        """Close the HTTP session."""
+        await self._api.close()
+
+    # --- discovery ------------------------------------------------------------------------
+
+    async def resource(self, api_version: str, kind: str) -> Resource:
+        """Resolve a kind through discovery (cached); `UnknownKind` when it is not served."""
+        known = self._discovery.get(api_version)
+        if known is not None and kind in known:
+            return known[kind]
+        lock = self._discovery_locks.setdefault(api_version, asyncio.Lock())
+        async with lock:
+            if known is self._discovery.get(api_version):  # nobody refreshed while we waited
+                await self._discover(api_version)
+        found = self._discovery.get(api_version, {}).get(kind)
+        if found is None:
+            raise errors.UnknownKind(404, "NotFound",
+                                     f"the server does not serve {kind} in {api_version}")
+        return found
+
+    async def _discover(self, api_version: str) -> None:
+        group, version = split_api_version(api_version)
+        path = "/api/v1" if not group else f"/apis/{group}/{version}"
+        try:
+            body = await self.request("GET", path)
+        except errors.NotFound:
+            self._discovery[api_version] = {}
+            return
+        found: dict[str, Resource] = {}
+        for item in body.get("resources", []):
+            if "/" in item["name"]:
+                continue  # subresource
+            found[item["kind"]] = Resource(api_version, item["kind"], item["name"],
+                                           bool(item["namespaced"]))
+        self._discovery[api_version] = found
+
+    # --- CRUD -----------------------------------------------------------------------------
+
+    async def get(self, api_version: str, kind: str, name: str,
+                  namespace: str | None = None) -> dict[str, Any] | None:
+        """The object, or None when it does not exist."""
+        res = await self.resource(api_version, kind)
+        try:
+            obj: dict[str, Any] = await self.request("GET", res.path(namespace, name))
+        except errors.NotFound:
+            return None
+        return obj
+
+    async def list(self, api_version: str, kind: str, namespace: str | None = None, *,
+                   label_selector: str | None = None) -> list[dict[str, Any]]:
+        """All objects of a kind (in a namespace, or everywhere when None)."""
+        items, _ = await self.list_snapshot(api_version, kind, namespace,
+                                            label_selector=label_selector)
+        return items
+
+    async def list_snapshot(self, api_version: str, kind: str, namespace: str | None = None, *,
+                            label_selector: str | None = None,
+                            field_selector: str | None = None,
+                            ) -> tuple[builtins.list[dict[str, Any]], str]:
+        """All objects (with apiVersion and kind filled in) and the list's resourceVersion,
+        fetched page by page; a watch can resume from that version."""
+        res = await self.resource(api_version, kind)
+        query: dict[str, str] = {"limit": str(LIST_PAGE_SIZE)}
+        if label_selector:
+            query["labelSelector"] = label_selector
+        if field_selector:
+            query["fieldSelector"] = field_selector
+        items: builtins.list[dict[str, Any]] = []
+        while True:
+            body = await self.request("GET", res.path(namespace), query=query)
+            for item in body.get("items") or []:
+                item.setdefault("apiVersion", api_version)
+                item.setdefault("kind", kind)
+                items.append(item)
+            meta = body.get("metadata") or {}
+            if not meta.get("continue"):
+                return items, str(meta.get("resourceVersion", ""))
+            query["continue"] = meta["continue"]
+
+    async def create(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """POST the object; `Conflict` when it already exists."""
+        res, namespace, _ = await self._locate(obj)
+        created: dict[str, Any] = await self.request("POST", res.path(namespace), body=obj)
+        return created
+
+    async def replace(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """PUT the object; with metadata.resourceVersion set, a stale version is a `Conflict`."""
+        res, namespace, name = await self._locate(obj)
+        replaced: dict[str, Any] = await self.request("PUT", res.path(namespace, name), body=obj)
+        return replaced
+
+    async def replace_status(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """PUT the object's status subresource."""
+        res, namespace, name = await self._locate(obj)
+        replaced: dict[str, Any] = await self.request(
+            "PUT", res.path(namespace, name, "status"), body=obj)
+        return replaced
+
+    async def patch(self, api_version: str, kind: str, name: str, namespace: str | None,
+                    patch: dict[str, Any] | builtins.list[Any], *,
+                    patch_type: PatchType = "merge",
+                    subresource: str | None = None) -> dict[str, Any]:
+        """PATCH an object (merge, strategic merge or JSON patch), optionally a subresource."""
+        res = await self.resource(api_version, kind)
+        patched: dict[str, Any] = await self.request(
+            "PATCH", res.path(namespace, name, subresource), body=patch,
+            content_type=_PATCH_CONTENT_TYPES[patch_type])
+        return patched
+
+    async def delete(self, api_version: str, kind: str, name: str,
+                     namespace: str | None = None) -> None:
+        """DELETE with background propagation; an object already gone is fine."""
+        res = await self.resource(api_version, kind)
+        with contextlib.suppress(errors.NotFound):
+            await self.request("DELETE", res.path(namespace, name),
+                               body={"propagationPolicy": "Background"})
+
+    async def _locate(self, obj: dict[str, Any]) -> tuple[Resource, str | None, str]:
+        res = await self.resource(obj["apiVersion"], obj["kind"])
+        meta = obj.get("metadata") or {}
+        return res, meta.get("namespace"), str(meta.get("name", ""))
+
+    # --- watch ----------------------------------------------------------------------------
+
+    async def watch(self, api_version: str, kind: str, namespace: str | None = None, *,
+                    resource_version: str | None = None,
+                    label_selector: str | None = None,
+                    timeout_seconds: int = 300,
+                    bookmarks: bool = True) -> AsyncIterator[dict[str, Any]]:
+        """Stream watch events `{"type", "object"}` until the server ends the watch.
+
+        An ERROR event with code 410 raises `errors.Gone` (relist); other ERROR events raise
+        the matching `ApiError`. Not retried: the caller resumes from the last version it saw.
+        """
+        res = await self.resource(api_version, kind)
+        query: dict[str, str] = {"watch": "true", "timeoutSeconds": str(timeout_seconds)}
+        if resource_version:
+            query["resourceVersion"] = resource_version
+        if label_selector:
+            query["labelSelector"] = label_selector
+        if bookmarks:
+            query["allowWatchBookmarks"] = "true"
+        await self._bucket.acquire()
+        timeout = aiohttp.ClientTimeout(total=None, connect=self._timeout,
+                                        sock_connect=self._timeout,
+                                        sock_read=timeout_seconds + self._timeout)
+        resp = await self._api.call_api(
+            res.path(namespace), "GET", query_params=list(query.items()),
+            header_params={"Accept": "application/json"}, auth_settings=["BearerToken"],
+            _preload_content=False, _request_timeout=timeout)
+        try:
+            if resp.status >= 300:
+                raise errors.from_status(resp.status, _decode(await resp.read()))
+            while True:
+                line = await resp.content.readline()
+                if not line:
+                    return
+                if not line.strip():
+                    continue
+                event: dict[str, Any] = json.loads(line)
+                if event.get("type") == "ERROR":
+                    status = event.get("object") or {}
+                    raise errors.from_status(int(status.get("code") or 500), status)
+                obj = event.get("object")
+                if isinstance(obj, dict):
+                    obj.setdefault("apiVersion", api_version)
+                    obj.setdefault("kind", kind)
+                yield event
+        finally:
+            resp.release()
+
+    # --- transport ------------------------------------------------------------------------
+
+    async def request(self, method: str, path: str, *, query: dict[str, str] | None = None,
+                      body: Any = None, content_type: str = "application/json") -> Any:
+        """One API call with rate limiting, a timeout and bounded retries; the JSON answer."""
+        retrying = tenacity.AsyncRetrying(
+            stop=tenacity.stop_after_attempt(RETRY_ATTEMPTS),
+            wait=tenacity.wait_exponential(multiplier=0.1, max=2.0),
+            retry=tenacity.retry_if_exception(_transient),
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._request_once(method, path, query, body, content_type)
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise errors.ApiError(503, "ServiceUnavailable",
+                                  f"{method} {path}: {type(exc).__name__} {exc}") from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _request_once(self, method: str, path: str, query: dict[str, str] | None,
+                            body: Any, content_type: str) -> Any:
+        await self._bucket.acquire()
+        resp = await self._api.call_api(
+            path, method, query_params=list((query or {}).items()),
+            header_params={"Accept": "application/json", "Content-Type": content_type},
+            body=body, auth_settings=["BearerToken"], _preload_content=False,
+            _request_timeout=aiohttp.ClientTimeout(total=self._timeout))
+        try:
+            data = await resp.read()
+        finally:
+            resp.release()
+        decoded = _decode(data)
+        if resp.status >= 300:
+            raise errors.from_status(resp.status, decoded)
+        return decoded
+
+
+def _decode(data: bytes) -> Any:
+    if not data:
+        return {}
+    try:
+        return json.loads(data)
+    except ValueError:
+        return data.decode("utf-8", "replace")
