@@ -3,6 +3,9 @@
 - ``flagger plugins``: what the installed plugins provide (kind, name, package).
 - ``flagger validate FILE...``: check Canary, MetricTemplate and AlertProvider manifests.
 - ``flagger crds``: print the CustomResourceDefinitions generated from the models.
+- ``flagger run [FLAGS]`` (or ``flagger FLAGS``, as Flagger's binary is started): the daemon.
+- ``flagger simulate CANARY.yaml [--metric NAME=V1,V2,...] [--webhook NAME=pass|fail,...]``:
+  the analysis with a simulated clock and no cluster.
 """
 
 from __future__ import annotations
@@ -40,6 +43,26 @@ def _crds(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    import flagger
+    from flagger import options
+    from flagger.controller import daemon
+
+    opts = options.from_namespace(args)
+    if opts.version:
+        print(flagger.__version__)
+        return 0
+    return asyncio.run(daemon.run(opts))
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from flagger import simulation
+
+    return simulation.main(args.rest)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``flagger`` command."""
     parser = argparse.ArgumentParser(
@@ -59,11 +82,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     crds = commands.add_parser("crds", help="print the CustomResourceDefinitions")
     crds.set_defaults(func=_crds)
+
+    from flagger import options
+
+    run = commands.add_parser("run", help="run the daemon (Flagger's flags: -flag or --flag)")
+    options.add_arguments(run)
+    run.set_defaults(func=_run)
+
+    simulate = commands.add_parser(
+        "simulate", add_help=False,
+        help="play a Canary's analysis with a simulated clock (see flagger simulate --help)")
+    simulate.add_argument("rest", nargs=argparse.REMAINDER)
+    simulate.set_defaults(func=_simulate)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``flagger`` command."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
+        argv = ["run", *argv]  # Flagger's binary takes its flags without a subcommand
     args = build_parser().parse_args(argv)
     code: int = args.func(args)
     return code

@@ -1,0 +1,123 @@
+"""Answers to the checks a tick asks for: webhook calls and metric queries.
+
+The state machine yields :class:`~flagger.analysis.checks.CallWebhook` and
+:class:`~flagger.analysis.checks.QueryMetric` requests; this module runs them through the webhook
+client, the observers, the MetricTemplates and the metric backend plugins, and turns every
+outcome (including every failure) into the answer types the state machine understands. It never
+raises for a user's mistake: a missing template or an unreachable Prometheus is an answer.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+
+from flagger import plugins
+from flagger.analysis import checks, engine
+from flagger.api import canary as canary_api
+from flagger.api import metric_template as template_api
+from flagger.kube import client as kube_client
+from flagger.metrics import observers, prometheus, templating
+from flagger.webhooks import calls
+
+TEMPLATE_API_VERSION = "flagger.app/v1beta1"
+
+
+class Answers:
+    """Runs checks for every canary of one daemon (shares its HTTP session)."""
+
+    def __init__(self, kube: kube_client.Kube, installed: plugins.Plugins,
+                 context: plugins.PluginContext, session: aiohttp.ClientSession, *,
+                 metrics_server: str, mesh_provider: str) -> None:
+        self.kube, self.plugins, self.context, self.session = kube, installed, context, session
+        self.metrics_server, self.mesh_provider = metrics_server, mesh_provider
+
+    async def answer(self, canary: canary_api.Canary, request: checks.Request) -> checks.Response:
+        """Run one check for ``canary``."""
+        if isinstance(request, checks.CallWebhook):
+            return await self._webhook(canary, request)
+        return await self._metric(canary, request)
+
+    async def _webhook(self, canary: canary_api.Canary,
+                       request: checks.CallWebhook) -> checks.WebhookResult:
+        seen = canary.model_copy(update={"status": request.status})
+        result = await calls.call(request.webhook, seen, request.phase.value,
+                                  session=self.session)
+        return checks.WebhookResult.passed() if result.ok else checks.WebhookResult.failed(
+            result.message)
+
+    async def _metric(self, canary: canary_api.Canary,
+                      request: checks.QueryMetric) -> checks.MetricOutcome:
+        metric = request.metric
+        if request.source == "template":
+            return await self._template(canary, request)
+        address = canary.spec.metrics_server or self.metrics_server
+        backend = prometheus.PrometheusBackend(address, session=self.session)
+        if request.source == "query":
+            query = metric.query or ""
+            return await _run(backend, query)
+        provider = engine.metrics_provider(canary, self.mesh_provider)
+        observer = self.plugins.observer(provider, self.context)
+        try:
+            query = observers.render(observer, request.source, canary, metric.effective_interval)
+        except (LookupError, templating.TemplateError) as exc:
+            return checks.QueryFailed(str(exc))
+        outcome = await _run(backend, query)
+        if request.source == "request-duration" and isinstance(outcome, checks.MetricValue):
+            return checks.MetricValue(float(observers.request_duration_ms(observer,
+                                                                          outcome.value)))
+        return outcome
+
+    async def _template(self, canary: canary_api.Canary,
+                        request: checks.QueryMetric) -> checks.MetricOutcome:
+        metric = request.metric
+        ref = metric.template_ref
+        assert ref is not None  # the state machine asks for templates only when referenced
+        namespace = ref.namespace or canary.namespace
+        where = f"{ref.name}.{namespace}"
+        raw = await self.kube.get(TEMPLATE_API_VERSION, "MetricTemplate", ref.name, namespace)
+        if raw is None:
+            return checks.TemplateError(
+                f"Metric template {where} error: metrictemplate.flagger.app "
+                f"\"{ref.name}\" not found")
+        try:
+            template = template_api.MetricTemplate.model_validate(raw)
+        except ValueError as exc:
+            return checks.TemplateError(f"Metric template {where} error: {exc}")
+        spec = template.spec
+        provider: dict[str, Any] = spec.provider.to_dict()
+        secret_ref = spec.provider.secret_ref
+        if secret_ref is not None:
+            secret = await self.kube.get("v1", "Secret", secret_ref.name, namespace)
+            if secret is None:
+                return checks.TemplateError(
+                    f"Metric template {where} error: secret \"{secret_ref.name}\" not found")
+            provider[prometheus.CREDENTIALS_KEY] = _decode(secret.get("data") or {})
+        try:
+            backend = self.plugins.metric_backend(spec.provider.type, provider, self.context)
+        except (plugins.UnknownPlugin, ValueError) as exc:
+            return checks.TemplateError(f"Metric template {where} error: {exc}")
+        try:
+            query = templating.render(
+                spec.query or "",
+                templating.model_for(canary, metric.effective_interval,
+                                     metric.template_variables))
+        except templating.TemplateError as exc:
+            return checks.TemplateError(f"Metric template {where} query render error: {exc}")
+        return await _run(backend, query)
+
+
+async def _run(backend: plugins.MetricBackend, query: str) -> checks.MetricOutcome:
+    try:
+        return checks.MetricValue(await backend.run_query(query))
+    except plugins.NoValuesFound as exc:
+        return checks.NoValues(str(exc) or "no values found")
+    except Exception as exc:  # an unreachable or failing backend is an answer, not a crash
+        return checks.QueryFailed(str(exc) or type(exc).__name__)
+
+
+def _decode(data: Mapping[str, str]) -> dict[str, str]:
+    return {k: base64.b64decode(v).decode(errors="replace") for k, v in data.items()}

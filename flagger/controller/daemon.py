@@ -1,0 +1,132 @@
+"""``flagger run``: the daemon.
+
+Start-up: JSON logging, the API client (kubeconfig or in-cluster; client-side QPS and burst),
+Prometheus metrics and the ``/metrics`` ``/healthz`` ``/readyz`` server, the plugins, leader
+election when enabled, then watch-fed caches of Canaries, targets and their configs, and one task
+per Canary. SIGTERM (or SIGINT) stops it gracefully: tasks are cancelled between steps, pending
+events are flushed, the Lease is released. State lives in the Canaries' status only, so a
+daemon killed outright carries on from there when started again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import signal
+from typing import Any
+
+import aiohttp
+
+import flagger
+from flagger import options as options_api
+from flagger import plugins, validate_command
+from flagger.controller import answers, leader, scheduling, ticking
+from flagger.kube import client as kube_client
+from flagger.kube import informers
+from flagger.observability import events, logs, server
+from flagger.observability import metrics as metrics_api
+from flagger.webhooks import event_hooks
+
+log = logs.get_logger("flagger")
+
+
+async def run(opts: options_api.Options, *, stop: asyncio.Event | None = None) -> int:
+    """Run the daemon until SIGTERM/SIGINT (or ``stop`` is set); return the exit status."""
+    logs.setup(opts.log_level)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+    kube = await kube_client.Kube.connect(opts.kubeconfig or None, qps=opts.kubeconfig_qps,
+                                          burst=opts.kubeconfig_burst)
+    metrics = metrics_api.Metrics()
+    metrics.set_info(flagger.__version__, opts.mesh_provider)
+    session = aiohttp.ClientSession()
+    installed = plugins.load()
+    context = plugins.PluginContext(kube=kube, options={
+        field.name.replace("_", "-"): getattr(opts, field.name)
+        for field in dataclasses.fields(opts)})
+    recorder = events.EventRecorder(
+        kube.api_client,
+        on_event=event_hooks.EventForwarder(opts.event_webhook or None, session=session))
+    shell = ticking.Shell(
+        kube=kube, installed=installed, context=context,
+        answers=answers.Answers(kube, installed, context, session,
+                                metrics_server=opts.metrics_server,
+                                mesh_provider=opts.mesh_provider),
+        recorder=recorder, metrics=metrics, options=opts, session=session,
+        known=validate_command.known_names(installed))
+    caches = informers.InformerSet()
+    elector = (leader.LeaderElector(kube, opts.leader_election_namespace)
+               if opts.enable_leader_election else None)
+
+    def ready() -> bool:
+        leading = elector is None or elector.leading
+        return leading and caches.synced
+
+    http = await server.start(metrics, ready, port=opts.port)
+    log.info(f"Starting flagger {flagger.__version__}", mesh_provider=opts.mesh_provider,
+             metrics_port=http.port)
+    scheduler = scheduling.Scheduler(shell)
+    code = 0
+    keeping: asyncio.Task[None] | None = None
+    try:
+        if elector is not None:
+            if not await _until(stop, elector.acquire()):
+                return 0
+            keeping = asyncio.create_task(elector.keep())
+        _watch(caches, kube, opts, scheduler)
+        caches.start()
+        waiting: list[asyncio.Task[Any]] = [asyncio.create_task(stop.wait())]
+        if keeping is not None:
+            waiting.append(keeping)
+        done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        if keeping is not None and keeping in done:
+            log.error(f"leader election lost: {keeping.exception()}")
+            code = 1
+    finally:
+        log.info("Shutting down")
+        await scheduler.close()
+        await caches.stop()
+        if keeping is not None:
+            keeping.cancel()
+        await recorder.flush()
+        if elector is not None and code == 0:
+            await elector.release()
+        await http.stop()
+        await session.close()
+        await kube.close()
+    return code
+
+
+def _watch(caches: informers.InformerSet, kube: kube_client.Kube, opts: options_api.Options,
+           scheduler: scheduling.Scheduler) -> None:
+    namespace = opts.namespace or None
+    canaries = caches.add(informers.Informer(kube, "flagger.app/v1beta1", "Canary", namespace,
+                                             reduce=scheduling.reduce_canary))
+    canaries.subscribe(scheduler.canary_changed)
+    for kind in ("Deployment", "DaemonSet"):
+        workloads = caches.add(informers.Informer(kube, "apps/v1", kind, namespace,
+                                                  reduce=scheduling.reduce_workload))
+        workloads.subscribe(scheduler.workload_changed)
+    if opts.enable_config_tracking:
+        for kind, name in (("ConfigMap", "configmap"), ("Secret", "secret")):
+            found = caches.add(informers.Informer(kube, "v1", kind, namespace,
+                                                  reduce=scheduling.reduce_config))
+            found.subscribe(scheduler.config_changed(name))
+
+
+async def _until(stop: asyncio.Event, work: Any) -> bool:
+    """Run ``work`` unless ``stop`` is set first; True when the work finished."""
+    task = asyncio.ensure_future(work)
+    stopping = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if task in done:
+        task.result()
+        return True
+    task.cancel()
+    return False

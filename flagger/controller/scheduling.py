@@ -1,0 +1,143 @@
+"""One asyncio task per canary, ticking on its interval and woken early by what it depends on.
+
+Each Canary gets a task that runs a tick at once, then one every ``analysis.interval``, as
+Flagger's scheduler does. Watch-fed caches wake a canary's task before its interval is up:
+
+- the Canary's spec changed (its ``generation``; status writes do not wake anything);
+- its target's pod template changed (replica or status changes do not);
+- a ConfigMap or Secret in its ``status.trackedConfigs`` changed (by content checksum).
+
+A wake-up never runs two ticks of one canary at once, and a tick that raises is logged, reported
+and retried on the next interval: one broken canary never stops or slows the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from typing import Any
+
+from flagger.controller import ticking
+from flagger.kube import informers
+from flagger.observability import logs
+from flagger.workloads import configs, revision
+
+log = logs.get_logger("flagger.scheduler")
+RETRY_SECONDS = 10.0
+
+
+@dataclasses.dataclass(frozen=True)
+class CanaryView:
+    """What the Canary cache keeps: enough to know a tick is due (not the whole object)."""
+
+    generation: int
+    deleting: bool
+
+
+def reduce_canary(obj: dict[str, Any]) -> CanaryView:
+    """A Canary, reduced to its generation and whether it is being deleted."""
+    meta = obj.get("metadata") or {}
+    return CanaryView(int(meta.get("generation") or 0), bool(meta.get("deletionTimestamp")))
+
+
+def reduce_workload(obj: dict[str, Any]) -> str:
+    """A Deployment or DaemonSet, reduced to the hash of its pod template."""
+    return revision.template_hash((obj.get("spec") or {}).get("template"))
+
+
+def reduce_config(obj: dict[str, Any]) -> str:
+    """A ConfigMap or Secret, reduced to the checksum of its data (Secrets keep no data)."""
+    return configs.config_checksum(obj) or ""
+
+
+class Scheduler:
+    """Starts, wakes and stops the canary tasks of one daemon."""
+
+    def __init__(self, shell: ticking.Shell) -> None:
+        self.shell = shell
+        self.tasks: dict[informers.ObjectKey, asyncio.Task[None]] = {}
+        self.wakes: dict[informers.ObjectKey, asyncio.Event] = {}
+        self._targets: dict[informers.ObjectKey, informers.ObjectKey] = {}
+        self._tracked: dict[informers.ObjectKey, frozenset[str]] = {}
+
+    # --- informer callbacks -----------------------------------------------------------------
+
+    def canary_changed(self, key: informers.ObjectKey, old: CanaryView | None,
+                       new: CanaryView | None) -> None:
+        """A Canary appeared, changed its spec, or went away."""
+        if new is None:
+            self.stop(key)
+            return
+        if key not in self.tasks or self.tasks[key].done():
+            self.wakes[key] = asyncio.Event()
+            self.tasks[key] = asyncio.create_task(self._run(key), name=f"canary {key.name}."
+                                                  f"{key.namespace}")
+        else:
+            self.wake(key)
+
+    def workload_changed(self, key: informers.ObjectKey, old: str | None,
+                         new: str | None) -> None:
+        """A Deployment or DaemonSet changed its pod template."""
+        for canary, target in list(self._targets.items()):
+            if target == key:
+                self.wake(canary)
+
+    def config_changed(self, kind: str) -> informers.ChangeCallback[str]:
+        """A callback for ConfigMaps (``kind`` "configmap") or Secrets ("secret")."""
+        def changed(key: informers.ObjectKey, old: str | None, new: str | None) -> None:
+            tracked = f"{kind}/{key.name}"
+            for canary, names in list(self._tracked.items()):
+                if canary.namespace == key.namespace and tracked in names:
+                    self.wake(canary)
+        return changed
+
+    # --- tasks ------------------------------------------------------------------------------
+
+    def wake(self, key: informers.ObjectKey) -> None:
+        """Run the canary's next tick now."""
+        event = self.wakes.get(key)
+        if event is not None:
+            event.set()
+
+    def stop(self, key: informers.ObjectKey) -> None:
+        """Stop the canary's task (it was deleted)."""
+        task = self.tasks.pop(key, None)
+        if task is not None:
+            task.cancel()
+        self.wakes.pop(key, None)
+        self._targets.pop(key, None)
+        self._tracked.pop(key, None)
+
+    async def close(self) -> None:
+        """Cancel every task and wait for them."""
+        tasks = list(self.tasks.values())
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.tasks.clear()
+
+    async def _run(self, key: informers.ObjectKey) -> None:
+        wake = self.wakes[key]
+        while True:
+            wake.clear()
+            interval = RETRY_SECONDS
+            try:
+                outcome = await ticking.tick(self.shell, key.name, key.namespace)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bug or an outage: report, and try again later
+                log.exception(f"Canary {key.name}.{key.namespace} tick failed: {exc}")
+            else:
+                if not outcome.exists:
+                    self.tasks.pop(key, None)
+                    self.stop(key)
+                    return
+                interval = outcome.interval
+                if outcome.target:
+                    self._targets[key] = informers.ObjectKey(key.namespace, outcome.target)
+                self._tracked[key] = outcome.tracked
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), interval)

@@ -1,0 +1,333 @@
+"""One tick of one canary: observe the world, let the state machine decide, act, write status.
+
+The order follows Flagger's ``advanceCanary`` (``reference/flagger.md`` §3): read the Canary from
+the API server (never from a cache, so a status written by the last tick is seen), validate it,
+create the ``-canary``/``-primary`` Services, initialise the primary workload and its
+autoscaler, point the apex Service at the primary, reconcile the mesh router, then observe the
+revision, the routes and the readiness of both workloads and hand everything to
+:func:`flagger.analysis.engine.tick`. The checks it asks for are answered by
+:class:`~flagger.controller.answers.Answers`; its actions are carried out here in order; the
+status is written once at the end.
+
+A problem that is the user's to fix (an invalid spec, a missing target, an unknown provider)
+becomes a Warning event, a log line and the ``Configured=False`` condition on the Canary's
+status, naming the problem; the canary is looked at again on its next interval and nothing else
+is affected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import time
+from typing import Any
+
+import aiohttp
+
+from flagger import options as options_api
+from flagger import plugins
+from flagger.analysis import checks, decision, engine, messages, observation
+from flagger.analysis import status as status_edit
+from flagger.api import canary as canary_api
+from flagger.api import documents, durations, validation
+from flagger.api import status as status_api
+from flagger.controller import answers as answers_api
+from flagger.controller import status_writer
+from flagger.kube import client as kube_client
+from flagger.kube import errors as kube_errors
+from flagger.metrics import prometheus
+from flagger.observability import events, logs
+from flagger.observability import metrics as metrics_api
+from flagger.providers import kubernetes as services_api
+from flagger.webhooks import calls
+from flagger.workloads import controller as workloads
+from flagger.workloads import errors as workload_errors
+from flagger.workloads import options as workload_options
+from flagger.workloads import readiness as workload_readiness
+
+API_VERSION = "flagger.app/v1beta1"
+CONFIGURED = "Configured"
+log = logs.get_logger("flagger.controller")
+
+
+class UserError(Exception):
+    """A problem with the Canary or what it points at, reported on its status."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclasses.dataclass
+class Shell:
+    """What a tick needs from the daemon: clients, plugins, recorders and options."""
+
+    kube: kube_client.Kube
+    installed: plugins.Plugins
+    context: plugins.PluginContext
+    answers: answers_api.Answers
+    recorder: events.EventRecorder
+    metrics: metrics_api.Metrics
+    options: options_api.Options
+    session: aiohttp.ClientSession
+    known: validation.KnownNames
+
+    @property
+    def workload_settings(self) -> workload_options.Options:
+        prefixes = self.options.include_label_prefix or ("",)
+        return workload_options.Options(
+            selector_labels=self.options.selector_labels,
+            include_label_prefixes=prefixes,
+            config_tracking=self.options.enable_config_tracking,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """What the scheduler needs to know after a tick."""
+
+    exists: bool
+    interval: float
+    target: str = ""
+    tracked: frozenset[str] = frozenset()
+
+
+async def tick(shell: Shell, name: str, namespace: str) -> Outcome:
+    """Run one tick of Canary ``namespace/name``."""
+    raw = await shell.kube.get(API_VERSION, "Canary", name, namespace)
+    if raw is None:
+        return Outcome(exists=False, interval=0.0)
+    problems = [p for p in validation.validate(raw, shell.known) if p.is_error]
+    if problems:
+        text = "; ".join(p.message for p in problems)
+        await _report(shell, raw, "InvalidSpec", f"Canary {name}.{namespace} is invalid: {text}")
+        return Outcome(exists=True, interval=_interval_of(raw))
+    parsed = documents.parse_object(raw)
+    assert isinstance(parsed, canary_api.Canary)
+    canary = parsed
+    outcome = Outcome(
+        exists=True,
+        interval=canary.spec.effective_analysis.interval_seconds
+        if canary.spec.effective_analysis else 60.0,
+        target=canary.spec.target_ref.name,
+        tracked=frozenset((canary.status.tracked_configs or {}) if canary.status else {}),
+    )
+    if canary.spec.suspend:
+        log.debug(messages.suspended(), canary=canary)
+        return outcome
+    try:
+        await _advance(shell, canary, raw)
+    except UserError as exc:
+        await _report(shell, raw, exc.reason, str(exc))
+    except (workload_errors.WorkloadError, plugins.UnknownPlugin) as exc:
+        await _report(shell, raw, "ReconcileError", str(exc))
+    return outcome
+
+
+async def _advance(shell: Shell, canary: canary_api.Canary, raw: dict[str, Any]) -> None:
+    now = datetime.datetime.now(datetime.UTC)
+    current = canary.status or status_api.CanaryStatus()
+    if current.phase in (None, status_api.CanaryPhase.NEW):
+        initializing = status_edit.initializing(canary, now)
+        written = await status_writer.write(shell.kube, canary.name, canary.namespace,
+                                            initializing.to_dict())
+        if written is None:
+            return
+        canary = canary.model_copy(update={"status": initializing})
+        raw = written
+    phase = (canary.status.phase if canary.status else None) or status_api.CanaryPhase.NEW
+    first_run = phase in (status_api.CanaryPhase.NEW, status_api.CanaryPhase.INITIALIZING)
+
+    provider = engine.effective_provider(canary, shell.options.mesh_provider)
+    router = shell.installed.router(provider, shell.context)
+    workload = workloads.for_canary(shell.kube, canary, shell.workload_settings)
+    meta = await _target_metadata(workload, canary)
+    services = services_api.service_router(
+        shell.kube, canary, services_api.TargetSelector(meta.label, meta.label_value, meta.ports))
+    await services.initialize(canary)
+    if first_run:
+        await _check_metric_providers(shell, canary)
+    init = await workload.initialize(canary)
+    for line in init.log_lines:
+        log.info(line, canary=canary)
+    if canary.spec.autoscaler_ref is not None:
+        scaler_line = await workload.reconcile_primary_scaler(canary, init=first_run)
+        if scaler_line:
+            log.info(scaler_line, canary=canary)
+    await services.reconcile(canary)
+    await router.reconcile(canary)
+
+    revision = await workload.revision(canary)
+    primary, canary_weight, mirrored = await router.get_routes(canary)
+    primary_ready = init.readiness if first_run else await workload.is_primary_ready(canary)
+    canary_ready = (workload_readiness.Readiness.ok() if first_run
+                    else await workload.is_canary_ready(canary))
+    seen = observation.Observation(
+        now=now,
+        revision=observation.Revision(revision.spec_hash, revision.tracked_configs
+                                      if shell.options.enable_config_tracking else None),
+        routes=observation.Routes(primary, canary_weight, mirrored),
+        primary=_readiness(primary_ready),
+        canary=_readiness(canary_ready),
+    )
+    began = time.monotonic()
+    ticking = engine.tick(canary, seen, mesh_provider=shell.options.mesh_provider)
+    outcome = await _drive(shell, canary, ticking)
+    done = await _execute(shell, canary, outcome, router, workload)
+    if outcome.record_duration:
+        shell.metrics.observe_duration(canary, time.monotonic() - began)
+    if not done:
+        return
+    status = outcome.status.to_dict() if outcome.status is not None else None
+    configured = _without_configured(raw.get("status") or {})
+    if status is None and configured is not None:
+        status = configured
+    elif status is not None:
+        status = _without_configured(status) or status
+    if status is not None:
+        await status_writer.write(shell.kube, canary.name, canary.namespace, status)
+
+
+async def _target_metadata(workload: workloads.WorkloadController,
+                           canary: canary_api.Canary) -> Any:
+    try:
+        return await workload.get_metadata(canary)
+    except kube_errors.NotFound as exc:
+        ref = canary.spec.target_ref
+        raise UserError("TargetNotFound", f"{ref.kind} {ref.name}.{canary.namespace} not found; "
+                        "create it or fix spec.targetRef") from exc
+
+
+def _readiness(verdict: workload_readiness.Readiness) -> observation.Readiness:
+    return observation.Readiness(verdict.ready, verdict.message, verdict.retriable)
+
+
+async def _drive(shell: Shell, canary: canary_api.Canary,
+                 ticking: engine.Ticking) -> decision.Decision:
+    try:
+        request = next(ticking)
+        while True:
+            answer: checks.Response = await shell.answers.answer(canary, request)
+            request = ticking.send(answer)
+    except StopIteration as finished:
+        result: decision.Decision = finished.value
+        return result
+
+
+async def _execute(shell: Shell, canary: canary_api.Canary, outcome: decision.Decision,
+                   router: plugins.Router, workload: workloads.WorkloadController) -> bool:
+    """Carry out the actions in order; False when a cluster-changing one failed."""
+    for action in outcome.actions:
+        try:
+            await _act(shell, canary, action, router, workload)
+        except Exception as exc:
+            if not isinstance(action, decision.FALLIBLE):
+                log.exception(f"{type(action).__name__} failed: {exc}", canary=canary)
+                continue
+            shell.recorder.record_error(canary, f"{type(action).__name__} failed: {exc}")
+            return False
+    return True
+
+
+async def _act(shell: Shell, canary: canary_api.Canary, action: decision.Action,
+               router: plugins.Router, workload: workloads.WorkloadController) -> None:
+    match action:
+        case decision.SetRoutes(primary=p, canary=c, mirrored=m):
+            await router.set_routes(canary, p, c, m)
+        case decision.Promote():
+            await workload.promote(canary)
+        case decision.ScaleToZero():
+            await workload.scale_to_zero(canary)
+        case decision.ScaleFromZero():
+            await workload.scale_from_zero(canary)
+        case decision.ReconcilePrimaryScaler():
+            await workload.reconcile_primary_scaler(canary, init=False)
+        case decision.PauseTargetScaler() | decision.ResumeTargetScaler():
+            pass  # KEDA pause/resume lands with KEDA support; an HPA needs neither
+        case decision.RunPostRolloutHooks(phase=phase):
+            await _post_rollout(shell, canary, phase)
+        case decision.Event(message=message, severity=severity):
+            record = {"info": shell.recorder.record_info,
+                      "warning": shell.recorder.record_warning,
+                      "error": shell.recorder.record_error}[severity]
+            record(canary, message)
+        case decision.Log(message=message, level=level):
+            getattr(log, level)(message, canary=canary)
+        case decision.Alert(message=message, severity=severity):
+            log.debug(f"alert ({severity}): {message}", canary=canary, alert=True)
+        case decision.RecordWeight(primary=p, canary=c):
+            shell.metrics.set_weight(canary, p, c)
+        case decision.RecordPhase(phase=phase):
+            shell.metrics.set_status(canary, phase.value)
+        case decision.RecordMetricValue(metric=metric, value=value):
+            shell.metrics.observe_analysis(canary, metric, value)
+        case decision.RecordOutcome(succeeded=succeeded):
+            if succeeded:
+                shell.metrics.count_success(canary)
+            else:
+                shell.metrics.count_failure(canary)
+
+
+async def _post_rollout(shell: Shell, canary: canary_api.Canary,
+                        phase: status_api.CanaryPhase) -> None:
+    analysis = canary.spec.effective_analysis
+    for hook in analysis.effective_webhooks if analysis else []:
+        if hook.effective_type != "post-rollout":
+            continue
+        result = await calls.call(hook, canary, phase.value, session=shell.session)
+        if result.ok:
+            log.info(messages.post_rollout_passed(hook.name), canary=canary)
+        else:
+            shell.recorder.record_warning(canary,
+                                          messages.post_rollout_failed(hook.name, result.message))
+
+
+async def _check_metric_providers(shell: Shell, canary: canary_api.Canary) -> None:
+    """During initialisation, tell (by an event) when the metrics server does not answer."""
+    analysis = canary.spec.effective_analysis
+    if analysis is None or not any(m.is_builtin or m.query for m in analysis.effective_metrics):
+        return
+    address = canary.spec.metrics_server or shell.options.metrics_server
+    backend = prometheus.PrometheusBackend(address, session=shell.session)
+    if not await backend.is_online():
+        shell.recorder.record_error(
+            canary, f"Error checking metric providers: prometheus not avaiable at {address}")
+
+
+async def _report(shell: Shell, raw: dict[str, Any], reason: str, message: str) -> None:
+    """A user-fixable problem: Warning event, error log, ``Configured=False`` condition."""
+    # The object may not parse: a stand-in with its metadata is enough to record the event.
+    stand_in = canary_api.Canary.model_construct(
+        metadata=dict(raw.get("metadata") or {}),
+        spec=canary_api.CanarySpec.model_construct(analysis=None, canary_analysis=None),
+        status=None)
+    shell.recorder.record_error(stand_in, message)
+    status = dict(raw.get("status") or {})
+    conditions = [c for c in status.get("conditions") or [] if c.get("type") != CONFIGURED]
+    stamp = status_edit.timestamp(datetime.datetime.now(datetime.UTC))
+    previous = next((c for c in status.get("conditions") or [] if c.get("type") == CONFIGURED),
+                    None)
+    if previous and previous.get("message") == message and previous.get("reason") == reason:
+        return
+    conditions.append({"type": CONFIGURED, "status": "False", "reason": reason,
+                       "message": message, "lastUpdateTime": stamp,
+                       "lastTransitionTime": stamp})
+    status["conditions"] = conditions
+    await status_writer.write(shell.kube, stand_in.name, stand_in.namespace, status)
+
+
+def _without_configured(status: dict[str, Any]) -> dict[str, Any] | None:
+    """The status without a ``Configured`` condition, or None when it had none."""
+    conditions = status.get("conditions") or []
+    if not any(c.get("type") == CONFIGURED for c in conditions):
+        return None
+    return {**status, "conditions": [c for c in conditions if c.get("type") != CONFIGURED]}
+
+
+def _interval_of(raw: dict[str, Any]) -> float:
+    try:
+        spec = raw.get("spec") or {}
+        analysis = spec.get("analysis") or spec.get("canaryAnalysis") or {}
+        return max(10.0, durations.parse_duration(str(analysis.get("interval") or "60s")))
+    except (ValueError, AttributeError):
+        return 60.0
