@@ -68,4 +68,6 @@ class AlertProvider(common.Resource):
     spec: AlertProviderSpec = common.required(
         "AlertProviderSpec defines the desired state of a AlertProvider."
     )
-    status: dict[str, Any] | None = field("Status of this alert provider (not in the CRD schema)")
+    status: dict[str, Any] | None = field(
+        "Status of this alert provider (not in the CRD schema)", schema={common.CRD_OMIT_KEY: True}
+    )

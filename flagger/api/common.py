@@ -25,7 +25,8 @@ Conventions every model in :mod:`flagger.api` follows:
   extend, such as ``spec.provider``). Model-level ``json_schema_extra`` holds ``x-crd-required``
   for fields the CRD requires but the model keeps optional, and ``x-crd-one-of`` for the CRD's
   ``oneOf`` as a list of ``required`` sets (an empty set stands for "none of them"); model
-  validators enforce those rules.
+  validators enforce those rules. A field whose ``json_schema_extra`` holds :data:`CRD_OMIT_KEY`
+  is left out of the CRD (Flagger's CRD does not describe it, so the API server prunes it).
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ BUILTIN_ENUM_KEY = "x-flagger-builtin-enum"
 CRD_REQUIRED_KEY = "x-crd-required"
 #: Model-level ``json_schema_extra`` key: the CRD's ``oneOf`` list of ``required`` sets.
 CRD_ONE_OF_KEY = "x-crd-one-of"
+#: Field-level ``json_schema_extra`` key: the field is not described in the CRD.
+CRD_OMIT_KEY = "x-crd-omit"
 #: Flagger's CRD pattern for ``analysis.interval``, metric ``interval`` and webhook ``timeout``.
 CRD_DURATION_PATTERN = "^[0-9]+(m|s)"
 

@@ -49,13 +49,15 @@ class ParentReference(common.FlaggerModel):
 class BackendObjectReference(common.FlaggerModel):
     """The backend a mirror filter copies requests to."""
 
+    # Gateway API's rule reads ``group`` and ``kind`` after the API server defaulted them; our
+    # CRD injects no defaults, so the rule reads an absent group as "" and kind as "Service".
     model_config = pydantic.ConfigDict(
         json_schema_extra={
             "x-kubernetes-validations": [
                 {
                     "message": "Must have port for Service reference",
-                    "rule": "(size(self.group) == 0 && self.kind == 'Service') "
-                    "? has(self.port) : true",
+                    "rule": "((!has(self.group) || size(self.group) == 0) && "
+                    "(!has(self.kind) || self.kind == 'Service')) ? has(self.port) : true",
                 }
             ]
         }

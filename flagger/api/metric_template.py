@@ -68,4 +68,6 @@ class MetricTemplate(common.Resource):
     spec: MetricTemplateSpec = common.required(
         "MetricTemplateSpec defines the desired state of a MetricTemplate."
     )
-    status: dict[str, Any] | None = field("Status of this metric template (not in the CRD schema)")
+    status: dict[str, Any] | None = field(
+        "Status of this metric template (not in the CRD schema)", schema={common.CRD_OMIT_KEY: True}
+    )

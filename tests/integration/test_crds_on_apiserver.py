@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import pathlib
+import re
 import urllib.error
 from typing import Any
 
@@ -62,6 +63,7 @@ INVALID = [
     ("analysis", {"interval": "soon"}, "spec.analysis.interval"),
     ("service", {"port": None}, "spec.service.port"),
     ("targetRef", {"kind": "StatefulSet"}, "spec.targetRef.kind"),
+    ("targetRef", {"name": 7}, "spec.targetRef.name"),
     ("analysis", {"alerts": [{"name": "on-call", "severity": "critical",
                               "providerRef": {"name": "slack"}}]},
      "spec.analysis.alerts[0].severity"),
@@ -115,7 +117,12 @@ def test_kubectl_shows_flaggers_columns(cluster: devcluster.LocalCluster, namesp
     assert header == ["NAMESPACE", "NAME", "STATUS", "WEIGHT", "SUSPENDED", "FAILEDCHECKS",
                       "INTERVAL", "MIRROR", "STEPWEIGHT", "STEPWEIGHTS", "MAXWEIGHT",
                       "LASTTRANSITIONTIME"]
-    row = next(line.split() for line in wide[1:] if line.startswith(namespace))
-    assert row[1:4] == ["podinfo", "Progressing", "20"]
-    assert row[5:7] == ["1", "1m"]
-    assert row[8] == "10" and row[10] == "50"
+    # kubectl leaves unset cells blank, so read cells by the header's column offsets.
+    starts = [m.start() for m in re.finditer(r"\S+", wide[0])]
+    line = next(line for line in wide[1:] if line.startswith(namespace))
+    ends: list[int | None] = [*starts[1:], None]
+    cells = {n: line[s:e].strip() for n, s, e in zip(header, starts, ends, strict=True)}
+    assert cells["NAME"] == "podinfo" and cells["STATUS"] == "Progressing"
+    assert cells["WEIGHT"] == "20" and cells["FAILEDCHECKS"] == "1"
+    assert cells["INTERVAL"] == "1m" and cells["STEPWEIGHT"] == "10"
+    assert cells["MAXWEIGHT"] == "50" and cells["SUSPENDED"] == ""
