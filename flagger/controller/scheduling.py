@@ -68,11 +68,13 @@ class Scheduler:
         """A Canary appeared, changed its spec, or went away."""
         if new is None:
             self.stop(key)
+            self._count(key.namespace)
             return
         if key not in self.tasks or self.tasks[key].done():
             self.wakes[key] = asyncio.Event()
             self.tasks[key] = asyncio.create_task(self._run(key), name=f"canary {key.name}."
                                                   f"{key.namespace}")
+            self._count(key.namespace)
         else:
             self.wake(key)
 
@@ -91,6 +93,11 @@ class Scheduler:
                 if canary.namespace == key.namespace and tracked in names:
                     self.wake(canary)
         return changed
+
+    def _count(self, namespace: str) -> None:
+        """``flagger_canary_total{namespace}``."""
+        count = sum(1 for key in self.tasks if key.namespace == namespace)
+        self.shell.metrics.set_total(namespace, count)
 
     # --- tasks ------------------------------------------------------------------------------
 

@@ -47,6 +47,7 @@ from flagger.workloads import readiness as workload_readiness
 
 API_VERSION = "flagger.app/v1beta1"
 CONFIGURED = "Configured"
+FINALIZER = "finalizer.flagger.app"
 log = logs.get_logger("flagger.controller")
 
 
@@ -112,10 +113,12 @@ async def tick(shell: Shell, name: str, namespace: str) -> Outcome:
         target=canary.spec.target_ref.name,
         tracked=frozenset((canary.status.tracked_configs or {}) if canary.status else {}),
     )
-    if canary.spec.suspend:
-        log.debug(messages.suspended(), canary=canary)
-        return outcome
     try:
+        if await _handle_finalizer(shell, canary, raw):
+            return outcome
+        if canary.spec.suspend:
+            log.debug(messages.suspended(), canary=canary)
+            return outcome
         await _advance(shell, canary, raw)
     except UserError as exc:
         await _report(shell, raw, exc.reason, str(exc))
@@ -186,6 +189,54 @@ async def _advance(shell: Shell, canary: canary_api.Canary, raw: dict[str, Any])
         status = _without_configured(status) or status
     if status is not None:
         await status_writer.write(shell.kube, canary.name, canary.namespace, status)
+
+
+async def _handle_finalizer(shell: Shell, canary: canary_api.Canary,
+                            raw: dict[str, Any]) -> bool:
+    """``revertOnDeletion``: keep the finalizer on the Canary, and when it is deleted give the
+    target back its traffic before letting it go. True when the tick is done."""
+    meta = raw.get("metadata") or {}
+    finalizers: list[str] = list(meta.get("finalizers") or [])
+    ours = FINALIZER in finalizers
+    wanted = bool(canary.spec.revert_on_deletion)
+    if not meta.get("deletionTimestamp"):
+        if wanted != ours:
+            changed = [*finalizers, FINALIZER] if wanted else [
+                f for f in finalizers if f != FINALIZER]
+            await shell.kube.patch(API_VERSION, "Canary", canary.name, canary.namespace,
+                                   {"metadata": {"finalizers": changed,
+                                                 "resourceVersion": meta.get("resourceVersion")}})
+        return False
+    if not ours:
+        return True  # being deleted, nothing of ours to undo
+    phase = canary.status.phase if canary.status else None
+    if phase is not status_api.CanaryPhase.TERMINATING:
+        status = (canary.status or status_api.CanaryStatus()).model_copy()
+        status.phase = status_api.CanaryPhase.TERMINATING
+        await status_writer.write(shell.kube, canary.name, canary.namespace, status.to_dict())
+    workload = workloads.for_canary(shell.kube, canary, shell.workload_settings)
+    await workload.finalize(canary)
+    ready = await workload.is_canary_ready(canary)
+    if not ready.ready:
+        log.info(f"Waiting for {canary.spec.target_ref.name}.{canary.namespace} to be ready "
+                 f"before reverting: {ready.message}", canary=canary)
+        return True
+    meta_info = await _target_metadata(workload, canary)
+    services = services_api.service_router(
+        shell.kube, canary,
+        services_api.TargetSelector(meta_info.label, meta_info.label_value, meta_info.ports))
+    await services.finalize(canary)
+    provider = engine.effective_provider(canary, shell.options.mesh_provider)
+    await shell.installed.router(provider, shell.context).finalize(canary)
+    fresh = await shell.kube.get(API_VERSION, "Canary", canary.name, canary.namespace)
+    if fresh is not None:
+        fresh_meta = fresh.get("metadata") or {}
+        await shell.kube.patch(API_VERSION, "Canary", canary.name, canary.namespace, {
+            "metadata": {"finalizers": [f for f in fresh_meta.get("finalizers") or []
+                                        if f != FINALIZER],
+                         "resourceVersion": fresh_meta.get("resourceVersion")}})
+    log.info(f"Finalization complete for {canary.name}.{canary.namespace}", canary=canary)
+    return True
 
 
 async def _target_metadata(workload: workloads.WorkloadController,
