@@ -34,7 +34,6 @@ from flagger.api import status as status_api
 from flagger.controller import answers as answers_api
 from flagger.controller import status_writer
 from flagger.kube import client as kube_client
-from flagger.kube import errors as kube_errors
 from flagger.metrics import prometheus
 from flagger.observability import events, logs
 from flagger.observability import metrics as metrics_api
@@ -144,7 +143,7 @@ async def _advance(shell: Shell, canary: canary_api.Canary, raw: dict[str, Any])
     provider = engine.effective_provider(canary, shell.options.mesh_provider)
     router = shell.installed.router(provider, shell.context)
     workload = workloads.for_canary(shell.kube, canary, shell.workload_settings)
-    meta = await _target_metadata(workload, canary)
+    meta = await _target_metadata(workload, canary, shell.kube)
     services = services_api.service_router(
         shell.kube, canary, services_api.TargetSelector(meta.label, meta.label_value, meta.ports))
     await services.initialize(canary)
@@ -221,7 +220,7 @@ async def _handle_finalizer(shell: Shell, canary: canary_api.Canary,
         log.info(f"Waiting for {canary.spec.target_ref.name}.{canary.namespace} to be ready "
                  f"before reverting: {ready.message}", canary=canary)
         return True
-    meta_info = await _target_metadata(workload, canary)
+    meta_info = await _target_metadata(workload, canary, shell.kube)
     services = services_api.service_router(
         shell.kube, canary,
         services_api.TargetSelector(meta_info.label, meta_info.label_value, meta_info.ports))
@@ -240,13 +239,12 @@ async def _handle_finalizer(shell: Shell, canary: canary_api.Canary,
 
 
 async def _target_metadata(workload: workloads.WorkloadController,
-                           canary: canary_api.Canary) -> Any:
-    try:
-        return await workload.get_metadata(canary)
-    except kube_errors.NotFound as exc:
-        ref = canary.spec.target_ref
+                           canary: canary_api.Canary, kube: kube_client.Kube) -> Any:
+    ref = canary.spec.target_ref
+    if await kube.get(ref.api_version, ref.kind, ref.name, canary.namespace) is None:
         raise UserError("TargetNotFound", f"{ref.kind} {ref.name}.{canary.namespace} not found; "
-                        "create it or fix spec.targetRef") from exc
+                        "create it or fix spec.targetRef")
+    return await workload.get_metadata(canary)
 
 
 def _readiness(verdict: workload_readiness.Readiness) -> observation.Readiness:
@@ -353,7 +351,10 @@ async def _report(shell: Shell, raw: dict[str, Any], reason: str, message: str) 
         spec=canary_api.CanarySpec.model_construct(analysis=None, canary_analysis=None),
         status=None)
     shell.recorder.record_error(stand_in, message)
-    status = dict(raw.get("status") or {})
+    fresh = await shell.kube.get(API_VERSION, "Canary", stand_in.name, stand_in.namespace)
+    if fresh is None:
+        return
+    status = dict(fresh.get("status") or {})
     conditions = [c for c in status.get("conditions") or [] if c.get("type") != CONFIGURED]
     stamp = status_edit.timestamp(datetime.datetime.now(datetime.UTC))
     previous = next((c for c in status.get("conditions") or [] if c.get("type") == CONFIGURED),
