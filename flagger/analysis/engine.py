@@ -630,6 +630,7 @@ class _Tick:
         self.act(decision.RunPostRolloutHooks(Phase.SUCCEEDED))
         self.event(messages.promotion_skipped(self.target))
         self.alert(messages.ALERT_SKIPPED, "info")
+        self.act(decision.RecordOutcome(True, deployment_strategy(self.canary, self.provider)))
 
     def rollback(self) -> None:
         """Route everything to the primary, scale the canary to zero, mark Failed."""

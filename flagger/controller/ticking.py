@@ -181,6 +181,9 @@ async def _advance(shell: Shell, canary: canary_api.Canary, raw: dict[str, Any])
     if not done:
         return
     status = outcome.status.to_dict() if outcome.status is not None else None
+    cookies = _cookies(canary, outcome)
+    if cookies:
+        status = {**(status or raw.get("status") or {}), **cookies}
     configured = _without_configured(raw.get("status") or {})
     if status is None and configured is not None:
         status = configured
@@ -311,10 +314,13 @@ async def _act(shell: Shell, canary: canary_api.Canary, action: decision.Action,
         case decision.RecordMetricValue(metric=metric, value=value):
             shell.metrics.observe_analysis(canary, metric, value)
         case decision.RecordOutcome(succeeded=succeeded):
+            skipped = bool(canary.spec.skip_analysis) or canary.spec.effective_analysis is None
+            analysis_status: metrics_api.AnalysisStatus = (
+                metrics_api.ANALYSIS_SKIPPED if skipped else metrics_api.ANALYSIS_COMPLETED)
             if succeeded:
-                shell.metrics.count_success(canary)
+                shell.metrics.count_success(canary, analysis_status)
             else:
-                shell.metrics.count_failure(canary)
+                shell.metrics.count_failure(canary, analysis_status)
 
 
 async def _post_rollout(shell: Shell, canary: canary_api.Canary,
@@ -366,6 +372,20 @@ async def _report(shell: Shell, raw: dict[str, Any], reason: str, message: str) 
                        "lastTransitionTime": stamp})
     status["conditions"] = conditions
     await status_writer.write(shell.kube, stand_in.name, stand_in.namespace, status)
+
+
+COOKIE_FIELDS = ("sessionAffinityCookie", "primarySessionAffinityCookie",
+                 "previousSessionAffinityCookie")
+
+
+def _cookies(canary: canary_api.Canary, outcome: decision.Decision) -> dict[str, Any]:
+    """Session-affinity cookies a router recorded on the canary's status while routing
+    (the Istio router does), which the decision's status does not know about."""
+    if canary.status is None:
+        return {}
+    routed = canary.status.to_dict()
+    decided = outcome.status.to_dict() if outcome.status is not None else {}
+    return {k: routed[k] for k in COOKIE_FIELDS if k in routed and routed[k] != decided.get(k)}
 
 
 def _without_configured(status: dict[str, Any]) -> dict[str, Any] | None:

@@ -11,11 +11,13 @@ import datetime
 import json
 import pathlib
 import time
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from flagger.devcluster import cluster as devcluster
 from tests.support import daemon_process
@@ -125,6 +127,19 @@ def test_broken_canaries_are_reported_and_the_good_one_is_woken(
           "good Succeeded")
     assert f"Promotion completed! Canary analysis was skipped for {canary}" in (
         daemon.messages(canary))
+    # Prometheus sees the canaries on the daemon's /metrics, with Flagger's names and labels.
+    port = next(line["metrics_port"] for line in daemon.lines() if "metrics_port" in line)
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        families = {f.name: f for f in text_string_to_metric_families(response.read().decode())}
+    totals = {s.labels["namespace"]: s.value for s in families["flagger_canary_total"].samples}
+    assert totals[namespace] == 4
+    succeeded = [s for s in families["flagger_canary_successes"].samples
+                 if s.labels.get("name") == "good" and s.name.endswith("_total")]
+    assert [s.value for s in succeeded] == [1.0]
+    assert succeeded[0].labels["analysis_status"] == "skipped"
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+        assert response.status == 200
+
     # The broken ones are still reported, and still there.
     conditions = _status(cluster, namespace, "ghost")["conditions"]
     assert [c["reason"] for c in conditions if c["type"] == "Configured"] == ["TargetNotFound"]
