@@ -1,0 +1,128 @@
+"""Pure pieces of the loadtester: payload decoding, access rules (token, namespace regexp,
+allow-list), Go-compatible booleans and error texts, tool command lines, and gates written
+through their store."""
+
+from __future__ import annotations
+
+import pathlib
+import re
+from collections.abc import Mapping
+
+import pytest
+
+from flagger.webhooks import loadtester, loadtester_gates, loadtester_tasks
+from flagger.webhooks.loadtester_access import Access
+
+
+def test_payload_is_flaggers_webhook_payload() -> None:
+    payload = loadtester.decode_payload(
+        b'{"name":"podinfo","namespace":"test","phase":"Progressing","checksum":"x",'
+        b'"metadata":{"type":"bash","cmd":"echo hi","returnCmdOutput":true},"extra":1}')
+    assert payload.canary == "podinfo.test"
+    assert payload.phase == "Progressing"
+    assert payload.metadata == {"type": "bash", "cmd": "echo hi", "returnCmdOutput": "true"}
+    assert loadtester.decode_payload(b"null") == loadtester.Payload()
+
+
+@pytest.mark.parametrize("body", [b"", b"{", b"[]", b'{"metadata": []}',
+                                  b'{"metadata": {"cmd": {"nested": 1}}}', b'{"name": [1]}'])
+def test_bad_payloads_say_decoding_failed(body: bytes) -> None:
+    with pytest.raises(loadtester.BadPayload, match="decoding the request body failed"):
+        loadtester.decode_payload(body)
+
+
+def test_token_needs_the_bearer_scheme_and_the_exact_token() -> None:
+    rules = Access(token="s3cret")
+    assert rules.token_ok("Bearer s3cret")
+    assert rules.token_ok("bearer s3cret")
+    assert not rules.token_ok(None)
+    assert not rules.token_ok("s3cret")
+    assert not rules.token_ok("Basic s3cret")
+    assert not rules.token_ok("Bearer s3cret2")
+    assert Access().token_ok(None)
+
+
+def test_token_in_the_webhook_url_for_flaggers_calls() -> None:
+    """Flagger sends no headers: a Canary puts the token in its webhook URL's query."""
+    rules = Access(token="s3cret")
+    assert rules.token_ok(None, "s3cret")
+    assert not rules.token_ok(None, "wrong")
+    assert not rules.token_ok("Bearer s3cret", "wrong"), "a wrong query token is not overridden"
+
+
+def test_namespace_regexp_searches_like_go() -> None:
+    rules = Access(namespace_regexp=re.compile("test"))
+    assert rules.namespace_ok("test")
+    assert rules.namespace_ok("my-test-2")  # Go's MatchString is not anchored
+    assert not rules.namespace_ok("prod")
+    assert Access(namespace_regexp=re.compile("^test$")).namespace_ok("test")
+    assert not Access(namespace_regexp=re.compile("^test$")).namespace_ok("test-2")
+
+
+def test_allow_list_matches_whole_commands() -> None:
+    rules = Access(allow=(re.compile(r"hey -z \S+ -q \d+ -c \d+ http://\S+"),))
+    assert rules.command_allowed("hey -z 1m -q 10 -c 2 http://podinfo-canary.test:9898/")
+    assert not rules.command_allowed("hey -z 1m -q 10 -c 2 http://x/ ; rm -rf /")
+    assert not rules.command_allowed("curl http://x/")
+    assert "curl http://x/" in rules.refusal("curl http://x/")
+    assert Access().command_allowed("anything at all")
+
+
+@pytest.mark.parametrize(("text", "expected"), [("true", True), ("True", True), ("1", True),
+                                                ("t", True), ("yes", False), ("", False),
+                                                (None, False), ("false", False)])
+def test_go_booleans(text: str | None, expected: bool) -> None:
+    assert loadtester_tasks.parse_go_bool(text) is expected
+
+
+def test_failure_text_is_flaggers() -> None:
+    outcome = loadtester_tasks.Outcome(False, "", "exit status 1")
+    assert loadtester_tasks.failure_text("false", outcome) == (
+        "command false failed: : exit status 1")
+
+
+def test_tool_commands_split_on_whitespace(monkeypatch: pytest.MonkeyPatch,
+                                           tmp_path: pathlib.Path) -> None:
+    kubectl = tmp_path / "kubectl"
+    kubectl.write_text("#!/bin/sh\n")
+    kubectl.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert loadtester_tasks.tool_command("kubectl", " get  pods -n test ") == [
+        str(kubectl), "get", "pods", "-n", "test"]
+    with pytest.raises(loadtester_tasks.ToolMissing, match='"helmv3" or "helm" is not installed'):
+        loadtester_tasks.tool_command("helmv3", "test podinfo")
+
+
+class _Recording:
+    """A gate store that records what it is asked to save."""
+
+    def __init__(self, kept: dict[str, bool]) -> None:
+        self.kept = kept
+        self.saved: list[tuple[str, bool, dict[str, bool]]] = []
+
+    def describe(self) -> str:
+        return "recording"
+
+    async def load(self) -> dict[str, bool]:
+        return dict(self.kept)
+
+    async def save(self, key: str, is_open: bool, gates: Mapping[str, bool]) -> None:
+        self.saved.append((key, is_open, dict(gates)))
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_gates_start_closed_and_every_change_is_saved() -> None:
+    store = _Recording({"kept.test": True})
+    gates = loadtester_gates.Gates(store)
+    assert await gates.load() == 1
+    assert gates.is_open("kept.test")
+    assert not gates.is_open("podinfo.test")
+    await gates.set("podinfo.test", True)
+    await gates.set("podinfo.test", False)
+    assert store.saved == [
+        ("podinfo.test", True, {"kept.test": True, "podinfo.test": True}),
+        ("podinfo.test", False, {"kept.test": True, "podinfo.test": False}),
+    ]
+    assert not gates.is_open("podinfo.test")
