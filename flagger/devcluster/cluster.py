@@ -43,7 +43,8 @@ AUDIT_POLICY = {
 
 @dataclasses.dataclass
 class LocalCluster:
-    """A running etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok."""
+    """A running etcd, kube-apiserver, kube-controller-manager, kube-scheduler and (unless
+    started with ``kwok=False``) kwok."""
 
     workdir: pathlib.Path
     bin_dir: pathlib.Path
@@ -59,8 +60,13 @@ class LocalCluster:
 
     @classmethod
     def start(cls, *, audit: bool = False, keep: bool = False, timeout: float = 60.0,
-              bin_dir: pathlib.Path | None = None) -> LocalCluster:
-        """Build (when needed) and start the control plane; return once a node is Ready."""
+              bin_dir: pathlib.Path | None = None, kwok: bool = True) -> LocalCluster:
+        """Build (when needed) and start the control plane; return once a node is Ready.
+
+        With ``kwok=False`` there is no node and no kwok: whoever runs pods (the playground's
+        node agent) registers a node and keeps it Ready itself; the call returns once the
+        controller-manager and the scheduler are healthy.
+        """
         bin_dir = bin_dir or binaries.locate()
         began = time.monotonic()
         workdir = pathlib.Path(tempfile.mkdtemp(prefix="flagger-devcluster-", dir=_tmp_root()))
@@ -75,7 +81,7 @@ class LocalCluster:
         )
         atexit.register(cluster.stop)
         try:
-            cluster._start_all(timeout)
+            cluster._start_all(timeout, kwok)
         except BaseException:
             cluster.stop()
             raise
@@ -172,7 +178,7 @@ class LocalCluster:
 
     # --- start-up -------------------------------------------------------------------------
 
-    def _start_all(self, timeout: float) -> None:
+    def _start_all(self, timeout: float, kwok: bool = True) -> None:
         logs = self.workdir / "logs"
         logs.mkdir()
         (self.workdir / "tokens.csv").write_text(
@@ -242,15 +248,7 @@ class LocalCluster:
             "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
         ], logs)
 
-        self._create_node()
-        kwok_port = processes.free_port()
-        stages = self.bin_dir.parent / "kwok-stages.yaml"
-        kwok = self._run("kwok", [
-            f"--kubeconfig={self.kubeconfig}",
-            "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-            f"--config={stages}", "--node-lease-duration-seconds=40",
-            f"--server-address=127.0.0.1:{kwok_port}", f"--cidr={POD_CIDR}",
-        ], logs)
+        kwok_process = self._start_kwok(logs) if kwok else None
 
         insecure = ssl.create_default_context()
         insecure.check_hostname, insecure.verify_mode = False, ssl.CERT_NONE
@@ -258,10 +256,22 @@ class LocalCluster:
             f"https://127.0.0.1:{kcm_port}/healthz", context=insecure), timeout)
         processes.wait_until(scheduler, lambda: processes.http_ok(
             f"https://127.0.0.1:{scheduler_port}/healthz", context=insecure), timeout)
-        processes.wait_until(kwok, self._node_ready, timeout)
+        if kwok_process is not None:
+            processes.wait_until(kwok_process, self._node_ready, timeout)
         # The default ServiceAccount proves the controller-manager acts on the cluster.
         processes.wait_until(kcm, lambda: self._exists(
             "/api/v1/namespaces/default/serviceaccounts/default"), timeout)
+
+    def _start_kwok(self, logs: pathlib.Path) -> processes.Process:
+        self._create_node()
+        kwok_port = processes.free_port()
+        stages = self.bin_dir.parent / "kwok-stages.yaml"
+        return self._run("kwok", [
+            f"--kubeconfig={self.kubeconfig}",
+            "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+            f"--config={stages}", "--node-lease-duration-seconds=40",
+            f"--server-address=127.0.0.1:{kwok_port}", f"--cidr={POD_CIDR}",
+        ], logs)
 
     def _run(self, name: str, args: list[str], logs: pathlib.Path) -> processes.Process:
         process = processes.start(name, [str(self.bin_dir / name), *args], logs)
