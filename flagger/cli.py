@@ -4,6 +4,7 @@
 - ``flagger validate FILE...``: check Canary, MetricTemplate and AlertProvider manifests.
 - ``flagger crds``: print the CustomResourceDefinitions generated from the models.
 - ``flagger run [FLAGS]`` (or ``flagger FLAGS``, as Flagger's binary is started): the daemon.
+- ``flagger playground [--exit] [--json FILE]``: the tutorial, played on this machine.
 - ``flagger simulate CANARY.yaml [--metric NAME=V1,V2,...] [--webhook NAME=pass|fail,...]``:
   the analysis with a simulated clock and no cluster.
 """
@@ -11,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import pathlib
 import sys
 from collections.abc import Sequence
 
@@ -57,6 +59,14 @@ def _run(args: argparse.Namespace) -> int:
     return asyncio.run(daemon.run(opts))
 
 
+def _playground(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from flagger.playground import main as playground
+
+    return asyncio.run(playground.run(exit_after=args.exit, json_path=args.json))
+
+
 def _simulate(args: argparse.Namespace) -> int:
     from flagger import simulation
 
@@ -88,6 +98,14 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the daemon (Flagger's flags: -flag or --flag)")
     options.add_arguments(run)
     run.set_defaults(func=_run)
+
+    play = commands.add_parser(
+        "playground", help="play Flagger's Istio tutorial on a local control plane")
+    play.add_argument("--exit", action="store_true",
+                      help="stop after the tutorial; exit 0 only when every outcome matched")
+    play.add_argument("--json", type=pathlib.Path, metavar="FILE",
+                      help="write the phases, outcomes and message timeline to FILE")
+    play.set_defaults(func=_playground)
 
     simulate = commands.add_parser(
         "simulate", add_help=False,

@@ -1,0 +1,253 @@
+"""Flagger's Helm/GitOps tutorial, played on the playground stack.
+
+The steps, as the tutorial tells them:
+
+1. install the loadtester, and ``frontend`` and ``backend`` from the podinfo chart (Istio
+   canaries with a load test webhook); both become Initialized;
+2. upgrade the frontend to 3.1.1: the analysis advances 5% at a time to 50% and promotes;
+3. meanwhile change the backend's configuration while requests to ``backend-canary`` hit
+   ``/status/500`` and ``/delay/1``: the analysis halts on success rate and on latency, recovers
+   when they stop, and promotes;
+4. release the backend again with errors that persist: it is rolled back at the threshold.
+
+Every outcome is checked (:class:`Outcome`); the daemon's messages are printed as they come,
+with a live weight display, and can be written to a JSON file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import pathlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+from flagger.playground import charts, stack
+
+NS = "test"
+INTERVAL = "10s"
+TAG_BEFORE, TAG_AFTER = "3.1.0", "3.1.1"
+
+
+@dataclasses.dataclass
+class Outcome:
+    """One expected result of the tutorial and whether it happened."""
+
+    what: str
+    expected: str
+    seen: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.seen == self.expected
+
+
+@dataclasses.dataclass
+class Timeline:
+    """The daemon's messages about the tutorial's canaries, with their times."""
+
+    started: float = dataclasses.field(default_factory=time.monotonic)
+    entries: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    phases: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+
+
+def _values(tag: str, *, proxy: str, timeout: str = "30s",
+            backend: str | None = None) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "image": {"tag": tag},
+        "hpa": {"enabled": True, "minReplicas": 2, "maxReplicas": 4},
+        "canary": {
+            "enabled": True,
+            "analysis": {"interval": INTERVAL, "threshold": 5, "maxWeight": 50,
+                         "stepWeight": 5},
+            "thresholds": {"successRate": 99, "latency": 500, "interval": "15s"},
+            "loadtest": {"enabled": True, "url": f"http://flagger-loadtester.{NS}/",
+                         "proxy": proxy, "duration": "1m", "qps": 10, "concurrency": 2},
+        },
+        "httpServer": {"timeout": timeout},
+    }
+    if backend:
+        values["backend"] = backend
+    return values
+
+
+class Tutorial:
+    """Plays the tutorial on a started :class:`~flagger.playground.stack.Stack`."""
+
+    def __init__(self, playground: stack.Stack, say: Callable[[str], None] = print) -> None:
+        self.stack, self.say = playground, say
+        self.timeline = Timeline()
+        self.outcomes: list[Outcome] = []
+        self._printed = 0
+        self._weights: dict[str, tuple[int, int]] = {}
+
+    # --- the steps ------------------------------------------------------------------------
+
+    async def play(self) -> bool:
+        """Run every step; True when every outcome matched."""
+        await self._install()
+        await asyncio.gather(self._wait_phase("frontend", "Initialized", 120),
+                             self._wait_phase("backend", "Initialized", 120))
+        users = await self._hey(f"http://frontend.{NS}:9898/", seconds=600, qps=20, workers=4)
+        try:
+            await asyncio.gather(self._frontend(), self._backend())
+            await self._backend_rollback()
+        finally:
+            users.terminate()
+            await users.wait()
+        self._print_messages()
+        self.say(await self._table())
+        for outcome in self.outcomes:
+            mark = "ok  " if outcome.ok else "FAIL"
+            self.say(f"{mark} {outcome.what}: expected {outcome.expected}, saw {outcome.seen}")
+        return all(o.ok for o in self.outcomes)
+
+    async def _install(self) -> None:
+        assert self.stack.cluster is not None
+        self.stack.cluster.kubectl("create", "namespace", NS)
+        proxy = self.stack.proxy_url
+        self.say("installing the loadtester, frontend and backend charts...")
+        await charts.install(self.stack.cluster, charts.chart_path("loadtester"),
+                             release="flagger-loadtester", namespace=NS)
+        await charts.install(self.stack.cluster, charts.chart_path("podinfo"),
+                             _values(TAG_BEFORE, proxy=proxy,
+                                     backend=f"http://backend.{NS}:9898/echo"),
+                             release="frontend", namespace=NS)
+        await charts.install(self.stack.cluster, charts.chart_path("podinfo"),
+                             _values(TAG_BEFORE, proxy=proxy), release="backend", namespace=NS)
+
+    async def _frontend(self) -> None:
+        self.say(f"upgrading frontend to {TAG_AFTER}...")
+        await self._upgrade("frontend", _values(TAG_AFTER, proxy=self.stack.proxy_url,
+                                                backend=f"http://backend.{NS}:9898/echo"))
+        phase = await self._wait_phase("frontend", "Succeeded", 300)
+        self.outcomes.append(Outcome(f"frontend {TAG_AFTER}", "Succeeded", phase))
+
+    async def _backend(self) -> None:
+        await asyncio.sleep(5)
+        self.say("changing the backend's configuration, with faults on backend-canary...")
+        await self._upgrade("backend", _values(TAG_BEFORE, proxy=self.stack.proxy_url,
+                                               timeout="31s"))
+        await self._wait_message("backend", "Advance backend.test canary weight 10", 180)
+        errors = await self._hey(f"http://backend-canary.{NS}:9898/status/500", seconds=600,
+                                 qps=10, workers=2)
+        await self._wait_message("backend", "advancement success rate", 120, exact=False)
+        errors.terminate()
+        await errors.wait()
+        delays = await self._hey(f"http://backend-canary.{NS}:9898/delay/1", seconds=600,
+                                 qps=5, workers=4)
+        await self._wait_message("backend", "advancement request duration", 120, exact=False)
+        delays.terminate()
+        await delays.wait()
+        phase = await self._wait_phase("backend", "Succeeded", 300)
+        self.outcomes.append(Outcome("backend configuration change", "Succeeded", phase))
+        halts = [e["msg"] for e in self.timeline.entries if e["canary"] == "backend"
+                 and e["msg"].startswith("Halt backend.test advancement")]
+        self.outcomes.append(Outcome("backend halted on success rate and latency", "yes",
+                                     "yes" if any("success rate" in h for h in halts)
+                                     and any("request duration" in h for h in halts) else "no"))
+
+    async def _backend_rollback(self) -> None:
+        self.say("releasing the backend again, with errors that persist...")
+        errors = await self._hey(f"http://backend-canary.{NS}:9898/status/500", seconds=600,
+                                 qps=10, workers=2)
+        try:
+            await self._upgrade("backend", _values(TAG_AFTER, proxy=self.stack.proxy_url,
+                                                   timeout="32s"))
+            phase = await self._wait_phase("backend", "Failed", 300)
+        finally:
+            errors.terminate()
+            await errors.wait()
+        self.outcomes.append(Outcome(f"backend {TAG_AFTER} with persistent errors", "Failed",
+                                     phase))
+
+    # --- helpers --------------------------------------------------------------------------
+
+    async def _upgrade(self, release: str, values: dict[str, Any]) -> None:
+        assert self.stack.cluster is not None
+        await charts.install(self.stack.cluster, charts.chart_path("podinfo"), values,
+                             release=release, namespace=NS)
+
+    async def _hey(self, url: str, *, seconds: int, qps: int,
+                   workers: int) -> asyncio.subprocess.Process:
+        """Real load from Debian's hey, through the mesh proxy."""
+        return await asyncio.create_subprocess_exec(
+            "hey", "-x", self.stack.proxy_url, "-z", f"{seconds}s", "-q", str(qps),
+            "-c", str(workers), url,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+
+    async def _canary(self, name: str) -> dict[str, Any]:
+        assert self.stack.kube is not None
+        found = await self.stack.kube.get("flagger.app/v1beta1", "Canary", name, NS)
+        return found or {}
+
+    async def _wait_phase(self, name: str, phase: str, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        seen = ""
+        while time.monotonic() < deadline:
+            self._print_messages()
+            status = (await self._canary(name)).get("status") or {}
+            seen = str(status.get("phase") or "")
+            self._show_weight(name, status)
+            if seen == phase:
+                return seen
+            if phase != "Failed" and seen == "Failed":
+                return seen
+            await asyncio.sleep(1)
+        return seen or "timeout"
+
+    async def _wait_message(self, name: str, text: str, timeout: float,
+                            exact: bool = True) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._print_messages()
+            for entry in self.timeline.entries:
+                if entry["canary"] == name and (entry["msg"] == text if exact
+                                                else text in entry["msg"]):
+                    return
+            await asyncio.sleep(1)
+
+    def _print_messages(self) -> None:
+        lines = self.stack.daemon_lines()
+        for line in lines[self._printed:]:
+            canary = str(line.get("canary") or "")
+            if not canary.endswith(f".{NS}"):
+                continue
+            name = canary.rsplit(".", 1)[0]
+            elapsed = time.monotonic() - self.timeline.started
+            self.timeline.entries.append({"t": round(elapsed, 1), "canary": name,
+                                          "msg": line["msg"]})
+            self.say(f"{_clock(elapsed)} {line['msg']}")
+        self._printed = len(lines)
+
+    def _show_weight(self, name: str, status: dict[str, Any]) -> None:
+        weight = int(status.get("canaryWeight") or 0)
+        phase = str(status.get("phase") or "")
+        phases = self.timeline.phases.setdefault(name, [])
+        if not phases or phases[-1] != phase:
+            phases.append(phase)
+        if self._weights.get(name) != (weight, len(phases)):
+            self._weights[name] = (weight, len(phases))
+            bar = "#" * (weight // 2)
+            self.say(f"         {name:<9} {phase:<16} canary {weight:>3}% |{bar:<50}|")
+
+    async def _table(self) -> str:
+        assert self.stack.cluster is not None
+        done = await asyncio.to_thread(self.stack.cluster.kubectl, "get", "canaries", "-A")
+        return str(done.stdout)
+
+    def write_json(self, path: pathlib.Path) -> None:
+        """The phases, the outcomes and the message timeline."""
+        path.write_text(json.dumps({
+            "phases": self.timeline.phases,
+            "outcomes": [{"what": o.what, "expected": o.expected, "seen": o.seen, "ok": o.ok}
+                         for o in self.outcomes],
+            "messages": self.timeline.entries,
+        }, indent=2))
+
+
+def _clock(seconds: float) -> str:
+    whole = int(seconds)
+    return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"

@@ -1,0 +1,121 @@
+"""``flagger playground --exit --json``: the tutorial, played for real, as a user runs it.
+
+While it plays, the test reads the mesh proxy's Istio telemetry itself: for every frontend weight
+the display shows, the share of the frontend's requests that went to the canary must be within
+3 points of that weight. At the end, the JSON file must show the outcomes and the messages in
+the tutorial's order: halts on success rate and on latency, a promotion and a rollback.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import re
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+FLAGGER = pathlib.Path(sys.executable).parent / "flagger"
+WEIGHT_LINE = re.compile(r"^\s+frontend\s+(\w+)\s+canary\s+(\d+)%")
+TELEMETRY = re.compile(r"Istio telemetry on :(\d+)")
+
+
+def _frontend_requests(port: int) -> dict[str, float]:
+    """Requests the proxy sent to each frontend workload so far (reporter=destination)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    counts: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != "istio_requests":
+            continue
+        for sample in family.samples:
+            labels = sample.labels
+            if (sample.name == "istio_requests_total" and labels.get("reporter") == "destination"
+                    and labels.get("destination_workload_namespace") == "test"
+                    and labels.get("destination_workload") in ("frontend", "frontend-primary")):
+                workload = labels["destination_workload"]
+                counts[workload] = counts.get(workload, 0.0) + sample.value
+    return counts
+
+
+@pytest.mark.cluster
+def test_playground_plays_the_tutorial(tmp_path: pathlib.Path) -> None:
+    report = tmp_path / "playground.json"
+    process = subprocess.Popen([str(FLAGGER), "playground", "--exit", "--json", str(report)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output: list[str] = []
+    steps: list[tuple[int, float, float]] = []  # weight, canary share, requests in the step
+    telemetry_port: list[int] = []
+
+    def read() -> None:
+        assert process.stdout is not None
+        current: tuple[int, dict[str, float]] | None = None
+        for line in process.stdout:
+            output.append(line)
+            if not telemetry_port and (found := TELEMETRY.search(line)):
+                telemetry_port.append(int(found.group(1)))
+            match = WEIGHT_LINE.match(line)
+            if not match or not telemetry_port:
+                continue
+            phase, weight = match.group(1), int(match.group(2))
+            counts = _frontend_requests(telemetry_port[0])
+            if current is not None and current[0] > 0:
+                canary = counts.get("frontend", 0.0) - current[1].get("frontend", 0.0)
+                primary = (counts.get("frontend-primary", 0.0)
+                           - current[1].get("frontend-primary", 0.0))
+                if canary + primary > 0:
+                    steps.append((current[0], 100 * canary / (canary + primary),
+                                  canary + primary))
+            current = (weight, counts) if phase == "Progressing" else None
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    began = time.monotonic()
+    try:
+        code = process.wait(timeout=900)
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=60)
+    reader.join(timeout=10)
+    elapsed = time.monotonic() - began
+    print(f"playground --exit took {elapsed:.0f}s")
+    print("frontend steps (weight, canary share, requests):",
+          [(w, round(s, 1), int(n)) for w, s, n in steps])
+    assert code == 0, "".join(output[-60:])
+
+    played = json.loads(report.read_text())
+    assert all(o["ok"] for o in played["outcomes"]), played["outcomes"]
+    assert sorted(o["seen"] for o in played["outcomes"]) == [
+        "Failed", "Succeeded", "Succeeded", "yes"]
+
+    frontend = [m["msg"] for m in played["messages"] if m["canary"] == "frontend"]
+    expected = ["New revision detected! Scaling up frontend.test",
+                *(f"Advance frontend.test canary weight {w}" for w in range(5, 55, 5)),
+                "Copying frontend.test template spec to frontend-primary.test",
+                "Promotion completed! Scaling down frontend.test"]
+    position = 0
+    for message in frontend:
+        if position < len(expected) and message == expected[position]:
+            position += 1
+    assert position == len(expected), frontend
+
+    backend = [m["msg"] for m in played["messages"] if m["canary"] == "backend"]
+    assert any(re.fullmatch(r"Halt backend\.test advancement success rate [\d.]+% < 99%", m)
+               for m in backend), backend
+    assert any(m.startswith("Halt backend.test advancement request duration ") for m in backend)
+    assert "Promotion completed! Scaling down backend.test" in backend
+    assert "Rolling back backend.test failed checks threshold reached 5" in backend
+    assert backend.index("Promotion completed! Scaling down backend.test") < backend.index(
+        "Rolling back backend.test failed checks threshold reached 5")
+
+    # Traffic is real: each step's split matches the VirtualService weight.
+    assert len(steps) >= 5, steps
+    for weight, share, requests in steps:
+        assert requests >= 100, (weight, requests)
+        assert abs(share - weight) <= 3.0, (weight, share, requests)
