@@ -21,6 +21,7 @@ from typing import Any, TextIO
 
 from flagger import plugins
 from flagger.api import documents, validation
+from flagger.webhooks import alert_templates
 
 SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -66,6 +67,10 @@ def _check(doc: Any, where: str, known: validation.KnownNames, out: TextIO, err:
         return True
     found = validation.validate(doc, known)
     errors = [p.message for p in found if p.is_error]
+    if doc.get("kind") == "AlertProvider":
+        metadata = doc.get("metadata")
+        errors += [f"{path}: {message}" for path, message in alert_templates.annotation_problems(
+            metadata if isinstance(metadata, Mapping) else None)]
     for warning in (p.message for p in found if not p.is_error):
         err.write(f"WARNING {what}: {warning}\n")
     if errors:

@@ -12,8 +12,9 @@ from flagger import plugins
 #: Every AlertProvider type Flagger has (``reference/flagger.md`` §2).
 FLAGGER_NOTIFIERS = ("discord", "gchat", "msteams", "rocket", "slack")
 
-#: Notifiers whose implementation is installed in this package.
-IMPLEMENTED: frozenset[str] = frozenset()
+#: Notifiers whose implementation is installed in this package (each ``notify_<type>`` module
+#: is its own entry point).
+IMPLEMENTED: frozenset[str] = frozenset(FLAGGER_NOTIFIERS)
 
 
 @plugins.hookimpl

@@ -26,7 +26,7 @@ from flagger.kube import client as kube_client
 from flagger.kube import informers
 from flagger.observability import events, logs, server
 from flagger.observability import metrics as metrics_api
-from flagger.webhooks import event_hooks
+from flagger.webhooks import event_hooks, notifiers
 
 log = logs.get_logger("flagger")
 
@@ -44,7 +44,8 @@ async def run(opts: options_api.Options, *, stop: asyncio.Event | None = None) -
                                           burst=opts.kubeconfig_burst)
     metrics = metrics_api.Metrics()
     metrics.set_info(flagger.__version__, opts.mesh_provider)
-    session = aiohttp.ClientSession()
+    # Honour HTTP_PROXY/NO_PROXY for webhooks and notifications, as Go's http client does.
+    session = aiohttp.ClientSession(trust_env=True)
     installed = plugins.load()
     context = plugins.PluginContext(kube=kube, options={
         field.name.replace("_", "-"): getattr(opts, field.name)
@@ -52,13 +53,15 @@ async def run(opts: options_api.Options, *, stop: asyncio.Event | None = None) -
     recorder = events.EventRecorder(
         kube.api_client,
         on_event=event_hooks.EventForwarder(opts.event_webhook or None, session=session))
+    notifications = notifiers.Notifications(installed, context, registry=metrics.registry)
+    notifications.start()
     shell = ticking.Shell(
         kube=kube, installed=installed, context=context,
         answers=answers.Answers(kube, installed, context, session,
                                 metrics_server=opts.metrics_server,
                                 mesh_provider=opts.mesh_provider),
         recorder=recorder, metrics=metrics, options=opts, session=session,
-        known=validate_command.known_names(installed))
+        known=validate_command.known_names(installed), notifications=notifications)
     caches = informers.InformerSet()
     elector = (leader.LeaderElector(kube, opts.leader_election_namespace)
                if opts.enable_leader_election else None)
@@ -94,6 +97,7 @@ async def run(opts: options_api.Options, *, stop: asyncio.Event | None = None) -
         if keeping is not None:
             keeping.cancel()
         await recorder.flush()
+        await notifications.close()
         if elector is not None and code == 0:
             await elector.release()
         await http.stop()

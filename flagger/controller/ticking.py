@@ -38,7 +38,7 @@ from flagger.metrics import prometheus
 from flagger.observability import events, logs
 from flagger.observability import metrics as metrics_api
 from flagger.providers import kubernetes as services_api
-from flagger.webhooks import calls
+from flagger.webhooks import calls, notifiers
 from flagger.workloads import controller as workloads
 from flagger.workloads import errors as workload_errors
 from flagger.workloads import options as workload_options
@@ -71,6 +71,7 @@ class Shell:
     options: options_api.Options
     session: aiohttp.ClientSession
     known: validation.KnownNames
+    notifications: notifiers.Notifications
 
     @property
     def workload_settings(self) -> workload_options.Options:
@@ -305,8 +306,8 @@ async def _act(shell: Shell, canary: canary_api.Canary, action: decision.Action,
             record(canary, message)
         case decision.Log(message=message, level=level):
             getattr(log, level)(message, canary=canary)
-        case decision.Alert(message=message, severity=severity):
-            log.debug(f"alert ({severity}): {message}", canary=canary, alert=True)
+        case decision.Alert(message=message, severity=severity, with_details=details):
+            shell.notifications.notify(canary, message, severity, with_details=details)
         case decision.RecordWeight(primary=p, canary=c):
             shell.metrics.set_weight(canary, p, c)
         case decision.RecordPhase(phase=phase):

@@ -96,3 +96,24 @@ def test_stdin_through_the_installed_command() -> None:
                           capture_output=True, text=True)
     assert done.returncode == 1
     assert done.stdout.splitlines()[1] == "OK Canary test/podinfo"
+
+
+def test_alert_template_with_an_unknown_variable_is_an_error(tmp_path: pathlib.Path) -> None:
+    provider = """\
+apiVersion: flagger.app/v1beta1
+kind: AlertProvider
+metadata:
+  name: on-call
+  namespace: test
+  annotations:
+    flagger.app/alert-template: "{{ name }} {{ colour }}"
+spec: {type: slack, channel: alerts, address: "https://hooks.slack.com/services/x"}
+"""
+    (tmp_path / "provider.yaml").write_text(provider)
+    code, out, _ = _run([str(tmp_path / "provider.yaml")])
+    assert code == 1
+    assert out.startswith('ERROR AlertProvider test/on-call: metadata.annotations'
+                          '["flagger.app/alert-template"]: ')
+    assert "colour" in out
+    (tmp_path / "provider.yaml").write_text(provider.replace("colour", "severity"))
+    assert _run([str(tmp_path / "provider.yaml")])[0] == 0
