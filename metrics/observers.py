@@ -27,6 +27,7 @@ missing observer instead of silently running another mesh's query.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -126,24 +127,35 @@ APP_HTTP = QueryObserver(
     duration_unit_ms=1000.0,
 )
 
+#: Meshes with observers of their own, by provider name prefix: module and attribute, imported
+#: when first asked for (the modules import this one).
+_MESH_OBSERVERS: dict[str, tuple[str, str]] = {
+    "linkerd": ("observers_linkerd", "LINKERD"),
+    "osm": ("observers_osm", "OSM"),
+    "kuma": ("observers_kuma", "KUMA"),
+}
 #: Routing providers (or name prefixes) whose Flagger observer is not implemented here.
 _NOT_IMPLEMENTED_PREFIXES = (
-    "appmesh", "linkerd", "contour", "gloo", "nginx", "skipper", "traefik", "osm", "kuma",
-    "apisix", "knative",
+    "appmesh", "contour", "gloo", "nginx", "skipper", "traefik", "apisix", "knative",
 )
 #: Observer names declared to ``flagger plugins`` (the routing providers they serve).
-SERVED = ("istio", "kubernetes", "gatewayapi:v1", "gatewayapi:v1beta1")
+SERVED = ("istio", "kubernetes", "gatewayapi:v1", "gatewayapi:v1beta1", "linkerd", "osm", "kuma")
 
 
 def observer_for(provider: str) -> QueryObserver | None:
     """The observer Flagger uses for a (metrics) provider name, as its observer factory
     chooses it: ``istio`` → Istio, ``kubernetes`` and ``gatewayapi*`` → the app-level
-    observer, a mesh with its own (not yet implemented) observer → ``None``, any other name →
-    Istio (Flagger's default)."""
+    observer, a mesh with its own observer → that one (``None`` while not implemented here),
+    any other name → Istio (Flagger's default)."""
     if provider == "istio":
         return ISTIO
     if provider == "kubernetes" or provider.startswith("gatewayapi"):
         return APP_HTTP
+    for prefix, (module, attribute) in _MESH_OBSERVERS.items():
+        if provider.startswith(prefix):
+            found: QueryObserver = getattr(
+                importlib.import_module(f"flagger.metrics.{module}"), attribute)
+            return found
     if provider.startswith(_NOT_IMPLEMENTED_PREFIXES):
         return None
     return ISTIO

@@ -19,7 +19,10 @@ FLAGGER_ROUTERS = (
 )
 
 #: Routers implemented in their own module, which is its own entry point and declares itself.
-IMPLEMENTED: frozenset[str] = frozenset({"istio", "kubernetes"})
+IMPLEMENTED: frozenset[str] = frozenset({
+    "istio", "kubernetes", "gatewayapi:v1", "gatewayapi:v1beta1", "linkerd", "smi:v1alpha1",
+    "smi:v1alpha2", "smi:v1alpha3", "osm", "kuma",
+})
 
 
 @plugins.hookimpl

@@ -13,7 +13,7 @@ import pytest
 
 from flagger import plugins
 from flagger.api.canary import Canary
-from flagger.metrics import observers, prometheus
+from flagger.metrics import observers, observers_linkerd, prometheus
 
 
 def _canary(provider: str | None = None, kind: str = "Deployment") -> Canary:
@@ -98,7 +98,8 @@ def test_other_metric_names_have_no_builtin_query() -> None:
         ("kubernetes", observers.APP_HTTP),
         ("gatewayapi:v1", observers.APP_HTTP),
         ("gatewayapi:v1beta1", observers.APP_HTTP),
-        ("linkerd", None),
+        ("linkerd", observers_linkerd.LINKERD),
+        ("knative", None),
         ("appmesh:v1beta2", None),
         ("nginx", None),
         ("smi:v1alpha3", observers.ISTIO),
@@ -132,5 +133,5 @@ def test_hooks_serve_flagger_names_through_the_plugin_manager() -> None:
     assert installed.observer("kubernetes", context) is observers.APP_HTTP
     # Known meshes without an observer here, and names Flagger does not know, are left to
     # other plugins: the manager falls back to its no-op observer.
-    assert isinstance(installed.observer("linkerd", context), plugins.NopObserver)
+    assert isinstance(installed.observer("knative", context), plugins.NopObserver)
     assert isinstance(installed.observer("fakemesh", context), plugins.NopObserver)

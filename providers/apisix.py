@@ -1,0 +1,351 @@
+"""The ``apisix`` router: a weighted canary copy of the user's ApisixRoute.
+
+The Canary names the user's ApisixRoute in ``spec.routeRef`` (``apisix.apache.org/v2``). For a
+route ``podinfo`` whose HTTP route ``rule1`` has the single backend ``podinfo`` (the apex
+Service), Flagger keeps a second ApisixRoute ``podinfo-podinfo-canary``
+(``<routeRef>-<svc>-canary``) with the routeRef's labels, annotations and spec, except that
+``spec.http`` holds only that HTTP route, with priority 10000 (so it wins over the original) and
+the backends ``podinfo-primary`` and ``podinfo-canary`` (same port, resolve granularity and
+subset), weighted. The user's route is never modified.
+
+``reconcile`` fails with a clear error when the route is missing, has no ``spec.http``, has no
+HTTP route with the apex backend, or that route has more than one backend. It writes only when
+something other than the weights changed, keeping the weights in effect. An existing
+``<routeRef>-<svc>-canary`` that is not the Canary's is taken over (its spec kept in
+``flagger.kubernetes.io/original-configuration``), and ``finalize`` writes it back; a canary
+route Flagger created is deleted by ``finalize`` so that traffic returns to the user's route.
+
+An ApisixRoute backend list only splits by weight: canary releases and blue/green work; A/B
+testing (``analysis.match``), mirroring and session affinity are refused with
+:class:`UnsupportedFeature` (Flagger would silently send *all* traffic to the canary during an
+A/B run).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+from flagger import plugins
+from flagger.api import canary as canary_api
+
+from . import _meta
+
+__all__ = [
+    "API_VERSION",
+    "MAX_PRIORITY",
+    "NAME",
+    "ApisixRouter",
+    "UnsupportedFeature",
+    "canary_route",
+    "canary_route_name",
+    "check_supported",
+    "flagger_provides",
+    "flagger_router",
+    "original_spec",
+    "plan_canary_route_update",
+    "read_routes",
+    "routed_spec",
+]
+
+NAME = "apisix"
+API_VERSION = "apisix.apache.org/v2"
+MAX_PRIORITY = 10000
+
+AB_PROVIDERS = ("istio", "appmesh", "appmesh:v1beta2", "contour", "gloo", "nginx",
+                "gatewayapi:v1", "gatewayapi:v1beta1")
+MIRROR_PROVIDERS = ("istio", "gatewayapi:v1", "gatewayapi:v1beta1")
+AFFINITY_PROVIDERS = ("istio", "gatewayapi:v1", "gatewayapi:v1beta1")
+
+_log = logging.getLogger(__name__)
+JSON = dict[str, Any]
+
+
+class KubeClient(_meta.KubeClient, Protocol):
+    """The Kube calls this router makes (it also deletes the canary route)."""
+
+    async def delete(self, api_version: str, kind: str, name: str,
+                     namespace: str | None = None) -> None: ...
+
+
+class UnsupportedFeature(_meta.RouterError):
+    """A Canary asks APISIX for something a weighted ApisixRoute cannot do."""
+
+
+def check_supported(canary: canary_api.Canary) -> None:
+    """Raise :class:`UnsupportedFeature` for A/B testing, mirroring or session affinity."""
+    analysis = canary.spec.effective_analysis
+    if analysis is None:
+        return
+    wanted: list[tuple[str, Sequence[str]]] = []
+    if analysis.match:
+        wanted.append(("A/B testing (analysis.match)", AB_PROVIDERS))
+    if analysis.mirror:
+        wanted.append(("traffic mirroring (analysis.mirror)", MIRROR_PROVIDERS))
+    if analysis.session_affinity is not None:
+        wanted.append(("session affinity (analysis.sessionAffinity)", AFFINITY_PROVIDERS))
+    if wanted:
+        feature, others = wanted[0]
+        raise UnsupportedFeature(
+            f"canary {_meta.canary_id(canary)}: provider {NAME} does not support {feature}; "
+            f"providers that do: {', '.join(others)}")
+
+
+# --- pure builders --------------------------------------------------------------------------
+
+
+def _route_ref_name(canary: canary_api.Canary) -> str:
+    ref = canary.spec.route_ref
+    if ref is None or not ref.name:
+        raise _meta.RouterError(
+            f"canary {_meta.canary_id(canary)}: apisix route selector is empty "
+            "(set spec.routeRef to the ApisixRoute to route through)")
+    return ref.name
+
+
+def canary_route_name(canary: canary_api.Canary) -> str:
+    """``<routeRef>-<svc>-canary``."""
+    return f"{_route_ref_name(canary)}-{_meta.service_names(canary)[0]}-canary"
+
+
+def _target_index(canary: canary_api.Canary, spec: Mapping[str, Any], backend: str) -> int:
+    for index, http in enumerate(spec.get("http") or []):
+        if any(b.get("serviceName") == backend for b in http.get("backends") or []):
+            return index
+    raise _meta.RouterError(f"Can not find {backend} backend on apisix route "
+                            f"{_route_ref_name(canary)}.{canary.namespace}")
+
+
+def canary_route(canary: canary_api.Canary, route_ref: Mapping[str, Any], *,
+                 owner_refs: bool = True) -> JSON:
+    """The canary ApisixRoute cloned from the routeRef object, all traffic on the primary."""
+    ref_name = _route_ref_name(canary)
+    where = f"APISIX route {ref_name}.{canary.namespace}"
+    spec: JSON = _meta.deep_copy(dict(route_ref.get("spec") or {}))
+    if not spec.get("http"):
+        raise _meta.RouterError(f"{where}'s spec.http is empty")
+    apex, primary, canary_name = _meta.service_names(canary)
+    target = spec["http"][_target_index(canary, spec, apex)]
+    backends = target.get("backends") or []
+    if len(backends) != 1:
+        raise _meta.RouterError(f"{where}'s http route {target.get('name')} only one http "
+                                "backend is supported")
+    target["priority"] = MAX_PRIORITY
+    primary_backend = {**backends[0], "serviceName": primary, "weight": 100}
+    canary_backend: JSON = {"serviceName": canary_name,
+                            "servicePort": primary_backend.get("servicePort")}
+    for key in ("resolveGranularity", "subset"):
+        if primary_backend.get(key):
+            canary_backend[key] = primary_backend[key]
+    canary_backend["weight"] = 0
+    target["backends"] = [primary_backend, canary_backend]
+    spec["http"] = [target]
+    ref_meta = route_ref.get("metadata") or {}
+    metadata: JSON = {"name": canary_route_name(canary), "namespace": canary.namespace}
+    if ref_meta.get("annotations"):
+        metadata["annotations"] = dict(ref_meta["annotations"])
+    if ref_meta.get("labels"):
+        metadata["labels"] = dict(ref_meta["labels"])
+    if owner_refs:
+        metadata["ownerReferences"] = [_meta.owner_reference(canary)]
+    return {"apiVersion": API_VERSION, "kind": "ApisixRoute", "metadata": metadata,
+            "spec": spec}
+
+
+def plan_canary_route_update(canary: canary_api.Canary, existing: Mapping[str, Any],
+                             desired: Mapping[str, Any]) -> JSON | None:
+    """The canary route to write over ``existing`` so its spec is ``desired``'s, or ``None``
+    when only backend weights differ (the weights in effect are kept)."""
+    old: JSON = dict(existing.get("spec") or {})
+    want: JSON = _meta.deep_copy(dict(desired.get("spec") or {}))
+    if _without_weights(want) == _without_weights(old):
+        return None
+    weights = {b.get("serviceName"): b.get("weight")
+               for http in old.get("http") or [] for b in http.get("backends") or []}
+    for http in want.get("http") or []:
+        for backend in http.get("backends") or []:
+            if weights.get(backend.get("serviceName")) is not None:
+                backend["weight"] = weights[backend["serviceName"]]
+    updated = _meta.deep_copy(dict(existing))
+    updated["spec"] = want
+    annotations: dict[str, str] = dict((updated.get("metadata") or {}).get("annotations") or {})
+    if (not _controlled_by(existing, canary) and _meta.KUBECTL_ANNOTATION not in annotations
+            and _meta.CONFIG_ANNOTATION not in annotations):
+        annotations[_meta.CONFIG_ANNOTATION] = json.dumps(old, separators=(",", ":"))
+        updated.setdefault("metadata", {})["annotations"] = annotations
+    return updated
+
+
+def routed_spec(canary: canary_api.Canary, spec: Mapping[str, Any], primary_weight: int,
+                canary_weight: int) -> JSON:
+    """The canary route's ``spec`` with these backend weights."""
+    _, primary, canary_name = _meta.service_names(canary)
+    new: JSON = _meta.deep_copy(dict(spec))
+    http = new["http"][_target_index(canary, new, primary)]
+    for backend in http.get("backends") or []:
+        if backend.get("serviceName") == primary:
+            backend["weight"] = primary_weight
+        elif backend.get("serviceName") == canary_name:
+            backend["weight"] = canary_weight
+    return new
+
+
+def read_routes(canary: canary_api.Canary, spec: Mapping[str, Any]) -> tuple[int, int, bool]:
+    """The (primary, canary, mirrored) weights: the primary's, and the rest to the canary."""
+    _, primary, _ = _meta.service_names(canary)
+    http = (spec.get("http") or [])[_target_index(canary, spec, primary)]
+    for backend in http.get("backends") or []:
+        if backend.get("serviceName") == primary:
+            weight = int(backend.get("weight") or 0)
+            return weight, 100 - weight, False
+    return 0, 0, False
+
+
+def original_spec(obj: Mapping[str, Any]) -> JSON | None:
+    """The spec kept before Flagger took the canary route over, or ``None``."""
+    meta = obj.get("metadata") or {}
+    annotations = meta.get("annotations") or {}
+    for key in (_meta.KUBECTL_ANNOTATION, _meta.CONFIG_ANNOTATION):
+        if key not in annotations:
+            continue
+        try:
+            doc = json.loads(annotations[key])
+        except ValueError:
+            doc = None
+        found = doc.get("spec") if isinstance(doc, dict) and key == _meta.KUBECTL_ANNOTATION \
+            else doc
+        if not isinstance(found, dict):
+            raise _meta.RouterError(f"APISIX route {meta.get('name')}.{meta.get('namespace')} "
+                                    f"failed to unMarshal annotation {key}")
+        return found
+    return None
+
+
+# --- the router -----------------------------------------------------------------------------
+
+
+class ApisixRouter:
+    """Keeps a canary's weighted copy of its ApisixRoute."""
+
+    def __init__(self, kube: KubeClient, *, set_owner_refs: bool = True) -> None:
+        self.kube = kube
+        self.set_owner_refs = set_owner_refs
+
+    async def reconcile(self, canary: canary_api.Canary) -> None:
+        """Create the canary route from the routeRef, or update it when more than its weights
+        changed."""
+        check_supported(canary)
+        ref_name = _route_ref_name(canary)
+        route_ref = await self._get(canary, ref_name)
+        if route_ref is None:
+            raise _meta.RouterError(
+                f"APISIX route {ref_name}.{canary.namespace} get query error: not found "
+                "(spec.routeRef)")
+        desired = canary_route(canary, route_ref, owner_refs=self.set_owner_refs)
+        name = desired["metadata"]["name"]
+        existing = await self._get(canary, name)
+        if existing is None:
+            await _write(self.kube.create, desired,
+                         f"APISIX route {name}.{canary.namespace} create error")
+            _log.info("APISIX route %s.%s created", name, canary.namespace,
+                      extra={"canary": _meta.canary_id(canary)})
+            return
+        updated = plan_canary_route_update(canary, existing, desired)
+        if updated is not None:
+            await _write(self.kube.replace, updated,
+                         f"APISIX route {name}.{canary.namespace} update error")
+            _log.info("Apisix route %s updated", name, extra={"canary": _meta.canary_id(canary)})
+
+    async def set_routes(self, canary: canary_api.Canary, primary_weight: int,
+                         canary_weight: int, mirrored: bool) -> None:
+        """Set the weights of the canary route's backends."""
+        check_supported(canary)
+        apex, _, _ = _meta.service_names(canary)
+        if primary_weight == 0 and canary_weight == 0:
+            raise _meta.RouterError(
+                f"RoutingRule {apex}.{canary.namespace} update failed: no valid weights")
+        existing = await self._must_get(canary)
+        spec = routed_spec(canary, existing.get("spec") or {}, primary_weight, canary_weight)
+        if spec != existing.get("spec"):
+            await _write(self.kube.replace, {**existing, "spec": spec},
+                         f"apisix route {apex}.{canary.namespace} update error")
+
+    async def get_routes(self, canary: canary_api.Canary) -> tuple[int, int, bool]:
+        """The weights of the canary route's backends."""
+        existing = await self._must_get(canary)
+        return read_routes(canary, existing.get("spec") or {})
+
+    async def finalize(self, canary: canary_api.Canary) -> None:
+        """Delete the canary route Flagger created, or give a taken-over one its spec back."""
+        name = canary_route_name(canary)
+        existing = await self._get(canary, name)
+        if existing is None:
+            return
+        stored = original_spec(existing)
+        if stored is not None:
+            if stored != existing.get("spec"):
+                await _write(self.kube.replace, {**existing, "spec": stored},
+                             f"APISIX route {name}.{canary.namespace} update error")
+            return
+        if _controlled_by(existing, canary):
+            try:
+                await self.kube.delete(API_VERSION, "ApisixRoute", name, canary.namespace)
+            except Exception as exc:
+                raise _meta.RouterError(
+                    f"APISIX route {name}.{canary.namespace} delete error: {exc}") from exc
+
+    async def _get(self, canary: canary_api.Canary, name: str) -> JSON | None:
+        try:
+            return await self.kube.get(API_VERSION, "ApisixRoute", name, canary.namespace)
+        except Exception as exc:
+            raise _meta.RouterError(
+                f"APISIX route {name}.{canary.namespace} get query error: {exc}") from exc
+
+    async def _must_get(self, canary: canary_api.Canary) -> JSON:
+        name = canary_route_name(canary)
+        found = await self._get(canary, name)
+        if found is None:
+            raise _meta.RouterError(f"apisix route {name}.{canary.namespace} query error: "
+                                    "not found")
+        return found
+
+
+@plugins.hookimpl
+def flagger_provides() -> list[plugins.Provided]:
+    """This module serves the ``apisix`` routing provider."""
+    return [plugins.Provided(plugins.Kind.ROUTER, NAME)]
+
+
+@plugins.hookimpl
+def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router | None:
+    """The APISIX router."""
+    if name != NAME:
+        return None
+    return ApisixRouter(context.kube,
+                        set_owner_refs=not context.options.get("kubeconfig-service-mesh"))
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+async def _write(call: Callable[[JSON], Any], obj: JSON, what: str) -> None:
+    try:
+        await call(obj)
+    except Exception as exc:
+        raise _meta.RouterError(f"{what}: {exc}") from exc
+
+
+def _without_weights(spec: Mapping[str, Any]) -> JSON:
+    http = []
+    for route in spec.get("http") or []:
+        backends = [{k: v for k, v in b.items() if k != "weight"}
+                    for b in route.get("backends") or []]
+        http.append({**route, "backends": backends})
+    return {**spec, "http": http}
+
+
+def _controlled_by(obj: Mapping[str, Any], canary: canary_api.Canary) -> bool:
+    ref = _meta.controller_owner(obj)
+    return bool(ref and ref.get("kind") == canary_api.KIND and ref.get("name") == canary.name)

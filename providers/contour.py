@@ -1,0 +1,418 @@
+"""The ``contour`` router: a weighted Contour HTTPProxy.
+
+For a canary whose apex Service is ``podinfo`` in namespace ``test`` Flagger keeps the
+HTTPProxy ``podinfo`` (``projectcontour.io/v1``; meant to be included by the user's root
+HTTPProxy) with one route:
+
+- condition ``prefix`` = the first ``spec.service.match`` URI prefix (default ``/``);
+- services ``podinfo-primary`` and ``podinfo-canary`` on ``spec.service.port``, weighted, each
+  setting ``l5d-dst-override: <svc>.test.svc.cluster.local:<port>`` so that Linkerd behind
+  Contour routes to the chosen Service;
+- ``timeoutPolicy`` (``response`` = ``spec.service.timeout``, ``idle: 5m``) and
+  ``retryPolicy`` (``count`` = ``retries.attempts``, ``perTryTimeout``) when set.
+
+**A/B testing** (``analysis.match``) adds a first route whose conditions are the prefix plus
+each header condition (``exact``; ``prefix`` and ``suffix`` become ``contains``, as in
+Flagger), followed by the default route to the primary. Header regexes, query parameters,
+source labels, mirroring and session affinity cannot be expressed and are refused with
+:class:`UnsupportedFeature`. Blue/green works through the weights.
+
+The HTTPProxy carries ``spec.service.apex`` labels and annotations, Flux's opt-outs and, with
+``-ingress-class``, ``projectcontour.io/ingress.class``. ``reconcile`` writes only when
+something other than the weights changed and then keeps the weights; an HTTPProxy that exists
+already and is not the Canary's is taken over, its spec kept in
+``flagger.kubernetes.io/original-configuration`` for ``finalize`` to write back.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from flagger import plugins
+from flagger.api import canary as canary_api
+from flagger.api import service as service_api
+
+from . import _meta
+
+__all__ = [
+    "API_VERSION",
+    "INGRESS_CLASS_ANNOTATION",
+    "NAME",
+    "ContourRouter",
+    "UnsupportedFeature",
+    "check_supported",
+    "flagger_provides",
+    "flagger_router",
+    "http_proxy",
+    "http_proxy_spec",
+    "original_spec",
+    "plan_http_proxy_update",
+    "read_routes",
+]
+
+NAME = "contour"
+API_VERSION = "projectcontour.io/v1"
+INGRESS_CLASS_ANNOTATION = "projectcontour.io/ingress.class"
+LINKERD_HEADER = "l5d-dst-override"
+IDLE_TIMEOUT = "5m"
+
+MIRROR_PROVIDERS = ("istio", "gatewayapi:v1", "gatewayapi:v1beta1")
+AFFINITY_PROVIDERS = ("istio", "gatewayapi:v1", "gatewayapi:v1beta1")
+REGEX_HEADER_PROVIDERS = ("istio", "appmesh", "appmesh:v1beta2", "gloo", "nginx",
+                          "gatewayapi:v1", "gatewayapi:v1beta1")
+QUERY_PARAM_PROVIDERS = ("istio", "gatewayapi:v1", "gatewayapi:v1beta1")
+SOURCE_LABEL_PROVIDERS = ("istio",)
+
+_log = logging.getLogger(__name__)
+JSON = dict[str, Any]
+
+
+class UnsupportedFeature(_meta.RouterError):
+    """A Canary asks Contour for something an HTTPProxy route cannot express."""
+
+
+def check_supported(canary: canary_api.Canary) -> None:
+    """Raise :class:`UnsupportedFeature` when the canary uses what Flagger's Contour router
+    cannot route."""
+    analysis = canary.spec.effective_analysis
+    if analysis is None:
+        return
+    wanted: list[tuple[str, Sequence[str]]] = []
+    if analysis.mirror:
+        wanted.append(("traffic mirroring (analysis.mirror)", MIRROR_PROVIDERS))
+    if analysis.session_affinity is not None:
+        wanted.append(("session affinity (analysis.sessionAffinity)", AFFINITY_PROVIDERS))
+    for i, match in enumerate(analysis.match or []):
+        for header, value in (match.headers or {}).items():
+            if value.regex:
+                wanted.append((f"regex header matches (analysis.match[{i}].headers.{header}"
+                               ".regex)", REGEX_HEADER_PROVIDERS))
+        if match.query_params:
+            wanted.append((f"query parameter matches (analysis.match[{i}].queryParams)",
+                           QUERY_PARAM_PROVIDERS))
+        if match.source_labels:
+            wanted.append((f"source label matches (analysis.match[{i}].sourceLabels)",
+                           SOURCE_LABEL_PROVIDERS))
+    if wanted:
+        feature, others = wanted[0]
+        raise UnsupportedFeature(
+            f"canary {_meta.canary_id(canary)}: provider {NAME} does not support {feature}; "
+            f"providers that do: {', '.join(others)}")
+
+
+# --- pure builders --------------------------------------------------------------------------
+
+
+def http_proxy_spec(canary: canary_api.Canary, primary_weight: int = 100,
+                    canary_weight: int = 0) -> JSON:
+    """The HTTPProxy spec routing these weights (100/0 is what ``reconcile`` writes)."""
+    if _has_ab(canary):
+        return {"routes": [
+            _route(canary, _ab_conditions(canary), primary_weight, canary_weight),
+            _route(canary, [{"prefix": _prefix(canary)}], 100, 0),
+        ]}
+    return {"routes": [_route(canary, [{"prefix": _prefix(canary)}], primary_weight,
+                              canary_weight)]}
+
+
+def http_proxy(canary: canary_api.Canary, *, ingress_class: str = "",
+               owner_refs: bool = True) -> JSON:
+    """The HTTPProxy ``<svc>`` Flagger creates when there is none."""
+    apex, _, _ = _meta.service_names(canary)
+    labels, annotations = _apex_metadata(canary, ingress_class)
+    metadata: JSON = {"name": apex, "namespace": canary.namespace}
+    if labels:
+        metadata["labels"] = labels
+    metadata["annotations"] = annotations
+    if owner_refs:
+        metadata["ownerReferences"] = [_meta.owner_reference(canary)]
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "HTTPProxy",
+        "metadata": metadata,
+        "spec": http_proxy_spec(canary),
+        "status": {"currentStatus": "valid", "description": "valid HTTPProxy"},
+    }
+
+
+def plan_http_proxy_update(canary: canary_api.Canary, existing: Mapping[str, Any], *,
+                           ingress_class: str = "") -> JSON | None:
+    """The HTTPProxy to write over ``existing``, or ``None`` when only weights differ.
+
+    The weights in effect are kept; an HTTPProxy that is not the Canary's keeps its spec in the
+    original-configuration annotation before it is first replaced.
+    """
+    want = http_proxy_spec(canary)
+    old: JSON = dict(existing.get("spec") or {})
+    labels, annotations = _apex_metadata(canary, ingress_class)
+    meta: JSON = dict(existing.get("metadata") or {})
+    current_annotations: dict[str, str] = dict(meta.get("annotations") or {})
+    current_labels: dict[str, str] = dict(meta.get("labels") or {})
+    wanted_annotations = {**current_annotations, **annotations}
+    wanted_labels = {**current_labels, **labels}
+    spec_changed = _without_weights(want) != _without_weights(old)
+    if (not spec_changed and wanted_annotations == current_annotations
+            and wanted_labels == current_labels):
+        return None
+    updated = _meta.deep_copy(dict(existing))
+    if spec_changed:
+        updated["spec"] = _keep_weights(want, old)
+        if (not _controlled_by(existing, canary)
+                and _meta.KUBECTL_ANNOTATION not in wanted_annotations
+                and _meta.CONFIG_ANNOTATION not in wanted_annotations):
+            wanted_annotations[_meta.CONFIG_ANNOTATION] = json.dumps(old, separators=(",", ":"))
+    updated_meta = updated.setdefault("metadata", {})
+    updated_meta["annotations"] = wanted_annotations
+    if wanted_labels:
+        updated_meta["labels"] = wanted_labels
+    return updated
+
+
+def read_routes(canary: canary_api.Canary, spec: Mapping[str, Any]) -> tuple[int, int, bool]:
+    """The (primary, canary, mirrored) weights of the first route (Flagger's ``GetRoutes``:
+    the canary gets what the primary does not)."""
+    apex, primary, _ = _meta.service_names(canary)
+    routes = spec.get("routes") or []
+    services = (routes[0].get("services") or []) if routes else []
+    if len(services) < 2:
+        raise _meta.RouterError(f"HTTPProxy {apex}.{canary.namespace} services not found")
+    for service in services:
+        if service.get("name") == primary:
+            weight = int(service.get("weight") or 0)
+            return weight, 100 - weight, False
+    return 0, 0, False
+
+
+def original_spec(obj: Mapping[str, Any]) -> JSON | None:
+    """The spec kept before Flagger took the HTTPProxy over, or ``None`` when none was kept."""
+    meta = obj.get("metadata") or {}
+    annotations = meta.get("annotations") or {}
+    for key in (_meta.KUBECTL_ANNOTATION, _meta.CONFIG_ANNOTATION):
+        if key not in annotations:
+            continue
+        try:
+            doc = json.loads(annotations[key])
+        except ValueError:
+            doc = None
+        found = doc.get("spec") if isinstance(doc, dict) and key == _meta.KUBECTL_ANNOTATION \
+            else doc
+        if not isinstance(found, dict):
+            raise _meta.RouterError(f"HTTPProxy {meta.get('name')}.{meta.get('namespace')} "
+                                    f"failed to unMarshal annotation {key}")
+        return found
+    return None
+
+
+# --- the router -----------------------------------------------------------------------------
+
+
+class ContourRouter:
+    """Reconciles a canary's HTTPProxy and moves its weights."""
+
+    def __init__(self, kube: _meta.KubeClient, *, ingress_class: str = "",
+                 set_owner_refs: bool = True) -> None:
+        self.kube = kube
+        self.ingress_class = ingress_class
+        self.set_owner_refs = set_owner_refs
+
+    async def reconcile(self, canary: canary_api.Canary) -> None:
+        """Create the HTTPProxy, or update it when more than its weights changed."""
+        check_supported(canary)
+        where = self._where(canary)
+        existing = await self._get(canary)
+        if existing is None:
+            desired = http_proxy(canary, ingress_class=self.ingress_class,
+                                 owner_refs=self.set_owner_refs)
+            await _write(self.kube.create, desired, f"{where} create error")
+            _log.info("%s created", where, extra={"canary": _meta.canary_id(canary)})
+            return
+        updated = plan_http_proxy_update(canary, existing, ingress_class=self.ingress_class)
+        if updated is not None:
+            await _write(self.kube.replace, updated, f"{where} update error")
+            _log.info("%s updated", where, extra={"canary": _meta.canary_id(canary)})
+
+    async def set_routes(self, canary: canary_api.Canary, primary_weight: int,
+                         canary_weight: int, mirrored: bool) -> None:
+        """Route ``primary_weight``/``canary_weight`` percent (A/B: to matching requests)."""
+        check_supported(canary)
+        where = self._where(canary)
+        if primary_weight == 0 and canary_weight == 0:
+            raise _meta.RouterError(f"{where} update failed: no valid weights")
+        existing = await self._must_get(canary)
+        spec = http_proxy_spec(canary, primary_weight, canary_weight)
+        if spec != existing.get("spec"):
+            await _write(self.kube.replace, {**existing, "spec": spec}, f"{where} update error")
+
+    async def get_routes(self, canary: canary_api.Canary) -> tuple[int, int, bool]:
+        """The weights the HTTPProxy routes."""
+        existing = await self._must_get(canary)
+        return read_routes(canary, existing.get("spec") or {})
+
+    async def finalize(self, canary: canary_api.Canary) -> None:
+        """Give a taken-over HTTPProxy back the spec it had."""
+        existing = await self._get(canary)
+        if existing is None:
+            return
+        stored = original_spec(existing)
+        if stored is None:
+            if not _controlled_by(existing, canary):
+                _log.warning("%s original configuration not found, unable to revert",
+                             self._where(canary), extra={"canary": _meta.canary_id(canary)})
+            return
+        if stored != existing.get("spec"):
+            await _write(self.kube.replace, {**existing, "spec": stored},
+                         f"{self._where(canary)} update error")
+
+    async def _get(self, canary: canary_api.Canary) -> JSON | None:
+        apex, _, _ = _meta.service_names(canary)
+        try:
+            return await self.kube.get(API_VERSION, "HTTPProxy", apex, canary.namespace)
+        except Exception as exc:
+            raise _meta.RouterError(f"{self._where(canary)} get query error: {exc}") from exc
+
+    async def _must_get(self, canary: canary_api.Canary) -> JSON:
+        found = await self._get(canary)
+        if found is None:
+            raise _meta.RouterError(f"{self._where(canary)} get query error: not found")
+        return found
+
+    @staticmethod
+    def _where(canary: canary_api.Canary) -> str:
+        return f"HTTPProxy {_meta.service_names(canary)[0]}.{canary.namespace}"
+
+
+@plugins.hookimpl
+def flagger_provides() -> list[plugins.Provided]:
+    """This module serves the ``contour`` routing provider."""
+    return [plugins.Provided(plugins.Kind.ROUTER, NAME)]
+
+
+@plugins.hookimpl
+def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router | None:
+    """The Contour router, with the daemon's ``-ingress-class``."""
+    if name != NAME:
+        return None
+    options = context.options
+    return ContourRouter(context.kube, ingress_class=str(options.get("ingress-class") or ""),
+                         set_owner_refs=not options.get("kubeconfig-service-mesh"))
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+async def _write(call: Callable[[JSON], Any], obj: JSON, what: str) -> None:
+    try:
+        await call(obj)
+    except Exception as exc:
+        raise _meta.RouterError(f"{what}: {exc}") from exc
+
+
+def _service(canary: canary_api.Canary) -> service_api.CanaryService:
+    if canary.spec.service is None:
+        raise _meta.RouterError(f"canary {_meta.canary_id(canary)} has no spec.service")
+    return canary.spec.service
+
+
+def _has_ab(canary: canary_api.Canary) -> bool:
+    analysis = canary.spec.effective_analysis
+    return bool(analysis is not None and analysis.match)
+
+
+def _prefix(canary: canary_api.Canary) -> str:
+    match = _service(canary).match or []
+    if match and match[0].uri is not None and match[0].uri.prefix:
+        return match[0].uri.prefix
+    return "/"
+
+
+def _ab_conditions(canary: canary_api.Canary) -> list[JSON]:
+    """One condition per A/B header: the prefix and the header (Flagger's
+    ``makeConditions``; ``prefix``/``suffix`` matches become ``contains``)."""
+    analysis = canary.spec.effective_analysis
+    conditions: list[JSON] = []
+    for match in (analysis.match if analysis else None) or []:
+        for name, value in (match.headers or {}).items():
+            header: JSON = {"name": name}
+            if value.prefix:
+                header["contains"] = value.prefix
+            elif value.suffix:
+                header["contains"] = value.suffix
+            elif value.exact:
+                header["exact"] = value.exact
+            conditions.append({"prefix": _prefix(canary), "header": header})
+    return conditions
+
+
+def _route(canary: canary_api.Canary, conditions: list[JSON], primary_weight: int,
+           canary_weight: int) -> JSON:
+    svc = _service(canary)
+    _, primary, canary_name = _meta.service_names(canary)
+    route: JSON = {"conditions": conditions}
+    if svc.timeout:
+        route["timeoutPolicy"] = {"response": svc.timeout, "idle": IDLE_TIMEOUT}
+    if svc.retries is not None:
+        retry: JSON = {"count": svc.retries.attempts or 0}
+        if svc.retries.per_try_timeout:
+            retry["perTryTimeout"] = svc.retries.per_try_timeout
+        route["retryPolicy"] = retry
+    route["services"] = [_backend(canary, primary, primary_weight),
+                         _backend(canary, canary_name, canary_weight)]
+    return route
+
+
+def _backend(canary: canary_api.Canary, name: str, weight: int) -> JSON:
+    port = _service(canary).port
+    backend: JSON = {"name": name, "port": port}
+    if weight:
+        backend["weight"] = weight
+    backend["requestHeadersPolicy"] = {"set": [{
+        "name": LINKERD_HEADER,
+        "value": f"{name}.{canary.namespace}.svc.cluster.local:{port}",
+    }]}
+    return backend
+
+
+def _apex_metadata(canary: canary_api.Canary,
+                   ingress_class: str) -> tuple[dict[str, str], dict[str, str]]:
+    apex = _service(canary).apex
+    labels = dict((apex.labels if apex else None) or {})
+    annotations = _meta.filter_metadata(apex.annotations if apex else None)
+    if ingress_class:
+        annotations[INGRESS_CLASS_ANNOTATION] = ingress_class
+    return labels, annotations
+
+
+def _without_weights(spec: Mapping[str, Any]) -> JSON:
+    routes = []
+    for route in spec.get("routes") or []:
+        services = [{k: v for k, v in s.items() if k != "weight"}
+                    for s in route.get("services") or []]
+        routes.append({**route, "services": services})
+    return {**spec, "routes": routes}
+
+
+def _keep_weights(want: JSON, old: Mapping[str, Any]) -> JSON:
+    """``want`` with the weights ``old`` routes, route by route and service by service."""
+    new = _meta.deep_copy(want)
+    old_routes = old.get("routes") or []
+    for index, route in enumerate(new.get("routes") or []):
+        if index >= len(old_routes):
+            break
+        weights = {s.get("name"): s.get("weight") for s in old_routes[index].get("services") or []}
+        for service in route.get("services") or []:
+            if service.get("name") not in weights:
+                continue
+            weight = weights[service["name"]]
+            if weight:
+                service["weight"] = weight
+            else:
+                service.pop("weight", None)
+    return new
+
+
+def _controlled_by(obj: Mapping[str, Any], canary: canary_api.Canary) -> bool:
+    ref = _meta.controller_owner(obj)
+    return bool(ref and ref.get("kind") == canary_api.KIND and ref.get("name") == canary.name)

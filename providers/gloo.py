@@ -1,0 +1,472 @@
+"""The ``gloo`` router: Gloo Edge Upstreams and a weighted RouteTable.
+
+For a canary whose apex Service is ``podinfo`` in namespace ``test`` on port 9898 Flagger keeps:
+
+- Upstreams (``gloo.solo.io/v1``) ``test-podinfo-primaryupstream-9898`` and
+  ``test-podinfo-canaryupstream-9898`` pointing at the ``podinfo-primary`` resp.
+  ``podinfo-canary`` Service (``kube``: name, namespace, port and the Service's selector). With
+  ``spec.upstreamRef`` the referenced Upstream is a configuration template: its ``labels``,
+  ``sslConfig``, ``circuitBreakers``, ``connectionConfig``, ``loadBalancerConfig``,
+  ``useHttp2``, the window sizes and ``httpProxyHostName`` are copied. Like Flagger, an Upstream
+  is created once and never updated; its metadata labels are the template's ``labels`` kept by
+  ``-include-label-prefix`` (``*`` keeps all; unset keeps none);
+- RouteTable (``gateway.solo.io/v1``) ``podinfo`` with one route: ``inheritablePathMatchers``
+  and a ``multi`` destination splitting between the two Upstreams by weight (a weight of 0 is
+  omitted, as Gloo's protobuf JSON does).
+
+**A/B testing** (``analysis.match``) puts the header conditions in the route's ``matchers``
+(``exact`` as a value, ``regex`` as a regex value): the RouteTable then only carries matching
+requests, and the user's VirtualService keeps a route to the primary for the rest. Prefix and
+suffix header matches, query parameters, source labels, mirroring and session affinity are
+refused with :class:`UnsupportedFeature`.
+
+The RouteTable carries ``spec.service.apex`` labels and annotations plus Flux's opt-outs;
+``reconcile`` writes only when something other than the weights changed and keeps the weights;
+an existing RouteTable that is not the Canary's is taken over, its spec kept in
+``flagger.kubernetes.io/original-configuration`` for ``finalize`` to write back.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from flagger import plugins
+from flagger.api import canary as canary_api
+from flagger.api import service as service_api
+
+from . import _meta
+
+__all__ = [
+    "GATEWAY_API_VERSION",
+    "GLOO_API_VERSION",
+    "NAME",
+    "GlooRouter",
+    "UnsupportedFeature",
+    "check_supported",
+    "flagger_provides",
+    "flagger_router",
+    "include_labels_by_prefix",
+    "original_spec",
+    "plan_route_table_update",
+    "read_routes",
+    "route_table",
+    "route_table_spec",
+    "upstream",
+    "upstream_names",
+]
+
+NAME = "gloo"
+GLOO_API_VERSION = "gloo.solo.io/v1"
+GATEWAY_API_VERSION = "gateway.solo.io/v1"
+TOOLKIT_MARKER = "toolkit.fluxcd.io"
+#: Upstream spec fields copied from the ``upstreamRef`` template.
+TEMPLATE_FIELDS = ("labels", "sslConfig", "circuitBreakers", "connectionConfig",
+                   "loadBalancerConfig", "useHttp2", "initialStreamWindowSize",
+                   "initialConnectionWindowSize", "httpProxyHostName")
+
+MIRROR_PROVIDERS = ("istio", "gatewayapi:v1", "gatewayapi:v1beta1")
+AFFINITY_PROVIDERS = ("istio", "gatewayapi:v1", "gatewayapi:v1beta1")
+AFFIX_HEADER_PROVIDERS = ("istio", "appmesh", "appmesh:v1beta2", "contour",
+                          "gatewayapi:v1", "gatewayapi:v1beta1")
+QUERY_PARAM_PROVIDERS = ("istio", "gatewayapi:v1", "gatewayapi:v1beta1")
+SOURCE_LABEL_PROVIDERS = ("istio",)
+
+_log = logging.getLogger(__name__)
+JSON = dict[str, Any]
+
+
+class UnsupportedFeature(_meta.RouterError):
+    """A Canary asks Gloo for something Flagger's RouteTable cannot express."""
+
+
+def check_supported(canary: canary_api.Canary) -> None:
+    """Raise :class:`UnsupportedFeature` when the canary uses what the Gloo router cannot do."""
+    analysis = canary.spec.effective_analysis
+    if analysis is None:
+        return
+    wanted: list[tuple[str, Sequence[str]]] = []
+    if analysis.mirror:
+        wanted.append(("traffic mirroring (analysis.mirror)", MIRROR_PROVIDERS))
+    if analysis.session_affinity is not None:
+        wanted.append(("session affinity (analysis.sessionAffinity)", AFFINITY_PROVIDERS))
+    for i, match in enumerate(analysis.match or []):
+        for header, value in (match.headers or {}).items():
+            for kind in ("prefix", "suffix"):
+                if getattr(value, kind):
+                    wanted.append((f"{kind} header matches (analysis.match[{i}].headers."
+                                   f"{header}.{kind})", AFFIX_HEADER_PROVIDERS))
+        if match.query_params:
+            wanted.append((f"query parameter matches (analysis.match[{i}].queryParams)",
+                           QUERY_PARAM_PROVIDERS))
+        if match.source_labels:
+            wanted.append((f"source label matches (analysis.match[{i}].sourceLabels)",
+                           SOURCE_LABEL_PROVIDERS))
+    if wanted:
+        feature, others = wanted[0]
+        raise UnsupportedFeature(
+            f"canary {_meta.canary_id(canary)}: provider {NAME} does not support {feature}; "
+            f"providers that do: {', '.join(others)}")
+
+
+# --- pure builders --------------------------------------------------------------------------
+
+
+def upstream_names(canary: canary_api.Canary) -> tuple[str, str]:
+    """The primary and canary Upstream names: ``<ns>-<svc>-{primary,canary}upstream-<port>``."""
+    apex, _, _ = _meta.service_names(canary)
+    port = _service(canary).port
+    return (f"{canary.namespace}-{apex}-primaryupstream-{port}",
+            f"{canary.namespace}-{apex}-canaryupstream-{port}")
+
+
+def include_labels_by_prefix(labels: Mapping[str, str] | None,
+                             prefixes: Iterable[str]) -> dict[str, str]:
+    """Labels whose key starts with a non-empty prefix (``*`` keeps all), without Flux's keys
+    (Flagger's router ``includeLabelsByPrefix``)."""
+    wanted = tuple(prefixes)
+    return {key: value for key, value in (labels or {}).items()
+            if TOOLKIT_MARKER not in key
+            and any(p == "*" or (p and key.startswith(p)) for p in wanted)}
+
+
+def upstream(canary: canary_api.Canary, name: str, service: Mapping[str, Any],
+             template: Mapping[str, Any] | None = None, *,
+             include_label_prefixes: Iterable[str] = (), owner_refs: bool = True) -> JSON:
+    """The Upstream ``name`` for the Service ``service``, configured like ``template``."""
+    spec: JSON = {}
+    template_spec = (template or {}).get("spec") or {}
+    for key in TEMPLATE_FIELDS:
+        if template_spec.get(key):
+            spec[key] = _meta.deep_copy({key: template_spec[key]})[key]
+    kube: JSON = {
+        "serviceName": (service.get("metadata") or {}).get("name"),
+        "serviceNamespace": canary.namespace,
+        "servicePort": _service(canary).port,
+    }
+    selector = (service.get("spec") or {}).get("selector")
+    if selector:
+        kube["selector"] = dict(selector)
+    spec["kube"] = kube
+    metadata: JSON = {"name": name, "namespace": canary.namespace}
+    labels = include_labels_by_prefix(spec.get("labels"), include_label_prefixes)
+    if labels:
+        metadata["labels"] = labels
+    if owner_refs:
+        metadata["ownerReferences"] = [_meta.owner_reference(canary)]
+    return {"apiVersion": GLOO_API_VERSION, "kind": "Upstream", "metadata": metadata,
+            "spec": spec}
+
+
+def route_table_spec(canary: canary_api.Canary, primary_weight: int = 100,
+                     canary_weight: int = 0) -> JSON:
+    """The RouteTable spec routing these weights (100/0 is what ``reconcile`` writes)."""
+    primary_name, canary_name = upstream_names(canary)
+    route: JSON = {}
+    matchers = _matchers(canary)
+    if matchers:
+        route["matchers"] = matchers
+    route["inheritablePathMatchers"] = True
+    route["routeAction"] = {"multi": {"destinations": [
+        _destination(canary, primary_name, primary_weight),
+        _destination(canary, canary_name, canary_weight),
+    ]}}
+    return {"routes": [route]}
+
+
+def route_table(canary: canary_api.Canary, *, owner_refs: bool = True) -> JSON:
+    """The RouteTable ``<svc>`` Flagger creates when there is none."""
+    apex, _, _ = _meta.service_names(canary)
+    labels, annotations = _apex_metadata(canary)
+    metadata: JSON = {"name": apex, "namespace": canary.namespace}
+    if labels:
+        metadata["labels"] = labels
+    metadata["annotations"] = annotations
+    if owner_refs:
+        metadata["ownerReferences"] = [_meta.owner_reference(canary)]
+    return {"apiVersion": GATEWAY_API_VERSION, "kind": "RouteTable", "metadata": metadata,
+            "spec": route_table_spec(canary)}
+
+
+def plan_route_table_update(canary: canary_api.Canary,
+                            existing: Mapping[str, Any]) -> JSON | None:
+    """The RouteTable to write over ``existing``, or ``None`` when only weights differ (the
+    weights in effect are kept)."""
+    want = route_table_spec(canary)
+    old: JSON = dict(existing.get("spec") or {})
+    labels, annotations = _apex_metadata(canary)
+    meta: JSON = dict(existing.get("metadata") or {})
+    current_annotations: dict[str, str] = dict(meta.get("annotations") or {})
+    current_labels: dict[str, str] = dict(meta.get("labels") or {})
+    wanted_annotations = {**current_annotations, **annotations}
+    wanted_labels = {**current_labels, **labels}
+    spec_changed = _without_weights(want) != _without_weights(old)
+    if (not spec_changed and wanted_annotations == current_annotations
+            and wanted_labels == current_labels):
+        return None
+    updated = _meta.deep_copy(dict(existing))
+    if spec_changed:
+        updated["spec"] = _keep_weights(want, old)
+        if (not _controlled_by(existing, canary)
+                and _meta.KUBECTL_ANNOTATION not in wanted_annotations
+                and _meta.CONFIG_ANNOTATION not in wanted_annotations):
+            wanted_annotations[_meta.CONFIG_ANNOTATION] = json.dumps(old, separators=(",", ":"))
+    updated_meta = updated.setdefault("metadata", {})
+    updated_meta["annotations"] = wanted_annotations
+    if wanted_labels:
+        updated_meta["labels"] = wanted_labels
+    return updated
+
+
+def read_routes(canary: canary_api.Canary, spec: Mapping[str, Any]) -> tuple[int, int, bool]:
+    """The (primary, canary, mirrored) weights of the first route's destinations."""
+    apex, _, _ = _meta.service_names(canary)
+    primary_name, _ = upstream_names(canary)
+    destinations = _destinations(spec)
+    if len(destinations) < 2:
+        raise _meta.RouterError(f"RouteTable {apex}.{canary.namespace} destinations not found")
+    for dest in destinations:
+        if ((dest.get("destination") or {}).get("upstream") or {}).get("name") == primary_name:
+            weight = int(dest.get("weight") or 0)
+            return weight, 100 - weight, False
+    return 0, 0, False
+
+
+def original_spec(obj: Mapping[str, Any]) -> JSON | None:
+    """The spec kept before Flagger took the RouteTable over, or ``None``."""
+    meta = obj.get("metadata") or {}
+    annotations = meta.get("annotations") or {}
+    for key in (_meta.KUBECTL_ANNOTATION, _meta.CONFIG_ANNOTATION):
+        if key not in annotations:
+            continue
+        try:
+            doc = json.loads(annotations[key])
+        except ValueError:
+            doc = None
+        found = doc.get("spec") if isinstance(doc, dict) and key == _meta.KUBECTL_ANNOTATION \
+            else doc
+        if not isinstance(found, dict):
+            raise _meta.RouterError(f"RouteTable {meta.get('name')}.{meta.get('namespace')} "
+                                    f"failed to unMarshal annotation {key}")
+        return found
+    return None
+
+
+# --- the router -----------------------------------------------------------------------------
+
+
+class GlooRouter:
+    """Creates a canary's Upstreams and reconciles its RouteTable."""
+
+    def __init__(self, kube: _meta.KubeClient, *, set_owner_refs: bool = True,
+                 include_label_prefixes: Iterable[str] = ()) -> None:
+        self.kube = kube
+        self.set_owner_refs = set_owner_refs
+        self.include_label_prefixes = tuple(include_label_prefixes)
+
+    async def reconcile(self, canary: canary_api.Canary) -> None:
+        """Create the Upstreams when missing, then create or update the RouteTable."""
+        check_supported(canary)
+        _, primary, canary_name = _meta.service_names(canary)
+        primary_upstream, canary_upstream = upstream_names(canary)
+        for name, svc_name, label in ((primary_upstream, primary, "primary"),
+                                      (canary_upstream, canary_name, "canary")):
+            try:
+                await self._ensure_upstream(canary, name, svc_name)
+            except _meta.RouterError as exc:
+                raise _meta.RouterError(f"error creating flagger {label} upstream: {exc}") \
+                    from exc
+        where = self._where(canary)
+        existing = await self._get(canary)
+        if existing is None:
+            desired = route_table(canary, owner_refs=self.set_owner_refs)
+            await _write(self.kube.create, desired, f"{where} create error")
+            _log.info("%s created", where, extra={"canary": _meta.canary_id(canary)})
+            return
+        updated = plan_route_table_update(canary, existing)
+        if updated is not None:
+            await _write(self.kube.replace, updated, f"{where} update error")
+            _log.info("%s updated", where, extra={"canary": _meta.canary_id(canary)})
+
+    async def set_routes(self, canary: canary_api.Canary, primary_weight: int,
+                         canary_weight: int, mirrored: bool) -> None:
+        """Route ``primary_weight``/``canary_weight`` percent (A/B: of matching requests)."""
+        check_supported(canary)
+        apex, _, _ = _meta.service_names(canary)
+        if primary_weight == 0 and canary_weight == 0:
+            raise _meta.RouterError(
+                f"RoutingRule {apex}.{canary.namespace} update failed: no valid weights")
+        existing = await self._must_get(canary)
+        spec = route_table_spec(canary, primary_weight, canary_weight)
+        if spec != existing.get("spec"):
+            await _write(self.kube.replace, {**existing, "spec": spec},
+                         f"{self._where(canary)} update error")
+
+    async def get_routes(self, canary: canary_api.Canary) -> tuple[int, int, bool]:
+        """The weights the RouteTable routes."""
+        existing = await self._must_get(canary)
+        return read_routes(canary, existing.get("spec") or {})
+
+    async def finalize(self, canary: canary_api.Canary) -> None:
+        """Give a taken-over RouteTable back the spec it had."""
+        existing = await self._get(canary)
+        if existing is None:
+            return
+        stored = original_spec(existing)
+        if stored is None:
+            if not _controlled_by(existing, canary):
+                _log.warning("%s original configuration not found, unable to revert",
+                             self._where(canary), extra={"canary": _meta.canary_id(canary)})
+            return
+        if stored != existing.get("spec"):
+            await _write(self.kube.replace, {**existing, "spec": stored},
+                         f"{self._where(canary)} update error")
+
+    async def _ensure_upstream(self, canary: canary_api.Canary, name: str,
+                               svc_name: str) -> None:
+        ns = canary.namespace
+        service = await self._read("v1", "Service", svc_name, ns, "service")
+        if service is None:
+            raise _meta.RouterError(f"service {svc_name}.{ns} get query error: not found")
+        if await self._read(GLOO_API_VERSION, "Upstream", name, ns, "upstream") is not None:
+            return
+        template = None
+        ref = canary.spec.upstream_ref
+        if ref is not None:
+            template = await self._read(GLOO_API_VERSION, "Upstream", ref.name,
+                                        ref.namespace or ns, "config upstream")
+            if template is None:
+                raise _meta.RouterError(
+                    f"config upstream {ref.name}.{ref.namespace or ns} get query error: "
+                    "not found (spec.upstreamRef)")
+        desired = upstream(canary, name, service, template,
+                           include_label_prefixes=self.include_label_prefixes,
+                           owner_refs=self.set_owner_refs)
+        await _write(self.kube.create, desired, f"upstream {name}.{ns} create query error")
+        _log.info("Upstream %s.%s created", name, ns, extra={"canary": _meta.canary_id(canary)})
+
+    async def _read(self, api_version: str, kind: str, name: str, namespace: str,
+                    what: str) -> JSON | None:
+        try:
+            return await self.kube.get(api_version, kind, name, namespace)
+        except Exception as exc:
+            raise _meta.RouterError(f"{what} {name}.{namespace} get query error: {exc}") \
+                from exc
+
+    async def _get(self, canary: canary_api.Canary) -> JSON | None:
+        apex, _, _ = _meta.service_names(canary)
+        return await self._read(GATEWAY_API_VERSION, "RouteTable", apex, canary.namespace,
+                                "RouteTable")
+
+    async def _must_get(self, canary: canary_api.Canary) -> JSON:
+        found = await self._get(canary)
+        if found is None:
+            raise _meta.RouterError(f"{self._where(canary)} get query error: not found")
+        return found
+
+    @staticmethod
+    def _where(canary: canary_api.Canary) -> str:
+        return f"RouteTable {_meta.service_names(canary)[0]}.{canary.namespace}"
+
+
+@plugins.hookimpl
+def flagger_provides() -> list[plugins.Provided]:
+    """This module serves the ``gloo`` routing provider."""
+    return [plugins.Provided(plugins.Kind.ROUTER, NAME)]
+
+
+@plugins.hookimpl
+def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router | None:
+    """The Gloo router (Flagger also accepts ``gloo:<anything>``)."""
+    if name != NAME and not name.startswith(f"{NAME}:"):
+        return None
+    options = context.options
+    prefixes = options.get("include-label-prefix") or ()
+    if isinstance(prefixes, str):
+        prefixes = tuple(p.strip() for p in prefixes.split(","))
+    return GlooRouter(context.kube, set_owner_refs=not options.get("kubeconfig-service-mesh"),
+                      include_label_prefixes=prefixes)
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+async def _write(call: Callable[[JSON], Any], obj: JSON, what: str) -> None:
+    try:
+        await call(obj)
+    except Exception as exc:
+        raise _meta.RouterError(f"{what}: {exc}") from exc
+
+
+def _service(canary: canary_api.Canary) -> service_api.CanaryService:
+    if canary.spec.service is None:
+        raise _meta.RouterError(f"canary {_meta.canary_id(canary)} has no spec.service")
+    return canary.spec.service
+
+
+def _destination(canary: canary_api.Canary, name: str, weight: int) -> JSON:
+    dest: JSON = {"destination": {"upstream": {"name": name, "namespace": canary.namespace}}}
+    if weight:
+        dest["weight"] = weight
+    return dest
+
+
+def _matchers(canary: canary_api.Canary) -> list[JSON]:
+    """``analysis.match`` headers as one Gloo matcher (Flagger's ``getMatchers``)."""
+    analysis = canary.spec.effective_analysis
+    headers: list[JSON] = []
+    for match in (analysis.match if analysis else None) or []:
+        for name, value in (match.headers or {}).items():
+            header: JSON = {"name": name}
+            if value.regex:
+                header.update(value=value.regex, regex=True)
+            elif value.exact:
+                header["value"] = value.exact
+            headers.append(header)
+    return [{"headers": headers}] if headers else []
+
+
+def _destinations(spec: Mapping[str, Any]) -> list[JSON]:
+    routes = spec.get("routes") or []
+    if not routes:
+        return []
+    return list(((routes[0].get("routeAction") or {}).get("multi") or {})
+                .get("destinations") or [])
+
+
+def _apex_metadata(canary: canary_api.Canary) -> tuple[dict[str, str], dict[str, str]]:
+    apex = _service(canary).apex
+    labels = dict((apex.labels if apex else None) or {})
+    return labels, _meta.filter_metadata(apex.annotations if apex else None)
+
+
+def _without_weights(spec: Mapping[str, Any]) -> JSON:
+    routes = []
+    for route in spec.get("routes") or []:
+        route = _meta.deep_copy(dict(route))
+        for dest in ((route.get("routeAction") or {}).get("multi") or {}).get(
+                "destinations") or []:
+            dest.pop("weight", None)
+        routes.append(route)
+    return {**spec, "routes": routes}
+
+
+def _keep_weights(want: JSON, old: Mapping[str, Any]) -> JSON:
+    new = _meta.deep_copy(want)
+    weights = {((d.get("destination") or {}).get("upstream") or {}).get("name"): d.get("weight")
+               for d in _destinations(old)}
+    for dest in _destinations(new):
+        name = dest["destination"]["upstream"]["name"]
+        if name in weights:
+            if weights[name]:
+                dest["weight"] = weights[name]
+            else:
+                dest.pop("weight", None)
+    return new
+
+
+def _controlled_by(obj: Mapping[str, Any], canary: canary_api.Canary) -> bool:
+    ref = _meta.controller_owner(obj)
+    return bool(ref and ref.get("kind") == canary_api.KIND and ref.get("name") == canary.name)

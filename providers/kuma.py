@@ -1,0 +1,338 @@
+"""The ``kuma`` router: one cluster-scoped, weighted TrafficRoute.
+
+Kuma names a Service's traffic by its ``kuma.io/service`` tag, ``<svc>_<namespace>_svc_<port>``.
+For a canary whose apex Service is ``podinfo`` in ``test`` on port 9898 Flagger keeps the
+TrafficRoute ``podinfo`` (``kuma.io/v1alpha1``, **cluster-scoped**, so the name is not qualified
+by namespace) in the mesh named by the Canary's ``kuma.io/mesh`` annotation (default
+``default``, the top-level ``mesh`` field)::
+
+    spec:
+      sources: [{match: {kuma.io/service: "*"}}]
+      destinations: [{match: {kuma.io/service: podinfo_test_svc_9898}}]
+      conf:
+        split:
+        - {weight: 100, destination: {kuma.io/service: podinfo-primary_test_svc_9898}}
+        - {weight: 0, destination: {kuma.io/service: podinfo-canary_test_svc_9898}}
+
+The TrafficRoute is annotated with ``spec.service.apex.annotations`` (when there are none, with
+``<port>.service.kuma.io: http``) plus Flux's opt-outs, and owned by the Canary.
+
+A TrafficRoute splits by weight only: A/B testing (``analysis.match``), traffic mirroring
+(``analysis.mirror``) and session affinity (``analysis.sessionAffinity``) raise
+:class:`UnsupportedByProvider`.
+
+``reconcile`` writes only when the spec differs from the wanted one apart from the weights.
+A TrafficRoute that exists already and is not the Canary's is taken over: its spec is first
+kept in ``flagger.kubernetes.io/original-configuration`` (unless kubectl's
+last-applied-configuration has it), and ``finalize`` writes it back.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from flagger import plugins
+from flagger.api import canary as canary_api
+
+from . import _meta
+
+__all__ = [
+    "API_VERSION",
+    "KIND",
+    "NAME",
+    "KumaRouter",
+    "UnsupportedByProvider",
+    "check_supported",
+    "flagger_provides",
+    "flagger_router",
+    "original_spec",
+    "plan_traffic_route_update",
+    "read_routes",
+    "routed_spec",
+    "service_tag",
+    "traffic_route",
+    "traffic_route_spec",
+]
+
+NAME = "kuma"
+API_VERSION = "kuma.io/v1alpha1"
+KIND = "TrafficRoute"
+SERVICE_TAG = "kuma.io/service"
+MESH_ANNOTATION = "kuma.io/mesh"
+DEFAULT_MESH = "default"
+
+AB_PROVIDERS = "istio, appmesh:v1beta2, contour, gloo, nginx, gatewayapi:v1"
+MIRROR_PROVIDERS = "istio, gatewayapi:v1"
+AFFINITY_PROVIDERS = "istio, gatewayapi:v1"
+
+_log = logging.getLogger(__name__)
+JSON = dict[str, Any]
+
+
+class UnsupportedByProvider(_meta.RouterError):
+    """The Canary asks the ``kuma`` provider for something it cannot do."""
+
+
+# --- pure builders --------------------------------------------------------------------------
+
+
+def service_tag(canary: canary_api.Canary, service: str) -> str:
+    """Kuma's ``kuma.io/service`` tag of a Service of the canary: ``<svc>_<ns>_svc_<port>``."""
+    port = canary.spec.service.port if canary.spec.service is not None else 0
+    return f"{service}_{canary.namespace}_svc_{port}"
+
+
+def check_supported(canary: canary_api.Canary) -> None:
+    """Raise :class:`UnsupportedByProvider` when the canary needs more than weighted routing."""
+    analysis = canary.spec.effective_analysis
+    if analysis is None:
+        return
+    who = f"canary {_meta.canary_id(canary)}"
+    if analysis.match:
+        raise UnsupportedByProvider(
+            f"{who}: A/B testing (analysis.match) is not supported by provider kuma, whose "
+            f"TrafficRoute splits by weight only; use {AB_PROVIDERS}, or remove analysis.match "
+            "and use stepWeight for a weighted canary"
+        )
+    if analysis.mirror:
+        raise UnsupportedByProvider(
+            f"{who}: traffic mirroring (analysis.mirror) is not supported by provider kuma; "
+            f"use {MIRROR_PROVIDERS}, or remove analysis.mirror"
+        )
+    if analysis.session_affinity is not None:
+        raise UnsupportedByProvider(
+            f"{who}: session affinity (analysis.sessionAffinity) is not supported by provider "
+            f"kuma; use {AFFINITY_PROVIDERS}, or remove analysis.sessionAffinity"
+        )
+
+
+def traffic_route_spec(
+    canary: canary_api.Canary, primary_weight: int = 100, canary_weight: int = 0
+) -> JSON:
+    """The TrafficRoute spec for these weights (the primary split first, as Flagger writes)."""
+    apex, _, _ = _meta.service_names(canary)
+    return {
+        "sources": [{"match": {SERVICE_TAG: "*"}}],
+        "destinations": [{"match": {SERVICE_TAG: service_tag(canary, apex)}}],
+        "conf": _conf(canary, primary_weight, canary_weight),
+    }
+
+
+def traffic_route(canary: canary_api.Canary, *, owner_refs: bool = True) -> JSON:
+    """The TrafficRoute ``<svc>`` Flagger creates when there is none."""
+    apex, _, _ = _meta.service_names(canary)
+    svc = canary.spec.service
+    custom = svc.apex.annotations if svc is not None and svc.apex is not None else None
+    if custom is None:
+        custom = {f"{svc.port if svc is not None else 0}.service.kuma.io": "http"}
+    metadata: JSON = {"name": apex, "annotations": _meta.filter_metadata(custom)}
+    if owner_refs:
+        metadata["ownerReferences"] = [_meta.owner_reference(canary)]
+    annotations = canary.metadata.get("annotations") or {}
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "metadata": metadata,
+        "mesh": str(annotations.get(MESH_ANNOTATION, DEFAULT_MESH)),
+        "spec": traffic_route_spec(canary),
+    }
+
+
+def plan_traffic_route_update(canary: canary_api.Canary, existing: JSON) -> JSON | None:
+    """The TrafficRoute to write over ``existing``, or ``None`` when its spec is what Flagger
+    wants apart from the weights. Taking over someone else's TrafficRoute keeps its spec in the
+    original-configuration annotation first."""
+    want = traffic_route_spec(canary)
+    current: JSON = existing.get("spec") or {}
+    if _without_weights(want) == _without_weights(current):
+        return None
+    updated = _meta.deep_copy(existing)
+    updated["spec"] = want
+    if _taking_over(canary, existing):
+        meta = updated.setdefault("metadata", {})
+        annotations = dict(meta.get("annotations") or {})
+        annotations[_meta.CONFIG_ANNOTATION] = json.dumps(current, separators=(",", ":"))
+        meta["annotations"] = annotations
+    return updated
+
+
+def routed_spec(
+    canary: canary_api.Canary, spec: Mapping[str, Any], primary_weight: int, canary_weight: int
+) -> JSON:
+    """``spec`` with its split set to these weights (what ``set_routes`` writes)."""
+    new = _meta.deep_copy(dict(spec))
+    new["conf"] = _conf(canary, primary_weight, canary_weight)
+    return new
+
+
+def read_routes(canary: canary_api.Canary, spec: Mapping[str, Any]) -> tuple[int, int, bool]:
+    """The (primary weight, canary weight, mirrored) of a TrafficRoute spec. As Flagger reads
+    it, the canary gets what the primary does not. Raises :class:`RouterError` when the split
+    has no primary destination."""
+    apex, primary, canary_name = _meta.service_names(canary)
+    primary_weight = canary_weight = 0
+    for split in (spec.get("conf") or {}).get("split") or []:
+        tag = str((split.get("destination") or {}).get(SERVICE_TAG) or "")
+        if tag.split("_")[0] == primary:
+            primary_weight = int(split.get("weight") or 0)
+            canary_weight = 100 - primary_weight
+    if primary_weight == 0 and canary_weight == 0:
+        raise _meta.RouterError(
+            f"TrafficRoute {apex} does not contain routes for {primary} and {canary_name}"
+        )
+    return primary_weight, canary_weight, False
+
+
+def original_spec(obj: Mapping[str, Any]) -> JSON | None:
+    """The spec kept before Flagger took the TrafficRoute over, or ``None``."""
+    meta = obj.get("metadata") or {}
+    annotations = meta.get("annotations") or {}
+    for key in (_meta.KUBECTL_ANNOTATION, _meta.CONFIG_ANNOTATION):
+        if key not in annotations:
+            continue
+        try:
+            doc = json.loads(annotations[key])
+        except ValueError:
+            doc = None
+        # kubectl keeps the whole object, Flagger only the spec.
+        if isinstance(doc, dict) and key == _meta.KUBECTL_ANNOTATION:
+            doc = doc.get("spec")
+        if not isinstance(doc, dict):
+            raise _meta.RouterError(
+                f"TrafficRoute {meta.get('name', '')} failed to unMarshal annotation {key}"
+            )
+        return doc
+    return None
+
+
+# --- the router -----------------------------------------------------------------------------
+
+
+class KumaRouter:
+    """Reconciles a canary's TrafficRoute and moves its weights."""
+
+    def __init__(self, kube: _meta.KubeClient, *, set_owner_refs: bool = True) -> None:
+        self.kube = kube
+        self.set_owner_refs = set_owner_refs
+
+    async def reconcile(self, canary: canary_api.Canary) -> None:
+        """Create the TrafficRoute, or update it when its spec (apart from weights) changed."""
+        check_supported(canary)
+        where = _where(canary)
+        existing = await self._get(canary, required=False)
+        if existing is None:
+            desired = traffic_route(canary, owner_refs=self.set_owner_refs)
+            await _write(self.kube.create, desired, f"{where} create error")
+            _log.info("%s created", where, extra={"canary": _meta.canary_id(canary)})
+            return
+        updated = plan_traffic_route_update(canary, existing)
+        if updated is not None:
+            await _write(self.kube.replace, updated, f"{where} update error")
+            _log.info("%s updated", where, extra={"canary": _meta.canary_id(canary)})
+
+    async def set_routes(
+        self, canary: canary_api.Canary, primary_weight: int, canary_weight: int, mirrored: bool
+    ) -> None:
+        """Set the split weights; mirroring is refused by :func:`check_supported`."""
+        check_supported(canary)
+        existing = await self._get(canary, required=True)
+        assert existing is not None
+        spec = routed_spec(canary, existing.get("spec") or {}, primary_weight, canary_weight)
+        if spec != existing.get("spec"):
+            await _write(
+                self.kube.replace, {**existing, "spec": spec}, f"{_where(canary)} update error"
+            )
+
+    async def get_routes(self, canary: canary_api.Canary) -> tuple[int, int, bool]:
+        """The weights the TrafficRoute currently routes."""
+        existing = await self._get(canary, required=True)
+        assert existing is not None
+        return read_routes(canary, existing.get("spec") or {})
+
+    async def finalize(self, canary: canary_api.Canary) -> None:
+        """Give a taken-over TrafficRoute back its original spec (nothing to do otherwise)."""
+        existing = await self._get(canary, required=False)
+        if existing is None:
+            return
+        stored = original_spec(existing)
+        if stored is not None and stored != existing.get("spec"):
+            await _write(
+                self.kube.replace, {**existing, "spec": stored}, f"{_where(canary)} update error"
+            )
+            _log.info("%s restored", _where(canary), extra={"canary": _meta.canary_id(canary)})
+
+    async def _get(self, canary: canary_api.Canary, *, required: bool) -> JSON | None:
+        apex, _, _ = _meta.service_names(canary)
+        try:
+            found = await self.kube.get(API_VERSION, KIND, apex, None)
+        except Exception as exc:
+            raise _meta.RouterError(f"{_where(canary)} get query error: {exc}") from exc
+        if found is None and required:
+            raise _meta.RouterError(f"{_where(canary)} get query error: not found")
+        return found
+
+
+@plugins.hookimpl
+def flagger_provides() -> list[plugins.Provided]:
+    """This module serves the ``kuma`` routing provider."""
+    return [plugins.Provided(plugins.Kind.ROUTER, NAME)]
+
+
+@plugins.hookimpl
+def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router | None:
+    """The Kuma router (no owner reference with a separate mesh cluster)."""
+    if name != NAME:
+        return None
+    options = context.options
+    remote_mesh = options.get("kubeconfig-service-mesh") or options.get("kubeconfig_service_mesh")
+    return KumaRouter(context.kube, set_owner_refs=not remote_mesh)
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def _where(canary: canary_api.Canary) -> str:
+    apex, _, _ = _meta.service_names(canary)
+    return f"TrafficRoute {apex}"
+
+
+def _conf(canary: canary_api.Canary, primary_weight: int, canary_weight: int) -> JSON:
+    _, primary, canary_name = _meta.service_names(canary)
+    return {
+        "split": [
+            {"weight": primary_weight, "destination": {SERVICE_TAG: service_tag(canary, primary)}},
+            {
+                "weight": canary_weight,
+                "destination": {SERVICE_TAG: service_tag(canary, canary_name)},
+            },
+        ]
+    }
+
+
+def _without_weights(spec: Mapping[str, Any]) -> JSON:
+    result = {k: v for k, v in spec.items() if k != "conf"}
+    conf = dict(spec.get("conf") or {})
+    conf["split"] = [
+        {k: v for k, v in s.items() if k != "weight"} for s in conf.get("split") or []
+    ]
+    result["conf"] = conf
+    return result
+
+
+def _taking_over(canary: canary_api.Canary, existing: Mapping[str, Any]) -> bool:
+    annotations = (existing.get("metadata") or {}).get("annotations") or {}
+    if _meta.KUBECTL_ANNOTATION in annotations or _meta.CONFIG_ANNOTATION in annotations:
+        return False
+    owner = _meta.controller_owner(existing)
+    uid = str(canary.metadata.get("uid") or "")
+    return owner is None or not uid or owner.get("uid") != uid
+
+
+async def _write(call: Callable[[JSON], Any], obj: JSON, what: str) -> None:
+    try:
+        await call(obj)
+    except Exception as exc:
+        raise _meta.RouterError(f"{what}: {exc}") from exc

@@ -1,0 +1,317 @@
+"""The ``traefik`` router: a weighted TraefikService.
+
+For a canary whose apex Service is ``podinfo`` in namespace ``test`` Flagger keeps the
+TraefikService ``podinfo`` (``traefik.io/v1alpha1``; the user's IngressRoute points at it)
+whose ``weighted.services`` are ``podinfo-primary`` (and, while it has weight,
+``podinfo-canary``) in ``test`` on ``spec.service.port``. Flagger moved from the
+``traefik.containo.us`` group to ``traefik.io`` (Traefik v3 serves only the latter) and no
+longer writes the old group; neither does this router.
+
+The TraefikService carries ``spec.service.apex`` labels and annotations plus Flux's opt-outs.
+``reconcile`` writes only when something other than the weights changed and then keeps the
+weights in effect; an existing TraefikService that is not the Canary's is taken over, its spec
+kept in ``flagger.kubernetes.io/original-configuration`` for ``finalize`` to write back.
+
+A TraefikService only splits by weight: canary releases and blue/green work; A/B testing
+(``analysis.match``), mirroring and session affinity are refused with
+:class:`UnsupportedFeature` (Flagger would silently send *all* traffic to the canary during an
+A/B run).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from flagger import plugins
+from flagger.api import canary as canary_api
+from flagger.api import service as service_api
+
+from . import _meta
+
+__all__ = [
+    "API_VERSION",
+    "NAME",
+    "TraefikRouter",
+    "UnsupportedFeature",
+    "check_supported",
+    "flagger_provides",
+    "flagger_router",
+    "original_spec",
+    "plan_traefik_service_update",
+    "read_routes",
+    "traefik_service",
+    "traefik_service_spec",
+]
+
+NAME = "traefik"
+API_VERSION = "traefik.io/v1alpha1"
+
+AB_PROVIDERS = ("istio", "appmesh", "appmesh:v1beta2", "contour", "gloo", "nginx",
+                "gatewayapi:v1", "gatewayapi:v1beta1")
+MIRROR_PROVIDERS = ("istio", "gatewayapi:v1", "gatewayapi:v1beta1")
+AFFINITY_PROVIDERS = ("istio", "gatewayapi:v1", "gatewayapi:v1beta1")
+
+_log = logging.getLogger(__name__)
+JSON = dict[str, Any]
+
+
+class UnsupportedFeature(_meta.RouterError):
+    """A Canary asks Traefik for something a weighted TraefikService cannot do."""
+
+
+def check_supported(canary: canary_api.Canary) -> None:
+    """Raise :class:`UnsupportedFeature` for A/B testing, mirroring or session affinity."""
+    analysis = canary.spec.effective_analysis
+    if analysis is None:
+        return
+    wanted: list[tuple[str, Sequence[str]]] = []
+    if analysis.match:
+        wanted.append(("A/B testing (analysis.match)", AB_PROVIDERS))
+    if analysis.mirror:
+        wanted.append(("traffic mirroring (analysis.mirror)", MIRROR_PROVIDERS))
+    if analysis.session_affinity is not None:
+        wanted.append(("session affinity (analysis.sessionAffinity)", AFFINITY_PROVIDERS))
+    if wanted:
+        feature, others = wanted[0]
+        raise UnsupportedFeature(
+            f"canary {_meta.canary_id(canary)}: provider {NAME} does not support {feature}; "
+            f"providers that do: {', '.join(others)}")
+
+
+# --- pure builders --------------------------------------------------------------------------
+
+
+def traefik_service_spec(canary: canary_api.Canary, primary_weight: int = 100,
+                         canary_weight: int = 0) -> JSON:
+    """The spec routing these weights; the canary is listed only while it has weight."""
+    _, primary, canary_name = _meta.service_names(canary)
+    services = [_backend(canary, primary, primary_weight)]
+    if canary_weight > 0:
+        services.append(_backend(canary, canary_name, canary_weight))
+    return {"weighted": {"services": services}}
+
+
+def traefik_service(canary: canary_api.Canary, *, owner_refs: bool = True) -> JSON:
+    """The TraefikService ``<svc>`` Flagger creates when there is none."""
+    apex, _, _ = _meta.service_names(canary)
+    labels, annotations = _apex_metadata(canary)
+    metadata: JSON = {"name": apex, "namespace": canary.namespace, "labels": labels,
+                      "annotations": annotations}
+    if not labels:
+        del metadata["labels"]
+    if owner_refs:
+        metadata["ownerReferences"] = [_meta.owner_reference(canary)]
+    return {"apiVersion": API_VERSION, "kind": "TraefikService", "metadata": metadata,
+            "spec": traefik_service_spec(canary)}
+
+
+def plan_traefik_service_update(canary: canary_api.Canary,
+                                existing: Mapping[str, Any]) -> JSON | None:
+    """The TraefikService to write over ``existing``, or ``None`` when only weights differ.
+
+    As Flagger, a TraefikService listing two services is compared with primary and canary;
+    the weights in effect are kept.
+    """
+    _, _, canary_name = _meta.service_names(canary)
+    old: JSON = dict(existing.get("spec") or {})
+    old_services = ((old.get("weighted") or {}).get("services")) or []
+    want = traefik_service_spec(canary)
+    if len(old_services) == 2:
+        want["weighted"]["services"].append(_backend(canary, canary_name, 100))
+    labels, annotations = _apex_metadata(canary)
+    meta: JSON = dict(existing.get("metadata") or {})
+    current_annotations: dict[str, str] = dict(meta.get("annotations") or {})
+    current_labels: dict[str, str] = dict(meta.get("labels") or {})
+    wanted_annotations = {**current_annotations, **annotations}
+    wanted_labels = {**current_labels, **labels}
+    spec_changed = _without_weights(want) != _without_weights(old)
+    if (not spec_changed and wanted_annotations == current_annotations
+            and wanted_labels == current_labels):
+        return None
+    updated = _meta.deep_copy(dict(existing))
+    if spec_changed:
+        weights = {s.get("name"): s.get("weight") for s in old_services}
+        for service in want["weighted"]["services"]:
+            if weights.get(service["name"]):
+                service["weight"] = weights[service["name"]]
+        updated["spec"] = want
+        if (not _controlled_by(existing, canary)
+                and _meta.KUBECTL_ANNOTATION not in wanted_annotations
+                and _meta.CONFIG_ANNOTATION not in wanted_annotations):
+            wanted_annotations[_meta.CONFIG_ANNOTATION] = json.dumps(old, separators=(",", ":"))
+    updated_meta = updated.setdefault("metadata", {})
+    updated_meta["annotations"] = wanted_annotations
+    if wanted_labels:
+        updated_meta["labels"] = wanted_labels
+    return updated
+
+
+def read_routes(canary: canary_api.Canary, spec: Mapping[str, Any]) -> tuple[int, int, bool]:
+    """The (primary, canary, mirrored) weights: the primary's, and the rest to the canary."""
+    apex, primary, _ = _meta.service_names(canary)
+    services = ((spec.get("weighted") or {}).get("services")) or []
+    if len(services) < 1:
+        raise _meta.RouterError(f"TraefikService {apex}.{canary.namespace} services not found")
+    for service in services:
+        if service.get("name") == primary:
+            weight = int(service.get("weight") or 0)
+            return weight, 100 - weight, False
+    return 0, 0, False
+
+
+def original_spec(obj: Mapping[str, Any]) -> JSON | None:
+    """The spec kept before Flagger took the TraefikService over, or ``None``."""
+    meta = obj.get("metadata") or {}
+    annotations = meta.get("annotations") or {}
+    for key in (_meta.KUBECTL_ANNOTATION, _meta.CONFIG_ANNOTATION):
+        if key not in annotations:
+            continue
+        try:
+            doc = json.loads(annotations[key])
+        except ValueError:
+            doc = None
+        found = doc.get("spec") if isinstance(doc, dict) and key == _meta.KUBECTL_ANNOTATION \
+            else doc
+        if not isinstance(found, dict):
+            raise _meta.RouterError(f"TraefikService {meta.get('name')}.{meta.get('namespace')}"
+                                    f" failed to unMarshal annotation {key}")
+        return found
+    return None
+
+
+# --- the router -----------------------------------------------------------------------------
+
+
+class TraefikRouter:
+    """Reconciles a canary's TraefikService and moves its weights."""
+
+    def __init__(self, kube: _meta.KubeClient, *, set_owner_refs: bool = True) -> None:
+        self.kube = kube
+        self.set_owner_refs = set_owner_refs
+
+    async def reconcile(self, canary: canary_api.Canary) -> None:
+        """Create the TraefikService, or update it when more than its weights changed."""
+        check_supported(canary)
+        where = self._where(canary)
+        existing = await self._get(canary)
+        if existing is None:
+            desired = traefik_service(canary, owner_refs=self.set_owner_refs)
+            await _write(self.kube.create, desired, f"{where} create error")
+            _log.info("%s created", where, extra={"canary": _meta.canary_id(canary)})
+            return
+        updated = plan_traefik_service_update(canary, existing)
+        if updated is not None:
+            await _write(self.kube.replace, updated, f"{where} update error")
+            _log.info("%s updated", where, extra={"canary": _meta.canary_id(canary)})
+
+    async def set_routes(self, canary: canary_api.Canary, primary_weight: int,
+                         canary_weight: int, mirrored: bool) -> None:
+        """Route ``primary_weight``/``canary_weight`` percent."""
+        check_supported(canary)
+        apex, _, _ = _meta.service_names(canary)
+        if primary_weight == 0 and canary_weight == 0:
+            raise _meta.RouterError(
+                f"RoutingRule {apex}.{canary.namespace} update failed: no valid weights")
+        existing = await self._must_get(canary)
+        spec = _meta.deep_copy(dict(existing.get("spec") or {}))
+        spec.setdefault("weighted", {})["services"] = traefik_service_spec(
+            canary, primary_weight, canary_weight)["weighted"]["services"]
+        if spec != existing.get("spec"):
+            await _write(self.kube.replace, {**existing, "spec": spec},
+                         f"{self._where(canary)} update error")
+
+    async def get_routes(self, canary: canary_api.Canary) -> tuple[int, int, bool]:
+        """The weights the TraefikService routes."""
+        existing = await self._must_get(canary)
+        return read_routes(canary, existing.get("spec") or {})
+
+    async def finalize(self, canary: canary_api.Canary) -> None:
+        """Give a taken-over TraefikService back the spec it had."""
+        existing = await self._get(canary)
+        if existing is None:
+            return
+        stored = original_spec(existing)
+        if stored is None:
+            if not _controlled_by(existing, canary):
+                _log.warning("%s original configuration not found, unable to revert",
+                             self._where(canary), extra={"canary": _meta.canary_id(canary)})
+            return
+        if stored != existing.get("spec"):
+            await _write(self.kube.replace, {**existing, "spec": stored},
+                         f"{self._where(canary)} update error")
+
+    async def _get(self, canary: canary_api.Canary) -> JSON | None:
+        apex, _, _ = _meta.service_names(canary)
+        try:
+            return await self.kube.get(API_VERSION, "TraefikService", apex, canary.namespace)
+        except Exception as exc:
+            raise _meta.RouterError(f"{self._where(canary)} query error: {exc}") from exc
+
+    async def _must_get(self, canary: canary_api.Canary) -> JSON:
+        found = await self._get(canary)
+        if found is None:
+            raise _meta.RouterError(f"{self._where(canary)} query error: not found")
+        return found
+
+    @staticmethod
+    def _where(canary: canary_api.Canary) -> str:
+        return f"TraefikService {_meta.service_names(canary)[0]}.{canary.namespace}"
+
+
+@plugins.hookimpl
+def flagger_provides() -> list[plugins.Provided]:
+    """This module serves the ``traefik`` routing provider."""
+    return [plugins.Provided(plugins.Kind.ROUTER, NAME)]
+
+
+@plugins.hookimpl
+def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router | None:
+    """The Traefik router."""
+    if name != NAME:
+        return None
+    return TraefikRouter(context.kube,
+                         set_owner_refs=not context.options.get("kubeconfig-service-mesh"))
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+async def _write(call: Callable[[JSON], Any], obj: JSON, what: str) -> None:
+    try:
+        await call(obj)
+    except Exception as exc:
+        raise _meta.RouterError(f"{what}: {exc}") from exc
+
+
+def _service(canary: canary_api.Canary) -> service_api.CanaryService:
+    if canary.spec.service is None:
+        raise _meta.RouterError(f"canary {_meta.canary_id(canary)} has no spec.service")
+    return canary.spec.service
+
+
+def _backend(canary: canary_api.Canary, name: str, weight: int) -> JSON:
+    backend: JSON = {"name": name, "namespace": canary.namespace, "port": _service(canary).port}
+    if weight:
+        backend["weight"] = weight
+    return backend
+
+
+def _apex_metadata(canary: canary_api.Canary) -> tuple[dict[str, str], dict[str, str]]:
+    apex = _service(canary).apex
+    labels = dict((apex.labels if apex else None) or {})
+    return labels, _meta.filter_metadata(apex.annotations if apex else None)
+
+
+def _without_weights(spec: Mapping[str, Any]) -> JSON:
+    weighted = dict(spec.get("weighted") or {})
+    weighted["services"] = [{k: v for k, v in s.items() if k != "weight"}
+                            for s in weighted.get("services") or []]
+    return {**spec, "weighted": weighted}
+
+
+def _controlled_by(obj: Mapping[str, Any], canary: canary_api.Canary) -> bool:
+    ref = _meta.controller_owner(obj)
+    return bool(ref and ref.get("kind") == canary_api.KIND and ref.get("name") == canary.name)

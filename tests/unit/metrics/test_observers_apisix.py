@@ -1,0 +1,67 @@
+"""The apisix observer's built-in queries: Flagger's apisix.go queries,
+with ``{{ route }}`` the Canary's ``routeRef`` name.
+
+Matrix: metric (request-success-rate, request-duration) rendered for podinfo.default over 1m and
+compacted as the Prometheus backend sends it; the template layout; the unit of the duration.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from flagger import plugins
+from flagger.api.canary import Canary
+from flagger.metrics import observers, observers_apisix, prometheus
+
+SUCCESS_RATE = (
+    ' sum( rate( apisix_http_status{ route=~"default_myroute-podinfo-canary_.+",'
+    ' code!~"5.." }[1m] ) ) / sum( rate( apisix_http_status{'
+    ' route=~"default_myroute-podinfo-canary_.+" }[1m] ) ) * 100'
+)
+DURATION = (
+    " histogram_quantile( 0.99, sum( rate( apisix_http_latency_bucket{"
+    ' type=~"request", route=~"default_myroute-podinfo-canary_.+" }[1m] ) ) by (le) )'
+)
+
+
+def _canary() -> Canary:
+    spec: dict[str, Any] = {
+        "provider": "apisix",
+        "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+        "service": {"port": 9898},
+        "analysis": {"interval": "1m", "threshold": 5},
+    }
+    spec["routeRef"] = {"apiVersion": "apisix.apache.org/v2", "kind": "ApisixRoute",
+                        "name": "myroute"}
+    return Canary.model_validate({
+        "apiVersion": "flagger.app/v1beta1", "kind": "Canary",
+        "metadata": {"name": "podinfo", "namespace": "default"}, "spec": spec,
+    })
+
+
+@pytest.mark.parametrize(
+    ("metric", "expected"),
+    [(observers.REQUEST_SUCCESS_RATE, SUCCESS_RATE), (observers.REQUEST_DURATION, DURATION)],
+)
+def test_rendered_queries_are_flaggers(metric: str, expected: str) -> None:
+    rendered = observers.render(observers_apisix.APISIX, metric, _canary(), "1m")
+    assert prometheus.compact_query(rendered) == expected
+
+
+def test_templates_keep_flaggers_layout() -> None:
+    for metric in (observers.REQUEST_SUCCESS_RATE, observers.REQUEST_DURATION):
+        template = observers_apisix.APISIX.query(metric)
+        assert template is not None and template.startswith("\n\t")
+        assert "[{{ interval }}]" in template
+
+
+def test_duration_is_already_milliseconds() -> None:
+    assert observers_apisix.APISIX.duration_ms(2415.9) == 2415
+    assert observers_apisix.APISIX.query("error-rate") is None
+
+
+def test_observer_satisfies_the_plugin_protocol() -> None:
+    assert isinstance(observers_apisix.APISIX, plugins.Observer)
+    assert observers_apisix.PROVIDERS == ("apisix",)
