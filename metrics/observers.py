@@ -133,13 +133,20 @@ _MESH_OBSERVERS: dict[str, tuple[str, str]] = {
     "linkerd": ("observers_linkerd", "LINKERD"),
     "osm": ("observers_osm", "OSM"),
     "kuma": ("observers_kuma", "KUMA"),
+    "appmesh": ("observers_appmesh", "APPMESH"),
+    "gloo": ("observers_gloo", "GLOO"),
+}
+#: Meshes whose observer Flagger picks on the exact name only (``contour:service`` is Istio's).
+_EXACT_OBSERVERS: dict[str, tuple[str, str]] = {
+    "contour": ("observers_contour", "CONTOUR"),
+    "traefik": ("observers_traefik", "TRAEFIK"),
+    "apisix": ("observers_apisix", "APISIX"),
 }
 #: Routing providers (or name prefixes) whose Flagger observer is not implemented here.
-_NOT_IMPLEMENTED_PREFIXES = (
-    "appmesh", "contour", "gloo", "nginx", "skipper", "traefik", "apisix", "knative",
-)
+_NOT_IMPLEMENTED_PREFIXES = ("nginx", "skipper", "knative")
 #: Observer names declared to ``flagger plugins`` (the routing providers they serve).
-SERVED = ("istio", "kubernetes", "gatewayapi:v1", "gatewayapi:v1beta1", "linkerd", "osm", "kuma")
+SERVED = ("istio", "kubernetes", "gatewayapi:v1", "gatewayapi:v1beta1", "linkerd", "osm", "kuma",
+          "appmesh", "appmesh:v1beta2", "gloo", "contour", "traefik", "apisix")
 
 
 def observer_for(provider: str) -> QueryObserver | None:
@@ -153,12 +160,17 @@ def observer_for(provider: str) -> QueryObserver | None:
         return APP_HTTP
     for prefix, (module, attribute) in _MESH_OBSERVERS.items():
         if provider.startswith(prefix):
-            found: QueryObserver = getattr(
-                importlib.import_module(f"flagger.metrics.{module}"), attribute)
-            return found
+            return _load(module, attribute)
+    if provider in _EXACT_OBSERVERS:
+        return _load(*_EXACT_OBSERVERS[provider])
     if provider.startswith(_NOT_IMPLEMENTED_PREFIXES):
         return None
     return ISTIO
+
+
+def _load(module: str, attribute: str) -> QueryObserver:
+    found: QueryObserver = getattr(importlib.import_module(f"flagger.metrics.{module}"), attribute)
+    return found
 
 
 def render(observer: plugins.Observer, metric: str, canary: Any, interval: str) -> str:

@@ -21,7 +21,8 @@ FLAGGER_ROUTERS = (
 #: Routers implemented in their own module, which is its own entry point and declares itself.
 IMPLEMENTED: frozenset[str] = frozenset({
     "istio", "kubernetes", "gatewayapi:v1", "gatewayapi:v1beta1", "linkerd", "smi:v1alpha1",
-    "smi:v1alpha2", "smi:v1alpha3", "osm", "kuma",
+    "smi:v1alpha2", "smi:v1alpha3", "osm", "kuma", "appmesh", "appmesh:v1beta2", "contour",
+    "gloo", "traefik", "apisix",
 })
 
 

@@ -37,6 +37,7 @@ from flagger.kube import client as kube_client
 from flagger.metrics import prometheus
 from flagger.observability import events, logs
 from flagger.observability import metrics as metrics_api
+from flagger.providers import _meta as router_errors
 from flagger.providers import kubernetes as services_api
 from flagger.webhooks import calls, notifiers
 from flagger.workloads import controller as workloads
@@ -122,7 +123,7 @@ async def tick(shell: Shell, name: str, namespace: str) -> Outcome:
         await _advance(shell, canary, raw)
     except UserError as exc:
         await _report(shell, raw, exc.reason, str(exc))
-    except (workload_errors.WorkloadError, plugins.UnknownPlugin) as exc:
+    except (workload_errors.WorkloadError, plugins.UnknownPlugin, router_errors.RouterError) as exc:
         await _report(shell, raw, "ReconcileError", str(exc))
     return outcome
 

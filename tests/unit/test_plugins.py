@@ -62,7 +62,7 @@ def test_unknown_name_lists_the_installed_ones() -> None:
 def test_unimplemented_builtin_is_not_served() -> None:
     """A declared name without an implementation is an error, never a silent fallback."""
     with pytest.raises(plugins.UnknownPlugin):
-        plugins.load().router("appmesh", plugins.PluginContext())
+        plugins.load().router("knative", plugins.PluginContext())
 
 
 def test_nop_objects_keep_traffic_on_primary() -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from flagger import plugins
 from flagger.api.canary import Canary
-from flagger.metrics import observers, observers_linkerd, prometheus
+from flagger.metrics import observers, observers_appmesh, observers_linkerd, prometheus
 
 
 def _canary(provider: str | None = None, kind: str = "Deployment") -> Canary:
@@ -100,7 +100,8 @@ def test_other_metric_names_have_no_builtin_query() -> None:
         ("gatewayapi:v1beta1", observers.APP_HTTP),
         ("linkerd", observers_linkerd.LINKERD),
         ("knative", None),
-        ("appmesh:v1beta2", None),
+        ("appmesh:v1beta2", observers_appmesh.APPMESH),
+        ("contour:service", observers.ISTIO),
         ("nginx", None),
         ("smi:v1alpha3", observers.ISTIO),
         ("kubernetes:service", observers.ISTIO),
