@@ -28,6 +28,10 @@ from flagger.playground import charts, stack
 
 NS = "test"
 INTERVAL = "10s"
+#: The chart's default: the faults below cost four or five failed checks before they clear.
+THRESHOLD = 10
+#: The metrics' window: short, so that a fault leaves the window soon after it stops.
+METRIC_WINDOW = "10s"
 TAG_BEFORE, TAG_AFTER = "3.1.0", "3.1.1"
 
 
@@ -53,16 +57,18 @@ class Timeline:
     phases: dict[str, list[str]] = dataclasses.field(default_factory=dict)
 
 
-def _values(tag: str, *, proxy: str, timeout: str = "30s",
+def _values(name: str, tag: str, *, proxy: str, timeout: str = "30s",
             backend: str | None = None) -> dict[str, Any]:
     values: dict[str, Any] = {
+        "nameOverride": name,
+        "fullnameOverride": name,
         "image": {"tag": tag},
         "hpa": {"enabled": True, "minReplicas": 2, "maxReplicas": 4},
         "canary": {
             "enabled": True,
-            "analysis": {"interval": INTERVAL, "threshold": 5, "maxWeight": 50,
+            "analysis": {"interval": INTERVAL, "threshold": THRESHOLD, "maxWeight": 50,
                          "stepWeight": 5},
-            "thresholds": {"successRate": 99, "latency": 500, "interval": "15s"},
+            "thresholds": {"successRate": 99, "latency": 500, "interval": METRIC_WINDOW},
             "loadtest": {"enabled": True, "url": f"http://flagger-loadtester.{NS}/",
                          "proxy": proxy, "duration": "1m", "qps": 10, "concurrency": 2},
         },
@@ -82,6 +88,7 @@ class Tutorial:
         self.outcomes: list[Outcome] = []
         self._printed = 0
         self._weights: dict[str, tuple[int, int]] = {}
+        self._background: list[asyncio.subprocess.Process] = []
 
     # --- the steps ------------------------------------------------------------------------
 
@@ -90,13 +97,15 @@ class Tutorial:
         await self._install()
         await asyncio.gather(self._wait_phase("frontend", "Initialized", 120),
                              self._wait_phase("backend", "Initialized", 120))
-        users = await self._hey(f"http://frontend.{NS}:9898/", seconds=600, qps=20, workers=4)
+        self._background.append(
+            await self._hey(f"http://frontend.{NS}:9898/", seconds=900, qps=20, workers=4))
         try:
             await asyncio.gather(self._frontend(), self._backend())
             await self._backend_rollback()
         finally:
-            users.terminate()
-            await users.wait()
+            for load in self._background:
+                load.terminate()
+                await load.wait()
         self._print_messages()
         self.say(await self._table())
         for outcome in self.outcomes:
@@ -112,24 +121,29 @@ class Tutorial:
         await charts.install(self.stack.cluster, charts.chart_path("loadtester"),
                              release="flagger-loadtester", namespace=NS)
         await charts.install(self.stack.cluster, charts.chart_path("podinfo"),
-                             _values(TAG_BEFORE, proxy=proxy,
+                             _values("frontend", TAG_BEFORE, proxy=proxy,
                                      backend=f"http://backend.{NS}:9898/echo"),
                              release="frontend", namespace=NS)
         await charts.install(self.stack.cluster, charts.chart_path("podinfo"),
-                             _values(TAG_BEFORE, proxy=proxy), release="backend", namespace=NS)
+                             _values("backend", TAG_BEFORE, proxy=proxy),
+                             release="backend", namespace=NS)
 
     async def _frontend(self) -> None:
         self.say(f"upgrading frontend to {TAG_AFTER}...")
-        await self._upgrade("frontend", _values(TAG_AFTER, proxy=self.stack.proxy_url,
-                                                backend=f"http://backend.{NS}:9898/echo"))
+        await self._upgrade("frontend", _values(
+            "frontend", TAG_AFTER, proxy=self.stack.proxy_url,
+            backend=f"http://backend.{NS}:9898/echo"))
         phase = await self._wait_phase("frontend", "Succeeded", 300)
         self.outcomes.append(Outcome(f"frontend {TAG_AFTER}", "Succeeded", phase))
 
     async def _backend(self) -> None:
         await asyncio.sleep(5)
         self.say("changing the backend's configuration, with faults on backend-canary...")
-        await self._upgrade("backend", _values(TAG_BEFORE, proxy=self.stack.proxy_url,
-                                               timeout="31s"))
+        # Someone is always calling the backend's canary, so its metrics have values at once.
+        self._background.append(await self._hey(f"http://backend-canary.{NS}:9898/",
+                                                seconds=900, qps=5, workers=1))
+        await self._upgrade("backend", _values("backend", TAG_BEFORE,
+                                               proxy=self.stack.proxy_url, timeout="31s"))
         await self._wait_message("backend", "Advance backend.test canary weight 10", 180)
         errors = await self._hey(f"http://backend-canary.{NS}:9898/status/500", seconds=600,
                                  qps=10, workers=2)
@@ -154,8 +168,8 @@ class Tutorial:
         errors = await self._hey(f"http://backend-canary.{NS}:9898/status/500", seconds=600,
                                  qps=10, workers=2)
         try:
-            await self._upgrade("backend", _values(TAG_AFTER, proxy=self.stack.proxy_url,
-                                                   timeout="32s"))
+            await self._upgrade("backend", _values("backend", TAG_AFTER,
+                                                   proxy=self.stack.proxy_url, timeout="32s"))
             phase = await self._wait_phase("backend", "Failed", 300)
         finally:
             errors.terminate()

@@ -110,9 +110,11 @@ def test_playground_plays_the_tutorial(tmp_path: pathlib.Path) -> None:
                for m in backend), backend
     assert any(m.startswith("Halt backend.test advancement request duration ") for m in backend)
     assert "Promotion completed! Scaling down backend.test" in backend
-    assert "Rolling back backend.test failed checks threshold reached 5" in backend
+    rollback = next(m for m in backend if re.fullmatch(
+        r"Rolling back backend\.test failed checks threshold reached \d+", m))
     assert backend.index("Promotion completed! Scaling down backend.test") < backend.index(
-        "Rolling back backend.test failed checks threshold reached 5")
+        rollback)
+    assert backend[backend.index(rollback) + 1] == "Canary failed! Scaling down backend.test"
 
     # Traffic is real: each step's split matches the VirtualService weight.
     assert len(steps) >= 5, steps
