@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-DEBIAN_PACKAGES := openssl prometheus hey
+DEBIAN_PACKAGES := openssl prometheus hey nginx
 
 .PHONY: test playground lint types contracts unit integration control-plane crds clean system-deps
 
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 
 ## Debian packages the tests and the playground run for real (Prometheus, hey, openssl).
 system-deps:
-	@command -v prometheus >/dev/null && command -v hey >/dev/null && command -v openssl >/dev/null \
+	@command -v prometheus >/dev/null && command -v hey >/dev/null && command -v nginx >/dev/null \
 	  || { $(SUDO) apt-get update -qq && \
 	       $(SUDO) apt-get install -y -qq --no-install-recommends $(DEBIAN_PACKAGES); }
 

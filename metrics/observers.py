@@ -135,6 +135,8 @@ _MESH_OBSERVERS: dict[str, tuple[str, str]] = {
     "kuma": ("observers_kuma", "KUMA"),
     "appmesh": ("observers_appmesh", "APPMESH"),
     "gloo": ("observers_gloo", "GLOO"),
+    "nginx": ("observers_nginx", "NGINX"),
+    "skipper": ("observers_skipper", "SKIPPER"),
 }
 #: Meshes whose observer Flagger picks on the exact name only (``contour:service`` is Istio's).
 _EXACT_OBSERVERS: dict[str, tuple[str, str]] = {
@@ -143,10 +145,10 @@ _EXACT_OBSERVERS: dict[str, tuple[str, str]] = {
     "apisix": ("observers_apisix", "APISIX"),
 }
 #: Routing providers (or name prefixes) whose Flagger observer is not implemented here.
-_NOT_IMPLEMENTED_PREFIXES = ("nginx", "skipper", "knative")
+_NOT_IMPLEMENTED_PREFIXES = ("knative",)
 #: Observer names declared to ``flagger plugins`` (the routing providers they serve).
 SERVED = ("istio", "kubernetes", "gatewayapi:v1", "gatewayapi:v1beta1", "linkerd", "osm", "kuma",
-          "appmesh", "appmesh:v1beta2", "gloo", "contour", "traefik", "apisix")
+          "appmesh", "appmesh:v1beta2", "gloo", "contour", "traefik", "apisix", "nginx", "skipper")
 
 
 def observer_for(provider: str) -> QueryObserver | None:
@@ -182,7 +184,11 @@ def render(observer: plugins.Observer, metric: str, canary: Any, interval: str) 
     template = observer.query(metric)
     if template is None:
         raise LookupError(f"the {_name_of(observer)} observer has no built-in metric {metric!r}")
-    return templating.render(template, templating.model_for(canary, interval))
+    model = templating.model_for(canary, interval)
+    encode = getattr(observer, "encode_model", None)  # Skipper's route names need encoding
+    if encode is not None:
+        model = encode(model)
+    return templating.render(template, model)
 
 
 def request_duration_ms(observer: plugins.Observer, value: float) -> int:

@@ -22,7 +22,7 @@ FLAGGER_ROUTERS = (
 IMPLEMENTED: frozenset[str] = frozenset({
     "istio", "kubernetes", "gatewayapi:v1", "gatewayapi:v1beta1", "linkerd", "smi:v1alpha1",
     "smi:v1alpha2", "smi:v1alpha3", "osm", "kuma", "appmesh", "appmesh:v1beta2", "contour",
-    "gloo", "traefik", "apisix",
+    "gloo", "traefik", "apisix", "nginx", "skipper",
 })
 
 

@@ -48,7 +48,7 @@ async def make(client: kube_client.Kube, namespace: str, analysis: dict[str, Any
     }
     if ingress_ref:
         spec["ingressRef"] = {"apiVersion": NET, "kind": "Ingress", "name": "podinfo"}
-    doc = {"apiVersion": "flagger.app/v1beta1", "kind": "Canary",
+    doc: dict[str, Any] = {"apiVersion": "flagger.app/v1beta1", "kind": "Canary",
            "metadata": {"name": "podinfo", "namespace": namespace}, "spec": spec}
     created = await client.create(doc)
     return canary_api.Canary.model_validate(

@@ -38,7 +38,7 @@ def ingress(namespace: str) -> dict[str, Any]:
 
 async def make(client: kube_client.Kube, namespace: str,
                analysis: dict[str, Any] | None = None) -> canary_api.Canary:
-    doc = {"apiVersion": "flagger.app/v1beta1", "kind": "Canary",
+    doc: dict[str, Any] = {"apiVersion": "flagger.app/v1beta1", "kind": "Canary",
            "metadata": {"name": "podinfo", "namespace": namespace},
            "spec": {"provider": "skipper",
                     "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment",

@@ -13,7 +13,13 @@ import pytest
 
 from flagger import plugins
 from flagger.api.canary import Canary
-from flagger.metrics import observers, observers_appmesh, observers_linkerd, prometheus
+from flagger.metrics import (
+    observers,
+    observers_appmesh,
+    observers_linkerd,
+    observers_nginx,
+    prometheus,
+)
 
 
 def _canary(provider: str | None = None, kind: str = "Deployment") -> Canary:
@@ -102,7 +108,7 @@ def test_other_metric_names_have_no_builtin_query() -> None:
         ("knative", None),
         ("appmesh:v1beta2", observers_appmesh.APPMESH),
         ("contour:service", observers.ISTIO),
-        ("nginx", None),
+        ("nginx", observers_nginx.NGINX),
         ("smi:v1alpha3", observers.ISTIO),
         ("kubernetes:service", observers.ISTIO),
         ("something-else", observers.ISTIO),
