@@ -5,9 +5,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-DEBIAN_PACKAGES := openssl prometheus hey nginx
-
 .PHONY: test playground lint types contracts unit integration control-plane crds clean system-deps
 
 $(STAMP): pyproject.toml
@@ -16,11 +13,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## Debian packages the tests and the playground run for real (Prometheus, hey, openssl).
+## Debian packages the tests and the playground run for real (Prometheus, hey, nginx, openssl).
 system-deps:
-	@command -v prometheus >/dev/null && command -v hey >/dev/null && command -v nginx >/dev/null \
-	  || { $(SUDO) apt-get update -qq && \
-	       $(SUDO) apt-get install -y -qq --no-install-recommends $(DEBIAN_PACKAGES); }
+	bash scripts/install-system-deps.sh
 
 control-plane:
 	bash scripts/build-control-plane.sh
