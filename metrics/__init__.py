@@ -1,13 +1,14 @@
 """Built-in metric backends and MetricTemplate query rendering (installed as ``flagger.metrics``).
 
-This package module is a plugin (entry point ``flagger`` → ``metrics``) declaring every
-MetricTemplate ``spec.provider.type`` Flagger has, and the meshes with built-in observers. Types
-whose backend has not landed yet are declared with ``implemented=False`` so that manifests using
-them validate.
+This package module is a plugin (entry point ``flagger`` → ``metrics``): it serves the
+``prometheus`` backend and declares the meshes with built-in observers. Every other backend
+(Datadog, CloudWatch, New Relic, Graphite, InfluxDB, Dynatrace, Stackdriver, Splunk, Keptn,
+external metrics) is a module of its own with its own entry point, exactly as an outside
+package would register one.
 
 - :mod:`~flagger.metrics.templating` (and :mod:`~flagger.metrics.gotemplate`): Flagger's query
   template syntax.
-- :mod:`~flagger.metrics.prometheus`: the Prometheus backend.
+- :mod:`~flagger.metrics.prometheus` and one module per other provider type.
 - :mod:`~flagger.metrics.observers`: the built-in ``request-success-rate`` and
   ``request-duration`` queries per mesh.
 """
@@ -17,13 +18,13 @@ from __future__ import annotations
 from flagger import plugins
 from flagger.metrics import observers, prometheus
 
-#: Every MetricTemplate provider type Flagger has (``reference/flagger.md`` §2).
+#: Every MetricTemplate provider type Flagger has (``reference/flagger.md`` §2); all are
+#: implemented, each by its own module.
 FLAGGER_METRIC_PROVIDERS = (
     "cloudwatch", "datadog", "dynatrace", "externalmetrics", "graphite", "influxdb", "keptn",
     "newrelic", "prometheus", "splunk", "stackdriver",
 )
 
-#: Backends whose implementation is installed in this package.
 #: Routing providers with built-in observers in Flagger (knative included).
 _OBSERVED_MESHES = (
     "apisix", "appmesh", "appmesh:v1beta2", "contour", "gatewayapi:v1", "gatewayapi:v1beta1",
@@ -31,18 +32,15 @@ _OBSERVED_MESHES = (
     "smi:v1alpha1", "smi:v1alpha2", "smi:v1alpha3", "traefik",
 )
 
-IMPLEMENTED: frozenset[str] = frozenset({prometheus.PROVIDER_TYPE})
-
 flagger_metric_backend = prometheus.flagger_metric_backend
 flagger_observer = observers.flagger_observer
 
 
 @plugins.hookimpl
 def flagger_provides() -> list[plugins.Provided]:
-    """Declare the built-in metric provider types and observers."""
+    """Declare the Prometheus backend and the observers."""
     return [
-        *(plugins.Provided(plugins.Kind.METRIC_BACKEND, n, n in IMPLEMENTED)
-          for n in FLAGGER_METRIC_PROVIDERS),
+        plugins.Provided(plugins.Kind.METRIC_BACKEND, prometheus.PROVIDER_TYPE),
         # Every mesh Flagger has built-in queries for; the ones not landed yet are declared so.
         *(plugins.Provided(plugins.Kind.OBSERVER, n, n in observers.SERVED)
           for n in _OBSERVED_MESHES),

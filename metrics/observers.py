@@ -148,7 +148,8 @@ _EXACT_OBSERVERS: dict[str, tuple[str, str]] = {
 _NOT_IMPLEMENTED_PREFIXES = ("knative",)
 #: Observer names declared to ``flagger plugins`` (the routing providers they serve).
 SERVED = ("istio", "kubernetes", "gatewayapi:v1", "gatewayapi:v1beta1", "linkerd", "osm", "kuma",
-          "appmesh", "appmesh:v1beta2", "gloo", "contour", "traefik", "apisix", "nginx", "skipper")
+          "appmesh", "appmesh:v1beta2", "gloo", "contour", "traefik", "apisix", "nginx", "skipper",
+          "smi:v1alpha1", "smi:v1alpha2", "smi:v1alpha3")
 
 
 def observer_for(provider: str) -> QueryObserver | None:

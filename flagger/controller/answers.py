@@ -20,7 +20,7 @@ from flagger.analysis import checks, engine
 from flagger.api import canary as canary_api
 from flagger.api import metric_template as template_api
 from flagger.kube import client as kube_client
-from flagger.metrics import observers, prometheus, templating
+from flagger.metrics import backend_common, observers, prometheus, templating
 from flagger.webhooks import calls
 
 TEMPLATE_API_VERSION = "flagger.app/v1beta1"
@@ -88,17 +88,9 @@ class Answers:
         except ValueError as exc:
             return checks.TemplateError(f"Metric template {where} error: {exc}")
         spec = template.spec
-        provider: dict[str, Any] = spec.provider.to_dict()
-        secret_ref = spec.provider.secret_ref
-        if secret_ref is not None:
-            secret = await self.kube.get("v1", "Secret", secret_ref.name, namespace)
-            if secret is None:
-                return checks.TemplateError(
-                    f"Metric template {where} error: secret \"{secret_ref.name}\" not found")
-            provider[prometheus.CREDENTIALS_KEY] = _decode(secret.get("data") or {})
         try:
-            backend = self.plugins.metric_backend(spec.provider.type, provider, self.context)
-        except (plugins.UnknownPlugin, ValueError) as exc:
+            backend = await self.backend(template, namespace, metric.effective_interval)
+        except (plugins.UnknownPlugin, ValueError, LookupError) as exc:
             return checks.TemplateError(f"Metric template {where} error: {exc}")
         try:
             query = templating.render(
@@ -108,6 +100,22 @@ class Answers:
         except templating.TemplateError as exc:
             return checks.TemplateError(f"Metric template {where} query render error: {exc}")
         return await _run(backend, query)
+
+
+    async def backend(self, template: template_api.MetricTemplate, namespace: str,
+                      interval: str = "1m") -> plugins.MetricBackend:
+        """The backend a MetricTemplate's ``spec.provider`` asks for, with its Secret's data
+        decoded and the metric's interval (CloudWatch, Datadog... window their queries by it).
+        Raises :class:`LookupError` when the Secret is missing."""
+        provider: dict[str, Any] = template.spec.provider.to_dict()
+        provider[backend_common.INTERVAL_KEY] = interval
+        secret_ref = template.spec.provider.secret_ref
+        if secret_ref is not None:
+            secret = await self.kube.get("v1", "Secret", secret_ref.name, namespace)
+            if secret is None:
+                raise LookupError(f"secret \"{secret_ref.name}\" not found")
+            provider[prometheus.CREDENTIALS_KEY] = _decode(secret.get("data") or {})
+        return self.plugins.metric_backend(template.spec.provider.type, provider, self.context)
 
 
 async def _run(backend: plugins.MetricBackend, query: str) -> checks.MetricOutcome:

@@ -30,6 +30,7 @@ from flagger.analysis import checks, decision, engine, messages, observation
 from flagger.analysis import status as status_edit
 from flagger.api import canary as canary_api
 from flagger.api import documents, durations, validation
+from flagger.api import metric_template as template_api
 from flagger.api import status as status_api
 from flagger.controller import answers as answers_api
 from flagger.controller import status_writer
@@ -340,15 +341,39 @@ async def _post_rollout(shell: Shell, canary: canary_api.Canary,
 
 
 async def _check_metric_providers(shell: Shell, canary: canary_api.Canary) -> None:
-    """During initialisation, tell (by an event) when the metrics server does not answer."""
+    """During initialisation, tell (by an event) when a metric provider does not answer: the
+    metrics server of the built-in metrics, and each MetricTemplate's provider."""
     analysis = canary.spec.effective_analysis
-    if analysis is None or not any(m.is_builtin or m.query for m in analysis.effective_metrics):
+    if analysis is None:
         return
-    address = canary.spec.metrics_server or shell.options.metrics_server
-    backend = prometheus.PrometheusBackend(address, session=shell.session)
-    if not await backend.is_online():
-        shell.recorder.record_error(
-            canary, f"Error checking metric providers: prometheus not avaiable at {address}")
+    metrics = analysis.effective_metrics
+    if any(m.is_builtin or m.query for m in metrics):
+        address = canary.spec.metrics_server or shell.options.metrics_server
+        backend = prometheus.PrometheusBackend(address, session=shell.session)
+        if not await backend.is_online():
+            shell.recorder.record_error(
+                canary, f"Error checking metric providers: prometheus not avaiable at {address}")
+    for metric in metrics:
+        ref = metric.template_ref
+        if ref is None:
+            continue
+        namespace = ref.namespace or canary.namespace
+        raw = await shell.kube.get(answers_api.TEMPLATE_API_VERSION, "MetricTemplate", ref.name,
+                                   namespace)
+        if raw is None:
+            continue  # reported when the metric is checked
+        try:
+            template = template_api.MetricTemplate.model_validate(raw)
+            provider = await shell.answers.backend(template, namespace,
+                                                   metric.effective_interval)
+            online = await provider.is_online()
+            reason = "" if online else "not online"
+        except Exception as exc:  # any failure here is only worth an event
+            online, reason = False, str(exc)
+        if not online:
+            shell.recorder.record_error(
+                canary, f"{raw['spec']['provider'].get('type')} in metric template "
+                        f"{ref.name}.{namespace} not available: {reason}")
 
 
 async def _report(shell: Shell, raw: dict[str, Any], reason: str, message: str) -> None:
