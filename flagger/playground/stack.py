@@ -48,7 +48,7 @@ class Endpoints:
 class Stack:
     """The playground's processes (see the module docstring)."""
 
-    def __init__(self, workdir: pathlib.Path | None = None, *, interval_note: str = "") -> None:
+    def __init__(self, workdir: pathlib.Path | None = None) -> None:
         self.workdir = workdir or pathlib.Path(tempfile.mkdtemp(prefix="flagger-playground-"))
         self.cluster: devcluster.LocalCluster | None = None
         self.kube: kube_client.Kube | None = None
@@ -79,6 +79,7 @@ class Stack:
         self.cluster = await asyncio.to_thread(devcluster.LocalCluster.start, kwok=False)
         progress(f"control plane ready in {self.cluster.ready_seconds:.1f}s")
         self.kube = await kube_client.Kube.connect(str(self.cluster.kubeconfig))
+        await asyncio.to_thread(self._install_crds)
         self.proxy_port = processes.free_port()
         self.mesh_metrics_port = processes.free_port()
         self.proxy = meshproxy.MeshProxy(self.kube)
@@ -95,7 +96,6 @@ class Stack:
         await asyncio.to_thread(self.prometheus.start)
         self.prometheus.set_targets("mesh", [f"127.0.0.1:{self.mesh_metrics_port}"])
         progress(f"Prometheus on {self.prometheus.url}")
-        await asyncio.to_thread(self._install_crds)
         self.daemon_port = processes.free_port()
         self.prometheus.set_targets("flagger", [f"127.0.0.1:{self.daemon_port}"])
         flagger = pathlib.Path(sys.executable).parent / "flagger"
@@ -154,7 +154,6 @@ class Stack:
 
     def _install_crds(self) -> None:
         assert self.cluster is not None
-        names = []
         for path in (ROOT / "deploy" / "crds" / "crds.yaml",
                      ROOT / "tests" / "fixtures" / "crds" / "networking.istio.io.yaml"):
             self.cluster.kubectl("apply", "--server-side", "-f", str(path))
