@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test playground lint types contracts unit integration control-plane crds clean system-deps
+.PHONY: test playground lint types contracts unit integration control-plane crds docs clean system-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ contracts: $(STAMP)
 
 crds: $(STAMP)
 	$(BIN)/flagger crds > deploy/crds/crds.yaml
+
+## Regenerate the reference pages in docs/reference from the models and the argument parsers.
+docs: $(STAMP)
+	$(BIN)/python -m flagger.docs_gen
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit

@@ -120,6 +120,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
         argv = ["run", *argv]  # Flagger's binary takes its flags without a subcommand
+    if argv[0] == "simulate":  # it has a parser of its own, --help included
+        from flagger import simulation
+
+        return simulation.main(argv[1:])
     args = build_parser().parse_args(argv)
     code: int = args.func(args)
     return code
