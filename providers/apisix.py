@@ -23,9 +23,8 @@ A/B run).
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from flagger import plugins
@@ -70,27 +69,19 @@ class KubeClient(_meta.KubeClient, Protocol):
                      namespace: str | None = None) -> None: ...
 
 
-class UnsupportedFeature(_meta.RouterError):
-    """A Canary asks APISIX for something a weighted ApisixRoute cannot do."""
+#: A Canary asks APISIX for something a weighted ApisixRoute cannot do.
+UnsupportedFeature = _meta.UnsupportedFeature
+#: The providers named in the error, for what a weighted ApisixRoute cannot do.
+ALTERNATIVES: Mapping[str, Sequence[str]] = {
+    _meta.AB_TESTING: AB_PROVIDERS, _meta.MIRRORING: MIRROR_PROVIDERS,
+    _meta.SESSION_AFFINITY: AFFINITY_PROVIDERS,
+}
 
 
 def check_supported(canary: canary_api.Canary) -> None:
     """Raise :class:`UnsupportedFeature` for A/B testing, mirroring or session affinity."""
-    analysis = canary.spec.effective_analysis
-    if analysis is None:
-        return
-    wanted: list[tuple[str, Sequence[str]]] = []
-    if analysis.match:
-        wanted.append(("A/B testing (analysis.match)", AB_PROVIDERS))
-    if analysis.mirror:
-        wanted.append(("traffic mirroring (analysis.mirror)", MIRROR_PROVIDERS))
-    if analysis.session_affinity is not None:
-        wanted.append(("session affinity (analysis.sessionAffinity)", AFFINITY_PROVIDERS))
-    if wanted:
-        feature, others = wanted[0]
-        raise UnsupportedFeature(
-            f"canary {_meta.canary_id(canary)}: provider {NAME} does not support {feature}; "
-            f"providers that do: {', '.join(others)}")
+    _meta.refuse_first(canary, NAME, [_meta.Refusal(feature, ALTERNATIVES[feature])
+                                      for feature in _meta.beyond_weights(canary)])
 
 
 # --- pure builders --------------------------------------------------------------------------
@@ -158,24 +149,9 @@ def plan_canary_route_update(canary: canary_api.Canary, existing: Mapping[str, A
                              desired: Mapping[str, Any]) -> JSON | None:
     """The canary route to write over ``existing`` so its spec is ``desired``'s, or ``None``
     when only backend weights differ (the weights in effect are kept)."""
-    old: JSON = dict(existing.get("spec") or {})
-    want: JSON = _meta.deep_copy(dict(desired.get("spec") or {}))
-    if _without_weights(want) == _without_weights(old):
-        return None
-    weights = {b.get("serviceName"): b.get("weight")
-               for http in old.get("http") or [] for b in http.get("backends") or []}
-    for http in want.get("http") or []:
-        for backend in http.get("backends") or []:
-            if weights.get(backend.get("serviceName")) is not None:
-                backend["weight"] = weights[backend["serviceName"]]
-    updated = _meta.deep_copy(dict(existing))
-    updated["spec"] = want
-    annotations: dict[str, str] = dict((updated.get("metadata") or {}).get("annotations") or {})
-    if (not _controlled_by(existing, canary) and _meta.KUBECTL_ANNOTATION not in annotations
-            and _meta.CONFIG_ANNOTATION not in annotations):
-        annotations[_meta.CONFIG_ANNOTATION] = json.dumps(old, separators=(",", ":"))
-        updated.setdefault("metadata", {})["annotations"] = annotations
-    return updated
+    return _meta.plan_update(existing, dict(desired.get("spec") or {}),
+                             owned=_meta.controlled_by(existing, canary),
+                             comparable=_without_weights, keep=_keep_weights)
 
 
 def routed_spec(canary: canary_api.Canary, spec: Mapping[str, Any], primary_weight: int,
@@ -196,31 +172,13 @@ def read_routes(canary: canary_api.Canary, spec: Mapping[str, Any]) -> tuple[int
     """The (primary, canary, mirrored) weights: the primary's, and the rest to the canary."""
     _, primary, _ = _meta.service_names(canary)
     http = (spec.get("http") or [])[_target_index(canary, spec, primary)]
-    for backend in http.get("backends") or []:
-        if backend.get("serviceName") == primary:
-            weight = int(backend.get("weight") or 0)
-            return weight, 100 - weight, False
-    return 0, 0, False
+    return _meta.primary_share(http.get("backends") or [], primary,
+                               name=lambda b: b.get("serviceName"))
 
 
 def original_spec(obj: Mapping[str, Any]) -> JSON | None:
     """The spec kept before Flagger took the canary route over, or ``None``."""
-    meta = obj.get("metadata") or {}
-    annotations = meta.get("annotations") or {}
-    for key in (_meta.KUBECTL_ANNOTATION, _meta.CONFIG_ANNOTATION):
-        if key not in annotations:
-            continue
-        try:
-            doc = json.loads(annotations[key])
-        except ValueError:
-            doc = None
-        found = doc.get("spec") if isinstance(doc, dict) and key == _meta.KUBECTL_ANNOTATION \
-            else doc
-        if not isinstance(found, dict):
-            raise _meta.RouterError(f"APISIX route {meta.get('name')}.{meta.get('namespace')} "
-                                    f"failed to unMarshal annotation {key}")
-        return found
-    return None
+    return _meta.original_spec(obj, "APISIX route")
 
 
 # --- the router -----------------------------------------------------------------------------
@@ -247,15 +205,15 @@ class ApisixRouter:
         name = desired["metadata"]["name"]
         existing = await self._get(canary, name)
         if existing is None:
-            await _write(self.kube.create, desired,
-                         f"APISIX route {name}.{canary.namespace} create error")
+            await _meta.write(self.kube.create, desired,
+                              f"APISIX route {name}.{canary.namespace} create error")
             _log.info("APISIX route %s.%s created", name, canary.namespace,
                       extra={"canary": _meta.canary_id(canary)})
             return
         updated = plan_canary_route_update(canary, existing, desired)
         if updated is not None:
-            await _write(self.kube.replace, updated,
-                         f"APISIX route {name}.{canary.namespace} update error")
+            await _meta.write(self.kube.replace, updated,
+                              f"APISIX route {name}.{canary.namespace} update error")
             _log.info("Apisix route %s updated", name, extra={"canary": _meta.canary_id(canary)})
 
     async def set_routes(self, canary: canary_api.Canary, primary_weight: int,
@@ -269,8 +227,8 @@ class ApisixRouter:
         existing = await self._must_get(canary)
         spec = routed_spec(canary, existing.get("spec") or {}, primary_weight, canary_weight)
         if spec != existing.get("spec"):
-            await _write(self.kube.replace, {**existing, "spec": spec},
-                         f"apisix route {apex}.{canary.namespace} update error")
+            await _meta.write(self.kube.replace, {**existing, "spec": spec},
+                              f"apisix route {apex}.{canary.namespace} update error")
 
     async def get_routes(self, canary: canary_api.Canary) -> tuple[int, int, bool]:
         """The weights of the canary route's backends."""
@@ -285,11 +243,10 @@ class ApisixRouter:
             return
         stored = original_spec(existing)
         if stored is not None:
-            if stored != existing.get("spec"):
-                await _write(self.kube.replace, {**existing, "spec": stored},
-                             f"APISIX route {name}.{canary.namespace} update error")
+            await _meta.give_back(self.kube, canary, existing, stored,
+                                  f"APISIX route {name}.{canary.namespace}")
             return
-        if _controlled_by(existing, canary):
+        if _meta.controlled_by(existing, canary):
             try:
                 await self.kube.delete(API_VERSION, "ApisixRoute", name, canary.namespace)
             except Exception as exc:
@@ -330,13 +287,6 @@ def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router 
 # --- helpers --------------------------------------------------------------------------------
 
 
-async def _write(call: Callable[[JSON], Any], obj: JSON, what: str) -> None:
-    try:
-        await call(obj)
-    except Exception as exc:
-        raise _meta.RouterError(f"{what}: {exc}") from exc
-
-
 def _without_weights(spec: Mapping[str, Any]) -> JSON:
     http = []
     for route in spec.get("http") or []:
@@ -346,6 +296,11 @@ def _without_weights(spec: Mapping[str, Any]) -> JSON:
     return {**spec, "http": http}
 
 
-def _controlled_by(obj: Mapping[str, Any], canary: canary_api.Canary) -> bool:
-    ref = _meta.controller_owner(obj)
-    return bool(ref and ref.get("kind") == canary_api.KIND and ref.get("name") == canary.name)
+def _keep_weights(new: JSON, old: Mapping[str, Any]) -> None:
+    """Give the backends of ``new`` the weights they have in ``old`` (where they have one)."""
+    weights = {b.get("serviceName"): b.get("weight")
+               for http in old.get("http") or [] for b in http.get("backends") or []}
+    for http in new.get("http") or []:
+        for backend in http.get("backends") or []:
+            if weights.get(backend.get("serviceName")) is not None:
+                backend["weight"] = weights[backend["serviceName"]]

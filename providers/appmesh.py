@@ -43,7 +43,6 @@ Canary and go with it).
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -51,7 +50,6 @@ from typing import Any
 from flagger import plugins
 from flagger.api import canary as canary_api
 from flagger.api import durations
-from flagger.api import service as service_api
 
 from . import _meta
 
@@ -104,9 +102,9 @@ _log = logging.getLogger(__name__)
 JSON = dict[str, Any]
 
 
-class UnsupportedFeature(_meta.RouterError):
-    """A Canary asks App Mesh for something it cannot route (mirroring, session affinity,
-    A/B conditions other than headers)."""
+#: A Canary asks App Mesh for something it cannot route (mirroring, session affinity,
+#: A/B conditions other than headers).
+UnsupportedFeature = _meta.UnsupportedFeature
 
 
 def check_supported(canary: canary_api.Canary, provider: str) -> None:
@@ -114,41 +112,33 @@ def check_supported(canary: canary_api.Canary, provider: str) -> None:
     analysis = canary.spec.effective_analysis
     if analysis is None:
         return
-    wanted: list[tuple[str, Sequence[str]]] = []
+    wanted: list[_meta.Refusal] = []
     if analysis.mirror:
-        wanted.append(("traffic mirroring (analysis.mirror)", MIRROR_PROVIDERS))
+        wanted.append(_meta.Refusal(_meta.MIRRORING, MIRROR_PROVIDERS))
     if analysis.session_affinity is not None:
-        wanted.append(("session affinity (analysis.sessionAffinity)", AFFINITY_PROVIDERS))
+        wanted.append(_meta.Refusal(_meta.SESSION_AFFINITY, AFFINITY_PROVIDERS))
     for i, match in enumerate(analysis.match or []):
         if match.query_params:
-            wanted.append((f"query parameter matches (analysis.match[{i}].queryParams)",
-                           QUERY_PARAM_PROVIDERS))
+            wanted.append(_meta.Refusal(
+                f"query parameter matches (analysis.match[{i}].queryParams)",
+                QUERY_PARAM_PROVIDERS))
         if match.source_labels:
-            wanted.append((f"source label matches (analysis.match[{i}].sourceLabels)",
-                           SOURCE_LABEL_PROVIDERS))
-    if wanted:
-        feature, others = wanted[0]
-        raise UnsupportedFeature(
-            f"canary {_meta.canary_id(canary)}: provider {provider} does not support {feature}; "
-            f"providers that do: {', '.join(others)}")
+            wanted.append(_meta.Refusal(
+                f"source label matches (analysis.match[{i}].sourceLabels)",
+                SOURCE_LABEL_PROVIDERS))
+    _meta.refuse_first(canary, provider, wanted)
 
 
 # --- shared pure helpers --------------------------------------------------------------------
 
 
-def _service(canary: canary_api.Canary) -> service_api.CanaryService:
-    if canary.spec.service is None:
-        raise _meta.RouterError(f"canary {_meta.canary_id(canary)} has no spec.service")
-    return canary.spec.service
-
-
 def _protocol(canary: canary_api.Canary) -> str:
-    return "grpc" if "grpc" in (_service(canary).port_name or "") else "http"
+    return "grpc" if "grpc" in (_meta.service(canary).port_name or "") else "http"
 
 
 def _route_prefix(canary: canary_api.Canary) -> str:
     """App Mesh matches URI prefixes only: the first ``service.match`` prefix, else ``/``."""
-    match = _service(canary).match or []
+    match = _meta.service(canary).match or []
     if match and match[0].uri is not None and match[0].uri.prefix:
         return match[0].uri.prefix
     return "/"
@@ -173,7 +163,7 @@ def _millis(text: str | None) -> int | None:
 
 def _retry_settings(canary: canary_api.Canary) -> tuple[int, int, list[str]] | None:
     """(per-try timeout ms, attempts, events) of ``service.retries`` with Flagger's defaults."""
-    retries = _service(canary).retries
+    retries = _meta.service(canary).retries
     if retries is None:
         return None
     timeout = _millis(retries.per_try_timeout)
@@ -196,7 +186,7 @@ def _header_matches(canary: canary_api.Canary) -> list[JSON]:
 
 def _gateway_annotations(canary: canary_api.Canary) -> dict[str, str]:
     """App Mesh gateway annotations for the apex VirtualService when ``hosts`` are set."""
-    svc = _service(canary)
+    svc = _meta.service(canary)
     domains = "".join(f"{host}," for host in svc.hosts or [])
     if not domains:
         return {}
@@ -232,7 +222,7 @@ def _v1beta1_retry_policy(canary: canary_api.Canary) -> JSON | None:
 def v1beta1_virtual_node(canary: canary_api.Canary, name: str, host: str, *,
                          owner_refs: bool = True) -> JSON:
     """A v1beta1 VirtualNode ``name`` discovered by DNS at ``host``."""
-    svc = _service(canary)
+    svc = _meta.service(canary)
     spec: JSON = {
         "meshName": svc.mesh_name or "",
         "listeners": [{"portMapping": {"port": svc.port, "protocol": _protocol(canary)}}],
@@ -264,7 +254,7 @@ def _v1beta1_targets(apex: str, canary_weight: int, primary_weight: int) -> list
 def v1beta1_virtual_service_spec(canary: canary_api.Canary, canary_weight: int) -> JSON:
     """The spec of VirtualService ``<apex>.<ns>`` (``canary_weight`` 0) or
     ``<apex>-canary.<ns>`` (``canary_weight`` 100)."""
-    svc = _service(canary)
+    svc = _meta.service(canary)
     apex, _, _ = _meta.service_names(canary)
     router = apex if canary_weight == 0 else f"{apex}-canary"
     routes: list[JSON] = [{"name": router, "http": _v1beta1_http(
@@ -323,14 +313,14 @@ def read_routes_v1beta1(canary: canary_api.Canary, spec: Mapping[str, Any]
 
 
 def _container_port(canary: canary_api.Canary) -> int:
-    svc = _service(canary)
+    svc = _meta.service(canary)
     if isinstance(svc.target_port, int) and svc.target_port > 0:
         return svc.target_port
     return svc.port
 
 
 def _duration_ms(canary: canary_api.Canary) -> JSON | None:
-    millis = _millis(_service(canary).timeout)
+    millis = _millis(_meta.service(canary).timeout)
     return None if millis is None else {"unit": "ms", "value": millis}
 
 
@@ -346,7 +336,7 @@ def _v1beta2_retry_policy(canary: canary_api.Canary) -> JSON | None:
 def v1beta2_virtual_node(canary: canary_api.Canary, name: str, pod_selector: str, host: str,
                          label: str, *, owner_refs: bool = True) -> JSON:
     """A v1beta2 VirtualNode ``name`` for the pods ``<label>: <pod_selector>``."""
-    svc = _service(canary)
+    svc = _meta.service(canary)
     listener: JSON = {"portMapping": {"port": _container_port(canary),
                                       "protocol": _protocol(canary)}}
     timeout = _duration_ms(canary)
@@ -459,15 +449,10 @@ def _weights(targets: Sequence[Mapping[str, Any]], key: str, apex: str, kind: st
              name: str) -> tuple[int, int, bool]:
     if len(targets) != 2:
         raise _meta.RouterError(f"{kind} routes {name} not found")
-    primary = canary = 0
-    for target in targets:
-        if target.get(key) == f"{apex}-canary":
-            canary = int(target.get("weight") or 0)
-        if target.get(key) == f"{apex}-primary":
-            primary = int(target.get("weight") or 0)
-    if primary == 0 and canary == 0:
-        raise _meta.RouterError(
-            f"{kind} {name} does not contain routes for {apex}-primary and {apex}-canary")
+    primary, canary = _meta.require_routes(
+        f"{kind} {name}", f"{apex}-primary", f"{apex}-canary",
+        _meta.routed_weights(targets, f"{apex}-primary", f"{apex}-canary",
+                             name=lambda t: t.get(key)))
     return primary, canary, False
 
 
@@ -486,11 +471,6 @@ def _without_weights(spec: Any) -> Any:
     return spec
 
 
-def _controlled_by(obj: Mapping[str, Any], canary: canary_api.Canary) -> bool:
-    ref = _meta.controller_owner(obj)
-    return bool(ref and ref.get("kind") == canary_api.KIND and ref.get("name") == canary.name)
-
-
 def plan_update(canary: canary_api.Canary, existing: Mapping[str, Any], want_spec: JSON, *,
                 comparable: Callable[[Any], Any] = _without_weights,
                 keep: Callable[[JSON, Mapping[str, Any]], None] | None = None,
@@ -503,46 +483,13 @@ def plan_update(canary: canary_api.Canary, existing: Mapping[str, Any], want_spe
     is not the Canary's keeps the spec it had in ``flagger.kubernetes.io/original-configuration``
     (unless kubectl's last-applied-configuration or an earlier copy holds it already).
     """
-    old_spec: JSON = dict(existing.get("spec") or {})
-    meta: JSON = dict(existing.get("metadata") or {})
-    current: dict[str, str] = dict(meta.get("annotations") or {})
-    wanted = {**current, **(annotations or {})}
-    spec_changed = comparable(want_spec) != comparable(old_spec)
-    if not spec_changed and wanted == current:
-        return None
-    updated = _meta.deep_copy(dict(existing))
-    if spec_changed:
-        new_spec = _meta.deep_copy(want_spec)
-        if keep is not None:
-            keep(new_spec, old_spec)
-        updated["spec"] = new_spec
-        if (not _controlled_by(existing, canary) and _meta.KUBECTL_ANNOTATION not in wanted
-                and _meta.CONFIG_ANNOTATION not in wanted):
-            wanted[_meta.CONFIG_ANNOTATION] = json.dumps(old_spec, separators=(",", ":"))
-    if wanted:
-        updated.setdefault("metadata", {})["annotations"] = wanted
-    return updated
+    return _meta.plan_update(existing, want_spec, owned=_meta.controlled_by(existing, canary),
+                             comparable=comparable, keep=keep, annotations=annotations)
 
 
 def original_spec(obj: Mapping[str, Any]) -> JSON | None:
     """The spec kept before Flagger took the object over, or ``None`` when none was kept."""
-    meta = obj.get("metadata") or {}
-    annotations = meta.get("annotations") or {}
-    for key in (_meta.KUBECTL_ANNOTATION, _meta.CONFIG_ANNOTATION):
-        if key not in annotations:
-            continue
-        try:
-            doc = json.loads(annotations[key])
-        except ValueError:
-            doc = None
-        found = doc.get("spec") if isinstance(doc, dict) and key == _meta.KUBECTL_ANNOTATION \
-            else doc
-        if not isinstance(found, dict):
-            raise _meta.RouterError(
-                f"{obj.get('kind')} {meta.get('name')}.{meta.get('namespace')} "
-                f"failed to unMarshal annotation {key}")
-        return found
-    return None
+    return _meta.original_spec(obj, str(obj.get("kind")))
 
 
 def _keep_first_action(route_key: str) -> Callable[[JSON, Mapping[str, Any]], None]:
@@ -606,7 +553,7 @@ class _Base:
         kind, name = desired["kind"], desired["metadata"]["name"]
         existing = await self._get(kind, name, canary.namespace)
         if existing is None:
-            await self._write(self.kube.create, desired,
+            await _meta.write(self.kube.create, desired,
                               f"{kind} {name}.{canary.namespace} create error")
             _log.info("%s %s.%s created", kind, name, canary.namespace,
                       extra={"canary": _meta.canary_id(canary)})
@@ -614,7 +561,7 @@ class _Base:
         updated = plan_update(canary, existing, desired["spec"], comparable=comparable,
                               keep=keep, annotations=annotations)
         if updated is not None:
-            await self._write(self.kube.replace, updated, f"{kind} {name} update error")
+            await _meta.write(self.kube.replace, updated, f"{kind} {name} update error")
             _log.info("%s %s updated", kind, name, extra={"canary": _meta.canary_id(canary)})
         return False
 
@@ -622,23 +569,9 @@ class _Base:
         existing = await self._get(kind, name, canary.namespace)
         if existing is None:
             return
-        stored = original_spec(existing)
-        if stored is None:
-            if not _controlled_by(existing, canary):
-                _log.warning("%s %s.%s original configuration not found, unable to revert",
-                             kind, name, canary.namespace,
-                             extra={"canary": _meta.canary_id(canary)})
-            return
-        if stored != existing.get("spec"):
-            await self._write(self.kube.replace, {**existing, "spec": stored},
-                              f"{kind} {name}.{canary.namespace} update error")
-
-    @staticmethod
-    async def _write(call: Callable[[JSON], Any], obj: JSON, what: str) -> None:
-        try:
-            await call(obj)
-        except Exception as exc:
-            raise _meta.RouterError(f"{what}: {exc}") from exc
+        await _meta.give_back(self.kube, canary, existing, original_spec(existing),
+                              f"{kind} {name}.{canary.namespace}",
+                              log=None if _meta.controlled_by(existing, canary) else _log)
 
 
 class AppMeshRouter(_Base):
@@ -650,7 +583,7 @@ class AppMeshRouter(_Base):
     async def reconcile(self, canary: canary_api.Canary) -> None:
         """Create or update the VirtualNodes and the apex and canary VirtualServices."""
         check_supported(canary, self.provider)
-        if not _service(canary).mesh_name:
+        if not _meta.service(canary).mesh_name:
             raise _meta.RouterError(
                 f"canary {_meta.canary_id(canary)}: mesh name cannot be empty "
                 "(set spec.service.meshName for the appmesh provider)")
@@ -673,7 +606,7 @@ class AppMeshRouter(_Base):
         existing = await self._must_get("VirtualService", self._apex(canary), canary.namespace)
         spec = routed_v1beta1(canary, existing.get("spec") or {}, primary_weight, canary_weight)
         if spec != existing.get("spec"):
-            await self._write(self.kube.replace, {**existing, "spec": spec},
+            await _meta.write(self.kube.replace, {**existing, "spec": spec},
                               f"VirtualService {self._apex(canary)} update error")
 
     async def get_routes(self, canary: canary_api.Canary) -> tuple[int, int, bool]:
@@ -726,7 +659,7 @@ class AppMeshV1beta2Router(_Base):
                                comparable=_without_controller_fields, keep=keep)
             service = v1beta2_virtual_service(canary, weight, owner_refs=own)
             if await self._get("VirtualService", service["metadata"]["name"], ns) is None:
-                await self._write(self.kube.create, service,
+                await _meta.write(self.kube.create, service,
                                   f"VirtualService {service['metadata']['name']} create error")
                 _log.info("VirtualService %s created", service["metadata"]["name"],
                           extra={"canary": _meta.canary_id(canary)})
@@ -739,7 +672,7 @@ class AppMeshV1beta2Router(_Base):
         existing = await self._must_get("VirtualRouter", apex, canary.namespace)
         spec = routed_v1beta2(canary, existing.get("spec") or {}, primary_weight, canary_weight)
         if spec != existing.get("spec"):
-            await self._write(self.kube.replace, {**existing, "spec": spec},
+            await _meta.write(self.kube.replace, {**existing, "spec": spec},
                               f"VirtualRouter {apex} update error")
 
     async def get_routes(self, canary: canary_api.Canary) -> tuple[int, int, bool]:

@@ -26,14 +26,12 @@ already and is not the Canary's is taken over, its spec kept in
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flagger import plugins
 from flagger.api import canary as canary_api
-from flagger.api import service as service_api
 
 from . import _meta
 
@@ -145,30 +143,11 @@ def plan_http_proxy_update(canary: canary_api.Canary, existing: Mapping[str, Any
     The weights in effect are kept; an HTTPProxy that is not the Canary's keeps its spec in the
     original-configuration annotation before it is first replaced.
     """
-    want = http_proxy_spec(canary)
-    old: JSON = dict(existing.get("spec") or {})
     labels, annotations = _apex_metadata(canary, ingress_class)
-    meta: JSON = dict(existing.get("metadata") or {})
-    current_annotations: dict[str, str] = dict(meta.get("annotations") or {})
-    current_labels: dict[str, str] = dict(meta.get("labels") or {})
-    wanted_annotations = {**current_annotations, **annotations}
-    wanted_labels = {**current_labels, **labels}
-    spec_changed = _without_weights(want) != _without_weights(old)
-    if (not spec_changed and wanted_annotations == current_annotations
-            and wanted_labels == current_labels):
-        return None
-    updated = _meta.deep_copy(dict(existing))
-    if spec_changed:
-        updated["spec"] = _keep_weights(want, old)
-        if (not _controlled_by(existing, canary)
-                and _meta.KUBECTL_ANNOTATION not in wanted_annotations
-                and _meta.CONFIG_ANNOTATION not in wanted_annotations):
-            wanted_annotations[_meta.CONFIG_ANNOTATION] = json.dumps(old, separators=(",", ":"))
-    updated_meta = updated.setdefault("metadata", {})
-    updated_meta["annotations"] = wanted_annotations
-    if wanted_labels:
-        updated_meta["labels"] = wanted_labels
-    return updated
+    return _meta.plan_update(existing, http_proxy_spec(canary),
+                             owned=_meta.controlled_by(existing, canary),
+                             comparable=_without_weights, keep=_keep_weights,
+                             annotations=annotations, labels=labels)
 
 
 def read_routes(canary: canary_api.Canary, spec: Mapping[str, Any]) -> tuple[int, int, bool]:
@@ -179,31 +158,12 @@ def read_routes(canary: canary_api.Canary, spec: Mapping[str, Any]) -> tuple[int
     services = (routes[0].get("services") or []) if routes else []
     if len(services) < 2:
         raise _meta.RouterError(f"HTTPProxy {apex}.{canary.namespace} services not found")
-    for service in services:
-        if service.get("name") == primary:
-            weight = int(service.get("weight") or 0)
-            return weight, 100 - weight, False
-    return 0, 0, False
+    return _meta.primary_share(services, primary, name=lambda s: s.get("name"))
 
 
 def original_spec(obj: Mapping[str, Any]) -> JSON | None:
     """The spec kept before Flagger took the HTTPProxy over, or ``None`` when none was kept."""
-    meta = obj.get("metadata") or {}
-    annotations = meta.get("annotations") or {}
-    for key in (_meta.KUBECTL_ANNOTATION, _meta.CONFIG_ANNOTATION):
-        if key not in annotations:
-            continue
-        try:
-            doc = json.loads(annotations[key])
-        except ValueError:
-            doc = None
-        found = doc.get("spec") if isinstance(doc, dict) and key == _meta.KUBECTL_ANNOTATION \
-            else doc
-        if not isinstance(found, dict):
-            raise _meta.RouterError(f"HTTPProxy {meta.get('name')}.{meta.get('namespace')} "
-                                    f"failed to unMarshal annotation {key}")
-        return found
-    return None
+    return _meta.original_spec(obj, "HTTPProxy")
 
 
 # --- the router -----------------------------------------------------------------------------
@@ -223,16 +183,13 @@ class ContourRouter:
         check_supported(canary)
         where = self._where(canary)
         existing = await self._get(canary)
-        if existing is None:
-            desired = http_proxy(canary, ingress_class=self.ingress_class,
-                                 owner_refs=self.set_owner_refs)
-            await _write(self.kube.create, desired, f"{where} create error")
-            _log.info("%s created", where, extra={"canary": _meta.canary_id(canary)})
-            return
-        updated = plan_http_proxy_update(canary, existing, ingress_class=self.ingress_class)
-        if updated is not None:
-            await _write(self.kube.replace, updated, f"{where} update error")
-            _log.info("%s updated", where, extra={"canary": _meta.canary_id(canary)})
+        await _meta.create_or_update(
+            self.kube, canary, existing, where,
+            desired=lambda: http_proxy(canary, ingress_class=self.ingress_class,
+                                       owner_refs=self.set_owner_refs),
+            plan=lambda found: plan_http_proxy_update(canary, found,
+                                                      ingress_class=self.ingress_class),
+            log=_log)
 
     async def set_routes(self, canary: canary_api.Canary, primary_weight: int,
                          canary_weight: int, mirrored: bool) -> None:
@@ -244,7 +201,8 @@ class ContourRouter:
         existing = await self._must_get(canary)
         spec = http_proxy_spec(canary, primary_weight, canary_weight)
         if spec != existing.get("spec"):
-            await _write(self.kube.replace, {**existing, "spec": spec}, f"{where} update error")
+            await _meta.write(self.kube.replace, {**existing, "spec": spec},
+                              f"{where} update error")
 
     async def get_routes(self, canary: canary_api.Canary) -> tuple[int, int, bool]:
         """The weights the HTTPProxy routes."""
@@ -256,15 +214,9 @@ class ContourRouter:
         existing = await self._get(canary)
         if existing is None:
             return
-        stored = original_spec(existing)
-        if stored is None:
-            if not _controlled_by(existing, canary):
-                _log.warning("%s original configuration not found, unable to revert",
-                             self._where(canary), extra={"canary": _meta.canary_id(canary)})
-            return
-        if stored != existing.get("spec"):
-            await _write(self.kube.replace, {**existing, "spec": stored},
-                         f"{self._where(canary)} update error")
+        await _meta.give_back(self.kube, canary, existing, original_spec(existing),
+                              self._where(canary),
+                              log=None if _meta.controlled_by(existing, canary) else _log)
 
     async def _get(self, canary: canary_api.Canary) -> JSON | None:
         apex, _, _ = _meta.service_names(canary)
@@ -303,26 +255,13 @@ def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router 
 # --- helpers --------------------------------------------------------------------------------
 
 
-async def _write(call: Callable[[JSON], Any], obj: JSON, what: str) -> None:
-    try:
-        await call(obj)
-    except Exception as exc:
-        raise _meta.RouterError(f"{what}: {exc}") from exc
-
-
-def _service(canary: canary_api.Canary) -> service_api.CanaryService:
-    if canary.spec.service is None:
-        raise _meta.RouterError(f"canary {_meta.canary_id(canary)} has no spec.service")
-    return canary.spec.service
-
-
 def _has_ab(canary: canary_api.Canary) -> bool:
     analysis = canary.spec.effective_analysis
     return bool(analysis is not None and analysis.match)
 
 
 def _prefix(canary: canary_api.Canary) -> str:
-    match = _service(canary).match or []
+    match = _meta.service(canary).match or []
     if match and match[0].uri is not None and match[0].uri.prefix:
         return match[0].uri.prefix
     return "/"
@@ -348,7 +287,7 @@ def _ab_conditions(canary: canary_api.Canary) -> list[JSON]:
 
 def _route(canary: canary_api.Canary, conditions: list[JSON], primary_weight: int,
            canary_weight: int) -> JSON:
-    svc = _service(canary)
+    svc = _meta.service(canary)
     _, primary, canary_name = _meta.service_names(canary)
     route: JSON = {"conditions": conditions}
     if svc.timeout:
@@ -364,7 +303,7 @@ def _route(canary: canary_api.Canary, conditions: list[JSON], primary_weight: in
 
 
 def _backend(canary: canary_api.Canary, name: str, weight: int) -> JSON:
-    port = _service(canary).port
+    port = _meta.service(canary).port
     backend: JSON = {"name": name, "port": port}
     if weight:
         backend["weight"] = weight
@@ -377,9 +316,7 @@ def _backend(canary: canary_api.Canary, name: str, weight: int) -> JSON:
 
 def _apex_metadata(canary: canary_api.Canary,
                    ingress_class: str) -> tuple[dict[str, str], dict[str, str]]:
-    apex = _service(canary).apex
-    labels = dict((apex.labels if apex else None) or {})
-    annotations = _meta.filter_metadata(apex.annotations if apex else None)
+    labels, annotations = _meta.apex_metadata(canary)
     if ingress_class:
         annotations[INGRESS_CLASS_ANNOTATION] = ingress_class
     return labels, annotations
@@ -394,9 +331,8 @@ def _without_weights(spec: Mapping[str, Any]) -> JSON:
     return {**spec, "routes": routes}
 
 
-def _keep_weights(want: JSON, old: Mapping[str, Any]) -> JSON:
-    """``want`` with the weights ``old`` routes, route by route and service by service."""
-    new = _meta.deep_copy(want)
+def _keep_weights(new: JSON, old: Mapping[str, Any]) -> None:
+    """Give ``new`` the weights ``old`` routes, route by route and service by service."""
     old_routes = old.get("routes") or []
     for index, route in enumerate(new.get("routes") or []):
         if index >= len(old_routes):
@@ -410,9 +346,3 @@ def _keep_weights(want: JSON, old: Mapping[str, Any]) -> JSON:
                 service["weight"] = weight
             else:
                 service.pop("weight", None)
-    return new
-
-
-def _controlled_by(obj: Mapping[str, Any], canary: canary_api.Canary) -> bool:
-    ref = _meta.controller_owner(obj)
-    return bool(ref and ref.get("kind") == canary_api.KIND and ref.get("name") == canary.name)

@@ -52,10 +52,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import logging
-import secrets
-import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -64,7 +61,6 @@ from flagger.api import analysis as analysis_api
 from flagger.api import canary as canary_api
 from flagger.api import durations
 from flagger.api import istio as istio_api
-from flagger.api import service as service_api
 from flagger.api import status as status_api
 
 from . import _meta, istio
@@ -109,8 +105,8 @@ JSON = dict[str, Any]
 CookieValue = Callable[[], str]
 
 
-class UnsupportedByProvider(_meta.RouterError):
-    """The Canary asks its Gateway API provider for something it cannot do."""
+#: The Canary asks its Gateway API provider for something it cannot do.
+UnsupportedByProvider = _meta.UnsupportedFeature
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,9 +139,8 @@ def flavor_for(provider: str) -> Flavor | None:
     return None
 
 
-def random_cookie_value() -> str:
-    """Ten random letters, as Flagger's session-affinity cookie values."""
-    return "".join(secrets.choice(string.ascii_letters) for _ in range(10))
+#: Ten random letters, as Flagger's session-affinity cookie values.
+random_cookie_value = istio.random_cookie_value
 
 
 # --- what a canary may ask ------------------------------------------------------------------
@@ -154,7 +149,7 @@ def random_cookie_value() -> str:
 def check_supported(canary: canary_api.Canary, flavor: Flavor) -> None:
     """Raise :class:`RouterError` when the HTTPRoute cannot be built for this canary: no
     ``gatewayRefs``, or (v1beta1) a setting only ``gatewayapi:v1`` applies."""
-    svc = _service(canary)
+    svc = _meta.service(canary)
     who = f"canary {_meta.canary_id(canary)}"
     if not svc.gateway_refs:
         raise _meta.RouterError(
@@ -172,19 +167,16 @@ def check_supported(canary: canary_api.Canary, flavor: Flavor) -> None:
         ("request mirrors (service.mirror)", bool(svc.mirror)),
         ("timeouts (service.timeout)", bool(svc.timeout)),
         ("backend timeouts (service.backendTimeout)", bool(svc.backend_timeout)),
-        ("traffic mirroring (analysis.mirror)", bool(analysis and analysis.mirror)),
+        (_meta.MIRRORING, bool(analysis and analysis.mirror)),
         (
             "a primary session cookie (analysis.sessionAffinity.primaryCookieName)",
             bool(analysis and analysis.session_affinity
                  and analysis.session_affinity.primary_cookie_name),
         ),
     ]
-    for feature, asked in wanted:
-        if asked:
-            raise UnsupportedByProvider(
-                f"{who}: {feature} is not supported by provider {flavor.provider}; "
-                f"use provider {V1.provider}, or remove the setting"
-            )
+    _meta.refuse_first(canary, flavor.provider,
+                       [_meta.Refusal(feature, (V1.provider,), "or remove the setting")
+                        for feature, asked in wanted if asked])
 
 
 # --- pure builders --------------------------------------------------------------------------
@@ -193,7 +185,7 @@ def check_supported(canary: canary_api.Canary, flavor: Flavor) -> None:
 def parent_refs(canary: canary_api.Canary) -> list[JSON]:
     """``spec.service.gatewayRefs`` as HTTPRoute parentRefs, with Gateway API's defaults."""
     refs: list[JSON] = []
-    for ref in _service(canary).gateway_refs or []:
+    for ref in _meta.service(canary).gateway_refs or []:
         entry: JSON = {
             "group": GROUP if ref.group is None else ref.group,
             "kind": GATEWAY_KIND if ref.kind is None else ref.kind,
@@ -213,7 +205,7 @@ def http_route_spec(canary: canary_api.Canary, flavor: Flavor) -> JSON:
     """The HTTPRoute spec with all traffic on the primary (what ``reconcile`` writes)."""
     check_supported(canary, flavor)
     _, primary, canary_name = _meta.service_names(canary)
-    port = _service(canary).port
+    port = _meta.service(canary).port
     matches = _service_matches(canary)
     rules = [_rule(canary, flavor, matches,
                    [_backend_ref(primary, 100, port), _backend_ref(canary_name, 0, port)])]
@@ -224,7 +216,7 @@ def http_route_spec(canary: canary_api.Canary, flavor: Flavor) -> JSON:
 def http_route(canary: canary_api.Canary, flavor: Flavor, *, owner_refs: bool = True) -> JSON:
     """The HTTPRoute ``<svc>`` Flagger creates when there is none."""
     apex, _, _ = _meta.service_names(canary)
-    labels, annotations = _apex_metadata(canary)
+    labels, annotations = _meta.apex_metadata(canary)
     metadata: JSON = {"name": apex, "namespace": canary.namespace}
     if labels:
         metadata["labels"] = labels
@@ -250,7 +242,7 @@ def plan_http_route_update(
     metadata changed, so an update does not reset the weights of a running analysis.
     """
     want = http_route_spec(canary, flavor)
-    labels, annotations = _apex_metadata(canary)
+    labels, annotations = _meta.apex_metadata(canary)
     meta: JSON = existing.get("metadata") or {}
     current_annotations: dict[str, str] = dict(meta.get("annotations") or {})
     current_labels: dict[str, str] = dict(meta.get("labels") or {})
@@ -267,8 +259,9 @@ def plan_http_route_update(
     updated_meta["labels"] = labels
     if spec_changed:
         updated["spec"] = want
-        if _taking_over(canary, existing):
-            annotations[_meta.CONFIG_ANNOTATION] = json.dumps(current_spec, separators=(",", ":"))
+        _meta.save_original_spec(annotations, current_spec,
+                                 owned=_meta.controlled_by(existing, canary, by_uid=True),
+                                 held=current_annotations)
     updated_meta["annotations"] = annotations
     return updated
 
@@ -287,7 +280,7 @@ def routed_spec(
     ``canary.status``."""
     check_supported(canary, flavor)
     _, primary, canary_name = _meta.service_names(canary)
-    port = _service(canary).port
+    port = _meta.service(canary).port
     matches = _service_matches(canary)
     analysis = canary.spec.effective_analysis
     weighted = _rule(
@@ -327,38 +320,20 @@ def read_routes(
             weighted = rule
         if len(backends) == 2:
             primary_weight, canary_weight = _weights(backends, primary, canary_name,
-                                                     primary_weight, canary_weight)
+                                                     (primary_weight, canary_weight))
         for item in rule.get("filters") or []:
             target = ((item.get("requestMirror") or {}).get("backendRef") or {}).get("name")
             if item.get("type") == "RequestMirror" and target == canary_name:
                 mirrored = True
     if weighted is not None:
         primary_weight, canary_weight = _weights(weighted.get("backendRefs") or [], primary,
-                                                 canary_name, primary_weight, canary_weight)
+                                                 canary_name, (primary_weight, canary_weight))
     return primary_weight, canary_weight, mirrored
 
 
 def original_spec(obj: Mapping[str, Any]) -> JSON | None:
     """The spec kept before Flagger took the HTTPRoute over, or ``None`` when none was kept."""
-    meta = obj.get("metadata") or {}
-    annotations = meta.get("annotations") or {}
-    for key in (_meta.KUBECTL_ANNOTATION, _meta.CONFIG_ANNOTATION):
-        if key not in annotations:
-            continue
-        try:
-            doc = json.loads(annotations[key])
-        except ValueError:
-            doc = None
-        # kubectl keeps the whole object, Flagger only the spec.
-        if isinstance(doc, dict) and key == _meta.KUBECTL_ANNOTATION:
-            doc = doc.get("spec")
-        if not isinstance(doc, dict):
-            raise _meta.RouterError(
-                f"HTTPRoute {meta.get('name', '')}.{meta.get('namespace', '')} failed to "
-                f"unMarshal annotation {key}"
-            )
-        return doc
-    return None
+    return _meta.original_spec(obj, KIND)
 
 
 # --- the router -----------------------------------------------------------------------------
@@ -380,15 +355,11 @@ class GatewayAPIRouter:
         """Create the HTTPRoute, or update it when what Flagger manages changed."""
         where = _where(canary)
         existing = await self._get(canary, required=False)
-        if existing is None:
-            desired = http_route(canary, self.flavor, owner_refs=self.set_owner_refs)
-            await _write(self.kube.create, desired, f"{where} create error")
-            _log.info("%s created", where, extra={"canary": _meta.canary_id(canary)})
-            return
-        updated = plan_http_route_update(canary, self.flavor, existing)
-        if updated is not None:
-            await _write(self.kube.replace, updated, f"{where} update error while reconciling")
-            _log.info("%s updated", where, extra={"canary": _meta.canary_id(canary)})
+        await _meta.create_or_update(
+            self.kube, canary, existing, where,
+            desired=lambda: http_route(canary, self.flavor, owner_refs=self.set_owner_refs),
+            plan=lambda found: plan_http_route_update(canary, self.flavor, found), log=_log,
+            update_error="update error while reconciling")
 
     async def set_routes(
         self, canary: canary_api.Canary, primary_weight: int, canary_weight: int, mirrored: bool
@@ -399,8 +370,8 @@ class GatewayAPIRouter:
         spec = routed_spec(canary, self.flavor, primary_weight, canary_weight, mirrored,
                            cookie_value=self.cookie_value)
         if spec != existing.get("spec"):
-            await _write(self.kube.replace, {**existing, "spec": spec},
-                         f"{_where(canary)} update error while setting weights")
+            await _meta.write(self.kube.replace, {**existing, "spec": spec},
+                              f"{_where(canary)} update error while setting weights")
 
     async def get_routes(self, canary: canary_api.Canary) -> tuple[int, int, bool]:
         """The weights and mirroring the HTTPRoute currently routes."""
@@ -413,10 +384,8 @@ class GatewayAPIRouter:
         existing = await self._get(canary, required=False)
         if existing is None:
             return
-        stored = original_spec(existing)
-        if stored is not None and stored != existing.get("spec"):
-            await _write(self.kube.replace, {**existing, "spec": stored},
-                         f"{_where(canary)} update error")
+        if await _meta.give_back(self.kube, canary, existing, original_spec(existing),
+                                 _where(canary)):
             _log.info("%s restored", _where(canary), extra={"canary": _meta.canary_id(canary)})
 
     async def _get(self, canary: canary_api.Canary, *, required: bool) -> JSON | None:
@@ -451,26 +420,14 @@ def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router 
 # --- helpers --------------------------------------------------------------------------------
 
 
-def _service(canary: canary_api.Canary) -> service_api.CanaryService:
-    if canary.spec.service is None:
-        raise _meta.RouterError(f"canary {_meta.canary_id(canary)} has no spec.service")
-    return canary.spec.service
-
-
 def _where(canary: canary_api.Canary) -> str:
     apex, _, _ = _meta.service_names(canary)
     return f"HTTPRoute {apex}.{canary.namespace}"
 
 
-def _apex_metadata(canary: canary_api.Canary) -> tuple[dict[str, str], dict[str, str]]:
-    apex = _service(canary).apex
-    labels = dict((apex.labels if apex else None) or {})
-    return labels, _meta.filter_metadata(apex.annotations if apex else None)
-
-
 def _spec(canary: canary_api.Canary, rules: list[JSON]) -> JSON:
     spec: JSON = {"parentRefs": parent_refs(canary)}
-    hosts = _service(canary).hosts
+    hosts = _meta.service(canary).hosts
     if hosts:
         spec["hostnames"] = list(hosts)
     spec["rules"] = rules
@@ -489,7 +446,7 @@ def _rule(
 ) -> JSON:
     rule: JSON = {"matches": copy.deepcopy(matches)}
     if flavor.full:
-        filters = _filters(canary)
+        filters = _filters(canary, flavor.provider)
         if filters:
             rule["filters"] = filters
     rule["backendRefs"] = backends
@@ -512,11 +469,11 @@ def _add_ab_rule(
     conditions = _map_matches(canary, analysis.match, "analysis.match")
     rules[0]["matches"] = _merge_matches(conditions, matches)
     rules.append(_rule(canary, flavor, matches,
-                       [_backend_ref(primary, 100, _service(canary).port)]))
+                       [_backend_ref(primary, 100, _meta.service(canary).port)]))
 
 
 def _service_matches(canary: canary_api.Canary) -> list[JSON]:
-    matches = _map_matches(canary, _service(canary).match or [], "service.match")
+    matches = _map_matches(canary, _meta.service(canary).match or [], "service.match")
     return matches or [{"path": {"type": "PathPrefix", "value": "/"}}]
 
 
@@ -609,10 +566,10 @@ def _header_filter(kind: str, key: str, ops: istio_api.HeaderOperations) -> JSON
     return {"type": kind, key: modifier}
 
 
-def _filters(canary: canary_api.Canary) -> list[JSON]:
+def _filters(canary: canary_api.Canary, provider: str) -> list[JSON]:
     """The rule filters of ``gatewayapi:v1`` (Flagger's ``makeFilters``), in Flagger's order:
     request headers, response headers, URL rewrite, then CORS and the static mirrors."""
-    svc = _service(canary)
+    svc = _meta.service(canary)
     filters: list[JSON] = []
     if svc.headers is not None:
         if svc.headers.request is not None:
@@ -633,7 +590,7 @@ def _filters(canary: canary_api.Canary) -> list[JSON]:
                                    "replacePrefixMatch": svc.rewrite.uri}
         filters.append({"type": "URLRewrite", "urlRewrite": rewrite})
     if svc.cors_policy is not None:
-        filters.append({"type": "CORS", "cors": _cors(canary, svc.cors_policy)})
+        filters.append({"type": "CORS", "cors": _cors(canary, provider, svc.cors_policy)})
     for mirror in svc.mirror or []:
         ref = mirror.backend_ref
         backend: JSON = {
@@ -653,16 +610,16 @@ def _mirror_filter(backend: JSON) -> JSON:
     return {"type": "RequestMirror", "requestMirror": {"backendRef": backend}}
 
 
-def _cors(canary: canary_api.Canary, policy: istio_api.CorsPolicy) -> JSON:
+def _cors(canary: canary_api.Canary, provider: str, policy: istio_api.CorsPolicy) -> JSON:
     """An Istio CorsPolicy as a Gateway API ``HTTPCORSFilter``. Gateway API origins are exact
     (with ``*`` wildcards), so prefix and regex origins cannot be expressed."""
     origins = list(policy.allow_origin or [])
     for origin in policy.allow_origins or []:
         if origin.exact is None:
             raise UnsupportedByProvider(
-                f"canary {_meta.canary_id(canary)}: Gateway API CORS origins must be exact "
-                f"(or use * wildcards), not {origin.to_dict()} in service.corsPolicy.allowOrigins"
-            )
+                canary, provider,
+                f"the CORS origin {origin.to_dict()} in service.corsPolicy.allowOrigins",
+                "Gateway API CORS origins must be exact (or use * wildcards)")
         origins.append(origin.exact)
     cors: JSON = {}
     if origins:
@@ -685,7 +642,7 @@ def _cors(canary: canary_api.Canary, policy: istio_api.CorsPolicy) -> JSON:
 
 
 def _timeouts(canary: canary_api.Canary) -> JSON:
-    svc = _service(canary)
+    svc = _meta.service(canary)
     timeouts: JSON = {}
     if svc.timeout:
         timeouts["request"] = svc.timeout
@@ -698,7 +655,7 @@ def _cookie_match(canary: canary_api.Canary, cookie: str) -> list[JSON]:
     name, _, value = cookie.partition("=")
     condition = {"headers": [{"type": REGEX, "name": COOKIE_HEADER,
                               "value": f".*{name}.*{value}.*"}]}
-    return _merge_matches([condition], _map_matches(canary, _service(canary).match or [],
+    return _merge_matches([condition], _map_matches(canary, _meta.service(canary).match or [],
                                                     "service.match"))
 
 
@@ -720,7 +677,7 @@ def _sticky_rules(
     affinity = analysis.session_affinity
     assert affinity is not None
     _, primary, canary_name = _meta.service_names(canary)
-    port = _service(canary).port
+    port = _meta.service(canary).port
     if canary.status is None:
         canary.status = status_api.CanaryStatus()
     status = canary.status
@@ -774,16 +731,10 @@ def _interval_seconds(canary: canary_api.Canary, analysis: analysis_api.CanaryAn
         ) from exc
 
 
-def _weights(
-    backends: Iterable[Mapping[str, Any]], primary: str, canary_name: str,
-    primary_weight: int, canary_weight: int,
-) -> tuple[int, int]:
-    for ref in backends:
-        if ref.get("name") == primary:
-            primary_weight = int(ref.get("weight") or 0)
-        if ref.get("name") == canary_name:
-            canary_weight = int(ref.get("weight") or 0)
-    return primary_weight, canary_weight
+def _weights(backends: Iterable[Mapping[str, Any]], primary: str, canary_name: str,
+             start: tuple[int, int]) -> tuple[int, int]:
+    return _meta.routed_weights(backends, primary, canary_name, name=lambda b: b.get("name"),
+                                start=start)
 
 
 def _check_parents(canary: canary_api.Canary, route: Mapping[str, Any]) -> None:
@@ -853,20 +804,3 @@ def _is_sticky(rule: Mapping[str, Any], cookie_names: Sequence[str]) -> bool:
                     and any(n in str(header.get("value") or "") for n in cookie_names)):
                 return True
     return False
-
-
-def _taking_over(canary: canary_api.Canary, existing: Mapping[str, Any]) -> bool:
-    """True when ``existing`` is someone else's object whose spec is not kept anywhere yet."""
-    annotations = (existing.get("metadata") or {}).get("annotations") or {}
-    if _meta.KUBECTL_ANNOTATION in annotations or _meta.CONFIG_ANNOTATION in annotations:
-        return False
-    owner = _meta.controller_owner(existing)
-    uid = str(canary.metadata.get("uid") or "")
-    return owner is None or not uid or owner.get("uid") != uid
-
-
-async def _write(call: Callable[[JSON], Any], obj: JSON, what: str) -> None:
-    try:
-        await call(obj)
-    except Exception as exc:
-        raise _meta.RouterError(f"{what}: {exc}") from exc

@@ -28,14 +28,12 @@ an existing RouteTable that is not the Canary's is taken over, its spec kept in
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from flagger import plugins
 from flagger.api import canary as canary_api
-from flagger.api import service as service_api
 
 from . import _meta
 
@@ -78,8 +76,8 @@ _log = logging.getLogger(__name__)
 JSON = dict[str, Any]
 
 
-class UnsupportedFeature(_meta.RouterError):
-    """A Canary asks Gloo for something Flagger's RouteTable cannot express."""
+#: A Canary asks Gloo for something Flagger's RouteTable cannot express.
+UnsupportedFeature = _meta.UnsupportedFeature
 
 
 def check_supported(canary: canary_api.Canary) -> None:
@@ -87,28 +85,27 @@ def check_supported(canary: canary_api.Canary) -> None:
     analysis = canary.spec.effective_analysis
     if analysis is None:
         return
-    wanted: list[tuple[str, Sequence[str]]] = []
+    wanted: list[_meta.Refusal] = []
     if analysis.mirror:
-        wanted.append(("traffic mirroring (analysis.mirror)", MIRROR_PROVIDERS))
+        wanted.append(_meta.Refusal(_meta.MIRRORING, MIRROR_PROVIDERS))
     if analysis.session_affinity is not None:
-        wanted.append(("session affinity (analysis.sessionAffinity)", AFFINITY_PROVIDERS))
+        wanted.append(_meta.Refusal(_meta.SESSION_AFFINITY, AFFINITY_PROVIDERS))
     for i, match in enumerate(analysis.match or []):
         for header, value in (match.headers or {}).items():
             for kind in ("prefix", "suffix"):
                 if getattr(value, kind):
-                    wanted.append((f"{kind} header matches (analysis.match[{i}].headers."
-                                   f"{header}.{kind})", AFFIX_HEADER_PROVIDERS))
+                    wanted.append(_meta.Refusal(f"{kind} header matches (analysis.match[{i}]."
+                                                f"headers.{header}.{kind})",
+                                                AFFIX_HEADER_PROVIDERS))
         if match.query_params:
-            wanted.append((f"query parameter matches (analysis.match[{i}].queryParams)",
-                           QUERY_PARAM_PROVIDERS))
+            wanted.append(_meta.Refusal(
+                f"query parameter matches (analysis.match[{i}].queryParams)",
+                QUERY_PARAM_PROVIDERS))
         if match.source_labels:
-            wanted.append((f"source label matches (analysis.match[{i}].sourceLabels)",
-                           SOURCE_LABEL_PROVIDERS))
-    if wanted:
-        feature, others = wanted[0]
-        raise UnsupportedFeature(
-            f"canary {_meta.canary_id(canary)}: provider {NAME} does not support {feature}; "
-            f"providers that do: {', '.join(others)}")
+            wanted.append(_meta.Refusal(
+                f"source label matches (analysis.match[{i}].sourceLabels)",
+                SOURCE_LABEL_PROVIDERS))
+    _meta.refuse_first(canary, NAME, wanted)
 
 
 # --- pure builders --------------------------------------------------------------------------
@@ -117,7 +114,7 @@ def check_supported(canary: canary_api.Canary) -> None:
 def upstream_names(canary: canary_api.Canary) -> tuple[str, str]:
     """The primary and canary Upstream names: ``<ns>-<svc>-{primary,canary}upstream-<port>``."""
     apex, _, _ = _meta.service_names(canary)
-    port = _service(canary).port
+    port = _meta.service(canary).port
     return (f"{canary.namespace}-{apex}-primaryupstream-{port}",
             f"{canary.namespace}-{apex}-canaryupstream-{port}")
 
@@ -144,7 +141,7 @@ def upstream(canary: canary_api.Canary, name: str, service: Mapping[str, Any],
     kube: JSON = {
         "serviceName": (service.get("metadata") or {}).get("name"),
         "serviceNamespace": canary.namespace,
-        "servicePort": _service(canary).port,
+        "servicePort": _meta.service(canary).port,
     }
     selector = (service.get("spec") or {}).get("selector")
     if selector:
@@ -179,7 +176,7 @@ def route_table_spec(canary: canary_api.Canary, primary_weight: int = 100,
 def route_table(canary: canary_api.Canary, *, owner_refs: bool = True) -> JSON:
     """The RouteTable ``<svc>`` Flagger creates when there is none."""
     apex, _, _ = _meta.service_names(canary)
-    labels, annotations = _apex_metadata(canary)
+    labels, annotations = _meta.apex_metadata(canary)
     metadata: JSON = {"name": apex, "namespace": canary.namespace}
     if labels:
         metadata["labels"] = labels
@@ -194,30 +191,11 @@ def plan_route_table_update(canary: canary_api.Canary,
                             existing: Mapping[str, Any]) -> JSON | None:
     """The RouteTable to write over ``existing``, or ``None`` when only weights differ (the
     weights in effect are kept)."""
-    want = route_table_spec(canary)
-    old: JSON = dict(existing.get("spec") or {})
-    labels, annotations = _apex_metadata(canary)
-    meta: JSON = dict(existing.get("metadata") or {})
-    current_annotations: dict[str, str] = dict(meta.get("annotations") or {})
-    current_labels: dict[str, str] = dict(meta.get("labels") or {})
-    wanted_annotations = {**current_annotations, **annotations}
-    wanted_labels = {**current_labels, **labels}
-    spec_changed = _without_weights(want) != _without_weights(old)
-    if (not spec_changed and wanted_annotations == current_annotations
-            and wanted_labels == current_labels):
-        return None
-    updated = _meta.deep_copy(dict(existing))
-    if spec_changed:
-        updated["spec"] = _keep_weights(want, old)
-        if (not _controlled_by(existing, canary)
-                and _meta.KUBECTL_ANNOTATION not in wanted_annotations
-                and _meta.CONFIG_ANNOTATION not in wanted_annotations):
-            wanted_annotations[_meta.CONFIG_ANNOTATION] = json.dumps(old, separators=(",", ":"))
-    updated_meta = updated.setdefault("metadata", {})
-    updated_meta["annotations"] = wanted_annotations
-    if wanted_labels:
-        updated_meta["labels"] = wanted_labels
-    return updated
+    labels, annotations = _meta.apex_metadata(canary)
+    return _meta.plan_update(existing, route_table_spec(canary),
+                             owned=_meta.controlled_by(existing, canary),
+                             comparable=_without_weights, keep=_keep_weights,
+                             annotations=annotations, labels=labels)
 
 
 def read_routes(canary: canary_api.Canary, spec: Mapping[str, Any]) -> tuple[int, int, bool]:
@@ -227,31 +205,12 @@ def read_routes(canary: canary_api.Canary, spec: Mapping[str, Any]) -> tuple[int
     destinations = _destinations(spec)
     if len(destinations) < 2:
         raise _meta.RouterError(f"RouteTable {apex}.{canary.namespace} destinations not found")
-    for dest in destinations:
-        if ((dest.get("destination") or {}).get("upstream") or {}).get("name") == primary_name:
-            weight = int(dest.get("weight") or 0)
-            return weight, 100 - weight, False
-    return 0, 0, False
+    return _meta.primary_share(destinations, primary_name, name=_upstream_name)
 
 
 def original_spec(obj: Mapping[str, Any]) -> JSON | None:
     """The spec kept before Flagger took the RouteTable over, or ``None``."""
-    meta = obj.get("metadata") or {}
-    annotations = meta.get("annotations") or {}
-    for key in (_meta.KUBECTL_ANNOTATION, _meta.CONFIG_ANNOTATION):
-        if key not in annotations:
-            continue
-        try:
-            doc = json.loads(annotations[key])
-        except ValueError:
-            doc = None
-        found = doc.get("spec") if isinstance(doc, dict) and key == _meta.KUBECTL_ANNOTATION \
-            else doc
-        if not isinstance(found, dict):
-            raise _meta.RouterError(f"RouteTable {meta.get('name')}.{meta.get('namespace')} "
-                                    f"failed to unMarshal annotation {key}")
-        return found
-    return None
+    return _meta.original_spec(obj, "RouteTable")
 
 
 # --- the router -----------------------------------------------------------------------------
@@ -280,15 +239,10 @@ class GlooRouter:
                     from exc
         where = self._where(canary)
         existing = await self._get(canary)
-        if existing is None:
-            desired = route_table(canary, owner_refs=self.set_owner_refs)
-            await _write(self.kube.create, desired, f"{where} create error")
-            _log.info("%s created", where, extra={"canary": _meta.canary_id(canary)})
-            return
-        updated = plan_route_table_update(canary, existing)
-        if updated is not None:
-            await _write(self.kube.replace, updated, f"{where} update error")
-            _log.info("%s updated", where, extra={"canary": _meta.canary_id(canary)})
+        await _meta.create_or_update(
+            self.kube, canary, existing, where,
+            desired=lambda: route_table(canary, owner_refs=self.set_owner_refs),
+            plan=lambda found: plan_route_table_update(canary, found), log=_log)
 
     async def set_routes(self, canary: canary_api.Canary, primary_weight: int,
                          canary_weight: int, mirrored: bool) -> None:
@@ -301,8 +255,8 @@ class GlooRouter:
         existing = await self._must_get(canary)
         spec = route_table_spec(canary, primary_weight, canary_weight)
         if spec != existing.get("spec"):
-            await _write(self.kube.replace, {**existing, "spec": spec},
-                         f"{self._where(canary)} update error")
+            await _meta.write(self.kube.replace, {**existing, "spec": spec},
+                              f"{self._where(canary)} update error")
 
     async def get_routes(self, canary: canary_api.Canary) -> tuple[int, int, bool]:
         """The weights the RouteTable routes."""
@@ -314,15 +268,9 @@ class GlooRouter:
         existing = await self._get(canary)
         if existing is None:
             return
-        stored = original_spec(existing)
-        if stored is None:
-            if not _controlled_by(existing, canary):
-                _log.warning("%s original configuration not found, unable to revert",
-                             self._where(canary), extra={"canary": _meta.canary_id(canary)})
-            return
-        if stored != existing.get("spec"):
-            await _write(self.kube.replace, {**existing, "spec": stored},
-                         f"{self._where(canary)} update error")
+        await _meta.give_back(self.kube, canary, existing, original_spec(existing),
+                              self._where(canary),
+                              log=None if _meta.controlled_by(existing, canary) else _log)
 
     async def _ensure_upstream(self, canary: canary_api.Canary, name: str,
                                svc_name: str) -> None:
@@ -344,7 +292,7 @@ class GlooRouter:
         desired = upstream(canary, name, service, template,
                            include_label_prefixes=self.include_label_prefixes,
                            owner_refs=self.set_owner_refs)
-        await _write(self.kube.create, desired, f"upstream {name}.{ns} create query error")
+        await _meta.write(self.kube.create, desired, f"upstream {name}.{ns} create query error")
         _log.info("Upstream %s.%s created", name, ns, extra={"canary": _meta.canary_id(canary)})
 
     async def _read(self, api_version: str, kind: str, name: str, namespace: str,
@@ -393,19 +341,6 @@ def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router 
 # --- helpers --------------------------------------------------------------------------------
 
 
-async def _write(call: Callable[[JSON], Any], obj: JSON, what: str) -> None:
-    try:
-        await call(obj)
-    except Exception as exc:
-        raise _meta.RouterError(f"{what}: {exc}") from exc
-
-
-def _service(canary: canary_api.Canary) -> service_api.CanaryService:
-    if canary.spec.service is None:
-        raise _meta.RouterError(f"canary {_meta.canary_id(canary)} has no spec.service")
-    return canary.spec.service
-
-
 def _destination(canary: canary_api.Canary, name: str, weight: int) -> JSON:
     dest: JSON = {"destination": {"upstream": {"name": name, "namespace": canary.namespace}}}
     if weight:
@@ -436,12 +371,6 @@ def _destinations(spec: Mapping[str, Any]) -> list[JSON]:
                 .get("destinations") or [])
 
 
-def _apex_metadata(canary: canary_api.Canary) -> tuple[dict[str, str], dict[str, str]]:
-    apex = _service(canary).apex
-    labels = dict((apex.labels if apex else None) or {})
-    return labels, _meta.filter_metadata(apex.annotations if apex else None)
-
-
 def _without_weights(spec: Mapping[str, Any]) -> JSON:
     routes = []
     for route in spec.get("routes") or []:
@@ -453,10 +382,13 @@ def _without_weights(spec: Mapping[str, Any]) -> JSON:
     return {**spec, "routes": routes}
 
 
-def _keep_weights(want: JSON, old: Mapping[str, Any]) -> JSON:
-    new = _meta.deep_copy(want)
-    weights = {((d.get("destination") or {}).get("upstream") or {}).get("name"): d.get("weight")
-               for d in _destinations(old)}
+def _upstream_name(dest: Mapping[str, Any]) -> Any:
+    return ((dest.get("destination") or {}).get("upstream") or {}).get("name")
+
+
+def _keep_weights(new: JSON, old: Mapping[str, Any]) -> None:
+    """Give ``new`` the weights ``old`` routes, Upstream by Upstream."""
+    weights = {_upstream_name(d): d.get("weight") for d in _destinations(old)}
     for dest in _destinations(new):
         name = dest["destination"]["upstream"]["name"]
         if name in weights:
@@ -464,9 +396,3 @@ def _keep_weights(want: JSON, old: Mapping[str, Any]) -> JSON:
                 dest["weight"] = weights[name]
             else:
                 dest.pop("weight", None)
-    return new
-
-
-def _controlled_by(obj: Mapping[str, Any], canary: canary_api.Canary) -> bool:
-    ref = _meta.controller_owner(obj)
-    return bool(ref and ref.get("kind") == canary_api.KIND and ref.get("name") == canary.name)

@@ -31,7 +31,6 @@ writes only when something did.
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 import string
@@ -41,7 +40,6 @@ from typing import Any
 from flagger import plugins
 from flagger.api import analysis as analysis_api
 from flagger.api import canary as canary_api
-from flagger.api import service as service_api
 from flagger.api import status as status_api
 
 from . import _meta
@@ -97,7 +95,7 @@ def destination_rule(canary: canary_api.Canary, name: str, *, owner_refs: bool =
 
 def virtual_service_spec(canary: canary_api.Canary) -> JSON:
     """The VirtualService spec with all traffic on the primary (what ``reconcile`` writes)."""
-    svc = _service(canary)
+    svc = _meta.service(canary)
     apex, primary, canary_name = _meta.service_names(canary)
     if svc.delegation and (svc.hosts or svc.gateways):
         raise _meta.RouterError(
@@ -131,7 +129,7 @@ def virtual_service_spec(canary: canary_api.Canary) -> JSON:
 def virtual_service(canary: canary_api.Canary, *, owner_refs: bool = True) -> JSON:
     """The VirtualService ``<svc>`` Flagger creates when there is none."""
     apex, _, _ = _meta.service_names(canary)
-    labels, annotations = _apex_metadata(canary)
+    labels, annotations = _meta.apex_metadata(canary)
     metadata: JSON = {"name": apex, "namespace": canary.namespace}
     if labels:
         metadata["labels"] = labels
@@ -155,7 +153,7 @@ def plan_virtual_service_update(canary: canary_api.Canary, existing: JSON) -> JS
     original-configuration annotation, unless one is kept already.
     """
     want_spec = virtual_service_spec(canary)
-    labels, annotations = _apex_metadata(canary)
+    labels, annotations = _meta.apex_metadata(canary)
     meta: JSON = existing.get("metadata") or {}
     current_annotations: dict[str, str] = dict(meta.get("annotations") or {})
     current_labels: dict[str, str] = dict(meta.get("labels") or {})
@@ -163,7 +161,7 @@ def plan_virtual_service_update(canary: canary_api.Canary, existing: JSON) -> JS
         if key in current_annotations:
             annotations[key] = current_annotations[key]
     current_spec: JSON = _meta.deep_copy(existing.get("spec") or {})
-    if _service(canary).delegation:
+    if _meta.service(canary).delegation:
         current_spec["hosts"] = []
         current_spec.pop("gateways", None)
     spec_changed = _comparable(canary, want_spec) != _comparable(canary, current_spec)
@@ -173,12 +171,9 @@ def plan_virtual_service_update(canary: canary_api.Canary, existing: JSON) -> JS
     updated["spec"] = want_spec
     updated_meta = updated.setdefault("metadata", {})
     updated_meta["labels"] = labels
-    if (
-        spec_changed
-        and _meta.KUBECTL_ANNOTATION not in annotations
-        and _meta.CONFIG_ANNOTATION not in annotations
-    ):
-        annotations[_meta.CONFIG_ANNOTATION] = json.dumps(current_spec, separators=(",", ":"))
+    if spec_changed:
+        # Istio keeps the replaced spec even on a VirtualService the Canary owns (as Flagger).
+        _meta.save_original_spec(annotations, current_spec, owned=False)
     updated_meta["annotations"] = annotations
     return updated
 
@@ -240,60 +235,32 @@ def read_routes(canary: canary_api.Canary, spec: Mapping[str, Any]) -> tuple[int
     Raises :class:`RouterError` when neither destination has any weight.
     """
     apex, primary, canary_name = _meta.service_names(canary)
-    primary_weight = canary_weight = 0
     mirrored = False
     routes = spec.get("tcp") if _is_tcp(canary) else spec.get("http")
     chosen: Mapping[str, Any] = {}
     for candidate in routes or []:
         if any(_host(d) == canary_name for d in candidate.get("route") or []):
             chosen = candidate
-    for dest in chosen.get("route") or []:
-        if _host(dest) == primary:
-            primary_weight = int(dest.get("weight") or 0)
-        if _host(dest) == canary_name:
-            canary_weight = int(dest.get("weight") or 0)
+    primary_weight, canary_weight = _meta.routed_weights(
+        chosen.get("route") or [], primary, canary_name, name=_host)
     if not _is_tcp(canary):
         mirrored = bool((chosen.get("mirror") or {}).get("host"))
         analysis = canary.spec.effective_analysis
         if analysis is not None and analysis.session_affinity is not None:
             for candidate in spec.get("http") or []:
-                for dest in candidate.get("route") or []:
-                    if dest.get("headers") is None:
-                        continue
-                    if _host(dest) == primary:
-                        primary_weight = int(dest.get("weight") or 0)
-                    if _host(dest) == canary_name:
-                        canary_weight = int(dest.get("weight") or 0)
-    if primary_weight == 0 and canary_weight == 0:
-        raise _meta.RouterError(
-            f"VirtualService {apex}.{canary.namespace} does not contain routes for "
-            f"{apex}-primary and {apex}-canary"
-        )
+                with_headers = [d for d in candidate.get("route") or []
+                                if d.get("headers") is not None]
+                primary_weight, canary_weight = _meta.routed_weights(
+                    with_headers, primary, canary_name, name=_host,
+                    start=(primary_weight, canary_weight))
+    _meta.require_routes(f"VirtualService {apex}.{canary.namespace}", primary, canary_name,
+                         (primary_weight, canary_weight))
     return primary_weight, canary_weight, mirrored
 
 
 def original_spec(obj: Mapping[str, Any]) -> JSON | None:
     """The spec kept before Flagger took the object over, or ``None`` when none was kept."""
-    apex = obj.get("metadata", {}).get("name", "")
-    namespace = obj.get("metadata", {}).get("namespace", "")
-    annotations = obj.get("metadata", {}).get("annotations") or {}
-    for key in (_meta.KUBECTL_ANNOTATION, _meta.CONFIG_ANNOTATION):
-        if key not in annotations:
-            continue
-        try:
-            doc = json.loads(annotations[key])
-        except ValueError:
-            doc = None
-        # kubectl keeps the whole object, Flagger only the spec.
-        found = doc
-        if isinstance(doc, dict) and key == _meta.KUBECTL_ANNOTATION:
-            found = doc.get("spec")
-        if not isinstance(found, dict):
-            raise _meta.RouterError(
-                f"VirtualService {apex}.{namespace} failed to unMarshal annotation {key}"
-            )
-        return found
-    return None
+    return _meta.original_spec(obj, "VirtualService")
 
 
 def build_cookie(affinity: analysis_api.SessionAffinity, cookie: str) -> str:
@@ -342,7 +309,7 @@ class IstioRouter:
         )
         if updated["spec"] != existing.get("spec"):
             apex, _, _ = _meta.service_names(canary)
-            await self._write(
+            await _meta.write(
                 self.kube.replace, updated,
                 f"VirtualService {apex}.{canary.namespace} update failed",
             )
@@ -358,18 +325,8 @@ class IstioRouter:
         existing = await self.kube.get(API_VERSION, "VirtualService", apex, canary.namespace)
         if existing is None:
             return
-        stored = original_spec(existing)
-        if stored is None:
-            _log.warning(
-                "VirtualService %s.%s original configuration not found, unable to revert",
-                apex, canary.namespace, extra={"canary": _meta.canary_id(canary)},
-            )
-            return
-        if stored != existing.get("spec"):
-            await self._write(
-                self.kube.replace, {**existing, "spec": stored},
-                f"VirtualService {apex}.{canary.namespace} update error",
-            )
+        await _meta.give_back(self.kube, canary, existing, original_spec(existing),
+                              f"VirtualService {apex}.{canary.namespace}", log=_log)
 
     async def _reconcile_destination_rule(self, canary: canary_api.Canary, name: str) -> None:
         where = f"DestinationRule {name}.{canary.namespace}"
@@ -377,16 +334,12 @@ class IstioRouter:
             existing = await self.kube.get(API_VERSION, "DestinationRule", name, canary.namespace)
         except Exception as exc:
             raise _meta.RouterError(f"{where} get query error: {exc}") from exc
-        if existing is None:
-            desired = destination_rule(canary, name, owner_refs=self.set_owner_refs)
-            await self._write(self.kube.create, desired, f"{where} create error")
-            _log.info("%s created", where, extra={"canary": _meta.canary_id(canary)})
-            return
         want = _destination_rule_spec(canary, name)
-        if existing.get("spec") != want:
-            updated = {**existing, "spec": want}
-            await self._write(self.kube.replace, updated, f"{where} update error")
-            _log.info("%s updated", where, extra={"canary": _meta.canary_id(canary)})
+        await _meta.create_or_update(
+            self.kube, canary, existing, where,
+            desired=lambda: destination_rule(canary, name, owner_refs=self.set_owner_refs),
+            plan=lambda found: None if found.get("spec") == want else {**found, "spec": want},
+            log=_log)
 
     async def _reconcile_virtual_service(self, canary: canary_api.Canary) -> None:
         apex, _, _ = _meta.service_names(canary)
@@ -395,15 +348,10 @@ class IstioRouter:
             existing = await self.kube.get(API_VERSION, "VirtualService", apex, canary.namespace)
         except Exception as exc:
             raise _meta.RouterError(f"{where} get query error {exc}") from exc
-        if existing is None:
-            desired = virtual_service(canary, owner_refs=self.set_owner_refs)
-            await self._write(self.kube.create, desired, f"{where} create error")
-            _log.info("%s created", where, extra={"canary": _meta.canary_id(canary)})
-            return
-        updated = plan_virtual_service_update(canary, existing)
-        if updated is not None:
-            await self._write(self.kube.replace, updated, f"{where} update error")
-            _log.info("%s updated", where, extra={"canary": _meta.canary_id(canary)})
+        await _meta.create_or_update(
+            self.kube, canary, existing, where,
+            desired=lambda: virtual_service(canary, owner_refs=self.set_owner_refs),
+            plan=lambda found: plan_virtual_service_update(canary, found), log=_log)
 
     async def _get_virtual_service(self, canary: canary_api.Canary) -> JSON:
         apex, _, _ = _meta.service_names(canary)
@@ -415,13 +363,6 @@ class IstioRouter:
         if found is None:
             raise _meta.RouterError(f"{where} get query error not found")
         return found
-
-    @staticmethod
-    async def _write(call: Callable[[JSON], Any], obj: JSON, what: str) -> None:
-        try:
-            await call(obj)
-        except Exception as exc:
-            raise _meta.RouterError(f"{what}: {exc}") from exc
 
 
 @plugins.hookimpl
@@ -444,14 +385,8 @@ def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router 
 # --- helpers --------------------------------------------------------------------------------
 
 
-def _service(canary: canary_api.Canary) -> service_api.CanaryService:
-    if canary.spec.service is None:
-        raise _meta.RouterError(f"canary {_meta.canary_id(canary)} has no spec.service")
-    return canary.spec.service
-
-
 def _is_tcp(canary: canary_api.Canary) -> bool:
-    return (_service(canary).app_protocol or "").lower() == "tcp"
+    return (_meta.service(canary).app_protocol or "").lower() == "tcp"
 
 
 def _host(dest: Mapping[str, Any]) -> str:
@@ -460,22 +395,16 @@ def _host(dest: Mapping[str, Any]) -> str:
 
 def _destination_rule_spec(canary: canary_api.Canary, name: str) -> JSON:
     spec: JSON = {"host": name}
-    policy = _service(canary).traffic_policy
+    policy = _meta.service(canary).traffic_policy
     if policy is not None:
         spec["trafficPolicy"] = policy.to_dict()
     return spec
 
 
-def _apex_metadata(canary: canary_api.Canary) -> tuple[dict[str, str], dict[str, str]]:
-    apex = _service(canary).apex
-    labels = dict((apex.labels if apex else None) or {})
-    return labels, _meta.filter_metadata(apex.annotations if apex else None)
-
-
 def _destination(canary: canary_api.Canary, host: str, weight: int) -> JSON:
     """A weighted destination; it names the port when port discovery is on and the route
     serves an ingress gateway or is a delegate (Flagger's ``makeDestination``)."""
-    svc = _service(canary)
+    svc = _meta.service(canary)
     destination: JSON = {"host": host}
     gateways = svc.gateways or []
     if svc.port_discovery and ((gateways and gateways[0] != "mesh") or svc.delegation):
@@ -484,7 +413,7 @@ def _destination(canary: canary_api.Canary, host: str, weight: int) -> JSON:
 
 
 def _service_match(canary: canary_api.Canary) -> list[JSON]:
-    return [m.to_dict() for m in _service(canary).match or []]
+    return [m.to_dict() for m in _meta.service(canary).match or []]
 
 
 def _ab_match(canary: canary_api.Canary) -> list[JSON]:
@@ -511,7 +440,7 @@ def _merge_match(conditions: Sequence[JSON], defaults: Sequence[JSON]) -> list[J
 
 def _http_route(canary: canary_api.Canary, match: list[JSON], route: list[JSON]) -> JSON:
     """An HTTP route with the ``spec.service`` settings Flagger copies onto every route."""
-    svc = _service(canary)
+    svc = _meta.service(canary)
     http: JSON = {}
     if match:
         http["match"] = match
@@ -536,7 +465,7 @@ def _http_route(canary: canary_api.Canary, match: list[JSON], route: list[JSON])
 
 def _tcp_route(canary: canary_api.Canary, route: list[JSON]) -> JSON:
     tcp: JSON = {}
-    match = [{"port": m.port} if m.port else {} for m in _service(canary).match or []]
+    match = [{"port": m.port} if m.port else {} for m in _meta.service(canary).match or []]
     if match:
         tcp["match"] = match
     tcp["route"] = route

@@ -81,7 +81,7 @@ def discover_ports(
     routes to (``targetPort``, or ``port`` when no target port is set). Unnamed ports are
     called ``tcp-<container>-<index>``.
     """
-    svc = _service(canary)
+    svc = _meta.service(canary)
     target = svc.target_port if svc.target_port not in (None, 0, "") else None
     found: dict[str, int] = {}
     for container in containers:
@@ -109,7 +109,7 @@ def build_service(
     target: TargetSelector,
 ) -> JSON:
     """The Service ``name`` Flagger creates, selecting pods labelled ``<label>: pod_selector``."""
-    svc = _service(canary)
+    svc = _meta.service(canary)
     main: JSON = {
         "name": svc.effective_port_name,
         "protocol": "TCP",
@@ -188,7 +188,7 @@ def plan_service_update(
 
     meta = updated.setdefault("metadata", {})
     if _owned_by(existing, canary.name)[1]:
-        unmanaged = _service(canary).unmanaged_metadata
+        unmanaged = _meta.service(canary).unmanaged_metadata
         for field, keys in (
             ("annotations", unmanaged.annotations if unmanaged else None),
             ("labels", unmanaged.labels if unmanaged else None),
@@ -218,14 +218,15 @@ class ServiceRouter:
     async def initialize(self, canary: canary_api.Canary) -> None:
         """Create or update ``<svc>-canary`` and ``<svc>-primary``."""
         _, primary, canary_name = _meta.service_names(canary)
-        svc = _service(canary)
+        svc = _meta.service(canary)
         await self._reconcile(canary, canary_name, self.target.value, svc.canary)
         await self._reconcile(canary, primary, f"{self.target.value}-primary", svc.primary)
 
     async def reconcile(self, canary: canary_api.Canary) -> None:
         """Create or update the apex ``<svc>``, selecting the primary's pods."""
         apex, _, _ = _meta.service_names(canary)
-        await self._reconcile(canary, apex, f"{self.target.value}-primary", _service(canary).apex)
+        await self._reconcile(canary, apex, f"{self.target.value}-primary",
+                              _meta.service(canary).apex)
 
     async def finalize(self, canary: canary_api.Canary) -> None:
         """Point an apex Service Flagger did not create back at the target's pods.
@@ -254,7 +255,7 @@ class ServiceRouter:
         clone = _meta.deep_copy(existing)
         clone.setdefault("spec", {})["selector"] = selector
         if clone != existing:
-            await self._write(self.kube.replace, clone, f"service {apex} update error")
+            await _meta.write(self.kube.replace, clone, f"service {apex} update error")
 
     async def _reconcile(
         self,
@@ -266,7 +267,7 @@ class ServiceRouter:
         desired = build_service(canary, name, pod_selector, metadata, self.target)
         existing = await self.kube.get("v1", "Service", name, canary.namespace)
         if existing is None:
-            await self._write(
+            await _meta.write(
                 self.kube.create, desired, f"service {name}.{canary.namespace} create error"
             )
             _log.info("Service %s.%s created", name, canary.namespace,
@@ -274,15 +275,8 @@ class ServiceRouter:
             return
         updated = plan_service_update(canary, desired, existing, self.target)
         if updated is not None:
-            await self._write(self.kube.replace, updated, f"service {name} update error")
+            await _meta.write(self.kube.replace, updated, f"service {name} update error")
             _log.info("Service %s updated", name, extra={"canary": _meta.canary_id(canary)})
-
-    @staticmethod
-    async def _write(call: Any, obj: JSON, what: str) -> None:
-        try:
-            await call(obj)
-        except Exception as exc:
-            raise _meta.RouterError(f"{what}: {exc}") from exc
 
 
 class NoopServiceRouter:
@@ -347,12 +341,6 @@ def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router 
 
 
 # --- helpers --------------------------------------------------------------------------------
-
-
-def _service(canary: canary_api.Canary) -> service_api.CanaryService:
-    if canary.spec.service is None:
-        raise _meta.RouterError(f"canary {_meta.canary_id(canary)} has no spec.service")
-    return canary.spec.service
 
 
 def _owned_by(obj: Mapping[str, Any], canary_name: str) -> tuple[bool, bool]:

@@ -29,9 +29,8 @@ last-applied-configuration has it), and ``finalize`` writes it back.
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from flagger import plugins
@@ -64,16 +63,26 @@ SERVICE_TAG = "kuma.io/service"
 MESH_ANNOTATION = "kuma.io/mesh"
 DEFAULT_MESH = "default"
 
-AB_PROVIDERS = "istio, appmesh:v1beta2, contour, gloo, nginx, gatewayapi:v1"
-MIRROR_PROVIDERS = "istio, gatewayapi:v1"
-AFFINITY_PROVIDERS = "istio, gatewayapi:v1"
+AB_PROVIDERS = ("istio", "appmesh:v1beta2", "contour", "gloo", "nginx", "gatewayapi:v1")
+MIRROR_PROVIDERS = ("istio", "gatewayapi:v1")
+AFFINITY_PROVIDERS = ("istio", "gatewayapi:v1")
+#: What a TrafficRoute cannot do: the providers that can, and what else to do.
+REFUSALS = {
+    _meta.AB_TESTING: _meta.Refusal(
+        _meta.AB_TESTING, AB_PROVIDERS,
+        "or remove analysis.match and use stepWeight for a weighted canary (a TrafficRoute "
+        "splits by weight only)"),
+    _meta.MIRRORING: _meta.Refusal(_meta.MIRRORING, MIRROR_PROVIDERS, "or remove analysis.mirror"),
+    _meta.SESSION_AFFINITY: _meta.Refusal(_meta.SESSION_AFFINITY, AFFINITY_PROVIDERS,
+                                          "or remove analysis.sessionAffinity"),
+}
 
 _log = logging.getLogger(__name__)
 JSON = dict[str, Any]
 
 
-class UnsupportedByProvider(_meta.RouterError):
-    """The Canary asks the ``kuma`` provider for something it cannot do."""
+#: The Canary asks the ``kuma`` provider for something it cannot do.
+UnsupportedByProvider = _meta.UnsupportedFeature
 
 
 # --- pure builders --------------------------------------------------------------------------
@@ -87,26 +96,8 @@ def service_tag(canary: canary_api.Canary, service: str) -> str:
 
 def check_supported(canary: canary_api.Canary) -> None:
     """Raise :class:`UnsupportedByProvider` when the canary needs more than weighted routing."""
-    analysis = canary.spec.effective_analysis
-    if analysis is None:
-        return
-    who = f"canary {_meta.canary_id(canary)}"
-    if analysis.match:
-        raise UnsupportedByProvider(
-            f"{who}: A/B testing (analysis.match) is not supported by provider kuma, whose "
-            f"TrafficRoute splits by weight only; use {AB_PROVIDERS}, or remove analysis.match "
-            "and use stepWeight for a weighted canary"
-        )
-    if analysis.mirror:
-        raise UnsupportedByProvider(
-            f"{who}: traffic mirroring (analysis.mirror) is not supported by provider kuma; "
-            f"use {MIRROR_PROVIDERS}, or remove analysis.mirror"
-        )
-    if analysis.session_affinity is not None:
-        raise UnsupportedByProvider(
-            f"{who}: session affinity (analysis.sessionAffinity) is not supported by provider "
-            f"kuma; use {AFFINITY_PROVIDERS}, or remove analysis.sessionAffinity"
-        )
+    _meta.refuse_first(canary, NAME,
+                       [REFUSALS[feature] for feature in _meta.beyond_weights(canary)])
 
 
 def traffic_route_spec(
@@ -146,17 +137,8 @@ def plan_traffic_route_update(canary: canary_api.Canary, existing: JSON) -> JSON
     wants apart from the weights. Taking over someone else's TrafficRoute keeps its spec in the
     original-configuration annotation first."""
     want = traffic_route_spec(canary)
-    current: JSON = existing.get("spec") or {}
-    if _without_weights(want) == _without_weights(current):
-        return None
-    updated = _meta.deep_copy(existing)
-    updated["spec"] = want
-    if _taking_over(canary, existing):
-        meta = updated.setdefault("metadata", {})
-        annotations = dict(meta.get("annotations") or {})
-        annotations[_meta.CONFIG_ANNOTATION] = json.dumps(current, separators=(",", ":"))
-        meta["annotations"] = annotations
-    return updated
+    owned = _meta.controlled_by(existing, canary, by_uid=True)
+    return _meta.plan_update(existing, want, owned=owned, comparable=_without_weights)
 
 
 def routed_spec(
@@ -179,33 +161,14 @@ def read_routes(canary: canary_api.Canary, spec: Mapping[str, Any]) -> tuple[int
         if tag.split("_")[0] == primary:
             primary_weight = int(split.get("weight") or 0)
             canary_weight = 100 - primary_weight
-    if primary_weight == 0 and canary_weight == 0:
-        raise _meta.RouterError(
-            f"TrafficRoute {apex} does not contain routes for {primary} and {canary_name}"
-        )
+    _meta.require_routes(f"TrafficRoute {apex}", primary, canary_name,
+                         (primary_weight, canary_weight))
     return primary_weight, canary_weight, False
 
 
 def original_spec(obj: Mapping[str, Any]) -> JSON | None:
     """The spec kept before Flagger took the TrafficRoute over, or ``None``."""
-    meta = obj.get("metadata") or {}
-    annotations = meta.get("annotations") or {}
-    for key in (_meta.KUBECTL_ANNOTATION, _meta.CONFIG_ANNOTATION):
-        if key not in annotations:
-            continue
-        try:
-            doc = json.loads(annotations[key])
-        except ValueError:
-            doc = None
-        # kubectl keeps the whole object, Flagger only the spec.
-        if isinstance(doc, dict) and key == _meta.KUBECTL_ANNOTATION:
-            doc = doc.get("spec")
-        if not isinstance(doc, dict):
-            raise _meta.RouterError(
-                f"TrafficRoute {meta.get('name', '')} failed to unMarshal annotation {key}"
-            )
-        return doc
-    return None
+    return _meta.original_spec(obj, KIND, namespaced=False)
 
 
 # --- the router -----------------------------------------------------------------------------
@@ -223,15 +186,10 @@ class KumaRouter:
         check_supported(canary)
         where = _where(canary)
         existing = await self._get(canary, required=False)
-        if existing is None:
-            desired = traffic_route(canary, owner_refs=self.set_owner_refs)
-            await _write(self.kube.create, desired, f"{where} create error")
-            _log.info("%s created", where, extra={"canary": _meta.canary_id(canary)})
-            return
-        updated = plan_traffic_route_update(canary, existing)
-        if updated is not None:
-            await _write(self.kube.replace, updated, f"{where} update error")
-            _log.info("%s updated", where, extra={"canary": _meta.canary_id(canary)})
+        await _meta.create_or_update(
+            self.kube, canary, existing, where,
+            desired=lambda: traffic_route(canary, owner_refs=self.set_owner_refs),
+            plan=lambda found: plan_traffic_route_update(canary, found), log=_log)
 
     async def set_routes(
         self, canary: canary_api.Canary, primary_weight: int, canary_weight: int, mirrored: bool
@@ -242,7 +200,7 @@ class KumaRouter:
         assert existing is not None
         spec = routed_spec(canary, existing.get("spec") or {}, primary_weight, canary_weight)
         if spec != existing.get("spec"):
-            await _write(
+            await _meta.write(
                 self.kube.replace, {**existing, "spec": spec}, f"{_where(canary)} update error"
             )
 
@@ -257,11 +215,8 @@ class KumaRouter:
         existing = await self._get(canary, required=False)
         if existing is None:
             return
-        stored = original_spec(existing)
-        if stored is not None and stored != existing.get("spec"):
-            await _write(
-                self.kube.replace, {**existing, "spec": stored}, f"{_where(canary)} update error"
-            )
+        if await _meta.give_back(self.kube, canary, existing, original_spec(existing),
+                                 _where(canary)):
             _log.info("%s restored", _where(canary), extra={"canary": _meta.canary_id(canary)})
 
     async def _get(self, canary: canary_api.Canary, *, required: bool) -> JSON | None:
@@ -320,19 +275,3 @@ def _without_weights(spec: Mapping[str, Any]) -> JSON:
     ]
     result["conf"] = conf
     return result
-
-
-def _taking_over(canary: canary_api.Canary, existing: Mapping[str, Any]) -> bool:
-    annotations = (existing.get("metadata") or {}).get("annotations") or {}
-    if _meta.KUBECTL_ANNOTATION in annotations or _meta.CONFIG_ANNOTATION in annotations:
-        return False
-    owner = _meta.controller_owner(existing)
-    uid = str(canary.metadata.get("uid") or "")
-    return owner is None or not uid or owner.get("uid") != uid
-
-
-async def _write(call: Callable[[JSON], Any], obj: JSON, what: str) -> None:
-    try:
-        await call(obj)
-    except Exception as exc:
-        raise _meta.RouterError(f"{what}: {exc}") from exc

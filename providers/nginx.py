@@ -34,7 +34,7 @@ these silently; here the Canary gets an event instead of a rollout that routes n
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from flagger import plugins
@@ -72,17 +72,9 @@ _log = logging.getLogger(__name__)
 JSON = dict[str, Any]
 
 
-class UnsupportedRequest(_meta.RouterError):
-    """A Canary asks a routing provider for something it cannot do.
-
-    The message names the Canary, the provider and the feature, and says what to change.
-    """
-
-    def __init__(self, canary: canary_api.Canary, provider: str, feature: str, fix: str) -> None:
-        self.canary, self.provider, self.feature = _meta.canary_id(canary), provider, feature
-        super().__init__(
-            f"canary {self.canary}: the {provider} router does not support {feature}; {fix}"
-        )
+#: A Canary asks a routing provider for something it cannot do: the message names the Canary,
+#: the provider and the feature, and says what to change.
+UnsupportedRequest = _meta.UnsupportedFeature
 
 
 # --- pure builders --------------------------------------------------------------------------
@@ -110,12 +102,12 @@ def check_supported(canary: canary_api.Canary, provider: str = NAME) -> None:
         return
     if analysis.mirror:
         raise UnsupportedRequest(
-            canary, provider, "traffic mirroring (analysis.mirror)",
+            canary, provider, _meta.MIRRORING,
             "remove analysis.mirror (blue/green runs without it) or use istio or gatewayapi",
         )
     if analysis.session_affinity is not None:
         raise UnsupportedRequest(
-            canary, provider, "session affinity (analysis.sessionAffinity)",
+            canary, provider, _meta.SESSION_AFFINITY,
             "remove analysis.sessionAffinity or use istio or gatewayapi",
         )
     ab_conditions(canary, provider)
@@ -313,15 +305,15 @@ class NginxRouter:
         existing = await self._get(canary, name)
         if existing is None:
             desired = build_canary_ingress(canary, original, self.prefix)
-            await _write(self.kube.create, desired,
-                         f"ingress {name}.{canary.namespace} create error")
+            await _meta.write(self.kube.create, desired,
+                              f"ingress {name}.{canary.namespace} create error")
             _log.info("Ingress %s.%s created", name, canary.namespace,
                       extra={"canary": _meta.canary_id(canary)})
             return
         updated = plan_canary_ingress_update(canary_ingress_spec(canary, original), existing)
         if updated is not None:
-            await _write(self.kube.replace, updated,
-                         f"ingress {name}.{canary.namespace} update error")
+            await _meta.write(self.kube.replace, updated,
+                              f"ingress {name}.{canary.namespace} update error")
             _log.info("Ingress %s updated", name, extra={"canary": _meta.canary_id(canary)})
 
     async def set_routes(
@@ -335,8 +327,9 @@ class NginxRouter:
             return
         updated = _meta.deep_copy(existing)
         updated.setdefault("metadata", {})["annotations"] = want
-        await _write(self.kube.replace, updated,
-                     f"ingress {updated['metadata'].get('name')}.{canary.namespace} update error")
+        name = updated["metadata"].get("name")
+        await _meta.write(self.kube.replace, updated,
+                          f"ingress {name}.{canary.namespace} update error")
 
     async def get_routes(self, canary: canary_api.Canary) -> tuple[int, int, bool]:
         """The weights the canary Ingress currently routes."""
@@ -391,10 +384,3 @@ def _ingress_ref(canary: canary_api.Canary, provider: str) -> str:
             "(apiVersion: networking.k8s.io/v1, kind: Ingress, name: ...)",
         )
     return ref.name
-
-
-async def _write(call: Callable[[JSON], Any], obj: JSON, what: str) -> None:
-    try:
-        await call(obj)
-    except Exception as exc:
-        raise _meta.RouterError(f"{what}: {exc}") from exc

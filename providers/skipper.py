@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from flagger import plugins
@@ -59,6 +59,16 @@ PREDICATE = "zalando.org/skipper-predicate"
 ROUTE_WEIGHT = "Weight(100)"
 ROUTE_DISABLE = "False()"
 
+#: What Skipper cannot route, and what to do instead.
+REFUSALS = {
+    _meta.AB_TESTING: _meta.Refusal(
+        _meta.AB_TESTING,
+        fix="remove analysis.match, or use nginx, istio or gatewayapi for A/B testing"),
+    _meta.MIRRORING: _meta.Refusal(_meta.MIRRORING, fix="remove analysis.mirror"),
+    _meta.SESSION_AFFINITY: _meta.Refusal(_meta.SESSION_AFFINITY,
+                                          fix="remove analysis.sessionAffinity"),
+}
+
 _log = logging.getLogger(__name__)
 JSON = dict[str, Any]
 
@@ -74,18 +84,8 @@ def check_supported(canary: canary_api.Canary) -> str:
             canary, NAME, "a canary without spec.ingressRef",
             "set spec.ingressRef to the Ingress that routes to the apex Service",
         )
-    analysis = canary.spec.effective_analysis
-    if analysis is not None:
-        for feature, asked, fix in (
-            ("A/B testing (analysis.match)", bool(analysis.match),
-             "remove analysis.match, or use nginx, istio or gatewayapi for A/B testing"),
-            ("traffic mirroring (analysis.mirror)", bool(analysis.mirror),
-             "remove analysis.mirror"),
-            ("session affinity (analysis.sessionAffinity)",
-             analysis.session_affinity is not None, "remove analysis.sessionAffinity"),
-        ):
-            if asked:
-                raise UnsupportedRequest(canary, NAME, feature, fix)
+    _meta.refuse_first(canary, NAME,
+                       [REFUSALS[feature] for feature in _meta.beyond_weights(canary)])
     return ref.name
 
 
@@ -239,15 +239,15 @@ class SkipperRouter:
         name = f"{original_name}-canary"
         existing = await self._get(canary, name)
         if existing is None:
-            await _write(self.kube.create, build_canary_ingress(canary, original),
-                         f"ingress {name}.{canary.namespace} create error")
+            await _meta.write(self.kube.create, build_canary_ingress(canary, original),
+                              f"ingress {name}.{canary.namespace} create error")
             _log.info("Ingress %s.%s created", name, canary.namespace,
                       extra={"canary": _meta.canary_id(canary)})
             return
         updated = plan_canary_ingress_update(canary, original, existing)
         if updated is not None:
-            await _write(self.kube.replace, updated,
-                         f"ingress {name}.{canary.namespace} update error")
+            await _meta.write(self.kube.replace, updated,
+                              f"ingress {name}.{canary.namespace} update error")
             _log.info("Ingress %s updated", name, extra={"canary": _meta.canary_id(canary)})
 
     async def set_routes(
@@ -261,8 +261,9 @@ class SkipperRouter:
             return
         updated = _meta.deep_copy(existing)
         updated.setdefault("metadata", {})["annotations"] = want
-        await _write(self.kube.replace, updated,
-                     f"ingress {updated['metadata'].get('name')}.{canary.namespace} update error")
+        name = updated["metadata"].get("name")
+        await _meta.write(self.kube.replace, updated,
+                          f"ingress {name}.{canary.namespace} update error")
 
     async def get_routes(self, canary: canary_api.Canary) -> tuple[int, int, bool]:
         """The weights the canary Ingress currently routes."""
@@ -305,10 +306,3 @@ def flagger_provides() -> list[plugins.Provided]:
 def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router | None:
     """The Skipper router."""
     return SkipperRouter(context.kube) if name == NAME else None
-
-
-async def _write(call: Callable[[JSON], Any], obj: JSON, what: str) -> None:
-    try:
-        await call(obj)
-    except Exception as exc:
-        raise _meta.RouterError(f"{what}: {exc}") from exc

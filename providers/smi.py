@@ -39,7 +39,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from flagger import plugins
@@ -73,16 +73,26 @@ NAMES = ("linkerd", "smi:v1alpha1", "smi:v1alpha2", "smi:v1alpha3", "osm")
 ISTIO_GATEWAYS_ANNOTATION = "VirtualService.v1alpha3.networking.istio.io/spec.gateways"
 
 #: Providers that can do what a TrafficSplit cannot, named in the errors.
-AB_PROVIDERS = "istio, appmesh:v1beta2, contour, gloo, nginx, gatewayapi:v1"
-MIRROR_PROVIDERS = "istio, gatewayapi:v1"
-AFFINITY_PROVIDERS = "istio, gatewayapi:v1"
+AB_PROVIDERS = ("istio", "appmesh:v1beta2", "contour", "gloo", "nginx", "gatewayapi:v1")
+MIRROR_PROVIDERS = ("istio", "gatewayapi:v1")
+AFFINITY_PROVIDERS = ("istio", "gatewayapi:v1")
+#: What a TrafficSplit cannot do: the providers that can, and what else to do.
+REFUSALS = {
+    _meta.AB_TESTING: _meta.Refusal(
+        _meta.AB_TESTING, AB_PROVIDERS,
+        "or remove analysis.match and use stepWeight for a weighted canary (a TrafficSplit "
+        "routes by weight only)"),
+    _meta.MIRRORING: _meta.Refusal(_meta.MIRRORING, MIRROR_PROVIDERS, "or remove analysis.mirror"),
+    _meta.SESSION_AFFINITY: _meta.Refusal(_meta.SESSION_AFFINITY, AFFINITY_PROVIDERS,
+                                          "or remove analysis.sessionAffinity"),
+}
 
 _log = logging.getLogger(__name__)
 JSON = dict[str, Any]
 
 
-class UnsupportedByProvider(_meta.RouterError):
-    """The Canary asks its routing provider for something the provider cannot do."""
+#: The Canary asks its routing provider for something the provider cannot do.
+UnsupportedByProvider = _meta.UnsupportedFeature
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,26 +137,8 @@ def flavor_for(provider: str) -> Flavor | None:
 
 def check_supported(canary: canary_api.Canary, provider: str) -> None:
     """Raise :class:`UnsupportedByProvider` when the canary needs more than weighted routing."""
-    analysis = canary.spec.effective_analysis
-    if analysis is None:
-        return
-    who = f"canary {_meta.canary_id(canary)}"
-    if analysis.match:
-        raise UnsupportedByProvider(
-            f"{who}: A/B testing (analysis.match) is not supported by provider {provider}, "
-            f"whose TrafficSplit routes by weight only; use {AB_PROVIDERS}, or remove "
-            "analysis.match and use stepWeight for a weighted canary"
-        )
-    if analysis.mirror:
-        raise UnsupportedByProvider(
-            f"{who}: traffic mirroring (analysis.mirror) is not supported by provider {provider}; "
-            f"use {MIRROR_PROVIDERS}, or remove analysis.mirror"
-        )
-    if analysis.session_affinity is not None:
-        raise UnsupportedByProvider(
-            f"{who}: session affinity (analysis.sessionAffinity) is not supported by provider "
-            f"{provider}; use {AFFINITY_PROVIDERS}, or remove analysis.sessionAffinity"
-        )
+    _meta.refuse_first(canary, provider,
+                       [REFUSALS[feature] for feature in _meta.beyond_weights(canary)])
 
 
 def traffic_split_spec(
@@ -188,17 +180,8 @@ def plan_traffic_split_update(
     wants apart from the weights. Taking over someone else's TrafficSplit keeps its spec in the
     original-configuration annotation first."""
     want = traffic_split_spec(canary, flavor)
-    current: JSON = existing.get("spec") or {}
-    if _without_weights(want) == _without_weights(current):
-        return None
-    updated = _meta.deep_copy(existing)
-    updated["spec"] = want
-    if _taking_over(canary, existing):
-        meta = updated.setdefault("metadata", {})
-        annotations = dict(meta.get("annotations") or {})
-        annotations[_meta.CONFIG_ANNOTATION] = json.dumps(current, separators=(",", ":"))
-        meta["annotations"] = annotations
-    return updated
+    owned = _meta.controlled_by(existing, canary, by_uid=True)
+    return _meta.plan_update(existing, want, owned=owned, comparable=_without_weights)
 
 
 def routed_spec(
@@ -215,24 +198,16 @@ def read_routes(canary: canary_api.Canary, spec: Mapping[str, Any]) -> tuple[int
     """The (primary weight, canary weight, mirrored) a TrafficSplit spec routes; a TrafficSplit
     never mirrors. Raises :class:`RouterError` when neither backend has any weight."""
     apex, primary, canary_name = _meta.service_names(canary)
-    primary_weight = canary_weight = 0
-    for backend in spec.get("backends") or []:
-        if backend.get("service") == primary:
-            primary_weight = _as_int(backend.get("weight"))
-        if backend.get("service") == canary_name:
-            canary_weight = _as_int(backend.get("weight"))
-    if primary_weight == 0 and canary_weight == 0:
-        raise _meta.RouterError(
-            f"TrafficSplit {apex}.{canary.namespace} does not contain routes for "
-            f"{primary} and {canary_name}"
-        )
-    return primary_weight, canary_weight, False
+    weights = _meta.routed_weights(spec.get("backends") or [], primary, canary_name,
+                                   name=lambda b: b.get("service"), weight=_as_int)
+    _meta.require_routes(f"TrafficSplit {apex}.{canary.namespace}", primary, canary_name, weights)
+    return weights[0], weights[1], False
 
 
 def original_spec(obj: Mapping[str, Any]) -> JSON | None:
     """The spec kept before Flagger took the object over (kubectl's last applied object or
     Flagger's annotation), or ``None`` when none was kept."""
-    return _stored_spec(obj, KIND)
+    return _meta.original_spec(obj, KIND)
 
 
 # --- the router -----------------------------------------------------------------------------
@@ -253,15 +228,10 @@ class SmiRouter:
         check_supported(canary, self.flavor.provider)
         where = self._where(canary)
         existing = await self._get(canary, where, required=False)
-        if existing is None:
-            desired = traffic_split(canary, self.flavor, owner_refs=self.set_owner_refs)
-            await _write(self.kube.create, desired, f"{where} create error")
-            _log.info("%s created", where, extra={"canary": _meta.canary_id(canary)})
-            return
-        updated = plan_traffic_split_update(canary, self.flavor, existing)
-        if updated is not None:
-            await _write(self.kube.replace, updated, f"{where} update error")
-            _log.info("%s updated", where, extra={"canary": _meta.canary_id(canary)})
+        await _meta.create_or_update(
+            self.kube, canary, existing, where,
+            desired=lambda: traffic_split(canary, self.flavor, owner_refs=self.set_owner_refs),
+            plan=lambda found: plan_traffic_split_update(canary, self.flavor, found), log=_log)
 
     async def set_routes(
         self, canary: canary_api.Canary, primary_weight: int, canary_weight: int, mirrored: bool
@@ -275,7 +245,8 @@ class SmiRouter:
             canary, self.flavor, existing.get("spec") or {}, primary_weight, canary_weight
         )
         if spec != existing.get("spec"):
-            await _write(self.kube.replace, {**existing, "spec": spec}, f"{where} update error")
+            await _meta.write(self.kube.replace, {**existing, "spec": spec},
+                              f"{where} update error")
 
     async def get_routes(self, canary: canary_api.Canary) -> tuple[int, int, bool]:
         """The weights the TrafficSplit currently routes."""
@@ -289,9 +260,7 @@ class SmiRouter:
         existing = await self._get(canary, where, required=False)
         if existing is None:
             return
-        stored = original_spec(existing)
-        if stored is not None and stored != existing.get("spec"):
-            await _write(self.kube.replace, {**existing, "spec": stored}, f"{where} update error")
+        if await _meta.give_back(self.kube, canary, existing, original_spec(existing), where):
             _log.info("%s restored", where, extra={"canary": _meta.canary_id(canary)})
 
     def _where(self, canary: canary_api.Canary) -> str:
@@ -359,43 +328,3 @@ def _without_weights(spec: Mapping[str, Any]) -> JSON:
         {k: v for k, v in b.items() if k != "weight"} for b in spec.get("backends") or []
     ]
     return result
-
-
-def _taking_over(canary: canary_api.Canary, existing: Mapping[str, Any]) -> bool:
-    """True when ``existing`` is someone else's object whose spec is not kept anywhere yet."""
-    annotations = (existing.get("metadata") or {}).get("annotations") or {}
-    if _meta.KUBECTL_ANNOTATION in annotations or _meta.CONFIG_ANNOTATION in annotations:
-        return False
-    owner = _meta.controller_owner(existing)
-    uid = str(canary.metadata.get("uid") or "")
-    return owner is None or not uid or owner.get("uid") != uid
-
-
-def _stored_spec(obj: Mapping[str, Any], kind: str) -> JSON | None:
-    meta = obj.get("metadata") or {}
-    annotations = meta.get("annotations") or {}
-    for key in (_meta.KUBECTL_ANNOTATION, _meta.CONFIG_ANNOTATION):
-        if key not in annotations:
-            continue
-        try:
-            doc = json.loads(annotations[key])
-        except ValueError:
-            doc = None
-        # kubectl keeps the whole object, Flagger only the spec.
-        found = doc
-        if isinstance(doc, dict) and key == _meta.KUBECTL_ANNOTATION:
-            found = doc.get("spec")
-        if not isinstance(found, dict):
-            raise _meta.RouterError(
-                f"{kind} {meta.get('name', '')}.{meta.get('namespace', '')} failed to "
-                f"unMarshal annotation {key}"
-            )
-        return found
-    return None
-
-
-async def _write(call: Callable[[JSON], Any], obj: JSON, what: str) -> None:
-    try:
-        await call(obj)
-    except Exception as exc:
-        raise _meta.RouterError(f"{what}: {exc}") from exc

@@ -20,14 +20,12 @@ A/B run).
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from flagger import plugins
 from flagger.api import canary as canary_api
-from flagger.api import service as service_api
 
 from . import _meta
 
@@ -58,27 +56,17 @@ _log = logging.getLogger(__name__)
 JSON = dict[str, Any]
 
 
-class UnsupportedFeature(_meta.RouterError):
-    """A Canary asks Traefik for something a weighted TraefikService cannot do."""
+#: A Canary asks Traefik for something a weighted TraefikService cannot do.
+UnsupportedFeature = _meta.UnsupportedFeature
+#: The providers named in the error, for what a TraefikService cannot do.
+ALTERNATIVES = {_meta.AB_TESTING: AB_PROVIDERS, _meta.MIRRORING: MIRROR_PROVIDERS,
+                _meta.SESSION_AFFINITY: AFFINITY_PROVIDERS}
 
 
 def check_supported(canary: canary_api.Canary) -> None:
     """Raise :class:`UnsupportedFeature` for A/B testing, mirroring or session affinity."""
-    analysis = canary.spec.effective_analysis
-    if analysis is None:
-        return
-    wanted: list[tuple[str, Sequence[str]]] = []
-    if analysis.match:
-        wanted.append(("A/B testing (analysis.match)", AB_PROVIDERS))
-    if analysis.mirror:
-        wanted.append(("traffic mirroring (analysis.mirror)", MIRROR_PROVIDERS))
-    if analysis.session_affinity is not None:
-        wanted.append(("session affinity (analysis.sessionAffinity)", AFFINITY_PROVIDERS))
-    if wanted:
-        feature, others = wanted[0]
-        raise UnsupportedFeature(
-            f"canary {_meta.canary_id(canary)}: provider {NAME} does not support {feature}; "
-            f"providers that do: {', '.join(others)}")
+    _meta.refuse_first(canary, NAME, [_meta.Refusal(feature, ALTERNATIVES[feature])
+                                      for feature in _meta.beyond_weights(canary)])
 
 
 # --- pure builders --------------------------------------------------------------------------
@@ -97,7 +85,7 @@ def traefik_service_spec(canary: canary_api.Canary, primary_weight: int = 100,
 def traefik_service(canary: canary_api.Canary, *, owner_refs: bool = True) -> JSON:
     """The TraefikService ``<svc>`` Flagger creates when there is none."""
     apex, _, _ = _meta.service_names(canary)
-    labels, annotations = _apex_metadata(canary)
+    labels, annotations = _meta.apex_metadata(canary)
     metadata: JSON = {"name": apex, "namespace": canary.namespace, "labels": labels,
                       "annotations": annotations}
     if not labels:
@@ -121,32 +109,10 @@ def plan_traefik_service_update(canary: canary_api.Canary,
     want = traefik_service_spec(canary)
     if len(old_services) == 2:
         want["weighted"]["services"].append(_backend(canary, canary_name, 100))
-    labels, annotations = _apex_metadata(canary)
-    meta: JSON = dict(existing.get("metadata") or {})
-    current_annotations: dict[str, str] = dict(meta.get("annotations") or {})
-    current_labels: dict[str, str] = dict(meta.get("labels") or {})
-    wanted_annotations = {**current_annotations, **annotations}
-    wanted_labels = {**current_labels, **labels}
-    spec_changed = _without_weights(want) != _without_weights(old)
-    if (not spec_changed and wanted_annotations == current_annotations
-            and wanted_labels == current_labels):
-        return None
-    updated = _meta.deep_copy(dict(existing))
-    if spec_changed:
-        weights = {s.get("name"): s.get("weight") for s in old_services}
-        for service in want["weighted"]["services"]:
-            if weights.get(service["name"]):
-                service["weight"] = weights[service["name"]]
-        updated["spec"] = want
-        if (not _controlled_by(existing, canary)
-                and _meta.KUBECTL_ANNOTATION not in wanted_annotations
-                and _meta.CONFIG_ANNOTATION not in wanted_annotations):
-            wanted_annotations[_meta.CONFIG_ANNOTATION] = json.dumps(old, separators=(",", ":"))
-    updated_meta = updated.setdefault("metadata", {})
-    updated_meta["annotations"] = wanted_annotations
-    if wanted_labels:
-        updated_meta["labels"] = wanted_labels
-    return updated
+    labels, annotations = _meta.apex_metadata(canary)
+    return _meta.plan_update(existing, want, owned=_meta.controlled_by(existing, canary),
+                             comparable=_without_weights, keep=_keep_weights,
+                             annotations=annotations, labels=labels)
 
 
 def read_routes(canary: canary_api.Canary, spec: Mapping[str, Any]) -> tuple[int, int, bool]:
@@ -155,31 +121,12 @@ def read_routes(canary: canary_api.Canary, spec: Mapping[str, Any]) -> tuple[int
     services = ((spec.get("weighted") or {}).get("services")) or []
     if len(services) < 1:
         raise _meta.RouterError(f"TraefikService {apex}.{canary.namespace} services not found")
-    for service in services:
-        if service.get("name") == primary:
-            weight = int(service.get("weight") or 0)
-            return weight, 100 - weight, False
-    return 0, 0, False
+    return _meta.primary_share(services, primary, name=lambda s: s.get("name"))
 
 
 def original_spec(obj: Mapping[str, Any]) -> JSON | None:
     """The spec kept before Flagger took the TraefikService over, or ``None``."""
-    meta = obj.get("metadata") or {}
-    annotations = meta.get("annotations") or {}
-    for key in (_meta.KUBECTL_ANNOTATION, _meta.CONFIG_ANNOTATION):
-        if key not in annotations:
-            continue
-        try:
-            doc = json.loads(annotations[key])
-        except ValueError:
-            doc = None
-        found = doc.get("spec") if isinstance(doc, dict) and key == _meta.KUBECTL_ANNOTATION \
-            else doc
-        if not isinstance(found, dict):
-            raise _meta.RouterError(f"TraefikService {meta.get('name')}.{meta.get('namespace')}"
-                                    f" failed to unMarshal annotation {key}")
-        return found
-    return None
+    return _meta.original_spec(obj, "TraefikService")
 
 
 # --- the router -----------------------------------------------------------------------------
@@ -197,15 +144,10 @@ class TraefikRouter:
         check_supported(canary)
         where = self._where(canary)
         existing = await self._get(canary)
-        if existing is None:
-            desired = traefik_service(canary, owner_refs=self.set_owner_refs)
-            await _write(self.kube.create, desired, f"{where} create error")
-            _log.info("%s created", where, extra={"canary": _meta.canary_id(canary)})
-            return
-        updated = plan_traefik_service_update(canary, existing)
-        if updated is not None:
-            await _write(self.kube.replace, updated, f"{where} update error")
-            _log.info("%s updated", where, extra={"canary": _meta.canary_id(canary)})
+        await _meta.create_or_update(
+            self.kube, canary, existing, where,
+            desired=lambda: traefik_service(canary, owner_refs=self.set_owner_refs),
+            plan=lambda found: plan_traefik_service_update(canary, found), log=_log)
 
     async def set_routes(self, canary: canary_api.Canary, primary_weight: int,
                          canary_weight: int, mirrored: bool) -> None:
@@ -220,8 +162,8 @@ class TraefikRouter:
         spec.setdefault("weighted", {})["services"] = traefik_service_spec(
             canary, primary_weight, canary_weight)["weighted"]["services"]
         if spec != existing.get("spec"):
-            await _write(self.kube.replace, {**existing, "spec": spec},
-                         f"{self._where(canary)} update error")
+            await _meta.write(self.kube.replace, {**existing, "spec": spec},
+                              f"{self._where(canary)} update error")
 
     async def get_routes(self, canary: canary_api.Canary) -> tuple[int, int, bool]:
         """The weights the TraefikService routes."""
@@ -233,15 +175,9 @@ class TraefikRouter:
         existing = await self._get(canary)
         if existing is None:
             return
-        stored = original_spec(existing)
-        if stored is None:
-            if not _controlled_by(existing, canary):
-                _log.warning("%s original configuration not found, unable to revert",
-                             self._where(canary), extra={"canary": _meta.canary_id(canary)})
-            return
-        if stored != existing.get("spec"):
-            await _write(self.kube.replace, {**existing, "spec": stored},
-                         f"{self._where(canary)} update error")
+        await _meta.give_back(self.kube, canary, existing, original_spec(existing),
+                              self._where(canary),
+                              log=None if _meta.controlled_by(existing, canary) else _log)
 
     async def _get(self, canary: canary_api.Canary) -> JSON | None:
         apex, _, _ = _meta.service_names(canary)
@@ -279,30 +215,12 @@ def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router 
 # --- helpers --------------------------------------------------------------------------------
 
 
-async def _write(call: Callable[[JSON], Any], obj: JSON, what: str) -> None:
-    try:
-        await call(obj)
-    except Exception as exc:
-        raise _meta.RouterError(f"{what}: {exc}") from exc
-
-
-def _service(canary: canary_api.Canary) -> service_api.CanaryService:
-    if canary.spec.service is None:
-        raise _meta.RouterError(f"canary {_meta.canary_id(canary)} has no spec.service")
-    return canary.spec.service
-
-
 def _backend(canary: canary_api.Canary, name: str, weight: int) -> JSON:
-    backend: JSON = {"name": name, "namespace": canary.namespace, "port": _service(canary).port}
+    backend: JSON = {"name": name, "namespace": canary.namespace,
+                     "port": _meta.service(canary).port}
     if weight:
         backend["weight"] = weight
     return backend
-
-
-def _apex_metadata(canary: canary_api.Canary) -> tuple[dict[str, str], dict[str, str]]:
-    apex = _service(canary).apex
-    labels = dict((apex.labels if apex else None) or {})
-    return labels, _meta.filter_metadata(apex.annotations if apex else None)
 
 
 def _without_weights(spec: Mapping[str, Any]) -> JSON:
@@ -312,6 +230,10 @@ def _without_weights(spec: Mapping[str, Any]) -> JSON:
     return {**spec, "weighted": weighted}
 
 
-def _controlled_by(obj: Mapping[str, Any], canary: canary_api.Canary) -> bool:
-    ref = _meta.controller_owner(obj)
-    return bool(ref and ref.get("kind") == canary_api.KIND and ref.get("name") == canary.name)
+def _keep_weights(new: JSON, old: Mapping[str, Any]) -> None:
+    """Give the services of ``new`` the weights they have in ``old`` (where they have one)."""
+    weights = {s.get("name"): s.get("weight")
+               for s in ((old.get("weighted") or {}).get("services")) or []}
+    for service in new["weighted"]["services"]:
+        if weights.get(service["name"]):
+            service["weight"] = weights[service["name"]]

@@ -297,8 +297,10 @@ async def _act(shell: Shell, canary: canary_api.Canary, action: decision.Action,
             await workload.scale_from_zero(canary)
         case decision.ReconcilePrimaryScaler():
             await workload.reconcile_primary_scaler(canary, init=False)
-        case decision.PauseTargetScaler() | decision.ResumeTargetScaler():
-            pass  # KEDA pause/resume lands with KEDA support; an HPA needs neither
+        case decision.PauseTargetScaler():
+            await workload.pause_target_scaler(canary)  # KEDA; nothing to do for an HPA
+        case decision.ResumeTargetScaler():
+            await workload.resume_target_scaler(canary)
         case decision.RunPostRolloutHooks(phase=phase):
             await _post_rollout(shell, canary, phase)
         case decision.Event(message=message, severity=severity):

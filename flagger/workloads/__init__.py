@@ -11,6 +11,7 @@ template uses get `-primary` copies too, so a config change is a revision of its
 - `readiness`  rollout readiness with Flagger's messages, retriable or not (progress deadline)
 - `metadata`   labels, annotations, owner references and the selector label
 - `hpa`        the `<hpa>-primary` HorizontalPodAutoscaler (autoscaling/v2)
+- `keda`       the KEDA `<so>-primary` ScaledObject, pausing and resuming the target's
 - `deployment`, `daemonset`   the two controllers
 - `controller` the protocol both satisfy, the options and the factory
 

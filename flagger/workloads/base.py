@@ -2,7 +2,8 @@
 
 `PodWorkloadController` implements the parts of `controller.WorkloadController` that depend
 only on "an apps/v1 object with a selector and a pod template": reading the target, the
-selector label, revision hashes, config tracking, creating the primary and promoting into it.
+selector label, revision hashes, config tracking, creating the primary and promoting into it,
+and the autoscaler (`hpa` or `keda`, chosen by `autoscalerRef.kind`).
 Subclasses supply the kind-specific fields (replicas and strategy vs. updateStrategy), scaling
 and readiness.
 """
@@ -20,6 +21,8 @@ from flagger.workloads import (
     configs,
     controller,
     errors,
+    hpa,
+    keda,
     metadata,
     options,
     readiness,
@@ -231,9 +234,42 @@ class PodWorkloadController:
     async def is_primary_ready(self, canary: canary_api.Canary) -> readiness.Readiness:
         raise NotImplementedError
 
+    # --- the autoscaler (by `autoscalerRef.kind`, whatever the target kind, as in Flagger) --
+
     async def reconcile_primary_scaler(self, canary: canary_api.Canary, *, init: bool
                                        ) -> str | None:
-        return None
+        """`<hpa>-primary` or `<so>-primary`; a log line when something was written."""
+        ref = canary.spec.autoscaler_ref
+        if ref is None:
+            return None
+        if ref.kind == keda.KIND:
+            return await keda.reconcile_primary_scaled_object(
+                self.kube, canary, init=init,
+                include_label_prefixes=self.options.include_label_prefixes)
+        return await hpa.reconcile_primary_hpa(self.kube, canary, init=init)
+
+    async def pause_target_scaler(self, canary: canary_api.Canary) -> None:
+        """KEDA: pause the target's ScaledObject; an HPA (or no autoscaler): nothing."""
+        await keda.pause_target_scaled_object(self.kube, canary)
+
+    async def resume_target_scaler(self, canary: canary_api.Canary) -> None:
+        """KEDA: resume the target's ScaledObject; an HPA (or no autoscaler): nothing."""
+        await keda.resume_target_scaled_object(self.kube, canary)
+
+    async def scaler_min_replicas(self, canary: canary_api.Canary) -> int | None:
+        """The autoscaler's minimum (HPA `minReplicas`, KEDA `minReplicaCount`) when above 1;
+        None without an autoscaler, when it is missing or its minimum is unset/0/1."""
+        ref = canary.spec.autoscaler_ref
+        if ref is None:
+            return None
+        api_version, field = ((keda.API_VERSION, "minReplicaCount") if ref.kind == keda.KIND
+                              else (hpa.API_VERSION, "minReplicas"))
+        try:
+            scaler = await self.kube.get(api_version, ref.kind, ref.name, canary.namespace)
+        except kube_errors.UnknownKind:
+            return None  # Flagger ignores any error reading the scaler here
+        minimum = ((scaler or {}).get("spec") or {}).get(field)
+        return int(minimum) if minimum is not None and int(minimum) > 1 else None
 
 
 def ready_threshold(canary: canary_api.Canary, *, primary: bool) -> int:

@@ -98,7 +98,17 @@ class WorkloadController(Protocol):
 
     async def reconcile_primary_scaler(self, canary: canary_api.Canary, *, init: bool
                                        ) -> str | None:
-        """Create/update the primary's autoscaler; a log line when something was written."""
+        """Create/update the primary's autoscaler (`<hpa>-primary` or KEDA `<so>-primary`, by
+        `autoscalerRef.kind`); a log line when something was written."""
+        ...
+
+    async def pause_target_scaler(self, canary: canary_api.Canary) -> None:
+        """Flagger's `PauseTargetScaler`: annotate the target's KEDA ScaledObject with
+        `autoscaling.keda.sh/paused-replicas: "0"`; nothing for an HPA or no autoscaler."""
+        ...
+
+    async def resume_target_scaler(self, canary: canary_api.Canary) -> None:
+        """Flagger's `ResumeTargetScaler`: remove that annotation; nothing for an HPA."""
         ...
 
     async def scale_to_zero(self, canary: canary_api.Canary) -> None:

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flagger.api import canary as canary_api
-from flagger.workloads import base, hpa, metadata, readiness
+from flagger.workloads import base, metadata, readiness
 
 __all__ = ["DeploymentController"]
 
@@ -58,10 +58,6 @@ class DeploymentController(base.PodWorkloadController):
 
     # --- scaling --------------------------------------------------------------------------
 
-    async def reconcile_primary_scaler(self, canary: canary_api.Canary, *, init: bool
-                                       ) -> str | None:
-        return await hpa.reconcile_primary_hpa(self.kube, canary, init=init)
-
     async def scale_to_zero(self, canary: canary_api.Canary) -> None:
         await self._scale(canary, 0)
 
@@ -90,13 +86,9 @@ class DeploymentController(base.PodWorkloadController):
         replicas = int(((primary or {}).get("spec") or {}).get("replicas") or 0)
         if replicas > 0:
             return replicas
-        ref = canary.spec.autoscaler_ref
-        if ref is not None:
-            scaler = await self.kube.get(ref.api_version, ref.kind, ref.name, canary.namespace)
-            scaler_spec = (scaler or {}).get("spec") or {}
-            minimum = scaler_spec.get("minReplicas", scaler_spec.get("minReplicaCount"))
-            if minimum:
-                return int(minimum)
+        minimum = await self.scaler_min_replicas(canary)
+        if minimum is not None:
+            return minimum
         return 1
 
     async def _scale(self, canary: canary_api.Canary, replicas: int) -> None:

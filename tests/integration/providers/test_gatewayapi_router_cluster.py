@@ -180,7 +180,7 @@ async def test_v1beta1_refuses_v1_only_settings(
     canary = await make_canary(svc(timeout="5s"))
     router = gatewayapi.GatewayAPIRouter(client, gatewayapi.V1BETA1)
     with pytest.raises(gatewayapi.UnsupportedByProvider,
-                       match="is not supported by provider gatewayapi:v1beta1"):
+                       match="provider gatewayapi:v1beta1 does not support"):
         await router.reconcile(canary)
     assert await client.get(gatewayapi.V1BETA1.api_version, "HTTPRoute", "podinfo",
                             namespace) is None

@@ -81,6 +81,6 @@ async def test_mirroring_is_refused(
     canary = await make_canary({"port": 9898, "name": route_name},
                                {"interval": "1m", "threshold": 5, "iterations": 5,
                                 "mirror": True})
-    with pytest.raises(kuma.UnsupportedByProvider, match="not supported by provider kuma"):
+    with pytest.raises(kuma.UnsupportedByProvider, match="provider kuma does not support"):
         await kuma.KumaRouter(client).reconcile(canary)
     assert await client.get(kuma.API_VERSION, kuma.KIND, route_name) is None

@@ -108,6 +108,6 @@ async def test_ab_testing_is_unsupported(client: kube_client.Kube, namespace: st
         "interval": "1m", "threshold": 2, "iterations": 3,
         "match": [{"headers": {"x-canary": {"exact": "1"}}}]})
     with pytest.raises(nginx.UnsupportedRequest,
-                       match=f"canary podinfo.{namespace}: the skipper router does not support "
+                       match=f"canary podinfo.{namespace}: provider skipper does not support "
                              "A/B testing"):
         await skipper.SkipperRouter(client).reconcile(canary)

@@ -80,6 +80,6 @@ async def test_ab_testing_is_refused(
     canary = await make_canary(
         {"port": 9898}, {"interval": "1m", "threshold": 5, "iterations": 10,
                          "match": [{"headers": {"x-canary": {"exact": "insider"}}}]})
-    with pytest.raises(smi.UnsupportedByProvider, match="not supported by provider linkerd"):
+    with pytest.raises(smi.UnsupportedByProvider, match="provider linkerd does not support"):
         await smi.SmiRouter(client, flavor).reconcile(canary)
     assert await client.get(flavor.api_version, "TrafficSplit", "podinfo", namespace) is None

@@ -473,8 +473,8 @@ def test_v1beta1_refuses_what_only_v1_writes(
 ) -> None:
     canary = make_canary(service, analysis)
     with pytest.raises(gatewayapi.UnsupportedByProvider,
-                       match=rf"canary podinfo.test: .*\({feature}\) is not supported by provider "
-                             r"gatewayapi:v1beta1; use provider gatewayapi:v1"):
+                       match=rf"canary podinfo.test: provider gatewayapi:v1beta1 does not support "
+                             rf".*\({feature}\); providers that do: gatewayapi:v1"):
         gatewayapi.routed_spec(canary, V1BETA1, 90, 10, False)
     gatewayapi.routed_spec(canary, V1, 90, 10, False)
 

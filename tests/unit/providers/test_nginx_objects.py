@@ -268,7 +268,7 @@ def test_unsupported_requests_name_canary_provider_and_feature(
     analysis: dict[str, Any], feature: str
 ) -> None:
     with pytest.raises(nginx.UnsupportedRequest,
-                       match=f"canary podinfo.test: the nginx router does not support {feature}"
+                       match=f"canary podinfo.test: provider nginx does not support {feature}"
                        ) as caught:
         nginx.check_supported(make_canary(analysis))
     assert isinstance(caught.value, _meta.RouterError)
@@ -277,6 +277,6 @@ def test_unsupported_requests_name_canary_provider_and_feature(
 
 def test_no_ingress_ref_is_unsupported() -> None:
     with pytest.raises(nginx.UnsupportedRequest,
-                       match=r"canary podinfo\.test: the nginx router does not support a canary "
+                       match=r"canary podinfo\.test: provider nginx does not support a canary "
                              r"without spec\.ingressRef; set spec\.ingressRef"):
         nginx.check_supported(make_canary(ingress_ref=False))

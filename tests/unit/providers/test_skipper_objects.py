@@ -166,7 +166,7 @@ def test_update_plan_rebuilds_from_a_changed_original() -> None:
 ])
 def test_unsupported_requests(analysis: dict[str, Any], feature: str) -> None:
     with pytest.raises(nginx.UnsupportedRequest,
-                       match=f"canary podinfo.test: the skipper router does not support {feature}"):
+                       match=f"canary podinfo.test: provider skipper does not support {feature}"):
         skipper.check_supported(make_canary(analysis))
 
 

@@ -147,15 +147,15 @@ def test_update_plan() -> None:
     [
         ({"interval": "1m", "threshold": 5, "iterations": 5,
           "match": [{"headers": {"x-canary": {"exact": "1"}}}]},
-         r"canary podinfo.test: A/B testing \(analysis.match\) is not supported by provider "
-         r"linkerd, whose TrafficSplit routes by weight only; use istio, appmesh:v1beta2, "
-         r"contour, gloo, nginx, gatewayapi:v1"),
+         r"canary podinfo.test: provider linkerd does not support A/B testing "
+         r"\(analysis.match\); providers that do: istio, appmesh:v1beta2, contour, gloo, nginx, "
+         r"gatewayapi:v1; .*a TrafficSplit routes by weight only"),
         ({"interval": "1m", "threshold": 5, "iterations": 5, "mirror": True},
-         r"traffic mirroring \(analysis.mirror\) is not supported by provider linkerd; "
-         r"use istio, gatewayapi:v1"),
+         r"provider linkerd does not support traffic mirroring \(analysis.mirror\); "
+         r"providers that do: istio, gatewayapi:v1"),
         ({"interval": "1m", "threshold": 5, "stepWeight": 5,
           "sessionAffinity": {"cookieName": "c"}},
-         r"session affinity \(analysis.sessionAffinity\) is not supported by provider linkerd"),
+         r"provider linkerd does not support session affinity \(analysis.sessionAffinity\)"),
     ],
 )
 def test_what_a_traffic_split_cannot_do(analysis: dict[str, Any], message: str) -> None:
