@@ -42,14 +42,22 @@ def primary_hpa_spec(canary: canary_api.Canary, hpa: dict[str, Any]) -> dict[str
     for field in ("metrics", "behavior"):
         if source.get(field) is not None:
             spec[field] = copy.deepcopy(source[field])
+    apply_replica_overrides(spec, canary, "minReplicas", "maxReplicas")
+    return spec
+
+
+def apply_replica_overrides(spec: dict[str, Any], canary: canary_api.Canary, min_key: str,
+                            max_key: str) -> None:
+    """``autoscalerRef.primaryScalerReplicas`` wins over the target scaler's own bounds (the
+    keys are ``minReplicas``/``maxReplicas`` for an HPA, ``*ReplicaCount`` for KEDA)."""
     ref = canary.spec.autoscaler_ref
     overrides = ref.primary_scaler_replicas if ref is not None else None
-    if overrides is not None:
-        if overrides.min_replicas is not None:
-            spec["minReplicas"] = overrides.min_replicas
-        if overrides.max_replicas is not None:
-            spec["maxReplicas"] = overrides.max_replicas
-    return spec
+    if overrides is None:
+        return
+    if overrides.min_replicas is not None:
+        spec[min_key] = overrides.min_replicas
+    if overrides.max_replicas is not None:
+        spec[max_key] = overrides.max_replicas
 
 
 async def reconcile_primary_hpa(kube: kube_client.Kube, canary: canary_api.Canary, *,

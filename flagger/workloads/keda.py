@@ -33,7 +33,7 @@ from typing import Any
 from flagger.api import canary as canary_api
 from flagger.kube import client as kube_client
 from flagger.kube import errors as kube_errors
-from flagger.workloads import errors, metadata
+from flagger.workloads import errors, hpa, metadata
 
 __all__ = [
     "API_VERSION",
@@ -112,13 +112,7 @@ def primary_scaled_object_spec(canary: canary_api.Canary, scaled_object: Mapping
     if hpa_config.get("name"):
         hpa_config["name"] = metadata.primary_name(hpa_config["name"])
     advanced["horizontalPodAutoscalerConfig"] = hpa_config
-    ref = canary.spec.autoscaler_ref
-    overrides = ref.primary_scaler_replicas if ref is not None else None
-    if overrides is not None:
-        if overrides.min_replicas is not None:
-            spec["minReplicaCount"] = overrides.min_replicas
-        if overrides.max_replicas is not None:
-            spec["maxReplicaCount"] = overrides.max_replicas
+    hpa.apply_replica_overrides(spec, canary, "minReplicaCount", "maxReplicaCount")
     return spec
 
 
