@@ -117,7 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``flagger`` command."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    # Go's flag package takes -help; so do we.
+    argv = ["--help" if a == "-help" else a for a in (sys.argv[1:] if argv is None else argv)]
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
         argv = ["run", *argv]  # Flagger's binary takes its flags without a subcommand
     if argv[0] == "simulate":  # it has a parser of its own, --help included

@@ -10,6 +10,7 @@ and readiness.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -88,17 +89,25 @@ class PodWorkloadController:
             return {}
         return await configs.get_target_configs(self.kube, canary.namespace, _pod_spec(target))
 
+    def revision_hash(self, target: Mapping[str, Any]) -> str:
+        """The hash of the target's pod template as the user wrote it: what Flagger itself
+        writes there to stop the target (a DaemonSet's scale-to-zero node selector) is left out,
+        so stopping the target is never mistaken for a new revision."""
+        template = copy.deepcopy(_template(target))
+        if "spec" in template:
+            template["spec"] = self.primary_pod_spec(dict(template["spec"]))
+        return revision.template_hash(template)
+
     async def revision(self, canary: canary_api.Canary) -> controller.Revision:
         target = await self.get_target(canary)
         refs = await self.target_configs(canary, target)
-        return controller.Revision(revision.template_hash(_template(target)),
-                                   configs.tracked_configs(refs))
+        return controller.Revision(self.revision_hash(target), configs.tracked_configs(refs))
 
     async def has_target_changed(self, canary: canary_api.Canary) -> bool:
         target = await self.get_target(canary)
         status = canary.status
         return revision.has_changed(
-            revision.template_hash(_template(target)),
+            self.revision_hash(target),
             status.last_applied_spec if status else None,
             status.last_promoted_spec if status else None)
 
