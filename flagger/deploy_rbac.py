@@ -1,0 +1,234 @@
+"""The daemon's RBAC, as one table: what it does to which resources, per routing provider.
+
+The ClusterRole shipped in ``deploy/kustomize`` and rendered by ``deploy/charts/flagger`` is built
+from this table and nothing else, so a permission is added in one place and a test
+(``tests/unit/deploy``) fails when the manifests drift from it. The integration test
+``tests/integration/deploy/test_least_privilege.py`` runs the daemon as its ServiceAccount and
+compares the API server's audit log with :func:`grants`: a rule never exercised, or a request
+denied, fails it.
+
+Flagger's own ClusterRole grants every verb on every provider's API group. Here a role holds the
+``core`` rules (Canaries, workloads, tracked ConfigMaps/Secrets, HPAs, Services, events, the
+leader-election Lease) plus the rules of the enabled providers only, with the verbs the code
+uses: routers read, create and update their objects (owner references let Kubernetes' garbage
+collector delete them, so no ``delete``); workloads are patched; the Canary's status is replaced.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+__all__ = [
+    "CORE",
+    "OVERLAYS",
+    "PROVIDERS",
+    "Grant",
+    "Rule",
+    "cluster_role",
+    "cluster_role_binding",
+    "generated_files",
+    "grants",
+    "provider_key",
+    "rendered_rules",
+    "rules_for",
+    "table_document",
+]
+
+#: One permission: a verb on a resource (``name/subresource`` allowed) of an API group.
+Grant = tuple[str, str, str]
+
+ROUTE_VERBS = ("get", "create", "update")
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    """Verbs on one resource of one API group (``""`` is the core group)."""
+
+    group: str
+    resource: str
+    verbs: tuple[str, ...]
+    why: str = ""
+
+    def grants(self) -> set[Grant]:
+        return {(verb, self.group, self.resource) for verb in self.verbs}
+
+
+CORE: tuple[Rule, ...] = (
+    Rule("flagger.app", "canaries", ("get", "list", "watch", "patch"),
+         "the informer; patch adds and removes the revertOnDeletion finalizer"),
+    Rule("flagger.app", "canaries/status", ("update",), "the Canary's state lives in its status"),
+    Rule("flagger.app", "metrictemplates", ("get",), "analysis.metrics[].templateRef"),
+    Rule("flagger.app", "alertproviders", ("get",), "analysis.alerts[].providerRef"),
+    Rule("apps", "deployments", ("get", "list", "watch", "create", "patch"),
+         "targets are watched and scaled; <name>-primary is created and promoted"),
+    Rule("apps", "daemonsets", ("get", "list", "watch", "create", "patch"),
+         "DaemonSet targets, as Deployments"),
+    Rule("autoscaling", "horizontalpodautoscalers", ("get", "create", "update"),
+         "autoscalerRef: the primary's HPA is a copy of the target's"),
+    Rule("", "configmaps", ("get", "list", "watch", "create", "update"),
+         "config tracking: <name>-primary copies of the target's ConfigMaps"),
+    Rule("", "secrets", ("get", "list", "watch", "create", "update"),
+         "config tracking, and MetricTemplate/AlertProvider secretRefs"),
+    Rule("", "services", ("get", "create", "update"),
+         "the apex, -primary and -canary ClusterIP Services"),
+    Rule("", "events", ("create", "patch"), "events on the Canaries (repeats are patched)"),
+    Rule("coordination.k8s.io", "leases", ("get", "create", "update"),
+         "-enable-leader-election"),
+)
+
+
+def _routes(group: str, *resources: str) -> tuple[Rule, ...]:
+    return tuple(Rule(group, resource, ROUTE_VERBS, "the router's objects")
+                 for resource in resources)
+
+
+#: Rules per provider key (see :func:`provider_key`), on top of :data:`CORE`.
+PROVIDERS: Mapping[str, tuple[Rule, ...]] = {
+    "kubernetes": (),
+    "istio": _routes("networking.istio.io", "virtualservices", "destinationrules"),
+    "appmesh": _routes("appmesh.k8s.aws", "virtualnodes", "virtualrouters", "virtualservices"),
+    "nginx": _routes("networking.k8s.io", "ingresses"),
+    "skipper": _routes("networking.k8s.io", "ingresses"),
+    "gatewayapi": _routes("gateway.networking.k8s.io", "httproutes"),
+    "smi": _routes("split.smi-spec.io", "trafficsplits"),
+    "contour": _routes("projectcontour.io", "httpproxies"),
+    "gloo": _routes("gloo.solo.io", "upstreams") + _routes("gateway.solo.io", "routetables"),
+    "kuma": _routes("kuma.io", "trafficroutes"),
+    "traefik": _routes("traefik.io", "traefikservices"),
+    "apisix": _routes("apisix.apache.org", "apisixroutes"),
+    # Not a router: autoscalerRef of kind ScaledObject, enabled like a provider.
+    "keda": _routes("keda.sh", "scaledobjects"),
+}
+
+_ALIASES = {"linkerd": "smi", "osm": "smi"}
+
+
+def provider_key(name: str) -> str:
+    """The table key of a provider name as Flagger spells it (``gatewayapi:v1``,
+    ``appmesh:v1beta2``, ``linkerd``, ``smi:v1alpha3:istio``, ...); ValueError when unknown."""
+    base = name.split(":", 1)[0].strip()
+    key = _ALIASES.get(base, base)
+    if key not in PROVIDERS:
+        known = ", ".join(sorted({*PROVIDERS, *_ALIASES}))
+        raise ValueError(f"no RBAC rules for provider {name!r}; known: {known}")
+    return key
+
+
+def rules_for(providers: Iterable[str]) -> list[Rule]:
+    """:data:`CORE` plus the rules of each provider, without duplicates, in table order."""
+    rules = list(CORE)
+    for name in providers:
+        for rule in PROVIDERS[provider_key(name)]:
+            if rule not in rules:
+                rules.append(rule)
+    return rules
+
+
+def grants(providers: Iterable[str]) -> set[Grant]:
+    """Every (verb, group, resource) a role for ``providers`` allows."""
+    return {grant for rule in rules_for(providers) for grant in rule.grants()}
+
+
+def _k8s_rules(rules: Iterable[Rule]) -> list[dict[str, Any]]:
+    return [{"apiGroups": [rule.group], "resources": [rule.resource],
+             "verbs": list(rule.verbs)} for rule in rules]
+
+
+def cluster_role(providers: Iterable[str], name: str = "flagger",
+                 labels: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The ClusterRole object for ``providers``."""
+    meta: dict[str, Any] = {"name": name}
+    if labels:
+        meta["labels"] = dict(labels)
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+            "metadata": meta, "rules": _k8s_rules(rules_for(providers))}
+
+
+def cluster_role_binding(namespace: str, name: str = "flagger",
+                         service_account: str = "flagger") -> dict[str, Any]:
+    """The binding of the ClusterRole ``name`` to the ServiceAccount in ``namespace``."""
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "metadata": {"name": name},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                        "name": name},
+            "subjects": [{"kind": "ServiceAccount", "name": service_account,
+                          "namespace": namespace}]}
+
+
+def table_document() -> dict[str, Any]:
+    """The table as the Helm chart reads it (``files/rbac-rules.yaml``): ``core`` and one list
+    of Kubernetes rules per provider key, plus the aliases."""
+    return {"core": _k8s_rules(CORE),
+            "providers": {key: _k8s_rules(rules) for key, rules in PROVIDERS.items()},
+            "aliases": dict(_ALIASES)}
+
+
+def rendered_rules(role: Mapping[str, Any]) -> set[Grant]:
+    """Every (verb, group, resource) a rendered ClusterRole grants (for drift tests)."""
+    found: set[Grant] = set()
+    for rule in role.get("rules") or []:
+        for group in rule.get("apiGroups") or []:
+            for resource in rule.get("resources") or []:
+                found |= {(verb, group, resource) for verb in rule.get("verbs") or []}
+    return found
+
+
+# --- the generated manifests ---------------------------------------------------------------
+
+#: kustomize overlay -> (namespace, -mesh-provider, providers whose rules the role holds)
+OVERLAYS: Mapping[str, tuple[str, str, tuple[str, ...]]] = {
+    "istio": ("istio-system", "istio", ("istio",)),
+    "appmesh": ("appmesh-system", "appmesh:v1beta2", ("appmesh",)),
+    "nginx": ("ingress-nginx", "nginx", ("nginx",)),
+    "gatewayapi": ("flagger-system", "gatewayapi:v1", ("gatewayapi",)),
+    "linkerd": ("linkerd", "linkerd", ("linkerd",)),
+    "kubernetes": ("flagger-system", "kubernetes", ("kubernetes",)),
+}
+
+_HEADER = "# Generated from flagger/deploy_rbac.py (python -m flagger.deploy_rbac); do not edit.\n"
+
+
+def _yaml(*docs: Mapping[str, Any]) -> str:
+    import yaml
+
+    return _HEADER + yaml.safe_dump_all(list(docs), sort_keys=False, default_flow_style=None)
+
+
+def generated_files(crds: str) -> dict[str, str]:
+    """Every generated file under ``deploy/`` (relative path -> text): the chart's rule table,
+    the kustomize base's role (core rules) and binding, each overlay's role patch, and the copies
+    of ``crds`` (the text of ``deploy/crds/crds.yaml``) that the chart and the base ship."""
+    files = {
+        "charts/flagger/files/rbac-rules.yaml": _yaml(table_document()),
+        "charts/flagger/crds/crds.yaml": crds,
+        "kustomize/base/crds.yaml": crds,
+        "kustomize/base/rbac.yaml": _yaml(cluster_role(["kubernetes"]),
+                                          cluster_role_binding("flagger-system")),
+    }
+    for overlay, (namespace, _, providers) in OVERLAYS.items():
+        # The binding is restated: kustomize's namespace does not follow into its subjects.
+        files[f"kustomize/{overlay}/rbac.yaml"] = _yaml(cluster_role(providers),
+                                                        cluster_role_binding(namespace))
+    return files
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write :func:`generated_files` under the ``deploy/`` directory given (default ./deploy)."""
+    import pathlib
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    deploy = pathlib.Path(args[0] if args else "deploy")
+    crds = (deploy / "crds" / "crds.yaml").read_text()
+    for relative, text in generated_files(crds).items():
+        path = deploy / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

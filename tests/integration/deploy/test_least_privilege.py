@@ -1,0 +1,105 @@
+"""Least privilege, proven with the API server's audit log.
+
+For the ``istio`` and ``kubernetes`` providers: the ClusterRole, binding and ServiceAccount
+rendered by the Helm chart (``deploy/charts/flagger``, ``meshProvider`` set) are installed on an
+audited control plane; the daemon runs as that ServiceAccount (a minted token, nothing else)
+through :mod:`scenario` to promotion and the Canary's deletion. Every (verb, group, resource) the
+ServiceAccount asked for is read back from the audit log and compared with the role: a grant never
+used, a request outside the role, or any 403 fails the test. The table is printed.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import threading
+
+import pytest
+
+from flagger import deploy_rbac
+from flagger.devcluster import cluster as devcluster
+from flagger.playground import charts
+from tests.integration.deploy import audit, scenario
+from tests.support import daemon_process, http_receiver, prometheus_server
+
+pytestmark = pytest.mark.cluster
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+CHART = ROOT / "deploy" / "charts" / "flagger"
+PROVIDERS = ("istio", "kubernetes")
+
+
+def _rbac_objects(provider: str, namespace: str) -> list[dict[str, object]]:
+    """The chart's ServiceAccount, ClusterRole and binding for ``provider``."""
+    rendered = charts.render(CHART, {"meshProvider": provider,
+                                     "fullnameOverride": f"flagger-{provider}",
+                                     "serviceAccount": {"name": "flagger"}},
+                             release="flagger", namespace=namespace)
+    kinds = {"ServiceAccount", "ClusterRole", "ClusterRoleBinding"}
+    return [obj for obj in rendered if obj["kind"] in kinds]
+
+
+def test_the_role_is_exactly_what_the_daemon_uses(audited: devcluster.LocalCluster,
+                                                  tmp_path: pathlib.Path) -> None:
+    receiver = http_receiver.Receiver().start()
+    prometheus = prometheus_server.start_prometheus([], tmp_path / "prometheus")
+    daemons: dict[str, daemon_process.Daemon] = {}
+    failures: dict[str, BaseException] = {}
+    granted: dict[str, set[deploy_rbac.Grant]] = {}
+
+    def run(provider: str) -> None:
+        namespace = f"lp-{provider}"
+        try:
+            audited.api("POST", "/api/v1/namespaces", {
+                "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+            rbac = _rbac_objects(provider, namespace)
+            role = next(o for o in rbac if o["kind"] == "ClusterRole")
+            granted[provider] = deploy_rbac.rendered_rules(role)
+            scenario.apply(audited, rbac)
+            kubeconfig = audited.service_account_kubeconfig(namespace, "flagger")
+            scenario.apply(audited, scenario.objects(namespace, provider, prometheus.url,
+                                                     receiver.url))
+            daemon = daemons[provider] = daemon_process.Daemon([
+                "-kubeconfig", str(kubeconfig), "-namespace", namespace,
+                "-mesh-provider", provider, "-metrics-server", "http://127.0.0.1:9",
+                "-port", "0", "-log-level", "info", "-enable-leader-election",
+                "-leader-election-namespace", namespace], tmp_path / f"{provider}.log").start()
+
+            def tail() -> str:
+                return "\n".join(daemon.log.read_text().splitlines()[-30:])
+
+            scenario.run_to_promotion(audited, namespace, tail)
+            assert daemon.stop() == 0, "the daemon stops cleanly"
+        except BaseException as exc:
+            failures[provider] = exc
+
+    try:
+        threads = [threading.Thread(target=run, args=(p,)) for p in PROVIDERS]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        for daemon in daemons.values():
+            daemon.stop()
+        prometheus.stop()
+        receiver.stop()
+    if failures:
+        raise next(iter(failures.values()))
+
+    events = audited.audit_events()
+    problems = []
+    for provider in PROVIDERS:
+        mine = audit.by_user(events, f"system:serviceaccount:lp-{provider}:flagger")
+        used = audit.used(mine)
+        print(f"\n{provider}: {sum(used.values())} requests as the ServiceAccount")
+        print(audit.table(used, granted[provider]))
+        print("non-resource (system:discovery):", ", ".join(sorted(audit.non_resource(mine))))
+        assert granted[provider] == deploy_rbac.grants([provider]), "the chart renders the table"
+        unused = sorted(granted[provider] - set(used))
+        outside = sorted(set(used) - granted[provider])
+        denied = audit.denied(mine)
+        if unused:
+            problems.append(f"{provider}: granted but never used: {unused}")
+        if outside or denied:
+            problems.append(f"{provider}: denied: {denied or outside}")
+    assert not problems, "\n".join(problems)
