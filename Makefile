@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test playground lint types contracts unit integration control-plane crds docs clean system-deps
+.PHONY: test playground lint types contracts unit integration control-plane crds docs deploy-files clean system-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ contracts: $(STAMP)
 
 crds: $(STAMP)
 	$(BIN)/flagger crds > deploy/crds/crds.yaml
+
+## Regenerate the RBAC rules and CRD copies of the chart and kustomize from flagger/deploy_rbac.py.
+deploy-files: $(STAMP)
+	$(BIN)/python -m flagger.deploy_rbac deploy
 
 ## Regenerate the reference pages in docs/reference from the models and the argument parsers.
 docs: $(STAMP)
