@@ -285,12 +285,13 @@ def _distribution_of(manager: pluggy.PluginManager, plugin: object) -> str:
 
 def load(extra: Iterable[object] = ()) -> Plugins:
     """Build a plugin manager with every ``flagger`` entry point installed, plus ``extra``
-    plugin objects (for tests and embedding)."""
+    plugin objects (for tests and embedding; one that is installed already is not added twice)."""
     manager = pluggy.PluginManager(PROJECT)
     manager.add_hookspecs(Specs)
     manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
     for plugin in extra:
-        manager.register(plugin)
+        if not manager.is_registered(plugin):  # an installed plugin given again is not an error
+            manager.register(plugin)
     return Plugins(manager)
 
 

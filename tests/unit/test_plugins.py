@@ -80,3 +80,10 @@ def test_plugins_command_prints_kind_name_package(capsys: pytest.CaptureFixture[
     assert lines[0].split()[:3] == ["KIND", "NAME", "PACKAGE"]
     assert [line.split()[:3] for line in lines[1:]] == [
         ["notifier", n, "flagger"] for n in ["discord", "gchat", "msteams", "rocket", "slack"]]
+
+
+def test_an_installed_plugin_given_again_is_served_once() -> None:
+    from flagger.webhooks import notify_slack
+
+    installed = plugins.load(extra=[notify_slack])
+    assert [x.name for x in installed.listings() if x.name == "slack"] == ["slack"]
