@@ -146,9 +146,7 @@ async def _advance(shell: Shell, canary: canary_api.Canary, raw: dict[str, Any])
     provider = engine.effective_provider(canary, shell.options.mesh_provider)
     router = shell.installed.router(provider, shell.context)
     workload = workloads.for_canary(shell.kube, canary, shell.workload_settings)
-    meta = await _target_metadata(workload, canary, shell.kube)
-    services = services_api.service_router(
-        shell.kube, canary, services_api.TargetSelector(meta.label, meta.label_value, meta.ports))
+    services = await _service_router(shell, canary, workload)
     await services.initialize(canary)
     if first_run:
         await _check_metric_providers(shell, canary)
@@ -177,22 +175,18 @@ async def _advance(shell: Shell, canary: canary_api.Canary, raw: dict[str, Any])
     )
     began = time.monotonic()
     ticking = engine.tick(canary, seen, mesh_provider=shell.options.mesh_provider)
-    outcome = await _drive(shell, canary, ticking)
-    done = await _execute(shell, canary, outcome, router, workload)
-    if outcome.record_duration:
+    decided = await _drive(shell, canary, ticking)
+    done = await _execute(shell, canary, decided, router, workload)
+    if decided.record_duration:
         shell.metrics.observe_duration(canary, time.monotonic() - began)
     if not done:
         return
-    status = outcome.status.to_dict() if outcome.status is not None else None
-    cookies = _cookies(canary, outcome)
-    if cookies:
-        status = {**(status or raw.get("status") or {}), **cookies}
-    configured = _without_configured(raw.get("status") or {})
-    if status is None and configured is not None:
-        status = configured
-    elif status is not None:
-        status = _without_configured(status) or status
-    if status is not None:
+    # The decision's status, plus cookies a router recorded, minus a cleared problem condition.
+    stored = dict(raw.get("status") or {})
+    status = decided.status.to_dict() if decided.status is not None else stored
+    status = {**status, **_cookies(canary, decided)}
+    status = _without_configured(status) or status
+    if status != stored:
         await status_writer.write(shell.kube, canary.name, canary.namespace, status)
 
 
@@ -226,11 +220,7 @@ async def _handle_finalizer(shell: Shell, canary: canary_api.Canary,
         log.info(f"Waiting for {canary.spec.target_ref.name}.{canary.namespace} to be ready "
                  f"before reverting: {ready.message}", canary=canary)
         return True
-    meta_info = await _target_metadata(workload, canary, shell.kube)
-    services = services_api.service_router(
-        shell.kube, canary,
-        services_api.TargetSelector(meta_info.label, meta_info.label_value, meta_info.ports))
-    await services.finalize(canary)
+    await (await _service_router(shell, canary, workload)).finalize(canary)
     provider = engine.effective_provider(canary, shell.options.mesh_provider)
     await shell.installed.router(provider, shell.context).finalize(canary)
     fresh = await shell.kube.get(API_VERSION, "Canary", canary.name, canary.namespace)
@@ -244,13 +234,16 @@ async def _handle_finalizer(shell: Shell, canary: canary_api.Canary,
     return True
 
 
-async def _target_metadata(workload: workloads.WorkloadController,
-                           canary: canary_api.Canary, kube: kube_client.Kube) -> Any:
+async def _service_router(shell: Shell, canary: canary_api.Canary,
+                          workload: workloads.WorkloadController) -> Any:
+    """The apex/primary/canary Services' router for the target's selector label."""
     ref = canary.spec.target_ref
-    if await kube.get(ref.api_version, ref.kind, ref.name, canary.namespace) is None:
+    if await shell.kube.get(ref.api_version, ref.kind, ref.name, canary.namespace) is None:
         raise UserError("TargetNotFound", f"{ref.kind} {ref.name}.{canary.namespace} not found; "
                         "create it or fix spec.targetRef")
-    return await workload.get_metadata(canary)
+    meta = await workload.get_metadata(canary)
+    return services_api.service_router(
+        shell.kube, canary, services_api.TargetSelector(meta.label, meta.label_value, meta.ports))
 
 
 def _readiness(verdict: workload_readiness.Readiness) -> observation.Readiness:
