@@ -12,7 +12,6 @@ import pathlib
 import shutil
 import time
 import urllib.error
-import urllib.parse
 import urllib.request
 from collections.abc import Mapping, Sequence
 
@@ -76,14 +75,6 @@ class Prometheus:
     def stop(self) -> None:
         if self.process is not None:
             self.process.stop()
-
-    def query(self, promql: str) -> list[dict[str, object]]:
-        """An instant query's result vector (for the playground's own displays and checks)."""
-        url = f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
-        with urllib.request.urlopen(url, timeout=5) as response:
-            answer = json.loads(response.read())
-        result: list[dict[str, object]] = answer["data"]["result"]
-        return result
 
     def _ready(self) -> bool:
         try:
