@@ -104,6 +104,17 @@ def secret_value(spec: Mapping[str, Any], provider_type: str, key: str) -> str:
     raise ConfigError(f"{provider_type} credentials does not contain {key}: {where}")
 
 
+def named_secret_value(data: Mapping[str, Any], provider_type: str, key: str, what: str) -> str:
+    """One key of decoded Secret data, worded as Flagger's Graphite and InfluxDB providers
+    word a missing one (``influxdb credentials does not contain an authentication token``)."""
+    if key not in data:
+        raise prometheus.ConfigError(
+            f"{provider_type} credentials does not contain {what} (secret key {key!r})"
+        )
+    value = data[key]
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def _secret_name(spec: Mapping[str, Any]) -> str:
     ref = spec.get("secretRef")
     if isinstance(ref, Mapping) and ref.get("name"):

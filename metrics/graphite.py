@@ -53,7 +53,7 @@ from typing import Any
 import aiohttp
 
 from flagger import plugins
-from flagger.metrics import prometheus
+from flagger.metrics import backend_common, prometheus
 
 __all__ = [
     "DEFAULT_TIMEOUT_SECONDS",
@@ -219,8 +219,8 @@ def from_provider_spec(
     username = password = ""
     if spec.get("secretRef") is not None or spec.get(prometheus.CREDENTIALS_KEY) is not None:
         data = dict(spec.get(prometheus.CREDENTIALS_KEY) or {})
-        username = _secret_value(data, "username", "a username")
-        password = _secret_value(data, "password", "a password")
+        username = backend_common.named_secret_value(data, PROVIDER_TYPE, "username", "a username")
+        password = backend_common.named_secret_value(data, PROVIDER_TYPE, "password", "a password")
     return GraphiteBackend(
         str(spec.get("address") or ""),
         username=username,
@@ -228,15 +228,6 @@ def from_provider_spec(
         insecure_skip_verify=bool(spec.get("insecureSkipVerify")),
         session=session,
     )
-
-
-def _secret_value(data: Mapping[str, Any], key: str, what: str) -> str:
-    if key not in data:
-        raise prometheus.ConfigError(
-            f"{PROVIDER_TYPE} credentials does not contain {what} (secret key {key!r})"
-        )
-    value = data[key]
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 # --- plugin hooks ---------------------------------------------------------------------------

@@ -46,7 +46,7 @@ from typing import Any
 import aiohttp
 
 from flagger import plugins
-from flagger.metrics import prometheus
+from flagger.metrics import backend_common, prometheus
 
 __all__ = [
     "DEFAULT_TIMEOUT_SECONDS",
@@ -276,8 +276,9 @@ def from_provider_spec(
     token = org = ""
     if spec.get("secretRef") is not None or spec.get(prometheus.CREDENTIALS_KEY) is not None:
         data = dict(spec.get(prometheus.CREDENTIALS_KEY) or {})
-        token = _secret_value(data, "token", "an authentication token")
-        org = _secret_value(data, "org", "an organisation")
+        token = backend_common.named_secret_value(data, PROVIDER_TYPE, "token",
+                                                  "an authentication token")
+        org = backend_common.named_secret_value(data, PROVIDER_TYPE, "org", "an organisation")
     return InfluxdbBackend(
         str(spec.get("address") or ""),
         token=token,
@@ -285,15 +286,6 @@ def from_provider_spec(
         insecure_skip_verify=bool(spec.get("insecureSkipVerify")),
         session=session,
     )
-
-
-def _secret_value(data: Mapping[str, Any], key: str, what: str) -> str:
-    if key not in data:
-        raise prometheus.ConfigError(
-            f"{PROVIDER_TYPE} credentials does not contain {what} (secret key {key!r})"
-        )
-    value = data[key]
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 # --- plugin hooks ---------------------------------------------------------------------------
