@@ -22,6 +22,7 @@ control-plane:
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 types: $(STAMP)
 	MYPY=$(BIN)/mypy bash scripts/typecheck.sh

@@ -80,13 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    listing = commands.add_parser("plugins", help="list the installed routers, metric backends, "
-                                  "observers and notifiers")
+    listing = commands.add_parser(
+        "plugins", help="list the installed routers, metric backends, observers and notifiers"
+    )
     listing.add_argument("--kind", choices=[k.value for k in plugins.Kind])
     listing.set_defaults(func=_plugins)
 
     validate = commands.add_parser(
-        "validate", help="validate manifests (files, directories, or - for stdin)")
+        "validate", help="validate manifests (files, directories, or - for stdin)"
+    )
     validate.add_argument("paths", nargs="+", metavar="FILE")
     validate.set_defaults(func=_validate)
 
@@ -100,16 +102,26 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_run)
 
     play = commands.add_parser(
-        "playground", help="play Flagger's Istio tutorial on a local control plane")
-    play.add_argument("--exit", action="store_true",
-                      help="stop after the tutorial; exit 0 only when every outcome matched")
-    play.add_argument("--json", type=pathlib.Path, metavar="FILE",
-                      help="write the phases, outcomes and message timeline to FILE")
+        "playground", help="play Flagger's Istio tutorial on a local control plane"
+    )
+    play.add_argument(
+        "--exit",
+        action="store_true",
+        help="stop after the tutorial; exit 0 only when every outcome matched",
+    )
+    play.add_argument(
+        "--json",
+        type=pathlib.Path,
+        metavar="FILE",
+        help="write the phases, outcomes and message timeline to FILE",
+    )
     play.set_defaults(func=_playground)
 
     simulate = commands.add_parser(
-        "simulate", add_help=False,
-        help="play a Canary's analysis with a simulated clock (see flagger simulate --help)")
+        "simulate",
+        add_help=False,
+        help="play a Canary's analysis with a simulated clock (see flagger simulate --help)",
+    )
     simulate.add_argument("rest", nargs=argparse.REMAINDER)
     simulate.set_defaults(func=_simulate)
     return parser

@@ -56,32 +56,60 @@ class Rule:
 
 
 CORE: tuple[Rule, ...] = (
-    Rule("flagger.app", "canaries", ("get", "list", "watch", "patch"),
-         "the informer; patch adds and removes the revertOnDeletion finalizer"),
+    Rule(
+        "flagger.app",
+        "canaries",
+        ("get", "list", "watch", "patch"),
+        "the informer; patch adds and removes the revertOnDeletion finalizer",
+    ),
     Rule("flagger.app", "canaries/status", ("update",), "the Canary's state lives in its status"),
     Rule("flagger.app", "metrictemplates", ("get",), "analysis.metrics[].templateRef"),
     Rule("flagger.app", "alertproviders", ("get",), "analysis.alerts[].providerRef"),
-    Rule("apps", "deployments", ("get", "list", "watch", "create", "patch"),
-         "targets are watched and scaled; <name>-primary is created and promoted"),
-    Rule("apps", "daemonsets", ("get", "list", "watch", "create", "patch"),
-         "DaemonSet targets, as Deployments"),
-    Rule("autoscaling", "horizontalpodautoscalers", ("get", "create", "update"),
-         "autoscalerRef: the primary's HPA is a copy of the target's"),
-    Rule("", "configmaps", ("get", "list", "watch", "create", "update"),
-         "config tracking: <name>-primary copies of the target's ConfigMaps"),
-    Rule("", "secrets", ("get", "list", "watch", "create", "update"),
-         "config tracking, and MetricTemplate/AlertProvider secretRefs"),
-    Rule("", "services", ("get", "create", "update"),
-         "the apex, -primary and -canary ClusterIP Services"),
+    Rule(
+        "apps",
+        "deployments",
+        ("get", "list", "watch", "create", "patch"),
+        "targets are watched and scaled; <name>-primary is created and promoted",
+    ),
+    Rule(
+        "apps",
+        "daemonsets",
+        ("get", "list", "watch", "create", "patch"),
+        "DaemonSet targets, as Deployments",
+    ),
+    Rule(
+        "autoscaling",
+        "horizontalpodautoscalers",
+        ("get", "create", "update"),
+        "autoscalerRef: the primary's HPA is a copy of the target's",
+    ),
+    Rule(
+        "",
+        "configmaps",
+        ("get", "list", "watch", "create", "update"),
+        "config tracking: <name>-primary copies of the target's ConfigMaps",
+    ),
+    Rule(
+        "",
+        "secrets",
+        ("get", "list", "watch", "create", "update"),
+        "config tracking, and MetricTemplate/AlertProvider secretRefs",
+    ),
+    Rule(
+        "",
+        "services",
+        ("get", "create", "update"),
+        "the apex, -primary and -canary ClusterIP Services",
+    ),
     Rule("", "events", ("create", "patch"), "events on the Canaries (repeats are patched)"),
-    Rule("coordination.k8s.io", "leases", ("get", "create", "update"),
-         "-enable-leader-election"),
+    Rule("coordination.k8s.io", "leases", ("get", "create", "update"), "-enable-leader-election"),
 )
 
 
 def _routes(group: str, *resources: str) -> tuple[Rule, ...]:
-    return tuple(Rule(group, resource, ROUTE_VERBS, "the router's objects")
-                 for resource in resources)
+    return tuple(
+        Rule(group, resource, ROUTE_VERBS, "the router's objects") for resource in resources
+    )
 
 
 #: Rules per provider key (see :func:`provider_key`), on top of :data:`CORE`.
@@ -132,37 +160,48 @@ def grants(providers: Iterable[str]) -> set[Grant]:
 
 
 def _k8s_rules(rules: Iterable[Rule]) -> list[dict[str, Any]]:
-    return [{"apiGroups": [rule.group], "resources": [rule.resource],
-             "verbs": list(rule.verbs)} for rule in rules]
+    return [
+        {"apiGroups": [rule.group], "resources": [rule.resource], "verbs": list(rule.verbs)}
+        for rule in rules
+    ]
 
 
-def cluster_role(providers: Iterable[str], name: str = "flagger",
-                 labels: Mapping[str, str] | None = None) -> dict[str, Any]:
+def cluster_role(
+    providers: Iterable[str], name: str = "flagger", labels: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """The ClusterRole object for ``providers``."""
     meta: dict[str, Any] = {"name": name}
     if labels:
         meta["labels"] = dict(labels)
-    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-            "metadata": meta, "rules": _k8s_rules(rules_for(providers))}
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": meta,
+        "rules": _k8s_rules(rules_for(providers)),
+    }
 
 
-def cluster_role_binding(namespace: str, name: str = "flagger",
-                         service_account: str = "flagger") -> dict[str, Any]:
+def cluster_role_binding(
+    namespace: str, name: str = "flagger", service_account: str = "flagger"
+) -> dict[str, Any]:
     """The binding of the ClusterRole ``name`` to the ServiceAccount in ``namespace``."""
-    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-            "metadata": {"name": name},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                        "name": name},
-            "subjects": [{"kind": "ServiceAccount", "name": service_account,
-                          "namespace": namespace}]}
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+        "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}],
+    }
 
 
 def table_document() -> dict[str, Any]:
     """The table as the Helm chart reads it (``files/rbac-rules.yaml``): ``core`` and one list
     of Kubernetes rules per provider key, plus the aliases."""
-    return {"core": _k8s_rules(CORE),
-            "providers": {key: _k8s_rules(rules) for key, rules in PROVIDERS.items()},
-            "aliases": dict(_ALIASES)}
+    return {
+        "core": _k8s_rules(CORE),
+        "providers": {key: _k8s_rules(rules) for key, rules in PROVIDERS.items()},
+        "aliases": dict(_ALIASES),
+    }
 
 
 def rendered_rules(role: Mapping[str, Any]) -> set[Grant]:
@@ -204,13 +243,15 @@ def generated_files(crds: str) -> dict[str, str]:
         "charts/flagger/files/rbac-rules.yaml": _yaml(table_document()),
         "charts/flagger/crds/crds.yaml": crds,
         "kustomize/base/crds.yaml": crds,
-        "kustomize/base/rbac.yaml": _yaml(cluster_role(["kubernetes"]),
-                                          cluster_role_binding("flagger-system")),
+        "kustomize/base/rbac.yaml": _yaml(
+            cluster_role(["kubernetes"]), cluster_role_binding("flagger-system")
+        ),
     }
     for overlay, (namespace, _, providers) in OVERLAYS.items():
         # The binding is restated: kustomize's namespace does not follow into its subjects.
-        files[f"kustomize/{overlay}/rbac.yaml"] = _yaml(cluster_role(providers),
-                                                        cluster_role_binding(namespace))
+        files[f"kustomize/{overlay}/rbac.yaml"] = _yaml(
+            cluster_role(providers), cluster_role_binding(namespace)
+        )
     return files
 
 

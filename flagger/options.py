@@ -131,17 +131,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         shown = ",".join(default) if isinstance(default, tuple) else default
         help_text = f"{HELP[flag]} (default {shown!s})" if shown not in ("", ()) else HELP[flag]
         if isinstance(default, bool):
-            parser.add_argument(*names, dest=field.name, type=_bool, nargs="?", const=True,
-                                default=None, metavar="BOOL", help=help_text)
+            parser.add_argument(
+                *names,
+                dest=field.name,
+                type=_bool,
+                nargs="?",
+                const=True,
+                default=None,
+                metavar="BOOL",
+                help=help_text,
+            )
         elif isinstance(default, tuple):
-            parser.add_argument(*names, dest=field.name, type=_csv, default=None,
-                                metavar="LIST", help=help_text)
+            parser.add_argument(
+                *names, dest=field.name, type=_csv, default=None, metavar="LIST", help=help_text
+            )
         elif flag == "control-loop-interval":
-            parser.add_argument(*names, dest=field.name, type=_duration, default=None,
-                                metavar="DURATION", help=help_text)
+            parser.add_argument(
+                *names,
+                dest=field.name,
+                type=_duration,
+                default=None,
+                metavar="DURATION",
+                help=help_text,
+            )
         else:
-            parser.add_argument(*names, dest=field.name, type=type(default), default=None,
-                                metavar=type(default).__name__.upper(), help=help_text)
+            parser.add_argument(
+                *names,
+                dest=field.name,
+                type=type(default),
+                default=None,
+                metavar=type(default).__name__.upper(),
+                help=help_text,
+            )
 
 
 def from_namespace(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Options:

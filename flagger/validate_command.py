@@ -35,8 +35,9 @@ def known_names(installed: plugins.Plugins) -> validation.KnownNames:
     )
 
 
-def run(paths: Sequence[str], out: TextIO, err: TextIO,
-        known: validation.KnownNames | None = None) -> int:
+def run(
+    paths: Sequence[str], out: TextIO, err: TextIO, known: validation.KnownNames | None = None
+) -> int:
     """Validate every object in ``paths``; return the exit status."""
     known = known or known_names(plugins.load())
     unreadable = invalid = False
@@ -69,8 +70,12 @@ def _check(doc: Any, where: str, known: validation.KnownNames, out: TextIO, err:
     errors = [p.message for p in found if p.is_error]
     if doc.get("kind") == "AlertProvider":
         metadata = doc.get("metadata")
-        errors += [f"{path}: {message}" for path, message in alert_templates.annotation_problems(
-            metadata if isinstance(metadata, Mapping) else None)]
+        errors += [
+            f"{path}: {message}"
+            for path, message in alert_templates.annotation_problems(
+                metadata if isinstance(metadata, Mapping) else None
+            )
+        ]
     for warning in (p.message for p in found if not p.is_error):
         err.write(f"WARNING {what}: {warning}\n")
     if errors:
@@ -83,8 +88,11 @@ def _check(doc: Any, where: str, known: validation.KnownNames, out: TextIO, err:
 def _expand(docs: list[tuple[Any, int]]) -> Iterator[tuple[Any, int]]:
     """Open up ``kind: List`` objects (as ``kubectl get -o yaml`` prints them)."""
     for doc, line in docs:
-        if isinstance(doc, Mapping) and doc.get("kind") == "List" and isinstance(
-                doc.get("items"), list):
+        if (
+            isinstance(doc, Mapping)
+            and doc.get("kind") == "List"
+            and isinstance(doc.get("items"), list)
+        ):
             yield from ((item, line) for item in doc["items"])
         else:
             yield doc, line

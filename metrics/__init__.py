@@ -21,15 +21,40 @@ from flagger.metrics import observers, prometheus
 #: Every MetricTemplate provider type Flagger has (``reference/flagger.md`` §2); all are
 #: implemented, each by its own module.
 FLAGGER_METRIC_PROVIDERS = (
-    "cloudwatch", "datadog", "dynatrace", "externalmetrics", "graphite", "influxdb", "keptn",
-    "newrelic", "prometheus", "splunk", "stackdriver",
+    "cloudwatch",
+    "datadog",
+    "dynatrace",
+    "externalmetrics",
+    "graphite",
+    "influxdb",
+    "keptn",
+    "newrelic",
+    "prometheus",
+    "splunk",
+    "stackdriver",
 )
 
 #: Routing providers with built-in observers in Flagger (knative included).
 _OBSERVED_MESHES = (
-    "apisix", "appmesh", "appmesh:v1beta2", "contour", "gatewayapi:v1", "gatewayapi:v1beta1",
-    "gloo", "istio", "knative", "kubernetes", "kuma", "linkerd", "nginx", "osm", "skipper",
-    "smi:v1alpha1", "smi:v1alpha2", "smi:v1alpha3", "traefik",
+    "apisix",
+    "appmesh",
+    "appmesh:v1beta2",
+    "contour",
+    "gatewayapi:v1",
+    "gatewayapi:v1beta1",
+    "gloo",
+    "istio",
+    "knative",
+    "kubernetes",
+    "kuma",
+    "linkerd",
+    "nginx",
+    "osm",
+    "skipper",
+    "smi:v1alpha1",
+    "smi:v1alpha2",
+    "smi:v1alpha3",
+    "traefik",
 )
 
 flagger_metric_backend = prometheus.flagger_metric_backend
@@ -42,6 +67,8 @@ def flagger_provides() -> list[plugins.Provided]:
     return [
         plugins.Provided(plugins.Kind.METRIC_BACKEND, prometheus.PROVIDER_TYPE),
         # Every mesh Flagger has built-in queries for; the ones not landed yet are declared so.
-        *(plugins.Provided(plugins.Kind.OBSERVER, n, n in observers.SERVED)
-          for n in _OBSERVED_MESHES),
+        *(
+            plugins.Provided(plugins.Kind.OBSERVER, n, n in observers.SERVED)
+            for n in _OBSERVED_MESHES
+        ),
     ]

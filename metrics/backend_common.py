@@ -95,12 +95,12 @@ def secret_value(spec: Mapping[str, Any], provider_type: str, key: str) -> str:
     if key in data:
         return data[key]
     if spec.get("secretRef") is None and not data:
-        where = (f"set {SECRET_FIELD} in the MetricTemplate to a Secret that has the key "
-                 f"{key!r}")
+        where = f"set {SECRET_FIELD} in the MetricTemplate to a Secret that has the key {key!r}"
     else:
         name = _secret_name(spec)
-        where = (f"add the key {key!r} to the Secret {name}named by the MetricTemplate's "
-                 f"{SECRET_FIELD}")
+        where = (
+            f"add the key {key!r} to the Secret {name}named by the MetricTemplate's {SECRET_FIELD}"
+        )
     raise ConfigError(f"{provider_type} credentials does not contain {key}: {where}")
 
 
@@ -131,19 +131,25 @@ def interval_seconds(spec: Mapping[str, Any]) -> float:
         raise ConfigError(f"error parsing metric interval: {err}") from err
 
 
-def address(spec: Mapping[str, Any], provider_type: str, default: str | None = None, *,
-            schemes: Sequence[str] = ("http", "https")) -> str:
+def address(
+    spec: Mapping[str, Any],
+    provider_type: str,
+    default: str | None = None,
+    *,
+    schemes: Sequence[str] = ("http", "https"),
+) -> str:
     """``spec.provider.address`` without a trailing slash, or ``default``; a
     :class:`ConfigError` naming the field when there is neither or it is not a URL."""
     value = str(spec.get("address") or default or "")
     if not value:
         raise ConfigError(
-            f"{provider_type} endpoint is not set: set spec.provider.address in the "
-            f"MetricTemplate")
+            f"{provider_type} endpoint is not set: set spec.provider.address in the MetricTemplate"
+        )
     parsed = urllib.parse.urlsplit(value)
     if parsed.scheme not in schemes or not parsed.netloc:
         raise ConfigError(
-            f"{provider_type} address {value} is not a valid URL (spec.provider.address)")
+            f"{provider_type} address {value} is not a valid URL (spec.provider.address)"
+        )
     return value.rstrip("/")
 
 
@@ -198,30 +204,49 @@ class HttpClient:
     does.
     """
 
-    def __init__(self, *, timeout: float = DEFAULT_TIMEOUT_SECONDS,
-                 insecure_skip_verify: bool = False,
-                 session: aiohttp.ClientSession | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        insecure_skip_verify: bool = False,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
         self.timeout = timeout
         self.insecure_skip_verify = insecure_skip_verify
         self._session = session
 
-    async def request(self, method: str, url: str, *,
-                      headers: Mapping[str, str] | None = None,
-                      params: Sequence[tuple[str, str]] | None = None,
-                      json_body: Any = None) -> HttpAnswer:
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        params: Sequence[tuple[str, str]] | None = None,
+        json_body: Any = None,
+    ) -> HttpAnswer:
         """Send one request; :class:`QueryError` ``request failed: ...`` when it cannot."""
         if self._session is not None:
             return await self._send(self._session, method, url, headers, params, json_body)
         async with aiohttp.ClientSession(trust_env=True) as session:
             return await self._send(session, method, url, headers, params, json_body)
 
-    async def _send(self, session: aiohttp.ClientSession, method: str, url: str,
-                    headers: Mapping[str, str] | None,
-                    params: Sequence[tuple[str, str]] | None, json_body: Any) -> HttpAnswer:
+    async def _send(
+        self,
+        session: aiohttp.ClientSession,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        params: Sequence[tuple[str, str]] | None,
+        json_body: Any,
+    ) -> HttpAnswer:
         try:
             async with session.request(
-                method, url, headers=dict(headers or {}), params=list(params or []),
-                json=json_body, ssl=not self.insecure_skip_verify,
+                method,
+                url,
+                headers=dict(headers or {}),
+                params=list(params or []),
+                json=json_body,
+                ssl=not self.insecure_skip_verify,
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
             ) as response:
                 return HttpAnswer(response.status, await response.read())

@@ -231,8 +231,11 @@ class CloudWatchBackend:
                     read_timeout=READ_TIMEOUT_SECONDS,
                 )
                 self._client = session.create_client(
-                    "cloudwatch", region_name=self.region, endpoint_url=self.endpoint_url,
-                    verify=self.verify, config=config,
+                    "cloudwatch",
+                    region_name=self.region,
+                    endpoint_url=self.endpoint_url,
+                    verify=self.verify,
+                    config=config,
                 )
             return self._client
 

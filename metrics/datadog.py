@@ -69,7 +69,8 @@ def parse_response(answer: common.HttpAnswer) -> float:
         names = ", ".join(str(s.get("scope") or s.get("expression") or "?") for s in series[:5])
         raise common.QueryError(
             f"query returned {len(series)} series, expected one (aggregate the query, e.g. "
-            f"without 'by {{...}}'): {names}")
+            f"without 'by {{...}}'): {names}"
+        )
     points = series[0].get("pointlist") or []
     if not isinstance(points, list) or not points:
         raise common.no_values("the series has no points")
@@ -92,11 +93,17 @@ def _errors(answer: common.HttpAnswer) -> str:
 class DatadogBackend:
     """Runs Datadog metric queries (implements :class:`flagger.plugins.MetricBackend`)."""
 
-    def __init__(self, address: str, api_key: str, application_key: str, *,
-                 interval_seconds: float = 60.0,
-                 timeout: float = common.DEFAULT_TIMEOUT_SECONDS,
-                 session: aiohttp.ClientSession | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        address: str,
+        api_key: str,
+        application_key: str,
+        *,
+        interval_seconds: float = 60.0,
+        timeout: float = common.DEFAULT_TIMEOUT_SECONDS,
+        session: aiohttp.ClientSession | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.address = address.rstrip("/")
         self.query_endpoint = self.address + QUERY_PATH
         self.validate_endpoint = self.address + VALIDATE_PATH
@@ -115,14 +122,14 @@ class DatadogBackend:
         """The first point of the query's single series over ``[now - 10 x interval, now]``."""
         now = int(self._clock())
         params = [("query", query), ("from", str(now - self.from_delta)), ("to", str(now))]
-        answer = await self._http.request("GET", self.query_endpoint, headers=self._headers(),
-                                          params=params)
+        answer = await self._http.request(
+            "GET", self.query_endpoint, headers=self._headers(), params=params
+        )
         return parse_response(answer)
 
     async def check_online(self) -> None:
         """Raise with the reason unless ``/api/v1/validate`` accepts the keys."""
-        answer = await self._http.request("GET", self.validate_endpoint,
-                                          headers=self._headers())
+        answer = await self._http.request("GET", self.validate_endpoint, headers=self._headers())
         if answer.status != 200:
             raise common.QueryError(f"error response: {_errors(answer)}")
 
@@ -135,8 +142,9 @@ class DatadogBackend:
         return True
 
 
-def from_provider_spec(spec: Mapping[str, Any], *,
-                       session: aiohttp.ClientSession | None = None) -> DatadogBackend:
+def from_provider_spec(
+    spec: Mapping[str, Any], *, session: aiohttp.ClientSession | None = None
+) -> DatadogBackend:
     """A backend from a MetricTemplate ``spec.provider`` mapping (see
     :mod:`~flagger.metrics.backend_common` for the credentials and interval keys)."""
     return DatadogBackend(

@@ -66,7 +66,8 @@ def parse_response(answer: common.HttpAnswer) -> float:
         dims = ", ".join(str(d.get("dimensionMap") or d.get("dimensions")) for d in data[:5])
         raise common.QueryError(
             f"query returned {len(data)} series, expected one (aggregate the selector, e.g. "
-            f"with :splitBy()): {dims}")
+            f"with :splitBy()): {dims}"
+        )
     values = data[0].get("values") or []
     if not isinstance(values, list) or not values:
         raise common.no_values("the series has no values")
@@ -87,10 +88,16 @@ def _error_text(answer: common.HttpAnswer) -> str:
 class DynatraceBackend:
     """Runs Dynatrace metric selectors (implements :class:`flagger.plugins.MetricBackend`)."""
 
-    def __init__(self, address: str, token: str, *, interval_seconds: float = 60.0,
-                 timeout: float = common.DEFAULT_TIMEOUT_SECONDS,
-                 session: aiohttp.ClientSession | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        address: str,
+        token: str,
+        *,
+        interval_seconds: float = 60.0,
+        timeout: float = common.DEFAULT_TIMEOUT_SECONDS,
+        session: aiohttp.ClientSession | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.address = address.rstrip("/")
         self.query_endpoint = self.address + QUERY_PATH
         self.validation_endpoint = self.address + VALIDATION_PATH
@@ -108,17 +115,22 @@ class DynatraceBackend:
     async def run_query(self, query: str) -> float:
         """The selector's value over ``[now - 10 x interval, now]`` at resolution ``Inf``."""
         now_ms = int(self._clock()) * 1000
-        params = [("metricSelector", query), ("resolution", RESOLUTION),
-                  ("from", str(now_ms - self.from_delta_ms)), ("to", str(now_ms))]
-        answer = await self._http.request("GET", self.query_endpoint, headers=self._headers(),
-                                          params=params)
+        params = [
+            ("metricSelector", query),
+            ("resolution", RESOLUTION),
+            ("from", str(now_ms - self.from_delta_ms)),
+            ("to", str(now_ms)),
+        ]
+        answer = await self._http.request(
+            "GET", self.query_endpoint, headers=self._headers(), params=params
+        )
         return parse_response(answer)
 
     async def check_online(self) -> None:
         """Raise with the reason unless the Metrics API accepts the token."""
-        answer = await self._http.request("GET", self.validation_endpoint,
-                                          headers=self._headers(),
-                                          params=list(VALIDATION_PARAMS))
+        answer = await self._http.request(
+            "GET", self.validation_endpoint, headers=self._headers(), params=list(VALIDATION_PARAMS)
+        )
         if answer.status != 200:
             raise common.QueryError(f"error response: {_error_text(answer)}")
 
@@ -131,8 +143,9 @@ class DynatraceBackend:
         return True
 
 
-def from_provider_spec(spec: Mapping[str, Any], *,
-                       session: aiohttp.ClientSession | None = None) -> DynatraceBackend:
+def from_provider_spec(
+    spec: Mapping[str, Any], *, session: aiohttp.ClientSession | None = None
+) -> DynatraceBackend:
     """A backend from a MetricTemplate ``spec.provider`` mapping (see
     :mod:`~flagger.metrics.backend_common` for the credentials and interval keys)."""
     return DynatraceBackend(

@@ -54,15 +54,26 @@ ONLINE_NAMESPACE = "kube-system"
 ONLINE_METRIC = "dummy-metric"
 QUERY_FORMAT = "<namespace>/<metricName>?labelSelector=<urlencoded label selectors>"
 
-_QUANTITY = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+))(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|"
-                       r"n|u|m|k|M|G|T|P|E))?$")
+_QUANTITY = re.compile(
+    r"^([+-]?(?:\d+\.?\d*|\.\d+))(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|"
+    r"n|u|m|k|M|G|T|P|E))?$"
+)
 _SUFFIXES = {
-    "n": decimal.Decimal("1e-9"), "u": decimal.Decimal("1e-6"), "m": decimal.Decimal("1e-3"),
-    "k": decimal.Decimal("1e3"), "M": decimal.Decimal("1e6"), "G": decimal.Decimal("1e9"),
-    "T": decimal.Decimal("1e12"), "P": decimal.Decimal("1e15"), "E": decimal.Decimal("1e18"),
-    "Ki": decimal.Decimal(2) ** 10, "Mi": decimal.Decimal(2) ** 20,
-    "Gi": decimal.Decimal(2) ** 30, "Ti": decimal.Decimal(2) ** 40,
-    "Pi": decimal.Decimal(2) ** 50, "Ei": decimal.Decimal(2) ** 60,
+    "n": decimal.Decimal("1e-9"),
+    "u": decimal.Decimal("1e-6"),
+    "m": decimal.Decimal("1e-3"),
+    "k": decimal.Decimal("1e3"),
+    "M": decimal.Decimal("1e6"),
+    "G": decimal.Decimal("1e9"),
+    "T": decimal.Decimal("1e12"),
+    "P": decimal.Decimal("1e15"),
+    "E": decimal.Decimal("1e18"),
+    "Ki": decimal.Decimal(2) ** 10,
+    "Mi": decimal.Decimal(2) ** 20,
+    "Gi": decimal.Decimal(2) ** 30,
+    "Ti": decimal.Decimal(2) ** 40,
+    "Pi": decimal.Decimal(2) ** 50,
+    "Ei": decimal.Decimal(2) ** 60,
 }
 
 
@@ -73,12 +84,14 @@ def parse_query(query: str) -> tuple[str, str, str]:
     if split.netloc or any(c in text for c in "\n\r\t"):
         raise common.QueryError(
             f"error parsing metric query: malformed query string, expected {QUERY_FORMAT}, "
-            f"got {query}")
+            f"got {query}"
+        )
     parts = urllib.parse.unquote(split.path).removeprefix("/").split("/")
     if len(parts) > 2:
         raise common.QueryError(
             f"error parsing metric query: malformed query string, too many slashes, expected "
-            f"{QUERY_FORMAT}, got {query}")
+            f"{QUERY_FORMAT}, got {query}"
+        )
     namespace, name = (DEFAULT_NAMESPACE, parts[0]) if len(parts) == 1 else parts
     namespace = namespace or DEFAULT_NAMESPACE
     if not name:
@@ -110,14 +123,20 @@ class ExternalMetricsBackend:
     of ``kube``'s configuration with those overrides, closed after the request.
     """
 
-    def __init__(self, kube: kube_client.Kube | None = None, *,
-                 address: str = "", token: str | None = None,
-                 insecure_skip_verify: bool = False,
-                 timeout: float = common.DEFAULT_TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self,
+        kube: kube_client.Kube | None = None,
+        *,
+        address: str = "",
+        token: str | None = None,
+        insecure_skip_verify: bool = False,
+        timeout: float = common.DEFAULT_TIMEOUT_SECONDS,
+    ) -> None:
         if kube is None:
             raise common.ConfigError(
                 f"{PROVIDER_TYPE}: Not in a kubernetes cluster (the daemon has no Kubernetes "
-                f"client to reach the external metrics API)")
+                f"client to reach the external metrics API)"
+            )
         self.address = address.rstrip("/")
         self.timeout = timeout
         self._kube = kube
@@ -144,8 +163,10 @@ class ExternalMetricsBackend:
         return kube_client.Kube(k8s_client.ApiClient(configuration), timeout=self.timeout)
 
     async def _list(self, namespace: str, name: str, selector: str) -> Any:
-        path = (f"{API_PATH}/namespaces/{urllib.parse.quote(namespace, safe='')}/"
-                f"{urllib.parse.quote(name, safe='')}")
+        path = (
+            f"{API_PATH}/namespaces/{urllib.parse.quote(namespace, safe='')}/"
+            f"{urllib.parse.quote(name, safe='')}"
+        )
         query = {"labelSelector": selector} if selector else None
         kube = self._client() if self._overridden() else self._kube
         try:
@@ -174,7 +195,8 @@ class ExternalMetricsBackend:
             labels = ", ".join(str(i.get("metricLabels") or {}) for i in items[:5])
             raise common.QueryError(
                 f"query returned {len(items)} external metric values, expected one (narrow "
-                f"the labelSelector): {labels}")
+                f"the labelSelector): {labels}"
+            )
         value = parse_quantity(items[0].get("value"))
         if math.isnan(value):
             raise common.no_values("the value is NaN")
@@ -196,15 +218,20 @@ class ExternalMetricsBackend:
         return True
 
 
-def from_provider_spec(spec: Mapping[str, Any],
-                       kube: kube_client.Kube | None) -> ExternalMetricsBackend:
+def from_provider_spec(
+    spec: Mapping[str, Any], kube: kube_client.Kube | None
+) -> ExternalMetricsBackend:
     """A backend from a MetricTemplate ``spec.provider`` mapping and the daemon's client."""
     address = ""
     if spec.get("address"):
         address = common.address(spec, PROVIDER_TYPE)
     token = common.credentials(spec).get("token")
-    return ExternalMetricsBackend(kube, address=address, token=token,
-                                  insecure_skip_verify=bool(spec.get("insecureSkipVerify")))
+    return ExternalMetricsBackend(
+        kube,
+        address=address,
+        token=token,
+        insecure_skip_verify=bool(spec.get("insecureSkipVerify")),
+    )
 
 
 @plugins.hookimpl

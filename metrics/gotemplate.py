@@ -45,8 +45,21 @@ _UNSUPPORTED_BUILTINS = frozenset(
     {"and", "call", "html", "slice", "js", "not", "or", "eq", "ge", "gt", "le", "lt", "ne"}
 )
 _KEYWORDS = frozenset(
-    {"if", "else", "end", "range", "with", "define", "template", "block", "break", "continue",
-     "nil", "true", "false"}
+    {
+        "if",
+        "else",
+        "end",
+        "range",
+        "with",
+        "define",
+        "template",
+        "block",
+        "break",
+        "continue",
+        "nil",
+        "true",
+        "false",
+    }
 )
 _SPACE = " \t\r\n"
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -173,7 +186,7 @@ def _action_end(template: str, pos: int, where: _Where) -> int:
         char = template[pos]
         if template.startswith("}}", pos):
             return pos
-        if char in "\"`":
+        if char in '"`':
             close = _string_end(template, pos)
             if close < 0:
                 kind = "raw quoted" if char == "`" else "quoted"
@@ -209,13 +222,13 @@ def _tokens(body: str) -> list[str]:
         elif char == "|":
             tokens.append("|")
             pos += 1
-        elif char in "\"`":
+        elif char in '"`':
             close = _string_end(body, pos)
             tokens.append(body[pos : close + 1])
             pos = close + 1
         else:
             start = pos
-            while pos < len(body) and body[pos] not in _SPACE + "|\"`":
+            while pos < len(body) and body[pos] not in _SPACE + '|"`':
                 pos += 1
             tokens.append(body[start:pos])
     return tokens
@@ -325,7 +338,8 @@ class _Executor:
                 f"template execution failed: {_where(action)}: nil data; no entry for key "
                 f'"{key}" (query templates have no data: call a function instead, e.g. '
                 f"{{{{ {key.lower()} }}}}; available: {', '.join(self.functions)})",
-                key, (),
+                key,
+                (),
             )
         value = self.call(operand.name, [], action)
         for field in operand.fields:
@@ -343,7 +357,8 @@ class _Executor:
                 raise MissingKeyError(
                     f"template execution failed: {_where(action)}: map has no entry for key "
                     f'"{field}" ({hint})',
-                    field, available,
+                    field,
+                    available,
                 )
             value = value[field]
         return value

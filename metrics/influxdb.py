@@ -122,12 +122,14 @@ def parse_annotated_csv(text: str) -> list[Record]:
         if header[1:2] == ["error"]:  # InfluxDB's error table: ",error,reference"
             raise QueryError(f"query error: {cells.get('error') or text.strip()[:300]}")
         index = header.index("_value") if "_value" in header else -1
-        records.append(Record(
-            result=cells.get("result", ""),
-            table=cells.get("table", ""),
-            value=_cell(row, index, defaults) if index >= 0 else None,
-            datatype=datatypes[index] if 0 <= index < len(datatypes) else "",
-        ))
+        records.append(
+            Record(
+                result=cells.get("result", ""),
+                table=cells.get("table", ""),
+                value=_cell(row, index, defaults) if index >= 0 else None,
+                datatype=datatypes[index] if 0 <= index < len(datatypes) else "",
+            )
+        )
     return records
 
 
@@ -276,8 +278,9 @@ def from_provider_spec(
     token = org = ""
     if spec.get("secretRef") is not None or spec.get(prometheus.CREDENTIALS_KEY) is not None:
         data = dict(spec.get(prometheus.CREDENTIALS_KEY) or {})
-        token = backend_common.named_secret_value(data, PROVIDER_TYPE, "token",
-                                                  "an authentication token")
+        token = backend_common.named_secret_value(
+            data, PROVIDER_TYPE, "token", "an authentication token"
+        )
         org = backend_common.named_secret_value(data, PROVIDER_TYPE, "org", "an organisation")
     return InfluxdbBackend(
         str(spec.get("address") or ""),

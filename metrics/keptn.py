@@ -55,8 +55,14 @@ QUERY_FORMAT = "<keptnmetric|analysis>/<namespace>/<resourceName>/<duration>/<ar
 class KeptnQuery:
     """A parsed query: the kind, where, and for an Analysis its timeframe and arguments."""
 
-    def __init__(self, kind: str, namespace: str, name: str, duration: str = "",
-                 arguments: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        kind: str,
+        namespace: str,
+        name: str,
+        duration: str = "",
+        arguments: dict[str, str] | None = None,
+    ) -> None:
         self.kind, self.namespace, self.name = kind, namespace, name
         self.duration = duration
         self.arguments = arguments or {}
@@ -69,8 +75,9 @@ def parse_query(query: str) -> KeptnQuery:
     """Read a query as Flagger does (see the module docstring)."""
     split = query.lower().removesuffix("\n").strip().split("/")
     if len(split) < 3:
-        raise common.QueryError(f"unexpected query format. query must be in the format "
-                                f"{QUERY_FORMAT}")
+        raise common.QueryError(
+            f"unexpected query format. query must be in the format {QUERY_FORMAT}"
+        )
     kind, namespace, name = split[0], split[1], split[2]
     if kind in ("keptnmetric", "keptnmetrics"):
         return KeptnQuery(METRIC_KIND, namespace, name)
@@ -83,21 +90,28 @@ def parse_query(query: str) -> KeptnQuery:
                 if len(key_value) == 2:
                     arguments[key_value[0]] = key_value[1]
         return KeptnQuery(ANALYSIS_KIND, namespace, name, duration, arguments)
-    raise common.QueryError("unexpected resource kind provided in the query. must be one of: "
-                            "['keptnmetric', 'analysis']")
+    raise common.QueryError(
+        "unexpected resource kind provided in the query. must be one of: "
+        "['keptnmetric', 'analysis']"
+    )
 
 
 class KeptnBackend:
     """Reads KeptnMetrics and runs Keptn Analyses (implements
     :class:`flagger.plugins.MetricBackend`)."""
 
-    def __init__(self, kube: kube_client.Kube | None, *,
-                 analysis_timeout: float = ANALYSIS_TIMEOUT_SECONDS,
-                 poll_interval: float = POLL_SECONDS) -> None:
+    def __init__(
+        self,
+        kube: kube_client.Kube | None,
+        *,
+        analysis_timeout: float = ANALYSIS_TIMEOUT_SECONDS,
+        poll_interval: float = POLL_SECONDS,
+    ) -> None:
         if kube is None:
             raise common.ConfigError(
                 "could not initialize KeptnProvider: no Kubernetes client (the daemon has no "
-                "connection to the API server)")
+                "connection to the API server)"
+            )
         self._kube = kube
         self.analysis_timeout = analysis_timeout
         self.poll_interval = poll_interval
@@ -119,18 +133,22 @@ class KeptnBackend:
         except kube_errors.ApiError as err:
             raise common.QueryError(f"could not retrieve KeptnMetric {where}: {err}") from err
         if found is None:
-            raise common.QueryError(f"could not retrieve KeptnMetric {where}: "
-                                    f"keptnmetrics.metrics.keptn.sh \"{query.name}\" not found")
+            raise common.QueryError(
+                f"could not retrieve KeptnMetric {where}: "
+                f'keptnmetrics.metrics.keptn.sh "{query.name}" not found'
+            )
         status = found.get("status")
         value = status.get("value") if isinstance(status, dict) else None
         if not isinstance(value, str):
             raise common.QueryError(
-                f"could not retrieve KeptnMetric - no value found in resource {where}")
+                f"could not retrieve KeptnMetric - no value found in resource {where}"
+            )
         try:
             number = float(value)
         except ValueError as err:
             raise common.QueryError(
-                f"could not parse value of KeptnMetric {where} to float: {value!r}") from err
+                f"could not parse value of KeptnMetric {where} to float: {value!r}"
+            ) from err
         if math.isnan(number):
             raise common.no_values(f"KeptnMetric {where} is NaN")
         return number
@@ -142,9 +160,11 @@ class KeptnBackend:
             "apiVersion": API_VERSION,
             "kind": ANALYSIS_KIND,
             "metadata": {"name": generated, "namespace": query.namespace},
-            "spec": {"analysisDefinition": {"name": query.name},
-                     "timeframe": {"recent": query.duration},
-                     "args": dict(query.arguments)},
+            "spec": {
+                "analysisDefinition": {"name": query.name},
+                "timeframe": {"recent": query.duration},
+                "args": dict(query.arguments),
+            },
         }
         try:
             created = await self._kube.create(body)
@@ -156,7 +176,8 @@ class KeptnBackend:
         finally:
             with contextlib.suppress(kube_errors.ApiError, TimeoutError):
                 await asyncio.shield(
-                    self._kube.delete(API_VERSION, ANALYSIS_KIND, name, query.namespace))
+                    self._kube.delete(API_VERSION, ANALYSIS_KIND, name, query.namespace)
+                )
 
     async def _verdict(self, name: str, query: KeptnQuery, where: str) -> float:
         loop = asyncio.get_running_loop()
@@ -164,14 +185,15 @@ class KeptnBackend:
         while True:
             await asyncio.sleep(max(0.0, min(self.poll_interval, deadline - loop.time())))
             try:
-                current = await self._kube.get(API_VERSION, ANALYSIS_KIND, name,
-                                               query.namespace)
+                current = await self._kube.get(API_VERSION, ANALYSIS_KIND, name, query.namespace)
             except kube_errors.ApiError as err:
                 raise common.QueryError(
-                    f"could not check status of created Keptn Analysis {where}: {err}") from err
+                    f"could not check status of created Keptn Analysis {where}: {err}"
+                ) from err
             if current is None:
                 raise common.QueryError(
-                    f"could not check status of created Keptn Analysis {where}: it was deleted")
+                    f"could not check status of created Keptn Analysis {where}: it was deleted"
+                )
             status = current.get("status")
             if isinstance(status, dict) and status.get("state") == "Completed":
                 passed = status.get("pass")
@@ -179,8 +201,8 @@ class KeptnBackend:
                     return 1.0 if passed else 0.0
             if loop.time() >= deadline:
                 raise common.QueryError(
-                    f"encountered timeout while waiting for Keptn Analysis {where} to be "
-                    f"finished")
+                    f"encountered timeout while waiting for Keptn Analysis {where} to be finished"
+                )
 
     async def is_online(self) -> bool:
         """Always true, as Flagger's."""

@@ -60,21 +60,23 @@ def parse_response(answer: common.HttpAnswer) -> float:
     if "facets" in body and "results" not in body:
         raise common.QueryError(
             f"query returned {len(body.get('facets') or [])} facets, expected one value "
-            f"(remove FACET from the NRQL)")
+            f"(remove FACET from the NRQL)"
+        )
     results = body.get("results") or []
     if not isinstance(results, list) or not results:
         raise common.no_values("the query returned no results")
     if len(results) > 1:
         raise common.QueryError(
             f"query returned {len(results)} results, expected one (select a single "
-            f"expression): {answer.text[:300]}")
+            f"expression): {answer.text[:300]}"
+        )
     first = results[0]
     if not isinstance(first, dict):
         raise common.QueryError(f"invalid response: {answer.text}")
     if "result" in first:
         return common.number(first["result"], "result")
     if len(first) == 1:
-        (name, value), = first.items()
+        ((name, value),) = first.items()
         if value is None or isinstance(value, int | float):
             return common.number(value, name)
     raise common.no_values(f"the result has no single number: {answer.text[:300]}")
@@ -93,13 +95,20 @@ def _error_text(answer: common.HttpAnswer) -> str:
 class NewRelicBackend:
     """Runs NRQL queries (implements :class:`flagger.plugins.MetricBackend`)."""
 
-    def __init__(self, address: str, account_id: str, query_key: str, *,
-                 interval_seconds: float = 60.0,
-                 timeout: float = common.DEFAULT_TIMEOUT_SECONDS,
-                 session: aiohttp.ClientSession | None = None) -> None:
+    def __init__(
+        self,
+        address: str,
+        account_id: str,
+        query_key: str,
+        *,
+        interval_seconds: float = 60.0,
+        timeout: float = common.DEFAULT_TIMEOUT_SECONDS,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
         self.address = address.rstrip("/")
-        self.query_endpoint = (f"{self.address}/v1/accounts/"
-                               f"{urllib.parse.quote(account_id, safe='')}/query")
+        self.query_endpoint = (
+            f"{self.address}/v1/accounts/{urllib.parse.quote(account_id, safe='')}/query"
+        )
         self.from_delta = int(interval_seconds)
         self._query_key = query_key
         self._http = common.HttpClient(timeout=timeout, session=session)
@@ -113,8 +122,11 @@ class NewRelicBackend:
 
     async def _get(self, query: str) -> common.HttpAnswer:
         return await self._http.request(
-            "GET", self.query_endpoint, headers={QUERY_KEY_HEADER: self._query_key},
-            params=[("nrql", self.nrql(query))])
+            "GET",
+            self.query_endpoint,
+            headers={QUERY_KEY_HEADER: self._query_key},
+            params=[("nrql", self.nrql(query))],
+        )
 
     async def run_query(self, query: str) -> float:
         """The single result of the NRQL query over the last metric interval."""
@@ -135,15 +147,21 @@ class NewRelicBackend:
         return True
 
 
-def from_provider_spec(spec: Mapping[str, Any], *,
-                       session: aiohttp.ClientSession | None = None) -> NewRelicBackend:
+def from_provider_spec(
+    spec: Mapping[str, Any], *, session: aiohttp.ClientSession | None = None
+) -> NewRelicBackend:
     """A backend from a MetricTemplate ``spec.provider`` mapping (see
     :mod:`~flagger.metrics.backend_common` for the credentials and interval keys)."""
     address = common.address(spec, PROVIDER_TYPE, DEFAULT_ADDRESS)
     account_id = common.secret_value(spec, PROVIDER_TYPE, ACCOUNT_ID_SECRET_KEY)
     query_key = common.secret_value(spec, PROVIDER_TYPE, QUERY_KEY_SECRET_KEY)
-    return NewRelicBackend(address, account_id, query_key,
-                           interval_seconds=common.interval_seconds(spec), session=session)
+    return NewRelicBackend(
+        address,
+        account_id,
+        query_key,
+        interval_seconds=common.interval_seconds(spec),
+        session=session,
+    )
 
 
 @plugins.hookimpl

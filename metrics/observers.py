@@ -80,40 +80,40 @@ class QueryObserver:
 
 # pkg/metrics/observers/istio.go
 _ISTIO_SUCCESS_RATE = (
-    "\n\tsum(\n\t\trate(\n\t\t\tistio_requests_total{\n\t\t\t\treporter=\"destination\",\n"
-    "\t\t\t\tdestination_workload_namespace=\"{{ namespace }}\",\n"
-    "\t\t\t\tdestination_workload=~\"{{ target }}\",\n\t\t\t\tresponse_code!~\"5.*\"\n"
+    '\n\tsum(\n\t\trate(\n\t\t\tistio_requests_total{\n\t\t\t\treporter="destination",\n'
+    '\t\t\t\tdestination_workload_namespace="{{ namespace }}",\n'
+    '\t\t\t\tdestination_workload=~"{{ target }}",\n\t\t\t\tresponse_code!~"5.*"\n'
     "\t\t\t}[{{ interval }}]\n\t\t)\n\t) \n\t/ \n"
-    "\tsum(\n\t\trate(\n\t\t\tistio_requests_total{\n\t\t\t\treporter=\"destination\",\n"
-    "\t\t\t\tdestination_workload_namespace=\"{{ namespace }}\",\n"
-    "\t\t\t\tdestination_workload=~\"{{ target }}\"\n"
+    '\tsum(\n\t\trate(\n\t\t\tistio_requests_total{\n\t\t\t\treporter="destination",\n'
+    '\t\t\t\tdestination_workload_namespace="{{ namespace }}",\n'
+    '\t\t\t\tdestination_workload=~"{{ target }}"\n'
     "\t\t\t}[{{ interval }}]\n\t\t)\n\t) \n\t* 100"
 )
 _ISTIO_DURATION = (
     "\n\thistogram_quantile(\n\t\t0.99,\n\t\tsum(\n\t\t\trate(\n"
     "\t\t\t\tistio_request_duration_milliseconds_bucket{\n"
-    "\t\t\t\t\treporter=\"destination\",\n"
-    "\t\t\t\t\tdestination_workload_namespace=\"{{ namespace }}\",\n"
-    "\t\t\t\t\tdestination_workload=~\"{{ target }}\"\n"
+    '\t\t\t\t\treporter="destination",\n'
+    '\t\t\t\t\tdestination_workload_namespace="{{ namespace }}",\n'
+    '\t\t\t\t\tdestination_workload=~"{{ target }}"\n'
     "\t\t\t\t}[{{ interval }}]\n\t\t\t)\n\t\t) by (le)\n\t)"
 )
 
 # pkg/metrics/observers/http.go
-_POD_NAME = "kubernetes_pod_name=~\"{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)\""
+_POD_NAME = 'kubernetes_pod_name=~"{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"'
 _HTTP_SUCCESS_RATE = (
     "\n\tsum(\n\t\trate(\n\t\t\thttp_request_duration_seconds_count{\n"
-    "\t\t\t\tkubernetes_namespace=\"{{ namespace }}\",\n"
-    f"\t\t\t\t{_POD_NAME},\n\t\t\t\tstatus!~\"5.*\"\n"
+    '\t\t\t\tkubernetes_namespace="{{ namespace }}",\n'
+    f'\t\t\t\t{_POD_NAME},\n\t\t\t\tstatus!~"5.*"\n'
     "\t\t\t}[{{ interval }}]\n\t\t)\n\t) \n\t/ \n"
     "\tsum(\n\t\trate(\n\t\t\thttp_request_duration_seconds_count{\n"
-    "\t\t\t\tkubernetes_namespace=\"{{ namespace }}\",\n"
+    '\t\t\t\tkubernetes_namespace="{{ namespace }}",\n'
     f"\t\t\t\t{_POD_NAME}\n"
     "\t\t\t}[{{ interval }}]\n\t\t)\n\t) \n\t* 100"
 )
 _HTTP_DURATION = (
     "\n\thistogram_quantile(\n\t\t0.99,\n\t\tsum(\n\t\t\trate(\n"
     "\t\t\t\thttp_request_duration_seconds_bucket{\n"
-    "\t\t\t\t\tkubernetes_namespace=\"{{ namespace }}\",\n"
+    '\t\t\t\t\tkubernetes_namespace="{{ namespace }}",\n'
     f"\t\t\t\t\t{_POD_NAME}\n"
     "\t\t\t\t}[{{ interval }}]\n\t\t\t)\n\t\t) by (le)\n\t)"
 )
@@ -147,9 +147,26 @@ _EXACT_OBSERVERS: dict[str, tuple[str, str]] = {
 #: Routing providers (or name prefixes) whose Flagger observer is not implemented here.
 _NOT_IMPLEMENTED_PREFIXES = ("knative",)
 #: Observer names declared to ``flagger plugins`` (the routing providers they serve).
-SERVED = ("istio", "kubernetes", "gatewayapi:v1", "gatewayapi:v1beta1", "linkerd", "osm", "kuma",
-          "appmesh", "appmesh:v1beta2", "gloo", "contour", "traefik", "apisix", "nginx", "skipper",
-          "smi:v1alpha1", "smi:v1alpha2", "smi:v1alpha3")
+SERVED = (
+    "istio",
+    "kubernetes",
+    "gatewayapi:v1",
+    "gatewayapi:v1beta1",
+    "linkerd",
+    "osm",
+    "kuma",
+    "appmesh",
+    "appmesh:v1beta2",
+    "gloo",
+    "contour",
+    "traefik",
+    "apisix",
+    "nginx",
+    "skipper",
+    "smi:v1alpha1",
+    "smi:v1alpha2",
+    "smi:v1alpha3",
+)
 
 
 def observer_for(provider: str) -> QueryObserver | None:

@@ -24,8 +24,8 @@ _SUCCESS_RATE = (
     "\tsum(\n"
     "\t\trate(\n"
     "\t\t\tapisix_http_status{\n"
-    "\t\t\t\troute=~\"{{ namespace }}_{{ route }}-{{ target }}-canary_.+\",\n"
-    "\t\t\t\tcode!~\"5..\"\n"
+    '\t\t\t\troute=~"{{ namespace }}_{{ route }}-{{ target }}-canary_.+",\n'
+    '\t\t\t\tcode!~"5.."\n'
     "\t\t\t}[{{ interval }}]\n"
     "\t\t)\n"
     "\t)\n"
@@ -33,7 +33,7 @@ _SUCCESS_RATE = (
     "\tsum(\n"
     "\t\trate(\n"
     "\t\t\tapisix_http_status{\n"
-    "\t\t\t\troute=~\"{{ namespace }}_{{ route }}-{{ target }}-canary_.+\"\n"
+    '\t\t\t\troute=~"{{ namespace }}_{{ route }}-{{ target }}-canary_.+"\n'
     "\t\t\t}[{{ interval }}]\n"
     "\t\t)\n"
     "\t) * 100"
@@ -45,14 +45,12 @@ _DURATION = (
     "\t\tsum(\n"
     "\t\t\trate(\n"
     "\t\t\t\tapisix_http_latency_bucket{\n"
-    "\t\t\t\t\ttype=~\"request\",\n"
-    "\t\t\t\t\troute=~\"{{ namespace }}_{{ route }}-{{ target }}-canary_.+\"\n"
+    '\t\t\t\t\ttype=~"request",\n'
+    '\t\t\t\t\troute=~"{{ namespace }}_{{ route }}-{{ target }}-canary_.+"\n'
     "\t\t\t\t}[{{ interval }}]\n"
     "\t\t\t)\n"
     "\t\t) by (le)\n"
     "\t)"
 )
 
-APISIX = QueryObserver(
-    "apisix", {REQUEST_SUCCESS_RATE: _SUCCESS_RATE, REQUEST_DURATION: _DURATION}
-)
+APISIX = QueryObserver("apisix", {REQUEST_SUCCESS_RATE: _SUCCESS_RATE, REQUEST_DURATION: _DURATION})

@@ -25,9 +25,9 @@ _SUCCESS_RATE = (
     "\tsum(\n"
     "\t\trate(\n"
     "\t\t\tenvoy_cluster_upstream_rq{\n"
-    "\t\t\t\tkubernetes_namespace=\"{{ namespace }}\",\n"
-    "\t\t\t\tkubernetes_pod_name=~\"{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)\",\n"
-    "\t\t\t\tenvoy_response_code!~\"5.*\"\n"
+    '\t\t\t\tkubernetes_namespace="{{ namespace }}",\n'
+    '\t\t\t\tkubernetes_pod_name=~"{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)",\n'
+    '\t\t\t\tenvoy_response_code!~"5.*"\n'
     "\t\t\t}[{{ interval }}]\n"
     "\t\t)\n"
     "\t) \n"
@@ -35,8 +35,8 @@ _SUCCESS_RATE = (
     "\tsum(\n"
     "\t\trate(\n"
     "\t\t\tenvoy_cluster_upstream_rq{\n"
-    "\t\t\t\tkubernetes_namespace=\"{{ namespace }}\",\n"
-    "\t\t\t\tkubernetes_pod_name=~\"{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)\"\n"
+    '\t\t\t\tkubernetes_namespace="{{ namespace }}",\n'
+    '\t\t\t\tkubernetes_pod_name=~"{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"\n'
     "\t\t\t}[{{ interval }}]\n"
     "\t\t)\n"
     "\t) \n"
@@ -49,8 +49,8 @@ _DURATION = (
     "\t\tsum(\n"
     "\t\t\trate(\n"
     "\t\t\t\tenvoy_cluster_upstream_rq_time_bucket{\n"
-    "\t\t\t\t\tkubernetes_namespace=\"{{ namespace }}\",\n"
-    "\t\t\t\t\tkubernetes_pod_name=~\"{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)\"\n"
+    '\t\t\t\t\tkubernetes_namespace="{{ namespace }}",\n'
+    '\t\t\t\t\tkubernetes_pod_name=~"{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"\n'
     "\t\t\t\t}[{{ interval }}]\n"
     "\t\t\t)\n"
     "\t\t) by (le)\n"

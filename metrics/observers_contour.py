@@ -24,8 +24,8 @@ _SUCCESS_RATE = (
     "\tsum(\n"
     "\t\trate(\n"
     "\t\t\tenvoy_cluster_upstream_rq{\n"
-    "\t\t\t\tenvoy_cluster_name=~\"{{ namespace }}_{{ target }}-canary_[0-9a-zA-Z-]+\",\n"
-    "\t\t\t\tenvoy_response_code!~\"5.*\"\n"
+    '\t\t\t\tenvoy_cluster_name=~"{{ namespace }}_{{ target }}-canary_[0-9a-zA-Z-]+",\n'
+    '\t\t\t\tenvoy_response_code!~"5.*"\n'
     "\t\t\t}[{{ interval }}]\n"
     "\t\t)\n"
     "\t) \n"
@@ -33,7 +33,7 @@ _SUCCESS_RATE = (
     "\tsum(\n"
     "\t\trate(\n"
     "\t\t\tenvoy_cluster_upstream_rq{\n"
-    "\t\t\t\tenvoy_cluster_name=~\"{{ namespace }}_{{ target }}-canary_[0-9a-zA-Z-]+\",\n"
+    '\t\t\t\tenvoy_cluster_name=~"{{ namespace }}_{{ target }}-canary_[0-9a-zA-Z-]+",\n'
     "\t\t\t}[{{ interval }}]\n"
     "\t\t)\n"
     "\t) \n"
@@ -46,7 +46,7 @@ _DURATION = (
     "\t\tsum(\n"
     "\t\t\trate(\n"
     "\t\t\t\tenvoy_cluster_upstream_rq_time_bucket{\n"
-    "\t\t\t\t\tenvoy_cluster_name=~\"{{ namespace }}_{{ target }}-canary_[0-9a-zA-Z-]+\",\n"
+    '\t\t\t\t\tenvoy_cluster_name=~"{{ namespace }}_{{ target }}-canary_[0-9a-zA-Z-]+",\n'
     "\t\t\t\t}[{{ interval }}]\n"
     "\t\t\t)\n"
     "\t\t) by (le)\n"

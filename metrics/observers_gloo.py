@@ -23,9 +23,9 @@ _SUCCESS_RATE = (
     "\tsum(\n"
     "\t\trate(\n"
     "\t\t\tenvoy_cluster_upstream_rq{\n"
-    "\t\t\t\tenvoy_cluster_name=~\"{{ namespace }}-{{ target }}-canaryupstream-"
-    "[0-9a-zA-Z-]+_[0-9a-zA-Z-]+\",\n"
-    "\t\t\t\tenvoy_response_code!~\"5.*\"\n"
+    '\t\t\t\tenvoy_cluster_name=~"{{ namespace }}-{{ target }}-canaryupstream-'
+    '[0-9a-zA-Z-]+_[0-9a-zA-Z-]+",\n'
+    '\t\t\t\tenvoy_response_code!~"5.*"\n'
     "\t\t\t}[{{ interval }}]\n"
     "\t\t)\n"
     "\t) \n"
@@ -33,8 +33,8 @@ _SUCCESS_RATE = (
     "\tsum(\n"
     "\t\trate(\n"
     "\t\t\tenvoy_cluster_upstream_rq{\n"
-    "\t\t\t\tenvoy_cluster_name=~\"{{ namespace }}-{{ target }}-canaryupstream-"
-    "[0-9a-zA-Z-]+_[0-9a-zA-Z-]+\",\n"
+    '\t\t\t\tenvoy_cluster_name=~"{{ namespace }}-{{ target }}-canaryupstream-'
+    '[0-9a-zA-Z-]+_[0-9a-zA-Z-]+",\n'
     "\t\t\t}[{{ interval }}]\n"
     "\t\t)\n"
     "\t) \n"
@@ -47,14 +47,12 @@ _DURATION = (
     "\t\tsum(\n"
     "\t\t\trate(\n"
     "\t\t\t\tenvoy_cluster_upstream_rq_time_bucket{\n"
-    "\t\t\t\t\tenvoy_cluster_name=~\"{{ namespace }}-{{ target }}-canaryupstream-"
-    "[0-9a-zA-Z-]+_[0-9a-zA-Z-]+\",\n"
+    '\t\t\t\t\tenvoy_cluster_name=~"{{ namespace }}-{{ target }}-canaryupstream-'
+    '[0-9a-zA-Z-]+_[0-9a-zA-Z-]+",\n'
     "\t\t\t\t}[{{ interval }}]\n"
     "\t\t\t)\n"
     "\t\t) by (le)\n"
     "\t)"
 )
 
-GLOO = QueryObserver(
-    "gloo", {REQUEST_SUCCESS_RATE: _SUCCESS_RATE, REQUEST_DURATION: _DURATION}
-)
+GLOO = QueryObserver("gloo", {REQUEST_SUCCESS_RATE: _SUCCESS_RATE, REQUEST_DURATION: _DURATION})

@@ -21,11 +21,11 @@ __all__ = ["KUMA", "PROVIDERS"]
 #: The routing providers this observer serves.
 PROVIDERS = ("kuma",)
 
-_SERVICE = "service=~\"{{ target }}-canary_{{ namespace }}_svc_[0-9a-zA-Z-]+\""
+_SERVICE = 'service=~"{{ target }}-canary_{{ namespace }}_svc_[0-9a-zA-Z-]+"'
 _SUCCESS_RATE = (
     "\n\tsum(\n\t\trate(\n\t\t\tenvoy_cluster_upstream_rq{\n"
     f"\t\t\t\t{_SERVICE},\n"
-    "\t\t\t\tenvoy_response_code!~\"5.*\"\n"
+    '\t\t\t\tenvoy_response_code!~"5.*"\n'
     "\t\t\t}[{{ interval }}]\n\t\t)\n\t) \n\t/ \n"
     "\tsum(\n\t\trate(\n\t\t\tenvoy_cluster_upstream_rq{\n"
     f"\t\t\t\t{_SERVICE},\n"

@@ -22,23 +22,23 @@ PROVIDERS = ("linkerd",)
 
 _SUCCESS_RATE = (
     "\n\tsum(\n\t\trate(\n\t\t\tresponse_total{\n"
-    "\t\t\t\tnamespace=\"{{ namespace }}\",\n"
-    "\t\t\t\tdeployment=~\"{{ target }}\",\n"
-    "\t\t\t\tclassification!=\"failure\",\n"
-    "\t\t\t\tdirection=\"inbound\"\n"
+    '\t\t\t\tnamespace="{{ namespace }}",\n'
+    '\t\t\t\tdeployment=~"{{ target }}",\n'
+    '\t\t\t\tclassification!="failure",\n'
+    '\t\t\t\tdirection="inbound"\n'
     "\t\t\t}[{{ interval }}]\n\t\t)\n\t) \n\t/ \n"
     "\tsum(\n\t\trate(\n\t\t\tresponse_total{\n"
-    "\t\t\t\tnamespace=\"{{ namespace }}\",\n"
-    "\t\t\t\tdeployment=~\"{{ target }}\",\n"
-    "\t\t\t\tdirection=\"inbound\"\n"
+    '\t\t\t\tnamespace="{{ namespace }}",\n'
+    '\t\t\t\tdeployment=~"{{ target }}",\n'
+    '\t\t\t\tdirection="inbound"\n'
     "\t\t\t}[{{ interval }}]\n\t\t)\n\t) \n\t* 100"
 )
 _DURATION = (
     "\n\thistogram_quantile(\n\t\t0.99,\n\t\tsum(\n\t\t\trate(\n"
     "\t\t\t\tresponse_latency_ms_bucket{\n"
-    "\t\t\t\t\tnamespace=\"{{ namespace }}\",\n"
-    "\t\t\t\t\tdeployment=~\"{{ target }}\",\n"
-    "\t\t\t\t\tdirection=\"inbound\"\n"
+    '\t\t\t\t\tnamespace="{{ namespace }}",\n'
+    '\t\t\t\t\tdeployment=~"{{ target }}",\n'
+    '\t\t\t\t\tdirection="inbound"\n'
     "\t\t\t\t}[{{ interval }}]\n\t\t\t)\n\t\t) by (le)\n\t)"
 )
 

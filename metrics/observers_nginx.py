@@ -30,13 +30,11 @@ from flagger.metrics.observers import (
 __all__ = ["NGINX", "flagger_observer", "flagger_provides"]
 
 _SELECTOR = (
-    "\t\t\t\tnamespace=\"{{ namespace }}\",\n"
-    "\t\t\t\tingress=\"{{ ingress }}\",\n"
-    "\t\t\t\tcanary!=\"\""
+    '\t\t\t\tnamespace="{{ namespace }}",\n\t\t\t\tingress="{{ ingress }}",\n\t\t\t\tcanary!=""'
 )
 _SUCCESS_RATE = (
     "\n\tsum(\n\t\trate(\n\t\t\tnginx_ingress_controller_requests{\n"
-    f"{_SELECTOR},\n\t\t\t\tstatus!~\"5.*\"\n"
+    f'{_SELECTOR},\n\t\t\t\tstatus!~"5.*"\n'
     "\t\t\t}[{{ interval }}]\n\t\t)\n\t) \n\t/ \n"
     "\tsum(\n\t\trate(\n\t\t\tnginx_ingress_controller_requests{\n"
     f"{_SELECTOR}\n"

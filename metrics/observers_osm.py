@@ -21,23 +21,23 @@ PROVIDERS = ("osm",)
 
 _SUCCESS_RATE = (
     "\n    sum(\n        rate(\n            osm_request_total{\n"
-    "\t\t\t\tdestination_namespace=\"{{ namespace }}\",\n"
-    "\t\t\t\tdestination_kind=\"Deployment\",\n"
-    "\t\t\t\tdestination_name=\"{{ target }}\",\n"
-    "\t\t\t\tresponse_code!~\"5.*\"\n"
+    '\t\t\t\tdestination_namespace="{{ namespace }}",\n'
+    '\t\t\t\tdestination_kind="Deployment",\n'
+    '\t\t\t\tdestination_name="{{ target }}",\n'
+    '\t\t\t\tresponse_code!~"5.*"\n'
     "            }[{{ interval }}]\n        )\n    )\n    /\n"
     "    sum(\n        rate(\n            osm_request_total{\n"
-    "\t\t\t\tdestination_namespace=\"{{ namespace }}\",\n"
-    "\t\t\t\tdestination_kind=\"Deployment\",\n"
-    "\t\t\t\tdestination_name=\"{{ target }}\"\n"
+    '\t\t\t\tdestination_namespace="{{ namespace }}",\n'
+    '\t\t\t\tdestination_kind="Deployment",\n'
+    '\t\t\t\tdestination_name="{{ target }}"\n'
     "            }[{{ interval }}]\n        )\n    )\n\t* 100"
 )
 _DURATION = (
     "\n\thistogram_quantile(\n\t\t0.99,\n\t\tsum(\n\t\t  rate(\n"
     "\t\t\tosm_request_duration_ms_bucket{\n"
-    "\t\t\t\tdestination_namespace=\"{{ namespace }}\",\n"
-    "\t\t\t\tdestination_kind=\"Deployment\",\n"
-    "\t\t\t\tdestination_name=\"{{ target }}\"\n"
+    '\t\t\t\tdestination_namespace="{{ namespace }}",\n'
+    '\t\t\t\tdestination_kind="Deployment",\n'
+    '\t\t\t\tdestination_name="{{ target }}"\n'
     "\t\t\t}[{{ interval }}]\n\t\t  )\n\t\t) by (le)\n\t)"
 )
 

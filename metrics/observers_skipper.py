@@ -47,15 +47,15 @@ __all__ = [
 _ROUTE_FORMAT = '"kube(ew)?_%s__%s_canary__.*__%s_canary(_[0-9]+)?" namespace ingress service'
 _ROUTE_PATTERN = "{{- $route := printf " + _ROUTE_FORMAT + " }}"
 _SUCCESS_RATE = (
-    "\n\tsum(rate(skipper_response_duration_seconds_bucket{route=~\"{{ $route }}\","
-    "code!~\"5..\",le=\"+Inf\"}[{{ interval }}])) / \n"
-    "\tsum(rate(skipper_response_duration_seconds_bucket{route=~\"{{ $route }}\","
-    "le=\"+Inf\"}[{{ interval }}])) * 100"
+    '\n\tsum(rate(skipper_response_duration_seconds_bucket{route=~"{{ $route }}",'
+    'code!~"5..",le="+Inf"}[{{ interval }}])) / \n'
+    '\tsum(rate(skipper_response_duration_seconds_bucket{route=~"{{ $route }}",'
+    'le="+Inf"}[{{ interval }}])) * 100'
 )
 _DURATION = (
-    "\n\tsum(rate(skipper_serve_route_duration_seconds_sum{route=~\"{{ $route }}\"}"
+    '\n\tsum(rate(skipper_serve_route_duration_seconds_sum{route=~"{{ $route }}"}'
     "[{{ interval }}])) / \n"
-    "\tsum(rate(skipper_serve_route_duration_seconds_count{route=~\"{{ $route }}\"}"
+    '\tsum(rate(skipper_serve_route_duration_seconds_count{route=~"{{ $route }}"}'
     "[{{ interval }}])) * 1000"
 )
 
@@ -82,16 +82,22 @@ class SkipperObserver(QueryObserver):
         """The model with ``name``, ``namespace``, ``target``, ``service`` and ``ingress``
         encoded (Flagger's ``encodeModelForSkipper``)."""
         return dataclasses.replace(
-            model, name=encode(model.name), namespace=encode(model.namespace),
-            target=encode(model.target), service=encode(model.service),
-            ingress=encode(model.ingress))
+            model,
+            name=encode(model.name),
+            namespace=encode(model.namespace),
+            target=encode(model.target),
+            service=encode(model.service),
+            ingress=encode(model.ingress),
+        )
 
 
 #: The Skipper observer; its ``request-duration`` answers in milliseconds already.
 SKIPPER = SkipperObserver(
     "skipper",
-    {metric: text.replace(_ROUTE_PATTERN, "").replace("{{ $route }}", _INLINE)
-     for metric, text in FLAGGER_QUERIES.items()},
+    {
+        metric: text.replace(_ROUTE_PATTERN, "").replace("{{ $route }}", _INLINE)
+        for metric, text in FLAGGER_QUERIES.items()
+    },
 )
 
 

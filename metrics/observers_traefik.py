@@ -24,9 +24,9 @@ _SUCCESS_RATE = (
     "\tsum(\n"
     "\t\trate(\n"
     "\t\t\ttraefik_service_request_duration_seconds_bucket{\n"
-    "\t\t\t\tservice=~\"{{ namespace }}-{{ target }}-canary-[0-9a-zA-Z-]+@kubernetescrd\",\n"
-    "\t\t\t\tcode!~\"5..\",\n"
-    "\t\t\t\tle=\"+Inf\"\n"
+    '\t\t\t\tservice=~"{{ namespace }}-{{ target }}-canary-[0-9a-zA-Z-]+@kubernetescrd",\n'
+    '\t\t\t\tcode!~"5..",\n'
+    '\t\t\t\tle="+Inf"\n'
     "\t\t\t}[{{ interval }}]\n"
     "\t\t)\n"
     "\t)\n"
@@ -34,8 +34,8 @@ _SUCCESS_RATE = (
     "\tsum(\n"
     "\t\trate(\n"
     "\t\t\ttraefik_service_request_duration_seconds_bucket{\n"
-    "\t\t\t\tservice=~\"{{ namespace }}-{{ target }}-canary-[0-9a-zA-Z-]+@kubernetescrd\",\n"
-    "\t\t\t\tle=\"+Inf\"\n"
+    '\t\t\t\tservice=~"{{ namespace }}-{{ target }}-canary-[0-9a-zA-Z-]+@kubernetescrd",\n'
+    '\t\t\t\tle="+Inf"\n'
     "\t\t\t}[{{ interval }}]\n"
     "\t\t)\n"
     "\t) * 100"
@@ -47,7 +47,7 @@ _DURATION = (
     "\t\tsum(\n"
     "\t\t\trate(\n"
     "\t\t\t\ttraefik_service_request_duration_seconds_bucket{\n"
-    "\t\t\t\t\tservice=~\"{{ namespace }}-{{ target }}-canary-[0-9a-zA-Z-]+@kubernetescrd\"\n"
+    '\t\t\t\t\tservice=~"{{ namespace }}-{{ target }}-canary-[0-9a-zA-Z-]+@kubernetescrd"\n'
     "\t\t\t\t}[{{ interval }}]\n"
     "\t\t\t)\n"
     "\t\t) by (le)\n"

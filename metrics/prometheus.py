@@ -198,8 +198,10 @@ def _labels(metric: Any) -> str:
 def _error_text(status: int, answer: Any, text: str) -> str:
     if isinstance(answer, dict) and answer.get("error"):
         kind = answer.get("errorType")
-        return f"error response: {kind}: {answer['error']}" if kind else (
-            f"error response: {answer['error']}"
+        return (
+            f"error response: {kind}: {answer['error']}"
+            if kind
+            else (f"error response: {answer['error']}")
         )
     return f"error response: HTTP {status}: {text.strip()[:500]}"
 

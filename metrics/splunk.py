@@ -88,7 +88,8 @@ def decode_binary_message(frame: bytes) -> tuple[str, list[DataPoint]] | dict[st
     """A binary frame: ``(channel, data points)``, or the JSON message it wraps."""
     if len(frame) <= 20:
         raise common.QueryError(
-            f"expected SignalFlow message of at least 21 bytes, got {len(frame)} bytes")
+            f"expected SignalFlow message of at least 21 bytes, got {len(frame)} bytes"
+        )
     version, flags = frame[0], frame[2]
     channel = frame[4:20].split(b"\0", 1)[0].decode(errors="replace")
     rest = frame[20:]
@@ -136,7 +137,8 @@ def single_value(points: list[DataPoint]) -> float:
     if len(series) > 1:
         raise common.QueryError(
             f"invalid response: multiple values returned ({len(series)} time series; publish "
-            f"one aggregated stream)")
+            f"one aggregated stream)"
+        )
     value = known[-1][1]
     assert value is not None
     if math.isnan(value):
@@ -147,11 +149,17 @@ def single_value(points: list[DataPoint]) -> float:
 class SplunkBackend:
     """Runs SignalFlow programs (implements :class:`flagger.plugins.MetricBackend`)."""
 
-    def __init__(self, address: str, token: str, *, interval_seconds: float = 60.0,
-                 timeout: float = common.DEFAULT_TIMEOUT_SECONDS,
-                 computation_timeout: float = COMPUTATION_TIMEOUT_SECONDS,
-                 session: aiohttp.ClientSession | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        address: str,
+        token: str,
+        *,
+        interval_seconds: float = 60.0,
+        timeout: float = common.DEFAULT_TIMEOUT_SECONDS,
+        computation_timeout: float = COMPUTATION_TIMEOUT_SECONDS,
+        session: aiohttp.ClientSession | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.address = address.rstrip("/")
         self.stream_endpoint = stream_url(self.address)
         self.validation_endpoint = api_validation_url(self.address)
@@ -168,8 +176,14 @@ class SplunkBackend:
     def execute_request(self, program: str) -> dict[str, Any]:
         """The ``execute`` message for ``program`` over the last ten metric intervals."""
         now_ms = int(self._clock() * 1000)
-        return {"type": "execute", "channel": CHANNEL, "program": program,
-                "start": now_ms - self.from_delta_ms, "stop": now_ms, "immediate": True}
+        return {
+            "type": "execute",
+            "channel": CHANNEL,
+            "program": program,
+            "start": now_ms - self.from_delta_ms,
+            "stop": now_ms,
+            "immediate": True,
+        }
 
     async def run_query(self, query: str) -> float:
         """Execute the SignalFlow program and return its single series' last value."""
@@ -183,7 +197,8 @@ class SplunkBackend:
         except TimeoutError as err:
             raise common.QueryError(
                 f"error executing query: no end of the computation after "
-                f"{self.computation_timeout:g}s") from err
+                f"{self.computation_timeout:g}s"
+            ) from err
         return single_value(points)
 
     async def _compute(self, session: aiohttp.ClientSession, program: str) -> list[DataPoint]:
@@ -222,8 +237,10 @@ class SplunkBackend:
             if kind == "error":
                 raise common.QueryError(f"error executing query: {_error_text(message)}")
             if kind == "data":
-                points += [(_tsid(d.get("tsId")), _json_value(d.get("value")))
-                           for d in message.get("data") or []]
+                points += [
+                    (_tsid(d.get("tsId")), _json_value(d.get("value")))
+                    for d in message.get("data") or []
+                ]
             elif kind == "control-message":
                 event = message.get("event")
                 if event == "END_OF_CHANNEL":
@@ -233,8 +250,10 @@ class SplunkBackend:
                     reason = info.get("sf_job_abortReason") or info or "aborted"
                     raise common.QueryError(f"error executing query: {reason}")
 
-    async def _next(self, ws: aiohttp.ClientWebSocketResponse,
-                    ) -> tuple[str, list[DataPoint]] | dict[str, Any]:
+    async def _next(
+        self,
+        ws: aiohttp.ClientWebSocketResponse,
+    ) -> tuple[str, list[DataPoint]] | dict[str, Any]:
         frame = await ws.receive()
         if frame.type == aiohttp.WSMsgType.TEXT:
             try:
@@ -246,19 +265,24 @@ class SplunkBackend:
             return message
         if frame.type == aiohttp.WSMsgType.BINARY:
             return decode_binary_message(frame.data)
-        if frame.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING,
-                          aiohttp.WSMsgType.CLOSED):
+        if frame.type in (
+            aiohttp.WSMsgType.CLOSE,
+            aiohttp.WSMsgType.CLOSING,
+            aiohttp.WSMsgType.CLOSED,
+        ):
             raise common.QueryError(
                 f"error executing query: SignalFlow closed the connection "
-                f"({ws.close_code}{': ' + str(frame.extra) if frame.extra else ''})")
+                f"({ws.close_code}{': ' + str(frame.extra) if frame.extra else ''})"
+            )
         if frame.type == aiohttp.WSMsgType.ERROR:
             raise common.QueryError(f"error executing query: {ws.exception()}")
         return {}
 
     async def check_online(self) -> None:
         """Raise with the reason unless the API accepts the token."""
-        answer = await self._http.request("GET", self.validation_endpoint,
-                                          headers={TOKEN_HEADER: self._token})
+        answer = await self._http.request(
+            "GET", self.validation_endpoint, headers={TOKEN_HEADER: self._token}
+        )
         if answer.status != 200:
             raise common.QueryError(f"error response: HTTP {answer.status}: {answer.text}")
 
@@ -285,8 +309,9 @@ def _json_value(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def from_provider_spec(spec: Mapping[str, Any], *,
-                       session: aiohttp.ClientSession | None = None) -> SplunkBackend:
+def from_provider_spec(
+    spec: Mapping[str, Any], *, session: aiohttp.ClientSession | None = None
+) -> SplunkBackend:
     """A backend from a MetricTemplate ``spec.provider`` mapping (see
     :mod:`~flagger.metrics.backend_common` for the credentials and interval keys)."""
     return SplunkBackend(

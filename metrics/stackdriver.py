@@ -160,9 +160,10 @@ def _typed_value(typed: Any) -> float:
 
 def _labels(series: Any) -> str:
     values = series.get("labelValues") if isinstance(series, dict) else None
-    return ",".join(
-        str(next(iter(v.values()), "")) for v in values or [] if isinstance(v, dict)
-    ) or "{}"
+    return (
+        ",".join(str(next(iter(v.values()), "")) for v in values or [] if isinstance(v, dict))
+        or "{}"
+    )
 
 
 def _error_text(status: int, answer: Any, text: str) -> str:
@@ -211,11 +212,12 @@ class StackdriverBackend:
         if service_account_info is not None:
             try:
                 self._credentials = self._sdk.service_account.Credentials.from_service_account_info(
-                    dict(service_account_info), scopes=[SCOPE])
+                    dict(service_account_info), scopes=[SCOPE]
+                )
             except (ValueError, KeyError) as err:
                 raise prometheus.ConfigError(
-                    f"{PROVIDER_TYPE} serviceAccountKey is not a usable service account key: "
-                    f"{err}") from err
+                    f"{PROVIDER_TYPE} serviceAccountKey is not a usable service account key: {err}"
+                ) from err
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -240,7 +242,8 @@ class StackdriverBackend:
     async def _post(self, query: str) -> tuple[int, bytes]:
         try:
             headers = await asyncio.wait_for(
-                asyncio.to_thread(self._authorize), TOKEN_TIMEOUT_SECONDS)
+                asyncio.to_thread(self._authorize), TOKEN_TIMEOUT_SECONDS
+            )
         except TimeoutError as err:
             raise QueryError(
                 f"error requesting stackdriver: no access token after {TOKEN_TIMEOUT_SECONDS:g}s"
@@ -248,24 +251,30 @@ class StackdriverBackend:
         if not self.project:
             raise QueryError(
                 "error requesting stackdriver: no project: set the key project in the "
-                "secretRef Secret")
+                "secretRef Secret"
+            )
         url = f"{self.endpoint}/v3/projects/{urllib.parse.quote(self.project)}/timeSeries:query"
         if self._session is not None:
             return await self._send(self._session, url, headers, query)
         async with aiohttp.ClientSession() as session:
             return await self._send(session, url, headers, query)
 
-    async def _send(self, session: aiohttp.ClientSession, url: str, headers: dict[str, str],
-                    query: str) -> tuple[int, bytes]:
+    async def _send(
+        self, session: aiohttp.ClientSession, url: str, headers: dict[str, str], query: str
+    ) -> tuple[int, bytes]:
         try:
             async with session.post(
-                url, json={"query": query}, headers=headers, ssl=not self.insecure_skip_verify,
+                url,
+                json={"query": query},
+                headers=headers,
+                ssl=not self.insecure_skip_verify,
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
             ) as response:
                 return response.status, await response.read()
         except TimeoutError as err:
             raise QueryError(
-                f"error requesting stackdriver: timeout after {self.timeout:g}s") from err
+                f"error requesting stackdriver: timeout after {self.timeout:g}s"
+            ) from err
         except aiohttp.ClientError as err:
             raise QueryError(f"error requesting stackdriver: {err}") from err
 
@@ -281,8 +290,10 @@ class StackdriverBackend:
             return
         code = _error_status(body)
         if code != "INVALID_ARGUMENT":
-            raise QueryError(f"unexpected status code: {code or status}: "
-                             f"{body.decode(errors='replace').strip()[:300]}")
+            raise QueryError(
+                f"unexpected status code: {code or status}: "
+                f"{body.decode(errors='replace').strip()[:300]}"
+            )
 
     async def is_online(self) -> bool:
         """True when an empty query is rejected as ``INVALID_ARGUMENT`` (Flagger's check)."""
@@ -304,8 +315,8 @@ def from_provider_spec(
         data = dict(spec.get(prometheus.CREDENTIALS_KEY) or {})
         if "project" not in data:
             raise prometheus.ConfigError(
-                f"{PROVIDER_TYPE} credentials does not contain a project id "
-                "(secret key 'project')")
+                f"{PROVIDER_TYPE} credentials does not contain a project id (secret key 'project')"
+            )
         project = _text(data["project"])
         if "serviceAccountKey" in data:
             try:
@@ -316,7 +327,8 @@ def from_provider_spec(
                 ) from err
             if not isinstance(info, dict):
                 raise prometheus.ConfigError(
-                    f"{PROVIDER_TYPE} secret key 'serviceAccountKey' is not a JSON object")
+                    f"{PROVIDER_TYPE} secret key 'serviceAccountKey' is not a JSON object"
+                )
     return StackdriverBackend(
         project,
         service_account_info=info,

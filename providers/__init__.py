@@ -13,21 +13,57 @@ from flagger import plugins
 
 #: Every ``spec.provider`` value Flagger accepts (``reference/flagger.md`` §1).
 FLAGGER_ROUTERS = (
-    "apisix", "appmesh", "appmesh:v1beta2", "contour", "gatewayapi:v1", "gatewayapi:v1beta1",
-    "gloo", "istio", "knative", "kubernetes", "kuma", "linkerd", "nginx", "osm", "skipper",
-    "smi:v1alpha1", "smi:v1alpha2", "smi:v1alpha3", "traefik",
+    "apisix",
+    "appmesh",
+    "appmesh:v1beta2",
+    "contour",
+    "gatewayapi:v1",
+    "gatewayapi:v1beta1",
+    "gloo",
+    "istio",
+    "knative",
+    "kubernetes",
+    "kuma",
+    "linkerd",
+    "nginx",
+    "osm",
+    "skipper",
+    "smi:v1alpha1",
+    "smi:v1alpha2",
+    "smi:v1alpha3",
+    "traefik",
 )
 
 #: Routers implemented in their own module, which is its own entry point and declares itself.
-IMPLEMENTED: frozenset[str] = frozenset({
-    "istio", "kubernetes", "gatewayapi:v1", "gatewayapi:v1beta1", "linkerd", "smi:v1alpha1",
-    "smi:v1alpha2", "smi:v1alpha3", "osm", "kuma", "appmesh", "appmesh:v1beta2", "contour",
-    "gloo", "traefik", "apisix", "nginx", "skipper",
-})
+IMPLEMENTED: frozenset[str] = frozenset(
+    {
+        "istio",
+        "kubernetes",
+        "gatewayapi:v1",
+        "gatewayapi:v1beta1",
+        "linkerd",
+        "smi:v1alpha1",
+        "smi:v1alpha2",
+        "smi:v1alpha3",
+        "osm",
+        "kuma",
+        "appmesh",
+        "appmesh:v1beta2",
+        "contour",
+        "gloo",
+        "traefik",
+        "apisix",
+        "nginx",
+        "skipper",
+    }
+)
 
 
 @plugins.hookimpl
 def flagger_provides() -> list[plugins.Provided]:
     """Declare the built-in routing providers that have no router module yet."""
-    return [plugins.Provided(plugins.Kind.ROUTER, n, False)
-            for n in FLAGGER_ROUTERS if n not in IMPLEMENTED]
+    return [
+        plugins.Provided(plugins.Kind.ROUTER, n, False)
+        for n in FLAGGER_ROUTERS
+        if n not in IMPLEMENTED
+    ]

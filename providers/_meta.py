@@ -161,8 +161,14 @@ async def write(call: Callable[[JSON], Awaitable[Any]], obj: JSON, what: str) ->
 
 
 async def create_or_update(
-    kube: KubeClient, canary: canary_api.Canary, existing: JSON | None, where: str, *,
-    desired: Callable[[], JSON], plan: Callable[[JSON], JSON | None], log: logging.Logger,
+    kube: KubeClient,
+    canary: canary_api.Canary,
+    existing: JSON | None,
+    where: str,
+    *,
+    desired: Callable[[], JSON],
+    plan: Callable[[JSON], JSON | None],
+    log: logging.Logger,
     update_error: str = "update error",
 ) -> None:
     """Create ``desired()`` when there is no ``existing`` object, else write ``plan(existing)``
@@ -180,8 +186,9 @@ async def create_or_update(
 # --- taking objects over and giving them back -----------------------------------------------
 
 
-def controlled_by(obj: Mapping[str, Any], canary: canary_api.Canary, *,
-                  by_uid: bool = False) -> bool:
+def controlled_by(
+    obj: Mapping[str, Any], canary: canary_api.Canary, *, by_uid: bool = False
+) -> bool:
     """Whether the object's controller owner reference points at this Canary: by kind and name,
     or (``by_uid``) by the Canary's uid (never when the Canary has none)."""
     ref = controller_owner(obj)
@@ -193,8 +200,13 @@ def controlled_by(obj: Mapping[str, Any], canary: canary_api.Canary, *,
     return ref.get("kind") == canary_api.KIND and ref.get("name") == canary.name
 
 
-def save_original_spec(annotations: dict[str, str], spec: Mapping[str, Any], *, owned: bool,
-                       held: Mapping[str, str] | None = None) -> bool:
+def save_original_spec(
+    annotations: dict[str, str],
+    spec: Mapping[str, Any],
+    *,
+    owned: bool,
+    held: Mapping[str, str] | None = None,
+) -> bool:
     """Keep ``spec`` (the spec Flagger is about to replace) in ``annotations`` under
     :data:`CONFIG_ANNOTATION`, for ``finalize`` to give back: only when the object is someone
     else's (not ``owned``) and its spec is kept nowhere yet, neither in kubectl's
@@ -208,10 +220,14 @@ def save_original_spec(annotations: dict[str, str], spec: Mapping[str, Any], *, 
 
 
 def plan_update(
-    existing: Mapping[str, Any], want_spec: JSON, *, owned: bool,
+    existing: Mapping[str, Any],
+    want_spec: JSON,
+    *,
+    owned: bool,
     comparable: Callable[[Any], Any],
     keep: Callable[[JSON, Mapping[str, Any]], None] | None = None,
-    annotations: Mapping[str, str] | None = None, labels: Mapping[str, str] | None = None,
+    annotations: Mapping[str, str] | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> JSON | None:
     """The object to write over ``existing`` so that its spec is ``want_spec``, or ``None`` when
     nothing changed. Specs are compared through ``comparable`` (what ``set_routes`` owns, such
@@ -229,8 +245,11 @@ def plan_update(
     wanted_annotations = {**current_annotations, **(annotations or {})}
     wanted_labels = {**current_labels, **(labels or {})}
     spec_changed = comparable(want_spec) != comparable(old_spec)
-    if (not spec_changed and wanted_annotations == current_annotations
-            and wanted_labels == current_labels):
+    if (
+        not spec_changed
+        and wanted_annotations == current_annotations
+        and wanted_labels == current_labels
+    ):
         return None
     updated = deep_copy(dict(existing))
     if spec_changed:
@@ -246,16 +265,25 @@ def plan_update(
     return updated
 
 
-async def give_back(kube: KubeClient, canary: canary_api.Canary, existing: JSON,
-                    stored: JSON | None, where: str, *,
-                    log: logging.Logger | None = None) -> bool:
+async def give_back(
+    kube: KubeClient,
+    canary: canary_api.Canary,
+    existing: JSON,
+    stored: JSON | None,
+    where: str,
+    *,
+    log: logging.Logger | None = None,
+) -> bool:
     """``finalize``'s write-back: give ``existing`` (``where``, as errors name it) the spec kept
     when Flagger took it over (``stored``, from :func:`original_spec`) when it differs. True
     when it wrote. With nothing stored, ``log`` (when given) warns that it cannot revert."""
     if stored is None:
         if log is not None:
-            log.warning("%s original configuration not found, unable to revert", where,
-                        extra={"canary": canary_id(canary)})
+            log.warning(
+                "%s original configuration not found, unable to revert",
+                where,
+                extra={"canary": canary_id(canary)},
+            )
         return False
     if stored == existing.get("spec"):
         return False
@@ -298,8 +326,12 @@ def _weight(value: Any) -> int:
 
 
 def routed_weights(
-    entries: Iterable[Mapping[str, Any]], primary: str, canary_name: str, *,
-    name: Callable[[Mapping[str, Any]], Any], weight: Callable[[Any], int] = _weight,
+    entries: Iterable[Mapping[str, Any]],
+    primary: str,
+    canary_name: str,
+    *,
+    name: Callable[[Mapping[str, Any]], Any],
+    weight: Callable[[Any], int] = _weight,
     start: tuple[int, int] = (0, 0),
 ) -> tuple[int, int]:
     """The (primary, canary) weights of a list of weighted destinations, each found by its
@@ -313,16 +345,18 @@ def routed_weights(
     return primary_weight, canary_weight
 
 
-def require_routes(where: str, primary: str, canary_name: str,
-                   weights: tuple[int, int]) -> tuple[int, int]:
+def require_routes(
+    where: str, primary: str, canary_name: str, weights: tuple[int, int]
+) -> tuple[int, int]:
     """``weights``, or a :class:`RouterError` when neither side has any."""
     if weights == (0, 0):
         raise RouterError(f"{where} does not contain routes for {primary} and {canary_name}")
     return weights
 
 
-def primary_share(entries: Iterable[Mapping[str, Any]], primary: str, *,
-                  name: Callable[[Mapping[str, Any]], Any]) -> tuple[int, int, bool]:
+def primary_share(
+    entries: Iterable[Mapping[str, Any]], primary: str, *, name: Callable[[Mapping[str, Any]], Any]
+) -> tuple[int, int, bool]:
     """(primary, canary, mirrored) as Flagger reads a split that lists the primary: the first
     entry named ``primary`` has its weight and the canary the rest; (0, 0) when none does."""
     for entry in entries:
@@ -340,8 +374,9 @@ MIRRORING = "traffic mirroring (analysis.mirror)"
 SESSION_AFFINITY = "session affinity (analysis.sessionAffinity)"
 
 
-def unsupported_message(canary: str, provider: str, feature: str, fix: str = "",
-                        providers: Sequence[str] = ()) -> str:
+def unsupported_message(
+    canary: str, provider: str, feature: str, fix: str = "", providers: Sequence[str] = ()
+) -> str:
     """``canary <name.namespace>: provider <p> does not support <feature>``, then
     ``; providers that do: <…>`` and ``; <fix>`` when given."""
     message = f"canary {canary}: provider {provider} does not support {feature}"
@@ -356,8 +391,15 @@ class UnsupportedFeature(RouterError):
     """A Canary asks its routing provider for something the provider cannot do (rather than
     the provider silently routing something else). ``canary`` is ``name.namespace``."""
 
-    def __init__(self, canary: canary_api.Canary, provider: str, feature: str, fix: str = "",
-                 *, providers: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        canary: canary_api.Canary,
+        provider: str,
+        feature: str,
+        fix: str = "",
+        *,
+        providers: Sequence[str] = (),
+    ) -> None:
         self.canary, self.provider, self.feature = canary_id(canary), provider, feature
         self.providers = tuple(providers)
         super().__init__(unsupported_message(self.canary, provider, feature, fix, providers))
@@ -374,8 +416,9 @@ class Refusal(NamedTuple):
 def refuse_first(canary: canary_api.Canary, provider: str, refusals: Iterable[Refusal]) -> None:
     """Raise :class:`UnsupportedFeature` for the first of ``refusals``, if any."""
     for refusal in refusals:
-        raise UnsupportedFeature(canary, provider, refusal.feature, refusal.fix,
-                                 providers=refusal.providers)
+        raise UnsupportedFeature(
+            canary, provider, refusal.feature, refusal.fix, providers=refusal.providers
+        )
 
 
 def beyond_weights(canary: canary_api.Canary) -> list[str]:
@@ -384,6 +427,9 @@ def beyond_weights(canary: canary_api.Canary) -> list[str]:
     analysis = canary.spec.effective_analysis
     if analysis is None:
         return []
-    asked = ((AB_TESTING, bool(analysis.match)), (MIRRORING, bool(analysis.mirror)),
-             (SESSION_AFFINITY, analysis.session_affinity is not None))
+    asked = (
+        (AB_TESTING, bool(analysis.match)),
+        (MIRRORING, bool(analysis.mirror)),
+        (SESSION_AFFINITY, analysis.session_affinity is not None),
+    )
     return [feature for feature, wanted in asked if wanted]

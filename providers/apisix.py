@@ -53,8 +53,16 @@ NAME = "apisix"
 API_VERSION = "apisix.apache.org/v2"
 MAX_PRIORITY = 10000
 
-AB_PROVIDERS = ("istio", "appmesh", "appmesh:v1beta2", "contour", "gloo", "nginx",
-                "gatewayapi:v1", "gatewayapi:v1beta1")
+AB_PROVIDERS = (
+    "istio",
+    "appmesh",
+    "appmesh:v1beta2",
+    "contour",
+    "gloo",
+    "nginx",
+    "gatewayapi:v1",
+    "gatewayapi:v1beta1",
+)
 MIRROR_PROVIDERS = ("istio", "gatewayapi:v1", "gatewayapi:v1beta1")
 AFFINITY_PROVIDERS = ("istio", "gatewayapi:v1", "gatewayapi:v1beta1")
 
@@ -65,23 +73,28 @@ JSON = dict[str, Any]
 class KubeClient(_meta.KubeClient, Protocol):
     """The Kube calls this router makes (it also deletes the canary route)."""
 
-    async def delete(self, api_version: str, kind: str, name: str,
-                     namespace: str | None = None) -> None: ...
+    async def delete(
+        self, api_version: str, kind: str, name: str, namespace: str | None = None
+    ) -> None: ...
 
 
 #: A Canary asks APISIX for something a weighted ApisixRoute cannot do.
 UnsupportedFeature = _meta.UnsupportedFeature
 #: The providers named in the error, for what a weighted ApisixRoute cannot do.
 ALTERNATIVES: Mapping[str, Sequence[str]] = {
-    _meta.AB_TESTING: AB_PROVIDERS, _meta.MIRRORING: MIRROR_PROVIDERS,
+    _meta.AB_TESTING: AB_PROVIDERS,
+    _meta.MIRRORING: MIRROR_PROVIDERS,
     _meta.SESSION_AFFINITY: AFFINITY_PROVIDERS,
 }
 
 
 def check_supported(canary: canary_api.Canary) -> None:
     """Raise :class:`UnsupportedFeature` for A/B testing, mirroring or session affinity."""
-    _meta.refuse_first(canary, NAME, [_meta.Refusal(feature, ALTERNATIVES[feature])
-                                      for feature in _meta.beyond_weights(canary)])
+    _meta.refuse_first(
+        canary,
+        NAME,
+        [_meta.Refusal(feature, ALTERNATIVES[feature]) for feature in _meta.beyond_weights(canary)],
+    )
 
 
 # --- pure builders --------------------------------------------------------------------------
@@ -92,7 +105,8 @@ def _route_ref_name(canary: canary_api.Canary) -> str:
     if ref is None or not ref.name:
         raise _meta.RouterError(
             f"canary {_meta.canary_id(canary)}: apisix route selector is empty "
-            "(set spec.routeRef to the ApisixRoute to route through)")
+            "(set spec.routeRef to the ApisixRoute to route through)"
+        )
     return ref.name
 
 
@@ -105,12 +119,15 @@ def _target_index(canary: canary_api.Canary, spec: Mapping[str, Any], backend: s
     for index, http in enumerate(spec.get("http") or []):
         if any(b.get("serviceName") == backend for b in http.get("backends") or []):
             return index
-    raise _meta.RouterError(f"Can not find {backend} backend on apisix route "
-                            f"{_route_ref_name(canary)}.{canary.namespace}")
+    raise _meta.RouterError(
+        f"Can not find {backend} backend on apisix route "
+        f"{_route_ref_name(canary)}.{canary.namespace}"
+    )
 
 
-def canary_route(canary: canary_api.Canary, route_ref: Mapping[str, Any], *,
-                 owner_refs: bool = True) -> JSON:
+def canary_route(
+    canary: canary_api.Canary, route_ref: Mapping[str, Any], *, owner_refs: bool = True
+) -> JSON:
     """The canary ApisixRoute cloned from the routeRef object, all traffic on the primary."""
     ref_name = _route_ref_name(canary)
     where = f"APISIX route {ref_name}.{canary.namespace}"
@@ -121,12 +138,15 @@ def canary_route(canary: canary_api.Canary, route_ref: Mapping[str, Any], *,
     target = spec["http"][_target_index(canary, spec, apex)]
     backends = target.get("backends") or []
     if len(backends) != 1:
-        raise _meta.RouterError(f"{where}'s http route {target.get('name')} only one http "
-                                "backend is supported")
+        raise _meta.RouterError(
+            f"{where}'s http route {target.get('name')} only one http backend is supported"
+        )
     target["priority"] = MAX_PRIORITY
     primary_backend = {**backends[0], "serviceName": primary, "weight": 100}
-    canary_backend: JSON = {"serviceName": canary_name,
-                            "servicePort": primary_backend.get("servicePort")}
+    canary_backend: JSON = {
+        "serviceName": canary_name,
+        "servicePort": primary_backend.get("servicePort"),
+    }
     for key in ("resolveGranularity", "subset"):
         if primary_backend.get(key):
             canary_backend[key] = primary_backend[key]
@@ -141,21 +161,26 @@ def canary_route(canary: canary_api.Canary, route_ref: Mapping[str, Any], *,
         metadata["labels"] = dict(ref_meta["labels"])
     if owner_refs:
         metadata["ownerReferences"] = [_meta.owner_reference(canary)]
-    return {"apiVersion": API_VERSION, "kind": "ApisixRoute", "metadata": metadata,
-            "spec": spec}
+    return {"apiVersion": API_VERSION, "kind": "ApisixRoute", "metadata": metadata, "spec": spec}
 
 
-def plan_canary_route_update(canary: canary_api.Canary, existing: Mapping[str, Any],
-                             desired: Mapping[str, Any]) -> JSON | None:
+def plan_canary_route_update(
+    canary: canary_api.Canary, existing: Mapping[str, Any], desired: Mapping[str, Any]
+) -> JSON | None:
     """The canary route to write over ``existing`` so its spec is ``desired``'s, or ``None``
     when only backend weights differ (the weights in effect are kept)."""
-    return _meta.plan_update(existing, dict(desired.get("spec") or {}),
-                             owned=_meta.controlled_by(existing, canary),
-                             comparable=_without_weights, keep=_keep_weights)
+    return _meta.plan_update(
+        existing,
+        dict(desired.get("spec") or {}),
+        owned=_meta.controlled_by(existing, canary),
+        comparable=_without_weights,
+        keep=_keep_weights,
+    )
 
 
-def routed_spec(canary: canary_api.Canary, spec: Mapping[str, Any], primary_weight: int,
-                canary_weight: int) -> JSON:
+def routed_spec(
+    canary: canary_api.Canary, spec: Mapping[str, Any], primary_weight: int, canary_weight: int
+) -> JSON:
     """The canary route's ``spec`` with these backend weights."""
     _, primary, canary_name = _meta.service_names(canary)
     new: JSON = _meta.deep_copy(dict(spec))
@@ -172,8 +197,9 @@ def read_routes(canary: canary_api.Canary, spec: Mapping[str, Any]) -> tuple[int
     """The (primary, canary, mirrored) weights: the primary's, and the rest to the canary."""
     _, primary, _ = _meta.service_names(canary)
     http = (spec.get("http") or [])[_target_index(canary, spec, primary)]
-    return _meta.primary_share(http.get("backends") or [], primary,
-                               name=lambda b: b.get("serviceName"))
+    return _meta.primary_share(
+        http.get("backends") or [], primary, name=lambda b: b.get("serviceName")
+    )
 
 
 def original_spec(obj: Mapping[str, Any]) -> JSON | None:
@@ -200,35 +226,47 @@ class ApisixRouter:
         if route_ref is None:
             raise _meta.RouterError(
                 f"APISIX route {ref_name}.{canary.namespace} get query error: not found "
-                "(spec.routeRef)")
+                "(spec.routeRef)"
+            )
         desired = canary_route(canary, route_ref, owner_refs=self.set_owner_refs)
         name = desired["metadata"]["name"]
         existing = await self._get(canary, name)
         if existing is None:
-            await _meta.write(self.kube.create, desired,
-                              f"APISIX route {name}.{canary.namespace} create error")
-            _log.info("APISIX route %s.%s created", name, canary.namespace,
-                      extra={"canary": _meta.canary_id(canary)})
+            await _meta.write(
+                self.kube.create, desired, f"APISIX route {name}.{canary.namespace} create error"
+            )
+            _log.info(
+                "APISIX route %s.%s created",
+                name,
+                canary.namespace,
+                extra={"canary": _meta.canary_id(canary)},
+            )
             return
         updated = plan_canary_route_update(canary, existing, desired)
         if updated is not None:
-            await _meta.write(self.kube.replace, updated,
-                              f"APISIX route {name}.{canary.namespace} update error")
+            await _meta.write(
+                self.kube.replace, updated, f"APISIX route {name}.{canary.namespace} update error"
+            )
             _log.info("Apisix route %s updated", name, extra={"canary": _meta.canary_id(canary)})
 
-    async def set_routes(self, canary: canary_api.Canary, primary_weight: int,
-                         canary_weight: int, mirrored: bool) -> None:
+    async def set_routes(
+        self, canary: canary_api.Canary, primary_weight: int, canary_weight: int, mirrored: bool
+    ) -> None:
         """Set the weights of the canary route's backends."""
         check_supported(canary)
         apex, _, _ = _meta.service_names(canary)
         if primary_weight == 0 and canary_weight == 0:
             raise _meta.RouterError(
-                f"RoutingRule {apex}.{canary.namespace} update failed: no valid weights")
+                f"RoutingRule {apex}.{canary.namespace} update failed: no valid weights"
+            )
         existing = await self._must_get(canary)
         spec = routed_spec(canary, existing.get("spec") or {}, primary_weight, canary_weight)
         if spec != existing.get("spec"):
-            await _meta.write(self.kube.replace, {**existing, "spec": spec},
-                              f"apisix route {apex}.{canary.namespace} update error")
+            await _meta.write(
+                self.kube.replace,
+                {**existing, "spec": spec},
+                f"apisix route {apex}.{canary.namespace} update error",
+            )
 
     async def get_routes(self, canary: canary_api.Canary) -> tuple[int, int, bool]:
         """The weights of the canary route's backends."""
@@ -243,29 +281,33 @@ class ApisixRouter:
             return
         stored = original_spec(existing)
         if stored is not None:
-            await _meta.give_back(self.kube, canary, existing, stored,
-                                  f"APISIX route {name}.{canary.namespace}")
+            await _meta.give_back(
+                self.kube, canary, existing, stored, f"APISIX route {name}.{canary.namespace}"
+            )
             return
         if _meta.controlled_by(existing, canary):
             try:
                 await self.kube.delete(API_VERSION, "ApisixRoute", name, canary.namespace)
             except Exception as exc:
                 raise _meta.RouterError(
-                    f"APISIX route {name}.{canary.namespace} delete error: {exc}") from exc
+                    f"APISIX route {name}.{canary.namespace} delete error: {exc}"
+                ) from exc
 
     async def _get(self, canary: canary_api.Canary, name: str) -> JSON | None:
         try:
             return await self.kube.get(API_VERSION, "ApisixRoute", name, canary.namespace)
         except Exception as exc:
             raise _meta.RouterError(
-                f"APISIX route {name}.{canary.namespace} get query error: {exc}") from exc
+                f"APISIX route {name}.{canary.namespace} get query error: {exc}"
+            ) from exc
 
     async def _must_get(self, canary: canary_api.Canary) -> JSON:
         name = canary_route_name(canary)
         found = await self._get(canary, name)
         if found is None:
-            raise _meta.RouterError(f"apisix route {name}.{canary.namespace} query error: "
-                                    "not found")
+            raise _meta.RouterError(
+                f"apisix route {name}.{canary.namespace} query error: not found"
+            )
         return found
 
 
@@ -280,8 +322,9 @@ def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router 
     """The APISIX router."""
     if name != NAME:
         return None
-    return ApisixRouter(context.kube,
-                        set_owner_refs=not context.options.get("kubeconfig-service-mesh"))
+    return ApisixRouter(
+        context.kube, set_owner_refs=not context.options.get("kubeconfig-service-mesh")
+    )
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -290,16 +333,20 @@ def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router 
 def _without_weights(spec: Mapping[str, Any]) -> JSON:
     http = []
     for route in spec.get("http") or []:
-        backends = [{k: v for k, v in b.items() if k != "weight"}
-                    for b in route.get("backends") or []]
+        backends = [
+            {k: v for k, v in b.items() if k != "weight"} for b in route.get("backends") or []
+        ]
         http.append({**route, "backends": backends})
     return {**spec, "http": http}
 
 
 def _keep_weights(new: JSON, old: Mapping[str, Any]) -> None:
     """Give the backends of ``new`` the weights they have in ``old`` (where they have one)."""
-    weights = {b.get("serviceName"): b.get("weight")
-               for http in old.get("http") or [] for b in http.get("backends") or []}
+    weights = {
+        b.get("serviceName"): b.get("weight")
+        for http in old.get("http") or []
+        for b in http.get("backends") or []
+    }
     for http in new.get("http") or []:
         for backend in http.get("backends") or []:
             if weights.get(backend.get("serviceName")) is not None:

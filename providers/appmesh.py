@@ -91,8 +91,16 @@ CONTROLLER_FIELDS = ("awsName", "meshRef")
 DEFAULT_SELECTOR_LABEL = "app"
 
 #: Which providers can do what this one cannot (for the error message).
-AB_PROVIDERS = ("istio", "appmesh", "appmesh:v1beta2", "contour", "gloo", "nginx",
-                "gatewayapi:v1", "gatewayapi:v1beta1")
+AB_PROVIDERS = (
+    "istio",
+    "appmesh",
+    "appmesh:v1beta2",
+    "contour",
+    "gloo",
+    "nginx",
+    "gatewayapi:v1",
+    "gatewayapi:v1beta1",
+)
 MIRROR_PROVIDERS = ("istio", "gatewayapi:v1", "gatewayapi:v1beta1")
 AFFINITY_PROVIDERS = ("istio", "gatewayapi:v1", "gatewayapi:v1beta1")
 QUERY_PARAM_PROVIDERS = ("istio", "gatewayapi:v1", "gatewayapi:v1beta1")
@@ -119,13 +127,19 @@ def check_supported(canary: canary_api.Canary, provider: str) -> None:
         wanted.append(_meta.Refusal(_meta.SESSION_AFFINITY, AFFINITY_PROVIDERS))
     for i, match in enumerate(analysis.match or []):
         if match.query_params:
-            wanted.append(_meta.Refusal(
-                f"query parameter matches (analysis.match[{i}].queryParams)",
-                QUERY_PARAM_PROVIDERS))
+            wanted.append(
+                _meta.Refusal(
+                    f"query parameter matches (analysis.match[{i}].queryParams)",
+                    QUERY_PARAM_PROVIDERS,
+                )
+            )
         if match.source_labels:
-            wanted.append(_meta.Refusal(
-                f"source label matches (analysis.match[{i}].sourceLabels)",
-                SOURCE_LABEL_PROVIDERS))
+            wanted.append(
+                _meta.Refusal(
+                    f"source label matches (analysis.match[{i}].sourceLabels)",
+                    SOURCE_LABEL_PROVIDERS,
+                )
+            )
     _meta.refuse_first(canary, provider, wanted)
 
 
@@ -178,8 +192,16 @@ def _header_matches(canary: canary_api.Canary) -> list[JSON]:
     headers: list[JSON] = []
     for match in (analysis.match if analysis else None) or []:
         for name, value in (match.headers or {}).items():
-            method = {k: v for k, v in (("exact", value.exact), ("prefix", value.prefix),
-                                        ("regex", value.regex), ("suffix", value.suffix)) if v}
+            method = {
+                k: v
+                for k, v in (
+                    ("exact", value.exact),
+                    ("prefix", value.prefix),
+                    ("regex", value.regex),
+                    ("suffix", value.suffix),
+                )
+                if v
+            }
             headers.append({"name": name, "match": method})
     return headers
 
@@ -198,8 +220,12 @@ def _gateway_annotations(canary: canary_api.Canary) -> dict[str, str]:
     return found
 
 
-def _metadata(canary: canary_api.Canary, name: str, owner_refs: bool,
-              annotations: Mapping[str, str] | None = None) -> JSON:
+def _metadata(
+    canary: canary_api.Canary,
+    name: str,
+    owner_refs: bool,
+    annotations: Mapping[str, str] | None = None,
+) -> JSON:
     meta: JSON = {"name": name, "namespace": canary.namespace}
     if annotations:
         meta["annotations"] = dict(annotations)
@@ -219,8 +245,9 @@ def _v1beta1_retry_policy(canary: canary_api.Canary) -> JSON | None:
     return {"perRetryTimeoutMillis": timeout, "maxRetries": attempts, "httpRetryEvents": events}
 
 
-def v1beta1_virtual_node(canary: canary_api.Canary, name: str, host: str, *,
-                         owner_refs: bool = True) -> JSON:
+def v1beta1_virtual_node(
+    canary: canary_api.Canary, name: str, host: str, *, owner_refs: bool = True
+) -> JSON:
     """A v1beta1 VirtualNode ``name`` discovered by DNS at ``host``."""
     svc = _meta.service(canary)
     spec: JSON = {
@@ -230,12 +257,17 @@ def v1beta1_virtual_node(canary: canary_api.Canary, name: str, host: str, *,
     }
     if svc.backends:
         spec["backends"] = [{"virtualService": {"virtualServiceName": b}} for b in svc.backends]
-    return {"apiVersion": API_V1BETA1, "kind": "VirtualNode",
-            "metadata": _metadata(canary, name, owner_refs), "spec": spec}
+    return {
+        "apiVersion": API_V1BETA1,
+        "kind": "VirtualNode",
+        "metadata": _metadata(canary, name, owner_refs),
+        "spec": spec,
+    }
 
 
-def _v1beta1_http(canary: canary_api.Canary, targets: list[JSON],
-                  headers: list[JSON] | None = None) -> JSON:
+def _v1beta1_http(
+    canary: canary_api.Canary, targets: list[JSON], headers: list[JSON] | None = None
+) -> JSON:
     match: JSON = {"prefix": _route_prefix(canary)}
     if headers:
         match["headers"] = headers
@@ -247,8 +279,10 @@ def _v1beta1_http(canary: canary_api.Canary, targets: list[JSON],
 
 
 def _v1beta1_targets(apex: str, canary_weight: int, primary_weight: int) -> list[JSON]:
-    return [{"virtualNodeName": f"{apex}-canary", "weight": canary_weight},
-            {"virtualNodeName": f"{apex}-primary", "weight": primary_weight}]
+    return [
+        {"virtualNodeName": f"{apex}-canary", "weight": canary_weight},
+        {"virtualNodeName": f"{apex}-primary", "weight": primary_weight},
+    ]
 
 
 def v1beta1_virtual_service_spec(canary: canary_api.Canary, canary_weight: int) -> JSON:
@@ -257,36 +291,59 @@ def v1beta1_virtual_service_spec(canary: canary_api.Canary, canary_weight: int) 
     svc = _meta.service(canary)
     apex, _, _ = _meta.service_names(canary)
     router = apex if canary_weight == 0 else f"{apex}-canary"
-    routes: list[JSON] = [{"name": router, "http": _v1beta1_http(
-        canary, _v1beta1_targets(apex, canary_weight, 100 - canary_weight))}]
+    routes: list[JSON] = [
+        {
+            "name": router,
+            "http": _v1beta1_http(
+                canary, _v1beta1_targets(apex, canary_weight, 100 - canary_weight)
+            ),
+        }
+    ]
     if _has_ab(canary) and canary_weight == 0:
         routes = [
-            {"name": f"{apex}-a", "priority": 10, "http": _v1beta1_http(
-                canary, _v1beta1_targets(apex, 0, 100), _header_matches(canary))},
-            {"name": f"{apex}-b", "priority": 20, "http": _v1beta1_http(
-                canary, [{"virtualNodeName": f"{apex}-primary", "weight": 100}])},
+            {
+                "name": f"{apex}-a",
+                "priority": 10,
+                "http": _v1beta1_http(
+                    canary, _v1beta1_targets(apex, 0, 100), _header_matches(canary)
+                ),
+            },
+            {
+                "name": f"{apex}-b",
+                "priority": 20,
+                "http": _v1beta1_http(
+                    canary, [{"virtualNodeName": f"{apex}-primary", "weight": 100}]
+                ),
+            },
         ]
     return {
         "meshName": svc.mesh_name or "",
-        "virtualRouter": {"name": router, "listeners": [
-            {"portMapping": {"port": svc.port, "protocol": _protocol(canary)}}]},
+        "virtualRouter": {
+            "name": router,
+            "listeners": [{"portMapping": {"port": svc.port, "protocol": _protocol(canary)}}],
+        },
         "routes": routes,
     }
 
 
-def v1beta1_virtual_service(canary: canary_api.Canary, canary_weight: int, *,
-                            owner_refs: bool = True) -> JSON:
+def v1beta1_virtual_service(
+    canary: canary_api.Canary, canary_weight: int, *, owner_refs: bool = True
+) -> JSON:
     """The v1beta1 VirtualService Flagger creates for the apex (0) or canary (100) host."""
     apex, _, canary_name = _meta.service_names(canary)
     name = f"{apex if canary_weight == 0 else canary_name}.{canary.namespace}"
     annotations = _gateway_annotations(canary) if canary_weight == 0 else None
-    return {"apiVersion": API_V1BETA1, "kind": "VirtualService",
-            "metadata": _metadata(canary, name, owner_refs, annotations),
-            "spec": v1beta1_virtual_service_spec(canary, canary_weight)}
+    return {
+        "apiVersion": API_V1BETA1,
+        "kind": "VirtualService",
+        "metadata": _metadata(canary, name, owner_refs, annotations),
+        "spec": v1beta1_virtual_service_spec(canary, canary_weight),
+    }
 
 
-def routed_v1beta1(canary: canary_api.Canary, spec: Mapping[str, Any], primary_weight: int,
-                   canary_weight: int) -> JSON:
+def routed_v1beta1(
+    canary: canary_api.Canary, spec: Mapping[str, Any], primary_weight: int, canary_weight: int
+) -> JSON:
     """``spec`` of the apex VirtualService with the first route's weights set."""
     apex, _, _ = _meta.service_names(canary)
     new = _meta.deep_copy(dict(spec))
@@ -294,18 +351,23 @@ def routed_v1beta1(canary: canary_api.Canary, spec: Mapping[str, Any], primary_w
     if not routes or not isinstance(routes[0].get("http"), dict):
         raise _meta.RouterError(f"VirtualService routes {apex}.{canary.namespace} not found")
     routes[0]["http"]["action"] = {
-        "weightedTargets": _v1beta1_targets(apex, canary_weight, primary_weight)}
+        "weightedTargets": _v1beta1_targets(apex, canary_weight, primary_weight)
+    }
     return new
 
 
-def read_routes_v1beta1(canary: canary_api.Canary, spec: Mapping[str, Any]
-                        ) -> tuple[int, int, bool]:
+def read_routes_v1beta1(
+    canary: canary_api.Canary, spec: Mapping[str, Any]
+) -> tuple[int, int, bool]:
     """The weights the apex VirtualService routes (Flagger's ``GetRoutes``)."""
     apex, _, _ = _meta.service_names(canary)
     name = f"{apex}.{canary.namespace}"
     routes = spec.get("routes") or []
-    targets = (((routes[0].get("http") or {}).get("action") or {}).get("weightedTargets")
-               if routes else None) or []
+    targets = (
+        ((routes[0].get("http") or {}).get("action") or {}).get("weightedTargets")
+        if routes
+        else None
+    ) or []
     return _weights(targets, "virtualNodeName", apex, "VirtualService", name)
 
 
@@ -329,16 +391,27 @@ def _v1beta2_retry_policy(canary: canary_api.Canary) -> JSON | None:
     if settings is None:
         return None
     timeout, attempts, events = settings
-    return {"httpRetryEvents": events, "perRetryTimeout": {"unit": "ms", "value": timeout},
-            "maxRetries": attempts}
+    return {
+        "httpRetryEvents": events,
+        "perRetryTimeout": {"unit": "ms", "value": timeout},
+        "maxRetries": attempts,
+    }
 
 
-def v1beta2_virtual_node(canary: canary_api.Canary, name: str, pod_selector: str, host: str,
-                         label: str, *, owner_refs: bool = True) -> JSON:
+def v1beta2_virtual_node(
+    canary: canary_api.Canary,
+    name: str,
+    pod_selector: str,
+    host: str,
+    label: str,
+    *,
+    owner_refs: bool = True,
+) -> JSON:
     """A v1beta2 VirtualNode ``name`` for the pods ``<label>: <pod_selector>``."""
     svc = _meta.service(canary)
-    listener: JSON = {"portMapping": {"port": _container_port(canary),
-                                      "protocol": _protocol(canary)}}
+    listener: JSON = {
+        "portMapping": {"port": _container_port(canary), "protocol": _protocol(canary)}
+    }
     timeout = _duration_ms(canary)
     if timeout is not None:
         listener["timeout"] = {"http": {"perRequest": timeout}}
@@ -355,17 +428,24 @@ def v1beta2_virtual_node(canary: canary_api.Canary, name: str, pod_selector: str
             backends.append({"virtualService": {"virtualServiceRef": {"name": backend}}})
     if backends:
         spec["backends"] = backends
-    return {"apiVersion": API_V1BETA2, "kind": "VirtualNode",
-            "metadata": _metadata(canary, name, owner_refs), "spec": spec}
+    return {
+        "apiVersion": API_V1BETA2,
+        "kind": "VirtualNode",
+        "metadata": _metadata(canary, name, owner_refs),
+        "spec": spec,
+    }
 
 
 def _v1beta2_targets(apex: str, canary_weight: int, primary_weight: int) -> list[JSON]:
-    return [{"virtualNodeRef": {"name": f"{apex}-canary"}, "weight": canary_weight},
-            {"virtualNodeRef": {"name": f"{apex}-primary"}, "weight": primary_weight}]
+    return [
+        {"virtualNodeRef": {"name": f"{apex}-canary"}, "weight": canary_weight},
+        {"virtualNodeRef": {"name": f"{apex}-primary"}, "weight": primary_weight},
+    ]
 
 
-def _v1beta2_http(canary: canary_api.Canary, targets: list[JSON],
-                  headers: list[JSON] | None = None) -> JSON:
+def _v1beta2_http(
+    canary: canary_api.Canary, targets: list[JSON], headers: list[JSON] | None = None
+) -> JSON:
     match: JSON = {"prefix": _route_prefix(canary)}
     if headers:
         match["headers"] = headers
@@ -383,45 +463,71 @@ def v1beta2_virtual_router_spec(canary: canary_api.Canary, canary_weight: int) -
     """The spec of VirtualRouter ``<apex>`` (``canary_weight`` 0) or ``<apex>-canary`` (100)."""
     apex, _, _ = _meta.service_names(canary)
     route_name = apex if canary_weight == 0 else f"{apex}-canary"
-    routes: list[JSON] = [{"name": route_name, "httpRoute": _v1beta2_http(
-        canary, _v1beta2_targets(apex, canary_weight, 100 - canary_weight))}]
+    routes: list[JSON] = [
+        {
+            "name": route_name,
+            "httpRoute": _v1beta2_http(
+                canary, _v1beta2_targets(apex, canary_weight, 100 - canary_weight)
+            ),
+        }
+    ]
     if _has_ab(canary) and canary_weight == 0:
         routes = [
-            {"name": f"{apex}-a", "priority": 10, "httpRoute": _v1beta2_http(
-                canary, _v1beta2_targets(apex, 0, 100), _header_matches(canary))},
-            {"name": f"{apex}-b", "priority": 20, "httpRoute": _v1beta2_http(
-                canary, [{"virtualNodeRef": {"name": f"{apex}-primary"}, "weight": 100}])},
+            {
+                "name": f"{apex}-a",
+                "priority": 10,
+                "httpRoute": _v1beta2_http(
+                    canary, _v1beta2_targets(apex, 0, 100), _header_matches(canary)
+                ),
+            },
+            {
+                "name": f"{apex}-b",
+                "priority": 20,
+                "httpRoute": _v1beta2_http(
+                    canary, [{"virtualNodeRef": {"name": f"{apex}-primary"}, "weight": 100}]
+                ),
+            },
         ]
     return {
-        "listeners": [{"portMapping": {"port": _container_port(canary),
-                                       "protocol": _protocol(canary)}}],
+        "listeners": [
+            {"portMapping": {"port": _container_port(canary), "protocol": _protocol(canary)}}
+        ],
         "routes": routes,
     }
 
 
-def v1beta2_virtual_router(canary: canary_api.Canary, canary_weight: int, *,
-                           owner_refs: bool = True) -> JSON:
+def v1beta2_virtual_router(
+    canary: canary_api.Canary, canary_weight: int, *, owner_refs: bool = True
+) -> JSON:
     """The v1beta2 VirtualRouter Flagger creates for the apex (0) or canary (100)."""
     apex, _, canary_name = _meta.service_names(canary)
     name = apex if canary_weight == 0 else canary_name
-    return {"apiVersion": API_V1BETA2, "kind": "VirtualRouter",
-            "metadata": _metadata(canary, name, owner_refs),
-            "spec": v1beta2_virtual_router_spec(canary, canary_weight)}
+    return {
+        "apiVersion": API_V1BETA2,
+        "kind": "VirtualRouter",
+        "metadata": _metadata(canary, name, owner_refs),
+        "spec": v1beta2_virtual_router_spec(canary, canary_weight),
+    }
 
 
-def v1beta2_virtual_service(canary: canary_api.Canary, canary_weight: int, *,
-                            owner_refs: bool = True) -> JSON:
+def v1beta2_virtual_service(
+    canary: canary_api.Canary, canary_weight: int, *, owner_refs: bool = True
+) -> JSON:
     """The v1beta2 VirtualService provided by the VirtualRouter of the same name."""
     apex, _, canary_name = _meta.service_names(canary)
     name = apex if canary_weight == 0 else canary_name
     annotations = _gateway_annotations(canary) if canary_weight == 0 else None
-    return {"apiVersion": API_V1BETA2, "kind": "VirtualService",
-            "metadata": _metadata(canary, name, owner_refs, annotations),
-            "spec": {"provider": {"virtualRouter": {"virtualRouterRef": {"name": name}}}}}
+    return {
+        "apiVersion": API_V1BETA2,
+        "kind": "VirtualService",
+        "metadata": _metadata(canary, name, owner_refs, annotations),
+        "spec": {"provider": {"virtualRouter": {"virtualRouterRef": {"name": name}}}},
+    }
 
 
-def routed_v1beta2(canary: canary_api.Canary, spec: Mapping[str, Any], primary_weight: int,
-                   canary_weight: int) -> JSON:
+def routed_v1beta2(
+    canary: canary_api.Canary, spec: Mapping[str, Any], primary_weight: int, canary_weight: int
+) -> JSON:
     """``spec`` of the apex VirtualRouter with the first route's weights set."""
     apex, _, _ = _meta.service_names(canary)
     new = _meta.deep_copy(dict(spec))
@@ -429,30 +535,42 @@ def routed_v1beta2(canary: canary_api.Canary, spec: Mapping[str, Any], primary_w
     if not routes or not isinstance(routes[0].get("httpRoute"), dict):
         raise _meta.RouterError(f"VirtualRouter routes {apex} not found")
     routes[0]["httpRoute"]["action"] = {
-        "weightedTargets": _v1beta2_targets(apex, canary_weight, primary_weight)}
+        "weightedTargets": _v1beta2_targets(apex, canary_weight, primary_weight)
+    }
     return new
 
 
-def read_routes_v1beta2(canary: canary_api.Canary, spec: Mapping[str, Any]
-                        ) -> tuple[int, int, bool]:
+def read_routes_v1beta2(
+    canary: canary_api.Canary, spec: Mapping[str, Any]
+) -> tuple[int, int, bool]:
     """The weights the apex VirtualRouter routes (Flagger's ``GetRoutes``)."""
     apex, _, _ = _meta.service_names(canary)
     routes = spec.get("routes") or []
-    targets = (((routes[0].get("httpRoute") or {}).get("action") or {}).get("weightedTargets")
-               if routes else None) or []
-    flat = [{"name": (t.get("virtualNodeRef") or {}).get("name"), "weight": t.get("weight")}
-            for t in targets]
+    targets = (
+        ((routes[0].get("httpRoute") or {}).get("action") or {}).get("weightedTargets")
+        if routes
+        else None
+    ) or []
+    flat = [
+        {"name": (t.get("virtualNodeRef") or {}).get("name"), "weight": t.get("weight")}
+        for t in targets
+    ]
     return _weights(flat, "name", apex, "VirtualRouter", apex)
 
 
-def _weights(targets: Sequence[Mapping[str, Any]], key: str, apex: str, kind: str,
-             name: str) -> tuple[int, int, bool]:
+def _weights(
+    targets: Sequence[Mapping[str, Any]], key: str, apex: str, kind: str, name: str
+) -> tuple[int, int, bool]:
     if len(targets) != 2:
         raise _meta.RouterError(f"{kind} routes {name} not found")
     primary, canary = _meta.require_routes(
-        f"{kind} {name}", f"{apex}-primary", f"{apex}-canary",
-        _meta.routed_weights(targets, f"{apex}-primary", f"{apex}-canary",
-                             name=lambda t: t.get(key)))
+        f"{kind} {name}",
+        f"{apex}-primary",
+        f"{apex}-canary",
+        _meta.routed_weights(
+            targets, f"{apex}-primary", f"{apex}-canary", name=lambda t: t.get(key)
+        ),
+    )
     return primary, canary, False
 
 
@@ -462,19 +580,28 @@ def _weights(targets: Sequence[Mapping[str, Any]], key: str, apex: str, kind: st
 def _without_weights(spec: Any) -> Any:
     """``spec`` with every weighted target's weight removed (what ``set_routes`` owns)."""
     if isinstance(spec, dict):
-        return {k: ([{kk: vv for kk, vv in t.items() if kk != "weight"} for t in v]
-                    if k == "weightedTargets" and isinstance(v, list)
-                    else _without_weights(v))
-                for k, v in spec.items()}
+        return {
+            k: (
+                [{kk: vv for kk, vv in t.items() if kk != "weight"} for t in v]
+                if k == "weightedTargets" and isinstance(v, list)
+                else _without_weights(v)
+            )
+            for k, v in spec.items()
+        }
     if isinstance(spec, list):
         return [_without_weights(item) for item in spec]
     return spec
 
 
-def plan_update(canary: canary_api.Canary, existing: Mapping[str, Any], want_spec: JSON, *,
-                comparable: Callable[[Any], Any] = _without_weights,
-                keep: Callable[[JSON, Mapping[str, Any]], None] | None = None,
-                annotations: Mapping[str, str] | None = None) -> JSON | None:
+def plan_update(
+    canary: canary_api.Canary,
+    existing: Mapping[str, Any],
+    want_spec: JSON,
+    *,
+    comparable: Callable[[Any], Any] = _without_weights,
+    keep: Callable[[JSON, Mapping[str, Any]], None] | None = None,
+    annotations: Mapping[str, str] | None = None,
+) -> JSON | None:
     """The object to write over ``existing`` so that its spec is ``want_spec`` (compared through
     ``comparable``), or ``None`` when nothing changed.
 
@@ -483,8 +610,14 @@ def plan_update(canary: canary_api.Canary, existing: Mapping[str, Any], want_spe
     is not the Canary's keeps the spec it had in ``flagger.kubernetes.io/original-configuration``
     (unless kubectl's last-applied-configuration or an earlier copy holds it already).
     """
-    return _meta.plan_update(existing, want_spec, owned=_meta.controlled_by(existing, canary),
-                             comparable=comparable, keep=keep, annotations=annotations)
+    return _meta.plan_update(
+        existing,
+        want_spec,
+        owned=_meta.controlled_by(existing, canary),
+        comparable=comparable,
+        keep=keep,
+        annotations=annotations,
+    )
 
 
 def original_spec(obj: Mapping[str, Any]) -> JSON | None:
@@ -499,8 +632,11 @@ def _keep_first_action(route_key: str) -> Callable[[JSON, Mapping[str, Any]], No
     def keep(new: JSON, old: Mapping[str, Any]) -> None:
         old_routes = old.get("routes") or []
         new_routes = new.get("routes") or []
-        action = ((old_routes[0].get(route_key) or {}).get("action")
-                  if old_routes and isinstance(old_routes[0], dict) else None)
+        action = (
+            (old_routes[0].get(route_key) or {}).get("action")
+            if old_routes and isinstance(old_routes[0], dict)
+            else None
+        )
         if action and new_routes and isinstance(new_routes[0].get(route_key), dict):
             new_routes[0][route_key]["action"] = _meta.deep_copy(action)
 
@@ -545,21 +681,38 @@ class _Base:
             raise _meta.RouterError(f"{kind} {name} get query error: not found")
         return found
 
-    async def _ensure(self, canary: canary_api.Canary, desired: JSON, *,
-                      comparable: Callable[[Any], Any] = _without_weights,
-                      keep: Callable[[JSON, Mapping[str, Any]], None] | None = None,
-                      annotations: Mapping[str, str] | None = None) -> bool:
+    async def _ensure(
+        self,
+        canary: canary_api.Canary,
+        desired: JSON,
+        *,
+        comparable: Callable[[Any], Any] = _without_weights,
+        keep: Callable[[JSON, Mapping[str, Any]], None] | None = None,
+        annotations: Mapping[str, str] | None = None,
+    ) -> bool:
         """Create ``desired`` or bring the existing object's spec to it; True when created."""
         kind, name = desired["kind"], desired["metadata"]["name"]
         existing = await self._get(kind, name, canary.namespace)
         if existing is None:
-            await _meta.write(self.kube.create, desired,
-                              f"{kind} {name}.{canary.namespace} create error")
-            _log.info("%s %s.%s created", kind, name, canary.namespace,
-                      extra={"canary": _meta.canary_id(canary)})
+            await _meta.write(
+                self.kube.create, desired, f"{kind} {name}.{canary.namespace} create error"
+            )
+            _log.info(
+                "%s %s.%s created",
+                kind,
+                name,
+                canary.namespace,
+                extra={"canary": _meta.canary_id(canary)},
+            )
             return True
-        updated = plan_update(canary, existing, desired["spec"], comparable=comparable,
-                              keep=keep, annotations=annotations)
+        updated = plan_update(
+            canary,
+            existing,
+            desired["spec"],
+            comparable=comparable,
+            keep=keep,
+            annotations=annotations,
+        )
         if updated is not None:
             await _meta.write(self.kube.replace, updated, f"{kind} {name} update error")
             _log.info("%s %s updated", kind, name, extra={"canary": _meta.canary_id(canary)})
@@ -569,9 +722,14 @@ class _Base:
         existing = await self._get(kind, name, canary.namespace)
         if existing is None:
             return
-        await _meta.give_back(self.kube, canary, existing, original_spec(existing),
-                              f"{kind} {name}.{canary.namespace}",
-                              log=None if _meta.controlled_by(existing, canary) else _log)
+        await _meta.give_back(
+            self.kube,
+            canary,
+            existing,
+            original_spec(existing),
+            f"{kind} {name}.{canary.namespace}",
+            log=None if _meta.controlled_by(existing, canary) else _log,
+        )
 
 
 class AppMeshRouter(_Base):
@@ -586,28 +744,43 @@ class AppMeshRouter(_Base):
         if not _meta.service(canary).mesh_name:
             raise _meta.RouterError(
                 f"canary {_meta.canary_id(canary)}: mesh name cannot be empty "
-                "(set spec.service.meshName for the appmesh provider)")
+                "(set spec.service.meshName for the appmesh provider)"
+            )
         apex, primary, canary_name = _meta.service_names(canary)
         ns = canary.namespace
         own = self.set_owner_refs
-        for name, host in ((apex, f"{primary}.{ns}"), (primary, f"{primary}.{ns}"),
-                           (canary_name, f"{canary_name}.{ns}")):
-            await self._ensure(canary, v1beta1_virtual_node(canary, name, host, owner_refs=own),
-                               comparable=lambda spec: spec)
+        for name, host in (
+            (apex, f"{primary}.{ns}"),
+            (primary, f"{primary}.{ns}"),
+            (canary_name, f"{canary_name}.{ns}"),
+        ):
+            await self._ensure(
+                canary,
+                v1beta1_virtual_node(canary, name, host, owner_refs=own),
+                comparable=lambda spec: spec,
+            )
         for weight in (0, 100):
             desired = v1beta1_virtual_service(canary, weight, owner_refs=own)
-            await self._ensure(canary, desired, keep=_keep_first_action("http"),
-                               annotations=desired["metadata"].get("annotations"))
+            await self._ensure(
+                canary,
+                desired,
+                keep=_keep_first_action("http"),
+                annotations=desired["metadata"].get("annotations"),
+            )
 
-    async def set_routes(self, canary: canary_api.Canary, primary_weight: int,
-                         canary_weight: int, mirrored: bool) -> None:
+    async def set_routes(
+        self, canary: canary_api.Canary, primary_weight: int, canary_weight: int, mirrored: bool
+    ) -> None:
         """Set the weights of the apex VirtualService's first route."""
         check_supported(canary, self.provider)
         existing = await self._must_get("VirtualService", self._apex(canary), canary.namespace)
         spec = routed_v1beta1(canary, existing.get("spec") or {}, primary_weight, canary_weight)
         if spec != existing.get("spec"):
-            await _meta.write(self.kube.replace, {**existing, "spec": spec},
-                              f"VirtualService {self._apex(canary)} update error")
+            await _meta.write(
+                self.kube.replace,
+                {**existing, "spec": spec},
+                f"VirtualService {self._apex(canary)} update error",
+            )
 
     async def get_routes(self, canary: canary_api.Canary) -> tuple[int, int, bool]:
         """The weights of the apex VirtualService's first route."""
@@ -632,8 +805,13 @@ class AppMeshV1beta2Router(_Base):
     VirtualServices. ``selector_labels`` are ``-selector-labels``: the first one found in the
     target's ``matchLabels`` selects the virtual nodes' pods."""
 
-    def __init__(self, kube: Any, *, set_owner_refs: bool = True,
-                 selector_labels: Sequence[str] = (DEFAULT_SELECTOR_LABEL,)) -> None:
+    def __init__(
+        self,
+        kube: Any,
+        *,
+        set_owner_refs: bool = True,
+        selector_labels: Sequence[str] = (DEFAULT_SELECTOR_LABEL,),
+    ) -> None:
         super().__init__(kube, set_owner_refs=set_owner_refs)
         self.selector_labels = tuple(selector_labels) or (DEFAULT_SELECTOR_LABEL,)
 
@@ -645,35 +823,49 @@ class AppMeshV1beta2Router(_Base):
         label = await self._selector_label(canary)
         own = self.set_owner_refs
         for name, pods in ((primary, f"{target}-primary"), (canary_name, target)):
-            node = v1beta2_virtual_node(canary, name, pods, f"{name}.{ns}.{SVC_SUFFIX}", label,
-                                        owner_refs=own)
-            await self._ensure(canary, node, comparable=_without_controller_fields,
-                               keep=_keep_controller_fields)
+            node = v1beta2_virtual_node(
+                canary, name, pods, f"{name}.{ns}.{SVC_SUFFIX}", label, owner_refs=own
+            )
+            await self._ensure(
+                canary, node, comparable=_without_controller_fields, keep=_keep_controller_fields
+            )
 
         def keep(new: JSON, old: Mapping[str, Any]) -> None:
             _keep_first_action("httpRoute")(new, old)
             _keep_controller_fields(new, old)
 
         for weight in (0, 100):
-            await self._ensure(canary, v1beta2_virtual_router(canary, weight, owner_refs=own),
-                               comparable=_without_controller_fields, keep=keep)
+            await self._ensure(
+                canary,
+                v1beta2_virtual_router(canary, weight, owner_refs=own),
+                comparable=_without_controller_fields,
+                keep=keep,
+            )
             service = v1beta2_virtual_service(canary, weight, owner_refs=own)
             if await self._get("VirtualService", service["metadata"]["name"], ns) is None:
-                await _meta.write(self.kube.create, service,
-                                  f"VirtualService {service['metadata']['name']} create error")
-                _log.info("VirtualService %s created", service["metadata"]["name"],
-                          extra={"canary": _meta.canary_id(canary)})
+                await _meta.write(
+                    self.kube.create,
+                    service,
+                    f"VirtualService {service['metadata']['name']} create error",
+                )
+                _log.info(
+                    "VirtualService %s created",
+                    service["metadata"]["name"],
+                    extra={"canary": _meta.canary_id(canary)},
+                )
 
-    async def set_routes(self, canary: canary_api.Canary, primary_weight: int,
-                         canary_weight: int, mirrored: bool) -> None:
+    async def set_routes(
+        self, canary: canary_api.Canary, primary_weight: int, canary_weight: int, mirrored: bool
+    ) -> None:
         """Set the weights of the apex VirtualRouter's first route."""
         check_supported(canary, self.provider)
         apex, _, _ = _meta.service_names(canary)
         existing = await self._must_get("VirtualRouter", apex, canary.namespace)
         spec = routed_v1beta2(canary, existing.get("spec") or {}, primary_weight, canary_weight)
         if spec != existing.get("spec"):
-            await _meta.write(self.kube.replace, {**existing, "spec": spec},
-                              f"VirtualRouter {apex} update error")
+            await _meta.write(
+                self.kube.replace, {**existing, "spec": spec}, f"VirtualRouter {apex} update error"
+            )
 
     async def get_routes(self, canary: canary_api.Canary) -> tuple[int, int, bool]:
         """The weights of the apex VirtualRouter's first route."""
@@ -697,7 +889,8 @@ class AppMeshV1beta2Router(_Base):
             target = await self.kube.get(ref.api_version, ref.kind, ref.name, canary.namespace)
         except Exception as exc:
             raise _meta.RouterError(
-                f"{ref.kind} {ref.name}.{canary.namespace} get query error: {exc}") from exc
+                f"{ref.kind} {ref.name}.{canary.namespace} get query error: {exc}"
+            ) from exc
         selector = ((target or {}).get("spec") or {}).get("selector") or {}
         labels = selector.get("matchLabels", selector) if isinstance(selector, dict) else {}
         for label in self.selector_labels:
@@ -709,8 +902,10 @@ class AppMeshV1beta2Router(_Base):
 @plugins.hookimpl
 def flagger_provides() -> list[plugins.Provided]:
     """This module serves the ``appmesh`` and ``appmesh:v1beta2`` routing providers."""
-    return [plugins.Provided(plugins.Kind.ROUTER, NAME),
-            plugins.Provided(plugins.Kind.ROUTER, NAME_V1BETA2)]
+    return [
+        plugins.Provided(plugins.Kind.ROUTER, NAME),
+        plugins.Provided(plugins.Kind.ROUTER, NAME_V1BETA2),
+    ]
 
 
 @plugins.hookimpl

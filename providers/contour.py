@@ -59,8 +59,15 @@ IDLE_TIMEOUT = "5m"
 
 MIRROR_PROVIDERS = ("istio", "gatewayapi:v1", "gatewayapi:v1beta1")
 AFFINITY_PROVIDERS = ("istio", "gatewayapi:v1", "gatewayapi:v1beta1")
-REGEX_HEADER_PROVIDERS = ("istio", "appmesh", "appmesh:v1beta2", "gloo", "nginx",
-                          "gatewayapi:v1", "gatewayapi:v1beta1")
+REGEX_HEADER_PROVIDERS = (
+    "istio",
+    "appmesh",
+    "appmesh:v1beta2",
+    "gloo",
+    "nginx",
+    "gatewayapi:v1",
+    "gatewayapi:v1beta1",
+)
 QUERY_PARAM_PROVIDERS = ("istio", "gatewayapi:v1", "gatewayapi:v1beta1")
 SOURCE_LABEL_PROVIDERS = ("istio",)
 
@@ -86,38 +93,53 @@ def check_supported(canary: canary_api.Canary) -> None:
     for i, match in enumerate(analysis.match or []):
         for header, value in (match.headers or {}).items():
             if value.regex:
-                wanted.append((f"regex header matches (analysis.match[{i}].headers.{header}"
-                               ".regex)", REGEX_HEADER_PROVIDERS))
+                wanted.append(
+                    (
+                        f"regex header matches (analysis.match[{i}].headers.{header}.regex)",
+                        REGEX_HEADER_PROVIDERS,
+                    )
+                )
         if match.query_params:
-            wanted.append((f"query parameter matches (analysis.match[{i}].queryParams)",
-                           QUERY_PARAM_PROVIDERS))
+            wanted.append(
+                (
+                    f"query parameter matches (analysis.match[{i}].queryParams)",
+                    QUERY_PARAM_PROVIDERS,
+                )
+            )
         if match.source_labels:
-            wanted.append((f"source label matches (analysis.match[{i}].sourceLabels)",
-                           SOURCE_LABEL_PROVIDERS))
+            wanted.append(
+                (f"source label matches (analysis.match[{i}].sourceLabels)", SOURCE_LABEL_PROVIDERS)
+            )
     if wanted:
         feature, others = wanted[0]
         raise UnsupportedFeature(
             f"canary {_meta.canary_id(canary)}: provider {NAME} does not support {feature}; "
-            f"providers that do: {', '.join(others)}")
+            f"providers that do: {', '.join(others)}"
+        )
 
 
 # --- pure builders --------------------------------------------------------------------------
 
 
-def http_proxy_spec(canary: canary_api.Canary, primary_weight: int = 100,
-                    canary_weight: int = 0) -> JSON:
+def http_proxy_spec(
+    canary: canary_api.Canary, primary_weight: int = 100, canary_weight: int = 0
+) -> JSON:
     """The HTTPProxy spec routing these weights (100/0 is what ``reconcile`` writes)."""
     if _has_ab(canary):
-        return {"routes": [
-            _route(canary, _ab_conditions(canary), primary_weight, canary_weight),
-            _route(canary, [{"prefix": _prefix(canary)}], 100, 0),
-        ]}
-    return {"routes": [_route(canary, [{"prefix": _prefix(canary)}], primary_weight,
-                              canary_weight)]}
+        return {
+            "routes": [
+                _route(canary, _ab_conditions(canary), primary_weight, canary_weight),
+                _route(canary, [{"prefix": _prefix(canary)}], 100, 0),
+            ]
+        }
+    return {
+        "routes": [_route(canary, [{"prefix": _prefix(canary)}], primary_weight, canary_weight)]
+    }
 
 
-def http_proxy(canary: canary_api.Canary, *, ingress_class: str = "",
-               owner_refs: bool = True) -> JSON:
+def http_proxy(
+    canary: canary_api.Canary, *, ingress_class: str = "", owner_refs: bool = True
+) -> JSON:
     """The HTTPProxy ``<svc>`` Flagger creates when there is none."""
     apex, _, _ = _meta.service_names(canary)
     labels, annotations = _apex_metadata(canary, ingress_class)
@@ -136,18 +158,24 @@ def http_proxy(canary: canary_api.Canary, *, ingress_class: str = "",
     }
 
 
-def plan_http_proxy_update(canary: canary_api.Canary, existing: Mapping[str, Any], *,
-                           ingress_class: str = "") -> JSON | None:
+def plan_http_proxy_update(
+    canary: canary_api.Canary, existing: Mapping[str, Any], *, ingress_class: str = ""
+) -> JSON | None:
     """The HTTPProxy to write over ``existing``, or ``None`` when only weights differ.
 
     The weights in effect are kept; an HTTPProxy that is not the Canary's keeps its spec in the
     original-configuration annotation before it is first replaced.
     """
     labels, annotations = _apex_metadata(canary, ingress_class)
-    return _meta.plan_update(existing, http_proxy_spec(canary),
-                             owned=_meta.controlled_by(existing, canary),
-                             comparable=_without_weights, keep=_keep_weights,
-                             annotations=annotations, labels=labels)
+    return _meta.plan_update(
+        existing,
+        http_proxy_spec(canary),
+        owned=_meta.controlled_by(existing, canary),
+        comparable=_without_weights,
+        keep=_keep_weights,
+        annotations=annotations,
+        labels=labels,
+    )
 
 
 def read_routes(canary: canary_api.Canary, spec: Mapping[str, Any]) -> tuple[int, int, bool]:
@@ -172,8 +200,9 @@ def original_spec(obj: Mapping[str, Any]) -> JSON | None:
 class ContourRouter:
     """Reconciles a canary's HTTPProxy and moves its weights."""
 
-    def __init__(self, kube: _meta.KubeClient, *, ingress_class: str = "",
-                 set_owner_refs: bool = True) -> None:
+    def __init__(
+        self, kube: _meta.KubeClient, *, ingress_class: str = "", set_owner_refs: bool = True
+    ) -> None:
         self.kube = kube
         self.ingress_class = ingress_class
         self.set_owner_refs = set_owner_refs
@@ -184,15 +213,22 @@ class ContourRouter:
         where = self._where(canary)
         existing = await self._get(canary)
         await _meta.create_or_update(
-            self.kube, canary, existing, where,
-            desired=lambda: http_proxy(canary, ingress_class=self.ingress_class,
-                                       owner_refs=self.set_owner_refs),
-            plan=lambda found: plan_http_proxy_update(canary, found,
-                                                      ingress_class=self.ingress_class),
-            log=_log)
+            self.kube,
+            canary,
+            existing,
+            where,
+            desired=lambda: http_proxy(
+                canary, ingress_class=self.ingress_class, owner_refs=self.set_owner_refs
+            ),
+            plan=lambda found: plan_http_proxy_update(
+                canary, found, ingress_class=self.ingress_class
+            ),
+            log=_log,
+        )
 
-    async def set_routes(self, canary: canary_api.Canary, primary_weight: int,
-                         canary_weight: int, mirrored: bool) -> None:
+    async def set_routes(
+        self, canary: canary_api.Canary, primary_weight: int, canary_weight: int, mirrored: bool
+    ) -> None:
         """Route ``primary_weight``/``canary_weight`` percent (A/B: to matching requests)."""
         check_supported(canary)
         where = self._where(canary)
@@ -201,8 +237,9 @@ class ContourRouter:
         existing = await self._must_get(canary)
         spec = http_proxy_spec(canary, primary_weight, canary_weight)
         if spec != existing.get("spec"):
-            await _meta.write(self.kube.replace, {**existing, "spec": spec},
-                              f"{where} update error")
+            await _meta.write(
+                self.kube.replace, {**existing, "spec": spec}, f"{where} update error"
+            )
 
     async def get_routes(self, canary: canary_api.Canary) -> tuple[int, int, bool]:
         """The weights the HTTPProxy routes."""
@@ -214,9 +251,14 @@ class ContourRouter:
         existing = await self._get(canary)
         if existing is None:
             return
-        await _meta.give_back(self.kube, canary, existing, original_spec(existing),
-                              self._where(canary),
-                              log=None if _meta.controlled_by(existing, canary) else _log)
+        await _meta.give_back(
+            self.kube,
+            canary,
+            existing,
+            original_spec(existing),
+            self._where(canary),
+            log=None if _meta.controlled_by(existing, canary) else _log,
+        )
 
     async def _get(self, canary: canary_api.Canary) -> JSON | None:
         apex, _, _ = _meta.service_names(canary)
@@ -248,8 +290,11 @@ def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router 
     if name != NAME:
         return None
     options = context.options
-    return ContourRouter(context.kube, ingress_class=str(options.get("ingress-class") or ""),
-                         set_owner_refs=not options.get("kubeconfig-service-mesh"))
+    return ContourRouter(
+        context.kube,
+        ingress_class=str(options.get("ingress-class") or ""),
+        set_owner_refs=not options.get("kubeconfig-service-mesh"),
+    )
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -285,8 +330,9 @@ def _ab_conditions(canary: canary_api.Canary) -> list[JSON]:
     return conditions
 
 
-def _route(canary: canary_api.Canary, conditions: list[JSON], primary_weight: int,
-           canary_weight: int) -> JSON:
+def _route(
+    canary: canary_api.Canary, conditions: list[JSON], primary_weight: int, canary_weight: int
+) -> JSON:
     svc = _meta.service(canary)
     _, primary, canary_name = _meta.service_names(canary)
     route: JSON = {"conditions": conditions}
@@ -297,8 +343,10 @@ def _route(canary: canary_api.Canary, conditions: list[JSON], primary_weight: in
         if svc.retries.per_try_timeout:
             retry["perTryTimeout"] = svc.retries.per_try_timeout
         route["retryPolicy"] = retry
-    route["services"] = [_backend(canary, primary, primary_weight),
-                         _backend(canary, canary_name, canary_weight)]
+    route["services"] = [
+        _backend(canary, primary, primary_weight),
+        _backend(canary, canary_name, canary_weight),
+    ]
     return route
 
 
@@ -307,15 +355,20 @@ def _backend(canary: canary_api.Canary, name: str, weight: int) -> JSON:
     backend: JSON = {"name": name, "port": port}
     if weight:
         backend["weight"] = weight
-    backend["requestHeadersPolicy"] = {"set": [{
-        "name": LINKERD_HEADER,
-        "value": f"{name}.{canary.namespace}.svc.cluster.local:{port}",
-    }]}
+    backend["requestHeadersPolicy"] = {
+        "set": [
+            {
+                "name": LINKERD_HEADER,
+                "value": f"{name}.{canary.namespace}.svc.cluster.local:{port}",
+            }
+        ]
+    }
     return backend
 
 
-def _apex_metadata(canary: canary_api.Canary,
-                   ingress_class: str) -> tuple[dict[str, str], dict[str, str]]:
+def _apex_metadata(
+    canary: canary_api.Canary, ingress_class: str
+) -> tuple[dict[str, str], dict[str, str]]:
     labels, annotations = _meta.apex_metadata(canary)
     if ingress_class:
         annotations[INGRESS_CLASS_ANNOTATION] = ingress_class
@@ -325,8 +378,9 @@ def _apex_metadata(canary: canary_api.Canary,
 def _without_weights(spec: Mapping[str, Any]) -> JSON:
     routes = []
     for route in spec.get("routes") or []:
-        services = [{k: v for k, v in s.items() if k != "weight"}
-                    for s in route.get("services") or []]
+        services = [
+            {k: v for k, v in s.items() if k != "weight"} for s in route.get("services") or []
+        ]
         routes.append({**route, "services": services})
     return {**spec, "routes": routes}
 

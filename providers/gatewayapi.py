@@ -94,11 +94,13 @@ COOKIE_HEADER = "Cookie"
 SET_COOKIE_HEADER = "Set-Cookie"
 REGEX = "RegularExpression"
 #: Phases during which a mirrored run keeps its RequestMirror filter (reconcile ignores it).
-_MIRROR_PHASES = frozenset({
-    status_api.CanaryPhase.WAITING,
-    status_api.CanaryPhase.PROGRESSING,
-    status_api.CanaryPhase.WAITING_PROMOTION,
-})
+_MIRROR_PHASES = frozenset(
+    {
+        status_api.CanaryPhase.WAITING,
+        status_api.CanaryPhase.PROGRESSING,
+        status_api.CanaryPhase.WAITING_PROMOTION,
+    }
+)
 
 _log = logging.getLogger(__name__)
 JSON = dict[str, Any]
@@ -170,13 +172,22 @@ def check_supported(canary: canary_api.Canary, flavor: Flavor) -> None:
         (_meta.MIRRORING, bool(analysis and analysis.mirror)),
         (
             "a primary session cookie (analysis.sessionAffinity.primaryCookieName)",
-            bool(analysis and analysis.session_affinity
-                 and analysis.session_affinity.primary_cookie_name),
+            bool(
+                analysis
+                and analysis.session_affinity
+                and analysis.session_affinity.primary_cookie_name
+            ),
         ),
     ]
-    _meta.refuse_first(canary, flavor.provider,
-                       [_meta.Refusal(feature, (V1.provider,), "or remove the setting")
-                        for feature, asked in wanted if asked])
+    _meta.refuse_first(
+        canary,
+        flavor.provider,
+        [
+            _meta.Refusal(feature, (V1.provider,), "or remove the setting")
+            for feature, asked in wanted
+            if asked
+        ],
+    )
 
 
 # --- pure builders --------------------------------------------------------------------------
@@ -207,8 +218,14 @@ def http_route_spec(canary: canary_api.Canary, flavor: Flavor) -> JSON:
     _, primary, canary_name = _meta.service_names(canary)
     port = _meta.service(canary).port
     matches = _service_matches(canary)
-    rules = [_rule(canary, flavor, matches,
-                   [_backend_ref(primary, 100, port), _backend_ref(canary_name, 0, port)])]
+    rules = [
+        _rule(
+            canary,
+            flavor,
+            matches,
+            [_backend_ref(primary, 100, port), _backend_ref(canary_name, 0, port)],
+        )
+    ]
     _add_ab_rule(canary, flavor, rules, matches)
     return _spec(canary, rules)
 
@@ -259,9 +276,12 @@ def plan_http_route_update(
     updated_meta["labels"] = labels
     if spec_changed:
         updated["spec"] = want
-        _meta.save_original_spec(annotations, current_spec,
-                                 owned=_meta.controlled_by(existing, canary, by_uid=True),
-                                 held=current_annotations)
+        _meta.save_original_spec(
+            annotations,
+            current_spec,
+            owned=_meta.controlled_by(existing, canary, by_uid=True),
+            held=current_annotations,
+        )
     updated_meta["annotations"] = annotations
     return updated
 
@@ -284,9 +304,13 @@ def routed_spec(
     matches = _service_matches(canary)
     analysis = canary.spec.effective_analysis
     weighted = _rule(
-        canary, flavor, matches,
-        [_backend_ref(primary, primary_weight, port),
-         _backend_ref(canary_name, canary_weight, port)],
+        canary,
+        flavor,
+        matches,
+        [
+            _backend_ref(primary, primary_weight, port),
+            _backend_ref(canary_name, canary_weight, port),
+        ],
     )
     if mirrored and flavor.full and analysis is not None and (analysis.iterations or 0) > 0:
         mirror = _mirror_filter(_backend_ref(canary_name, None, port))
@@ -319,15 +343,17 @@ def read_routes(
         if affinity and any(b.get("filters") for b in backends):
             weighted = rule
         if len(backends) == 2:
-            primary_weight, canary_weight = _weights(backends, primary, canary_name,
-                                                     (primary_weight, canary_weight))
+            primary_weight, canary_weight = _weights(
+                backends, primary, canary_name, (primary_weight, canary_weight)
+            )
         for item in rule.get("filters") or []:
             target = ((item.get("requestMirror") or {}).get("backendRef") or {}).get("name")
             if item.get("type") == "RequestMirror" and target == canary_name:
                 mirrored = True
     if weighted is not None:
-        primary_weight, canary_weight = _weights(weighted.get("backendRefs") or [], primary,
-                                                 canary_name, (primary_weight, canary_weight))
+        primary_weight, canary_weight = _weights(
+            weighted.get("backendRefs") or [], primary, canary_name, (primary_weight, canary_weight)
+        )
     return primary_weight, canary_weight, mirrored
 
 
@@ -343,7 +369,11 @@ class GatewayAPIRouter:
     """Reconciles a canary's HTTPRoute and moves its weights."""
 
     def __init__(
-        self, kube: _meta.KubeClient, flavor: Flavor = V1, *, set_owner_refs: bool = True,
+        self,
+        kube: _meta.KubeClient,
+        flavor: Flavor = V1,
+        *,
+        set_owner_refs: bool = True,
         cookie_value: CookieValue = random_cookie_value,
     ) -> None:
         self.kube = kube
@@ -356,10 +386,15 @@ class GatewayAPIRouter:
         where = _where(canary)
         existing = await self._get(canary, required=False)
         await _meta.create_or_update(
-            self.kube, canary, existing, where,
+            self.kube,
+            canary,
+            existing,
+            where,
             desired=lambda: http_route(canary, self.flavor, owner_refs=self.set_owner_refs),
-            plan=lambda found: plan_http_route_update(canary, self.flavor, found), log=_log,
-            update_error="update error while reconciling")
+            plan=lambda found: plan_http_route_update(canary, self.flavor, found),
+            log=_log,
+            update_error="update error while reconciling",
+        )
 
     async def set_routes(
         self, canary: canary_api.Canary, primary_weight: int, canary_weight: int, mirrored: bool
@@ -367,11 +402,20 @@ class GatewayAPIRouter:
         """Route ``primary_weight``/``canary_weight`` percent (and mirror when asked)."""
         existing = await self._get(canary, required=True)
         assert existing is not None
-        spec = routed_spec(canary, self.flavor, primary_weight, canary_weight, mirrored,
-                           cookie_value=self.cookie_value)
+        spec = routed_spec(
+            canary,
+            self.flavor,
+            primary_weight,
+            canary_weight,
+            mirrored,
+            cookie_value=self.cookie_value,
+        )
         if spec != existing.get("spec"):
-            await _meta.write(self.kube.replace, {**existing, "spec": spec},
-                              f"{_where(canary)} update error while setting weights")
+            await _meta.write(
+                self.kube.replace,
+                {**existing, "spec": spec},
+                f"{_where(canary)} update error while setting weights",
+            )
 
     async def get_routes(self, canary: canary_api.Canary) -> tuple[int, int, bool]:
         """The weights and mirroring the HTTPRoute currently routes."""
@@ -384,8 +428,9 @@ class GatewayAPIRouter:
         existing = await self._get(canary, required=False)
         if existing is None:
             return
-        if await _meta.give_back(self.kube, canary, existing, original_spec(existing),
-                                 _where(canary)):
+        if await _meta.give_back(
+            self.kube, canary, existing, original_spec(existing), _where(canary)
+        ):
             _log.info("%s restored", _where(canary), extra={"canary": _meta.canary_id(canary)})
 
     async def _get(self, canary: canary_api.Canary, *, required: bool) -> JSON | None:
@@ -468,8 +513,9 @@ def _add_ab_rule(
     _, primary, _ = _meta.service_names(canary)
     conditions = _map_matches(canary, analysis.match, "analysis.match")
     rules[0]["matches"] = _merge_matches(conditions, matches)
-    rules.append(_rule(canary, flavor, matches,
-                       [_backend_ref(primary, 100, _meta.service(canary).port)]))
+    rules.append(
+        _rule(canary, flavor, matches, [_backend_ref(primary, 100, _meta.service(canary).port)])
+    )
 
 
 def _service_matches(canary: canary_api.Canary) -> list[JSON]:
@@ -486,7 +532,10 @@ def _unsupported_match(canary: canary_api.Canary, field: str, what: str, given: 
 
 
 def _string_match(
-    canary: canary_api.Canary, field: str, what: str, name: str,
+    canary: canary_api.Canary,
+    field: str,
+    what: str,
+    name: str,
     match: istio_api.StringMatch | istio_api.HeaderMatch,
 ) -> JSON:
     if match.exact:
@@ -520,12 +569,16 @@ def _map_matches(
                 if not request.method.exact:
                     _unsupported_match(canary, field, "method", request.method.to_dict())
                 match["method"] = request.method.exact
-        headers = [_string_match(canary, field, "header", name, value)
-                   for name, value in (request.headers or {}).items()]
+        headers = [
+            _string_match(canary, field, "header", name, value)
+            for name, value in (request.headers or {}).items()
+        ]
         if headers:
             match["headers"] = headers
-        params = [_string_match(canary, field, "query", name, value)
-                  for name, value in (request.query_params or {}).items()]
+        params = [
+            _string_match(canary, field, "query", name, value)
+            for name, value in (request.query_params or {}).items()
+        ]
         if params:
             match["queryParams"] = params
         if match:
@@ -573,11 +626,17 @@ def _filters(canary: canary_api.Canary, provider: str) -> list[JSON]:
     filters: list[JSON] = []
     if svc.headers is not None:
         if svc.headers.request is not None:
-            filters.append(_header_filter("RequestHeaderModifier", "requestHeaderModifier",
-                                          svc.headers.request))
+            filters.append(
+                _header_filter(
+                    "RequestHeaderModifier", "requestHeaderModifier", svc.headers.request
+                )
+            )
         if svc.headers.response is not None:
-            filters.append(_header_filter("ResponseHeaderModifier", "responseHeaderModifier",
-                                          svc.headers.response))
+            filters.append(
+                _header_filter(
+                    "ResponseHeaderModifier", "responseHeaderModifier", svc.headers.response
+                )
+            )
     if svc.rewrite is not None:
         rewrite: JSON = {}
         if svc.rewrite.authority:
@@ -586,8 +645,10 @@ def _filters(canary: canary_api.Canary, provider: str) -> list[JSON]:
             if svc.rewrite.type == "ReplaceFullPath":
                 rewrite["path"] = {"type": "ReplaceFullPath", "replaceFullPath": svc.rewrite.uri}
             else:
-                rewrite["path"] = {"type": "ReplacePrefixMatch",
-                                   "replacePrefixMatch": svc.rewrite.uri}
+                rewrite["path"] = {
+                    "type": "ReplacePrefixMatch",
+                    "replacePrefixMatch": svc.rewrite.uri,
+                }
         filters.append({"type": "URLRewrite", "urlRewrite": rewrite})
     if svc.cors_policy is not None:
         filters.append({"type": "CORS", "cors": _cors(canary, provider, svc.cors_policy)})
@@ -617,18 +678,22 @@ def _cors(canary: canary_api.Canary, provider: str, policy: istio_api.CorsPolicy
     for origin in policy.allow_origins or []:
         if origin.exact is None:
             raise UnsupportedByProvider(
-                canary, provider,
+                canary,
+                provider,
                 f"the CORS origin {origin.to_dict()} in service.corsPolicy.allowOrigins",
-                "Gateway API CORS origins must be exact (or use * wildcards)")
+                "Gateway API CORS origins must be exact (or use * wildcards)",
+            )
         origins.append(origin.exact)
     cors: JSON = {}
     if origins:
         cors["allowOrigins"] = origins
     if policy.allow_credentials is not None:
         cors["allowCredentials"] = policy.allow_credentials
-    for key, values in (("allowMethods", policy.allow_methods),
-                        ("allowHeaders", policy.allow_headers),
-                        ("exposeHeaders", policy.expose_headers)):
+    for key, values in (
+        ("allowMethods", policy.allow_methods),
+        ("allowHeaders", policy.allow_headers),
+        ("exposeHeaders", policy.expose_headers),
+    ):
         if values:
             cors[key] = list(values)
     if policy.max_age:
@@ -653,15 +718,19 @@ def _timeouts(canary: canary_api.Canary) -> JSON:
 
 def _cookie_match(canary: canary_api.Canary, cookie: str) -> list[JSON]:
     name, _, value = cookie.partition("=")
-    condition = {"headers": [{"type": REGEX, "name": COOKIE_HEADER,
-                              "value": f".*{name}.*{value}.*"}]}
-    return _merge_matches([condition], _map_matches(canary, _meta.service(canary).match or [],
-                                                    "service.match"))
+    condition = {
+        "headers": [{"type": REGEX, "name": COOKIE_HEADER, "value": f".*{name}.*{value}.*"}]
+    }
+    return _merge_matches(
+        [condition], _map_matches(canary, _meta.service(canary).match or [], "service.match")
+    )
 
 
 def _set_cookie(value: str) -> JSON:
-    return {"type": "ResponseHeaderModifier",
-            "responseHeaderModifier": {"add": [{"name": SET_COOKIE_HEADER, "value": value}]}}
+    return {
+        "type": "ResponseHeaderModifier",
+        "responseHeaderModifier": {"add": [{"name": SET_COOKIE_HEADER, "value": value}]},
+    }
 
 
 def _sticky_rules(
@@ -696,18 +765,23 @@ def _sticky_rules(
             max_age = _interval_seconds(canary, analysis)
             for ref in weighted["backendRefs"]:
                 if ref["name"] == primary:
-                    ref.setdefault("filters", []).append(_set_cookie(
-                        f"{status.primary_session_affinity_cookie}; Max-Age={max_age}"))
+                    ref.setdefault("filters", []).append(
+                        _set_cookie(f"{status.primary_session_affinity_cookie}; Max-Age={max_age}")
+                    )
         sticky["matches"] = _cookie_match(canary, status.session_affinity_cookie)
-        sticky["backendRefs"] = [_backend_ref(primary, 0, port),
-                                 _backend_ref(canary_name, 100, port)]
+        sticky["backendRefs"] = [
+            _backend_ref(primary, 0, port),
+            _backend_ref(canary_name, 100, port),
+        ]
         if primary_cookie_name and status.primary_session_affinity_cookie:
             to_primary = _meta.deep_copy(weighted)
             for ref in to_primary["backendRefs"]:
                 ref.pop("filters", None)
             to_primary["matches"] = _cookie_match(canary, status.primary_session_affinity_cookie)
-            to_primary["backendRefs"] = [_backend_ref(primary, 100, port),
-                                         _backend_ref(canary_name, 0, port)]
+            to_primary["backendRefs"] = [
+                _backend_ref(primary, 100, port),
+                _backend_ref(canary_name, 0, port),
+            ]
             return [sticky, to_primary, weighted]
         return [sticky, weighted]
 
@@ -731,10 +805,12 @@ def _interval_seconds(canary: canary_api.Canary, analysis: analysis_api.CanaryAn
         ) from exc
 
 
-def _weights(backends: Iterable[Mapping[str, Any]], primary: str, canary_name: str,
-             start: tuple[int, int]) -> tuple[int, int]:
-    return _meta.routed_weights(backends, primary, canary_name, name=lambda b: b.get("name"),
-                                start=start)
+def _weights(
+    backends: Iterable[Mapping[str, Any]], primary: str, canary_name: str, start: tuple[int, int]
+) -> tuple[int, int]:
+    return _meta.routed_weights(
+        backends, primary, canary_name, name=lambda b: b.get("name"), start=start
+    )
 
 
 def _check_parents(canary: canary_api.Canary, route: Mapping[str, Any]) -> None:
@@ -773,8 +849,9 @@ def _comparable(canary: canary_api.Canary, flavor: Flavor, spec: Mapping[str, An
     analysis = canary.spec.effective_analysis
     affinity = analysis.session_affinity if analysis is not None else None
     phase = canary.status.effective_phase if canary.status is not None else None
-    ignore_filters = bool(flavor.full and analysis is not None and analysis.mirror
-                          and phase in _MIRROR_PHASES)
+    ignore_filters = bool(
+        flavor.full and analysis is not None and analysis.mirror and phase in _MIRROR_PHASES
+    )
     cookie_names = []
     if affinity is not None:
         cookie_names.append(affinity.cookie_name)
@@ -800,7 +877,10 @@ def _comparable(canary: canary_api.Canary, flavor: Flavor, spec: Mapping[str, An
 def _is_sticky(rule: Mapping[str, Any], cookie_names: Sequence[str]) -> bool:
     for match in rule.get("matches") or []:
         for header in match.get("headers") or []:
-            if (header.get("type") == REGEX and header.get("name") == COOKIE_HEADER
-                    and any(n in str(header.get("value") or "") for n in cookie_names)):
+            if (
+                header.get("type") == REGEX
+                and header.get("name") == COOKIE_HEADER
+                and any(n in str(header.get("value") or "") for n in cookie_names)
+            ):
                 return True
     return False

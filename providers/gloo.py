@@ -61,14 +61,28 @@ GLOO_API_VERSION = "gloo.solo.io/v1"
 GATEWAY_API_VERSION = "gateway.solo.io/v1"
 TOOLKIT_MARKER = "toolkit.fluxcd.io"
 #: Upstream spec fields copied from the ``upstreamRef`` template.
-TEMPLATE_FIELDS = ("labels", "sslConfig", "circuitBreakers", "connectionConfig",
-                   "loadBalancerConfig", "useHttp2", "initialStreamWindowSize",
-                   "initialConnectionWindowSize", "httpProxyHostName")
+TEMPLATE_FIELDS = (
+    "labels",
+    "sslConfig",
+    "circuitBreakers",
+    "connectionConfig",
+    "loadBalancerConfig",
+    "useHttp2",
+    "initialStreamWindowSize",
+    "initialConnectionWindowSize",
+    "httpProxyHostName",
+)
 
 MIRROR_PROVIDERS = ("istio", "gatewayapi:v1", "gatewayapi:v1beta1")
 AFFINITY_PROVIDERS = ("istio", "gatewayapi:v1", "gatewayapi:v1beta1")
-AFFIX_HEADER_PROVIDERS = ("istio", "appmesh", "appmesh:v1beta2", "contour",
-                          "gatewayapi:v1", "gatewayapi:v1beta1")
+AFFIX_HEADER_PROVIDERS = (
+    "istio",
+    "appmesh",
+    "appmesh:v1beta2",
+    "contour",
+    "gatewayapi:v1",
+    "gatewayapi:v1beta1",
+)
 QUERY_PARAM_PROVIDERS = ("istio", "gatewayapi:v1", "gatewayapi:v1beta1")
 SOURCE_LABEL_PROVIDERS = ("istio",)
 
@@ -94,17 +108,26 @@ def check_supported(canary: canary_api.Canary) -> None:
         for header, value in (match.headers or {}).items():
             for kind in ("prefix", "suffix"):
                 if getattr(value, kind):
-                    wanted.append(_meta.Refusal(f"{kind} header matches (analysis.match[{i}]."
-                                                f"headers.{header}.{kind})",
-                                                AFFIX_HEADER_PROVIDERS))
+                    wanted.append(
+                        _meta.Refusal(
+                            f"{kind} header matches (analysis.match[{i}].headers.{header}.{kind})",
+                            AFFIX_HEADER_PROVIDERS,
+                        )
+                    )
         if match.query_params:
-            wanted.append(_meta.Refusal(
-                f"query parameter matches (analysis.match[{i}].queryParams)",
-                QUERY_PARAM_PROVIDERS))
+            wanted.append(
+                _meta.Refusal(
+                    f"query parameter matches (analysis.match[{i}].queryParams)",
+                    QUERY_PARAM_PROVIDERS,
+                )
+            )
         if match.source_labels:
-            wanted.append(_meta.Refusal(
-                f"source label matches (analysis.match[{i}].sourceLabels)",
-                SOURCE_LABEL_PROVIDERS))
+            wanted.append(
+                _meta.Refusal(
+                    f"source label matches (analysis.match[{i}].sourceLabels)",
+                    SOURCE_LABEL_PROVIDERS,
+                )
+            )
     _meta.refuse_first(canary, NAME, wanted)
 
 
@@ -115,23 +138,34 @@ def upstream_names(canary: canary_api.Canary) -> tuple[str, str]:
     """The primary and canary Upstream names: ``<ns>-<svc>-{primary,canary}upstream-<port>``."""
     apex, _, _ = _meta.service_names(canary)
     port = _meta.service(canary).port
-    return (f"{canary.namespace}-{apex}-primaryupstream-{port}",
-            f"{canary.namespace}-{apex}-canaryupstream-{port}")
+    return (
+        f"{canary.namespace}-{apex}-primaryupstream-{port}",
+        f"{canary.namespace}-{apex}-canaryupstream-{port}",
+    )
 
 
-def include_labels_by_prefix(labels: Mapping[str, str] | None,
-                             prefixes: Iterable[str]) -> dict[str, str]:
+def include_labels_by_prefix(
+    labels: Mapping[str, str] | None, prefixes: Iterable[str]
+) -> dict[str, str]:
     """Labels whose key starts with a non-empty prefix (``*`` keeps all), without Flux's keys
     (Flagger's router ``includeLabelsByPrefix``)."""
     wanted = tuple(prefixes)
-    return {key: value for key, value in (labels or {}).items()
-            if TOOLKIT_MARKER not in key
-            and any(p == "*" or (p and key.startswith(p)) for p in wanted)}
+    return {
+        key: value
+        for key, value in (labels or {}).items()
+        if TOOLKIT_MARKER not in key and any(p == "*" or (p and key.startswith(p)) for p in wanted)
+    }
 
 
-def upstream(canary: canary_api.Canary, name: str, service: Mapping[str, Any],
-             template: Mapping[str, Any] | None = None, *,
-             include_label_prefixes: Iterable[str] = (), owner_refs: bool = True) -> JSON:
+def upstream(
+    canary: canary_api.Canary,
+    name: str,
+    service: Mapping[str, Any],
+    template: Mapping[str, Any] | None = None,
+    *,
+    include_label_prefixes: Iterable[str] = (),
+    owner_refs: bool = True,
+) -> JSON:
     """The Upstream ``name`` for the Service ``service``, configured like ``template``."""
     spec: JSON = {}
     template_spec = (template or {}).get("spec") or {}
@@ -153,12 +187,12 @@ def upstream(canary: canary_api.Canary, name: str, service: Mapping[str, Any],
         metadata["labels"] = labels
     if owner_refs:
         metadata["ownerReferences"] = [_meta.owner_reference(canary)]
-    return {"apiVersion": GLOO_API_VERSION, "kind": "Upstream", "metadata": metadata,
-            "spec": spec}
+    return {"apiVersion": GLOO_API_VERSION, "kind": "Upstream", "metadata": metadata, "spec": spec}
 
 
-def route_table_spec(canary: canary_api.Canary, primary_weight: int = 100,
-                     canary_weight: int = 0) -> JSON:
+def route_table_spec(
+    canary: canary_api.Canary, primary_weight: int = 100, canary_weight: int = 0
+) -> JSON:
     """The RouteTable spec routing these weights (100/0 is what ``reconcile`` writes)."""
     primary_name, canary_name = upstream_names(canary)
     route: JSON = {}
@@ -166,10 +200,14 @@ def route_table_spec(canary: canary_api.Canary, primary_weight: int = 100,
     if matchers:
         route["matchers"] = matchers
     route["inheritablePathMatchers"] = True
-    route["routeAction"] = {"multi": {"destinations": [
-        _destination(canary, primary_name, primary_weight),
-        _destination(canary, canary_name, canary_weight),
-    ]}}
+    route["routeAction"] = {
+        "multi": {
+            "destinations": [
+                _destination(canary, primary_name, primary_weight),
+                _destination(canary, canary_name, canary_weight),
+            ]
+        }
+    }
     return {"routes": [route]}
 
 
@@ -183,19 +221,27 @@ def route_table(canary: canary_api.Canary, *, owner_refs: bool = True) -> JSON:
     metadata["annotations"] = annotations
     if owner_refs:
         metadata["ownerReferences"] = [_meta.owner_reference(canary)]
-    return {"apiVersion": GATEWAY_API_VERSION, "kind": "RouteTable", "metadata": metadata,
-            "spec": route_table_spec(canary)}
+    return {
+        "apiVersion": GATEWAY_API_VERSION,
+        "kind": "RouteTable",
+        "metadata": metadata,
+        "spec": route_table_spec(canary),
+    }
 
 
-def plan_route_table_update(canary: canary_api.Canary,
-                            existing: Mapping[str, Any]) -> JSON | None:
+def plan_route_table_update(canary: canary_api.Canary, existing: Mapping[str, Any]) -> JSON | None:
     """The RouteTable to write over ``existing``, or ``None`` when only weights differ (the
     weights in effect are kept)."""
     labels, annotations = _meta.apex_metadata(canary)
-    return _meta.plan_update(existing, route_table_spec(canary),
-                             owned=_meta.controlled_by(existing, canary),
-                             comparable=_without_weights, keep=_keep_weights,
-                             annotations=annotations, labels=labels)
+    return _meta.plan_update(
+        existing,
+        route_table_spec(canary),
+        owned=_meta.controlled_by(existing, canary),
+        comparable=_without_weights,
+        keep=_keep_weights,
+        annotations=annotations,
+        labels=labels,
+    )
 
 
 def read_routes(canary: canary_api.Canary, spec: Mapping[str, Any]) -> tuple[int, int, bool]:
@@ -219,8 +265,13 @@ def original_spec(obj: Mapping[str, Any]) -> JSON | None:
 class GlooRouter:
     """Creates a canary's Upstreams and reconciles its RouteTable."""
 
-    def __init__(self, kube: _meta.KubeClient, *, set_owner_refs: bool = True,
-                 include_label_prefixes: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        kube: _meta.KubeClient,
+        *,
+        set_owner_refs: bool = True,
+        include_label_prefixes: Iterable[str] = (),
+    ) -> None:
         self.kube = kube
         self.set_owner_refs = set_owner_refs
         self.include_label_prefixes = tuple(include_label_prefixes)
@@ -230,33 +281,42 @@ class GlooRouter:
         check_supported(canary)
         _, primary, canary_name = _meta.service_names(canary)
         primary_upstream, canary_upstream = upstream_names(canary)
-        for name, svc_name, label in ((primary_upstream, primary, "primary"),
-                                      (canary_upstream, canary_name, "canary")):
+        for name, svc_name, label in (
+            (primary_upstream, primary, "primary"),
+            (canary_upstream, canary_name, "canary"),
+        ):
             try:
                 await self._ensure_upstream(canary, name, svc_name)
             except _meta.RouterError as exc:
-                raise _meta.RouterError(f"error creating flagger {label} upstream: {exc}") \
-                    from exc
+                raise _meta.RouterError(f"error creating flagger {label} upstream: {exc}") from exc
         where = self._where(canary)
         existing = await self._get(canary)
         await _meta.create_or_update(
-            self.kube, canary, existing, where,
+            self.kube,
+            canary,
+            existing,
+            where,
             desired=lambda: route_table(canary, owner_refs=self.set_owner_refs),
-            plan=lambda found: plan_route_table_update(canary, found), log=_log)
+            plan=lambda found: plan_route_table_update(canary, found),
+            log=_log,
+        )
 
-    async def set_routes(self, canary: canary_api.Canary, primary_weight: int,
-                         canary_weight: int, mirrored: bool) -> None:
+    async def set_routes(
+        self, canary: canary_api.Canary, primary_weight: int, canary_weight: int, mirrored: bool
+    ) -> None:
         """Route ``primary_weight``/``canary_weight`` percent (A/B: of matching requests)."""
         check_supported(canary)
         apex, _, _ = _meta.service_names(canary)
         if primary_weight == 0 and canary_weight == 0:
             raise _meta.RouterError(
-                f"RoutingRule {apex}.{canary.namespace} update failed: no valid weights")
+                f"RoutingRule {apex}.{canary.namespace} update failed: no valid weights"
+            )
         existing = await self._must_get(canary)
         spec = route_table_spec(canary, primary_weight, canary_weight)
         if spec != existing.get("spec"):
-            await _meta.write(self.kube.replace, {**existing, "spec": spec},
-                              f"{self._where(canary)} update error")
+            await _meta.write(
+                self.kube.replace, {**existing, "spec": spec}, f"{self._where(canary)} update error"
+            )
 
     async def get_routes(self, canary: canary_api.Canary) -> tuple[int, int, bool]:
         """The weights the RouteTable routes."""
@@ -268,12 +328,16 @@ class GlooRouter:
         existing = await self._get(canary)
         if existing is None:
             return
-        await _meta.give_back(self.kube, canary, existing, original_spec(existing),
-                              self._where(canary),
-                              log=None if _meta.controlled_by(existing, canary) else _log)
+        await _meta.give_back(
+            self.kube,
+            canary,
+            existing,
+            original_spec(existing),
+            self._where(canary),
+            log=None if _meta.controlled_by(existing, canary) else _log,
+        )
 
-    async def _ensure_upstream(self, canary: canary_api.Canary, name: str,
-                               svc_name: str) -> None:
+    async def _ensure_upstream(self, canary: canary_api.Canary, name: str, svc_name: str) -> None:
         ns = canary.namespace
         service = await self._read("v1", "Service", svc_name, ns, "service")
         if service is None:
@@ -283,30 +347,38 @@ class GlooRouter:
         template = None
         ref = canary.spec.upstream_ref
         if ref is not None:
-            template = await self._read(GLOO_API_VERSION, "Upstream", ref.name,
-                                        ref.namespace or ns, "config upstream")
+            template = await self._read(
+                GLOO_API_VERSION, "Upstream", ref.name, ref.namespace or ns, "config upstream"
+            )
             if template is None:
                 raise _meta.RouterError(
                     f"config upstream {ref.name}.{ref.namespace or ns} get query error: "
-                    "not found (spec.upstreamRef)")
-        desired = upstream(canary, name, service, template,
-                           include_label_prefixes=self.include_label_prefixes,
-                           owner_refs=self.set_owner_refs)
+                    "not found (spec.upstreamRef)"
+                )
+        desired = upstream(
+            canary,
+            name,
+            service,
+            template,
+            include_label_prefixes=self.include_label_prefixes,
+            owner_refs=self.set_owner_refs,
+        )
         await _meta.write(self.kube.create, desired, f"upstream {name}.{ns} create query error")
         _log.info("Upstream %s.%s created", name, ns, extra={"canary": _meta.canary_id(canary)})
 
-    async def _read(self, api_version: str, kind: str, name: str, namespace: str,
-                    what: str) -> JSON | None:
+    async def _read(
+        self, api_version: str, kind: str, name: str, namespace: str, what: str
+    ) -> JSON | None:
         try:
             return await self.kube.get(api_version, kind, name, namespace)
         except Exception as exc:
-            raise _meta.RouterError(f"{what} {name}.{namespace} get query error: {exc}") \
-                from exc
+            raise _meta.RouterError(f"{what} {name}.{namespace} get query error: {exc}") from exc
 
     async def _get(self, canary: canary_api.Canary) -> JSON | None:
         apex, _, _ = _meta.service_names(canary)
-        return await self._read(GATEWAY_API_VERSION, "RouteTable", apex, canary.namespace,
-                                "RouteTable")
+        return await self._read(
+            GATEWAY_API_VERSION, "RouteTable", apex, canary.namespace, "RouteTable"
+        )
 
     async def _must_get(self, canary: canary_api.Canary) -> JSON:
         found = await self._get(canary)
@@ -334,8 +406,11 @@ def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router 
     prefixes = options.get("include-label-prefix") or ()
     if isinstance(prefixes, str):
         prefixes = tuple(p.strip() for p in prefixes.split(","))
-    return GlooRouter(context.kube, set_owner_refs=not options.get("kubeconfig-service-mesh"),
-                      include_label_prefixes=prefixes)
+    return GlooRouter(
+        context.kube,
+        set_owner_refs=not options.get("kubeconfig-service-mesh"),
+        include_label_prefixes=prefixes,
+    )
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -367,16 +442,14 @@ def _destinations(spec: Mapping[str, Any]) -> list[JSON]:
     routes = spec.get("routes") or []
     if not routes:
         return []
-    return list(((routes[0].get("routeAction") or {}).get("multi") or {})
-                .get("destinations") or [])
+    return list(((routes[0].get("routeAction") or {}).get("multi") or {}).get("destinations") or [])
 
 
 def _without_weights(spec: Mapping[str, Any]) -> JSON:
     routes = []
     for route in spec.get("routes") or []:
         route = _meta.deep_copy(dict(route))
-        for dest in ((route.get("routeAction") or {}).get("multi") or {}).get(
-                "destinations") or []:
+        for dest in ((route.get("routeAction") or {}).get("multi") or {}).get("destinations") or []:
             dest.pop("weight", None)
         routes.append(route)
     return {**spec, "routes": routes}

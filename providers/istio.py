@@ -242,19 +242,29 @@ def read_routes(canary: canary_api.Canary, spec: Mapping[str, Any]) -> tuple[int
         if any(_host(d) == canary_name for d in candidate.get("route") or []):
             chosen = candidate
     primary_weight, canary_weight = _meta.routed_weights(
-        chosen.get("route") or [], primary, canary_name, name=_host)
+        chosen.get("route") or [], primary, canary_name, name=_host
+    )
     if not _is_tcp(canary):
         mirrored = bool((chosen.get("mirror") or {}).get("host"))
         analysis = canary.spec.effective_analysis
         if analysis is not None and analysis.session_affinity is not None:
             for candidate in spec.get("http") or []:
-                with_headers = [d for d in candidate.get("route") or []
-                                if d.get("headers") is not None]
+                with_headers = [
+                    d for d in candidate.get("route") or [] if d.get("headers") is not None
+                ]
                 primary_weight, canary_weight = _meta.routed_weights(
-                    with_headers, primary, canary_name, name=_host,
-                    start=(primary_weight, canary_weight))
-    _meta.require_routes(f"VirtualService {apex}.{canary.namespace}", primary, canary_name,
-                         (primary_weight, canary_weight))
+                    with_headers,
+                    primary,
+                    canary_name,
+                    name=_host,
+                    start=(primary_weight, canary_weight),
+                )
+    _meta.require_routes(
+        f"VirtualService {apex}.{canary.namespace}",
+        primary,
+        canary_name,
+        (primary_weight, canary_weight),
+    )
     return primary_weight, canary_weight, mirrored
 
 
@@ -310,7 +320,8 @@ class IstioRouter:
         if updated["spec"] != existing.get("spec"):
             apex, _, _ = _meta.service_names(canary)
             await _meta.write(
-                self.kube.replace, updated,
+                self.kube.replace,
+                updated,
                 f"VirtualService {apex}.{canary.namespace} update failed",
             )
 
@@ -325,8 +336,14 @@ class IstioRouter:
         existing = await self.kube.get(API_VERSION, "VirtualService", apex, canary.namespace)
         if existing is None:
             return
-        await _meta.give_back(self.kube, canary, existing, original_spec(existing),
-                              f"VirtualService {apex}.{canary.namespace}", log=_log)
+        await _meta.give_back(
+            self.kube,
+            canary,
+            existing,
+            original_spec(existing),
+            f"VirtualService {apex}.{canary.namespace}",
+            log=_log,
+        )
 
     async def _reconcile_destination_rule(self, canary: canary_api.Canary, name: str) -> None:
         where = f"DestinationRule {name}.{canary.namespace}"
@@ -336,10 +353,14 @@ class IstioRouter:
             raise _meta.RouterError(f"{where} get query error: {exc}") from exc
         want = _destination_rule_spec(canary, name)
         await _meta.create_or_update(
-            self.kube, canary, existing, where,
+            self.kube,
+            canary,
+            existing,
+            where,
             desired=lambda: destination_rule(canary, name, owner_refs=self.set_owner_refs),
             plan=lambda found: None if found.get("spec") == want else {**found, "spec": want},
-            log=_log)
+            log=_log,
+        )
 
     async def _reconcile_virtual_service(self, canary: canary_api.Canary) -> None:
         apex, _, _ = _meta.service_names(canary)
@@ -349,9 +370,14 @@ class IstioRouter:
         except Exception as exc:
             raise _meta.RouterError(f"{where} get query error {exc}") from exc
         await _meta.create_or_update(
-            self.kube, canary, existing, where,
+            self.kube,
+            canary,
+            existing,
+            where,
             desired=lambda: virtual_service(canary, owner_refs=self.set_owner_refs),
-            plan=lambda found: plan_virtual_service_update(canary, found), log=_log)
+            plan=lambda found: plan_virtual_service_update(canary, found),
+            log=_log,
+        )
 
     async def _get_virtual_service(self, canary: canary_api.Canary) -> JSON:
         apex, _, _ = _meta.service_names(canary)
@@ -523,7 +549,8 @@ def _sticky_routes(
                 dest.pop("headers", None)
             to_primary["match"] = _cookie_match(canary, status.primary_session_affinity_cookie)
             to_primary["route"] = [
-                _destination(canary, primary, 100), _destination(canary, canary_name, 0)
+                _destination(canary, primary, 100),
+                _destination(canary, canary_name, 0),
             ]
             routes.append(to_primary)
         return [*routes, weighted]

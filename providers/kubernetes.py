@@ -225,8 +225,9 @@ class ServiceRouter:
     async def reconcile(self, canary: canary_api.Canary) -> None:
         """Create or update the apex ``<svc>``, selecting the primary's pods."""
         apex, _, _ = _meta.service_names(canary)
-        await self._reconcile(canary, apex, f"{self.target.value}-primary",
-                              _meta.service(canary).apex)
+        await self._reconcile(
+            canary, apex, f"{self.target.value}-primary", _meta.service(canary).apex
+        )
 
     async def finalize(self, canary: canary_api.Canary) -> None:
         """Point an apex Service Flagger did not create back at the target's pods.
@@ -270,8 +271,12 @@ class ServiceRouter:
             await _meta.write(
                 self.kube.create, desired, f"service {name}.{canary.namespace} create error"
             )
-            _log.info("Service %s.%s created", name, canary.namespace,
-                      extra={"canary": _meta.canary_id(canary)})
+            _log.info(
+                "Service %s.%s created",
+                name,
+                canary.namespace,
+                extra={"canary": _meta.canary_id(canary)},
+            )
             return
         updated = plan_service_update(canary, desired, existing, self.target)
         if updated is not None:

@@ -69,12 +69,15 @@ AFFINITY_PROVIDERS = ("istio", "gatewayapi:v1")
 #: What a TrafficRoute cannot do: the providers that can, and what else to do.
 REFUSALS = {
     _meta.AB_TESTING: _meta.Refusal(
-        _meta.AB_TESTING, AB_PROVIDERS,
+        _meta.AB_TESTING,
+        AB_PROVIDERS,
         "or remove analysis.match and use stepWeight for a weighted canary (a TrafficRoute "
-        "splits by weight only)"),
+        "splits by weight only)",
+    ),
     _meta.MIRRORING: _meta.Refusal(_meta.MIRRORING, MIRROR_PROVIDERS, "or remove analysis.mirror"),
-    _meta.SESSION_AFFINITY: _meta.Refusal(_meta.SESSION_AFFINITY, AFFINITY_PROVIDERS,
-                                          "or remove analysis.sessionAffinity"),
+    _meta.SESSION_AFFINITY: _meta.Refusal(
+        _meta.SESSION_AFFINITY, AFFINITY_PROVIDERS, "or remove analysis.sessionAffinity"
+    ),
 }
 
 _log = logging.getLogger(__name__)
@@ -96,8 +99,9 @@ def service_tag(canary: canary_api.Canary, service: str) -> str:
 
 def check_supported(canary: canary_api.Canary) -> None:
     """Raise :class:`UnsupportedByProvider` when the canary needs more than weighted routing."""
-    _meta.refuse_first(canary, NAME,
-                       [REFUSALS[feature] for feature in _meta.beyond_weights(canary)])
+    _meta.refuse_first(
+        canary, NAME, [REFUSALS[feature] for feature in _meta.beyond_weights(canary)]
+    )
 
 
 def traffic_route_spec(
@@ -161,8 +165,9 @@ def read_routes(canary: canary_api.Canary, spec: Mapping[str, Any]) -> tuple[int
         if tag.split("_")[0] == primary:
             primary_weight = int(split.get("weight") or 0)
             canary_weight = 100 - primary_weight
-    _meta.require_routes(f"TrafficRoute {apex}", primary, canary_name,
-                         (primary_weight, canary_weight))
+    _meta.require_routes(
+        f"TrafficRoute {apex}", primary, canary_name, (primary_weight, canary_weight)
+    )
     return primary_weight, canary_weight, False
 
 
@@ -187,9 +192,14 @@ class KumaRouter:
         where = _where(canary)
         existing = await self._get(canary, required=False)
         await _meta.create_or_update(
-            self.kube, canary, existing, where,
+            self.kube,
+            canary,
+            existing,
+            where,
             desired=lambda: traffic_route(canary, owner_refs=self.set_owner_refs),
-            plan=lambda found: plan_traffic_route_update(canary, found), log=_log)
+            plan=lambda found: plan_traffic_route_update(canary, found),
+            log=_log,
+        )
 
     async def set_routes(
         self, canary: canary_api.Canary, primary_weight: int, canary_weight: int, mirrored: bool
@@ -215,8 +225,9 @@ class KumaRouter:
         existing = await self._get(canary, required=False)
         if existing is None:
             return
-        if await _meta.give_back(self.kube, canary, existing, original_spec(existing),
-                                 _where(canary)):
+        if await _meta.give_back(
+            self.kube, canary, existing, original_spec(existing), _where(canary)
+        ):
             _log.info("%s restored", _where(canary), extra={"canary": _meta.canary_id(canary)})
 
     async def _get(self, canary: canary_api.Canary, *, required: bool) -> JSON | None:
@@ -270,8 +281,6 @@ def _conf(canary: canary_api.Canary, primary_weight: int, canary_weight: int) ->
 def _without_weights(spec: Mapping[str, Any]) -> JSON:
     result = {k: v for k, v in spec.items() if k != "conf"}
     conf = dict(spec.get("conf") or {})
-    conf["split"] = [
-        {k: v for k, v in s.items() if k != "weight"} for s in conf.get("split") or []
-    ]
+    conf["split"] = [{k: v for k, v in s.items() if k != "weight"} for s in conf.get("split") or []]
     result["conf"] = conf
     return result

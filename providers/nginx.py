@@ -102,12 +102,16 @@ def check_supported(canary: canary_api.Canary, provider: str = NAME) -> None:
         return
     if analysis.mirror:
         raise UnsupportedRequest(
-            canary, provider, _meta.MIRRORING,
+            canary,
+            provider,
+            _meta.MIRRORING,
             "remove analysis.mirror (blue/green runs without it) or use istio or gatewayapi",
         )
     if analysis.session_affinity is not None:
         raise UnsupportedRequest(
-            canary, provider, _meta.SESSION_AFFINITY,
+            canary,
+            provider,
+            _meta.SESSION_AFFINITY,
             "remove analysis.sessionAffinity or use istio or gatewayapi",
         )
     ab_conditions(canary, provider)
@@ -127,19 +131,25 @@ def ab_conditions(canary: canary_api.Canary, provider: str = NAME) -> AbConditio
     for match in (analysis.match if analysis else None) or []:
         if match.query_params or match.source_labels:
             raise UnsupportedRequest(
-                canary, provider, "A/B matching on query parameters or source labels",
+                canary,
+                provider,
+                "A/B matching on query parameters or source labels",
                 "match on one header (exact or regex) and/or the cookie header (exact)",
             )
         for name, condition in (match.headers or {}).items():
             if condition.prefix is not None or condition.suffix is not None:
                 raise UnsupportedRequest(
-                    canary, provider, f"prefix or suffix matching of header {name!r}",
+                    canary,
+                    provider,
+                    f"prefix or suffix matching of header {name!r}",
                     "use exact or regex",
                 )
             if name == COOKIE:
                 if condition.exact is None:
                     raise UnsupportedRequest(
-                        canary, provider, "cookie matching other than exact",
+                        canary,
+                        provider,
+                        "cookie matching other than exact",
                         "give the cookie name as headers.cookie.exact",
                     )
                 cookies_seen.add(condition.exact)
@@ -150,7 +160,9 @@ def ab_conditions(canary: canary_api.Canary, provider: str = NAME) -> AbConditio
     for what, seen in (("headers", headers_seen), ("cookies", cookies_seen)):
         if len(seen) > 1:
             raise UnsupportedRequest(
-                canary, provider, f"A/B matching on several {what} ({', '.join(sorted(seen))})",
+                canary,
+                provider,
+                f"A/B matching on several {what} ({', '.join(sorted(seen))})",
                 "ingress-nginx routes by one header and one cookie; keep one of each",
             )
     return cookie, header, value, regex
@@ -179,7 +191,8 @@ def reset_annotations(annotations: Mapping[str, str] | None, prefix: str) -> dic
     key dropped, then ``canary: "true"`` and ``canary-weight: "0"``."""
     canary_key = annotation(prefix, "canary")
     result = {
-        k: v for k, v in _meta.filter_metadata(annotations).items()
+        k: v
+        for k, v in _meta.filter_metadata(annotations).items()
         if canary_key not in k and _meta.KUBECTL_ANNOTATION not in k
     }
     result[canary_key] = "true"
@@ -212,7 +225,9 @@ def header_annotations(
 
 
 def routed_annotations(
-    canary: canary_api.Canary, annotations: Mapping[str, str] | None, prefix: str,
+    canary: canary_api.Canary,
+    annotations: Mapping[str, str] | None,
+    prefix: str,
     canary_weight: int,
 ) -> dict[str, str]:
     """The canary Ingress annotations for ``canary_weight`` (Flagger's ``SetRoutes``)."""
@@ -234,9 +249,13 @@ def read_routes(
     """(primary, canary, mirrored) as the canary Ingress routes them (Flagger's ``GetRoutes``)."""
     found = annotations or {}
     analysis = canary.spec.effective_analysis
-    if analysis is not None and analysis.match and (
-        annotation(prefix, "canary-by-cookie") in found
-        or annotation(prefix, "canary-by-header") in found
+    if (
+        analysis is not None
+        and analysis.match
+        and (
+            annotation(prefix, "canary-by-cookie") in found
+            or annotation(prefix, "canary-by-header") in found
+        )
     ):
         return 0, 100, False
     raw = found.get(annotation(prefix, "canary-weight"))
@@ -305,15 +324,21 @@ class NginxRouter:
         existing = await self._get(canary, name)
         if existing is None:
             desired = build_canary_ingress(canary, original, self.prefix)
-            await _meta.write(self.kube.create, desired,
-                              f"ingress {name}.{canary.namespace} create error")
-            _log.info("Ingress %s.%s created", name, canary.namespace,
-                      extra={"canary": _meta.canary_id(canary)})
+            await _meta.write(
+                self.kube.create, desired, f"ingress {name}.{canary.namespace} create error"
+            )
+            _log.info(
+                "Ingress %s.%s created",
+                name,
+                canary.namespace,
+                extra={"canary": _meta.canary_id(canary)},
+            )
             return
         updated = plan_canary_ingress_update(canary_ingress_spec(canary, original), existing)
         if updated is not None:
-            await _meta.write(self.kube.replace, updated,
-                              f"ingress {name}.{canary.namespace} update error")
+            await _meta.write(
+                self.kube.replace, updated, f"ingress {name}.{canary.namespace} update error"
+            )
             _log.info("Ingress %s updated", name, extra={"canary": _meta.canary_id(canary)})
 
     async def set_routes(
@@ -328,14 +353,14 @@ class NginxRouter:
         updated = _meta.deep_copy(existing)
         updated.setdefault("metadata", {})["annotations"] = want
         name = updated["metadata"].get("name")
-        await _meta.write(self.kube.replace, updated,
-                          f"ingress {name}.{canary.namespace} update error")
+        await _meta.write(
+            self.kube.replace, updated, f"ingress {name}.{canary.namespace} update error"
+        )
 
     async def get_routes(self, canary: canary_api.Canary) -> tuple[int, int, bool]:
         """The weights the canary Ingress currently routes."""
         existing = await self._canary_ingress(canary)
-        return read_routes(canary, (existing.get("metadata") or {}).get("annotations"),
-                           self.prefix)
+        return read_routes(canary, (existing.get("metadata") or {}).get("annotations"), self.prefix)
 
     async def finalize(self, canary: canary_api.Canary) -> None:
         """Nothing to give back: the original Ingress was never changed."""
@@ -354,7 +379,8 @@ class NginxRouter:
             return await self.kube.get(INGRESS_API_VERSION, "Ingress", name, canary.namespace)
         except Exception as exc:
             raise _meta.RouterError(
-                f"ingress {name}.{canary.namespace} get query error: {exc}") from exc
+                f"ingress {name}.{canary.namespace} get query error: {exc}"
+            ) from exc
 
 
 @plugins.hookimpl
@@ -379,7 +405,9 @@ def _ingress_ref(canary: canary_api.Canary, provider: str) -> str:
     ref = canary.spec.ingress_ref
     if ref is None or not ref.name:
         raise UnsupportedRequest(
-            canary, provider, "a canary without spec.ingressRef",
+            canary,
+            provider,
+            "a canary without spec.ingressRef",
             "set spec.ingressRef to the Ingress that routes to the apex Service "
             "(apiVersion: networking.k8s.io/v1, kind: Ingress, name: ...)",
         )

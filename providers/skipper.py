@@ -63,10 +63,12 @@ ROUTE_DISABLE = "False()"
 REFUSALS = {
     _meta.AB_TESTING: _meta.Refusal(
         _meta.AB_TESTING,
-        fix="remove analysis.match, or use nginx, istio or gatewayapi for A/B testing"),
+        fix="remove analysis.match, or use nginx, istio or gatewayapi for A/B testing",
+    ),
     _meta.MIRRORING: _meta.Refusal(_meta.MIRRORING, fix="remove analysis.mirror"),
-    _meta.SESSION_AFFINITY: _meta.Refusal(_meta.SESSION_AFFINITY,
-                                          fix="remove analysis.sessionAffinity"),
+    _meta.SESSION_AFFINITY: _meta.Refusal(
+        _meta.SESSION_AFFINITY, fix="remove analysis.sessionAffinity"
+    ),
 }
 
 _log = logging.getLogger(__name__)
@@ -81,11 +83,14 @@ def check_supported(canary: canary_api.Canary) -> str:
     ref = canary.spec.ingress_ref
     if ref is None or not ref.name:
         raise UnsupportedRequest(
-            canary, NAME, "a canary without spec.ingressRef",
+            canary,
+            NAME,
+            "a canary without spec.ingressRef",
             "set spec.ingressRef to the Ingress that routes to the apex Service",
         )
-    _meta.refuse_first(canary, NAME,
-                       [REFUSALS[feature] for feature in _meta.beyond_weights(canary)])
+    _meta.refuse_first(
+        canary, NAME, [REFUSALS[feature] for feature in _meta.beyond_weights(canary)]
+    )
     return ref.name
 
 
@@ -149,8 +154,9 @@ def build_canary_ingress(canary: canary_api.Canary, ingress: Mapping[str, Any]) 
     metadata: JSON = {
         "name": f"{check_supported(canary)}-canary",
         "namespace": canary.namespace,
-        "annotations": weighted_annotations(meta.get("annotations"),
-                                            {primary: 100, canary_service: 0}),
+        "annotations": weighted_annotations(
+            meta.get("annotations"), {primary: 100, canary_service: 0}
+        ),
         "ownerReferences": [_meta.owner_reference(canary)],
     }
     if meta.get("labels"):
@@ -174,18 +180,22 @@ def plan_canary_ingress_update(
     updated = _meta.deep_copy(existing)
     updated["spec"] = desired["spec"]
     updated.setdefault("metadata", {})["annotations"] = _meta.filter_metadata(
-        desired["metadata"]["annotations"])
+        desired["metadata"]["annotations"]
+    )
     return updated
 
 
 def routed_annotations(
-    canary: canary_api.Canary, annotations: Mapping[str, str] | None,
-    primary_weight: int, canary_weight: int,
+    canary: canary_api.Canary,
+    annotations: Mapping[str, str] | None,
+    primary_weight: int,
+    canary_weight: int,
 ) -> dict[str, str]:
     """The canary Ingress annotations for a weight split (Flagger's ``SetRoutes``)."""
     _, primary, canary_service = _meta.service_names(canary)
-    result = weighted_annotations(annotations, {primary: primary_weight,
-                                                canary_service: canary_weight})
+    result = weighted_annotations(
+        annotations, {primary: primary_weight, canary_service: canary_weight}
+    )
     if canary_weight == 0:
         result[PREDICATE] = insert_predicate(result.get(PREDICATE), ROUTE_DISABLE)
     return result
@@ -199,7 +209,8 @@ def read_routes(
     raw = (annotations or {}).get(BACKEND_WEIGHTS)
     if raw is None:
         raise _meta.RouterError(
-            f"ingress {where} get backendWeights error: annotation {BACKEND_WEIGHTS} not found")
+            f"ingress {where} get backendWeights error: annotation {BACKEND_WEIGHTS} not found"
+        )
     try:
         weights = json.loads(raw)
         if not isinstance(weights, dict):
@@ -218,8 +229,9 @@ def read_routes(
 class KubeClient(_meta.KubeClient, Protocol):
     """The part of ``flagger.kube.client.Kube`` this router uses (it also deletes)."""
 
-    async def delete(self, api_version: str, kind: str, name: str,
-                     namespace: str | None = None) -> None: ...
+    async def delete(
+        self, api_version: str, kind: str, name: str, namespace: str | None = None
+    ) -> None: ...
 
 
 class SkipperRouter:
@@ -235,19 +247,28 @@ class SkipperRouter:
         if original is None:
             raise _meta.RouterError(
                 f"apexIngress {original_name}.{canary.namespace} get query error: not found "
-                f"(spec.ingressRef of canary {_meta.canary_id(canary)})")
+                f"(spec.ingressRef of canary {_meta.canary_id(canary)})"
+            )
         name = f"{original_name}-canary"
         existing = await self._get(canary, name)
         if existing is None:
-            await _meta.write(self.kube.create, build_canary_ingress(canary, original),
-                              f"ingress {name}.{canary.namespace} create error")
-            _log.info("Ingress %s.%s created", name, canary.namespace,
-                      extra={"canary": _meta.canary_id(canary)})
+            await _meta.write(
+                self.kube.create,
+                build_canary_ingress(canary, original),
+                f"ingress {name}.{canary.namespace} create error",
+            )
+            _log.info(
+                "Ingress %s.%s created",
+                name,
+                canary.namespace,
+                extra={"canary": _meta.canary_id(canary)},
+            )
             return
         updated = plan_canary_ingress_update(canary, original, existing)
         if updated is not None:
-            await _meta.write(self.kube.replace, updated,
-                              f"ingress {name}.{canary.namespace} update error")
+            await _meta.write(
+                self.kube.replace, updated, f"ingress {name}.{canary.namespace} update error"
+            )
             _log.info("Ingress %s updated", name, extra={"canary": _meta.canary_id(canary)})
 
     async def set_routes(
@@ -262,8 +283,9 @@ class SkipperRouter:
         updated = _meta.deep_copy(existing)
         updated.setdefault("metadata", {})["annotations"] = want
         name = updated["metadata"].get("name")
-        await _meta.write(self.kube.replace, updated,
-                          f"ingress {name}.{canary.namespace} update error")
+        await _meta.write(
+            self.kube.replace, updated, f"ingress {name}.{canary.namespace} update error"
+        )
 
     async def get_routes(self, canary: canary_api.Canary) -> tuple[int, int, bool]:
         """The weights the canary Ingress currently routes."""
@@ -293,7 +315,8 @@ class SkipperRouter:
             return await self.kube.get(INGRESS_API_VERSION, "Ingress", name, canary.namespace)
         except Exception as exc:
             raise _meta.RouterError(
-                f"ingress {name}.{canary.namespace} get query error: {exc}") from exc
+                f"ingress {name}.{canary.namespace} get query error: {exc}"
+            ) from exc
 
 
 @plugins.hookimpl

@@ -79,12 +79,15 @@ AFFINITY_PROVIDERS = ("istio", "gatewayapi:v1")
 #: What a TrafficSplit cannot do: the providers that can, and what else to do.
 REFUSALS = {
     _meta.AB_TESTING: _meta.Refusal(
-        _meta.AB_TESTING, AB_PROVIDERS,
+        _meta.AB_TESTING,
+        AB_PROVIDERS,
         "or remove analysis.match and use stepWeight for a weighted canary (a TrafficSplit "
-        "routes by weight only)"),
+        "routes by weight only)",
+    ),
     _meta.MIRRORING: _meta.Refusal(_meta.MIRRORING, MIRROR_PROVIDERS, "or remove analysis.mirror"),
-    _meta.SESSION_AFFINITY: _meta.Refusal(_meta.SESSION_AFFINITY, AFFINITY_PROVIDERS,
-                                          "or remove analysis.sessionAffinity"),
+    _meta.SESSION_AFFINITY: _meta.Refusal(
+        _meta.SESSION_AFFINITY, AFFINITY_PROVIDERS, "or remove analysis.sessionAffinity"
+    ),
 }
 
 _log = logging.getLogger(__name__)
@@ -137,8 +140,9 @@ def flavor_for(provider: str) -> Flavor | None:
 
 def check_supported(canary: canary_api.Canary, provider: str) -> None:
     """Raise :class:`UnsupportedByProvider` when the canary needs more than weighted routing."""
-    _meta.refuse_first(canary, provider,
-                       [REFUSALS[feature] for feature in _meta.beyond_weights(canary)])
+    _meta.refuse_first(
+        canary, provider, [REFUSALS[feature] for feature in _meta.beyond_weights(canary)]
+    )
 
 
 def traffic_split_spec(
@@ -185,8 +189,11 @@ def plan_traffic_split_update(
 
 
 def routed_spec(
-    canary: canary_api.Canary, flavor: Flavor, spec: Mapping[str, Any],
-    primary_weight: int, canary_weight: int,
+    canary: canary_api.Canary,
+    flavor: Flavor,
+    spec: Mapping[str, Any],
+    primary_weight: int,
+    canary_weight: int,
 ) -> JSON:
     """``spec`` with its backends set to these weights (what ``set_routes`` writes)."""
     new = _meta.deep_copy(dict(spec))
@@ -198,8 +205,13 @@ def read_routes(canary: canary_api.Canary, spec: Mapping[str, Any]) -> tuple[int
     """The (primary weight, canary weight, mirrored) a TrafficSplit spec routes; a TrafficSplit
     never mirrors. Raises :class:`RouterError` when neither backend has any weight."""
     apex, primary, canary_name = _meta.service_names(canary)
-    weights = _meta.routed_weights(spec.get("backends") or [], primary, canary_name,
-                                   name=lambda b: b.get("service"), weight=_as_int)
+    weights = _meta.routed_weights(
+        spec.get("backends") or [],
+        primary,
+        canary_name,
+        name=lambda b: b.get("service"),
+        weight=_as_int,
+    )
     _meta.require_routes(f"TrafficSplit {apex}.{canary.namespace}", primary, canary_name, weights)
     return weights[0], weights[1], False
 
@@ -229,9 +241,14 @@ class SmiRouter:
         where = self._where(canary)
         existing = await self._get(canary, where, required=False)
         await _meta.create_or_update(
-            self.kube, canary, existing, where,
+            self.kube,
+            canary,
+            existing,
+            where,
             desired=lambda: traffic_split(canary, self.flavor, owner_refs=self.set_owner_refs),
-            plan=lambda found: plan_traffic_split_update(canary, self.flavor, found), log=_log)
+            plan=lambda found: plan_traffic_split_update(canary, self.flavor, found),
+            log=_log,
+        )
 
     async def set_routes(
         self, canary: canary_api.Canary, primary_weight: int, canary_weight: int, mirrored: bool
@@ -245,8 +262,9 @@ class SmiRouter:
             canary, self.flavor, existing.get("spec") or {}, primary_weight, canary_weight
         )
         if spec != existing.get("spec"):
-            await _meta.write(self.kube.replace, {**existing, "spec": spec},
-                              f"{where} update error")
+            await _meta.write(
+                self.kube.replace, {**existing, "spec": spec}, f"{where} update error"
+            )
 
     async def get_routes(self, canary: canary_api.Canary) -> tuple[int, int, bool]:
         """The weights the TrafficSplit currently routes."""

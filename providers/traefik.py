@@ -47,8 +47,16 @@ __all__ = [
 NAME = "traefik"
 API_VERSION = "traefik.io/v1alpha1"
 
-AB_PROVIDERS = ("istio", "appmesh", "appmesh:v1beta2", "contour", "gloo", "nginx",
-                "gatewayapi:v1", "gatewayapi:v1beta1")
+AB_PROVIDERS = (
+    "istio",
+    "appmesh",
+    "appmesh:v1beta2",
+    "contour",
+    "gloo",
+    "nginx",
+    "gatewayapi:v1",
+    "gatewayapi:v1beta1",
+)
 MIRROR_PROVIDERS = ("istio", "gatewayapi:v1", "gatewayapi:v1beta1")
 AFFINITY_PROVIDERS = ("istio", "gatewayapi:v1", "gatewayapi:v1beta1")
 
@@ -59,21 +67,28 @@ JSON = dict[str, Any]
 #: A Canary asks Traefik for something a weighted TraefikService cannot do.
 UnsupportedFeature = _meta.UnsupportedFeature
 #: The providers named in the error, for what a TraefikService cannot do.
-ALTERNATIVES = {_meta.AB_TESTING: AB_PROVIDERS, _meta.MIRRORING: MIRROR_PROVIDERS,
-                _meta.SESSION_AFFINITY: AFFINITY_PROVIDERS}
+ALTERNATIVES = {
+    _meta.AB_TESTING: AB_PROVIDERS,
+    _meta.MIRRORING: MIRROR_PROVIDERS,
+    _meta.SESSION_AFFINITY: AFFINITY_PROVIDERS,
+}
 
 
 def check_supported(canary: canary_api.Canary) -> None:
     """Raise :class:`UnsupportedFeature` for A/B testing, mirroring or session affinity."""
-    _meta.refuse_first(canary, NAME, [_meta.Refusal(feature, ALTERNATIVES[feature])
-                                      for feature in _meta.beyond_weights(canary)])
+    _meta.refuse_first(
+        canary,
+        NAME,
+        [_meta.Refusal(feature, ALTERNATIVES[feature]) for feature in _meta.beyond_weights(canary)],
+    )
 
 
 # --- pure builders --------------------------------------------------------------------------
 
 
-def traefik_service_spec(canary: canary_api.Canary, primary_weight: int = 100,
-                         canary_weight: int = 0) -> JSON:
+def traefik_service_spec(
+    canary: canary_api.Canary, primary_weight: int = 100, canary_weight: int = 0
+) -> JSON:
     """The spec routing these weights; the canary is listed only while it has weight."""
     _, primary, canary_name = _meta.service_names(canary)
     services = [_backend(canary, primary, primary_weight)]
@@ -86,18 +101,27 @@ def traefik_service(canary: canary_api.Canary, *, owner_refs: bool = True) -> JS
     """The TraefikService ``<svc>`` Flagger creates when there is none."""
     apex, _, _ = _meta.service_names(canary)
     labels, annotations = _meta.apex_metadata(canary)
-    metadata: JSON = {"name": apex, "namespace": canary.namespace, "labels": labels,
-                      "annotations": annotations}
+    metadata: JSON = {
+        "name": apex,
+        "namespace": canary.namespace,
+        "labels": labels,
+        "annotations": annotations,
+    }
     if not labels:
         del metadata["labels"]
     if owner_refs:
         metadata["ownerReferences"] = [_meta.owner_reference(canary)]
-    return {"apiVersion": API_VERSION, "kind": "TraefikService", "metadata": metadata,
-            "spec": traefik_service_spec(canary)}
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "TraefikService",
+        "metadata": metadata,
+        "spec": traefik_service_spec(canary),
+    }
 
 
-def plan_traefik_service_update(canary: canary_api.Canary,
-                                existing: Mapping[str, Any]) -> JSON | None:
+def plan_traefik_service_update(
+    canary: canary_api.Canary, existing: Mapping[str, Any]
+) -> JSON | None:
     """The TraefikService to write over ``existing``, or ``None`` when only weights differ.
 
     As Flagger, a TraefikService listing two services is compared with primary and canary;
@@ -110,9 +134,15 @@ def plan_traefik_service_update(canary: canary_api.Canary,
     if len(old_services) == 2:
         want["weighted"]["services"].append(_backend(canary, canary_name, 100))
     labels, annotations = _meta.apex_metadata(canary)
-    return _meta.plan_update(existing, want, owned=_meta.controlled_by(existing, canary),
-                             comparable=_without_weights, keep=_keep_weights,
-                             annotations=annotations, labels=labels)
+    return _meta.plan_update(
+        existing,
+        want,
+        owned=_meta.controlled_by(existing, canary),
+        comparable=_without_weights,
+        keep=_keep_weights,
+        annotations=annotations,
+        labels=labels,
+    )
 
 
 def read_routes(canary: canary_api.Canary, spec: Mapping[str, Any]) -> tuple[int, int, bool]:
@@ -145,25 +175,34 @@ class TraefikRouter:
         where = self._where(canary)
         existing = await self._get(canary)
         await _meta.create_or_update(
-            self.kube, canary, existing, where,
+            self.kube,
+            canary,
+            existing,
+            where,
             desired=lambda: traefik_service(canary, owner_refs=self.set_owner_refs),
-            plan=lambda found: plan_traefik_service_update(canary, found), log=_log)
+            plan=lambda found: plan_traefik_service_update(canary, found),
+            log=_log,
+        )
 
-    async def set_routes(self, canary: canary_api.Canary, primary_weight: int,
-                         canary_weight: int, mirrored: bool) -> None:
+    async def set_routes(
+        self, canary: canary_api.Canary, primary_weight: int, canary_weight: int, mirrored: bool
+    ) -> None:
         """Route ``primary_weight``/``canary_weight`` percent."""
         check_supported(canary)
         apex, _, _ = _meta.service_names(canary)
         if primary_weight == 0 and canary_weight == 0:
             raise _meta.RouterError(
-                f"RoutingRule {apex}.{canary.namespace} update failed: no valid weights")
+                f"RoutingRule {apex}.{canary.namespace} update failed: no valid weights"
+            )
         existing = await self._must_get(canary)
         spec = _meta.deep_copy(dict(existing.get("spec") or {}))
         spec.setdefault("weighted", {})["services"] = traefik_service_spec(
-            canary, primary_weight, canary_weight)["weighted"]["services"]
+            canary, primary_weight, canary_weight
+        )["weighted"]["services"]
         if spec != existing.get("spec"):
-            await _meta.write(self.kube.replace, {**existing, "spec": spec},
-                              f"{self._where(canary)} update error")
+            await _meta.write(
+                self.kube.replace, {**existing, "spec": spec}, f"{self._where(canary)} update error"
+            )
 
     async def get_routes(self, canary: canary_api.Canary) -> tuple[int, int, bool]:
         """The weights the TraefikService routes."""
@@ -175,9 +214,14 @@ class TraefikRouter:
         existing = await self._get(canary)
         if existing is None:
             return
-        await _meta.give_back(self.kube, canary, existing, original_spec(existing),
-                              self._where(canary),
-                              log=None if _meta.controlled_by(existing, canary) else _log)
+        await _meta.give_back(
+            self.kube,
+            canary,
+            existing,
+            original_spec(existing),
+            self._where(canary),
+            log=None if _meta.controlled_by(existing, canary) else _log,
+        )
 
     async def _get(self, canary: canary_api.Canary) -> JSON | None:
         apex, _, _ = _meta.service_names(canary)
@@ -208,16 +252,20 @@ def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router 
     """The Traefik router."""
     if name != NAME:
         return None
-    return TraefikRouter(context.kube,
-                         set_owner_refs=not context.options.get("kubeconfig-service-mesh"))
+    return TraefikRouter(
+        context.kube, set_owner_refs=not context.options.get("kubeconfig-service-mesh")
+    )
 
 
 # --- helpers --------------------------------------------------------------------------------
 
 
 def _backend(canary: canary_api.Canary, name: str, weight: int) -> JSON:
-    backend: JSON = {"name": name, "namespace": canary.namespace,
-                     "port": _meta.service(canary).port}
+    backend: JSON = {
+        "name": name,
+        "namespace": canary.namespace,
+        "port": _meta.service(canary).port,
+    }
     if weight:
         backend["weight"] = weight
     return backend
@@ -225,15 +273,17 @@ def _backend(canary: canary_api.Canary, name: str, weight: int) -> JSON:
 
 def _without_weights(spec: Mapping[str, Any]) -> JSON:
     weighted = dict(spec.get("weighted") or {})
-    weighted["services"] = [{k: v for k, v in s.items() if k != "weight"}
-                            for s in weighted.get("services") or []]
+    weighted["services"] = [
+        {k: v for k, v in s.items() if k != "weight"} for s in weighted.get("services") or []
+    ]
     return {**spec, "weighted": weighted}
 
 
 def _keep_weights(new: JSON, old: Mapping[str, Any]) -> None:
     """Give the services of ``new`` the weights they have in ``old`` (where they have one)."""
-    weights = {s.get("name"): s.get("weight")
-               for s in ((old.get("weighted") or {}).get("services")) or []}
+    weights = {
+        s.get("name"): s.get("weight") for s in ((old.get("weighted") or {}).get("services")) or []
+    }
     for service in new["weighted"]["services"]:
         if weights.get(service["name"]):
             service["weight"] = weights[service["name"]]

@@ -51,11 +51,15 @@ def cluster() -> Iterator[devcluster.LocalCluster]:
         names: list[str] = []
         for path in crd_files:
             started.kubectl("apply", "--server-side", "-f", str(path))
-            names += [d["metadata"]["name"] for d in yaml.safe_load_all(path.read_text())
-                      if d and d.get("kind") == "CustomResourceDefinition"]
+            names += [
+                d["metadata"]["name"]
+                for d in yaml.safe_load_all(path.read_text())
+                if d and d.get("kind") == "CustomResourceDefinition"
+            ]
         if names:
-            started.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                            *(f"crd/{n}" for n in names))
+            started.kubectl(
+                "wait", "--for=condition=Established", "--timeout=60s", *(f"crd/{n}" for n in names)
+            )
         _timings["CRDs established"] = time.monotonic() - began
         yield started
     finally:
@@ -67,8 +71,11 @@ def namespace(cluster: devcluster.LocalCluster, request: pytest.FixtureRequest) 
     """A fresh namespace named after the test, deleted afterwards."""
     slug = re.sub(r"[^a-z0-9-]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
     name = f"{slug}-{uuid.uuid4().hex[:5]}"
-    cluster.api("POST", "/api/v1/namespaces",
-                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    cluster.api(
+        "POST",
+        "/api/v1/namespaces",
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
+    )
     yield name
     cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
 

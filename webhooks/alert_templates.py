@@ -92,9 +92,15 @@ class TemplateVariables:
 
 #: Values used to check that a template renders (``flagger validate`` has no alert at hand).
 SAMPLE = TemplateVariables(
-    name="podinfo", namespace="test", message="Canary analysis completed successfully, "
-    "promotion finished.", severity="info", phase="Succeeded", cluster="prod",
-    target="Deployment/podinfo.test", threshold="5", deadline="600s",
+    name="podinfo",
+    namespace="test",
+    message="Canary analysis completed successfully, promotion finished.",
+    severity="info",
+    phase="Succeeded",
+    cluster="prod",
+    target="Deployment/podinfo.test",
+    threshold="5",
+    deadline="600s",
     routing="Weight step: 10 max: 50",
 )
 

@@ -64,8 +64,17 @@ from flagger.webhooks import loadtester_access as access_rules
 from flagger.webhooks import loadtester_gates as gates_store
 from flagger.webhooks import loadtester_tasks as tasks
 
-__all__ = ["BadPayload", "Payload", "Settings", "build_app", "decode_payload", "main",
-           "open_store", "parse_args", "serve"]
+__all__ = [
+    "BadPayload",
+    "Payload",
+    "Settings",
+    "build_app",
+    "decode_payload",
+    "main",
+    "open_store",
+    "parse_args",
+    "serve",
+]
 
 log = logs.get_logger(__name__)
 
@@ -76,6 +85,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 # --- flags --------------------------------------------------------------------------------------
+
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
@@ -95,8 +105,11 @@ class Settings:
 
     def access(self) -> access_rules.Access:
         """The access rules these flags describe."""
-        namespace = (access_rules.compile_patterns([self.namespace_regexp], "-namespace-regexp")
-                     if self.namespace_regexp else ())
+        namespace = (
+            access_rules.compile_patterns([self.namespace_regexp], "-namespace-regexp")
+            if self.namespace_regexp
+            else ()
+        )
         return access_rules.Access(
             token=self.token,
             namespace_regexp=namespace[0] if namespace else None,
@@ -133,34 +146,71 @@ def _port(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The ``flagger-loadtester`` argument parser (every flag as ``-flag`` and ``--flag``)."""
     parser = argparse.ArgumentParser(
-        prog="flagger-loadtester", allow_abbrev=False,
-        description="Flagger's load testing webhook service: tasks, gates, rollback gates.")
+        prog="flagger-loadtester",
+        allow_abbrev=False,
+        description="Flagger's load testing webhook service: tasks, gates, rollback gates.",
+    )
 
     def flag(name: str, **kwargs: Any) -> None:
         parser.add_argument(f"-{name}", f"--{name}", dest=name.replace("-", "_"), **kwargs)
 
     flag("port", type=_port, default=9090, help="port to listen on (default 9090; 0: any free)")
     flag("host", default="", help="address to listen on (default: every interface)")
-    flag("timeout", type=_duration, default=3600.0, metavar="DURATION",
-         help="timeout of each task, e.g. 30s, 5m (default 1h)")
-    flag("namespace-regexp", default="",
-         help="only serve payloads whose namespace matches this regular expression (else 403)")
+    flag(
+        "timeout",
+        type=_duration,
+        default=3600.0,
+        metavar="DURATION",
+        help="timeout of each task, e.g. 30s, 5m (default 1h)",
+    )
+    flag(
+        "namespace-regexp",
+        default="",
+        help="only serve payloads whose namespace matches this regular expression (else 403)",
+    )
     flag("log-level", default="debug", help="debug, info, warn or error (default debug)")
-    flag("log-cmd-output", type=_go_bool, nargs="?", const=True, default=False, metavar="BOOL",
-         help="log the output of cmd tasks")
+    flag(
+        "log-cmd-output",
+        type=_go_bool,
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="BOOL",
+        help="log the output of cmd tasks",
+    )
     flag("zap-encoding", default="json", help="accepted for compatibility; logs are JSON")
-    flag("zap-replace-globals", type=_go_bool, nargs="?", const=True, default=False,
-         metavar="BOOL", help="accepted for compatibility; no effect")
-    flag("token", default=None,
-         help=f"require 'Authorization: Bearer TOKEN' on every endpoint but /healthz "
-              f"(default: ${TOKEN_ENV})")
-    flag("allow", action="append", default=[], metavar="REGEXP",
-         help="allow only task commands matching this regular expression in full (repeatable)")
+    flag(
+        "zap-replace-globals",
+        type=_go_bool,
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="BOOL",
+        help="accepted for compatibility; no effect",
+    )
+    flag(
+        "token",
+        default=None,
+        help=f"require 'Authorization: Bearer TOKEN' on every endpoint but /healthz "
+        f"(default: ${TOKEN_ENV})",
+    )
+    flag(
+        "allow",
+        action="append",
+        default=[],
+        metavar="REGEXP",
+        help="allow only task commands matching this regular expression in full (repeatable)",
+    )
     flag("gates-file", default="", metavar="PATH", help="keep gates in this JSON file")
-    flag("gates-configmap", default="", metavar="NAMESPACE/NAME",
-         help="keep gates in this ConfigMap")
-    flag("kubeconfig", default="", metavar="PATH",
-         help="kubeconfig for -gates-configmap (default: in-cluster or ~/.kube/config)")
+    flag(
+        "gates-configmap", default="", metavar="NAMESPACE/NAME", help="keep gates in this ConfigMap"
+    )
+    flag(
+        "kubeconfig",
+        default="",
+        metavar="PATH",
+        help="kubeconfig for -gates-configmap (default: in-cluster or ~/.kube/config)",
+    )
     return parser
 
 
@@ -176,12 +226,17 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str] | None = None) ->
         if not namespace or not name or "/" in name:
             parser.error(f"-gates-configmap {args.gates_configmap!r}: expected NAMESPACE/NAME")
     settings = Settings(
-        port=args.port, host=args.host, timeout=args.timeout,
-        namespace_regexp=args.namespace_regexp, log_level=args.log_level,
+        port=args.port,
+        host=args.host,
+        timeout=args.timeout,
+        namespace_regexp=args.namespace_regexp,
+        log_level=args.log_level,
         log_cmd_output=args.log_cmd_output,
         token=args.token if args.token is not None else environ.get(TOKEN_ENV, ""),
-        allow=tuple(args.allow), gates_file=args.gates_file,
-        gates_configmap=args.gates_configmap, kubeconfig=args.kubeconfig,
+        allow=tuple(args.allow),
+        gates_file=args.gates_file,
+        gates_configmap=args.gates_configmap,
+        kubeconfig=args.kubeconfig,
     )
     try:
         settings.access()
@@ -192,6 +247,7 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str] | None = None) ->
 
 
 # --- payload ------------------------------------------------------------------------------------
+
 
 class BadPayload(ValueError):
     """The request body is not Flagger's webhook payload."""
@@ -251,6 +307,7 @@ def decode_payload(body: bytes) -> Payload:
 
 # --- the HTTP API -------------------------------------------------------------------------------
 
+
 def _text_response(status: int, text: str = "") -> web.Response:
     return web.Response(status=status, text=text)
 
@@ -258,17 +315,22 @@ def _text_response(status: int, text: str = "") -> web.Response:
 class _Api:
     """The request handlers, over the gates, the command runner and the access rules."""
 
-    def __init__(self, access: access_rules.Access, gates: gates_store.Gates,
-                 runner: tasks.CommandRunner) -> None:
+    def __init__(
+        self, access: access_rules.Access, gates: gates_store.Gates, runner: tasks.CommandRunner
+    ) -> None:
         self.access, self.gates, self.runner = access, gates, runner
 
     @web.middleware
     async def authenticate(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path != "/healthz" and not self.access.token_ok(
-                request.headers.get("Authorization"), request.query.get("token")):
-            return web.Response(status=401, text="Unauthorized: send 'Authorization: Bearer "
-                                "<token>' or '?token=<token>' with the loadtester's token",
-                                headers={"WWW-Authenticate": 'Bearer realm="flagger-loadtester"'})
+            request.headers.get("Authorization"), request.query.get("token")
+        ):
+            return web.Response(
+                status=401,
+                text="Unauthorized: send 'Authorization: Bearer "
+                "<token>' or '?token=<token>' with the loadtester's token",
+                headers={"WWW-Authenticate": 'Bearer realm="flagger-loadtester"'},
+            )
         return await handler(request)
 
     async def payload(self, request: web.Request) -> Payload:
@@ -279,8 +341,10 @@ class _Api:
             log.error(str(exc))
             raise web.HTTPBadRequest(text=str(exc)) from None
         if not self.access.namespace_ok(payload.namespace):
-            log.warning(f"namespace {payload.namespace!r} does not match -namespace-regexp",
-                        canary=payload.canary)
+            log.warning(
+                f"namespace {payload.namespace!r} does not match -namespace-regexp",
+                canary=payload.canary,
+            )
             raise web.HTTPForbidden(text="Forbidden")
         return payload
 
@@ -291,8 +355,9 @@ class _Api:
 
     async def metrics(self, request: web.Request) -> web.Response:
         body = prometheus_client.generate_latest(prometheus_client.REGISTRY)
-        return web.Response(body=body,
-                            headers={"Content-Type": prometheus_client.CONTENT_TYPE_LATEST})
+        return web.Response(
+            body=body, headers={"Content-Type": prometheus_client.CONTENT_TYPE_LATEST}
+        )
 
     async def approve(self, request: web.Request) -> web.Response:
         return _text_response(200, "OK")
@@ -307,6 +372,7 @@ class _Api:
             approved = self.gates.is_open(key)
             log.info(f"{key} {what} check: approved {str(approved).lower()}")
             return _text_response(200, "Approved") if approved else _text_response(403, "Forbidden")
+
         return handle
 
     def change(self, prefix: str, what: str, is_open: bool) -> Handler:
@@ -317,12 +383,14 @@ class _Api:
             try:
                 await self.gates.set(key, is_open)
             except Exception as exc:
-                message = (f"{key} {what} {verb} but not saved to "
-                           f"{self.gates.store.describe()}: {exc}")
+                message = (
+                    f"{key} {what} {verb} but not saved to {self.gates.store.describe()}: {exc}"
+                )
                 log.error(message)
                 return _text_response(500, message)
             log.info(f"{key} {what} {verb}")
             return _text_response(202)
+
         return handle
 
     # tasks
@@ -339,15 +407,20 @@ class _Api:
                 return _text_response(400, "cmd not found in metadata")
             if not self.access.command_allowed(command):
                 return self.refuse(payload, command)
-            self.runner.submit(payload.canary, command,
-                               log_output=tasks.parse_go_bool(metadata.get("logCmdOutput")))
+            self.runner.submit(
+                payload.canary,
+                command,
+                log_output=tasks.parse_go_bool(metadata.get("logCmdOutput")),
+            )
             return _text_response(202)
         if task_type == "bash" or task_type in tasks.TOOL_BINARIES:
             return await self.blocking(payload, task_type, command)
         if task_type in NOT_IMPLEMENTED:
-            message = (f"task type {task_type} is not supported by this loadtester (Flagger's "
-                       f"{task_type} integration is not implemented here); run its client from a "
-                       f"cmd or bash task instead")
+            message = (
+                f"task type {task_type} is not supported by this loadtester (Flagger's "
+                f"{task_type} integration is not implemented here); run its client from a "
+                f"cmd or bash task instead"
+            )
             log.error(message, canary=payload.canary)
             return _text_response(501, message)
         return _text_response(400, f"unknown task type {task_type}")
@@ -383,8 +456,9 @@ class _Api:
         return _text_response(200, outcome.output if return_output else "")
 
 
-def build_app(access: access_rules.Access, gates: gates_store.Gates,
-              runner: tasks.CommandRunner) -> web.Application:
+def build_app(
+    access: access_rules.Access, gates: gates_store.Gates, runner: tasks.CommandRunner
+) -> web.Application:
     """The loadtester's aiohttp application."""
     api = _Api(access, gates, runner)
     app = web.Application(middlewares=[api.authenticate])
@@ -407,6 +481,7 @@ def build_app(access: access_rules.Access, gates: gates_store.Gates,
 
 
 # --- running ------------------------------------------------------------------------------------
+
 
 async def open_store(settings: Settings) -> gates_store.GateStore:
     """The gate store the flags ask for."""
@@ -448,8 +523,9 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
             log.error(f"loading gates from {store.describe()} failed: {exc}")
             return 1
         log.info(f"gates kept in {store.describe()}: {count} loaded")
-        web_runner = web.AppRunner(build_app(settings.access(), gates, runner),
-                                   access_log=None, handle_signals=False)
+        web_runner = web.AppRunner(
+            build_app(settings.access(), gates, runner), access_log=None, handle_signals=False
+        )
         await web_runner.setup()
         site = web.TCPSite(web_runner, settings.host or None, settings.port)
         try:
@@ -458,8 +534,11 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
             log.error(f"cannot listen on {settings.host or '*'}:{settings.port}: {exc}")
             return 1
         port = web_runner.addresses[0][1]
-        log.info(f"Starting load tester v{flagger.__version__} API on port {port}",
-                 host=settings.host or "*", port=port)
+        log.info(
+            f"Starting load tester v{flagger.__version__} API on port {port}",
+            host=settings.host or "*",
+            port=port,
+        )
         await stop.wait()
         return 0
     finally:

@@ -66,5 +66,7 @@ class Access:
 
     def refusal(self, command: str) -> str:
         """The 403 message for a command the allow-list refuses."""
-        return (f'command "{command}" is not allowed by this loadtester: it matches none of the '
-                f"-allow patterns ({', '.join(p.pattern for p in self.allow)})")
+        return (
+            f'command "{command}" is not allowed by this loadtester: it matches none of the '
+            f"-allow patterns ({', '.join(p.pattern for p in self.allow)})"
+        )

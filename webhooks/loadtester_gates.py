@@ -133,16 +133,21 @@ class ConfigMapStore:
             with contextlib.suppress(errors.Conflict):  # else someone created it meanwhile
                 await self._create(gates)
                 return
-        await self.kube.patch("v1", "ConfigMap", self.name, self.namespace,
-                              {"data": {key: value}})
+        await self.kube.patch("v1", "ConfigMap", self.name, self.namespace, {"data": {key: value}})
 
     async def _create(self, gates: Mapping[str, bool]) -> None:
-        await self.kube.create({
-            "apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": self.name, "namespace": self.namespace,
-                         "labels": {"app.kubernetes.io/managed-by": "flagger-loadtester"}},
-            "data": {k: "true" if v else "false" for k, v in gates.items()},
-        })
+        await self.kube.create(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {
+                    "name": self.name,
+                    "namespace": self.namespace,
+                    "labels": {"app.kubernetes.io/managed-by": "flagger-loadtester"},
+                },
+                "data": {k: "true" if v else "false" for k, v in gates.items()},
+            }
+        )
 
     async def close(self) -> None:
         await self.kube.close()

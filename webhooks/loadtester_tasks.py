@@ -100,8 +100,11 @@ def _go_error(returncode: int) -> str:
             name = signal.Signals(-returncode).name
         except ValueError:
             return f"signal: {-returncode}"
-        return "signal: " + {"SIGKILL": "killed", "SIGTERM": "terminated",
-                             "SIGINT": "interrupt"}.get(name, name.lower())
+        return "signal: " + {
+            "SIGKILL": "killed",
+            "SIGTERM": "terminated",
+            "SIGINT": "interrupt",
+        }.get(name, name.lower())
     return f"exit status {returncode}"
 
 
@@ -115,8 +118,12 @@ async def run(argv: Sequence[str], timeout: float) -> Outcome:
     ``timeout`` seconds (or when the caller is cancelled)."""
     try:
         process = await asyncio.create_subprocess_exec(
-            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+        )
     except OSError as exc:  # the program is missing or not executable
         return Outcome(False, "", f'exec: "{argv[0]}": {exc.strerror or exc}')
     assert process.stdout is not None
@@ -176,8 +183,7 @@ class CommandRunner:
         log.info(f"command starting {command}", canary=canary)
         outcome = await run(["sh", "-c", command], self.timeout)
         if not outcome.ok:
-            log.error(f"command failed {command} {outcome.error} {outcome.output}",
-                      canary=canary)
+            log.error(f"command failed {command} {outcome.error} {outcome.output}", canary=canary)
             return
         if log_output:
             log.info(outcome.output, canary=canary)

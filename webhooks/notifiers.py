@@ -121,8 +121,12 @@ def alert_fields(canary: canary_api.Canary, cluster: str, with_details: bool) ->
         return fields
     fields.append({"name": "Target", "value": _target(canary)})
     fields.append({"name": "Failed checks threshold", "value": _threshold(canary)})
-    fields.append({"name": "Progress deadline",
-                   "value": f"{canary.spec.effective_progress_deadline_seconds}s"})
+    fields.append(
+        {
+            "name": "Progress deadline",
+            "value": f"{canary.spec.effective_progress_deadline_seconds}s",
+        }
+    )
     routing = traffic_routing(canary.spec.effective_analysis)
     if routing:
         fields.append({"name": "Traffic routing", "value": routing})
@@ -134,9 +138,15 @@ def _phase(canary: canary_api.Canary) -> str:
     return str(phase or "")
 
 
-def build_alert(canary: canary_api.Canary, message: str, severity: str, *,
-                with_details: bool = False, cluster: str = "",
-                phase: str | None = None) -> Alert:
+def build_alert(
+    canary: canary_api.Canary,
+    message: str,
+    severity: str,
+    *,
+    with_details: bool = False,
+    cluster: str = "",
+    phase: str | None = None,
+) -> Alert:
     """The alert handed to notifiers for one ``decision.Alert``."""
     return Alert(
         name=canary.name,
@@ -150,13 +160,19 @@ def build_alert(canary: canary_api.Canary, message: str, severity: str, *,
     )
 
 
-def template_variables(canary: canary_api.Canary,
-                       alert: Alert) -> alert_templates.TemplateVariables:
+def template_variables(
+    canary: canary_api.Canary, alert: Alert
+) -> alert_templates.TemplateVariables:
     """Every template variable for an alert (the detail ones on every alert)."""
     return alert_templates.TemplateVariables(
-        name=alert["name"], namespace=alert["namespace"], message=alert["message"],
-        severity=alert["severity"], phase=alert["phase"], cluster=alert["cluster"],
-        target=alert["target"], threshold=_threshold(canary),
+        name=alert["name"],
+        namespace=alert["namespace"],
+        message=alert["message"],
+        severity=alert["severity"],
+        phase=alert["phase"],
+        cluster=alert["cluster"],
+        target=alert["target"],
+        threshold=_threshold(canary),
         deadline=f"{canary.spec.effective_progress_deadline_seconds}s",
         routing=traffic_routing(canary.spec.effective_analysis),
     )
@@ -167,12 +183,16 @@ def global_provider(options: Mapping[str, Any]) -> tuple[str, dict[str, str]] | 
     MS Teams wins over Slack, as in Flagger's ``initNotifier``."""
     teams = str(options.get("msteams-url") or "")
     if teams:
-        return "msteams", {"type": "msteams", "address": teams,
-                           "proxy": str(options.get("msteams-proxy-url") or "")}
+        return "msteams", {
+            "type": "msteams",
+            "address": teams,
+            "proxy": str(options.get("msteams-proxy-url") or ""),
+        }
     slack = str(options.get("slack-url") or "")
     if slack:
         return "slack", {
-            "type": "slack", "address": slack,
+            "type": "slack",
+            "address": slack,
             "proxy": str(options.get("slack-proxy-url") or ""),
             "token": str(options.get("slack-token") or ""),
             "username": str(options.get("slack-user") or ""),
@@ -187,9 +207,14 @@ def global_provider(options: Mapping[str, Any]) -> tuple[str, dict[str, str]] | 
 class Notifications:
     """The daemon's alert sender: one per daemon, started and closed with it."""
 
-    def __init__(self, installed: plugins.Plugins, context: plugins.PluginContext, *,
-                 registry: prometheus_client.CollectorRegistry | None = None,
-                 policy: DeliveryPolicy = notify_delivery.DEFAULT_POLICY) -> None:
+    def __init__(
+        self,
+        installed: plugins.Plugins,
+        context: plugins.PluginContext,
+        *,
+        registry: prometheus_client.CollectorRegistry | None = None,
+        policy: DeliveryPolicy = notify_delivery.DEFAULT_POLICY,
+    ) -> None:
         self.installed, self.context = installed, context
         self.failures = notify_delivery.FailureCounter(registry)
         self.queue = notify_delivery.DeliveryQueue(policy, self.failures)
@@ -204,8 +229,7 @@ class Notifications:
         if found is not None:
             self.global_type, spec = found
             try:
-                self.global_notifier = self.installed.notifier(self.global_type, spec,
-                                                               self.context)
+                self.global_notifier = self.installed.notifier(self.global_type, spec, self.context)
                 log.info(f"Notifications enabled for {spec['address'][:30]}")
             except Exception as exc:
                 log.error(f"Notifier {exc}")
@@ -219,12 +243,20 @@ class Notifications:
         """Wait until every queued alert has been delivered or given up."""
         await self.queue.join()
 
-    def notify(self, canary: canary_api.Canary, message: str, severity: str, *,
-               with_details: bool = False, phase: str | None = None) -> bool:
+    def notify(
+        self,
+        canary: canary_api.Canary,
+        message: str,
+        severity: str,
+        *,
+        with_details: bool = False,
+        phase: str | None = None,
+    ) -> bool:
         """Queue an alert for the canary's providers; never waits. False when it was dropped
         (queue full) or there is nowhere to send it."""
-        alert = build_alert(canary, message, severity, with_details=with_details,
-                            cluster=self.cluster, phase=phase)
+        alert = build_alert(
+            canary, message, severity, with_details=with_details, cluster=self.cluster, phase=phase
+        )
         key = (canary.namespace, canary.name)
         analysis = canary.spec.effective_analysis
         entries = analysis.effective_alerts if analysis is not None else []
@@ -232,8 +264,9 @@ class Notifications:
             notifier = self.global_notifier
             if notifier is None:
                 return False
-            return self.queue.submit(key, lambda: self._send_global(notifier, alert),
-                                     self.global_type)
+            return self.queue.submit(
+                key, lambda: self._send_global(notifier, alert), self.global_type
+            )
         accepted = True
         for entry in entries:
             if not should_alert(severity, entry.severity):
@@ -241,8 +274,8 @@ class Notifications:
             namespace = entry.provider_ref.effective_namespace(canary.namespace)
             provider_type = self._types.get((namespace, entry.provider_ref.name), "")
             accepted &= self.queue.submit(
-                key, functools.partial(self._send_to_provider, canary, alert, entry),
-                provider_type)
+                key, functools.partial(self._send_to_provider, canary, alert, entry), provider_type
+            )
         return accepted
 
     async def _send_global(self, notifier: plugins.Notifier, alert: Alert) -> None:
@@ -252,30 +285,40 @@ class Notifications:
             self.failures.count(self.global_type, exc.reason)
             log.error(f"alert can't be sent: {exc}", canary=_Named(alert))
 
-    async def _send_to_provider(self, canary: canary_api.Canary, alert: Alert,
-                                entry: analysis_api.CanaryAlert) -> None:
+    async def _send_to_provider(
+        self, canary: canary_api.Canary, alert: Alert, entry: analysis_api.CanaryAlert
+    ) -> None:
         ref = entry.provider_ref
         namespace = ref.effective_namespace(canary.namespace)
         where = f"{ref.name}.{namespace}"
         provider_type = ""
         try:
-            if (self.context.options.get("no-cross-namespace-refs")
-                    and namespace != canary.namespace):
+            if (
+                self.context.options.get("no-cross-namespace-refs")
+                and namespace != canary.namespace
+            ):
                 raise DeliveryError(
                     notify_delivery.PROVIDER_ERROR,
                     f"cross-namespace reference to {where} is not allowed "
                     "(-no-cross-namespace-refs); move the AlertProvider to namespace "
-                    f"{canary.namespace}")
+                    f"{canary.namespace}",
+                )
             try:
                 async with asyncio.timeout(RESOLVE_TIMEOUT):
                     provider_type, spec, template = await self._resolve(ref.name, namespace)
             except TimeoutError:
-                raise DeliveryError(notify_delivery.TIMEOUT, "reading the AlertProvider and its "
-                                    f"Secret took longer than {RESOLVE_TIMEOUT:g}s") from None
+                raise DeliveryError(
+                    notify_delivery.TIMEOUT,
+                    "reading the AlertProvider and its "
+                    f"Secret took longer than {RESOLVE_TIMEOUT:g}s",
+                ) from None
             notifier = self.installed.notifier(provider_type, spec, self.context)
         except Exception as exc:
-            failure = exc if isinstance(exc, DeliveryError) else DeliveryError(
-                notify_delivery.PROVIDER_ERROR, str(exc))
+            failure = (
+                exc
+                if isinstance(exc, DeliveryError)
+                else DeliveryError(notify_delivery.PROVIDER_ERROR, str(exc))
+            )
             provider_type = self._types.get((namespace, ref.name), "")
             self.failures.count(provider_type, failure.reason)
             log.error(_provider_problem(where, failure), canary=canary)
@@ -284,18 +327,20 @@ class Notifications:
         if template is not None:
             try:
                 sent["message"] = alert_templates.render(
-                    template, template_variables(canary, alert))
+                    template, template_variables(canary, alert)
+                )
             except alert_templates.AlertTemplateError as exc:
-                log.error(f"alert provider {where} template error, sending Flagger's message: "
-                          f"{exc}", canary=canary)
+                log.error(
+                    f"alert provider {where} template error, sending Flagger's message: {exc}",
+                    canary=canary,
+                )
         try:
             await self.queue.deliver(lambda: notifier.post(sent))
         except DeliveryError as exc:
             self.failures.count(provider_type, exc.reason)
             log.error(f"alert provider {where} send error: {exc}", canary=canary)
 
-    async def _resolve(self, name: str, namespace: str
-                       ) -> tuple[str, dict[str, str], str | None]:
+    async def _resolve(self, name: str, namespace: str) -> tuple[str, dict[str, str], str | None]:
         """The AlertProvider's type, resolved spec and message template."""
         kube = self.context.kube
         try:
@@ -303,8 +348,9 @@ class Notifications:
         except kube_errors.ApiError as exc:
             raise DeliveryError(notify_delivery.PROVIDER_ERROR, str(exc)) from None
         if obj is None:
-            raise DeliveryError(notify_delivery.PROVIDER_ERROR,
-                                f'alertproviders.flagger.app "{name}" not found')
+            raise DeliveryError(
+                notify_delivery.PROVIDER_ERROR, f'alertproviders.flagger.app "{name}" not found'
+            )
         spec: Mapping[str, Any] = obj.get("spec") or {}
         provider_type = str(spec.get("type") or "")
         self._types[(namespace, name)] = provider_type

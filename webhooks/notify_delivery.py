@@ -155,14 +155,18 @@ async def post_json(
     client = session if session is not None else aiohttp.ClientSession(trust_env=True)
     try:
         async with client.post(
-            url, data=data, headers=headers, proxy=proxy or None,
+            url,
+            data=data,
+            headers=headers,
+            proxy=proxy or None,
             timeout=aiohttp.ClientTimeout(total=timeout),
         ) as response:
             body = await response.content.read(MAX_BODY_BYTES)
             status = response.status
     except (TimeoutError, aiohttp.ServerTimeoutError):
         raise DeliveryError(
-            TIMEOUT, f"sending notification failed: no answer within {timeout:g}s",
+            TIMEOUT,
+            f"sending notification failed: no answer within {timeout:g}s",
             retriable=True,
         ) from None
     except aiohttp.ClientConnectionError as exc:
@@ -191,8 +195,9 @@ def classify(exc: BaseException) -> DeliveryError:
     if isinstance(exc, TimeoutError):
         return DeliveryError(TIMEOUT, "sending notification failed: timed out", retriable=True)
     if isinstance(exc, aiohttp.ClientConnectionError):
-        return DeliveryError(CONNECTION_ERROR, f"sending notification failed: {exc}",
-                             retriable=True)
+        return DeliveryError(
+            CONNECTION_ERROR, f"sending notification failed: {exc}", retriable=True
+        )
     return DeliveryError(ERROR, f"{type(exc).__name__}: {exc}")
 
 
@@ -206,8 +211,10 @@ class FailureCounter:
     def __init__(self, registry: prometheus_client.CollectorRegistry | None = None) -> None:
         inner = prometheus_client.CollectorRegistry(auto_describe=True)
         self.counter = prometheus_client.Counter(
-            FAILURES_METRIC, "Alerts that could not be delivered to their provider",
-            ["provider_type", "reason"], registry=inner,
+            FAILURES_METRIC,
+            "Alerts that could not be delivered to their provider",
+            ["provider_type", "reason"],
+            registry=inner,
         )
         self.registry = registry if registry is not None else prometheus_client.CollectorRegistry()
         self.registry.register(_WithoutCreated(inner))
@@ -267,8 +274,9 @@ class DeliveryQueue:
     other in submission order.
     """
 
-    def __init__(self, policy: DeliveryPolicy = DEFAULT_POLICY,
-                 failures: FailureCounter | None = None) -> None:
+    def __init__(
+        self, policy: DeliveryPolicy = DEFAULT_POLICY, failures: FailureCounter | None = None
+    ) -> None:
         self.policy = policy
         self.failures = failures if failures is not None else FailureCounter()
         self._queue: asyncio.Queue[Job] = asyncio.Queue()
@@ -289,14 +297,17 @@ class DeliveryQueue:
             for n in range(max(1, self.policy.workers))
         ]
 
-    def submit(self, key: Hashable, job: Callable[[], Awaitable[None]],
-               provider_type: str = "") -> bool:
+    def submit(
+        self, key: Hashable, job: Callable[[], Awaitable[None]], provider_type: str = ""
+    ) -> bool:
         """Queue a job; False when it was dropped (queue full or closed)."""
         if self._closed or self._pending >= self.policy.queue_size:
             self.failures.count(provider_type, QUEUE_FULL)
-            log.error(f"alert dropped: the delivery queue is full ({self.policy.queue_size} "
-                      "alerts waiting); is a notification service down?",
-                      provider_type=provider_type or "unknown")
+            log.error(
+                f"alert dropped: the delivery queue is full ({self.policy.queue_size} "
+                "alerts waiting); is a notification service down?",
+                provider_type=provider_type or "unknown",
+            )
             return False
         self._pending += 1
         self._unfinished += 1
@@ -366,7 +377,8 @@ class DeliveryQueue:
             stop=tenacity.stop_after_attempt(max(1, policy.attempts)),
             wait=tenacity.wait_exponential(multiplier=policy.wait_min, max=policy.wait_max),
             retry=tenacity.retry_if_exception(
-                lambda exc: isinstance(exc, DeliveryError) and exc.retriable),
+                lambda exc: isinstance(exc, DeliveryError) and exc.retriable
+            ),
             reraise=True,
         )
         await retrying(attempt)

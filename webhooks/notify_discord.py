@@ -37,9 +37,17 @@ def slack_url(url: str) -> str:
 class DiscordNotifier:
     """Posts alerts to one Discord webhook."""
 
-    def __init__(self, url: str, *, channel: str, username: str, proxy: str = "",
-                 token: str = "", timeout: float = notify_delivery.DEFAULT_TIMEOUT,
-                 session: aiohttp.ClientSession | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        channel: str,
+        username: str,
+        proxy: str = "",
+        token: str = "",
+        timeout: float = notify_delivery.DEFAULT_TIMEOUT,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
         self.url = slack_url(url)
         notify_slack.check_names("Discord", username, channel)
         self.channel, self.username = channel, username
@@ -48,18 +56,28 @@ class DiscordNotifier:
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any]) -> DiscordNotifier:
-        return cls(str(spec.get("address") or ""), channel=str(spec.get("channel") or ""),
-                   username=str(spec.get("username") or ""), proxy=str(spec.get("proxy") or ""),
-                   token=str(spec.get("token") or ""))
+        return cls(
+            str(spec.get("address") or ""),
+            channel=str(spec.get("channel") or ""),
+            username=str(spec.get("username") or ""),
+            proxy=str(spec.get("proxy") or ""),
+            token=str(spec.get("token") or ""),
+        )
 
     async def post(self, alert: Mapping[str, Any]) -> None:
         await notify_delivery.post_json(
-            self.url, notify_slack.payload(alert, self.channel, self.username),
-            proxy=self.proxy, token=self.token, timeout=self.timeout, session=self.session)
+            self.url,
+            notify_slack.payload(alert, self.channel, self.username),
+            proxy=self.proxy,
+            token=self.token,
+            timeout=self.timeout,
+            session=self.session,
+        )
 
 
 @plugins.hookimpl
-def flagger_notifier(provider_type: str, spec: Mapping[str, Any],
-                     context: plugins.PluginContext) -> plugins.Notifier | None:
+def flagger_notifier(
+    provider_type: str, spec: Mapping[str, Any], context: plugins.PluginContext
+) -> plugins.Notifier | None:
     """The Discord notifier for an AlertProvider of type ``discord``."""
     return DiscordNotifier.from_spec(spec) if provider_type == TYPE else None

@@ -53,26 +53,41 @@ def payload(alert: Mapping[str, Any]) -> dict[str, Any]:
 class MSTeamsNotifier:
     """Posts alerts to one Teams incoming webhook."""
 
-    def __init__(self, url: str, *, proxy: str = "", token: str = "",
-                 timeout: float = notify_delivery.DEFAULT_TIMEOUT,
-                 session: aiohttp.ClientSession | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        proxy: str = "",
+        token: str = "",
+        timeout: float = notify_delivery.DEFAULT_TIMEOUT,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
         self.url = notify_delivery.check_url(url, "MS Teams webhook")
         self.proxy, self.token = proxy, token
         self.timeout, self.session = timeout, session
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any]) -> MSTeamsNotifier:
-        return cls(str(spec.get("address") or ""), proxy=str(spec.get("proxy") or ""),
-                   token=str(spec.get("token") or ""))
+        return cls(
+            str(spec.get("address") or ""),
+            proxy=str(spec.get("proxy") or ""),
+            token=str(spec.get("token") or ""),
+        )
 
     async def post(self, alert: Mapping[str, Any]) -> None:
         await notify_delivery.post_json(
-            self.url, payload(alert), proxy=self.proxy, token=self.token,
-            timeout=self.timeout, session=self.session)
+            self.url,
+            payload(alert),
+            proxy=self.proxy,
+            token=self.token,
+            timeout=self.timeout,
+            session=self.session,
+        )
 
 
 @plugins.hookimpl
-def flagger_notifier(provider_type: str, spec: Mapping[str, Any],
-                     context: plugins.PluginContext) -> plugins.Notifier | None:
+def flagger_notifier(
+    provider_type: str, spec: Mapping[str, Any], context: plugins.PluginContext
+) -> plugins.Notifier | None:
     """The Teams notifier for an AlertProvider of type ``msteams``."""
     return MSTeamsNotifier.from_spec(spec) if provider_type == TYPE else None

@@ -30,9 +30,17 @@ def payload(alert: Mapping[str, Any], channel: str, username: str) -> dict[str, 
 class RocketNotifier:
     """Posts alerts to one Rocket.Chat incoming webhook."""
 
-    def __init__(self, url: str, *, channel: str, username: str, proxy: str = "",
-                 token: str = "", timeout: float = notify_delivery.DEFAULT_TIMEOUT,
-                 session: aiohttp.ClientSession | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        channel: str,
+        username: str,
+        proxy: str = "",
+        token: str = "",
+        timeout: float = notify_delivery.DEFAULT_TIMEOUT,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
         self.url = notify_delivery.check_url(url, "Rocket hook")
         notify_slack.check_names("Rocket", username, channel)
         self.channel, self.username = channel, username
@@ -41,18 +49,28 @@ class RocketNotifier:
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any]) -> RocketNotifier:
-        return cls(str(spec.get("address") or ""), channel=str(spec.get("channel") or ""),
-                   username=str(spec.get("username") or ""), proxy=str(spec.get("proxy") or ""),
-                   token=str(spec.get("token") or ""))
+        return cls(
+            str(spec.get("address") or ""),
+            channel=str(spec.get("channel") or ""),
+            username=str(spec.get("username") or ""),
+            proxy=str(spec.get("proxy") or ""),
+            token=str(spec.get("token") or ""),
+        )
 
     async def post(self, alert: Mapping[str, Any]) -> None:
         await notify_delivery.post_json(
-            self.url, payload(alert, self.channel, self.username), proxy=self.proxy,
-            token=self.token, timeout=self.timeout, session=self.session)
+            self.url,
+            payload(alert, self.channel, self.username),
+            proxy=self.proxy,
+            token=self.token,
+            timeout=self.timeout,
+            session=self.session,
+        )
 
 
 @plugins.hookimpl
-def flagger_notifier(provider_type: str, spec: Mapping[str, Any],
-                     context: plugins.PluginContext) -> plugins.Notifier | None:
+def flagger_notifier(
+    provider_type: str, spec: Mapping[str, Any], context: plugins.PluginContext
+) -> plugins.Notifier | None:
     """The Rocket.Chat notifier for an AlertProvider of type ``rocket``."""
     return RocketNotifier.from_spec(spec) if provider_type == TYPE else None

@@ -40,8 +40,9 @@ ICON = ":rocket:"
 GOOD, DANGER = "good", "danger"
 
 
-def payload(alert: Mapping[str, Any], channel: str, username: str,
-            good: str = GOOD, danger: str = DANGER) -> dict[str, Any]:
+def payload(
+    alert: Mapping[str, Any], channel: str, username: str, good: str = GOOD, danger: str = DANGER
+) -> dict[str, Any]:
     """Flagger's ``SlackPayload`` for an alert (``danger`` colour for error alerts)."""
     fields = [
         {"title": str(f["name"]), "value": str(f["value"]), "short": False}
@@ -75,9 +76,17 @@ def check_names(service: str, username: str, channel: str) -> None:
 class SlackNotifier:
     """Posts alerts to one Slack webhook (or the Web API with a bot token)."""
 
-    def __init__(self, url: str, *, channel: str, username: str, proxy: str = "",
-                 token: str = "", timeout: float = notify_delivery.DEFAULT_TIMEOUT,
-                 session: aiohttp.ClientSession | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        channel: str,
+        username: str,
+        proxy: str = "",
+        token: str = "",
+        timeout: float = notify_delivery.DEFAULT_TIMEOUT,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
         self.url = notify_delivery.check_url(url, "Slack hook")
         check_names("Slack", username, channel)
         self.channel, self.username = channel, username
@@ -86,14 +95,23 @@ class SlackNotifier:
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any]) -> SlackNotifier:
-        return cls(str(spec.get("address") or ""), channel=str(spec.get("channel") or ""),
-                   username=str(spec.get("username") or ""), proxy=str(spec.get("proxy") or ""),
-                   token=str(spec.get("token") or ""))
+        return cls(
+            str(spec.get("address") or ""),
+            channel=str(spec.get("channel") or ""),
+            username=str(spec.get("username") or ""),
+            proxy=str(spec.get("proxy") or ""),
+            token=str(spec.get("token") or ""),
+        )
 
     async def post(self, alert: Mapping[str, Any]) -> None:
         body = await notify_delivery.post_json(
-            self.url, payload(alert, self.channel, self.username), proxy=self.proxy,
-            token=self.token, timeout=self.timeout, session=self.session)
+            self.url,
+            payload(alert, self.channel, self.username),
+            proxy=self.proxy,
+            token=self.token,
+            timeout=self.timeout,
+            session=self.session,
+        )
         _check_api_answer(body)
 
 
@@ -107,12 +125,16 @@ def _check_api_answer(body: bytes) -> None:
         return
     if isinstance(answer, dict) and answer.get("ok") is False:
         error = str(answer.get("error", "unknown error"))
-        raise DeliveryError(notify_delivery.REJECTED, f"sending notification failed: {error}",
-                            retriable=error == "ratelimited")
+        raise DeliveryError(
+            notify_delivery.REJECTED,
+            f"sending notification failed: {error}",
+            retriable=error == "ratelimited",
+        )
 
 
 @plugins.hookimpl
-def flagger_notifier(provider_type: str, spec: Mapping[str, Any],
-                     context: plugins.PluginContext) -> plugins.Notifier | None:
+def flagger_notifier(
+    provider_type: str, spec: Mapping[str, Any], context: plugins.PluginContext
+) -> plugins.Notifier | None:
     """The Slack notifier for an AlertProvider of type ``slack``."""
     return SlackNotifier.from_spec(spec) if provider_type == TYPE else None

@@ -128,9 +128,7 @@ def describe(
         raise ValueError(f"unknown webhook type {kind!r}; expected one of {sorted(passed)}")
     if kind == "rollback":
         # Reversed: a passing rollback hook is the Warning.
-        return (
-            Described(passed[kind], WARNING) if result.ok else Described(failed[kind], NORMAL)
-        )
+        return Described(passed[kind], WARNING) if result.ok else Described(failed[kind], NORMAL)
     if result.ok:
         return Described(passed[kind], NORMAL)
     return Described(failed[kind], WARNING)

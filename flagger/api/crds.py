@@ -83,8 +83,11 @@ _MODELS: dict[str, type[common.Resource]] = {
     "MetricTemplate": metric_template.MetricTemplate,
     "AlertProvider": alert_provider.AlertProvider,
 }
-_PLURALS = {"Canary": "canaries", "MetricTemplate": "metrictemplates",
-            "AlertProvider": "alertproviders"}
+_PLURALS = {
+    "Canary": "canaries",
+    "MetricTemplate": "metrictemplates",
+    "AlertProvider": "alertproviders",
+}
 _COLUMNS: dict[str, list[dict[str, Any]]] = {
     "Canary": [
         _column("Status", "string", ".status.phase"),
@@ -102,15 +105,39 @@ _COLUMNS: dict[str, list[dict[str, Any]]] = {
     "AlertProvider": [_column("Type", "string", ".spec.type")],
 }
 #: Keywords copied as they are (pydantic writes them as OpenAPI v3 does).
-_COPIED = ("format", "pattern", "minLength", "maxLength", "minimum", "maximum",
-           "minItems", "maxItems")
+_COPIED = (
+    "format",
+    "pattern",
+    "minLength",
+    "maxLength",
+    "minimum",
+    "maximum",
+    "minItems",
+    "maxItems",
+)
 #: Keywords the model writes that the CRD leaves out (``default``: see the module docstring).
 _DROPPED = ("title", "default", "deprecated", "$defs")
 _HANDLED = frozenset(
-    (*_COPIED, *_DROPPED, "description", "type", "const", "enum", "properties", "required",
-     "items", "additionalProperties", "exclusiveMinimum", "exclusiveMaximum",
-     "x-kubernetes-int-or-string", "x-kubernetes-validations", common.BUILTIN_ENUM_KEY,
-     common.CRD_REQUIRED_KEY, common.CRD_ONE_OF_KEY, common.CRD_OMIT_KEY)
+    (
+        *_COPIED,
+        *_DROPPED,
+        "description",
+        "type",
+        "const",
+        "enum",
+        "properties",
+        "required",
+        "items",
+        "additionalProperties",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "x-kubernetes-int-or-string",
+        "x-kubernetes-validations",
+        common.BUILTIN_ENUM_KEY,
+        common.CRD_REQUIRED_KEY,
+        common.CRD_ONE_OF_KEY,
+        common.CRD_OMIT_KEY,
+    )
 )
 
 
@@ -211,9 +238,10 @@ def schema(kind: str) -> dict[str, Any]:
     converted = _Converter(raw.get("$defs", {})).convert(raw, kind)
     converted.pop("required", None)  # Flagger's CRD requires no top-level field, not even spec
     properties = converted["properties"]
-    converted["properties"] = {**copy.deepcopy(_ENVELOPE), **{
-        name: sub for name, sub in properties.items() if name not in _ENVELOPE
-    }}
+    converted["properties"] = {
+        **copy.deepcopy(_ENVELOPE),
+        **{name: sub for name, sub in properties.items() if name not in _ENVELOPE},
+    }
     return converted
 
 

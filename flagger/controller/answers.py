@@ -29,9 +29,16 @@ TEMPLATE_API_VERSION = "flagger.app/v1beta1"
 class Answers:
     """Runs checks for every canary of one daemon (shares its HTTP session)."""
 
-    def __init__(self, kube: kube_client.Kube, installed: plugins.Plugins,
-                 context: plugins.PluginContext, session: aiohttp.ClientSession, *,
-                 metrics_server: str, mesh_provider: str) -> None:
+    def __init__(
+        self,
+        kube: kube_client.Kube,
+        installed: plugins.Plugins,
+        context: plugins.PluginContext,
+        session: aiohttp.ClientSession,
+        *,
+        metrics_server: str,
+        mesh_provider: str,
+    ) -> None:
         self.kube, self.plugins, self.context, self.session = kube, installed, context, session
         self.metrics_server, self.mesh_provider = metrics_server, mesh_provider
 
@@ -41,16 +48,20 @@ class Answers:
             return await self._webhook(canary, request)
         return await self._metric(canary, request)
 
-    async def _webhook(self, canary: canary_api.Canary,
-                       request: checks.CallWebhook) -> checks.WebhookResult:
+    async def _webhook(
+        self, canary: canary_api.Canary, request: checks.CallWebhook
+    ) -> checks.WebhookResult:
         seen = canary.model_copy(update={"status": request.status})
-        result = await calls.call(request.webhook, seen, request.phase.value,
-                                  session=self.session)
-        return checks.WebhookResult.passed() if result.ok else checks.WebhookResult.failed(
-            result.message)
+        result = await calls.call(request.webhook, seen, request.phase.value, session=self.session)
+        return (
+            checks.WebhookResult.passed()
+            if result.ok
+            else checks.WebhookResult.failed(result.message)
+        )
 
-    async def _metric(self, canary: canary_api.Canary,
-                      request: checks.QueryMetric) -> checks.MetricOutcome:
+    async def _metric(
+        self, canary: canary_api.Canary, request: checks.QueryMetric
+    ) -> checks.MetricOutcome:
         metric = request.metric
         if request.source == "template":
             return await self._template(canary, request)
@@ -67,12 +78,12 @@ class Answers:
             return checks.QueryFailed(str(exc))
         outcome = await _run(backend, query)
         if request.source == "request-duration" and isinstance(outcome, checks.MetricValue):
-            return checks.MetricValue(float(observers.request_duration_ms(observer,
-                                                                          outcome.value)))
+            return checks.MetricValue(float(observers.request_duration_ms(observer, outcome.value)))
         return outcome
 
-    async def _template(self, canary: canary_api.Canary,
-                        request: checks.QueryMetric) -> checks.MetricOutcome:
+    async def _template(
+        self, canary: canary_api.Canary, request: checks.QueryMetric
+    ) -> checks.MetricOutcome:
         metric = request.metric
         ref = metric.template_ref
         assert ref is not None  # the state machine asks for templates only when referenced
@@ -81,8 +92,8 @@ class Answers:
         raw = await self.kube.get(TEMPLATE_API_VERSION, "MetricTemplate", ref.name, namespace)
         if raw is None:
             return checks.TemplateError(
-                f"Metric template {where} error: metrictemplate.flagger.app "
-                f"\"{ref.name}\" not found")
+                f'Metric template {where} error: metrictemplate.flagger.app "{ref.name}" not found'
+            )
         try:
             template = template_api.MetricTemplate.model_validate(raw)
         except ValueError as exc:
@@ -95,15 +106,15 @@ class Answers:
         try:
             query = templating.render(
                 spec.query or "",
-                templating.model_for(canary, metric.effective_interval,
-                                     metric.template_variables))
+                templating.model_for(canary, metric.effective_interval, metric.template_variables),
+            )
         except templating.TemplateError as exc:
             return checks.TemplateError(f"Metric template {where} query render error: {exc}")
         return await _run(backend, query)
 
-
-    async def backend(self, template: template_api.MetricTemplate, namespace: str,
-                      interval: str = "1m") -> plugins.MetricBackend:
+    async def backend(
+        self, template: template_api.MetricTemplate, namespace: str, interval: str = "1m"
+    ) -> plugins.MetricBackend:
         """The backend a MetricTemplate's ``spec.provider`` asks for, with its Secret's data
         decoded and the metric's interval (CloudWatch, Datadog... window their queries by it).
         Raises :class:`LookupError` when the Secret is missing."""
@@ -113,7 +124,7 @@ class Answers:
         if secret_ref is not None:
             secret = await self.kube.get("v1", "Secret", secret_ref.name, namespace)
             if secret is None:
-                raise LookupError(f"secret \"{secret_ref.name}\" not found")
+                raise LookupError(f'secret "{secret_ref.name}" not found')
             provider[prometheus.CREDENTIALS_KEY] = _decode(secret.get("data") or {})
         return self.plugins.metric_backend(template.spec.provider.type, provider, self.context)
 

@@ -40,39 +40,63 @@ async def run(opts: options_api.Options, *, stop: asyncio.Event | None = None) -
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
 
-    kube = await kube_client.Kube.connect(opts.kubeconfig or None, qps=opts.kubeconfig_qps,
-                                          burst=opts.kubeconfig_burst)
+    kube = await kube_client.Kube.connect(
+        opts.kubeconfig or None, qps=opts.kubeconfig_qps, burst=opts.kubeconfig_burst
+    )
     metrics = metrics_api.Metrics()
     metrics.set_info(flagger.__version__, opts.mesh_provider)
     # Honour HTTP_PROXY/NO_PROXY for webhooks and notifications, as Go's http client does.
     session = aiohttp.ClientSession(trust_env=True)
     installed = plugins.load()
-    context = plugins.PluginContext(kube=kube, options={
-        field.name.replace("_", "-"): getattr(opts, field.name)
-        for field in dataclasses.fields(opts)})
+    context = plugins.PluginContext(
+        kube=kube,
+        options={
+            field.name.replace("_", "-"): getattr(opts, field.name)
+            for field in dataclasses.fields(opts)
+        },
+    )
     recorder = events.EventRecorder(
         kube.api_client,
-        on_event=event_hooks.EventForwarder(opts.event_webhook or None, session=session))
+        on_event=event_hooks.EventForwarder(opts.event_webhook or None, session=session),
+    )
     notifications = notifiers.Notifications(installed, context, registry=metrics.registry)
     notifications.start()
     shell = ticking.Shell(
-        kube=kube, installed=installed, context=context,
-        answers=answers.Answers(kube, installed, context, session,
-                                metrics_server=opts.metrics_server,
-                                mesh_provider=opts.mesh_provider),
-        recorder=recorder, metrics=metrics, options=opts, session=session,
-        known=validate_command.known_names(installed), notifications=notifications)
+        kube=kube,
+        installed=installed,
+        context=context,
+        answers=answers.Answers(
+            kube,
+            installed,
+            context,
+            session,
+            metrics_server=opts.metrics_server,
+            mesh_provider=opts.mesh_provider,
+        ),
+        recorder=recorder,
+        metrics=metrics,
+        options=opts,
+        session=session,
+        known=validate_command.known_names(installed),
+        notifications=notifications,
+    )
     caches = informers.InformerSet()
-    elector = (leader.LeaderElector(kube, opts.leader_election_namespace)
-               if opts.enable_leader_election else None)
+    elector = (
+        leader.LeaderElector(kube, opts.leader_election_namespace)
+        if opts.enable_leader_election
+        else None
+    )
 
     def ready() -> bool:
         leading = elector is None or elector.leading
         return leading and caches.synced
 
     http = await server.start(metrics, ready, port=opts.port)
-    log.info(f"Starting flagger {flagger.__version__}", mesh_provider=opts.mesh_provider,
-             metrics_port=http.port)
+    log.info(
+        f"Starting flagger {flagger.__version__}",
+        mesh_provider=opts.mesh_provider,
+        metrics_port=http.port,
+    )
     scheduler = scheduling.Scheduler(shell)
     code = 0
     keeping: asyncio.Task[None] | None = None
@@ -106,20 +130,29 @@ async def run(opts: options_api.Options, *, stop: asyncio.Event | None = None) -
     return code
 
 
-def _watch(caches: informers.InformerSet, kube: kube_client.Kube, opts: options_api.Options,
-           scheduler: scheduling.Scheduler) -> None:
+def _watch(
+    caches: informers.InformerSet,
+    kube: kube_client.Kube,
+    opts: options_api.Options,
+    scheduler: scheduling.Scheduler,
+) -> None:
     namespace = opts.namespace or None
-    canaries = caches.add(informers.Informer(kube, "flagger.app/v1beta1", "Canary", namespace,
-                                             reduce=scheduling.reduce_canary))
+    canaries = caches.add(
+        informers.Informer(
+            kube, "flagger.app/v1beta1", "Canary", namespace, reduce=scheduling.reduce_canary
+        )
+    )
     canaries.subscribe(scheduler.canary_changed)
     for kind in ("Deployment", "DaemonSet"):
-        workloads = caches.add(informers.Informer(kube, "apps/v1", kind, namespace,
-                                                  reduce=scheduling.reduce_workload))
+        workloads = caches.add(
+            informers.Informer(kube, "apps/v1", kind, namespace, reduce=scheduling.reduce_workload)
+        )
         workloads.subscribe(scheduler.workload_changed)
     if opts.enable_config_tracking:
         for kind, name in (("ConfigMap", "configmap"), ("Secret", "secret")):
-            found = caches.add(informers.Informer(kube, "v1", kind, namespace,
-                                                  reduce=scheduling.reduce_config))
+            found = caches.add(
+                informers.Informer(kube, "v1", kind, namespace, reduce=scheduling.reduce_config)
+            )
             found.subscribe(scheduler.config_changed(name))
 
 

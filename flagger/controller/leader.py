@@ -44,9 +44,17 @@ def _parse(text: str | None) -> datetime.datetime | None:
 class LeaderElector:
     """Acquires and keeps one Lease for one identity."""
 
-    def __init__(self, kube: kube_client.Kube, namespace: str, *, name: str = LEASE_NAME,
-                 identity: str | None = None, lease_seconds: float = 60.0,
-                 renew_deadline: float = 15.0, retry_period: float = 5.0) -> None:
+    def __init__(
+        self,
+        kube: kube_client.Kube,
+        namespace: str,
+        *,
+        name: str = LEASE_NAME,
+        identity: str | None = None,
+        lease_seconds: float = 60.0,
+        renew_deadline: float = 15.0,
+        retry_period: float = 5.0,
+    ) -> None:
         self.kube, self.namespace, self.name = kube, namespace, name
         self.identity = identity or f"{socket.gethostname()}_{uuid.uuid4()}"
         self.lease_seconds, self.renew_deadline = lease_seconds, renew_deadline
@@ -59,8 +67,9 @@ class LeaderElector:
         while not await self.try_acquire_or_renew():
             await asyncio.sleep(self.retry_period)
         self.leading = True
-        log.info(f"successfully acquired lease {self.namespace}/{self.name}",
-                 identity=self.identity)
+        log.info(
+            f"successfully acquired lease {self.namespace}/{self.name}", identity=self.identity
+        )
 
     async def keep(self) -> None:
         """Renew every retry period; raise :class:`LostLeadership` past the renew deadline."""
@@ -107,9 +116,14 @@ class LeaderElector:
         }
         if lease is None:
             try:
-                await self.kube.create({
-                    "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                    "metadata": {"name": self.name, "namespace": self.namespace}, "spec": spec})
+                await self.kube.create(
+                    {
+                        "apiVersion": "coordination.k8s.io/v1",
+                        "kind": "Lease",
+                        "metadata": {"name": self.name, "namespace": self.namespace},
+                        "spec": spec,
+                    }
+                )
             except errors.ApiError as exc:
                 if exc.status == 409:
                     return False

@@ -63,8 +63,9 @@ class Scheduler:
 
     # --- informer callbacks -----------------------------------------------------------------
 
-    def canary_changed(self, key: informers.ObjectKey, old: CanaryView | None,
-                       new: CanaryView | None) -> None:
+    def canary_changed(
+        self, key: informers.ObjectKey, old: CanaryView | None, new: CanaryView | None
+    ) -> None:
         """A Canary appeared, changed its spec, or went away."""
         if new is None:
             self.stop(key)
@@ -72,14 +73,14 @@ class Scheduler:
             return
         if key not in self.tasks or self.tasks[key].done():
             self.wakes[key] = asyncio.Event()
-            self.tasks[key] = asyncio.create_task(self._run(key), name=f"canary {key.name}."
-                                                  f"{key.namespace}")
+            self.tasks[key] = asyncio.create_task(
+                self._run(key), name=f"canary {key.name}.{key.namespace}"
+            )
             self._count(key.namespace)
         else:
             self.wake(key)
 
-    def workload_changed(self, key: informers.ObjectKey, old: str | None,
-                         new: str | None) -> None:
+    def workload_changed(self, key: informers.ObjectKey, old: str | None, new: str | None) -> None:
         """A Deployment or DaemonSet changed its pod template."""
         for canary, target in list(self._targets.items()):
             if target == key:
@@ -87,11 +88,13 @@ class Scheduler:
 
     def config_changed(self, kind: str) -> informers.ChangeCallback[str]:
         """A callback for ConfigMaps (``kind`` "configmap") or Secrets ("secret")."""
+
         def changed(key: informers.ObjectKey, old: str | None, new: str | None) -> None:
             tracked = f"{kind}/{key.name}"
             for canary, names in list(self._tracked.items()):
                 if canary.namespace == key.namespace and tracked in names:
                     self.wake(canary)
+
         return changed
 
     def _count(self, namespace: str) -> None:

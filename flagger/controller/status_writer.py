@@ -15,8 +15,9 @@ API_VERSION = "flagger.app/v1beta1"
 ATTEMPTS = 5
 
 
-async def write(kube: kube_client.Kube, name: str, namespace: str,
-                status: dict[str, Any]) -> dict[str, Any] | None:
+async def write(
+    kube: kube_client.Kube, name: str, namespace: str, status: dict[str, Any]
+) -> dict[str, Any] | None:
     """Replace the status of Canary ``namespace/name``; ``None`` when it no longer exists."""
     for attempt in range(ATTEMPTS):
         current = await kube.get(API_VERSION, "Canary", name, namespace)

@@ -111,7 +111,8 @@ async def tick(shell: Shell, name: str, namespace: str) -> Outcome:
     outcome = Outcome(
         exists=True,
         interval=canary.spec.effective_analysis.interval_seconds
-        if canary.spec.effective_analysis else 60.0,
+        if canary.spec.effective_analysis
+        else 60.0,
         target=canary.spec.target_ref.name,
         tracked=frozenset((canary.status.tracked_configs or {}) if canary.status else {}),
     )
@@ -134,8 +135,9 @@ async def _advance(shell: Shell, canary: canary_api.Canary, raw: dict[str, Any])
     current = canary.status or status_api.CanaryStatus()
     if current.phase in (None, status_api.CanaryPhase.NEW):
         initializing = status_edit.initializing(canary, now)
-        written = await status_writer.write(shell.kube, canary.name, canary.namespace,
-                                            initializing.to_dict())
+        written = await status_writer.write(
+            shell.kube, canary.name, canary.namespace, initializing.to_dict()
+        )
         if written is None:
             return
         canary = canary.model_copy(update={"status": initializing})
@@ -163,12 +165,15 @@ async def _advance(shell: Shell, canary: canary_api.Canary, raw: dict[str, Any])
     revision = await workload.revision(canary)
     primary, canary_weight, mirrored = await router.get_routes(canary)
     primary_ready = init.readiness if first_run else await workload.is_primary_ready(canary)
-    canary_ready = (workload_readiness.Readiness.ok() if first_run
-                    else await workload.is_canary_ready(canary))
+    canary_ready = (
+        workload_readiness.Readiness.ok() if first_run else await workload.is_canary_ready(canary)
+    )
     seen = observation.Observation(
         now=now,
-        revision=observation.Revision(revision.spec_hash, revision.tracked_configs
-                                      if shell.options.enable_config_tracking else None),
+        revision=observation.Revision(
+            revision.spec_hash,
+            revision.tracked_configs if shell.options.enable_config_tracking else None,
+        ),
         routes=observation.Routes(primary, canary_weight, mirrored),
         primary=_readiness(primary_ready),
         canary=_readiness(canary_ready),
@@ -190,8 +195,7 @@ async def _advance(shell: Shell, canary: canary_api.Canary, raw: dict[str, Any])
         await status_writer.write(shell.kube, canary.name, canary.namespace, status)
 
 
-async def _handle_finalizer(shell: Shell, canary: canary_api.Canary,
-                            raw: dict[str, Any]) -> bool:
+async def _handle_finalizer(shell: Shell, canary: canary_api.Canary, raw: dict[str, Any]) -> bool:
     """``revertOnDeletion``: keep the finalizer on the Canary, and when it is deleted give the
     target back its traffic before letting it go. True when the tick is done."""
     meta = raw.get("metadata") or {}
@@ -200,11 +204,21 @@ async def _handle_finalizer(shell: Shell, canary: canary_api.Canary,
     wanted = bool(canary.spec.revert_on_deletion)
     if not meta.get("deletionTimestamp"):
         if wanted != ours:
-            changed = [*finalizers, FINALIZER] if wanted else [
-                f for f in finalizers if f != FINALIZER]
-            await shell.kube.patch(API_VERSION, "Canary", canary.name, canary.namespace,
-                                   {"metadata": {"finalizers": changed,
-                                                 "resourceVersion": meta.get("resourceVersion")}})
+            changed = (
+                [*finalizers, FINALIZER] if wanted else [f for f in finalizers if f != FINALIZER]
+            )
+            await shell.kube.patch(
+                API_VERSION,
+                "Canary",
+                canary.name,
+                canary.namespace,
+                {
+                    "metadata": {
+                        "finalizers": changed,
+                        "resourceVersion": meta.get("resourceVersion"),
+                    }
+                },
+            )
         return False
     if not ours:
         return True  # being deleted, nothing of ours to undo
@@ -217,8 +231,11 @@ async def _handle_finalizer(shell: Shell, canary: canary_api.Canary,
     await workload.finalize(canary)
     ready = await workload.is_canary_ready(canary)
     if not ready.ready:
-        log.info(f"Waiting for {canary.spec.target_ref.name}.{canary.namespace} to be ready "
-                 f"before reverting: {ready.message}", canary=canary)
+        log.info(
+            f"Waiting for {canary.spec.target_ref.name}.{canary.namespace} to be ready "
+            f"before reverting: {ready.message}",
+            canary=canary,
+        )
         return True
     await (await _service_router(shell, canary, workload)).finalize(canary)
     provider = engine.effective_provider(canary, shell.options.mesh_provider)
@@ -226,32 +243,45 @@ async def _handle_finalizer(shell: Shell, canary: canary_api.Canary,
     fresh = await shell.kube.get(API_VERSION, "Canary", canary.name, canary.namespace)
     if fresh is not None:
         fresh_meta = fresh.get("metadata") or {}
-        await shell.kube.patch(API_VERSION, "Canary", canary.name, canary.namespace, {
-            "metadata": {"finalizers": [f for f in fresh_meta.get("finalizers") or []
-                                        if f != FINALIZER],
-                         "resourceVersion": fresh_meta.get("resourceVersion")}})
+        await shell.kube.patch(
+            API_VERSION,
+            "Canary",
+            canary.name,
+            canary.namespace,
+            {
+                "metadata": {
+                    "finalizers": [f for f in fresh_meta.get("finalizers") or [] if f != FINALIZER],
+                    "resourceVersion": fresh_meta.get("resourceVersion"),
+                }
+            },
+        )
     log.info(f"Finalization complete for {canary.name}.{canary.namespace}", canary=canary)
     return True
 
 
-async def _service_router(shell: Shell, canary: canary_api.Canary,
-                          workload: workloads.WorkloadController) -> Any:
+async def _service_router(
+    shell: Shell, canary: canary_api.Canary, workload: workloads.WorkloadController
+) -> Any:
     """The apex/primary/canary Services' router for the target's selector label."""
     ref = canary.spec.target_ref
     if await shell.kube.get(ref.api_version, ref.kind, ref.name, canary.namespace) is None:
-        raise UserError("TargetNotFound", f"{ref.kind} {ref.name}.{canary.namespace} not found; "
-                        "create it or fix spec.targetRef")
+        raise UserError(
+            "TargetNotFound",
+            f"{ref.kind} {ref.name}.{canary.namespace} not found; create it or fix spec.targetRef",
+        )
     meta = await workload.get_metadata(canary)
     return services_api.service_router(
-        shell.kube, canary, services_api.TargetSelector(meta.label, meta.label_value, meta.ports))
+        shell.kube, canary, services_api.TargetSelector(meta.label, meta.label_value, meta.ports)
+    )
 
 
 def _readiness(verdict: workload_readiness.Readiness) -> observation.Readiness:
     return observation.Readiness(verdict.ready, verdict.message, verdict.retriable)
 
 
-async def _drive(shell: Shell, canary: canary_api.Canary,
-                 ticking: engine.Ticking) -> decision.Decision:
+async def _drive(
+    shell: Shell, canary: canary_api.Canary, ticking: engine.Ticking
+) -> decision.Decision:
     try:
         request = next(ticking)
         while True:
@@ -262,8 +292,13 @@ async def _drive(shell: Shell, canary: canary_api.Canary,
         return result
 
 
-async def _execute(shell: Shell, canary: canary_api.Canary, outcome: decision.Decision,
-                   router: plugins.Router, workload: workloads.WorkloadController) -> bool:
+async def _execute(
+    shell: Shell,
+    canary: canary_api.Canary,
+    outcome: decision.Decision,
+    router: plugins.Router,
+    workload: workloads.WorkloadController,
+) -> bool:
     """Carry out the actions in order; False when a cluster-changing one failed."""
     for action in outcome.actions:
         try:
@@ -277,8 +312,13 @@ async def _execute(shell: Shell, canary: canary_api.Canary, outcome: decision.De
     return True
 
 
-async def _act(shell: Shell, canary: canary_api.Canary, action: decision.Action,
-               router: plugins.Router, workload: workloads.WorkloadController) -> None:
+async def _act(
+    shell: Shell,
+    canary: canary_api.Canary,
+    action: decision.Action,
+    router: plugins.Router,
+    workload: workloads.WorkloadController,
+) -> None:
     match action:
         case decision.SetRoutes(primary=p, canary=c, mirrored=m):
             await router.set_routes(canary, p, c, m)
@@ -297,9 +337,11 @@ async def _act(shell: Shell, canary: canary_api.Canary, action: decision.Action,
         case decision.RunPostRolloutHooks(phase=phase):
             await _post_rollout(shell, canary, phase)
         case decision.Event(message=message, severity=severity):
-            record = {"info": shell.recorder.record_info,
-                      "warning": shell.recorder.record_warning,
-                      "error": shell.recorder.record_error}[severity]
+            record = {
+                "info": shell.recorder.record_info,
+                "warning": shell.recorder.record_warning,
+                "error": shell.recorder.record_error,
+            }[severity]
             record(canary, message)
         case decision.Log(message=message, level=level):
             getattr(log, level)(message, canary=canary)
@@ -314,15 +356,17 @@ async def _act(shell: Shell, canary: canary_api.Canary, action: decision.Action,
         case decision.RecordOutcome(succeeded=succeeded):
             skipped = bool(canary.spec.skip_analysis) or canary.spec.effective_analysis is None
             analysis_status: metrics_api.AnalysisStatus = (
-                metrics_api.ANALYSIS_SKIPPED if skipped else metrics_api.ANALYSIS_COMPLETED)
+                metrics_api.ANALYSIS_SKIPPED if skipped else metrics_api.ANALYSIS_COMPLETED
+            )
             if succeeded:
                 shell.metrics.count_success(canary, analysis_status)
             else:
                 shell.metrics.count_failure(canary, analysis_status)
 
 
-async def _post_rollout(shell: Shell, canary: canary_api.Canary,
-                        phase: status_api.CanaryPhase) -> None:
+async def _post_rollout(
+    shell: Shell, canary: canary_api.Canary, phase: status_api.CanaryPhase
+) -> None:
     analysis = canary.spec.effective_analysis
     for hook in analysis.effective_webhooks if analysis else []:
         if hook.effective_type != "post-rollout":
@@ -331,8 +375,9 @@ async def _post_rollout(shell: Shell, canary: canary_api.Canary,
         if result.ok:
             log.info(messages.post_rollout_passed(hook.name), canary=canary)
         else:
-            shell.recorder.record_warning(canary,
-                                          messages.post_rollout_failed(hook.name, result.message))
+            shell.recorder.record_warning(
+                canary, messages.post_rollout_failed(hook.name, result.message)
+            )
 
 
 async def _check_metric_providers(shell: Shell, canary: canary_api.Canary) -> None:
@@ -347,28 +392,31 @@ async def _check_metric_providers(shell: Shell, canary: canary_api.Canary) -> No
         backend = prometheus.PrometheusBackend(address, session=shell.session)
         if not await backend.is_online():
             shell.recorder.record_error(
-                canary, f"Error checking metric providers: prometheus not avaiable at {address}")
+                canary, f"Error checking metric providers: prometheus not avaiable at {address}"
+            )
     for metric in metrics:
         ref = metric.template_ref
         if ref is None:
             continue
         namespace = ref.namespace or canary.namespace
-        raw = await shell.kube.get(answers_api.TEMPLATE_API_VERSION, "MetricTemplate", ref.name,
-                                   namespace)
+        raw = await shell.kube.get(
+            answers_api.TEMPLATE_API_VERSION, "MetricTemplate", ref.name, namespace
+        )
         if raw is None:
             continue  # reported when the metric is checked
         try:
             template = template_api.MetricTemplate.model_validate(raw)
-            provider = await shell.answers.backend(template, namespace,
-                                                   metric.effective_interval)
+            provider = await shell.answers.backend(template, namespace, metric.effective_interval)
             online = await provider.is_online()
             reason = "" if online else "not online"
         except Exception as exc:  # any failure here is only worth an event
             online, reason = False, str(exc)
         if not online:
             shell.recorder.record_error(
-                canary, f"{raw['spec']['provider'].get('type')} in metric template "
-                        f"{ref.name}.{namespace} not available: {reason}")
+                canary,
+                f"{raw['spec']['provider'].get('type')} in metric template "
+                f"{ref.name}.{namespace} not available: {reason}",
+            )
 
 
 async def _report(shell: Shell, raw: dict[str, Any], reason: str, message: str) -> None:
@@ -377,7 +425,8 @@ async def _report(shell: Shell, raw: dict[str, Any], reason: str, message: str) 
     stand_in = canary_api.Canary.model_construct(
         metadata=dict(raw.get("metadata") or {}),
         spec=canary_api.CanarySpec.model_construct(analysis=None, canary_analysis=None),
-        status=None)
+        status=None,
+    )
     shell.recorder.record_error(stand_in, message)
     fresh = await shell.kube.get(API_VERSION, "Canary", stand_in.name, stand_in.namespace)
     if fresh is None:
@@ -385,19 +434,30 @@ async def _report(shell: Shell, raw: dict[str, Any], reason: str, message: str) 
     status = dict(fresh.get("status") or {})
     conditions = [c for c in status.get("conditions") or [] if c.get("type") != CONFIGURED]
     stamp = status_edit.timestamp(datetime.datetime.now(datetime.UTC))
-    previous = next((c for c in status.get("conditions") or [] if c.get("type") == CONFIGURED),
-                    None)
+    previous = next(
+        (c for c in status.get("conditions") or [] if c.get("type") == CONFIGURED), None
+    )
     if previous and previous.get("message") == message and previous.get("reason") == reason:
         return
-    conditions.append({"type": CONFIGURED, "status": "False", "reason": reason,
-                       "message": message, "lastUpdateTime": stamp,
-                       "lastTransitionTime": stamp})
+    conditions.append(
+        {
+            "type": CONFIGURED,
+            "status": "False",
+            "reason": reason,
+            "message": message,
+            "lastUpdateTime": stamp,
+            "lastTransitionTime": stamp,
+        }
+    )
     status["conditions"] = conditions
     await status_writer.write(shell.kube, stand_in.name, stand_in.namespace, status)
 
 
-COOKIE_FIELDS = ("sessionAffinityCookie", "primarySessionAffinityCookie",
-                 "previousSessionAffinityCookie")
+COOKIE_FIELDS = (
+    "sessionAffinityCookie",
+    "primarySessionAffinityCookie",
+    "previousSessionAffinityCookie",
+)
 
 
 def _cookies(canary: canary_api.Canary, outcome: decision.Decision) -> dict[str, Any]:

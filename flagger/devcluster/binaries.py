@@ -7,7 +7,12 @@ import pathlib
 import subprocess
 
 BINARIES = (
-    "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok",
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kubectl",
+    "kwok",
 )
 BUILD_SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "scripts" / "build-control-plane.sh"
 

@@ -59,8 +59,15 @@ class LocalCluster:
     # --- lifecycle ------------------------------------------------------------------------
 
     @classmethod
-    def start(cls, *, audit: bool = False, keep: bool = False, timeout: float = 60.0,
-              bin_dir: pathlib.Path | None = None, kwok: bool = True) -> LocalCluster:
+    def start(
+        cls,
+        *,
+        audit: bool = False,
+        keep: bool = False,
+        timeout: float = 60.0,
+        bin_dir: pathlib.Path | None = None,
+        kwok: bool = True,
+    ) -> LocalCluster:
         """Build (when needed) and start the control plane; return once a node is Ready.
 
         With ``kwok=False`` there is no node and no kwok: whoever runs pods (the playground's
@@ -91,8 +98,12 @@ class LocalCluster:
     def __enter__(self) -> LocalCluster:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
     def stop(self) -> None:
@@ -119,39 +130,58 @@ class LocalCluster:
         """An SSL context that trusts the cluster's CA."""
         return ssl.create_default_context(cafile=str(self.certs.ca_cert))
 
-    def write_kubeconfig(self, path: pathlib.Path, user: str, token: str,
-                         namespace: str = "default") -> pathlib.Path:
+    def write_kubeconfig(
+        self, path: pathlib.Path, user: str, token: str, namespace: str = "default"
+    ) -> pathlib.Path:
         """Write a kubeconfig for ``user`` authenticating with ``token``."""
         config = {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": "local", "cluster": {
-                "server": self.server, "certificate-authority": str(self.certs.ca_cert)}}],
+            "clusters": [
+                {
+                    "name": "local",
+                    "cluster": {
+                        "server": self.server,
+                        "certificate-authority": str(self.certs.ca_cert),
+                    },
+                }
+            ],
             "users": [{"name": user, "user": {"token": token}}],
-            "contexts": [{"name": "local", "context": {
-                "cluster": "local", "user": user, "namespace": namespace}}],
+            "contexts": [
+                {
+                    "name": "local",
+                    "context": {"cluster": "local", "user": user, "namespace": namespace},
+                }
+            ],
             "current-context": "local",
         }
         path.write_text(yaml.safe_dump(config))
         return path
 
-    def service_account_kubeconfig(self, namespace: str, name: str,
-                                   expiration_seconds: int = 86400) -> pathlib.Path:
+    def service_account_kubeconfig(
+        self, namespace: str, name: str, expiration_seconds: int = 86400
+    ) -> pathlib.Path:
         """Mint a TokenRequest token for a ServiceAccount and write a kubeconfig using it, so the
         holder is subject to RBAC as that account."""
-        body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
-                "spec": {"expirationSeconds": expiration_seconds}}
-        answer = self.api("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token",
-                          body)
+        body = {
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "spec": {"expirationSeconds": expiration_seconds},
+        }
+        answer = self.api(
+            "POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token", body
+        )
         token = answer["status"]["token"]
         path = self.workdir / f"sa-{namespace}-{name}.kubeconfig"
-        return self.write_kubeconfig(path, f"system:serviceaccount:{namespace}:{name}", token,
-                                     namespace)
+        return self.write_kubeconfig(
+            path, f"system:serviceaccount:{namespace}:{name}", token, namespace
+        )
 
     # --- talking to it --------------------------------------------------------------------
 
-    def api(self, method: str, path: str, body: Any = None,
-            content_type: str = "application/json") -> Any:
+    def api(
+        self, method: str, path: str, body: Any = None, content_type: str = "application/json"
+    ) -> Any:
         """One admin request to the API server; raises ``urllib.error.HTTPError`` on >= 400."""
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.server + path, data=data, method=method)
@@ -162,13 +192,23 @@ class LocalCluster:
         with urllib.request.urlopen(request, timeout=30, context=self.ssl_context()) as response:
             return json.loads(response.read() or b"null")
 
-    def kubectl(self, *args: str, input: str | None = None, check: bool = True,
-                kubeconfig: pathlib.Path | None = None) -> subprocess.CompletedProcess[str]:
+    def kubectl(
+        self,
+        *args: str,
+        input: str | None = None,
+        check: bool = True,
+        kubeconfig: pathlib.Path | None = None,
+    ) -> subprocess.CompletedProcess[str]:
         """Run the cluster's own kubectl with the admin (or the given) kubeconfig."""
-        argv = [str(self.bin_dir / "kubectl"), "--kubeconfig", str(kubeconfig or self.kubeconfig),
-                *args]
-        return subprocess.run(argv, input=input, text=True, capture_output=True, check=check,
-                              timeout=120)
+        argv = [
+            str(self.bin_dir / "kubectl"),
+            "--kubeconfig",
+            str(kubeconfig or self.kubeconfig),
+            *args,
+        ]
+        return subprocess.run(
+            argv, input=input, text=True, capture_output=True, check=check, timeout=120
+        )
 
     def audit_events(self) -> list[dict[str, Any]]:
         """The audit log's events so far (``start(audit=True)`` only)."""
@@ -187,21 +227,30 @@ class LocalCluster:
         self.write_kubeconfig(self.kubeconfig, ADMIN_USER, self.admin_token)
 
         etcd_port, etcd_peer = processes.free_port(), processes.free_port()
-        etcd = self._run("etcd", [
-            "--name=node0", f"--data-dir={self.workdir / 'etcd'}",
-            f"--listen-client-urls=http://127.0.0.1:{etcd_port}",
-            f"--advertise-client-urls=http://127.0.0.1:{etcd_port}",
-            f"--listen-peer-urls=http://127.0.0.1:{etcd_peer}",
-            f"--initial-advertise-peer-urls=http://127.0.0.1:{etcd_peer}",
-            f"--initial-cluster=node0=http://127.0.0.1:{etcd_peer}",
-            "--unsafe-no-fsync", "--auto-compaction-retention=1", "--log-level=warn",
-        ], logs)
-        processes.wait_until(etcd, lambda: processes.http_ok(
-            f"http://127.0.0.1:{etcd_port}/health"), timeout)
+        etcd = self._run(
+            "etcd",
+            [
+                "--name=node0",
+                f"--data-dir={self.workdir / 'etcd'}",
+                f"--listen-client-urls=http://127.0.0.1:{etcd_port}",
+                f"--advertise-client-urls=http://127.0.0.1:{etcd_port}",
+                f"--listen-peer-urls=http://127.0.0.1:{etcd_peer}",
+                f"--initial-advertise-peer-urls=http://127.0.0.1:{etcd_peer}",
+                f"--initial-cluster=node0=http://127.0.0.1:{etcd_peer}",
+                "--unsafe-no-fsync",
+                "--auto-compaction-retention=1",
+                "--log-level=warn",
+            ],
+            logs,
+        )
+        processes.wait_until(
+            etcd, lambda: processes.http_ok(f"http://127.0.0.1:{etcd_port}/health"), timeout
+        )
 
         apiserver_args = [
             f"--etcd-servers=http://127.0.0.1:{etcd_port}",
-            "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
             f"--secure-port={self.apiserver_port}",
             f"--tls-cert-file={self.certs.server_cert}",
             f"--tls-private-key-file={self.certs.server_key}",
@@ -215,63 +264,99 @@ class LocalCluster:
             "--endpoint-reconciler-type=none",
             "--allow-privileged=true",
             "--enable-priority-and-fairness=false",
-            "--max-requests-inflight=0", "--max-mutating-requests-inflight=0",
+            "--max-requests-inflight=0",
+            "--max-mutating-requests-inflight=0",
             "--v=1",
         ]
         if self.audit_log is not None:
             policy = self.workdir / "audit-policy.yaml"
             policy.write_text(yaml.safe_dump(AUDIT_POLICY))
-            apiserver_args += [f"--audit-policy-file={policy}",
-                               f"--audit-log-path={self.audit_log}",
-                               "--audit-log-maxsize=0"]
+            apiserver_args += [
+                f"--audit-policy-file={policy}",
+                f"--audit-log-path={self.audit_log}",
+                "--audit-log-maxsize=0",
+            ]
         apiserver = self._run("kube-apiserver", apiserver_args, logs)
         context = self.ssl_context()
-        processes.wait_until(apiserver, lambda: processes.http_ok(
-            f"{self.server}/readyz", self.admin_token, context), timeout)
+        processes.wait_until(
+            apiserver,
+            lambda: processes.http_ok(f"{self.server}/readyz", self.admin_token, context),
+            timeout,
+        )
 
         kcm_port = processes.free_port()
-        kcm = self._run("kube-controller-manager", [
-            f"--kubeconfig={self.kubeconfig}", "--bind-address=127.0.0.1",
-            f"--secure-port={kcm_port}", "--leader-elect=false",
-            "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
-            f"--root-ca-file={self.certs.ca_cert}",
-            f"--service-account-private-key-file={self.certs.sa_key}",
-            f"--service-cluster-ip-range={SERVICE_CIDR}",
-            "--node-monitor-period=5s", "--node-monitor-grace-period=40s",
-            "--kube-api-qps=200", "--kube-api-burst=400",
-            "--concurrent-deployment-syncs=10", "--concurrent-replicaset-syncs=10",
-        ], logs)
+        kcm = self._run(
+            "kube-controller-manager",
+            [
+                f"--kubeconfig={self.kubeconfig}",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={kcm_port}",
+                "--leader-elect=false",
+                "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
+                f"--root-ca-file={self.certs.ca_cert}",
+                f"--service-account-private-key-file={self.certs.sa_key}",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                "--node-monitor-period=5s",
+                "--node-monitor-grace-period=40s",
+                "--kube-api-qps=200",
+                "--kube-api-burst=400",
+                "--concurrent-deployment-syncs=10",
+                "--concurrent-replicaset-syncs=10",
+            ],
+            logs,
+        )
         scheduler_port = processes.free_port()
-        scheduler = self._run("kube-scheduler", [
-            f"--kubeconfig={self.kubeconfig}", "--leader-elect=false",
-            "--bind-address=127.0.0.1", f"--secure-port={scheduler_port}",
-            "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
-        ], logs)
+        scheduler = self._run(
+            "kube-scheduler",
+            [
+                f"--kubeconfig={self.kubeconfig}",
+                "--leader-elect=false",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={scheduler_port}",
+                "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
+            ],
+            logs,
+        )
 
         kwok_process = self._start_kwok(logs) if kwok else None
 
         insecure = ssl.create_default_context()
         insecure.check_hostname, insecure.verify_mode = False, ssl.CERT_NONE
-        processes.wait_until(kcm, lambda: processes.http_ok(
-            f"https://127.0.0.1:{kcm_port}/healthz", context=insecure), timeout)
-        processes.wait_until(scheduler, lambda: processes.http_ok(
-            f"https://127.0.0.1:{scheduler_port}/healthz", context=insecure), timeout)
+        processes.wait_until(
+            kcm,
+            lambda: processes.http_ok(f"https://127.0.0.1:{kcm_port}/healthz", context=insecure),
+            timeout,
+        )
+        processes.wait_until(
+            scheduler,
+            lambda: processes.http_ok(
+                f"https://127.0.0.1:{scheduler_port}/healthz", context=insecure
+            ),
+            timeout,
+        )
         if kwok_process is not None:
             processes.wait_until(kwok_process, self._node_ready, timeout)
         # The default ServiceAccount proves the controller-manager acts on the cluster.
-        processes.wait_until(kcm, lambda: self._exists(
-            "/api/v1/namespaces/default/serviceaccounts/default"), timeout)
+        processes.wait_until(
+            kcm, lambda: self._exists("/api/v1/namespaces/default/serviceaccounts/default"), timeout
+        )
 
     def _start_kwok(self, logs: pathlib.Path) -> processes.Process:
         self._create_node()
         kwok_port = processes.free_port()
         stages = self.bin_dir.parent / "kwok-stages.yaml"
-        return self._run("kwok", [
-            f"--kubeconfig={self.kubeconfig}",
-            "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-            f"--config={stages}", "--node-lease-duration-seconds=40",
-            f"--server-address=127.0.0.1:{kwok_port}", f"--cidr={POD_CIDR}",
-        ], logs)
+        return self._run(
+            "kwok",
+            [
+                f"--kubeconfig={self.kubeconfig}",
+                "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+                f"--config={stages}",
+                "--node-lease-duration-seconds=40",
+                f"--server-address=127.0.0.1:{kwok_port}",
+                f"--cidr={POD_CIDR}",
+            ],
+            logs,
+        )
 
     def _run(self, name: str, args: list[str], logs: pathlib.Path) -> processes.Process:
         process = processes.start(name, [str(self.bin_dir / name), *args], logs)
@@ -285,8 +370,12 @@ class LocalCluster:
             "metadata": {
                 "name": NODE_NAME,
                 "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
-                "labels": {"type": "kwok", "kubernetes.io/hostname": NODE_NAME,
-                           "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"},
+                "labels": {
+                    "type": "kwok",
+                    "kubernetes.io/hostname": NODE_NAME,
+                    "kubernetes.io/os": "linux",
+                    "kubernetes.io/arch": "amd64",
+                },
             },
             "spec": {"podCIDR": POD_CIDR, "podCIDRs": [POD_CIDR]},
             "status": {

@@ -79,14 +79,20 @@ class Process:
             pass
 
 
-def start(name: str, argv: Sequence[str], log_dir: pathlib.Path,
-          env: dict[str, str] | None = None) -> Process:
+def start(
+    name: str, argv: Sequence[str], log_dir: pathlib.Path, env: dict[str, str] | None = None
+) -> Process:
     """Start ``argv`` with stdout and stderr going to ``<log_dir>/<name>.log``."""
     log = log_dir / f"{name}.log"
     with log.open("ab") as out:
         popen = subprocess.Popen(
-            list(argv), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, preexec_fn=_die_with_parent, env=env,
+            list(argv),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+            env=env,
         )
     return Process(name, popen, log)
 

@@ -59,8 +59,9 @@ class Resource:
     plural: str
     namespaced: bool
 
-    def path(self, namespace: str | None = None, name: str | None = None,
-             subresource: str | None = None) -> str:
+    def path(
+        self, namespace: str | None = None, name: str | None = None, subresource: str | None = None
+    ) -> str:
         """The REST path of the collection, or of one object (and its subresource)."""
         group, version = split_api_version(self.api_version)
         parts = ["/api/v1" if not group else f"/apis/{group}/{version}"]
@@ -111,8 +112,14 @@ def _transient(exc: BaseException) -> bool:
 class Kube:
     """Raw-JSON async client over kubernetes-asyncio's ApiClient (dicts in, dicts out)."""
 
-    def __init__(self, api: Any, *, qps: float = 100.0, burst: int = 250,
-                 timeout: float = REQUEST_TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self,
+        api: Any,
+        *,
+        qps: float = 100.0,
+        burst: int = 250,
+        timeout: float = REQUEST_TIMEOUT_SECONDS,
+    ) -> None:
         self._api = api
         self._bucket = _TokenBucket(qps, burst)
         self._timeout = timeout
@@ -125,17 +132,20 @@ class Kube:
         return self._api
 
     @classmethod
-    async def connect(cls, kubeconfig: str | None = None, *, qps: float = 100.0,
-                      burst: int = 250) -> Kube:
+    async def connect(
+        cls, kubeconfig: str | None = None, *, qps: float = 100.0, burst: int = 250
+    ) -> Kube:
         """Log in with a kubeconfig file; with None, in-cluster config when
         KUBERNETES_SERVICE_HOST is set, else ~/.kube/config."""
         configuration = k8s_client.Configuration()
         if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
             k8s_config.load_incluster_config(  # type: ignore[no-untyped-call]
-                client_configuration=configuration)
+                client_configuration=configuration
+            )
         else:
-            await k8s_config.load_kube_config(config_file=kubeconfig,
-                                              client_configuration=configuration)
+            await k8s_config.load_kube_config(
+                config_file=kubeconfig, client_configuration=configuration
+            )
         return cls(k8s_client.ApiClient(configuration), qps=qps, burst=burst)
 
     async def close(self) -> None:
@@ -155,8 +165,9 @@ class Kube:
                 await self._discover(api_version)
         found = self._discovery.get(api_version, {}).get(kind)
         if found is None:
-            raise errors.UnknownKind(404, "NotFound",
-                                     f"the server does not serve {kind} in {api_version}")
+            raise errors.UnknownKind(
+                404, "NotFound", f"the server does not serve {kind} in {api_version}"
+            )
         return found
 
     async def _discover(self, api_version: str) -> None:
@@ -171,14 +182,16 @@ class Kube:
         for item in body.get("resources", []):
             if "/" in item["name"]:
                 continue  # subresource
-            found[item["kind"]] = Resource(api_version, item["kind"], item["name"],
-                                           bool(item["namespaced"]))
+            found[item["kind"]] = Resource(
+                api_version, item["kind"], item["name"], bool(item["namespaced"])
+            )
         self._discovery[api_version] = found
 
     # --- CRUD -----------------------------------------------------------------------------
 
-    async def get(self, api_version: str, kind: str, name: str,
-                  namespace: str | None = None) -> dict[str, Any] | None:
+    async def get(
+        self, api_version: str, kind: str, name: str, namespace: str | None = None
+    ) -> dict[str, Any] | None:
         """The object, or None when it does not exist."""
         res = await self.resource(api_version, kind)
         try:
@@ -187,17 +200,29 @@ class Kube:
             return None
         return obj
 
-    async def list(self, api_version: str, kind: str, namespace: str | None = None, *,
-                   label_selector: str | None = None) -> list[dict[str, Any]]:
+    async def list(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+    ) -> list[dict[str, Any]]:
         """All objects of a kind (in a namespace, or everywhere when None)."""
-        items, _ = await self.list_snapshot(api_version, kind, namespace,
-                                            label_selector=label_selector)
+        items, _ = await self.list_snapshot(
+            api_version, kind, namespace, label_selector=label_selector
+        )
         return items
 
-    async def list_snapshot(self, api_version: str, kind: str, namespace: str | None = None, *,
-                            label_selector: str | None = None,
-                            field_selector: str | None = None,
-                            ) -> tuple[builtins.list[dict[str, Any]], str]:
+    async def list_snapshot(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> tuple[builtins.list[dict[str, Any]], str]:
         """All objects (with apiVersion and kind filled in) and the list's resourceVersion,
         fetched page by page; a watch can resume from that version."""
         res = await self.resource(api_version, kind)
@@ -234,27 +259,40 @@ class Kube:
         """PUT the object's status subresource."""
         res, namespace, name = await self._locate(obj)
         replaced: dict[str, Any] = await self.request(
-            "PUT", res.path(namespace, name, "status"), body=obj)
+            "PUT", res.path(namespace, name, "status"), body=obj
+        )
         return replaced
 
-    async def patch(self, api_version: str, kind: str, name: str, namespace: str | None,
-                    patch: dict[str, Any] | builtins.list[Any], *,
-                    patch_type: PatchType = "merge",
-                    subresource: str | None = None) -> dict[str, Any]:
+    async def patch(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        namespace: str | None,
+        patch: dict[str, Any] | builtins.list[Any],
+        *,
+        patch_type: PatchType = "merge",
+        subresource: str | None = None,
+    ) -> dict[str, Any]:
         """PATCH an object (merge, strategic merge or JSON patch), optionally a subresource."""
         res = await self.resource(api_version, kind)
         patched: dict[str, Any] = await self.request(
-            "PATCH", res.path(namespace, name, subresource), body=patch,
-            content_type=_PATCH_CONTENT_TYPES[patch_type])
+            "PATCH",
+            res.path(namespace, name, subresource),
+            body=patch,
+            content_type=_PATCH_CONTENT_TYPES[patch_type],
+        )
         return patched
 
-    async def delete(self, api_version: str, kind: str, name: str,
-                     namespace: str | None = None) -> None:
+    async def delete(
+        self, api_version: str, kind: str, name: str, namespace: str | None = None
+    ) -> None:
         """DELETE with background propagation; an object already gone is fine."""
         res = await self.resource(api_version, kind)
         with contextlib.suppress(errors.NotFound):
-            await self.request("DELETE", res.path(namespace, name),
-                               body={"propagationPolicy": "Background"})
+            await self.request(
+                "DELETE", res.path(namespace, name), body={"propagationPolicy": "Background"}
+            )
 
     async def _locate(self, obj: dict[str, Any]) -> tuple[Resource, str | None, str]:
         res = await self.resource(obj["apiVersion"], obj["kind"])
@@ -263,11 +301,17 @@ class Kube:
 
     # --- watch ----------------------------------------------------------------------------
 
-    async def watch(self, api_version: str, kind: str, namespace: str | None = None, *,
-                    resource_version: str | None = None,
-                    label_selector: str | None = None,
-                    timeout_seconds: int = 300,
-                    bookmarks: bool = True) -> AsyncIterator[dict[str, Any]]:
+    async def watch(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        resource_version: str | None = None,
+        label_selector: str | None = None,
+        timeout_seconds: int = 300,
+        bookmarks: bool = True,
+    ) -> AsyncIterator[dict[str, Any]]:
         """Stream watch events `{"type", "object"}` until the server ends the watch.
 
         An ERROR event with code 410 raises `errors.Gone` (relist); other ERROR events raise
@@ -282,13 +326,21 @@ class Kube:
         if bookmarks:
             query["allowWatchBookmarks"] = "true"
         await self._bucket.acquire()
-        timeout = aiohttp.ClientTimeout(total=None, connect=self._timeout,
-                                        sock_connect=self._timeout,
-                                        sock_read=timeout_seconds + self._timeout)
+        timeout = aiohttp.ClientTimeout(
+            total=None,
+            connect=self._timeout,
+            sock_connect=self._timeout,
+            sock_read=timeout_seconds + self._timeout,
+        )
         resp = await self._api.call_api(
-            res.path(namespace), "GET", query_params=list(query.items()),
-            header_params={"Accept": "application/json"}, auth_settings=["BearerToken"],
-            _preload_content=False, _request_timeout=timeout)
+            res.path(namespace),
+            "GET",
+            query_params=list(query.items()),
+            header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
+            _preload_content=False,
+            _request_timeout=timeout,
+        )
         try:
             if resp.status >= 300:
                 raise errors.from_status(resp.status, _decode(await resp.read()))
@@ -312,8 +364,15 @@ class Kube:
 
     # --- transport ------------------------------------------------------------------------
 
-    async def request(self, method: str, path: str, *, query: dict[str, str] | None = None,
-                      body: Any = None, content_type: str = "application/json") -> Any:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: dict[str, str] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+    ) -> Any:
         """One API call with rate limiting, a timeout and bounded retries; the JSON answer."""
         retrying = tenacity.AsyncRetrying(
             stop=tenacity.stop_after_attempt(RETRY_ATTEMPTS),
@@ -326,18 +385,25 @@ class Kube:
                 with attempt:
                     return await self._request_once(method, path, query, body, content_type)
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise errors.ApiError(503, "ServiceUnavailable",
-                                  f"{method} {path}: {type(exc).__name__} {exc}") from exc
+            raise errors.ApiError(
+                503, "ServiceUnavailable", f"{method} {path}: {type(exc).__name__} {exc}"
+            ) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _request_once(self, method: str, path: str, query: dict[str, str] | None,
-                            body: Any, content_type: str) -> Any:
+    async def _request_once(
+        self, method: str, path: str, query: dict[str, str] | None, body: Any, content_type: str
+    ) -> Any:
         await self._bucket.acquire()
         resp = await self._api.call_api(
-            path, method, query_params=list((query or {}).items()),
+            path,
+            method,
+            query_params=list((query or {}).items()),
             header_params={"Accept": "application/json", "Content-Type": content_type},
-            body=body, auth_settings=["BearerToken"], _preload_content=False,
-            _request_timeout=aiohttp.ClientTimeout(total=self._timeout))
+            body=body,
+            auth_settings=["BearerToken"],
+            _preload_content=False,
+            _request_timeout=aiohttp.ClientTimeout(total=self._timeout),
+        )
         try:
             data = await resp.read()
         finally:

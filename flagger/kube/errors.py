@@ -83,6 +83,10 @@ def from_status(status: int, body: Any) -> ApiError:
 
 def _default_reason(status: int) -> str:
     return {
-        403: "Forbidden", 404: "NotFound", 409: "Conflict", 410: "Expired", 422: "Invalid",
+        403: "Forbidden",
+        404: "NotFound",
+        409: "Conflict",
+        410: "Expired",
+        422: "Invalid",
         429: "TooManyRequests",
     }.get(status, "InternalError" if status >= 500 else "Unknown")

@@ -62,10 +62,18 @@ def key_of(obj: dict[str, Any]) -> ObjectKey:
 class Informer(Generic[T]):
     """A list+watch cache of one kind, holding `reduce(obj)` per object."""
 
-    def __init__(self, kube: kube_client.Kube, api_version: str, kind: str,
-                 namespace: str | None = None, *, reduce: Callable[[dict[str, Any]], T],
-                 label_selector: str | None = None, watch_timeout_seconds: int = 300,
-                 resource_version: str | None = None) -> None:
+    def __init__(
+        self,
+        kube: kube_client.Kube,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        reduce: Callable[[dict[str, Any]], T],
+        label_selector: str | None = None,
+        watch_timeout_seconds: int = 300,
+        resource_version: str | None = None,
+    ) -> None:
         """`resource_version` resumes a watch without listing first (the cache then starts
         empty); normally leave it None."""
         self.api_version = api_version
@@ -126,8 +134,9 @@ class Informer(Generic[T]):
 
     # --- subscribing ----------------------------------------------------------------------
 
-    def subscribe(self, on_change: ChangeCallback[T], *, replay: bool = False
-                  ) -> Callable[[], None]:
+    def subscribe(
+        self, on_change: ChangeCallback[T], *, replay: bool = False
+    ) -> Callable[[], None]:
         """Call `on_change(key, old, new)` on every change; returns the unsubscribe function.
         With `replay`, first call it with `(key, None, value)` for every cached object."""
         self._subscribers.append(on_change)
@@ -176,8 +185,7 @@ class Informer(Generic[T]):
                 await self._watch()
                 backoff = BACKOFF_INITIAL_SECONDS
             except errors.Gone:
-                log.debug("%r: resourceVersion %s expired, relisting", self,
-                          self._resource_version)
+                log.debug("%r: resourceVersion %s expired, relisting", self, self._resource_version)
                 self._resource_version = None
             except asyncio.CancelledError:
                 raise
@@ -188,7 +196,8 @@ class Informer(Generic[T]):
 
     async def _relist(self) -> None:
         objects, version = await self._kube.list_snapshot(
-            self.api_version, self.kind, self.namespace, label_selector=self._label_selector)
+            self.api_version, self.kind, self.namespace, label_selector=self._label_selector
+        )
         fresh = {key_of(obj): self._reduce(obj) for obj in objects}
         self.relists += 1
         for key in [k for k in self._cache if k not in fresh]:
@@ -200,9 +209,13 @@ class Informer(Generic[T]):
 
     async def _watch(self) -> None:
         async for event in self._kube.watch(
-                self.api_version, self.kind, self.namespace,
-                resource_version=self._resource_version, label_selector=self._label_selector,
-                timeout_seconds=self._watch_timeout):
+            self.api_version,
+            self.kind,
+            self.namespace,
+            resource_version=self._resource_version,
+            label_selector=self._label_selector,
+            timeout_seconds=self._watch_timeout,
+        ):
             obj: dict[str, Any] = event["object"]
             kind = event.get("type")
             version = (obj.get("metadata") or {}).get("resourceVersion")
@@ -226,8 +239,9 @@ class Informer(Generic[T]):
         for callback in list(self._subscribers):
             self._call(callback, key, old, new)
 
-    def _call(self, callback: ChangeCallback[T], key: ObjectKey, old: T | None,
-              new: T | None) -> None:
+    def _call(
+        self, callback: ChangeCallback[T], key: ObjectKey, old: T | None, new: T | None
+    ) -> None:
         try:
             callback(key, old, new)
         except Exception:
@@ -255,8 +269,7 @@ class InformerSet:
             informer.start()
 
     async def wait_synced(self, timeout: float | None = None) -> None:
-        await asyncio.wait_for(
-            asyncio.gather(*(i.wait_synced() for i in self._informers)), timeout)
+        await asyncio.wait_for(asyncio.gather(*(i.wait_synced() for i in self._informers)), timeout)
 
     async def stop(self) -> None:
         await asyncio.gather(*(i.stop() for i in self._informers))

@@ -141,8 +141,12 @@ class EventRecorder:
             return
         if len(self._pending) >= self.max_pending:
             self.dropped += 1
-            log.error("event dropped, %d events already pending: %s", len(self._pending),
-                      message, canary=canary)
+            log.error(
+                "event dropped, %d events already pending: %s",
+                len(self._pending),
+                message,
+                canary=canary,
+            )
             return
         now = self._clock()
         task = loop.create_task(self._deliver(canary, event_type, message, now))
@@ -202,8 +206,7 @@ class EventRecorder:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            log.error("event %r could not be recorded: %s", message, _api_error(exc),
-                      canary=canary)
+            log.error("event %r could not be recorded: %s", message, _api_error(exc), canary=canary)
         finally:
             entry.users -= 1
             if entry.users == 0:

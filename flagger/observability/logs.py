@@ -187,30 +187,35 @@ class CanaryLogger:
             level, msg, *args, exc_info=exc_info, extra={FIELDS_ATTRIBUTE: merged}, stacklevel=3
         )
 
-    def debug(self, msg: str, *args: object, canary: _Named | str | None = None,
-              **fields: Any) -> None:
+    def debug(
+        self, msg: str, *args: object, canary: _Named | str | None = None, **fields: Any
+    ) -> None:
         """Log at debug level."""
         self._emit(logging.DEBUG, msg, args, canary, False, fields)
 
-    def info(self, msg: str, *args: object, canary: _Named | str | None = None,
-             **fields: Any) -> None:
+    def info(
+        self, msg: str, *args: object, canary: _Named | str | None = None, **fields: Any
+    ) -> None:
         """Log at info level."""
         self._emit(logging.INFO, msg, args, canary, False, fields)
 
-    def warning(self, msg: str, *args: object, canary: _Named | str | None = None,
-                **fields: Any) -> None:
+    def warning(
+        self, msg: str, *args: object, canary: _Named | str | None = None, **fields: Any
+    ) -> None:
         """Log at warn level."""
         self._emit(logging.WARNING, msg, args, canary, False, fields)
 
     warn = warning
 
-    def error(self, msg: str, *args: object, canary: _Named | str | None = None,
-              **fields: Any) -> None:
+    def error(
+        self, msg: str, *args: object, canary: _Named | str | None = None, **fields: Any
+    ) -> None:
         """Log at error level."""
         self._emit(logging.ERROR, msg, args, canary, False, fields)
 
-    def exception(self, msg: str, *args: object, canary: _Named | str | None = None,
-                  **fields: Any) -> None:
+    def exception(
+        self, msg: str, *args: object, canary: _Named | str | None = None, **fields: Any
+    ) -> None:
         """Log at error level with the current exception as ``stacktrace``."""
         self._emit(logging.ERROR, msg, args, canary, True, fields)
 

@@ -82,36 +82,50 @@ class Metrics:
         r = prometheus_client.CollectorRegistry(auto_describe=True)
         self.registry.register(_WithoutCreated(r))
         self.info = prometheus_client.Gauge(
-            "flagger_info", "Flagger version and mesh provider information",
-            ["version", "mesh_provider"], registry=r,
+            "flagger_info",
+            "Flagger version and mesh provider information",
+            ["version", "mesh_provider"],
+            registry=r,
         )
         self.duration = prometheus_client.Histogram(
-            "flagger_canary_duration_seconds", "Seconds spent performing canary analysis.",
-            ["name", "namespace"], registry=r,
+            "flagger_canary_duration_seconds",
+            "Seconds spent performing canary analysis.",
+            ["name", "namespace"],
+            registry=r,
         )
         self.total = prometheus_client.Gauge(
             "flagger_canary_total", "Total number of canary object", ["namespace"], registry=r
         )
         self.status = prometheus_client.Gauge(
-            "flagger_canary_status", "Last canary analysis result",
-            ["name", "namespace"], registry=r,
+            "flagger_canary_status",
+            "Last canary analysis result",
+            ["name", "namespace"],
+            registry=r,
         )
         self.weight = prometheus_client.Gauge(
-            "flagger_canary_weight", "The virtual service destination weight current value",
-            ["workload", "namespace"], registry=r,
+            "flagger_canary_weight",
+            "The virtual service destination weight current value",
+            ["workload", "namespace"],
+            registry=r,
         )
         self.analysis = prometheus_client.Gauge(
-            "flagger_canary_metric_analysis", "Last canary analysis result per metric",
-            ["name", "namespace", "metric"], registry=r,
+            "flagger_canary_metric_analysis",
+            "Last canary analysis result per metric",
+            ["name", "namespace", "metric"],
+            registry=r,
         )
         outcome_labels = ["name", "namespace", "deployment_strategy", "analysis_status"]
         self.successes = prometheus_client.Counter(
-            "flagger_canary_successes", "Total number of canary successes",
-            outcome_labels, registry=r,
+            "flagger_canary_successes",
+            "Total number of canary successes",
+            outcome_labels,
+            registry=r,
         )
         self.failures = prometheus_client.Counter(
-            "flagger_canary_failures", "Total number of canary failures",
-            outcome_labels, registry=r,
+            "flagger_canary_failures",
+            "Total number of canary failures",
+            outcome_labels,
+            registry=r,
         )
 
     def set_info(self, version: str, mesh_provider: str) -> None:

@@ -56,24 +56,65 @@ TEST_HOOKS = frozenset({"test", "test-success"})
 
 # Helm's install order (pkg/releaseutil/kind_sorter.go); kinds not listed come after, by name.
 INSTALL_ORDER = (
-    "PriorityClass", "Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange",
-    "PodSecurityPolicy", "PodDisruptionBudget", "ServiceAccount", "Secret", "SecretList",
-    "ConfigMap", "StorageClass", "PersistentVolume", "PersistentVolumeClaim",
-    "CustomResourceDefinition", "ClusterRole", "ClusterRoleList", "ClusterRoleBinding",
-    "ClusterRoleBindingList", "Role", "RoleList", "RoleBinding", "RoleBindingList", "Service",
-    "DaemonSet", "Pod", "ReplicationController", "ReplicaSet", "Deployment",
-    "HorizontalPodAutoscaler", "StatefulSet", "Job", "CronJob", "IngressClass", "Ingress",
+    "PriorityClass",
+    "Namespace",
+    "NetworkPolicy",
+    "ResourceQuota",
+    "LimitRange",
+    "PodSecurityPolicy",
+    "PodDisruptionBudget",
+    "ServiceAccount",
+    "Secret",
+    "SecretList",
+    "ConfigMap",
+    "StorageClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "CustomResourceDefinition",
+    "ClusterRole",
+    "ClusterRoleList",
+    "ClusterRoleBinding",
+    "ClusterRoleBindingList",
+    "Role",
+    "RoleList",
+    "RoleBinding",
+    "RoleBindingList",
+    "Service",
+    "DaemonSet",
+    "Pod",
+    "ReplicationController",
+    "ReplicaSet",
+    "Deployment",
+    "HorizontalPodAutoscaler",
+    "StatefulSet",
+    "Job",
+    "CronJob",
+    "IngressClass",
+    "Ingress",
     "APIService",
 )
 _RANK = {kind: rank for rank, kind in enumerate(INSTALL_ORDER)}
 
 # Kinds without a namespace that a chart may render; everything else gets the release namespace.
-CLUSTER_SCOPED = frozenset({
-    "Namespace", "Node", "PersistentVolume", "StorageClass", "PriorityClass", "ClusterRole",
-    "ClusterRoleBinding", "CustomResourceDefinition", "APIService", "IngressClass",
-    "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "PodSecurityPolicy",
-    "RuntimeClass", "CSIDriver",
-})
+CLUSTER_SCOPED = frozenset(
+    {
+        "Namespace",
+        "Node",
+        "PersistentVolume",
+        "StorageClass",
+        "PriorityClass",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "CustomResourceDefinition",
+        "APIService",
+        "IngressClass",
+        "MutatingWebhookConfiguration",
+        "ValidatingWebhookConfiguration",
+        "PodSecurityPolicy",
+        "RuntimeClass",
+        "CSIDriver",
+    }
+)
 
 _log = logs.get_logger(__name__)
 
@@ -90,21 +131,26 @@ def chart_path(name: str) -> pathlib.Path:
     Looked up in ``$FLAGGER_CHARTS_DIR`` when set, else in the checkout's ``deploy/charts``.
     """
     base = os.environ.get(CHARTS_ENV)
-    root = (pathlib.Path(base) if base
-            else pathlib.Path(__file__).resolve().parents[2] / "deploy" / "charts")
+    root = (
+        pathlib.Path(base)
+        if base
+        else pathlib.Path(__file__).resolve().parents[2] / "deploy" / "charts"
+    )
     path = root / name
     if not (path / "Chart.yaml").is_file():
         raise ChartError(f"no chart {name!r} in {root}; set {CHARTS_ENV} to the charts directory")
     return path
 
 
-def _render_files(chart_dir: ChartDir, values: Mapping[str, Any] | None, release: str,
-                  namespace: str) -> dict[str, str]:
+def _render_files(
+    chart_dir: ChartDir, values: Mapping[str, Any] | None, release: str, namespace: str
+) -> dict[str, str]:
     try:
         import helm_python
     except ImportError as exc:  # pragma: no cover - depends on the installed extras
-        raise ChartError("rendering charts needs the Helm SDK: pip install helm-python-sdk"
-                         ) from exc
+        raise ChartError(
+            "rendering charts needs the Helm SDK: pip install helm-python-sdk"
+        ) from exc
     # A JSON round trip turns tuples and other mappings into what the SDK accepts.
     plain: dict[str, Any] | None = None if values is None else json.loads(json.dumps(values))
     try:
@@ -114,8 +160,14 @@ def _render_files(chart_dir: ChartDir, values: Mapping[str, Any] | None, release
         raise ChartError(f"{os.fspath(chart_dir)}: {exc}") from exc
 
 
-def render(chart_dir: ChartDir, values: Mapping[str, Any] | None = None, *, release: str,
-           namespace: str, tests: bool = False) -> list[dict[str, Any]]:
+def render(
+    chart_dir: ChartDir,
+    values: Mapping[str, Any] | None = None,
+    *,
+    release: str,
+    namespace: str,
+    tests: bool = False,
+) -> list[dict[str, Any]]:
     """The chart's objects for ``values`` (merged over the chart's defaults), like
     ``helm template``; test hooks only with ``tests=True``."""
     files = _render_files(chart_dir, values, release, namespace)
@@ -130,8 +182,13 @@ def render(chart_dir: ChartDir, values: Mapping[str, Any] | None = None, *, rele
         for doc in docs:
             if doc is None:
                 continue
-            if not (isinstance(doc, dict) and doc.get("kind") and doc.get("apiVersion")
-                    and isinstance(doc.get("metadata"), dict) and doc["metadata"].get("name")):
+            if not (
+                isinstance(doc, dict)
+                and doc.get("kind")
+                and doc.get("apiVersion")
+                and isinstance(doc.get("metadata"), dict)
+                and doc["metadata"].get("name")
+            ):
                 raise ChartError(f"{path} renders a document that is not a Kubernetes object")
             if _is_test_hook(doc) and not tests:
                 continue
@@ -142,12 +199,12 @@ def render(chart_dir: ChartDir, values: Mapping[str, Any] | None = None, *, rele
     return objects
 
 
-def notes(chart_dir: ChartDir, values: Mapping[str, Any] | None = None, *, release: str,
-          namespace: str) -> str:
+def notes(
+    chart_dir: ChartDir, values: Mapping[str, Any] | None = None, *, release: str, namespace: str
+) -> str:
     """The chart's rendered ``NOTES.txt`` (what ``helm install`` prints), or ``""``."""
     files = _render_files(chart_dir, values, release, namespace)
-    return next((text.strip() for path, text in files.items() if path.endswith("/NOTES.txt")),
-                "")
+    return next((text.strip() for path, text in files.items() if path.endswith("/NOTES.txt")), "")
 
 
 def _is_test_hook(obj: Mapping[str, Any]) -> bool:
@@ -170,9 +227,11 @@ def _owned(obj: dict[str, Any], release: str, namespace: str) -> dict[str, Any]:
     """A copy carrying Helm's ownership metadata, so ``helm`` itself could adopt the object."""
     meta = dict(obj["metadata"])
     meta["labels"] = {**(meta.get("labels") or {}), "app.kubernetes.io/managed-by": "Helm"}
-    meta["annotations"] = {**(meta.get("annotations") or {}),
-                           "meta.helm.sh/release-name": release,
-                           "meta.helm.sh/release-namespace": namespace}
+    meta["annotations"] = {
+        **(meta.get("annotations") or {}),
+        "meta.helm.sh/release-name": release,
+        "meta.helm.sh/release-namespace": namespace,
+    }
     return {**obj, "metadata": meta}
 
 
@@ -182,9 +241,12 @@ async def _apply(kube: kube_client.Kube, obj: dict[str, Any]) -> dict[str, Any]:
     if not res.namespaced:
         obj = {**obj, "metadata": {k: v for k, v in meta.items() if k != "namespace"}}
     applied: dict[str, Any] = await kube.request(
-        "PATCH", res.path(meta.get("namespace") if res.namespaced else None, meta["name"]),
-        query={"fieldManager": FIELD_MANAGER, "force": "true"}, body=obj,
-        content_type="application/apply-patch+yaml")
+        "PATCH",
+        res.path(meta.get("namespace") if res.namespaced else None, meta["name"]),
+        query={"fieldManager": FIELD_MANAGER, "force": "true"},
+        body=obj,
+        content_type="application/apply-patch+yaml",
+    )
     return applied
 
 
@@ -206,9 +268,15 @@ class _Connection:
             await self._own.close()
 
 
-async def install(target: kube_client.Kube | devcluster.LocalCluster, chart_dir: ChartDir,
-                  values: Mapping[str, Any] | None = None, *, release: str, namespace: str,
-                  tests: bool = False) -> list[dict[str, Any]]:
+async def install(
+    target: kube_client.Kube | devcluster.LocalCluster,
+    chart_dir: ChartDir,
+    values: Mapping[str, Any] | None = None,
+    *,
+    release: str,
+    namespace: str,
+    tests: bool = False,
+) -> list[dict[str, Any]]:
     """Render the chart and server-side apply each object in install order (install or
     upgrade); return the objects as the API server stored them.
 
@@ -225,9 +293,14 @@ async def install(target: kube_client.Kube | devcluster.LocalCluster, chart_dir:
     return applied
 
 
-async def uninstall(target: kube_client.Kube | devcluster.LocalCluster, chart_dir: ChartDir,
-                    values: Mapping[str, Any] | None = None, *, release: str,
-                    namespace: str) -> list[str]:
+async def uninstall(
+    target: kube_client.Kube | devcluster.LocalCluster,
+    chart_dir: ChartDir,
+    values: Mapping[str, Any] | None = None,
+    *,
+    release: str,
+    namespace: str,
+) -> list[str]:
     """Delete what :func:`install` created with the same values (test hooks included), in
     reverse install order; objects already gone, or of kinds no longer served, are fine.
     Returns what was asked to go."""
@@ -237,13 +310,13 @@ async def uninstall(target: kube_client.Kube | devcluster.LocalCluster, chart_di
         for obj in reversed(objects):
             meta = obj["metadata"]
             try:
-                await kube.delete(obj["apiVersion"], obj["kind"], meta["name"],
-                                  meta.get("namespace"))
+                await kube.delete(
+                    obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace")
+                )
             except kube_errors.UnknownKind:
                 continue
             gone.append(_describe(obj))
-            _log.info(f"{_describe(obj)} deleted", release=release,
-                      chart=_chart_name(chart_dir))
+            _log.info(f"{_describe(obj)} deleted", release=release, chart=_chart_name(chart_dir))
     return gone
 
 

@@ -247,9 +247,7 @@ def _convert(kind: str, value: Any, source: str) -> Any:
     return str(value)
 
 
-def parse_settings(
-    argv: Sequence[str], environ: Mapping[str, str]
-) -> tuple[Settings, list[str]]:
+def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[Settings, list[str]]:
     """The settings for ``argv`` and ``environ``, and the flags given but not implemented.
 
     Raises :class:`SystemExit` (status 2, with a message on stderr) for a malformed value of an
@@ -839,8 +837,11 @@ def _writable_data_path(
     if path.is_dir() and os.access(path, os.W_OK):
         return path, None
     holder = tempfile.TemporaryDirectory(prefix="podinfo-data-")
-    log.info("data path not writable, storing in a temporary directory",
-             data_path=settings.data_path, using=holder.name)
+    log.info(
+        "data path not writable, storing in a temporary directory",
+        data_path=settings.data_path,
+        using=holder.name,
+    )
     return pathlib.Path(holder.name), holder
 
 
@@ -868,8 +869,11 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             log.info("Starting metrics server.", addr=f"{settings.host}:{settings.port_metrics}")
         await stop.wait()
         demo.probes.healthy = demo.probes.ready = False
-        log.info("Shutting down HTTP/HTTPS server", timeout=settings.server_shutdown_timeout,
-                 delay=settings.shutdown_delay)
+        log.info(
+            "Shutting down HTTP/HTTPS server",
+            timeout=settings.server_shutdown_timeout,
+            delay=settings.shutdown_delay,
+        )
         await asyncio.sleep(settings.shutdown_delay)
     finally:
         for each in reversed(runners):
@@ -893,8 +897,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.setup(settings.level)
     # No ``*_created`` series: podinfo's Go client exposes none.
     typing.cast(Callable[[], None], prometheus_client.disable_created_metrics)()
-    log.info("Starting podinfo", version=settings.version, revision=settings.revision,
-             port=str(settings.port))
+    log.info(
+        "Starting podinfo",
+        version=settings.version,
+        revision=settings.revision,
+        port=str(settings.port),
+    )
     if ignored:
         log.info("ignoring flags this demo app does not implement", flags=ignored)
     try:

@@ -38,9 +38,11 @@ async def run(*, exit_after: bool, json_path: pathlib.Path | None) -> int:
         ok = playing.result()
         if json_path is not None:
             play.write_json(json_path)
-        print(f"tutorial played in {time.monotonic() - started:.0f}s "
-              f"(set-up included: {time.monotonic() - began:.0f}s); "
-              f"{'every outcome matched' if ok else 'some outcomes did not match'}")
+        print(
+            f"tutorial played in {time.monotonic() - started:.0f}s "
+            f"(set-up included: {time.monotonic() - began:.0f}s); "
+            f"{'every outcome matched' if ok else 'some outcomes did not match'}"
+        )
         if exit_after:
             return 0 if ok else 1
         where = playground.endpoints()

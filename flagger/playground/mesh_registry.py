@@ -142,24 +142,36 @@ class VirtualServiceInfo:
 
 def reduce_service(obj: JSON) -> ServiceInfo:
     meta, spec = obj.get("metadata") or {}, obj.get("spec") or {}
-    ports = tuple(ServicePort(str(p.get("name") or ""), int(p.get("port") or 0),
-                              p.get("targetPort")) for p in spec.get("ports") or [])
+    ports = tuple(
+        ServicePort(str(p.get("name") or ""), int(p.get("port") or 0), p.get("targetPort"))
+        for p in spec.get("ports") or []
+    )
     selector = tuple(sorted((str(k), str(v)) for k, v in (spec.get("selector") or {}).items()))
-    return ServiceInfo(str(meta.get("namespace") or ""), str(meta.get("name") or ""),
-                       str(spec.get("clusterIP") or ""), ports, selector)
+    return ServiceInfo(
+        str(meta.get("namespace") or ""),
+        str(meta.get("name") or ""),
+        str(spec.get("clusterIP") or ""),
+        ports,
+        selector,
+    )
 
 
 def reduce_slice(obj: JSON) -> SliceInfo:
     labels = (obj.get("metadata") or {}).get("labels") or {}
-    ports = tuple((str(p.get("name") or ""), int(p.get("port") or 0))
-                  for p in obj.get("ports") or [] if p.get("port"))
+    ports = tuple(
+        (str(p.get("name") or ""), int(p.get("port") or 0))
+        for p in obj.get("ports") or []
+        if p.get("port")
+    )
     endpoints: list[Endpoint] = []
     for endpoint in obj.get("endpoints") or []:
         ready = (endpoint.get("conditions") or {}).get("ready")
         target = endpoint.get("targetRef") or {}
         pod = str(target["name"]) if target.get("kind") == "Pod" and target.get("name") else None
-        endpoints.extend(Endpoint(str(address), ready is not False, pod)
-                         for address in endpoint.get("addresses") or [])
+        endpoints.extend(
+            Endpoint(str(address), ready is not False, pod)
+            for address in endpoint.get("addresses") or []
+        )
     return SliceInfo(str(labels.get(SERVICE_NAME_LABEL) or ""), ports, tuple(endpoints))
 
 
@@ -178,13 +190,26 @@ def reduce_pod(obj: JSON) -> PodInfo:
     labels = tuple(sorted((str(k), str(v)) for k, v in (meta.get("labels") or {}).items()))
     ready = not meta.get("deletionTimestamp") and any(
         c.get("type") == "Ready" and c.get("status") == "True"
-        for c in status.get("conditions") or [])
-    ports = tuple((str(p["name"]), int(p.get("containerPort") or 0))
-                  for c in (obj.get("spec") or {}).get("containers") or []
-                  for p in c.get("ports") or [] if p.get("name"))
-    return PodInfo(str(meta.get("namespace") or ""), str(meta.get("name") or ""), ip, kind,
-                   name, labels, bool(ip) and ready, ports,
-                   str(meta.get("creationTimestamp") or ""), bool(meta.get("deletionTimestamp")))
+        for c in status.get("conditions") or []
+    )
+    ports = tuple(
+        (str(p["name"]), int(p.get("containerPort") or 0))
+        for c in (obj.get("spec") or {}).get("containers") or []
+        for p in c.get("ports") or []
+        if p.get("name")
+    )
+    return PodInfo(
+        str(meta.get("namespace") or ""),
+        str(meta.get("name") or ""),
+        ip,
+        kind,
+        name,
+        labels,
+        bool(ip) and ready,
+        ports,
+        str(meta.get("creationTimestamp") or ""),
+        bool(meta.get("deletionTimestamp")),
+    )
 
 
 def reduce_replicaset(obj: JSON) -> str:
@@ -196,11 +221,13 @@ def reduce_replicaset(obj: JSON) -> str:
 def reduce_virtual_service(obj: JSON) -> VirtualServiceInfo:
     meta, spec = obj.get("metadata") or {}, obj.get("spec") or {}
     return VirtualServiceInfo(
-        str(meta.get("namespace") or ""), str(meta.get("name") or ""),
+        str(meta.get("namespace") or ""),
+        str(meta.get("name") or ""),
         str(meta.get("creationTimestamp") or ""),
         tuple(str(h) for h in spec.get("hosts") or []),
         tuple(str(g) for g in spec.get("gateways") or []),
-        tuple(r for r in spec.get("http") or [] if isinstance(r, dict)))
+        tuple(r for r in spec.get("http") or [] if isinstance(r, dict)),
+    )
 
 
 # --- the registry -------------------------------------------------------------------------
@@ -209,22 +236,27 @@ def reduce_virtual_service(obj: JSON) -> VirtualServiceInfo:
 class MeshRegistry:
     """The caches and the lookups the proxy makes on them."""
 
-    def __init__(self, kube: kube_client.Kube, *,
-                 reachable: Callable[[str], bool] | None = None) -> None:
+    def __init__(
+        self, kube: kube_client.Kube, *, reachable: Callable[[str], bool] | None = None
+    ) -> None:
         """``reachable(address)`` says which endpoint addresses may be used (loopback ones by
         default)."""
         self._reachable = reachable or is_loopback
         self.informers = informers.InformerSet()
-        self.services = self.informers.add(informers.Informer(
-            kube, "v1", "Service", reduce=reduce_service))
-        self.slices = self.informers.add(informers.Informer(
-            kube, "discovery.k8s.io/v1", "EndpointSlice", reduce=reduce_slice))
+        self.services = self.informers.add(
+            informers.Informer(kube, "v1", "Service", reduce=reduce_service)
+        )
+        self.slices = self.informers.add(
+            informers.Informer(kube, "discovery.k8s.io/v1", "EndpointSlice", reduce=reduce_slice)
+        )
         self.pods = self.informers.add(informers.Informer(kube, "v1", "Pod", reduce=reduce_pod))
-        self.replicasets = self.informers.add(informers.Informer(
-            kube, "apps/v1", "ReplicaSet", reduce=reduce_replicaset))
+        self.replicasets = self.informers.add(
+            informers.Informer(kube, "apps/v1", "ReplicaSet", reduce=reduce_replicaset)
+        )
         # Kept apart: the kind is a CRD that may not be installed yet.
         self.virtual_services = informers.Informer(
-            kube, VIRTUAL_SERVICE_API, "VirtualService", reduce=reduce_virtual_service)
+            kube, VIRTUAL_SERVICE_API, "VirtualService", reduce=reduce_virtual_service
+        )
         self._pods_by_ip: dict[str, set[informers.ObjectKey]] = {}
         self._pods_by_namespace: dict[str, set[informers.ObjectKey]] = {}
         self._slices_by_service: dict[informers.ObjectKey, set[informers.ObjectKey]] = {}
@@ -250,8 +282,7 @@ class MeshRegistry:
 
     # --- indexes --------------------------------------------------------------------------
 
-    def _on_pod(self, key: informers.ObjectKey, old: PodInfo | None, new: PodInfo | None
-                ) -> None:
+    def _on_pod(self, key: informers.ObjectKey, old: PodInfo | None, new: PodInfo | None) -> None:
         if old is not None and old.ip:
             holders = self._pods_by_ip.get(old.ip, set())
             holders.discard(key)
@@ -264,17 +295,21 @@ class MeshRegistry:
         else:
             self._pods_by_namespace.setdefault(key.namespace, set()).add(key)
 
-    def _on_slice(self, key: informers.ObjectKey, old: SliceInfo | None, new: SliceInfo | None
-                  ) -> None:
+    def _on_slice(
+        self, key: informers.ObjectKey, old: SliceInfo | None, new: SliceInfo | None
+    ) -> None:
         if old is not None:
             self._slices_by_service.get(
-                informers.ObjectKey(key.namespace, old.service), set()).discard(key)
+                informers.ObjectKey(key.namespace, old.service), set()
+            ).discard(key)
         if new is not None and new.service:
             self._slices_by_service.setdefault(
-                informers.ObjectKey(key.namespace, new.service), set()).add(key)
+                informers.ObjectKey(key.namespace, new.service), set()
+            ).add(key)
 
-    def _on_service(self, key: informers.ObjectKey, old: ServiceInfo | None,
-                    new: ServiceInfo | None) -> None:
+    def _on_service(
+        self, key: informers.ObjectKey, old: ServiceInfo | None, new: ServiceInfo | None
+    ) -> None:
         if old is not None and old.cluster_ip and self._cluster_ips.get(old.cluster_ip) == key:
             del self._cluster_ips[old.cluster_ip]
         if new is not None and new.cluster_ip and new.cluster_ip != "None":
@@ -284,12 +319,16 @@ class MeshRegistry:
 
     def pod_by_ip(self, ip: str) -> PodInfo | None:
         """The pod with this IP; when a terminating pod still holds it, the newest live one."""
-        holders = [pod for key in self._pods_by_ip.get(ip, ())
-                   if (pod := self.pods.get(key.name, key.namespace)) is not None]
+        holders = [
+            pod
+            for key in self._pods_by_ip.get(ip, ())
+            if (pod := self.pods.get(key.name, key.namespace)) is not None
+        ]
         if not holders:
             return None
-        return max(holders, key=lambda pod: (not pod.terminating, pod.created, pod.namespace,
-                                             pod.name))
+        return max(
+            holders, key=lambda pod: (not pod.terminating, pod.created, pod.namespace, pod.name)
+        )
 
     def pod(self, namespace: str, name: str) -> PodInfo | None:
         return self.pods.get(name, namespace)
@@ -327,7 +366,7 @@ class MeshRegistry:
             return self.service(caller_namespace, parts[0])
         if len(parts) == 2:
             return self.service(parts[1], parts[0])
-        if len(parts) >= 3 and parts[2:] == suffix[:len(parts) - 2]:
+        if len(parts) >= 3 and parts[2:] == suffix[: len(parts) - 2]:
             return self.service(parts[1], parts[0])
         return None
 
@@ -344,8 +383,9 @@ class MeshRegistry:
     def endpoints(self, service: ServiceInfo, port: ServicePort) -> list[tuple[Endpoint, int]]:
         """The ready, reachable endpoints of a Service port, each with its target port."""
         found: dict[tuple[str, int], tuple[Endpoint, int]] = {}
-        for key in sorted(self._slices_by_service.get(
-                informers.ObjectKey(service.namespace, service.name), ())):
+        for key in sorted(
+            self._slices_by_service.get(informers.ObjectKey(service.namespace, service.name), ())
+        ):
             info = self.slices.get(key.name, key.namespace)
             if info is None:
                 continue
@@ -359,8 +399,9 @@ class MeshRegistry:
             for pod in self._selected_pods(service):
                 pod_target = _pod_target_port(pod, port)
                 if pod_target is not None:
-                    found.setdefault((pod.ip, pod_target),
-                                     (Endpoint(pod.ip, True, pod.name), pod_target))
+                    found.setdefault(
+                        (pod.ip, pod_target), (Endpoint(pod.ip, True, pod.name), pod_target)
+                    )
         return [entry for entry in found.values() if self._reachable(entry[0].address)]
 
     def _selected_pods(self, service: ServiceInfo) -> list[PodInfo]:
@@ -380,13 +421,15 @@ class MeshRegistry:
         if not ready:
             return None
         counter = self._round_robin.setdefault(
-            (service.namespace, service.name, port.port), itertools.count())
+            (service.namespace, service.name, port.port), itertools.count()
+        )
         return ready[next(counter) % len(ready)]
 
     # --- virtual services -----------------------------------------------------------------
 
-    def virtual_service_for(self, service: ServiceInfo | None, host: str
-                            ) -> VirtualServiceInfo | None:
+    def virtual_service_for(
+        self, service: ServiceInfo | None, host: str
+    ) -> VirtualServiceInfo | None:
         """The oldest mesh VirtualService whose ``hosts`` name this Service (short name, as
         ``svc.ns``, or FQDN) or the literal host."""
         wanted = {host.rstrip(".").lower()}
@@ -396,8 +439,7 @@ class MeshRegistry:
         for _, vs in self.virtual_services.items():
             if not vs.serves_mesh:
                 continue
-            if any(_host_fqdn(h, vs.namespace) in wanted or _wildcard(h, wanted)
-                   for h in vs.hosts):
+            if any(_host_fqdn(h, vs.namespace) in wanted or _wildcard(h, wanted) for h in vs.hosts):
                 candidates.append(vs)
         if not candidates:
             return None

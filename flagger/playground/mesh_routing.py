@@ -57,14 +57,14 @@ __all__ = [
 JSON = dict[str, Any]
 
 #: Istio's default retry conditions (``meshConfig.defaultHttpRetryPolicy``).
-DEFAULT_RETRY_ON = frozenset({"connect-failure", "refused-stream", "unavailable", "cancelled",
-                              "retriable-status-codes"})
+DEFAULT_RETRY_ON = frozenset(
+    {"connect-failure", "refused-stream", "unavailable", "cancelled", "retriable-status-codes"}
+)
 DEFAULT_RETRY_ATTEMPTS = 2
 DEFAULT_RETRIABLE_CODES = frozenset({503})
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
-_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0,
-                   "h": 3600.0}
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,8 +115,9 @@ class RetryPolicy:
 
     def retries_connect_failure(self) -> bool:
         """Whether a refused or failed connection is tried again."""
-        return bool(self.retry_on & {"5xx", "gateway-error", "connect-failure", "reset",
-                                     "refused-stream"})
+        return bool(
+            self.retry_on & {"5xx", "gateway-error", "connect-failure", "reset", "refused-stream"}
+        )
 
     def retries_timeout(self) -> bool:
         """Whether a try that ran out of its ``perTryTimeout`` is tried again."""
@@ -134,9 +135,11 @@ class HeaderOps:
     @classmethod
     def parse(cls, spec: Mapping[str, Any] | None) -> HeaderOps:
         spec = spec or {}
-        return cls(set={str(k): str(v) for k, v in (spec.get("set") or {}).items()},
-                   add={str(k): str(v) for k, v in (spec.get("add") or {}).items()},
-                   remove=tuple(str(h) for h in spec.get("remove") or ()))
+        return cls(
+            set={str(k): str(v) for k, v in (spec.get("set") or {}).items()},
+            add={str(k): str(v) for k, v in (spec.get("add") or {}).items()},
+            remove=tuple(str(h) for h in spec.get("remove") or ()),
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -173,8 +176,9 @@ class _Random(Protocol):
 # --- matching -----------------------------------------------------------------------------
 
 
-def string_match(spec: Mapping[str, Any] | None, value: str | None, *,
-                 ignore_case: bool = False) -> bool:
+def string_match(
+    spec: Mapping[str, Any] | None, value: str | None, *, ignore_case: bool = False
+) -> bool:
     """Whether ``value`` satisfies an Istio StringMatch; an empty spec asks only for presence."""
     if value is None:
         return False
@@ -199,11 +203,15 @@ def string_match(spec: Mapping[str, Any] | None, value: str | None, *,
 
 def match_request(match: Mapping[str, Any], request: RequestView) -> bool:
     """Whether one ``HTTPMatchRequest`` holds for the request (all of its fields)."""
-    if "uri" in match and not string_match(match["uri"], request.uri,
-                                           ignore_case=bool(match.get("ignoreUriCase"))):
+    if "uri" in match and not string_match(
+        match["uri"], request.uri, ignore_case=bool(match.get("ignoreUriCase"))
+    ):
         return False
-    for field, value in (("scheme", request.scheme), ("method", request.method),
-                         ("authority", request.authority)):
+    for field, value in (
+        ("scheme", request.scheme),
+        ("method", request.method),
+        ("authority", request.authority),
+    ):
         if field in match and not string_match(match[field], value):
             return False
     for name, spec in (match.get("headers") or {}).items():
@@ -222,8 +230,9 @@ def match_request(match: Mapping[str, Any], request: RequestView) -> bool:
     for key, value in (match.get("sourceLabels") or {}).items():
         if request.source_labels.get(str(key)) != str(value):
             return False
-    return not (match.get("sourceNamespace")
-                and match["sourceNamespace"] != request.source_namespace)
+    return not (
+        match.get("sourceNamespace") and match["sourceNamespace"] != request.source_namespace
+    )
 
 
 def select_route(http: Sequence[JSON], request: RequestView) -> tuple[JSON, JSON | None] | None:
@@ -251,8 +260,10 @@ class Balancer:
         self._current: dict[tuple[tuple[str, int], ...], list[int]] = {}
 
     def pick(self, destinations: Sequence[JSON], weights: Sequence[int]) -> JSON:
-        key = tuple((json.dumps(d.get("destination"), sort_keys=True), w)
-                    for d, w in zip(destinations, weights, strict=True))
+        key = tuple(
+            (json.dumps(d.get("destination"), sort_keys=True), w)
+            for d, w in zip(destinations, weights, strict=True)
+        )
         current = self._current.setdefault(key, [0] * len(weights))
         if len(self._current) > 1024:  # old splits are never used again
             self._current = {key: current}
@@ -264,8 +275,9 @@ class Balancer:
         return destinations[best]
 
 
-def choose_destination(route: Mapping[str, Any], rng: _Random,
-                       balancer: Balancer | None = None) -> JSON | None:
+def choose_destination(
+    route: Mapping[str, Any], rng: _Random, balancer: Balancer | None = None
+) -> JSON | None:
     """A weighted pick among ``route[]`` (random, or by ``balancer``); None when the route has
     no destination."""
     destinations: list[JSON] = [d for d in route.get("route") or [] if d.get("destination")]
@@ -302,8 +314,9 @@ def should_mirror(route: Mapping[str, Any], rng: _Random) -> bool:
     return value > 0.0 and rng.uniform(0, 100) < value
 
 
-def rewrite_path(path: str, rewrite: Mapping[str, Any] | None, match: Mapping[str, Any] | None
-                 ) -> str:
+def rewrite_path(
+    path: str, rewrite: Mapping[str, Any] | None, match: Mapping[str, Any] | None
+) -> str:
     """The path after ``rewrite.uri`` (the query string is kept)."""
     new = (rewrite or {}).get("uri")
     if not new:
@@ -311,7 +324,7 @@ def rewrite_path(path: str, rewrite: Mapping[str, Any] | None, match: Mapping[st
     uri, sep, query = path.partition("?")
     prefix = ((match or {}).get("uri") or {}).get("prefix")
     if prefix is not None and uri.startswith(str(prefix)):
-        uri = str(new) + uri[len(str(prefix)):]
+        uri = str(new) + uri[len(str(prefix)) :]
     else:
         uri = str(new)
     return uri + sep + query
@@ -367,13 +380,20 @@ def retry_policy(route: Mapping[str, Any]) -> RetryPolicy:
     if not conditions:
         retry_on = DEFAULT_RETRY_ON
         codes = DEFAULT_RETRIABLE_CODES
-    return RetryPolicy(attempts=max(int(spec.get("attempts") or 0), 0),
-                       per_try_timeout=parse_duration(spec.get("perTryTimeout")),
-                       retry_on=retry_on, retriable_codes=codes)
+    return RetryPolicy(
+        attempts=max(int(spec.get("attempts") or 0), 0),
+        per_try_timeout=parse_duration(spec.get("perTryTimeout")),
+        retry_on=retry_on,
+        retriable_codes=codes,
+    )
 
 
-def decide(http: Sequence[JSON], request: RequestView, rng: random.Random | _Random,
-           balancer: Balancer | None = None) -> Decision | None:
+def decide(
+    http: Sequence[JSON],
+    request: RequestView,
+    rng: random.Random | _Random,
+    balancer: Balancer | None = None,
+) -> Decision | None:
     """Match the request against the routes and make every choice for it; None when no
     route matches or the matching route has no destination (Envoy's "no route")."""
     selected = select_route(http, request)
@@ -394,10 +414,14 @@ def decide(http: Sequence[JSON], request: RequestView, rng: random.Random | _Ran
         destination=destination,
         path=rewrite_path(request.path, rewrite, match),
         authority=str(rewrite["authority"]) if rewrite.get("authority") else None,
-        request_headers=[HeaderOps.parse(route_headers.get("request")),
-                         HeaderOps.parse(dest_headers.get("request"))],
-        response_headers=[HeaderOps.parse(route_headers.get("response")),
-                          HeaderOps.parse(dest_headers.get("response"))],
+        request_headers=[
+            HeaderOps.parse(route_headers.get("request")),
+            HeaderOps.parse(dest_headers.get("request")),
+        ],
+        response_headers=[
+            HeaderOps.parse(route_headers.get("response")),
+            HeaderOps.parse(dest_headers.get("response")),
+        ],
         retries=retry_policy(route),
         timeout=parse_duration(route.get("timeout")),
         mirror_host=str(mirror["host"]) if mirrored else None,

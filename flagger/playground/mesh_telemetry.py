@@ -24,15 +24,44 @@ import prometheus_client
 __all__ = ["BUCKETS", "LABELS", "Report", "Telemetry"]
 
 #: Istio's default buckets for ``istio_request_duration_milliseconds``.
-BUCKETS = (0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000,
-           300000, 600000, 1800000, 3600000)
+BUCKETS = (
+    0.5,
+    1,
+    5,
+    10,
+    25,
+    50,
+    100,
+    250,
+    500,
+    1000,
+    2500,
+    5000,
+    10000,
+    30000,
+    60000,
+    300000,
+    600000,
+    1800000,
+    3600000,
+)
 LABELS = (
     "reporter",
-    "source_workload", "source_workload_namespace", "source_app", "source_version",
-    "destination_workload", "destination_workload_namespace", "destination_app",
+    "source_workload",
+    "source_workload_namespace",
+    "source_app",
+    "source_version",
+    "destination_workload",
+    "destination_workload_namespace",
+    "destination_app",
     "destination_version",
-    "destination_service", "destination_service_name", "destination_service_namespace",
-    "request_protocol", "response_code", "response_flags", "connection_security_policy",
+    "destination_service",
+    "destination_service_name",
+    "destination_service_namespace",
+    "request_protocol",
+    "response_code",
+    "response_flags",
+    "connection_security_policy",
 )
 UNKNOWN = "unknown"
 
@@ -62,11 +91,18 @@ class Telemetry:
     def __init__(self, registry: prometheus_client.CollectorRegistry | None = None) -> None:
         self.registry = registry or prometheus_client.CollectorRegistry()
         self.requests = prometheus_client.Counter(
-            "istio_requests_total", "Requests, as Istio's sidecars count them", LABELS,
-            registry=self.registry)
+            "istio_requests_total",
+            "Requests, as Istio's sidecars count them",
+            LABELS,
+            registry=self.registry,
+        )
         self.duration = prometheus_client.Histogram(
-            "istio_request_duration_milliseconds", "Request durations in milliseconds",
-            LABELS, buckets=BUCKETS, registry=self.registry)
+            "istio_request_duration_milliseconds",
+            "Request durations in milliseconds",
+            LABELS,
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
 
     def record(self, reporter: str, report: Report, duration_ms: float) -> None:
         """Count one request and observe its duration."""

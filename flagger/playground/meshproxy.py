@@ -53,8 +53,19 @@ __all__ = ["MeshProxy", "main"]
 
 log = logs.get_logger(__name__)
 
-HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
-                        "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"})
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
 LOOP_HEADER = "x-mesh-proxy-hops"
 MAX_HOPS = 8
 RETRY_BACKOFF_SECONDS = 0.025
@@ -84,9 +95,14 @@ class _Outcome:
 class MeshProxy:
     """The forward proxy and its metrics endpoint, fed by a `Kube` client."""
 
-    def __init__(self, kube: kube_client.Kube, *, rng: random.Random | None = None,
-                 sync_timeout: float = SYNC_TIMEOUT_SECONDS, allow_external: bool = False
-                 ) -> None:
+    def __init__(
+        self,
+        kube: kube_client.Kube,
+        *,
+        rng: random.Random | None = None,
+        sync_timeout: float = SYNC_TIMEOUT_SECONDS,
+        allow_external: bool = False,
+    ) -> None:
         """``rng`` makes weighted choices reproducible; ``allow_external`` lets requests for
         hosts outside the cluster and off this machine through."""
         self._allow_external = allow_external
@@ -120,9 +136,12 @@ class MeshProxy:
         await self.registry.wait_synced(self._sync_timeout)
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0, enable_cleanup_closed=True),
-            auto_decompress=False, trust_env=False, cookie_jar=aiohttp.DummyCookieJar(),
+            auto_decompress=False,
+            trust_env=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
             skip_auto_headers=("Accept", "Accept-Encoding", "User-Agent", "Content-Type"),
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_SECONDS))
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_SECONDS),
+        )
         proxy_runner = web.ServerRunner(web.Server(self._handle), access_log=None)
         await proxy_runner.setup()
         self._runners.append(proxy_runner)
@@ -162,8 +181,10 @@ class MeshProxy:
     # --- metrics port ---------------------------------------------------------------------
 
     async def _metrics(self, request: web.Request) -> web.Response:
-        return web.Response(body=self.telemetry.exposition(),
-                            headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+        return web.Response(
+            body=self.telemetry.exposition(),
+            headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},
+        )
 
     async def _healthz(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok", "synced": self.registry.informers.synced})
@@ -178,9 +199,13 @@ class MeshProxy:
         if target is None:
             return _text(400, "no host: send an absolute URL or a Host header")
         if (mesh_registry.is_loopback(target.host) and target.port == self.port) or int(
-                request.headers.get(LOOP_HEADER, "0") or 0) >= MAX_HOPS:
-            return _text(508, "the mesh proxy would send this request to itself: use it as an "
-                              "HTTP proxy (HTTP_PROXY) for cluster names")
+            request.headers.get(LOOP_HEADER, "0") or 0
+        ) >= MAX_HOPS:
+            return _text(
+                508,
+                "the mesh proxy would send this request to itself: use it as an "
+                "HTTP proxy (HTTP_PROXY) for cluster names",
+            )
         caller = self._caller(request)
         namespace = caller.namespace if caller else "default"
         service = self.registry.resolve(target.host, namespace)
@@ -193,8 +218,7 @@ class MeshProxy:
 
         view = self._view(request, target, caller)
         if virtual_service is not None:
-            decision = mesh_routing.decide(virtual_service.http, view, self._rng,
-                                           self._balancer)
+            decision = mesh_routing.decide(virtual_service.http, view, self._rng, self._balancer)
             route_namespace = virtual_service.namespace
         else:
             assert service is not None
@@ -210,8 +234,9 @@ class MeshProxy:
             source.destination_service = destination.fqdn
             source.destination_service_name = destination.name
             source.destination_service_namespace = destination.namespace
-        port = _destination_port(destination, decision.port, target.port,
-                                 routed=virtual_service is not None)
+        port = _destination_port(
+            destination, decision.port, target.port, routed=virtual_service is not None
+        )
         if decision.mirror_host:
             self._mirror(request, target, body, decision, route_namespace, caller)
         if destination is None or port is None:
@@ -219,17 +244,24 @@ class MeshProxy:
             self._record("source", source, started)
             what = decision.host if destination is None else f"{decision.host}:{target.port}"
             return _text(503, f"no such service port: {what}")
-        response, outcome = await self._forward(request, target, body, decision, destination,
-                                                port, caller, started)
+        response, outcome = await self._forward(
+            request, target, body, decision, destination, port, caller, started
+        )
         source.response_code, source.response_flags = outcome.status, outcome.flags
         self._record("source", source, started)
         return response
 
-    async def _forward(self, request: web.BaseRequest, target: _Target, body: bytes,
-                       decision: mesh_routing.Decision,
-                       service: mesh_registry.ServiceInfo, port: mesh_registry.ServicePort,
-                       caller: mesh_registry.PodInfo | None, started: float
-                       ) -> tuple[web.StreamResponse, _Outcome]:
+    async def _forward(
+        self,
+        request: web.BaseRequest,
+        target: _Target,
+        body: bytes,
+        decision: mesh_routing.Decision,
+        service: mesh_registry.ServiceInfo,
+        port: mesh_registry.ServicePort,
+        caller: mesh_registry.PodInfo | None,
+        started: float,
+    ) -> tuple[web.StreamResponse, _Outcome]:
         """Try the endpoints as the retry policy allows, then stream the final answer."""
         assert self._session is not None
         headers = _upstream_headers(request, decision.authority or target.authority)
@@ -247,16 +279,19 @@ class MeshProxy:
             endpoint, target_port = picked
             report = self._destination_report(caller, service, endpoint)
             headers["x-envoy-attempt-count"] = str(tries)
-            url = yarl.URL(f"http://{endpoint.address}:{target_port}{decision.path}",
-                           encoded=True)
+            url = yarl.URL(f"http://{endpoint.address}:{target_port}{decision.path}", encoded=True)
             try_started = time.monotonic()
             limit = _try_timeout(policy.per_try_timeout, deadline, try_started)
             retries_left = tries <= policy.attempts
             try:
                 async with asyncio.timeout(limit):
                     upstream = await self._session.request(
-                        request.method, url, headers=headers, data=_payload(request, body),
-                        allow_redirects=False)
+                        request.method,
+                        url,
+                        headers=headers,
+                        data=_payload(request, body),
+                        allow_redirects=False,
+                    )
             except TimeoutError:
                 report.response_code, report.response_flags = 0, "DC"
                 self._record("destination", report, try_started)
@@ -271,8 +306,10 @@ class MeshProxy:
                     await self._backoff(tries, deadline)
                     continue
                 log.debug("Upstream connection failed", upstream=str(url), error=repr(exc))
-                return (_text(503, "upstream connect error or disconnect/reset before headers"),
-                        _Outcome(503, flags))
+                return (
+                    _text(503, "upstream connect error or disconnect/reset before headers"),
+                    _Outcome(503, flags),
+                )
             if retries_left and policy.retries_status(upstream.status) and not _past(deadline):
                 upstream.release()
                 report.response_code = upstream.status
@@ -288,9 +325,13 @@ class MeshProxy:
             flags = "URX" if tries > 1 and upstream.status >= 500 else "-"
             return response, _Outcome(upstream.status, flags)
 
-    async def _stream_back(self, request: web.BaseRequest, upstream: aiohttp.ClientResponse,
-                           decision: mesh_routing.Decision | None, try_started: float
-                           ) -> web.StreamResponse:
+    async def _stream_back(
+        self,
+        request: web.BaseRequest,
+        upstream: aiohttp.ClientResponse,
+        decision: mesh_routing.Decision | None,
+        try_started: float,
+    ) -> web.StreamResponse:
         response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
         for name, value in upstream.headers.items():
             if name.lower() not in HOP_BY_HOP:
@@ -299,7 +340,8 @@ class MeshProxy:
             for ops in decision.response_headers:
                 mesh_routing.apply_header_ops(response.headers, ops)
             response.headers["x-envoy-upstream-service-time"] = str(
-                int((time.monotonic() - try_started) * 1000))
+                int((time.monotonic() - try_started) * 1000)
+            )
         if upstream.headers.get("Content-Length") is not None:
             response.content_length = int(upstream.headers["Content-Length"])
         await response.prepare(request)
@@ -308,19 +350,27 @@ class MeshProxy:
         await response.write_eof()
         return response
 
-    async def _forward_direct(self, request: web.BaseRequest, target: _Target, body: bytes
-                              ) -> web.StreamResponse:
+    async def _forward_direct(
+        self, request: web.BaseRequest, target: _Target, body: bytes
+    ) -> web.StreamResponse:
         """A host outside the cluster: forward as is (no routing, no telemetry)."""
         assert self._session is not None
         if not (self._allow_external or mesh_registry.is_loopback(target.host)):
-            return _text(502, f"{target.host} is neither a cluster name nor on this machine "
-                              "(the proxy runs without --allow-external)")
+            return _text(
+                502,
+                f"{target.host} is neither a cluster name nor on this machine "
+                "(the proxy runs without --allow-external)",
+            )
         headers = _upstream_headers(request, target.authority)
         url = yarl.URL(f"http://{target.authority}{target.path}", encoded=True)
         try:
-            upstream = await self._session.request(request.method, url, headers=headers,
-                                                   data=_payload(request, body),
-                                                   allow_redirects=False)
+            upstream = await self._session.request(
+                request.method,
+                url,
+                headers=headers,
+                data=_payload(request, body),
+                allow_redirects=False,
+            )
         except (aiohttp.ClientConnectionError, OSError) as exc:
             return _text(502, f"cannot reach {target.authority}: {exc}")
         try:
@@ -328,9 +378,15 @@ class MeshProxy:
         finally:
             upstream.release()
 
-    def _mirror(self, request: web.BaseRequest, target: _Target, body: bytes,
-                decision: mesh_routing.Decision, namespace: str,
-                caller: mesh_registry.PodInfo | None) -> None:
+    def _mirror(
+        self,
+        request: web.BaseRequest,
+        target: _Target,
+        body: bytes,
+        decision: mesh_routing.Decision,
+        namespace: str,
+        caller: mesh_registry.PodInfo | None,
+    ) -> None:
         """Send a copy to the mirror host in the background; its answer is dropped."""
         assert decision.mirror_host is not None
         service = self.registry.destination_service(decision.mirror_host, namespace)
@@ -350,14 +406,23 @@ class MeshProxy:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _send_copy(self, method: str, url: yarl.URL, headers: CIMultiDict[str],
-                         body: bytes, report: mesh_telemetry.Report) -> None:
+    async def _send_copy(
+        self,
+        method: str,
+        url: yarl.URL,
+        headers: CIMultiDict[str],
+        body: bytes,
+        report: mesh_telemetry.Report,
+    ) -> None:
         assert self._session is not None
         started = time.monotonic()
         try:
-            async with asyncio.timeout(MIRROR_TIMEOUT_SECONDS), self._session.request(
-                    method, url, headers=headers, data=body or None,
-                    allow_redirects=False) as answer:
+            async with (
+                asyncio.timeout(MIRROR_TIMEOUT_SECONDS),
+                self._session.request(
+                    method, url, headers=headers, data=body or None, allow_redirects=False
+                ) as answer,
+            ):
                 await answer.read()
                 report.response_code = answer.status
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
@@ -379,8 +444,7 @@ class MeshProxy:
         credentials = _basic_credentials(request.headers.get("Proxy-Authorization", ""))
         if credentials is not None:
             user, password = credentials
-            pod = (self.registry.pod(user, password) if password
-                   else self.registry.pod_by_ip(user))
+            pod = self.registry.pod(user, password) if password else self.registry.pod_by_ip(user)
             if pod is not None:
                 return pod
         candidates = [request.remote or ""]
@@ -393,8 +457,9 @@ class MeshProxy:
                 return pod
         return None
 
-    def _view(self, request: web.BaseRequest, target: _Target,
-              caller: mesh_registry.PodInfo | None) -> mesh_routing.RequestView:
+    def _view(
+        self, request: web.BaseRequest, target: _Target, caller: mesh_registry.PodInfo | None
+    ) -> mesh_routing.RequestView:
         headers: dict[str, str] = {}
         for name, value in request.headers.items():
             key = name.lower()
@@ -403,13 +468,18 @@ class MeshProxy:
             else:
                 headers[key] = value
         return mesh_routing.RequestView(
-            method=request.method, path=target.path, headers=headers,
-            authority=target.authority, port=target.port,
+            method=request.method,
+            path=target.path,
+            headers=headers,
+            authority=target.authority,
+            port=target.port,
             source_labels=caller.label_map if caller else {},
-            source_namespace=caller.namespace if caller else "")
+            source_namespace=caller.namespace if caller else "",
+        )
 
-    def _source_report(self, caller: mesh_registry.PodInfo | None,
-                       service: mesh_registry.ServiceInfo | None) -> mesh_telemetry.Report:
+    def _source_report(
+        self, caller: mesh_registry.PodInfo | None, service: mesh_registry.ServiceInfo | None
+    ) -> mesh_telemetry.Report:
         report = mesh_telemetry.Report()
         if caller is not None:
             labels = caller.label_map
@@ -423,9 +493,12 @@ class MeshProxy:
             report.destination_service_namespace = service.namespace
         return report
 
-    def _destination_report(self, caller: mesh_registry.PodInfo | None,
-                            service: mesh_registry.ServiceInfo,
-                            endpoint: mesh_registry.Endpoint) -> mesh_telemetry.Report:
+    def _destination_report(
+        self,
+        caller: mesh_registry.PodInfo | None,
+        service: mesh_registry.ServiceInfo,
+        endpoint: mesh_registry.Endpoint,
+    ) -> mesh_telemetry.Report:
         report = self._source_report(caller, service)
         pod = self.registry.endpoint_pod(service.namespace, endpoint)
         if pod is not None:
@@ -521,8 +594,13 @@ def _try_timeout(per_try: float | None, deadline: float | None, now: float) -> f
     return max(min(limits), 0.0) if limits else None
 
 
-def _destination_port(service: mesh_registry.ServiceInfo | None, number: int | None,
-                      request_port: int, *, routed: bool) -> mesh_registry.ServicePort | None:
+def _destination_port(
+    service: mesh_registry.ServiceInfo | None,
+    number: int | None,
+    request_port: int,
+    *,
+    routed: bool,
+) -> mesh_registry.ServicePort | None:
     """The Service port a request goes to: the route's ``port.number``, else the request's
     port, else (for a routed destination) the Service's only port."""
     if service is None:
@@ -535,14 +613,23 @@ def _destination_port(service: mesh_registry.ServiceInfo | None, number: int | N
     return found
 
 
-def _default_decision(service: mesh_registry.ServiceInfo, view: mesh_routing.RequestView
-                      ) -> mesh_routing.Decision:
+def _default_decision(
+    service: mesh_registry.ServiceInfo, view: mesh_routing.RequestView
+) -> mesh_routing.Decision:
     """The route a sidecar takes without a VirtualService: the Service itself."""
     destination = {"destination": {"host": service.fqdn}}
     return mesh_routing.Decision(
-        route={"route": [destination]}, destination=destination, path=view.path,
-        authority=None, request_headers=[], response_headers=[],
-        retries=mesh_routing.RetryPolicy(), timeout=None, mirror_host=None, mirror_port=None)
+        route={"route": [destination]},
+        destination=destination,
+        path=view.path,
+        authority=None,
+        request_headers=[],
+        response_headers=[],
+        retries=mesh_routing.RetryPolicy(),
+        timeout=None,
+        mirror_host=None,
+        mirror_port=None,
+    )
 
 
 # --- command line ---------------------------------------------------------------------------
@@ -551,14 +638,19 @@ def _default_decision(service: mesh_registry.ServiceInfo, view: mesh_routing.Req
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="flagger-meshproxy",
-        description="HTTP forward proxy playing Istio's data plane for the playground.")
+        description="HTTP forward proxy playing Istio's data plane for the playground.",
+    )
     parser.add_argument("--kubeconfig", default=None, help="kubeconfig of the cluster")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=15001, help="proxy port (0: any free port)")
-    parser.add_argument("--metrics-port", type=int, default=15020,
-                        help="port of /metrics (0: any free port)")
-    parser.add_argument("--allow-external", action="store_true",
-                        help="forward requests for hosts off this machine too")
+    parser.add_argument(
+        "--metrics-port", type=int, default=15020, help="port of /metrics (0: any free port)"
+    )
+    parser.add_argument(
+        "--allow-external",
+        action="store_true",
+        help="forward requests for hosts off this machine too",
+    )
     parser.add_argument("--log-level", default="info", help="debug, info, warn or error")
     return parser
 

@@ -87,10 +87,20 @@ def _signal_group(pid: int, signum: int) -> None:
 class ContainerRunner:
     """Runs, probes and restarts one container's process; reports its status."""
 
-    def __init__(self, *, spec: dict[str, Any], prepare: Prepare | None,
-                 log_path: pathlib.Path, restart_policy: str, pod_ip: str,
-                 session: aiohttp.ClientSession, notify: Callable[[], None], record: Record,
-                 kill_grace: float, log: logs.CanaryLogger) -> None:
+    def __init__(
+        self,
+        *,
+        spec: dict[str, Any],
+        prepare: Prepare | None,
+        log_path: pathlib.Path,
+        restart_policy: str,
+        pod_ip: str,
+        session: aiohttp.ClientSession,
+        notify: Callable[[], None],
+        record: Record,
+        kill_grace: float,
+        log: logs.CanaryLogger,
+    ) -> None:
         self.name = str(spec["name"])
         self.image = str(spec.get("image", ""))
         self._prepare = prepare
@@ -212,11 +222,11 @@ class ContainerRunner:
             if time.monotonic() - began >= BACKOFF_RESET:
                 backoff = BACKOFF_INITIAL
             if "waiting" not in self._state:
-                self._waiting("CrashLoopBackOff",
-                              f"back-off {backoff:.0f}s restarting failed container="
-                              f"{self.name}")
-            self._record("Warning", "BackOff", "Back-off restarting failed container "
-                         f"{self.name}")
+                self._waiting(
+                    "CrashLoopBackOff",
+                    f"back-off {backoff:.0f}s restarting failed container={self.name}",
+                )
+            self._record("Warning", "BackOff", f"Back-off restarting failed container {self.name}")
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, BACKOFF_MAX)
 
@@ -224,9 +234,15 @@ class ContainerRunner:
         self._log_path.parent.mkdir(parents=True, exist_ok=True)
         with self._log_path.open("ab") as out:
             process = await asyncio.create_subprocess_exec(
-                *launch.argv, env=launch.env, cwd=str(launch.cwd), stdin=asyncio.subprocess.DEVNULL,
-                stdout=out, stderr=asyncio.subprocess.STDOUT, start_new_session=True,
-                preexec_fn=_die_with_parent)
+                *launch.argv,
+                env=launch.env,
+                cwd=str(launch.cwd),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=out,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
         self._process = process
         self._log.info("Started container", pid=process.pid, argv=launch.argv)
         self._record("Normal", "Started", f"Started container {self.name}")
@@ -247,10 +263,15 @@ class ContainerRunner:
         exit_code = returncode if returncode >= 0 else 128 - returncode
         self._log.info("Container exited", pid=process.pid, exit_code=exit_code)
         self.ready = False
-        self._last_state = {"terminated": {
-            "exitCode": exit_code, "reason": "Completed" if exit_code == 0 else "Error",
-            "startedAt": started_at, "finishedAt": now_rfc3339(),
-            "containerID": f"playground://{process.pid}"}}
+        self._last_state = {
+            "terminated": {
+                "exitCode": exit_code,
+                "reason": "Completed" if exit_code == 0 else "Error",
+                "startedAt": started_at,
+                "finishedAt": now_rfc3339(),
+                "containerID": f"playground://{process.pid}",
+            }
+        }
         self._state = {"waiting": {"reason": "ContainerCreating"}}
         self._notify()
         return exit_code
@@ -275,8 +296,9 @@ class ContainerRunner:
             self._notify()
         await asyncio.gather(self._ready_loop(), self._live_loop(process))
 
-    async def _until_started(self, probe: node_probes.Probe,
-                             process: asyncio.subprocess.Process) -> bool:
+    async def _until_started(
+        self, probe: node_probes.Probe, process: asyncio.subprocess.Process
+    ) -> bool:
         await asyncio.sleep(probe.initial_delay)
         failures = 0
         while True:
@@ -308,8 +330,7 @@ class ContainerRunner:
                     if self.ready:
                         self._record("Warning", "Unhealthy", f"Readiness probe failed: {why}")
                     self._set_ready(False)
-            interval = probe.period if self._ever_ready else min(probe.period,
-                                                                 FIRST_READY_INTERVAL)
+            interval = probe.period if self._ever_ready else min(probe.period, FIRST_READY_INTERVAL)
             await asyncio.sleep(interval)
 
     async def _live_loop(self, process: asyncio.subprocess.Process) -> None:
@@ -326,12 +347,16 @@ class ContainerRunner:
                 return
             await asyncio.sleep(probe.period)
 
-    async def _kill_unhealthy(self, process: asyncio.subprocess.Process, which: str,
-                              why: str) -> None:
+    async def _kill_unhealthy(
+        self, process: asyncio.subprocess.Process, which: str, why: str
+    ) -> None:
         self._log.info(f"{which} probe failed, restarting container", reason=why)
         self._record("Warning", "Unhealthy", f"{which} probe failed: {why}")
-        self._record("Normal", "Killing",
-                     f"Container {self.name} failed {which.lower()} probe, will be restarted")
+        self._record(
+            "Normal",
+            "Killing",
+            f"Container {self.name} failed {which.lower()} probe, will be restarted",
+        )
         self._set_ready(False)
         await self._terminate(process, self._kill_grace)
 

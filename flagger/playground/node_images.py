@@ -34,8 +34,7 @@ class ImageProgram:
     host_args: tuple[str, ...] = ()
     env: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
-    def command_line(self, command: Sequence[str], args: Sequence[str], pod_ip: str
-                     ) -> list[str]:
+    def command_line(self, command: Sequence[str], args: Sequence[str], pod_ip: str) -> list[str]:
         """The process's argv for a container's ``command`` and ``args`` (already expanded)."""
         words = [*command, *args]
         if words and posixpath.basename(words[0]) in self.binaries:
@@ -67,7 +66,8 @@ DEFAULT_IMAGES: dict[str, ImageProgram] = {
 # The same programs under the names the images had before they moved to ghcr.io.
 DEFAULT_IMAGES["stefanprodan/podinfo"] = DEFAULT_IMAGES["ghcr.io/stefanprodan/podinfo"]
 DEFAULT_IMAGES["weaveworks/flagger-loadtester"] = DEFAULT_IMAGES[
-    "ghcr.io/fluxcd/flagger-loadtester"]
+    "ghcr.io/fluxcd/flagger-loadtester"
+]
 
 
 def split_image(image: str) -> tuple[str, str]:
@@ -78,10 +78,10 @@ def split_image(image: str) -> tuple[str, str]:
     slash = name.rfind("/")
     colon = name.rfind(":")
     if colon > slash:
-        repository, tag = name[:colon], name[colon + 1:]
+        repository, tag = name[:colon], name[colon + 1 :]
     for prefix in ("docker.io/library/", "docker.io/", "index.docker.io/"):
         if repository.startswith(prefix):
-            repository = repository[len(prefix):]
+            repository = repository[len(prefix) :]
             break
     return repository, tag
 

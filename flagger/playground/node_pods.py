@@ -64,23 +64,43 @@ class EventWriter:
         self._node_name = node_name
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def record(self, pod: Mapping[str, Any], kind: str, reason: str, message: str,
-               container: str | None = None) -> None:
+    def record(
+        self,
+        pod: Mapping[str, Any],
+        kind: str,
+        reason: str,
+        message: str,
+        container: str | None = None,
+    ) -> None:
         """Queue an Event of type ``kind`` (Normal, Warning) on ``pod``."""
         meta = pod.get("metadata") or {}
         now = node_containers.now_rfc3339()
-        involved: dict[str, Any] = {"apiVersion": "v1", "kind": "Pod", "name": meta.get("name"),
-                                    "namespace": meta.get("namespace"), "uid": meta.get("uid")}
+        involved: dict[str, Any] = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "name": meta.get("name"),
+            "namespace": meta.get("namespace"),
+            "uid": meta.get("uid"),
+        }
         if container:
             involved["fieldPath"] = f"spec.containers{{{container}}}"
         event = {
-            "apiVersion": "v1", "kind": "Event",
-            "metadata": {"name": f"{meta.get('name')}.{secrets.token_hex(8)}",
-                         "namespace": meta.get("namespace")},
-            "involvedObject": involved, "reason": reason, "message": message, "type": kind,
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {
+                "name": f"{meta.get('name')}.{secrets.token_hex(8)}",
+                "namespace": meta.get("namespace"),
+            },
+            "involvedObject": involved,
+            "reason": reason,
+            "message": message,
+            "type": kind,
             "source": {"component": COMPONENT, "host": self._node_name},
-            "reportingComponent": COMPONENT, "reportingInstance": self._node_name,
-            "firstTimestamp": now, "lastTimestamp": now, "count": 1,
+            "reportingComponent": COMPONENT,
+            "reportingInstance": self._node_name,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
         }
         task = asyncio.create_task(self._write(event))
         self._tasks.add(task)
@@ -121,8 +141,9 @@ class PodContext:
 class PodWorker:
     """Runs one pod's containers and reports its status until the pod goes away."""
 
-    def __init__(self, context: PodContext, pod: dict[str, Any],
-                 on_done: Callable[[PodWorker], None]) -> None:
+    def __init__(
+        self, context: PodContext, pod: dict[str, Any], on_done: Callable[[PodWorker], None]
+    ) -> None:
         meta = pod["metadata"]
         self.uid = str(meta["uid"])
         self.namespace = str(meta["namespace"])
@@ -190,8 +211,7 @@ class PodWorker:
 
     async def _work(self) -> None:
         spec = self.pod.get("spec") or {}
-        self.address = self._context.addresses.allocate(
-            (self.pod.get("status") or {}).get("podIP"))
+        self.address = self._context.addresses.allocate((self.pod.get("status") or {}).get("podIP"))
         self._status = node_status.PodStatus(self.address, self._context.host_ip)
         self._log.info("Pod assigned", pod_ip=self.address)
         self._runners = [self._runner(container) for container in spec.get("containers") or []]
@@ -235,12 +255,14 @@ class PodWorker:
         """Write or refresh the volumes; False (with a FailedMount event) while one cannot be."""
         try:
             self._volumes = await node_podspec.write_volumes(
-                self._view(), self.directory / "volumes", self._context.fetch)
+                self._view(), self.directory / "volumes", self._context.fetch
+            )
         except node_podspec.ConfigError as error:
             if str(error) != self._mount_error:
                 self._mount_error = str(error)
-                self._context.events.record(self.pod, "Warning", "FailedMount",
-                                            f"MountVolume.SetUp failed: {error}")
+                self._context.events.record(
+                    self.pod, "Warning", "FailedMount", f"MountVolume.SetUp failed: {error}"
+                )
             return False
         except errors.ApiError as error:
             self._log.warning("Could not read a volume's source", error=str(error))
@@ -269,8 +291,12 @@ class PodWorker:
     async def _confirm_deletion(self) -> None:
         """Delete the pod object for good (grace 0), only the instance this worker ran."""
         path = f"/api/v1/namespaces/{self.namespace}/pods/{self.name}"
-        body = {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0,
-                "preconditions": {"uid": self.uid}}
+        body = {
+            "apiVersion": "v1",
+            "kind": "DeleteOptions",
+            "gracePeriodSeconds": 0,
+            "preconditions": {"uid": self.uid},
+        }
         try:
             await self._context.kube.request("DELETE", path, body=body)
         except (errors.NotFound, errors.Conflict):
@@ -289,28 +315,45 @@ class PodWorker:
         name = str(container["name"])
         if found is None:
             context.events.record(
-                self.pod, "Normal", "NoProcess",
+                self.pod,
+                "Normal",
+                "NoProcess",
                 f"image {image} has no local process in the playground; marked Ready without "
-                "running it", container=name)
-            self._log.info("Image has no local process; container marked Ready", image=image,
-                           container=name)
+                "running it",
+                container=name,
+            )
+            self._log.info(
+                "Image has no local process; container marked Ready", image=image, container=name
+            )
         prepare = None if found is None else self._preparer(container, *found)
         return node_containers.ContainerRunner(
-            spec=container, prepare=prepare,
+            spec=container,
+            prepare=prepare,
             log_path=self.directory / "logs" / f"{name}.log",
             restart_policy=str((self.pod.get("spec") or {}).get("restartPolicy") or "Always"),
-            pod_ip=self.address, session=context.session, notify=self._wake.set,
+            pod_ip=self.address,
+            session=context.session,
+            notify=self._wake.set,
             record=lambda kind, reason, message: context.events.record(
-                self.pod, kind, reason, message, container=name),
-            kill_grace=self._grace(), log=self._log)
+                self.pod, kind, reason, message, container=name
+            ),
+            kill_grace=self._grace(),
+            log=self._log,
+        )
 
-    def _preparer(self, container: dict[str, Any], program: node_images.ImageProgram,
-                  tag: str) -> node_containers.Prepare:
+    def _preparer(
+        self, container: dict[str, Any], program: node_images.ImageProgram, tag: str
+    ) -> node_containers.Prepare:
         async def prepare() -> node_containers.Launch:
             pod = self._view()
             own = await node_podspec.container_env(pod, container, self._context.fetch)
-            env = {**base_environment(), **program.environment(tag), "HOSTNAME": self.name,
-                   **self._context.env, **own}
+            env = {
+                **base_environment(),
+                **program.environment(tag),
+                "HOSTNAME": self.name,
+                **self._context.env,
+                **own,
+            }
             command = [node_podspec.expand(str(w), own) for w in container.get("command") or []]
             args = [node_podspec.expand(str(w), own) for w in container.get("args") or []]
             argv = program.command_line(command, args, self.address)
@@ -322,8 +365,12 @@ class PodWorker:
 
     def _view(self) -> dict[str, Any]:
         """The pod with the addresses this agent gave it (for the downward API)."""
-        status = {"podIP": self.address, "podIPs": [{"ip": self.address}],
-                  "hostIP": self._context.host_ip, "hostIPs": [{"ip": self._context.host_ip}]}
+        status = {
+            "podIP": self.address,
+            "podIPs": [{"ip": self.address}],
+            "hostIP": self._context.host_ip,
+            "hostIPs": [{"ip": self._context.host_ip}],
+        }
         return {**self.pod, "status": status}
 
     # --- status ---------------------------------------------------------------------------
@@ -336,9 +383,15 @@ class PodWorker:
         if status == self._written:
             return
         try:
-            await self._context.kube.patch("v1", "Pod", self.name, self.namespace,
-                                           {"status": status}, patch_type="strategic",
-                                           subresource="status")
+            await self._context.kube.patch(
+                "v1",
+                "Pod",
+                self.name,
+                self.namespace,
+                {"status": status},
+                patch_type="strategic",
+                subresource="status",
+            )
         except errors.NotFound:
             self._vanished = True
             self._wake.set()
@@ -349,4 +402,3 @@ class PodWorker:
             self._wake.set()  # try again on the next round
             return
         self._written = status
-

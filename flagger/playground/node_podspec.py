@@ -28,8 +28,16 @@ import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["ConfigError", "Fetch", "container_env", "expand", "field_value", "mounts",
-           "rewrite_paths", "write_volumes"]
+__all__ = [
+    "ConfigError",
+    "Fetch",
+    "container_env",
+    "expand",
+    "field_value",
+    "mounts",
+    "rewrite_paths",
+    "write_volumes",
+]
 
 #: Reads one object: ``fetch(kind, namespace, name)``, None when it does not exist.
 Fetch = Callable[[str, str, str], Awaitable[dict[str, Any] | None]]
@@ -80,19 +88,23 @@ def field_value(pod: Mapping[str, Any], path: str) -> str:
     return str(simple.get(path) or "")
 
 
-def _resource_value(pod: Mapping[str, Any], container: Mapping[str, Any],
-                    ref: Mapping[str, Any]) -> str:
+def _resource_value(
+    pod: Mapping[str, Any], container: Mapping[str, Any], ref: Mapping[str, Any]
+) -> str:
     """``resourceFieldRef``: the limit (or request) as written; ``0`` when there is none."""
     name = ref.get("containerName") or container.get("name")
-    target = next((c for c in (pod.get("spec") or {}).get("containers") or []
-                   if c.get("name") == name), container)
+    target = next(
+        (c for c in (pod.get("spec") or {}).get("containers") or [] if c.get("name") == name),
+        container,
+    )
     kind, _, resource = str(ref.get("resource", "")).partition(".")
     values = (target.get("resources") or {}).get(kind) or {}
     return str(values.get(resource, "0"))
 
 
-async def _data(fetch: Fetch, kind: str, namespace: str, name: str, optional: bool
-                ) -> dict[str, bytes] | None:
+async def _data(
+    fetch: Fetch, kind: str, namespace: str, name: str, optional: bool
+) -> dict[str, bytes] | None:
     """The decoded data of a ConfigMap or Secret; None when it is missing and optional."""
     obj = await fetch(kind, namespace, name)
     if obj is None:
@@ -122,12 +134,13 @@ async def _key(fetch: Fetch, kind: str, namespace: str, ref: Mapping[str, Any]) 
     if key not in data:
         if optional:
             return None
-        raise ConfigError(f'couldn\'t find key {key} in {kind} {namespace}/{ref.get("name")}')
+        raise ConfigError(f"couldn't find key {key} in {kind} {namespace}/{ref.get('name')}")
     return data[key].decode("utf-8", "replace")
 
 
-async def container_env(pod: Mapping[str, Any], container: Mapping[str, Any],
-                        fetch: Fetch) -> dict[str, str]:
+async def container_env(
+    pod: Mapping[str, Any], container: Mapping[str, Any], fetch: Fetch
+) -> dict[str, str]:
     """The container's own variables (``envFrom`` then ``env``), in definition order."""
     namespace = str((pod.get("metadata") or {}).get("namespace", ""))
     env: dict[str, str] = {}
@@ -137,8 +150,9 @@ async def container_env(pod: Mapping[str, Any], container: Mapping[str, Any],
             ref = source.get(field)
             if not ref:
                 continue
-            data = await _data(fetch, kind, namespace, str(ref.get("name", "")),
-                               bool(ref.get("optional")))
+            data = await _data(
+                fetch, kind, namespace, str(ref.get("name", "")), bool(ref.get("optional"))
+            )
             for key, raw in (data or {}).items():
                 env[prefix + key] = raw.decode("utf-8", "replace")
     for var in container.get("env") or []:
@@ -167,8 +181,13 @@ async def container_env(pod: Mapping[str, Any], container: Mapping[str, Any],
 _Files = dict[str, tuple[bytes, int]]
 
 
-def _project(data: Mapping[str, bytes], items: Sequence[Mapping[str, Any]] | None,
-             mode: int, what: str, optional: bool) -> _Files:
+def _project(
+    data: Mapping[str, bytes],
+    items: Sequence[Mapping[str, Any]] | None,
+    mode: int,
+    what: str,
+    optional: bool,
+) -> _Files:
     """Files of a ConfigMap or Secret volume: every key, or only the listed items."""
     if not items:
         return {key: (value, mode) for key, value in data.items()}
@@ -183,8 +202,9 @@ def _project(data: Mapping[str, bytes], items: Sequence[Mapping[str, Any]] | Non
     return files
 
 
-async def _volume_files(pod: Mapping[str, Any], volume: Mapping[str, Any], fetch: Fetch
-                        ) -> _Files | None:
+async def _volume_files(
+    pod: Mapping[str, Any], volume: Mapping[str, Any], fetch: Fetch
+) -> _Files | None:
     """The files of a volume the agent fills; None for a plain directory (``emptyDir``...)."""
     namespace = str((pod.get("metadata") or {}).get("namespace", ""))
     if "configMap" in volume or "secret" in volume:
@@ -197,8 +217,9 @@ async def _volume_files(pod: Mapping[str, Any], volume: Mapping[str, Any], fetch
         return _project(data or {}, source.get("items"), mode, name, optional)
     if "downwardAPI" in volume:
         source = volume["downwardAPI"]
-        return _downward(pod, source.get("items") or [],
-                         int(source.get("defaultMode") or _DEFAULT_MODE))
+        return _downward(
+            pod, source.get("items") or [], int(source.get("defaultMode") or _DEFAULT_MODE)
+        )
     if "projected" in volume:
         source = volume["projected"]
         mode = int(source.get("defaultMode") or _DEFAULT_MODE)
@@ -208,10 +229,10 @@ async def _volume_files(pod: Mapping[str, Any], volume: Mapping[str, Any], fetch
                 if field in part:
                     ref = part[field]
                     optional = bool(ref.get("optional"))
-                    data = await _data(fetch, kind, namespace, str(ref.get("name", "")),
-                                       optional)
-                    files.update(_project(data or {}, ref.get("items"), mode,
-                                          str(ref.get("name")), optional))
+                    data = await _data(fetch, kind, namespace, str(ref.get("name", "")), optional)
+                    files.update(
+                        _project(data or {}, ref.get("items"), mode, str(ref.get("name")), optional)
+                    )
             if "downwardAPI" in part:
                 files.update(_downward(pod, part["downwardAPI"].get("items") or [], mode))
             # serviceAccountToken: no process here talks to the API server in-cluster.
@@ -252,8 +273,9 @@ def _sync_dir(root: pathlib.Path, files: _Files) -> None:
             path.rmdir()
 
 
-async def write_volumes(pod: Mapping[str, Any], root: pathlib.Path, fetch: Fetch
-                        ) -> dict[str, pathlib.Path]:
+async def write_volumes(
+    pod: Mapping[str, Any], root: pathlib.Path, fetch: Fetch
+) -> dict[str, pathlib.Path]:
     """Write (or refresh) every volume of the pod under ``root``; name -> local directory."""
     local: dict[str, pathlib.Path] = {}
     for volume in (pod.get("spec") or {}).get("volumes") or []:
@@ -267,8 +289,9 @@ async def write_volumes(pod: Mapping[str, Any], root: pathlib.Path, fetch: Fetch
     return local
 
 
-def mounts(container: Mapping[str, Any], volumes: Mapping[str, pathlib.Path]
-           ) -> list[tuple[str, pathlib.Path]]:
+def mounts(
+    container: Mapping[str, Any], volumes: Mapping[str, pathlib.Path]
+) -> list[tuple[str, pathlib.Path]]:
     """The container's (mountPath, local path) pairs, longest mount path first."""
     found: list[tuple[str, pathlib.Path]] = []
     for mount in container.get("volumeMounts") or []:
@@ -285,7 +308,7 @@ def _rewrite(value: str, pairs: Sequence[tuple[str, pathlib.Path]]) -> str:
         if value == mount_path:
             return str(local)
         if value.startswith(mount_path + "/"):
-            return str(local / value[len(mount_path) + 1:])
+            return str(local / value[len(mount_path) + 1 :])
     return value
 
 

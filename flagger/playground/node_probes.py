@@ -77,8 +77,13 @@ def _from_url(url: str) -> dict[str, Any]:
     if parsed.query:
         path += "?" + parsed.query
     default = 443 if parsed.scheme == "https" else 80
-    return {"kind": "http", "scheme": parsed.scheme or "http", "host": parsed.hostname or "",
-            "port": parsed.port or default, "path": path}
+    return {
+        "kind": "http",
+        "scheme": parsed.scheme or "http",
+        "host": parsed.hostname or "",
+        "port": parsed.port or default,
+        "path": path,
+    }
 
 
 def _from_exec(command: Sequence[str]) -> dict[str, Any]:
@@ -105,15 +110,22 @@ def parse(spec: Mapping[str, Any] | None, container: Mapping[str, Any]) -> Probe
     found: dict[str, Any]
     if "httpGet" in spec:
         get = spec["httpGet"]
-        found = {"kind": "http", "port": _port(get.get("port"), container),
-                 "path": str(get.get("path") or "/"),
-                 "scheme": str(get.get("scheme") or "HTTP").lower(),
-                 "host": str(get.get("host") or ""),
-                 "headers": tuple((str(h["name"]), str(h["value"]))
-                                  for h in get.get("httpHeaders") or [])}
+        found = {
+            "kind": "http",
+            "port": _port(get.get("port"), container),
+            "path": str(get.get("path") or "/"),
+            "scheme": str(get.get("scheme") or "HTTP").lower(),
+            "host": str(get.get("host") or ""),
+            "headers": tuple(
+                (str(h["name"]), str(h["value"])) for h in get.get("httpHeaders") or []
+            ),
+        }
     elif "tcpSocket" in spec:
-        found = {"kind": "tcp", "port": _port(spec["tcpSocket"].get("port"), container),
-                 "host": str(spec["tcpSocket"].get("host") or "")}
+        found = {
+            "kind": "tcp",
+            "port": _port(spec["tcpSocket"].get("port"), container),
+            "host": str(spec["tcpSocket"].get("host") or ""),
+        }
     elif "grpc" in spec:
         found = {"kind": "tcp", "port": _port(spec["grpc"].get("port"), container)}
     elif "exec" in spec:
@@ -136,16 +148,23 @@ async def check(probe: Probe, pod_ip: str, session: aiohttp.ClientSession) -> tu
     try:
         if probe.kind == "http":
             url = f"{probe.scheme}://{host}:{probe.port}{probe.path}"
-            async with session.get(url, headers=dict(probe.headers), ssl=False,
-                                   allow_redirects=False,
-                                   timeout=aiohttp.ClientTimeout(total=probe.timeout)) as answer:
+            async with session.get(
+                url,
+                headers=dict(probe.headers),
+                ssl=False,
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(total=probe.timeout),
+            ) as answer:
                 await answer.read()
                 passed = 200 <= answer.status < 400
-                return passed, "" if passed else f"HTTP probe failed with statuscode: " \
-                                                 f"{answer.status}"
+                return (
+                    passed,
+                    "" if passed else f"HTTP probe failed with statuscode: {answer.status}",
+                )
         if probe.kind == "tcp":
-            _, writer = await asyncio.wait_for(asyncio.open_connection(host, probe.port),
-                                               probe.timeout)
+            _, writer = await asyncio.wait_for(
+                asyncio.open_connection(host, probe.port), probe.timeout
+            )
             writer.close()
             return True, ""
         return True, ""

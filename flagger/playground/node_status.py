@@ -102,14 +102,17 @@ class PodStatus:
         if previous is None or previous[0] != status:
             previous = (status, now_rfc3339())
             self._conditions[kind] = previous
-        condition: dict[str, Any] = {"type": kind, "status": status,
-                                     "lastProbeTime": None, "lastTransitionTime": previous[1]}
+        condition: dict[str, Any] = {
+            "type": kind,
+            "status": status,
+            "lastProbeTime": None,
+            "lastTransitionTime": previous[1],
+        }
         if not true and kind in ("ContainersReady", "Ready"):
             condition["reason"] = "ContainersNotReady"
         return condition
 
-    def build(self, containers: Sequence[dict[str, Any]], restart_policy: str
-              ) -> dict[str, Any]:
+    def build(self, containers: Sequence[dict[str, Any]], restart_policy: str) -> dict[str, Any]:
         """The ``status`` for these container statuses."""
         ready = bool(containers) and all(c.get("ready") for c in containers)
         conditions = [

@@ -74,12 +74,22 @@ def _reduce_pod(node_name: str) -> Any:
             return None
         meta = pod.get("metadata") or {}
         status = pod.get("status") or {}
-        kept = ("name", "namespace", "uid", "labels", "annotations", "deletionTimestamp",
-                "deletionGracePeriodSeconds")
-        return {"apiVersion": "v1", "kind": "Pod",
-                "metadata": {key: meta.get(key) for key in kept},
-                "spec": spec,
-                "status": {"podIP": status.get("podIP"), "phase": status.get("phase")}}
+        kept = (
+            "name",
+            "namespace",
+            "uid",
+            "labels",
+            "annotations",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+        )
+        return {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {key: meta.get(key) for key in kept},
+            "spec": spec,
+            "status": {"podIP": status.get("podIP"), "phase": status.get("phase")},
+        }
 
     return reduce
 
@@ -87,19 +97,27 @@ def _reduce_pod(node_name: str) -> Any:
 class NodeAgent:
     """Registers a node and runs the pods bound to it as local processes."""
 
-    def __init__(self, kube: kube_client.Kube, node_name: str, workdir: pathlib.Path,
-                 env: Mapping[str, str] | None = None, *,
-                 images: Mapping[str, node_images.ImageProgram] | None = None,
-                 first_address: str = "127.0.0.2", host_ip: str = "127.0.0.1",
-                 heartbeat_seconds: float = HEARTBEAT_SECONDS,
-                 grace_cap_seconds: float = GRACE_CAP_SECONDS) -> None:
+    def __init__(
+        self,
+        kube: kube_client.Kube,
+        node_name: str,
+        workdir: pathlib.Path,
+        env: Mapping[str, str] | None = None,
+        *,
+        images: Mapping[str, node_images.ImageProgram] | None = None,
+        first_address: str = "127.0.0.2",
+        host_ip: str = "127.0.0.1",
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
+        grace_cap_seconds: float = GRACE_CAP_SECONDS,
+    ) -> None:
         self.kube = kube
         self.node_name = node_name
         self.workdir = pathlib.Path(workdir)
         self.env = dict(env or {})
         #: Repository -> program; may be changed while running (read when a pod starts).
         self.images: dict[str, node_images.ImageProgram] = dict(
-            node_images.DEFAULT_IMAGES if images is None else images)
+            node_images.DEFAULT_IMAGES if images is None else images
+        )
         self.host_ip = host_ip
         self.addresses = node_status.AddressPool(first_address)
         self._heartbeat_seconds = heartbeat_seconds
@@ -123,13 +141,22 @@ class NodeAgent:
         self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True))
         self._events = node_pods.EventWriter(self.kube, self.node_name)
         self._context = node_pods.PodContext(
-            kube=self.kube, node_name=self.node_name, host_ip=self.host_ip,
-            workdir=self.workdir, env=self.env, images=self.images, addresses=self.addresses,
-            session=self._session, events=self._events, grace_cap=self._grace_cap)
+            kube=self.kube,
+            node_name=self.node_name,
+            host_ip=self.host_ip,
+            workdir=self.workdir,
+            env=self.env,
+            images=self.images,
+            addresses=self.addresses,
+            session=self._session,
+            events=self._events,
+            grace_cap=self._grace_cap,
+        )
         await self._register()
         self._heartbeat = asyncio.create_task(self._beat(), name=f"heartbeat {self.node_name}")
-        self._informer = informers.Informer(self.kube, "v1", "Pod",
-                                            reduce=_reduce_pod(self.node_name))
+        self._informer = informers.Informer(
+            self.kube, "v1", "Pod", reduce=_reduce_pod(self.node_name)
+        )
         self._informer.subscribe(self._on_pod)
         self._informer.start()
         await self._informer.wait_synced(60)
@@ -146,8 +173,9 @@ class NodeAgent:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         workers = list(self._workers.values())
-        await asyncio.gather(*(w.shutdown(min(STOP_GRACE_SECONDS, self._grace_cap))
-                               for w in workers))
+        await asyncio.gather(
+            *(w.shutdown(min(STOP_GRACE_SECONDS, self._grace_cap)) for w in workers)
+        )
         self._workers.clear()
         self._by_key.clear()
         self._ended.clear()
@@ -188,36 +216,67 @@ class NodeAgent:
         now = node_containers.now_rfc3339()
         self._ready_since = self._ready_since or now
         conditions = [
-            {"type": kind, "status": "False", "reason": reason, "message": message,
-             "lastHeartbeatTime": now, "lastTransitionTime": self._ready_since}
+            {
+                "type": kind,
+                "status": "False",
+                "reason": reason,
+                "message": message,
+                "lastHeartbeatTime": now,
+                "lastTransitionTime": self._ready_since,
+            }
             for kind, reason, message in (
                 ("MemoryPressure", "KubeletHasSufficientMemory", "enough memory"),
                 ("DiskPressure", "KubeletHasNoDiskPressure", "no disk pressure"),
-                ("PIDPressure", "KubeletHasSufficientPID", "enough PIDs"))
+                ("PIDPressure", "KubeletHasSufficientPID", "enough PIDs"),
+            )
         ]
-        conditions.append({"type": "Ready", "status": "True", "reason": "KubeletReady",
-                           "message": "playground node agent is posting ready status",
-                           "lastHeartbeatTime": now, "lastTransitionTime": self._ready_since})
+        conditions.append(
+            {
+                "type": "Ready",
+                "status": "True",
+                "reason": "KubeletReady",
+                "message": "playground node agent is posting ready status",
+                "lastHeartbeatTime": now,
+                "lastTransitionTime": self._ready_since,
+            }
+        )
         return {
-            "capacity": CAPACITY, "allocatable": CAPACITY, "conditions": conditions,
-            "addresses": [{"type": "InternalIP", "address": self.host_ip},
-                          {"type": "Hostname", "address": self.node_name}],
+            "capacity": CAPACITY,
+            "allocatable": CAPACITY,
+            "conditions": conditions,
+            "addresses": [
+                {"type": "InternalIP", "address": self.host_ip},
+                {"type": "Hostname", "address": self.node_name},
+            ],
             "daemonEndpoints": {"kubeletEndpoint": {"Port": 0}},
-            "nodeInfo": {"machineID": "", "systemUUID": "", "bootID": "",
-                         "kernelVersion": platform.release(), "osImage": platform.platform(),
-                         "containerRuntimeVersion": "playground://local-processes",
-                         "kubeletVersion": "v0.0.0-playground", "kubeProxyVersion": "",
-                         "operatingSystem": "linux", "architecture": "amd64"},
+            "nodeInfo": {
+                "machineID": "",
+                "systemUUID": "",
+                "bootID": "",
+                "kernelVersion": platform.release(),
+                "osImage": platform.platform(),
+                "containerRuntimeVersion": "playground://local-processes",
+                "kubeletVersion": "v0.0.0-playground",
+                "kubeProxyVersion": "",
+                "operatingSystem": "linux",
+                "architecture": "amd64",
+            },
         }
 
     async def _register(self) -> None:
         node = {
-            "apiVersion": "v1", "kind": "Node",
-            "metadata": {"name": self.node_name,
-                         "labels": {"kubernetes.io/hostname": self.node_name,
-                                    "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
-                                    "flagger.app/playground": "true"},
-                         "annotations": {"node.alpha.kubernetes.io/ttl": "0"}},
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {
+                "name": self.node_name,
+                "labels": {
+                    "kubernetes.io/hostname": self.node_name,
+                    "kubernetes.io/os": "linux",
+                    "kubernetes.io/arch": "amd64",
+                    "flagger.app/playground": "true",
+                },
+                "annotations": {"node.alpha.kubernetes.io/ttl": "0"},
+            },
             "spec": {},
             "status": self._node_status(),
         }
@@ -228,26 +287,52 @@ class NodeAgent:
         self._log.info("Node registered")
 
     async def _post_status(self) -> None:
-        await self.kube.patch("v1", "Node", self.node_name, None,
-                              {"status": self._node_status()}, patch_type="strategic",
-                              subresource="status")
+        await self.kube.patch(
+            "v1",
+            "Node",
+            self.node_name,
+            None,
+            {"status": self._node_status()},
+            patch_type="strategic",
+            subresource="status",
+        )
 
     async def _renew_lease(self) -> None:
-        spec = {"holderIdentity": self.node_name, "leaseDurationSeconds": LEASE_DURATION_SECONDS,
-                "renewTime": _micro_time()}
+        spec = {
+            "holderIdentity": self.node_name,
+            "leaseDurationSeconds": LEASE_DURATION_SECONDS,
+            "renewTime": _micro_time(),
+        }
         try:
-            await self.kube.patch("coordination.k8s.io/v1", "Lease", self.node_name,
-                                  "kube-node-lease", {"spec": spec})
+            await self.kube.patch(
+                "coordination.k8s.io/v1", "Lease", self.node_name, "kube-node-lease", {"spec": spec}
+            )
         except errors.NotFound:
             node = await self.kube.get("v1", "Node", self.node_name)
-            owners = [] if node is None else [{
-                "apiVersion": "v1", "kind": "Node", "name": self.node_name,
-                "uid": node["metadata"]["uid"]}]
-            await self.kube.create({
-                "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                "metadata": {"name": self.node_name, "namespace": "kube-node-lease",
-                             "ownerReferences": owners},
-                "spec": spec})
+            owners = (
+                []
+                if node is None
+                else [
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Node",
+                        "name": self.node_name,
+                        "uid": node["metadata"]["uid"],
+                    }
+                ]
+            )
+            await self.kube.create(
+                {
+                    "apiVersion": "coordination.k8s.io/v1",
+                    "kind": "Lease",
+                    "metadata": {
+                        "name": self.node_name,
+                        "namespace": "kube-node-lease",
+                        "ownerReferences": owners,
+                    },
+                    "spec": spec,
+                }
+            )
 
     async def _beat(self) -> None:
         while True:
@@ -264,8 +349,9 @@ class NodeAgent:
 
     # --- pods -----------------------------------------------------------------------------
 
-    def _on_pod(self, key: informers.ObjectKey, old: dict[str, Any] | None,
-                new: dict[str, Any] | None) -> None:
+    def _on_pod(
+        self, key: informers.ObjectKey, old: dict[str, Any] | None, new: dict[str, Any] | None
+    ) -> None:
         if new is None:
             uid = self._by_key.pop(key, None)
             self._ended.discard(uid or "")
@@ -300,21 +386,38 @@ class NodeAgent:
 
 # --- command line -------------------------------------------------------------------------
 
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m flagger.playground.nodeagent",
-        description="Run the pods bound to one node as local processes (the playground's "
-                    "kubelet).")
-    parser.add_argument("--kubeconfig", help="kubeconfig of the control plane "
-                        "(default: in-cluster or ~/.kube/config)")
-    parser.add_argument("--node-name", default=DEFAULT_NODE_NAME,
-                        help=f"the Node to register (default {DEFAULT_NODE_NAME})")
-    parser.add_argument("--workdir", type=pathlib.Path,
-                        help="where pods' volumes and logs go (default: a new temporary dir)")
-    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
-                        help="a variable every process gets, e.g. HTTP_PROXY=... (repeatable)")
-    parser.add_argument("--first-address", default="127.0.0.2",
-                        help="the first pod address handed out (default 127.0.0.2)")
+        description="Run the pods bound to one node as local processes (the playground's kubelet).",
+    )
+    parser.add_argument(
+        "--kubeconfig",
+        help="kubeconfig of the control plane (default: in-cluster or ~/.kube/config)",
+    )
+    parser.add_argument(
+        "--node-name",
+        default=DEFAULT_NODE_NAME,
+        help=f"the Node to register (default {DEFAULT_NODE_NAME})",
+    )
+    parser.add_argument(
+        "--workdir",
+        type=pathlib.Path,
+        help="where pods' volumes and logs go (default: a new temporary dir)",
+    )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a variable every process gets, e.g. HTTP_PROXY=... (repeatable)",
+    )
+    parser.add_argument(
+        "--first-address",
+        default="127.0.0.2",
+        help="the first pod address handed out (default 127.0.0.2)",
+    )
     parser.add_argument("--heartbeat-seconds", type=float, default=HEARTBEAT_SECONDS)
     parser.add_argument("--log-level", default="info", help="debug, info, warn or error")
     return parser
@@ -337,8 +440,14 @@ async def _serve(args: argparse.Namespace, env: dict[str, str]) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopping.set)
-    agent = NodeAgent(kube, args.node_name, workdir, env, first_address=args.first_address,
-                      heartbeat_seconds=args.heartbeat_seconds)
+    agent = NodeAgent(
+        kube,
+        args.node_name,
+        workdir,
+        env,
+        first_address=args.first_address,
+        heartbeat_seconds=args.heartbeat_seconds,
+    )
     try:
         await agent.start()
         await stopping.wait()

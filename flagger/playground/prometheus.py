@@ -28,8 +28,9 @@ class PrometheusMissing(RuntimeError):
 class Prometheus:
     """One Prometheus process scraping the jobs given to :meth:`set_targets`."""
 
-    def __init__(self, workdir: pathlib.Path, jobs: Sequence[str],
-                 scrape_interval: str = "1s") -> None:
+    def __init__(
+        self, workdir: pathlib.Path, jobs: Sequence[str], scrape_interval: str = "1s"
+    ) -> None:
         self.workdir, self.jobs, self.scrape_interval = workdir, list(jobs), scrape_interval
         self.port = 0
         self.process: processes.Process | None = None
@@ -38,8 +39,9 @@ class Prometheus:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def set_targets(self, job: str, targets: Sequence[str],
-                    labels: Mapping[str, str] | None = None) -> None:
+    def set_targets(
+        self, job: str, targets: Sequence[str], labels: Mapping[str, str] | None = None
+    ) -> None:
         """Replace the ``host:port`` targets of ``job``."""
         groups = [{"targets": list(targets), "labels": dict(labels or {})}]
         path = self.workdir / f"targets-{job}.json"
@@ -59,16 +61,25 @@ class Prometheus:
                 f"  - job_name: {job}\n"
                 f"    file_sd_configs:\n"
                 f"      - files: ['{self.workdir / f'targets-{job}.json'}']\n"
-                f"        refresh_interval: 1s\n")
+                f"        refresh_interval: 1s\n"
+            )
         config = self.workdir / "prometheus.yml"
         config.write_text(
             f"global:\n  scrape_interval: {self.scrape_interval}\n"
-            f"  evaluation_interval: {self.scrape_interval}\nscrape_configs:\n" + "".join(scrape))
+            f"  evaluation_interval: {self.scrape_interval}\nscrape_configs:\n" + "".join(scrape)
+        )
         self.port = processes.free_port()
-        self.process = processes.start("prometheus", [
-            binary, f"--config.file={config}", f"--storage.tsdb.path={self.workdir / 'data'}",
-            f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn",
-        ], self.workdir)
+        self.process = processes.start(
+            "prometheus",
+            [
+                binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={self.workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--log.level=warn",
+            ],
+            self.workdir,
+        )
         processes.wait_until(self.process, self._ready, READY_SECONDS)
         return self
 
@@ -83,4 +94,3 @@ class Prometheus:
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             time.sleep(0.1)
             return False
-

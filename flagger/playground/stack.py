@@ -69,8 +69,12 @@ class Stack:
             raise
         return self
 
-    async def __aexit__(self, kind: type[BaseException] | None, value: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         await self.stop()
 
     async def start(self, progress: Any = print) -> None:
@@ -85,10 +89,14 @@ class Stack:
         self.proxy = meshproxy.MeshProxy(self.kube)
         await self.proxy.start("127.0.0.1", self.proxy_port, self.mesh_metrics_port)
         progress(f"mesh proxy on {self.proxy_url} (Istio telemetry on :{self.mesh_metrics_port})")
-        env = {"HTTP_PROXY": self.proxy_url, "http_proxy": self.proxy_url,
-               "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
-               "KUBECONFIG": str(self.cluster.kubeconfig),
-               "PATH": f"{self.cluster.bin_dir}:{os.environ.get('PATH', '')}"}
+        env = {
+            "HTTP_PROXY": self.proxy_url,
+            "http_proxy": self.proxy_url,
+            "NO_PROXY": "127.0.0.1,localhost",
+            "no_proxy": "127.0.0.1,localhost",
+            "KUBECONFIG": str(self.cluster.kubeconfig),
+            "PATH": f"{self.cluster.bin_dir}:{os.environ.get('PATH', '')}",
+        }
         self.agent = nodeagent.NodeAgent(self.kube, NODE_NAME, self.workdir / "pods", env)
         await self.agent.start()
         progress("node agent running pods as processes on 127.0.0.N")
@@ -99,12 +107,27 @@ class Stack:
         self.daemon_port = processes.free_port()
         self.prometheus.set_targets("flagger", [f"127.0.0.1:{self.daemon_port}"])
         flagger = pathlib.Path(sys.executable).parent / "flagger"
-        self.daemon = processes.start("flagger", [
-            str(flagger), "run", "-kubeconfig", str(self.cluster.kubeconfig),
-            "-mesh-provider", "istio", "-metrics-server", self.prometheus.url,
-            "-port", str(self.daemon_port), "-log-level", "info",
-            "-cluster-name", "playground",
-        ], self.workdir, env={**os.environ, **env})
+        self.daemon = processes.start(
+            "flagger",
+            [
+                str(flagger),
+                "run",
+                "-kubeconfig",
+                str(self.cluster.kubeconfig),
+                "-mesh-provider",
+                "istio",
+                "-metrics-server",
+                self.prometheus.url,
+                "-port",
+                str(self.daemon_port),
+                "-log-level",
+                "info",
+                "-cluster-name",
+                "playground",
+            ],
+            self.workdir,
+            env={**os.environ, **env},
+        )
         progress(f"flagger daemon running (metrics on :{self.daemon_port})")
         self._targets_task = asyncio.create_task(self._follow_pods())
 
@@ -136,9 +159,13 @@ class Stack:
 
     def endpoints(self) -> Endpoints:
         assert self.cluster is not None and self.prometheus is not None
-        return Endpoints(self.cluster.kubeconfig, self.proxy_url, self.prometheus.url,
-                         f"http://127.0.0.1:{self.daemon_port}/metrics",
-                         self.workdir / "flagger.log")
+        return Endpoints(
+            self.cluster.kubeconfig,
+            self.proxy_url,
+            self.prometheus.url,
+            f"http://127.0.0.1:{self.daemon_port}/metrics",
+            self.workdir / "flagger.log",
+        )
 
     def daemon_lines(self) -> list[dict[str, Any]]:
         """The daemon's JSON log lines so far."""
@@ -154,12 +181,18 @@ class Stack:
 
     def _install_crds(self) -> None:
         assert self.cluster is not None
-        for path in (ROOT / "deploy" / "crds" / "crds.yaml",
-                     ROOT / "tests" / "fixtures" / "crds" / "networking.istio.io.yaml"):
+        for path in (
+            ROOT / "deploy" / "crds" / "crds.yaml",
+            ROOT / "tests" / "fixtures" / "crds" / "networking.istio.io.yaml",
+        ):
             self.cluster.kubectl("apply", "--server-side", "-f", str(path))
-        names = ["crd/canaries.flagger.app", "crd/metrictemplates.flagger.app",
-                 "crd/alertproviders.flagger.app", "crd/virtualservices.networking.istio.io",
-                 "crd/destinationrules.networking.istio.io"]
+        names = [
+            "crd/canaries.flagger.app",
+            "crd/metrictemplates.flagger.app",
+            "crd/alertproviders.flagger.app",
+            "crd/virtualservices.networking.istio.io",
+            "crd/destinationrules.networking.istio.io",
+        ]
         self.cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", *names)
 
     async def _follow_pods(self) -> None:
@@ -170,11 +203,14 @@ class Stack:
                 pods = await self.kube.list("v1", "Pod")
                 targets = sorted(
                     f"{pod['status']['podIP']}:{port['containerPort']}"
-                    for pod in pods if (pod.get("status") or {}).get("podIP")
+                    for pod in pods
+                    if (pod.get("status") or {}).get("podIP")
                     and (pod.get("status") or {}).get("phase") == "Running"
                     for container in pod["spec"]["containers"]
                     if "podinfo" in container.get("image", "")
-                    for port in container.get("ports") or [] if port.get("name") == "http")
+                    for port in container.get("ports") or []
+                    if port.get("name") == "http"
+                )
                 self.prometheus.set_targets("pods", targets)
             except Exception:  # a hiccup of the API server must not end the playground
                 pass

@@ -57,8 +57,9 @@ class Timeline:
     phases: dict[str, list[str]] = dataclasses.field(default_factory=dict)
 
 
-def _values(name: str, tag: str, *, proxy: str, timeout: str = "30s",
-            backend: str | None = None) -> dict[str, Any]:
+def _values(
+    name: str, tag: str, *, proxy: str, timeout: str = "30s", backend: str | None = None
+) -> dict[str, Any]:
     values: dict[str, Any] = {
         "nameOverride": name,
         "fullnameOverride": name,
@@ -66,11 +67,21 @@ def _values(name: str, tag: str, *, proxy: str, timeout: str = "30s",
         "hpa": {"enabled": True, "minReplicas": 2, "maxReplicas": 4},
         "canary": {
             "enabled": True,
-            "analysis": {"interval": INTERVAL, "threshold": THRESHOLD, "maxWeight": 50,
-                         "stepWeight": 5},
+            "analysis": {
+                "interval": INTERVAL,
+                "threshold": THRESHOLD,
+                "maxWeight": 50,
+                "stepWeight": 5,
+            },
             "thresholds": {"successRate": 99, "latency": 500, "interval": METRIC_WINDOW},
-            "loadtest": {"enabled": True, "url": f"http://flagger-loadtester.{NS}/",
-                         "proxy": proxy, "duration": "1m", "qps": 10, "concurrency": 2},
+            "loadtest": {
+                "enabled": True,
+                "url": f"http://flagger-loadtester.{NS}/",
+                "proxy": proxy,
+                "duration": "1m",
+                "qps": 10,
+                "concurrency": 2,
+            },
         },
         "httpServer": {"timeout": timeout},
     }
@@ -95,10 +106,13 @@ class Tutorial:
     async def play(self) -> bool:
         """Run every step; True when every outcome matched."""
         await self._install()
-        await asyncio.gather(self._wait_phase("frontend", "Initialized", 120),
-                             self._wait_phase("backend", "Initialized", 120))
+        await asyncio.gather(
+            self._wait_phase("frontend", "Initialized", 120),
+            self._wait_phase("backend", "Initialized", 120),
+        )
         self._background.append(
-            await self._hey(f"http://frontend.{NS}:9898/", seconds=900, qps=20, workers=4))
+            await self._hey(f"http://frontend.{NS}:9898/", seconds=900, qps=20, workers=4)
+        )
         try:
             await asyncio.gather(self._frontend(), self._backend())
             await self._backend_rollback()
@@ -118,21 +132,38 @@ class Tutorial:
         self.stack.cluster.kubectl("create", "namespace", NS)
         proxy = self.stack.proxy_url
         self.say("installing the loadtester, frontend and backend charts...")
-        await charts.install(self.stack.cluster, charts.chart_path("loadtester"),
-                             release="flagger-loadtester", namespace=NS)
-        await charts.install(self.stack.cluster, charts.chart_path("podinfo"),
-                             _values("frontend", TAG_BEFORE, proxy=proxy,
-                                     backend=f"http://backend.{NS}:9898/echo"),
-                             release="frontend", namespace=NS)
-        await charts.install(self.stack.cluster, charts.chart_path("podinfo"),
-                             _values("backend", TAG_BEFORE, proxy=proxy),
-                             release="backend", namespace=NS)
+        await charts.install(
+            self.stack.cluster,
+            charts.chart_path("loadtester"),
+            release="flagger-loadtester",
+            namespace=NS,
+        )
+        await charts.install(
+            self.stack.cluster,
+            charts.chart_path("podinfo"),
+            _values("frontend", TAG_BEFORE, proxy=proxy, backend=f"http://backend.{NS}:9898/echo"),
+            release="frontend",
+            namespace=NS,
+        )
+        await charts.install(
+            self.stack.cluster,
+            charts.chart_path("podinfo"),
+            _values("backend", TAG_BEFORE, proxy=proxy),
+            release="backend",
+            namespace=NS,
+        )
 
     async def _frontend(self) -> None:
         self.say(f"upgrading frontend to {TAG_AFTER}...")
-        await self._upgrade("frontend", _values(
-            "frontend", TAG_AFTER, proxy=self.stack.proxy_url,
-            backend=f"http://backend.{NS}:9898/echo"))
+        await self._upgrade(
+            "frontend",
+            _values(
+                "frontend",
+                TAG_AFTER,
+                proxy=self.stack.proxy_url,
+                backend=f"http://backend.{NS}:9898/echo",
+            ),
+        )
         phase = await self._wait_phase("frontend", "Succeeded", 300)
         self.outcomes.append(Outcome(f"frontend {TAG_AFTER}", "Succeeded", phase))
 
@@ -140,57 +171,86 @@ class Tutorial:
         await asyncio.sleep(5)
         self.say("changing the backend's configuration, with faults on backend-canary...")
         # Someone is always calling the backend's canary, so its metrics have values at once.
-        self._background.append(await self._hey(f"http://backend-canary.{NS}:9898/",
-                                                seconds=900, qps=5, workers=1))
-        await self._upgrade("backend", _values("backend", TAG_BEFORE,
-                                               proxy=self.stack.proxy_url, timeout="31s"))
+        self._background.append(
+            await self._hey(f"http://backend-canary.{NS}:9898/", seconds=900, qps=5, workers=1)
+        )
+        await self._upgrade(
+            "backend", _values("backend", TAG_BEFORE, proxy=self.stack.proxy_url, timeout="31s")
+        )
         await self._wait_message("backend", "Advance backend.test canary weight 10", 180)
-        errors = await self._hey(f"http://backend-canary.{NS}:9898/status/500", seconds=600,
-                                 qps=10, workers=2)
+        errors = await self._hey(
+            f"http://backend-canary.{NS}:9898/status/500", seconds=600, qps=10, workers=2
+        )
         await self._wait_message("backend", "advancement success rate", 120, exact=False)
         errors.terminate()
         await errors.wait()
-        delays = await self._hey(f"http://backend-canary.{NS}:9898/delay/1", seconds=600,
-                                 qps=5, workers=4)
+        delays = await self._hey(
+            f"http://backend-canary.{NS}:9898/delay/1", seconds=600, qps=5, workers=4
+        )
         await self._wait_message("backend", "advancement request duration", 120, exact=False)
         delays.terminate()
         await delays.wait()
         phase = await self._wait_phase("backend", "Succeeded", 300)
         self.outcomes.append(Outcome("backend configuration change", "Succeeded", phase))
-        halts = [e["msg"] for e in self.timeline.entries if e["canary"] == "backend"
-                 and e["msg"].startswith("Halt backend.test advancement")]
-        self.outcomes.append(Outcome("backend halted on success rate and latency", "yes",
-                                     "yes" if any("success rate" in h for h in halts)
-                                     and any("request duration" in h for h in halts) else "no"))
+        halts = [
+            e["msg"]
+            for e in self.timeline.entries
+            if e["canary"] == "backend" and e["msg"].startswith("Halt backend.test advancement")
+        ]
+        self.outcomes.append(
+            Outcome(
+                "backend halted on success rate and latency",
+                "yes",
+                "yes"
+                if any("success rate" in h for h in halts)
+                and any("request duration" in h for h in halts)
+                else "no",
+            )
+        )
 
     async def _backend_rollback(self) -> None:
         self.say("releasing the backend again, with errors that persist...")
-        errors = await self._hey(f"http://backend-canary.{NS}:9898/status/500", seconds=600,
-                                 qps=10, workers=2)
+        errors = await self._hey(
+            f"http://backend-canary.{NS}:9898/status/500", seconds=600, qps=10, workers=2
+        )
         try:
-            await self._upgrade("backend", _values("backend", TAG_AFTER,
-                                                   proxy=self.stack.proxy_url, timeout="32s"))
+            await self._upgrade(
+                "backend", _values("backend", TAG_AFTER, proxy=self.stack.proxy_url, timeout="32s")
+            )
             phase = await self._wait_phase("backend", "Failed", 300)
         finally:
             errors.terminate()
             await errors.wait()
-        self.outcomes.append(Outcome(f"backend {TAG_AFTER} with persistent errors", "Failed",
-                                     phase))
+        self.outcomes.append(
+            Outcome(f"backend {TAG_AFTER} with persistent errors", "Failed", phase)
+        )
 
     # --- helpers --------------------------------------------------------------------------
 
     async def _upgrade(self, release: str, values: dict[str, Any]) -> None:
         assert self.stack.cluster is not None
-        await charts.install(self.stack.cluster, charts.chart_path("podinfo"), values,
-                             release=release, namespace=NS)
+        await charts.install(
+            self.stack.cluster, charts.chart_path("podinfo"), values, release=release, namespace=NS
+        )
 
-    async def _hey(self, url: str, *, seconds: int, qps: int,
-                   workers: int) -> asyncio.subprocess.Process:
+    async def _hey(
+        self, url: str, *, seconds: int, qps: int, workers: int
+    ) -> asyncio.subprocess.Process:
         """Real load from Debian's hey, through the mesh proxy."""
         return await asyncio.create_subprocess_exec(
-            "hey", "-x", self.stack.proxy_url, "-z", f"{seconds}s", "-q", str(qps),
-            "-c", str(workers), url,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+            "hey",
+            "-x",
+            self.stack.proxy_url,
+            "-z",
+            f"{seconds}s",
+            "-q",
+            str(qps),
+            "-c",
+            str(workers),
+            url,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
 
     async def _canary(self, name: str) -> dict[str, Any]:
         assert self.stack.kube is not None
@@ -212,27 +272,28 @@ class Tutorial:
             await asyncio.sleep(1)
         return seen or "timeout"
 
-    async def _wait_message(self, name: str, text: str, timeout: float,
-                            exact: bool = True) -> None:
+    async def _wait_message(self, name: str, text: str, timeout: float, exact: bool = True) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self._print_messages()
             for entry in self.timeline.entries:
-                if entry["canary"] == name and (entry["msg"] == text if exact
-                                                else text in entry["msg"]):
+                if entry["canary"] == name and (
+                    entry["msg"] == text if exact else text in entry["msg"]
+                ):
                     return
             await asyncio.sleep(1)
 
     def _print_messages(self) -> None:
         lines = self.stack.daemon_lines()
-        for line in lines[self._printed:]:
+        for line in lines[self._printed :]:
             canary = str(line.get("canary") or "")
             if not canary.endswith(f".{NS}"):
                 continue
             name = canary.rsplit(".", 1)[0]
             elapsed = time.monotonic() - self.timeline.started
-            self.timeline.entries.append({"t": round(elapsed, 1), "canary": name,
-                                          "msg": line["msg"]})
+            self.timeline.entries.append(
+                {"t": round(elapsed, 1), "canary": name, "msg": line["msg"]}
+            )
             self.say(f"{_clock(elapsed)} {line['msg']}")
         self._printed = len(lines)
 
@@ -254,12 +315,19 @@ class Tutorial:
 
     def write_json(self, path: pathlib.Path) -> None:
         """The phases, the outcomes and the message timeline."""
-        path.write_text(json.dumps({
-            "phases": self.timeline.phases,
-            "outcomes": [{"what": o.what, "expected": o.expected, "seen": o.seen, "ok": o.ok}
-                         for o in self.outcomes],
-            "messages": self.timeline.entries,
-        }, indent=2))
+        path.write_text(
+            json.dumps(
+                {
+                    "phases": self.timeline.phases,
+                    "outcomes": [
+                        {"what": o.what, "expected": o.expected, "seen": o.seen, "ok": o.ok}
+                        for o in self.outcomes
+                    ],
+                    "messages": self.timeline.entries,
+                },
+                indent=2,
+            )
+        )
 
 
 def _clock(seconds: float) -> str:

@@ -34,11 +34,13 @@ __all__ = ["PodWorkloadController", "ready_threshold"]
 
 API_VERSION = "apps/v1"
 # Annotations owned by the API machinery of the target, never copied to the primary.
-NOT_COPIED_ANNOTATIONS = frozenset({
-    "deployment.kubernetes.io/revision",
-    "deprecated.daemonset.template.generation",
-    "kubectl.kubernetes.io/last-applied-configuration",
-})
+NOT_COPIED_ANNOTATIONS = frozenset(
+    {
+        "deployment.kubernetes.io/revision",
+        "deprecated.daemonset.template.generation",
+        "kubectl.kubernetes.io/last-applied-configuration",
+    }
+)
 _FIRST_RUN_PHASES = (None, status_api.CanaryPhase.NEW, status_api.CanaryPhase.INITIALIZING)
 
 
@@ -61,15 +63,15 @@ class PodWorkloadController:
 
     async def get_primary(self, canary: canary_api.Canary) -> dict[str, Any]:
         """The `-primary` object; `WorkloadError` when it does not exist."""
-        return await self._get(metadata.primary_name(canary.spec.target_ref.name),
-                               canary.namespace)
+        return await self._get(metadata.primary_name(canary.spec.target_ref.name), canary.namespace)
 
     async def _get(self, name: str, namespace: str) -> dict[str, Any]:
         obj = await self.kube.get(API_VERSION, self.KIND, name, namespace)
         if obj is None:
             raise errors.WorkloadError(
                 f"{self.KIND.lower()} {name}.{namespace} get query error: "
-                f'{self.PLURAL}.apps "{name}" not found')
+                f'{self.PLURAL}.apps "{name}" not found'
+            )
         return obj
 
     def selector(self, workload: Mapping[str, Any]) -> tuple[str, str]:
@@ -83,8 +85,9 @@ class PodWorkloadController:
 
     # --- revisions ------------------------------------------------------------------------
 
-    async def target_configs(self, canary: canary_api.Canary, target: Mapping[str, Any]
-                             ) -> dict[str, configs.ConfigRef]:
+    async def target_configs(
+        self, canary: canary_api.Canary, target: Mapping[str, Any]
+    ) -> dict[str, configs.ConfigRef]:
         if not self.options.config_tracking:
             return {}
         return await configs.get_target_configs(self.kube, canary.namespace, _pod_spec(target))
@@ -109,10 +112,10 @@ class PodWorkloadController:
         return revision.has_changed(
             self.revision_hash(target),
             status.last_applied_spec if status else None,
-            status.last_promoted_spec if status else None)
+            status.last_promoted_spec if status else None,
+        )
 
-    async def have_dependencies_changed(self, canary: canary_api.Canary
-                                        ) -> configs.ConfigChanges:
+    async def have_dependencies_changed(self, canary: canary_api.Canary) -> configs.ConfigChanges:
         if not self.options.config_tracking:
             return configs.ConfigChanges(False)
         target = await self.get_target(canary)
@@ -131,7 +134,8 @@ class PodWorkloadController:
         if await self.kube.get(API_VERSION, self.KIND, name, canary.namespace) is None:
             refs = await self.target_configs(canary, target)
             lines += await configs.sync_primary_configs(
-                self.kube, canary, refs, self.options.include_label_prefixes)
+                self.kube, canary, refs, self.options.include_label_prefixes
+            )
             primary = self.new_primary(canary, target, refs, label, value)
             try:
                 await self.kube.create(primary)
@@ -146,9 +150,14 @@ class PodWorkloadController:
             verdict = readiness.Readiness.ok()
         return controller.Initialization(created, verdict, tuple(lines))
 
-    def new_primary(self, canary: canary_api.Canary, target: Mapping[str, Any],
-                    refs: Mapping[str, configs.ConfigRef], label: str, value: str
-                    ) -> dict[str, Any]:
+    def new_primary(
+        self,
+        canary: canary_api.Canary,
+        target: Mapping[str, Any],
+        refs: Mapping[str, configs.ConfigRef],
+        label: str,
+        value: str,
+    ) -> dict[str, Any]:
         """The `-primary` object to create for `target`."""
         meta = target.get("metadata") or {}
         primary_value = f"{value}-primary"
@@ -163,16 +172,20 @@ class PodWorkloadController:
                 "namespace": canary.namespace,
                 "labels": metadata.make_primary_labels(
                     metadata.include_labels_by_prefix(
-                        meta.get("labels"), self.options.include_label_prefixes),
-                    primary_value, label),
+                        meta.get("labels"), self.options.include_label_prefixes
+                    ),
+                    primary_value,
+                    label,
+                ),
                 "annotations": _annotations(meta.get("annotations")),
                 "ownerReferences": [metadata.owner_reference(canary)],
             },
             "spec": spec,
         }
 
-    def copied_spec_fields(self, canary: canary_api.Canary, target: Mapping[str, Any], *,
-                           creating: bool) -> dict[str, Any]:
+    def copied_spec_fields(
+        self, canary: canary_api.Canary, target: Mapping[str, Any], *, creating: bool
+    ) -> dict[str, Any]:
         """Kind-specific spec fields copied from the target (strategy, replicas, ...)."""
         raise NotImplementedError
 
@@ -180,19 +193,24 @@ class PodWorkloadController:
         """Kind-specific changes to the primary's pod spec (after config renaming)."""
         return pod_spec
 
-    def primary_template(self, target: Mapping[str, Any], refs: Mapping[str, configs.ConfigRef],
-                         label: str, value: str) -> dict[str, Any]:
+    def primary_template(
+        self,
+        target: Mapping[str, Any],
+        refs: Mapping[str, configs.ConfigRef],
+        label: str,
+        value: str,
+    ) -> dict[str, Any]:
         """The primary's pod template: labels relabelled, a fresh `flagger-id`, configs and
         anti-affinity/topology selectors pointing at the primary."""
         template = _template(target)
         template_meta = template.get("metadata") or {}
         pod_spec = configs.apply_primary_configs(template.get("spec") or {}, refs)
-        _suffix_selectors(pod_spec, label, {value, str((target.get("metadata") or {})
-                                                       .get("name"))})
+        _suffix_selectors(pod_spec, label, {value, str((target.get("metadata") or {}).get("name"))})
         return {
             "metadata": {
-                "labels": metadata.make_primary_labels(template_meta.get("labels"),
-                                                       f"{value}-primary", label),
+                "labels": metadata.make_primary_labels(
+                    template_meta.get("labels"), f"{value}-primary", label
+                ),
                 "annotations": metadata.make_annotations(template_meta.get("annotations")),
             },
             "spec": self.primary_pod_spec(pod_spec),
@@ -205,17 +223,24 @@ class PodWorkloadController:
         label, value = self.selector(target)
         refs = await self.target_configs(canary, target)
         lines = await configs.sync_primary_configs(
-            self.kube, canary, refs, self.options.include_label_prefixes)
+            self.kube, canary, refs, self.options.include_label_prefixes
+        )
         target_meta = target.get("metadata") or {}
         primary = await self.get_primary(canary)
         primary_meta = primary.get("metadata") or {}
         labels = metadata.make_primary_labels(
             metadata.include_labels_by_prefix(
-                target_meta.get("labels"), self.options.include_label_prefixes),
-            f"{value}-primary", label)
+                target_meta.get("labels"), self.options.include_label_prefixes
+            ),
+            f"{value}-primary",
+            label,
+        )
         annotations = {
-            **{k: v for k, v in (primary_meta.get("annotations") or {}).items()
-               if k in NOT_COPIED_ANNOTATIONS},
+            **{
+                k: v
+                for k, v in (primary_meta.get("annotations") or {}).items()
+                if k in NOT_COPIED_ANNOTATIONS
+            },
             **_annotations(target_meta.get("annotations")),
         }
         # A JSON patch replaces exactly what promotion owns, without a resourceVersion: the
@@ -224,8 +249,11 @@ class PodWorkloadController:
         ops: list[dict[str, Any]] = [
             {"op": "add", "path": "/metadata/labels", "value": labels},
             {"op": "add", "path": "/metadata/annotations", "value": annotations},
-            {"op": "add", "path": "/spec/template",
-             "value": self.primary_template(target, refs, label, value)},
+            {
+                "op": "add",
+                "path": "/spec/template",
+                "value": self.primary_template(target, refs, label, value),
+            },
         ]
         copied = self.copied_spec_fields(canary, target, creating=False)
         for field in self.COPIED_FIELDS:
@@ -233,10 +261,12 @@ class PodWorkloadController:
                 ops.append({"op": "add", "path": f"/spec/{field}", "value": copied[field]})
             elif field in (primary.get("spec") or {}) and field != "replicas":
                 ops.append({"op": "remove", "path": f"/spec/{field}"})
-        await self.kube.patch(API_VERSION, self.KIND, primary_meta["name"], canary.namespace,
-                              ops, patch_type="json")
-        return controller.Promotion(metadata.primary_name(canary.spec.target_ref.name),
-                                    tuple(lines))
+        await self.kube.patch(
+            API_VERSION, self.KIND, primary_meta["name"], canary.namespace, ops, patch_type="json"
+        )
+        return controller.Promotion(
+            metadata.primary_name(canary.spec.target_ref.name), tuple(lines)
+        )
 
     # --- scaling and readiness (kind-specific) --------------------------------------------
 
@@ -245,16 +275,20 @@ class PodWorkloadController:
 
     # --- the autoscaler (by `autoscalerRef.kind`, whatever the target kind, as in Flagger) --
 
-    async def reconcile_primary_scaler(self, canary: canary_api.Canary, *, init: bool
-                                       ) -> str | None:
+    async def reconcile_primary_scaler(
+        self, canary: canary_api.Canary, *, init: bool
+    ) -> str | None:
         """`<hpa>-primary` or `<so>-primary`; a log line when something was written."""
         ref = canary.spec.autoscaler_ref
         if ref is None:
             return None
         if ref.kind == keda.KIND:
             return await keda.reconcile_primary_scaled_object(
-                self.kube, canary, init=init,
-                include_label_prefixes=self.options.include_label_prefixes)
+                self.kube,
+                canary,
+                init=init,
+                include_label_prefixes=self.options.include_label_prefixes,
+            )
         return await hpa.reconcile_primary_hpa(self.kube, canary, init=init)
 
     async def pause_target_scaler(self, canary: canary_api.Canary) -> None:
@@ -271,8 +305,11 @@ class PodWorkloadController:
         ref = canary.spec.autoscaler_ref
         if ref is None:
             return None
-        api_version, field = ((keda.API_VERSION, "minReplicaCount") if ref.kind == keda.KIND
-                              else (hpa.API_VERSION, "minReplicas"))
+        api_version, field = (
+            (keda.API_VERSION, "minReplicaCount")
+            if ref.kind == keda.KIND
+            else (hpa.API_VERSION, "minReplicas")
+        )
         try:
             scaler = await self.kube.get(api_version, ref.kind, ref.name, canary.namespace)
         except kube_errors.UnknownKind:
@@ -300,8 +337,11 @@ def _pod_spec(workload: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _annotations(annotations: Mapping[str, str] | None) -> dict[str, str]:
-    return {k: v for k, v in metadata.filter_metadata(annotations).items()
-            if k not in NOT_COPIED_ANNOTATIONS}
+    return {
+        k: v
+        for k, v in metadata.filter_metadata(annotations).items()
+        if k not in NOT_COPIED_ANNOTATIONS
+    }
 
 
 def _suffix_selectors(pod_spec: dict[str, Any], label: str, values: set[str]) -> None:
@@ -323,5 +363,6 @@ def _suffix_selectors(pod_spec: dict[str, Any], label: str, values: set[str]) ->
             match_labels[label] = f"{match_labels[label]}-primary"
         for expression in selector.get("matchExpressions") or []:
             if expression.get("key") == label:
-                expression["values"] = [f"{v}-primary" if v in values else v
-                                        for v in expression.get("values") or []]
+                expression["values"] = [
+                    f"{v}-primary" if v in values else v for v in expression.get("values") or []
+                ]

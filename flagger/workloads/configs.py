@@ -55,9 +55,14 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 OPT_OUT_ANNOTATION = "flagger.app/config-tracking"
-SUPPORTED_SECRET_TYPES = frozenset({
-    "Opaque", "kubernetes.io/basic-auth", "kubernetes.io/ssh-auth", "kubernetes.io/tls",
-})
+SUPPORTED_SECRET_TYPES = frozenset(
+    {
+        "Opaque",
+        "kubernetes.io/basic-auth",
+        "kubernetes.io/ssh-auth",
+        "kubernetes.io/tls",
+    }
+)
 ConfigKind = Literal["configmap", "secret"]
 _API_KIND: dict[str, str] = {"configmap": "ConfigMap", "secret": "Secret"}
 
@@ -91,8 +96,13 @@ class ConfigChanges:
 
 # --- checksums ------------------------------------------------------------------------------
 
-_GO_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
-               "\u2028": "\\u2028", "\u2029": "\\u2029"}
+_GO_ESCAPES = {
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
 
 
 def go_json(value: Any) -> bytes:
@@ -124,6 +134,7 @@ def config_checksum(obj: Mapping[str, Any]) -> str | None:
 
 
 # --- discovery ------------------------------------------------------------------------------
+
 
 def _containers(pod_spec: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
     yield from pod_spec.get("initContainers") or []
@@ -159,8 +170,9 @@ def references(pod_spec: Mapping[str, Any]) -> tuple[set[str], set[str]]:
     return config_maps, secrets
 
 
-async def get_target_configs(kube: kube_client.Kube, namespace: str,
-                             pod_spec: Mapping[str, Any]) -> dict[str, ConfigRef]:
+async def get_target_configs(
+    kube: kube_client.Kube, namespace: str, pod_spec: Mapping[str, Any]
+) -> dict[str, ConfigRef]:
     """The tracked configs of a pod spec by `trackedConfigs` key, read from the API.
 
     Missing objects are skipped; other API errors propagate (a transient failure must not read
@@ -187,8 +199,9 @@ def tracked_configs(refs: Mapping[str, ConfigRef]) -> dict[str, str]:
     return {key: ref.checksum for key, ref in sorted(refs.items())}
 
 
-def config_changes(refs: Mapping[str, ConfigRef], tracked: Mapping[str, str] | None
-                   ) -> ConfigChanges:
+def config_changes(
+    refs: Mapping[str, ConfigRef], tracked: Mapping[str, str] | None
+) -> ConfigChanges:
     """Flagger's `HasConfigChanged`: compare current checksums with `status.trackedConfigs`.
 
     Messages read `ConfigMap backend has changed` / `Secret db has changed`, one per config
@@ -198,16 +211,23 @@ def config_changes(refs: Mapping[str, ConfigRef], tracked: Mapping[str, str] | N
         return ConfigChanges(False)
     if tracked is None or len(refs) != len(tracked):
         return ConfigChanges(True)
-    messages = tuple(f"{ref.api_kind} {ref.name} has changed"
-                     for key, ref in sorted(refs.items()) if tracked.get(key) != ref.checksum)
+    messages = tuple(
+        f"{ref.api_kind} {ref.name} has changed"
+        for key, ref in sorted(refs.items())
+        if tracked.get(key) != ref.checksum
+    )
     return ConfigChanges(bool(messages), messages)
 
 
 # --- primary copies -------------------------------------------------------------------------
 
-async def sync_primary_configs(kube: kube_client.Kube, canary: canary_api.Canary,
-                               refs: Mapping[str, ConfigRef],
-                               include_label_prefixes: Iterable[str]) -> list[str]:
+
+async def sync_primary_configs(
+    kube: kube_client.Kube,
+    canary: canary_api.Canary,
+    refs: Mapping[str, ConfigRef],
+    include_label_prefixes: Iterable[str],
+) -> list[str]:
     """Create or update the `-primary` copies; returns `ConfigMap x-primary synced` lines for
     the copies that were written (an unchanged copy is not written)."""
     prefixes = tuple(include_label_prefixes)
@@ -217,8 +237,7 @@ async def sync_primary_configs(kube: kube_client.Kube, canary: canary_api.Canary
         if source is None:
             continue
         wanted = _primary_copy(canary, source, prefixes)
-        existing = await kube.get("v1", ref.api_kind, wanted["metadata"]["name"],
-                                  canary.namespace)
+        existing = await kube.get("v1", ref.api_kind, wanted["metadata"]["name"], canary.namespace)
         if existing is None:
             try:
                 await kube.create(wanted)
@@ -233,8 +252,9 @@ async def sync_primary_configs(kube: kube_client.Kube, canary: canary_api.Canary
     return synced
 
 
-def _primary_copy(canary: canary_api.Canary, source: Mapping[str, Any],
-                  prefixes: tuple[str, ...]) -> dict[str, Any]:
+def _primary_copy(
+    canary: canary_api.Canary, source: Mapping[str, Any], prefixes: tuple[str, ...]
+) -> dict[str, Any]:
     meta = source.get("metadata") or {}
     copy_: dict[str, Any] = {
         "apiVersion": "v1",
@@ -258,14 +278,19 @@ def _differs(existing: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
         if (existing.get(field) or {}) != (wanted.get(field) or {}):
             return True
     old, new = existing.get("metadata") or {}, wanted["metadata"]
-    return ((old.get("labels") or {}) != new["labels"]
-            or (old.get("annotations") or {}) != new["annotations"]
-            or not any(o.get("uid") == new["ownerReferences"][0]["uid"]
-                       for o in old.get("ownerReferences") or []))
+    return (
+        (old.get("labels") or {}) != new["labels"]
+        or (old.get("annotations") or {}) != new["annotations"]
+        or not any(
+            o.get("uid") == new["ownerReferences"][0]["uid"]
+            for o in old.get("ownerReferences") or []
+        )
+    )
 
 
-def apply_primary_configs(pod_spec: Mapping[str, Any], refs: Mapping[str, ConfigRef]
-                          ) -> dict[str, Any]:
+def apply_primary_configs(
+    pod_spec: Mapping[str, Any], refs: Mapping[str, ConfigRef]
+) -> dict[str, Any]:
     """A copy of `pod_spec` whose references to tracked configs point at the `-primary` copies."""
     spec: dict[str, Any] = copy.deepcopy(dict(pod_spec))
 

@@ -91,13 +91,13 @@ class WorkloadController(Protocol):
         """True when the template hash is a new revision (see `revision.has_changed`)."""
         ...
 
-    async def have_dependencies_changed(self, canary: canary_api.Canary
-                                        ) -> configs.ConfigChanges:
+    async def have_dependencies_changed(self, canary: canary_api.Canary) -> configs.ConfigChanges:
         """Whether tracked ConfigMaps/Secrets differ from `status.trackedConfigs`."""
         ...
 
-    async def reconcile_primary_scaler(self, canary: canary_api.Canary, *, init: bool
-                                       ) -> str | None:
+    async def reconcile_primary_scaler(
+        self, canary: canary_api.Canary, *, init: bool
+    ) -> str | None:
         """Create/update the primary's autoscaler (`<hpa>-primary` or KEDA `<so>-primary`, by
         `autoscalerRef.kind`); a log line when something was written."""
         ...
@@ -124,8 +124,9 @@ class WorkloadController(Protocol):
         ...
 
 
-def for_canary(kube: kube_client.Kube, canary: canary_api.Canary,
-               settings: options.Options | None = None) -> WorkloadController:
+def for_canary(
+    kube: kube_client.Kube, canary: canary_api.Canary, settings: options.Options | None = None
+) -> WorkloadController:
     """The controller for the Canary's `targetRef.kind`."""
     from flagger.workloads import daemonset, deployment
 

@@ -30,8 +30,9 @@ class DaemonSetController(base.PodWorkloadController):
     PLURAL = "daemonsets"
     COPIED_FIELDS = _COPIED
 
-    def copied_spec_fields(self, canary: canary_api.Canary, target: Mapping[str, Any], *,
-                           creating: bool) -> dict[str, Any]:
+    def copied_spec_fields(
+        self, canary: canary_api.Canary, target: Mapping[str, Any], *, creating: bool
+    ) -> dict[str, Any]:
         spec = target.get("spec") or {}
         return {k: spec[k] for k in _COPIED if k in spec}
 
@@ -51,12 +52,15 @@ class DaemonSetController(base.PodWorkloadController):
     async def is_canary_ready(self, canary: canary_api.Canary) -> readiness.Readiness:
         return self._readiness(canary, await self.get_target(canary), primary=False)
 
-    def _readiness(self, canary: canary_api.Canary, daemonset: Mapping[str, Any], *,
-                   primary: bool) -> readiness.Readiness:
+    def _readiness(
+        self, canary: canary_api.Canary, daemonset: Mapping[str, Any], *, primary: bool
+    ) -> readiness.Readiness:
         return readiness.daemonset_readiness(
-            daemonset, deadline_seconds=canary.spec.effective_progress_deadline_seconds,
+            daemonset,
+            deadline_seconds=canary.spec.effective_progress_deadline_seconds,
             ready_threshold=base.ready_threshold(canary, primary=primary),
-            last_transition_time=canary.status.last_transition_time if canary.status else None)
+            last_transition_time=canary.status.last_transition_time if canary.status else None,
+        )
 
     async def scale_to_zero(self, canary: canary_api.Canary) -> None:
         target = await self.get_target(canary)
@@ -75,8 +79,12 @@ class DaemonSetController(base.PodWorkloadController):
 
     async def _patch_selector(self, canary: canary_api.Canary, value: str | None) -> None:
         await self.kube.patch(
-            base.API_VERSION, self.KIND, canary.spec.target_ref.name, canary.namespace,
-            {"spec": {"template": {"spec": {"nodeSelector": {SCALE_TO_ZERO_SELECTOR: value}}}}})
+            base.API_VERSION,
+            self.KIND,
+            canary.spec.target_ref.name,
+            canary.namespace,
+            {"spec": {"template": {"spec": {"nodeSelector": {SCALE_TO_ZERO_SELECTOR: value}}}}},
+        )
 
 
 def _node_selector(daemonset: Mapping[str, Any]) -> dict[str, Any]:

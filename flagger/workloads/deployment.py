@@ -31,8 +31,9 @@ class DeploymentController(base.PodWorkloadController):
     PLURAL = "deployments"
     COPIED_FIELDS = (*_COPIED, "replicas")
 
-    def copied_spec_fields(self, canary: canary_api.Canary, target: Mapping[str, Any], *,
-                           creating: bool) -> dict[str, Any]:
+    def copied_spec_fields(
+        self, canary: canary_api.Canary, target: Mapping[str, Any], *, creating: bool
+    ) -> dict[str, Any]:
         spec = target.get("spec") or {}
         fields = {k: spec[k] for k in _COPIED if k in spec}
         replicas = int(spec.get("replicas") or 0)
@@ -47,14 +48,18 @@ class DeploymentController(base.PodWorkloadController):
     async def is_primary_ready(self, canary: canary_api.Canary) -> readiness.Readiness:
         primary = await self.get_primary(canary)
         return readiness.deployment_readiness(
-            primary, deadline_seconds=canary.spec.effective_progress_deadline_seconds,
-            ready_threshold=base.ready_threshold(canary, primary=True))
+            primary,
+            deadline_seconds=canary.spec.effective_progress_deadline_seconds,
+            ready_threshold=base.ready_threshold(canary, primary=True),
+        )
 
     async def is_canary_ready(self, canary: canary_api.Canary) -> readiness.Readiness:
         target = await self.get_target(canary)
         return readiness.deployment_readiness(
-            target, deadline_seconds=canary.spec.effective_progress_deadline_seconds,
-            ready_threshold=base.ready_threshold(canary, primary=False))
+            target,
+            deadline_seconds=canary.spec.effective_progress_deadline_seconds,
+            ready_threshold=base.ready_threshold(canary, primary=False),
+        )
 
     # --- scaling --------------------------------------------------------------------------
 
@@ -70,9 +75,12 @@ class DeploymentController(base.PodWorkloadController):
 
     async def finalize(self, canary: canary_api.Canary) -> None:
         """Give the target the primary's replicas (scale from zero without a primary)."""
-        primary = await self.kube.get(base.API_VERSION, self.KIND,
-                                      metadata.primary_name(canary.spec.target_ref.name),
-                                      canary.namespace)
+        primary = await self.kube.get(
+            base.API_VERSION,
+            self.KIND,
+            metadata.primary_name(canary.spec.target_ref.name),
+            canary.namespace,
+        )
         if primary is None:
             await self.scale_from_zero(canary)
             return
@@ -80,9 +88,12 @@ class DeploymentController(base.PodWorkloadController):
         await self._scale(canary, int(replicas) if replicas is not None else 1)
 
     async def _replicas_to_restore(self, canary: canary_api.Canary) -> int:
-        primary = await self.kube.get(base.API_VERSION, self.KIND,
-                                      metadata.primary_name(canary.spec.target_ref.name),
-                                      canary.namespace)
+        primary = await self.kube.get(
+            base.API_VERSION,
+            self.KIND,
+            metadata.primary_name(canary.spec.target_ref.name),
+            canary.namespace,
+        )
         replicas = int(((primary or {}).get("spec") or {}).get("replicas") or 0)
         if replicas > 0:
             return replicas
@@ -95,6 +106,10 @@ class DeploymentController(base.PodWorkloadController):
         target = await self.get_target(canary)
         if (target.get("spec") or {}).get("replicas") == replicas:
             return  # no write when nothing changes
-        await self.kube.patch(base.API_VERSION, self.KIND, canary.spec.target_ref.name,
-                              canary.namespace, {"spec": {"replicas": replicas}})
-
+        await self.kube.patch(
+            base.API_VERSION,
+            self.KIND,
+            canary.spec.target_ref.name,
+            canary.namespace,
+            {"spec": {"replicas": replicas}},
+        )

@@ -46,8 +46,9 @@ def primary_hpa_spec(canary: canary_api.Canary, hpa: dict[str, Any]) -> dict[str
     return spec
 
 
-def apply_replica_overrides(spec: dict[str, Any], canary: canary_api.Canary, min_key: str,
-                            max_key: str) -> None:
+def apply_replica_overrides(
+    spec: dict[str, Any], canary: canary_api.Canary, min_key: str, max_key: str
+) -> None:
     """``autoscalerRef.primaryScalerReplicas`` wins over the target scaler's own bounds (the
     keys are ``minReplicas``/``maxReplicas`` for an HPA, ``*ReplicaCount`` for KEDA)."""
     ref = canary.spec.autoscaler_ref
@@ -60,8 +61,9 @@ def apply_replica_overrides(spec: dict[str, Any], canary: canary_api.Canary, min
         spec[max_key] = overrides.max_replicas
 
 
-async def reconcile_primary_hpa(kube: kube_client.Kube, canary: canary_api.Canary, *,
-                                init: bool) -> str | None:
+async def reconcile_primary_hpa(
+    kube: kube_client.Kube, canary: canary_api.Canary, *, init: bool
+) -> str | None:
     """Create (or, unless `init`, update) `<hpa>-primary`; returns Flagger's log line
     (`HorizontalPodAutoscaler podinfo-primary.test created`/`updated`) or None when nothing
     was written."""
@@ -75,30 +77,35 @@ async def reconcile_primary_hpa(kube: kube_client.Kube, canary: canary_api.Canar
     if hpa is None:
         raise errors.WorkloadError(
             f"HorizontalPodAutoscaler {ref.name}.{namespace} get query error: "
-            f'horizontalpodautoscalers.autoscaling "{ref.name}" not found')
+            f'horizontalpodautoscalers.autoscaling "{ref.name}" not found'
+        )
     wanted = primary_hpa_spec(canary, hpa)
     name = metadata.primary_name(ref.name)
     existing = await kube.get(API_VERSION, KIND, name, namespace)
     if existing is None:
-        await kube.create({
-            "apiVersion": API_VERSION,
-            "kind": KIND,
-            "metadata": {
-                "name": name,
-                "namespace": namespace,
-                "labels": metadata.filter_metadata((hpa.get("metadata") or {}).get("labels")),
-                "ownerReferences": [metadata.owner_reference(canary)],
-            },
-            "spec": wanted,
-        })
+        await kube.create(
+            {
+                "apiVersion": API_VERSION,
+                "kind": KIND,
+                "metadata": {
+                    "name": name,
+                    "namespace": namespace,
+                    "labels": metadata.filter_metadata((hpa.get("metadata") or {}).get("labels")),
+                    "ownerReferences": [metadata.owner_reference(canary)],
+                },
+                "spec": wanted,
+            }
+        )
         return f"HorizontalPodAutoscaler {name}.{namespace} created"
     if init:
         return None
     current = existing.get("spec") or {}
-    if (current.get("metrics") == wanted.get("metrics")
-            and current.get("behavior") == wanted.get("behavior")
-            and int(current.get("minReplicas") or 1) == int(wanted.get("minReplicas") or 1)
-            and current.get("maxReplicas") == wanted.get("maxReplicas")):
+    if (
+        current.get("metrics") == wanted.get("metrics")
+        and current.get("behavior") == wanted.get("behavior")
+        and int(current.get("minReplicas") or 1) == int(wanted.get("minReplicas") or 1)
+        and current.get("maxReplicas") == wanted.get("maxReplicas")
+    ):
         return None
     updated = copy.deepcopy(existing)
     spec = updated.setdefault("spec", {})

@@ -50,8 +50,16 @@ __all__ = [
 API_VERSION = "keda.sh/v1alpha1"
 KIND = "ScaledObject"
 PAUSED_REPLICAS_ANNOTATION = "autoscaling.keda.sh/paused-replicas"
-_COPIED = ("pollingInterval", "cooldownPeriod", "minReplicaCount", "maxReplicaCount",
-           "advanced", "triggers", "fallback", "idleReplicaCount")
+_COPIED = (
+    "pollingInterval",
+    "cooldownPeriod",
+    "minReplicaCount",
+    "maxReplicaCount",
+    "advanced",
+    "triggers",
+    "fallback",
+    "idleReplicaCount",
+)
 _TARGET_REF_FIELDS = ("apiVersion", "kind", "envSourceContainerName")
 _UPDATE_ATTEMPTS = 5
 # Cannot occur in a Kubernetes name, so it never collides with what a query contains.
@@ -67,8 +75,9 @@ def rewrite_query(query: str, target: str) -> str:
     return replaced.replace(_PLACEHOLDER, primary)
 
 
-def primary_triggers(canary: canary_api.Canary, triggers: Iterable[Mapping[str, Any]]
-                     ) -> list[dict[str, Any]]:
+def primary_triggers(
+    canary: canary_api.Canary, triggers: Iterable[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
     """The target's triggers with their queries for the primary (Flagger's
     `setPrimaryScaledObjectQueries`).
 
@@ -93,8 +102,9 @@ def primary_triggers(canary: canary_api.Canary, triggers: Iterable[Mapping[str, 
     return result
 
 
-def primary_scaled_object_spec(canary: canary_api.Canary, scaled_object: Mapping[str, Any]
-                               ) -> dict[str, Any]:
+def primary_scaled_object_spec(
+    canary: canary_api.Canary, scaled_object: Mapping[str, Any]
+) -> dict[str, Any]:
     """The spec of `<so>-primary` for a target ScaledObject."""
     source = scaled_object.get("spec") or {}
     target_ref = source.get("scaleTargetRef") or {}
@@ -116,24 +126,29 @@ def primary_scaled_object_spec(canary: canary_api.Canary, scaled_object: Mapping
     return spec
 
 
-async def get_scaled_object(kube: kube_client.Kube, name: str, namespace: str
-                            ) -> dict[str, Any]:
+async def get_scaled_object(kube: kube_client.Kube, name: str, namespace: str) -> dict[str, Any]:
     """The ScaledObject; `WorkloadError` (Flagger's wording) when it or its kind is missing."""
     try:
         scaled_object = await kube.get(API_VERSION, KIND, name, namespace)
     except kube_errors.UnknownKind as exc:
         raise errors.WorkloadError(
-            f"Keda ScaledObject {name}.{namespace} get query error: {exc}") from exc
+            f"Keda ScaledObject {name}.{namespace} get query error: {exc}"
+        ) from exc
     if scaled_object is None:
         raise errors.WorkloadError(
             f"Keda ScaledObject {name}.{namespace} get query error: "
-            f'scaledobjects.keda.sh "{name}" not found')
+            f'scaledobjects.keda.sh "{name}" not found'
+        )
     return scaled_object
 
 
 async def reconcile_primary_scaled_object(
-        kube: kube_client.Kube, canary: canary_api.Canary, *, init: bool,
-        include_label_prefixes: Iterable[str] = ("",)) -> str | None:
+    kube: kube_client.Kube,
+    canary: canary_api.Canary,
+    *,
+    init: bool,
+    include_label_prefixes: Iterable[str] = ("",),
+) -> str | None:
     """Create (or, unless `init`, update) `<so>-primary`; returns a log line
     (`Keda ScaledObject podinfo-so-primary.test created`/`updated`) or None when nothing was
     written."""
@@ -152,21 +167,24 @@ async def reconcile_primary_scaled_object(
         annotations = metadata.filter_metadata(target_meta.get("annotations"))
         annotations.pop(PAUSED_REPLICAS_ANNOTATION, None)
         try:
-            await kube.create({
-                "apiVersion": API_VERSION,
-                "kind": KIND,
-                "metadata": {
-                    "name": name,
-                    "namespace": namespace,
-                    "labels": metadata.filter_metadata(target_meta.get("labels")),
-                    "annotations": annotations,
-                    "ownerReferences": [metadata.owner_reference(canary)],
-                },
-                "spec": wanted,
-            })
+            await kube.create(
+                {
+                    "apiVersion": API_VERSION,
+                    "kind": KIND,
+                    "metadata": {
+                        "name": name,
+                        "namespace": namespace,
+                        "labels": metadata.filter_metadata(target_meta.get("labels")),
+                        "annotations": annotations,
+                        "ownerReferences": [metadata.owner_reference(canary)],
+                    },
+                    "spec": wanted,
+                }
+            )
         except kube_errors.ApiError as exc:
             raise errors.WorkloadError(
-                f"creating Keda ScaledObject {name}.{namespace} failed: {exc}") from exc
+                f"creating Keda ScaledObject {name}.{namespace} failed: {exc}"
+            ) from exc
         return f"Keda ScaledObject {name}.{namespace} created"
     if init or existing.get("spec") == wanted:
         return None
@@ -184,11 +202,13 @@ async def reconcile_primary_scaled_object(
             current = await kube.get(API_VERSION, KIND, name, namespace)
             if current is None or attempt == _UPDATE_ATTEMPTS - 1:
                 raise errors.WorkloadError(
-                    f"updating ScaledObject {name}.{namespace} failed: {exc}") from exc
+                    f"updating ScaledObject {name}.{namespace} failed: {exc}"
+                ) from exc
             existing = current
         except kube_errors.ApiError as exc:
             raise errors.WorkloadError(
-                f"updating ScaledObject {name}.{namespace} failed: {exc}") from exc
+                f"updating ScaledObject {name}.{namespace} failed: {exc}"
+            ) from exc
     return f"Keda ScaledObject {name}.{namespace} updated"
 
 
@@ -202,8 +222,7 @@ async def resume_target_scaled_object(kube: kube_client.Kube, canary: canary_api
     await _set_paused(kube, canary, None)
 
 
-async def _set_paused(kube: kube_client.Kube, canary: canary_api.Canary,
-                      value: str | None) -> None:
+async def _set_paused(kube: kube_client.Kube, canary: canary_api.Canary, value: str | None) -> None:
     ref = canary.spec.autoscaler_ref
     if ref is None or ref.kind != KIND:
         return
@@ -214,8 +233,13 @@ async def _set_paused(kube: kube_client.Kube, canary: canary_api.Canary,
     # A merge patch touches only this annotation and needs no resourceVersion, so it cannot
     # conflict with KEDA's own writes (Flagger retries a full update on conflict instead).
     try:
-        await kube.patch(API_VERSION, KIND, ref.name, canary.namespace,
-                         {"metadata": {"annotations": {PAUSED_REPLICAS_ANNOTATION: value}}})
+        await kube.patch(
+            API_VERSION,
+            KIND,
+            ref.name,
+            canary.namespace,
+            {"metadata": {"annotations": {PAUSED_REPLICAS_ANNOTATION: value}}},
+        )
     except kube_errors.ApiError as exc:
         raise errors.WorkloadError(
             f"Keda ScaledObject {ref.name}.{canary.namespace} update query error: {exc}"

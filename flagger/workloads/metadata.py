@@ -60,14 +60,15 @@ def primary_name(name: str) -> str:
     return f"{name}-primary"
 
 
-def include_labels_by_prefix(labels: Mapping[str, str] | None,
-                             prefixes: Iterable[str]) -> dict[str, str]:
+def include_labels_by_prefix(
+    labels: Mapping[str, str] | None, prefixes: Iterable[str]
+) -> dict[str, str]:
     """Labels whose key starts with one of `prefixes` ("*" or "" match all), no Flux keys."""
     wanted = tuple(prefixes)
     return {
-        key: value for key, value in (labels or {}).items()
-        if TOOLKIT_MARKER not in key
-        and any(p in ("*", "") or key.startswith(p) for p in wanted)
+        key: value
+        for key, value in (labels or {}).items()
+        if TOOLKIT_MARKER not in key and any(p in ("*", "") or key.startswith(p) for p in wanted)
     }
 
 
@@ -76,8 +77,9 @@ def filter_metadata(meta: Mapping[str, str] | None) -> dict[str, str]:
     return {k: v for k, v in (meta or {}).items() if TOOLKIT_MARKER not in k}
 
 
-def make_primary_labels(labels: Mapping[str, str] | None, label_value: str,
-                        label: str) -> dict[str, str]:
+def make_primary_labels(
+    labels: Mapping[str, str] | None, label_value: str, label: str
+) -> dict[str, str]:
     """`labels` without Flux keys, with the selector label set to the primary's value."""
     result = {k: v for k, v in (labels or {}).items() if TOOLKIT_MARKER not in k and k != label}
     result[label] = label_value
@@ -86,8 +88,9 @@ def make_primary_labels(labels: Mapping[str, str] | None, label_value: str,
 
 def make_annotations(annotations: Mapping[str, str] | None) -> dict[str, str]:
     """Pod template annotations for the primary: no Flux keys, and a fresh `flagger-id`."""
-    result = {k: v for k, v in (annotations or {}).items()
-              if TOOLKIT_MARKER not in k and k != FLAGGER_ID}
+    result = {
+        k: v for k, v in (annotations or {}).items() if TOOLKIT_MARKER not in k and k != FLAGGER_ID
+    }
     result[FLAGGER_ID] = str(uuid.uuid4())
     return result
 
@@ -97,7 +100,8 @@ def owner_reference(canary: canary_api.Canary) -> dict[str, Any]:
     uid = canary.metadata.get("uid")
     if not uid:
         raise errors.WorkloadError(
-            f"canary {canary.name}.{canary.namespace} has no metadata.uid (not read from the API?)")
+            f"canary {canary.name}.{canary.namespace} has no metadata.uid (not read from the API?)"
+        )
     return {
         "apiVersion": "flagger.app/v1beta1",
         "kind": "Canary",
@@ -117,16 +121,19 @@ def selector_label(workload: Mapping[str, Any], selector_labels: Iterable[str]) 
             return label, str(match_labels[label])
     meta = workload.get("metadata") or {}
     kind = str(workload.get("kind", "workload")).lower()
-    return _raise(f"{kind} {meta.get('name')}.{meta.get('namespace')} spec.selector.matchLabels "
-                  f"must contain one of [{' '.join(labels)}]")
+    return _raise(
+        f"{kind} {meta.get('name')}.{meta.get('namespace')} spec.selector.matchLabels "
+        f"must contain one of [{' '.join(labels)}]"
+    )
 
 
 def _raise(message: str) -> tuple[str, str]:
     raise errors.WorkloadError(message)
 
 
-def discover_ports(canary: canary_api.Canary, containers: Iterable[Mapping[str, Any]]
-                   ) -> dict[str, int]:
+def discover_ports(
+    canary: canary_api.Canary, containers: Iterable[Mapping[str, Any]]
+) -> dict[str, int]:
     """`portDiscovery`: every container port except the service port and mesh sidecars.
 
     Unnamed ports are called `tcp-<container>-<index>`, as Flagger does.

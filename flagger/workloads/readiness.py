@@ -73,28 +73,38 @@ def _threshold(count: int, ready_threshold: int) -> int:
 
 def _halt(obj: Mapping[str, Any], reason: str) -> str:
     meta = obj.get("metadata") or {}
-    return (f"Halt advancement {meta.get('name')}.{meta.get('namespace')} "
-            f"waiting for rollout to finish: {reason}")
+    return (
+        f"Halt advancement {meta.get('name')}.{meta.get('namespace')} "
+        f"waiting for rollout to finish: {reason}"
+    )
 
 
-def deployment_readiness(deployment: Mapping[str, Any], *, deadline_seconds: int,
-                         ready_threshold: int = 100,
-                         now: datetime.datetime | None = None) -> Readiness:
+def deployment_readiness(
+    deployment: Mapping[str, Any],
+    *,
+    deadline_seconds: int,
+    ready_threshold: int = 100,
+    now: datetime.datetime | None = None,
+) -> Readiness:
     """Flagger's `isDeploymentReady` on a raw Deployment."""
     now = now or datetime.datetime.now(datetime.UTC)
     meta = deployment.get("metadata") or {}
     spec = deployment.get("spec") or {}
     status = deployment.get("status") or {}
     if int(meta.get("generation") or 0) > int(status.get("observedGeneration") or 0):
-        return Readiness.waiting(_halt(
-            deployment, "observed deployment generation less than desired generation"))
+        return Readiness.waiting(
+            _halt(deployment, "observed deployment generation less than desired generation")
+        )
 
     retriable = True
     progress = _condition(status, "Progressing")
     if progress is not None:
         available = _condition(status, "Available")
-        if (available is not None and available.get("status") == "False"
-                and available.get("reason") == "MinimumReplicasUnavailable"):
+        if (
+            available is not None
+            and available.get("status") == "False"
+            and available.get("reason") == "MinimumReplicasUnavailable"
+        ):
             since = parse_time(available.get("lastUpdateTime"))
             if since is not None:
                 retriable = since + datetime.timedelta(seconds=deadline_seconds) >= now
@@ -108,30 +118,47 @@ def deployment_readiness(deployment: Mapping[str, Any], *, deadline_seconds: int
     if progress is not None and progress.get("reason") == "ProgressDeadlineExceeded":
         return Readiness.failed(f'deployment "{meta.get("name")}" exceeded its progress deadline')
     if wanted is not None and updated < int(wanted):
-        return Readiness(False, retriable, _halt(
-            deployment, f"{updated} out of {wanted} new replicas have been updated"))
+        return Readiness(
+            False,
+            retriable,
+            _halt(deployment, f"{updated} out of {wanted} new replicas have been updated"),
+        )
     if replicas > updated:
-        return Readiness(False, retriable, _halt(
-            deployment, f"{replicas - updated} old replicas are pending termination"))
+        return Readiness(
+            False,
+            retriable,
+            _halt(deployment, f"{replicas - updated} old replicas are pending termination"),
+        )
     if available_replicas < needed:
-        return Readiness(False, retriable, _halt(
-            deployment, f"{available_replicas} of {needed} (readyThreshold {ready_threshold}%) "
-                        "updated replicas are available"))
+        return Readiness(
+            False,
+            retriable,
+            _halt(
+                deployment,
+                f"{available_replicas} of {needed} (readyThreshold {ready_threshold}%) "
+                "updated replicas are available",
+            ),
+        )
     return Readiness.ok()
 
 
-def daemonset_readiness(daemonset: Mapping[str, Any], *, deadline_seconds: int,
-                        ready_threshold: int = 100,
-                        last_transition_time: str | None = None,
-                        now: datetime.datetime | None = None) -> Readiness:
+def daemonset_readiness(
+    daemonset: Mapping[str, Any],
+    *,
+    deadline_seconds: int,
+    ready_threshold: int = 100,
+    last_transition_time: str | None = None,
+    now: datetime.datetime | None = None,
+) -> Readiness:
     """Flagger's `isDaemonSetReady` on a raw DaemonSet; the deadline counts from the Canary's
     `status.lastTransitionTime`."""
     now = now or datetime.datetime.now(datetime.UTC)
     meta = daemonset.get("metadata") or {}
     status = daemonset.get("status") or {}
     if int(meta.get("generation") or 0) > int(status.get("observedGeneration") or 0):
-        return Readiness.waiting(_halt(
-            daemonset, "observed daemonset generation less than desired generation"))
+        return Readiness.waiting(
+            _halt(daemonset, "observed daemonset generation less than desired generation")
+        )
     desired = int(status.get("desiredNumberScheduled") or 0)
     updated = int(status.get("updatedNumberScheduled") or 0)
     available = int(status.get("numberAvailable") or 0)
@@ -144,8 +171,13 @@ def daemonset_readiness(daemonset: Mapping[str, Any], *, deadline_seconds: int,
     if since is not None and since + datetime.timedelta(seconds=deadline_seconds) < now:
         return Readiness.failed(f"exceeded its progressDeadlineSeconds: {deadline_seconds}")
     if not_updated:
-        return Readiness.waiting(_halt(
-            daemonset, f"{updated} out of {desired} new pods have been updated"))
-    return Readiness.waiting(_halt(
-        daemonset, f"{available} of {needed} (readyThreshold {ready_threshold}%) "
-                   "updated pods are available"))
+        return Readiness.waiting(
+            _halt(daemonset, f"{updated} out of {desired} new pods have been updated")
+        )
+    return Readiness.waiting(
+        _halt(
+            daemonset,
+            f"{available} of {needed} (readyThreshold {ready_threshold}%) "
+            "updated pods are available",
+        )
+    )

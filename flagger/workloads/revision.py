@@ -48,8 +48,9 @@ def safe_encode(text: str) -> str:
 
 def template_hash(template: Mapping[str, Any] | None) -> str:
     """The revision of a pod template (`spec.template` of a Deployment or DaemonSet)."""
-    canonical = json.dumps(template or {}, sort_keys=True, separators=(",", ":"),
-                           ensure_ascii=False)
+    canonical = json.dumps(
+        template or {}, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
     return safe_encode(str(fnv32a(canonical.encode("utf-8"))))
 
 

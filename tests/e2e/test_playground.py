@@ -35,9 +35,12 @@ def _frontend_requests(port: int) -> dict[str, float]:
             continue
         for sample in family.samples:
             labels = sample.labels
-            if (sample.name == "istio_requests_total" and labels.get("reporter") == "destination"
-                    and labels.get("destination_workload_namespace") == "test"
-                    and labels.get("destination_workload") in ("frontend", "frontend-primary")):
+            if (
+                sample.name == "istio_requests_total"
+                and labels.get("reporter") == "destination"
+                and labels.get("destination_workload_namespace") == "test"
+                and labels.get("destination_workload") in ("frontend", "frontend-primary")
+            ):
                 workload = labels["destination_workload"]
                 counts[workload] = counts.get(workload, 0.0) + sample.value
     return counts
@@ -46,8 +49,12 @@ def _frontend_requests(port: int) -> dict[str, float]:
 @pytest.mark.cluster
 def test_playground_plays_the_tutorial(tmp_path: pathlib.Path) -> None:
     report = tmp_path / "playground.json"
-    process = subprocess.Popen([str(FLAGGER), "playground", "--exit", "--json", str(report)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [str(FLAGGER), "playground", "--exit", "--json", str(report)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     output: list[str] = []
     steps: list[tuple[int, float, float]] = []  # weight, canary share, requests in the step
     telemetry_port: list[int] = []
@@ -66,11 +73,11 @@ def test_playground_plays_the_tutorial(tmp_path: pathlib.Path) -> None:
             counts = _frontend_requests(telemetry_port[0])
             if current is not None and current[0] > 0:
                 canary = counts.get("frontend", 0.0) - current[1].get("frontend", 0.0)
-                primary = (counts.get("frontend-primary", 0.0)
-                           - current[1].get("frontend-primary", 0.0))
+                primary = counts.get("frontend-primary", 0.0) - current[1].get(
+                    "frontend-primary", 0.0
+                )
                 if canary + primary > 0:
-                    steps.append((current[0], 100 * canary / (canary + primary),
-                                  canary + primary))
+                    steps.append((current[0], 100 * canary / (canary + primary), canary + primary))
             current = (weight, counts) if phase == "Progressing" else None
 
     reader = threading.Thread(target=read, daemon=True)
@@ -85,20 +92,28 @@ def test_playground_plays_the_tutorial(tmp_path: pathlib.Path) -> None:
     reader.join(timeout=10)
     elapsed = time.monotonic() - began
     print(f"playground --exit took {elapsed:.0f}s")
-    print("frontend steps (weight, canary share, requests):",
-          [(w, round(s, 1), int(n)) for w, s, n in steps])
+    print(
+        "frontend steps (weight, canary share, requests):",
+        [(w, round(s, 1), int(n)) for w, s, n in steps],
+    )
     assert code == 0, "".join(output[-60:])
 
     played = json.loads(report.read_text())
     assert all(o["ok"] for o in played["outcomes"]), played["outcomes"]
     assert sorted(o["seen"] for o in played["outcomes"]) == [
-        "Failed", "Succeeded", "Succeeded", "yes"]
+        "Failed",
+        "Succeeded",
+        "Succeeded",
+        "yes",
+    ]
 
     frontend = [m["msg"] for m in played["messages"] if m["canary"] == "frontend"]
-    expected = ["New revision detected! Scaling up frontend.test",
-                *(f"Advance frontend.test canary weight {w}" for w in range(5, 55, 5)),
-                "Copying frontend.test template spec to frontend-primary.test",
-                "Promotion completed! Scaling down frontend.test"]
+    expected = [
+        "New revision detected! Scaling up frontend.test",
+        *(f"Advance frontend.test canary weight {w}" for w in range(5, 55, 5)),
+        "Copying frontend.test template spec to frontend-primary.test",
+        "Promotion completed! Scaling down frontend.test",
+    ]
     position = 0
     for message in frontend:
         if position < len(expected) and message == expected[position]:
@@ -106,14 +121,18 @@ def test_playground_plays_the_tutorial(tmp_path: pathlib.Path) -> None:
     assert position == len(expected), frontend
 
     backend = [m["msg"] for m in played["messages"] if m["canary"] == "backend"]
-    assert any(re.fullmatch(r"Halt backend\.test advancement success rate [\d.]+% < 99%", m)
-               for m in backend), backend
+    assert any(
+        re.fullmatch(r"Halt backend\.test advancement success rate [\d.]+% < 99%", m)
+        for m in backend
+    ), backend
     assert any(m.startswith("Halt backend.test advancement request duration ") for m in backend)
     assert "Promotion completed! Scaling down backend.test" in backend
-    rollback = next(m for m in backend if re.fullmatch(
-        r"Rolling back backend\.test failed checks threshold reached \d+", m))
-    assert backend.index("Promotion completed! Scaling down backend.test") < backend.index(
-        rollback)
+    rollback = next(
+        m
+        for m in backend
+        if re.fullmatch(r"Rolling back backend\.test failed checks threshold reached \d+", m)
+    )
+    assert backend.index("Promotion completed! Scaling down backend.test") < backend.index(rollback)
     assert backend[backend.index(rollback) + 1] == "Canary failed! Scaling down backend.test"
 
     # Traffic is real: each step's split matches the VirtualService weight.

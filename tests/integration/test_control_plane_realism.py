@@ -29,9 +29,15 @@ def _deployment(name: str, replicas: int) -> dict[str, Any]:
             "selector": {"matchLabels": {"app": name}},
             "template": {
                 "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{
-                    "name": "podinfod", "image": "ghcr.io/stefanprodan/podinfo:6.0.0",
-                    "ports": [{"containerPort": 9898, "name": "http"}]}]},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "podinfod",
+                            "image": "ghcr.io/stefanprodan/podinfo:6.0.0",
+                            "ports": [{"containerPort": 9898, "name": "http"}],
+                        }
+                    ]
+                },
             },
         },
     }
@@ -80,14 +86,27 @@ async def test_rollout_replaces_pods_with_new_template(kube: Any, namespace: str
 
     apps = client.AppsV1Api(kube)
     await apps.create_namespaced_deployment(namespace, _deployment("web", 1))
-    patch = {"spec": {"template": {"spec": {"containers": [
-        {"name": "podinfod", "image": "ghcr.io/stefanprodan/podinfo:6.0.1"}]}}}}
+    patch = {
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [
+                        {"name": "podinfod", "image": "ghcr.io/stefanprodan/podinfo:6.0.1"}
+                    ]
+                }
+            }
+        }
+    }
     await apps.patch_namespaced_deployment("web", namespace, patch)
 
     async def rolled_out() -> bool:
         d = await apps.read_namespaced_deployment("web", namespace)
-        return bool(d.status.observed_generation == 2 and d.status.updated_replicas == 1
-                    and d.status.available_replicas == 1 and not d.status.unavailable_replicas)
+        return bool(
+            d.status.observed_generation == 2
+            and d.status.updated_replicas == 1
+            and d.status.available_replicas == 1
+            and not d.status.unavailable_replicas
+        )
 
     await _eventually(rolled_out)
     d = await apps.read_namespaced_deployment("web", namespace)
@@ -99,11 +118,15 @@ async def test_rollout_replaces_pods_with_new_template(kube: Any, namespace: str
     assert sorted(rs.spec.replicas for rs in sets.items) == [0, 1]
 
 
-def test_stale_resource_version_is_a_conflict(cluster: devcluster.LocalCluster,
-                                              namespace: str) -> None:
+def test_stale_resource_version_is_a_conflict(
+    cluster: devcluster.LocalCluster, namespace: str
+) -> None:
     path = f"/api/v1/namespaces/{namespace}/configmaps"
-    created = cluster.api("POST", path, {"apiVersion": "v1", "kind": "ConfigMap",
-                                         "metadata": {"name": "cfg"}, "data": {"a": "1"}})
+    created = cluster.api(
+        "POST",
+        path,
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}, "data": {"a": "1"}},
+    )
     first = dict(created, data={"a": "2"})
     cluster.api("PUT", f"{path}/cfg", first)
     stale = dict(created, data={"a": "3"})
@@ -113,14 +136,32 @@ def test_stale_resource_version_is_a_conflict(cluster: devcluster.LocalCluster,
     assert cluster.api("GET", f"{path}/cfg")["data"] == {"a": "2"}
 
 
-def test_owner_references_are_garbage_collected(cluster: devcluster.LocalCluster,
-                                                namespace: str) -> None:
+def test_owner_references_are_garbage_collected(
+    cluster: devcluster.LocalCluster, namespace: str
+) -> None:
     path = f"/api/v1/namespaces/{namespace}/configmaps"
-    owner = cluster.api("POST", path, {"apiVersion": "v1", "kind": "ConfigMap",
-                                       "metadata": {"name": "owner"}})
-    cluster.api("POST", path, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
-        "name": "owned", "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap",
-                                              "name": "owner", "uid": owner["metadata"]["uid"]}]}})
+    owner = cluster.api(
+        "POST", path, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "owner"}}
+    )
+    cluster.api(
+        "POST",
+        path,
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": "owned",
+                "ownerReferences": [
+                    {
+                        "apiVersion": "v1",
+                        "kind": "ConfigMap",
+                        "name": "owner",
+                        "uid": owner["metadata"]["uid"],
+                    }
+                ],
+            },
+        },
+    )
     cluster.api("DELETE", f"{path}/owner")
     asyncio.run(_eventually(_gone(cluster, f"{path}/owned")))
 
@@ -132,36 +173,65 @@ def _gone(cluster: devcluster.LocalCluster, path: str) -> Any:
         except urllib.error.HTTPError as error:
             return error.code == 404
         return False
+
     return check
 
 
-def test_service_account_is_subject_to_rbac(cluster: devcluster.LocalCluster,
-                                            namespace: str) -> None:
-    cluster.api("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts",
-                {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "reader"}})
+def test_service_account_is_subject_to_rbac(
+    cluster: devcluster.LocalCluster, namespace: str
+) -> None:
+    cluster.api(
+        "POST",
+        f"/api/v1/namespaces/{namespace}/serviceaccounts",
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "reader"}},
+    )
     kubeconfig = cluster.service_account_kubeconfig(namespace, "reader")
 
-    denied = cluster.kubectl("get", "configmaps", "-n", namespace, kubeconfig=kubeconfig,
-                             check=False)
+    denied = cluster.kubectl(
+        "get", "configmaps", "-n", namespace, kubeconfig=kubeconfig, check=False
+    )
     assert denied.returncode != 0
     assert "forbidden" in denied.stderr.lower()
     assert f"system:serviceaccount:{namespace}:reader" in denied.stderr
 
     rbac = f"/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}"
-    cluster.api("POST", f"{rbac}/roles", {
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
-        "metadata": {"name": "read-configmaps"},
-        "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}]})
-    cluster.api("POST", f"{rbac}/rolebindings", {
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-        "metadata": {"name": "reader"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
-                    "name": "read-configmaps"},
-        "subjects": [{"kind": "ServiceAccount", "name": "reader", "namespace": namespace}]})
-    allowed = cluster.kubectl("get", "configmaps", "-n", namespace, "-o", "json",
-                              kubeconfig=kubeconfig)
+    cluster.api(
+        "POST",
+        f"{rbac}/roles",
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": "read-configmaps"},
+            "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}],
+        },
+    )
+    cluster.api(
+        "POST",
+        f"{rbac}/rolebindings",
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": "reader"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "Role",
+                "name": "read-configmaps",
+            },
+            "subjects": [{"kind": "ServiceAccount", "name": "reader", "namespace": namespace}],
+        },
+    )
+    allowed = cluster.kubectl(
+        "get", "configmaps", "-n", namespace, "-o", "json", kubeconfig=kubeconfig
+    )
     names = [i["metadata"]["name"] for i in json.loads(allowed.stdout)["items"]]
     assert "kube-root-ca.crt" in names
-    still_denied = cluster.kubectl("delete", "configmap", "kube-root-ca.crt", "-n", namespace,
-                                   kubeconfig=kubeconfig, check=False)
+    still_denied = cluster.kubectl(
+        "delete",
+        "configmap",
+        "kube-root-ca.crt",
+        "-n",
+        namespace,
+        kubeconfig=kubeconfig,
+        check=False,
+    )
     assert still_denied.returncode != 0

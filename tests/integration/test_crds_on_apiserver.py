@@ -18,8 +18,11 @@ from tests.conftest import require_upstream
 
 pytestmark = pytest.mark.cluster
 
-PLURALS = {"Canary": "canaries", "MetricTemplate": "metrictemplates",
-           "AlertProvider": "alertproviders"}
+PLURALS = {
+    "Canary": "canaries",
+    "MetricTemplate": "metrictemplates",
+    "AlertProvider": "alertproviders",
+}
 SERVED_VERSION = "flagger.app/v1beta1"
 
 
@@ -37,7 +40,8 @@ def _create(cluster: devcluster.LocalCluster, namespace: str, doc: dict[str, Any
 
 
 def test_every_upstream_manifest_is_accepted_and_reads_back_equal(
-        cluster: devcluster.LocalCluster, namespace: str) -> None:
+    cluster: devcluster.LocalCluster, namespace: str
+) -> None:
     files = require_upstream()
     checked = 0
     for path in files:
@@ -64,18 +68,25 @@ INVALID = [
     ("service", {"port": None}, "spec.service.port"),
     ("targetRef", {"kind": "StatefulSet"}, "spec.targetRef.kind"),
     ("targetRef", {"name": 7}, "spec.targetRef.name"),
-    ("analysis", {"alerts": [{"name": "on-call", "severity": "critical",
-                              "providerRef": {"name": "slack"}}]},
-     "spec.analysis.alerts[0].severity"),
+    (
+        "analysis",
+        {"alerts": [{"name": "on-call", "severity": "critical", "providerRef": {"name": "slack"}}]},
+        "spec.analysis.alerts[0].severity",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("section", "change", "path"), INVALID, ids=[i[2] for i in INVALID])
 def test_invalid_canary_is_rejected_with_the_field_path(
-        cluster: devcluster.LocalCluster, namespace: str, section: str, change: dict[str, Any],
-        path: str) -> None:
+    cluster: devcluster.LocalCluster,
+    namespace: str,
+    section: str,
+    change: dict[str, Any],
+    path: str,
+) -> None:
     canary: dict[str, Any] = {
-        "apiVersion": SERVED_VERSION, "kind": "Canary",
+        "apiVersion": SERVED_VERSION,
+        "kind": "Canary",
         "metadata": {"name": "podinfo", "namespace": namespace},
         "spec": {
             "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
@@ -94,7 +105,8 @@ def test_invalid_canary_is_rejected_with_the_field_path(
 
 def test_kubectl_shows_flaggers_columns(cluster: devcluster.LocalCluster, namespace: str) -> None:
     canary = {
-        "apiVersion": SERVED_VERSION, "kind": "Canary",
+        "apiVersion": SERVED_VERSION,
+        "kind": "Canary",
         "metadata": {"name": "podinfo", "namespace": namespace},
         "spec": {
             "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
@@ -103,10 +115,15 @@ def test_kubectl_shows_flaggers_columns(cluster: devcluster.LocalCluster, namesp
         },
     }
     created = _create(cluster, namespace, canary)
-    created["status"] = {"phase": "Progressing", "canaryWeight": 20, "failedChecks": 1,
-                         "lastTransitionTime": "2026-11-26T10:00:00Z"}
-    cluster.api("PUT", f"/apis/flagger.app/v1beta1/namespaces/{namespace}/canaries/podinfo/status",
-                created)
+    created["status"] = {
+        "phase": "Progressing",
+        "canaryWeight": 20,
+        "failedChecks": 1,
+        "lastTransitionTime": "2026-11-26T10:00:00Z",
+    }
+    cluster.api(
+        "PUT", f"/apis/flagger.app/v1beta1/namespaces/{namespace}/canaries/podinfo/status", created
+    )
 
     plain = cluster.kubectl("get", "canaries", "-n", namespace).stdout.splitlines()
     assert plain[0].split() == ["NAME", "STATUS", "WEIGHT", "LASTTRANSITIONTIME"]
@@ -114,9 +131,20 @@ def test_kubectl_shows_flaggers_columns(cluster: devcluster.LocalCluster, namesp
 
     wide = cluster.kubectl("get", "canaries", "-A", "-o", "wide").stdout.splitlines()
     header = wide[0].split()
-    assert header == ["NAMESPACE", "NAME", "STATUS", "WEIGHT", "SUSPENDED", "FAILEDCHECKS",
-                      "INTERVAL", "MIRROR", "STEPWEIGHT", "STEPWEIGHTS", "MAXWEIGHT",
-                      "LASTTRANSITIONTIME"]
+    assert header == [
+        "NAMESPACE",
+        "NAME",
+        "STATUS",
+        "WEIGHT",
+        "SUSPENDED",
+        "FAILEDCHECKS",
+        "INTERVAL",
+        "MIRROR",
+        "STEPWEIGHT",
+        "STEPWEIGHTS",
+        "MAXWEIGHT",
+        "LASTTRANSITIONTIME",
+    ]
     # kubectl leaves unset cells blank, so read cells by the header's column offsets.
     starts = [m.start() for m in re.finditer(r"\S+", wide[0])]
     line = next(line for line in wide[1:] if line.startswith(namespace))

@@ -67,21 +67,27 @@ def _rules() -> list[dict[str, Any]]:
 
 def _targets() -> list[tuple[str, str]]:
     """(panel title / refId, expr) of every panel target."""
-    return [(f"{panel['title']} / {target['refId']}", target["expr"])
-            for panel in _dashboard()["panels"] for target in panel.get("targets", [])]
+    return [
+        (f"{panel['title']} / {target['refId']}", target["expr"])
+        for panel in _dashboard()["panels"]
+        for target in panel.get("targets", [])
+    ]
 
 
 def substitute(expr: str, values: dict[str, str] = VARIABLES) -> str:
     """``$name``, ``${name}`` and ``[[name]]`` replaced by ``values``; unknown names fail."""
+
     def replace(match: re.Match[str]) -> str:
         name = next(g for g in match.groups() if g)
         if name not in values:
             raise AssertionError(f"{expr!r} uses ${name}, which the dashboard does not define")
         return values[name]
+
     return re.sub(r"\$\{(\w+)\}|\$(\w+)|\[\[(\w+)\]\]", replace, expr)
 
 
 # --- without a cluster --------------------------------------------------------------------------
+
 
 def test_dashboard_is_consistent() -> None:
     """Unique panel ids and refIds, every variable used is defined, Prometheus data source."""
@@ -109,8 +115,9 @@ def test_rules_pass_promtool(tmp_path: pathlib.Path) -> None:
         pytest.skip("promtool is not installed (Debian package 'prometheus')")
     rule_file = tmp_path / "rules.yml"
     rule_file.write_text(yaml.safe_dump(yaml.safe_load(RULES.read_text())["spec"]))
-    checked = subprocess.run([promtool, "check", "rules", str(rule_file)],
-                             capture_output=True, text=True)
+    checked = subprocess.run(
+        [promtool, "check", "rules", str(rule_file)], capture_output=True, text=True
+    )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     names = {rule["alert"] for rule in _rules()}
     assert {"FlaggerCanaryFailed", "FlaggerCanaryStuckProgressing"} <= names
@@ -118,35 +125,57 @@ def test_rules_pass_promtool(tmp_path: pathlib.Path) -> None:
 
 # --- on the local control plane -----------------------------------------------------------------
 
+
 def _app(name: str) -> dict[str, Any]:
     return {
-        "apiVersion": "apps/v1", "kind": "Deployment",
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
         "metadata": {"name": name, "namespace": NS, "labels": {"app": name}},
-        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
-                 "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{
-                     "name": name, "image": "ghcr.io/stefanprodan/podinfo:6.0.0",
-                     "ports": [{"name": "http", "containerPort": 9898}]}]}}}}
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": name,
+                            "image": "ghcr.io/stefanprodan/podinfo:6.0.0",
+                            "ports": [{"name": "http", "containerPort": 9898}],
+                        }
+                    ]
+                },
+            },
+        },
+    }
 
 
 def _canary(name: str) -> dict[str, Any]:
     analysis: dict[str, Any] = {
-        "interval": "10s", "threshold": 1, "maxWeight": 50, "stepWeight": 50,
+        "interval": "10s",
+        "threshold": 1,
+        "maxWeight": 50,
+        "stepWeight": 50,
         "metrics": [
             {"name": "request-success-rate", "thresholdRange": {"min": 99}, "interval": "10s"},
             {"name": "request-duration", "thresholdRange": {"max": 500}, "interval": "10s"},
         ],
     }
     if name == "broken":
-        analysis["alerts"] = [{"name": "on-call", "severity": "info",
-                               "providerRef": {"name": "unreachable"}}]
+        analysis["alerts"] = [
+            {"name": "on-call", "severity": "info", "providerRef": {"name": "unreachable"}}
+        ]
     return {
-        "apiVersion": "flagger.app/v1beta1", "kind": "Canary",
+        "apiVersion": "flagger.app/v1beta1",
+        "kind": "Canary",
         "metadata": {"name": name, "namespace": NS},
-        "spec": {"provider": "istio",
-                 "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
-                 "progressDeadlineSeconds": 120,
-                 "service": {"port": 9898, "targetPort": 9898},
-                 "analysis": analysis},
+        "spec": {
+            "provider": "istio",
+            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+            "progressDeadlineSeconds": 120,
+            "service": {"port": 9898, "targetPort": 9898},
+            "analysis": analysis,
+        },
     }
 
 
@@ -155,15 +184,22 @@ def _phase(cluster: devcluster.LocalCluster, name: str) -> str:
     return str((json.loads(out).get("status") or {}).get("phase") or "")
 
 
-def _wait_phase(cluster: devcluster.LocalCluster, daemon: daemon_process.Daemon, name: str,
-                phase: str, timeout: float) -> None:
+def _wait_phase(
+    cluster: devcluster.LocalCluster,
+    daemon: daemon_process.Daemon,
+    name: str,
+    phase: str,
+    timeout: float,
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if _phase(cluster, name) == phase:
             return
         time.sleep(0.5)
-    raise AssertionError(f"{name} not {phase} within {timeout}s (is {_phase(cluster, name)}); "
-                         f"messages: {daemon.messages(f'{name}.{NS}')[-10:]}")
+    raise AssertionError(
+        f"{name} not {phase} within {timeout}s (is {_phase(cluster, name)}); "
+        f"messages: {daemon.messages(f'{name}.{NS}')[-10:]}"
+    )
 
 
 def _api(prometheus: prometheus_server.PrometheusServer, path: str, **params: Any) -> Any:
@@ -175,8 +211,9 @@ def _api(prometheus: prometheus_server.PrometheusServer, path: str, **params: An
 
 
 @pytest.fixture(scope="module")
-def rollouts(cluster: devcluster.LocalCluster,
-             tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def rollouts(
+    cluster: devcluster.LocalCluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
     """Prometheus scraping traffic and the daemon, both canaries rolled out; the time window."""
     workdir = tmp_path_factory.mktemp("dashboards")
     began = time.time()
@@ -189,20 +226,38 @@ def rollouts(cluster: devcluster.LocalCluster,
     exporter = prometheus_server.start_exporter(traffic.registry)
     port = prometheus_server.free_port()
     prometheus = prometheus_server.start_prometheus(
-        [exporter.target, f"127.0.0.1:{port}"], workdir / "prometheus")
+        [exporter.target, f"127.0.0.1:{port}"], workdir / "prometheus"
+    )
     time.sleep(3)  # a few scrapes with the daemon down: absent(flagger_info) has data
-    daemon = daemon_process.Daemon([
-        "-kubeconfig", str(cluster.kubeconfig), "-metrics-server", prometheus.url,
-        "-mesh-provider", "istio", "-port", str(port), "-log-level", "info",
-    ], workdir / "flagger.log").start()
+    daemon = daemon_process.Daemon(
+        [
+            "-kubeconfig",
+            str(cluster.kubeconfig),
+            "-metrics-server",
+            prometheus.url,
+            "-mesh-provider",
+            "istio",
+            "-port",
+            str(port),
+            "-log-level",
+            "info",
+        ],
+        workdir / "flagger.log",
+    ).start()
     try:
         closed = prometheus_server.free_port()
-        docs: list[dict[str, Any]] = [{
-            "apiVersion": "flagger.app/v1beta1", "kind": "AlertProvider",
-            "metadata": {"name": "unreachable", "namespace": NS},
-            "spec": {"type": "slack", "channel": "general",
-                     "address": f"http://127.0.0.1:{closed}/hook"},
-        }]
+        docs: list[dict[str, Any]] = [
+            {
+                "apiVersion": "flagger.app/v1beta1",
+                "kind": "AlertProvider",
+                "metadata": {"name": "unreachable", "namespace": NS},
+                "spec": {
+                    "type": "slack",
+                    "channel": "general",
+                    "address": f"http://127.0.0.1:{closed}/hook",
+                },
+            }
+        ]
         for name in CANARIES:
             docs += [_app(name), _canary(name)]
         cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs))
@@ -210,8 +265,14 @@ def rollouts(cluster: devcluster.LocalCluster,
             _wait_phase(cluster, daemon, name, "Initialized", 60)
         traffic.set(NS, "broken", error_ratio=0.5)
         for name in CANARIES:
-            cluster.kubectl("set", "image", f"deployment/{name}",
-                            f"{name}=ghcr.io/stefanprodan/podinfo:6.0.1", "-n", NS)
+            cluster.kubectl(
+                "set",
+                "image",
+                f"deployment/{name}",
+                f"{name}=ghcr.io/stefanprodan/podinfo:6.0.1",
+                "-n",
+                NS,
+            )
         _wait_phase(cluster, daemon, "broken", "Failed", 180)
         _wait_phase(cluster, daemon, "podinfo", "Succeeded", 180)
         # Until the last figures are scraped: the failed deliveries (retried for ~7 s).
@@ -232,23 +293,35 @@ def rollouts(cluster: devcluster.LocalCluster,
 
 
 def _range(rollouts: dict[str, Any], expr: str) -> list[dict[str, Any]]:
-    data = _api(rollouts["prometheus"], "query_range", query=expr,
-                start=f"{rollouts['start']:.3f}", end=f"{rollouts['end']:.3f}", step="1")
+    data = _api(
+        rollouts["prometheus"],
+        "query_range",
+        query=expr,
+        start=f"{rollouts['start']:.3f}",
+        end=f"{rollouts['end']:.3f}",
+        step="1",
+    )
     result: list[dict[str, Any]] = data["result"]
     return result
 
 
 @pytest.mark.cluster
 def test_every_panel_query_returns_data(rollouts: dict[str, Any]) -> None:
-    empty = [f"{where}: {substitute(expr)}" for where, expr in _targets()
-             if not _range(rollouts, substitute(expr))]
+    empty = [
+        f"{where}: {substitute(expr)}"
+        for where, expr in _targets()
+        if not _range(rollouts, substitute(expr))
+    ]
     assert not empty, "panels without data:\n" + "\n".join(empty)
 
 
 @pytest.mark.cluster
 def test_every_alert_expression_returns_data(rollouts: dict[str, Any]) -> None:
-    empty = [f"{rule['alert']}: {rule['expr']}" for rule in _rules()
-             if not _range(rollouts, rule["expr"])]
+    empty = [
+        f"{rule['alert']}: {rule['expr']}"
+        for rule in _rules()
+        if not _range(rollouts, rule["expr"])
+    ]
     assert not empty, "alerts never true during the rollouts:\n" + "\n".join(empty)
 
 
@@ -258,20 +331,24 @@ def test_alerts_name_the_right_canaries(rollouts: dict[str, Any]) -> None:
     rules = {rule["alert"]: rule["expr"] for rule in _rules()}
     failed = {s["metric"]["name"] for s in _range(rollouts, rules["FlaggerCanaryFailed"])}
     assert failed == {"broken"}
-    progressing = {s["metric"]["name"]
-                   for s in _range(rollouts, rules["FlaggerCanaryStuckProgressing"])}
+    progressing = {
+        s["metric"]["name"] for s in _range(rollouts, rules["FlaggerCanaryStuckProgressing"])
+    }
     assert progressing == {"podinfo", "broken"}
     delivery = _range(rollouts, rules["FlaggerAlertDeliveryFailing"])
     assert {(s["metric"]["provider_type"], s["metric"]["reason"]) for s in delivery} == {
-        ("slack", "connection_error")}
+        ("slack", "connection_error")
+    }
 
 
 @pytest.mark.cluster
 def test_weight_panel_shows_the_step(rollouts: dict[str, Any]) -> None:
     """The weight panel's canary series reaches 50 for podinfo and ends at 0 for both."""
     expr = next(e for where, e in _targets() if where.startswith("Canary weight / B"))
-    series = {s["metric"]["workload"]: [float(v) for _, v in s["values"]]
-              for s in _range(rollouts, substitute(expr))}
+    series = {
+        s["metric"]["workload"]: [float(v) for _, v in s["values"]]
+        for s in _range(rollouts, substitute(expr))
+    }
     assert max(series["podinfo"]) == 50
     assert series["podinfo"][-1] == 0 and series["broken"][-1] == 0
 
@@ -282,10 +359,12 @@ def test_success_rate_panels_tell_primary_from_canary(rollouts: dict[str, Any]) 
     primary = next(e for w, e in _targets() if w.startswith("Primary: success rate"))
     canary = next(e for w, e in _targets() if w.startswith("Canary: success rate"))
     only_broken = dict(VARIABLES, canary="broken", primary="broken-primary")
-    primary_values = [float(v) for s in _range(rollouts, substitute(primary, only_broken))
-                      for _, v in s["values"]]
-    canary_values = [float(v) for s in _range(rollouts, substitute(canary, only_broken))
-                     for _, v in s["values"]]
+    primary_values = [
+        float(v) for s in _range(rollouts, substitute(primary, only_broken)) for _, v in s["values"]
+    ]
+    canary_values = [
+        float(v) for s in _range(rollouts, substitute(canary, only_broken)) for _, v in s["values"]
+    ]
     assert min(primary_values) > 99
     assert min(canary_values) < 80
 

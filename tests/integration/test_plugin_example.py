@@ -36,8 +36,13 @@ FLAGGER = pathlib.Path(sys.executable).parent / "flagger"
 
 
 def _pip(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", *args],
-                          capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "pip", "--disable-pip-version-check", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +62,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
 
 def _flagger(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(FLAGGER), *args], capture_output=True, text=True, input=stdin,
-                          timeout=60, check=False)
+    return subprocess.run(
+        [str(FLAGGER), *args], capture_output=True, text=True, input=stdin, timeout=60, check=False
+    )
 
 
 def test_flagger_plugins_lists_the_package(installed: None) -> None:
@@ -72,14 +78,18 @@ NS = "plugin-example"
 
 
 def _template() -> dict[str, Any]:
-    return {"apiVersion": "flagger.app/v1beta1", "kind": "MetricTemplate",
-            "metadata": {"name": "always-fine", "namespace": NS},
-            "spec": {"provider": {"type": "constant", "address": "99.5"}, "query": "unused"}}
+    return {
+        "apiVersion": "flagger.app/v1beta1",
+        "kind": "MetricTemplate",
+        "metadata": {"name": "always-fine", "namespace": NS},
+        "spec": {"provider": {"type": "constant", "address": "99.5"}, "query": "unused"},
+    }
 
 
 def _canary(provider: str = "fakemesh") -> dict[str, Any]:
     return {
-        "apiVersion": "flagger.app/v1beta1", "kind": "Canary",
+        "apiVersion": "flagger.app/v1beta1",
+        "kind": "Canary",
         "metadata": {"name": "podinfo", "namespace": NS},
         "spec": {
             "provider": provider,
@@ -88,9 +98,18 @@ def _canary(provider: str = "fakemesh") -> dict[str, Any]:
             "skipAnalysis": False,
             "service": {"port": 9898},
             "analysis": {
-                "interval": "10s", "threshold": 2, "stepWeight": 25, "maxWeight": 50,
-                "metrics": [{"name": "fine", "templateRef": {"name": "always-fine"},
-                             "thresholdRange": {"min": 99}, "interval": "1m"}],
+                "interval": "10s",
+                "threshold": 2,
+                "stepWeight": 25,
+                "maxWeight": 50,
+                "metrics": [
+                    {
+                        "name": "fine",
+                        "templateRef": {"name": "always-fine"},
+                        "thresholdRange": {"min": 99},
+                        "interval": "1m",
+                    }
+                ],
             },
         },
     }
@@ -99,8 +118,10 @@ def _canary(provider: str = "fakemesh") -> dict[str, Any]:
 def test_flagger_validate_accepts_the_provider(installed: None) -> None:
     good = _flagger("validate", "-", stdin=yaml.safe_dump_all([_template(), _canary()]))
     assert good.returncode == 0, good.stdout + good.stderr
-    assert good.stdout.splitlines() == [f"OK MetricTemplate {NS}/always-fine",
-                                        f"OK Canary {NS}/podinfo"]
+    assert good.stdout.splitlines() == [
+        f"OK MetricTemplate {NS}/always-fine",
+        f"OK Canary {NS}/podinfo",
+    ]
     bad = _flagger("validate", "-", stdin=yaml.safe_dump(_canary("nosuchmesh")))
     assert bad.returncode == 1
     assert "nosuchmesh" in bad.stdout and "fakemesh" in bad.stdout, bad.stdout
@@ -108,13 +129,25 @@ def test_flagger_validate_accepts_the_provider(installed: None) -> None:
 
 def _deployment(image: str) -> dict[str, Any]:
     return {
-        "apiVersion": "apps/v1", "kind": "Deployment",
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
         "metadata": {"name": "podinfo", "namespace": NS, "labels": {"app": "podinfo"}},
-        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "podinfo"}},
-                 "template": {"metadata": {"labels": {"app": "podinfo"}},
-                              "spec": {"containers": [{
-                                  "name": "podinfo", "image": image,
-                                  "ports": [{"name": "http", "containerPort": 9898}]}]}}},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "podinfo"}},
+            "template": {
+                "metadata": {"labels": {"app": "podinfo"}},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "podinfo",
+                            "image": image,
+                            "ports": [{"name": "http", "containerPort": 9898}],
+                        }
+                    ]
+                },
+            },
+        },
     }
 
 
@@ -123,8 +156,13 @@ def _get(cluster: devcluster.LocalCluster, kind: str, name: str) -> dict[str, An
     return json.loads(done.stdout) if done.returncode == 0 else {}
 
 
-def _wait_phase(cluster: devcluster.LocalCluster, phase: str, timeout: float,
-                daemon: daemon_process.Daemon, seen: list[dict[str, str]]) -> None:
+def _wait_phase(
+    cluster: devcluster.LocalCluster,
+    phase: str,
+    timeout: float,
+    daemon: daemon_process.Daemon,
+    seen: list[dict[str, str]],
+) -> None:
     deadline = time.monotonic() + timeout
     current = ""
     while time.monotonic() < deadline:
@@ -135,30 +173,57 @@ def _wait_phase(cluster: devcluster.LocalCluster, phase: str, timeout: float,
         if current == phase:
             return
         time.sleep(0.3)
-    raise AssertionError(f"podinfo not {phase} within {timeout}s (is {current}); "
-                         f"messages: {daemon.messages(f'podinfo.{NS}')[-15:]}")
+    raise AssertionError(
+        f"podinfo not {phase} within {timeout}s (is {current}); "
+        f"messages: {daemon.messages(f'podinfo.{NS}')[-15:]}"
+    )
 
 
 @pytest.mark.cluster
-def test_daemon_promotes_through_the_plugin(installed: None, cluster: devcluster.LocalCluster,
-                                            tmp_path: pathlib.Path) -> None:
+def test_daemon_promotes_through_the_plugin(
+    installed: None, cluster: devcluster.LocalCluster, tmp_path: pathlib.Path
+) -> None:
     cluster.kubectl("create", "namespace", NS)
-    daemon = daemon_process.Daemon([
-        "-kubeconfig", str(cluster.kubeconfig), "-mesh-provider", "kubernetes",
-        "-port", "0", "-log-level", "info",
-    ], tmp_path / "flagger.log").start()
+    daemon = daemon_process.Daemon(
+        [
+            "-kubeconfig",
+            str(cluster.kubeconfig),
+            "-mesh-provider",
+            "kubernetes",
+            "-port",
+            "0",
+            "-log-level",
+            "info",
+        ],
+        tmp_path / "flagger.log",
+    ).start()
     try:
-        cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all([
-            _deployment("ghcr.io/stefanprodan/podinfo:6.0.0"), _template(), _canary()]))
+        cluster.kubectl(
+            "apply",
+            "-f",
+            "-",
+            input=yaml.safe_dump_all(
+                [_deployment("ghcr.io/stefanprodan/podinfo:6.0.0"), _template(), _canary()]
+            ),
+        )
         seen: list[dict[str, str]] = []
         _wait_phase(cluster, "Initialized", 90, daemon, seen)
-        assert seen[-1] == {"primary": "podinfo-primary=100", "canary": "podinfo-canary=0",
-                            "mirrored": "false"}
+        assert seen[-1] == {
+            "primary": "podinfo-primary=100",
+            "canary": "podinfo-canary=0",
+            "mirrored": "false",
+        }
         owner = _get(cluster, "configmap", "podinfo-fakemesh")["metadata"]["ownerReferences"][0]
         assert (owner["kind"], owner["name"]) == ("Canary", "podinfo")
 
-        cluster.kubectl("set", "image", "deployment/podinfo",
-                        "podinfo=ghcr.io/stefanprodan/podinfo:6.0.1", "-n", NS)
+        cluster.kubectl(
+            "set",
+            "image",
+            "deployment/podinfo",
+            "podinfo=ghcr.io/stefanprodan/podinfo:6.0.1",
+            "-n",
+            NS,
+        )
         _wait_phase(cluster, "Succeeded", 240, daemon, seen)
         messages = daemon.messages(f"podinfo.{NS}")
         for weight in (25, 50):

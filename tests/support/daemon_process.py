@@ -27,8 +27,12 @@ class Daemon:
 
     def start(self) -> Daemon:
         with self.log.open("ab") as out:
-            self.process = subprocess.Popen([str(FLAGGER), "run", *self.flags], stdout=out,
-                                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            self.process = subprocess.Popen(
+                [str(FLAGGER), "run", *self.flags],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
         return self
 
     def kill(self) -> None:

@@ -19,10 +19,35 @@ import threading
 import prometheus_client
 
 #: Istio's default buckets for request durations (milliseconds).
-BUCKETS = (0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000,
-           300000, 600000, 1800000, 3600000)
-LABELS = ("reporter", "source_workload", "destination_workload",
-          "destination_workload_namespace", "destination_service", "response_code")
+BUCKETS = (
+    0.5,
+    1,
+    5,
+    10,
+    25,
+    50,
+    100,
+    250,
+    500,
+    1000,
+    2500,
+    5000,
+    10000,
+    30000,
+    60000,
+    300000,
+    600000,
+    1800000,
+    3600000,
+)
+LABELS = (
+    "reporter",
+    "source_workload",
+    "destination_workload",
+    "destination_workload_namespace",
+    "destination_service",
+    "response_code",
+)
 TICK_SECONDS = 0.1
 
 
@@ -43,18 +68,32 @@ class IstioTraffic:
     def __init__(self) -> None:
         self.registry = prometheus_client.CollectorRegistry()
         self.requests = prometheus_client.Counter(
-            "istio_requests_total", "Requests seen by the destination sidecar", LABELS,
-            registry=self.registry)
+            "istio_requests_total",
+            "Requests seen by the destination sidecar",
+            LABELS,
+            registry=self.registry,
+        )
         self.duration = prometheus_client.Histogram(
-            "istio_request_duration_milliseconds", "Request durations", LABELS,
-            buckets=BUCKETS, registry=self.registry)
+            "istio_request_duration_milliseconds",
+            "Request durations",
+            LABELS,
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
         self.loads: dict[tuple[str, str], Load] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="istio-traffic", daemon=True)
 
-    def set(self, namespace: str, workload: str, *, rps: float | None = None,
-            error_ratio: float | None = None, latency_ms: float | None = None) -> None:
+    def set(
+        self,
+        namespace: str,
+        workload: str,
+        *,
+        rps: float | None = None,
+        error_ratio: float | None = None,
+        latency_ms: float | None = None,
+    ) -> None:
         """Start or change the traffic to ``workload`` in ``namespace``."""
         with self._lock:
             load = self.loads.setdefault((namespace, workload), Load())

@@ -107,8 +107,9 @@ def _wait_ready(server: PrometheusServer) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            raise RuntimeError(f"prometheus exited with {server.process.returncode}:\n"
-                               f"{server.log()}")
+            raise RuntimeError(
+                f"prometheus exited with {server.process.returncode}:\n{server.log()}"
+            )
         with (
             contextlib.suppress(urllib.error.URLError, ConnectionError, TimeoutError),
             urllib.request.urlopen(f"{server.url}/-/ready", timeout=1) as response,
@@ -135,6 +136,5 @@ class Exporter:
 def start_exporter(registry: prometheus_client.CollectorRegistry) -> Exporter:
     """Serve ``registry`` on a free 127.0.0.1 port (in a background thread)."""
     port = free_port()
-    server, _thread = prometheus_client.start_http_server(port, addr="127.0.0.1",
-                                                          registry=registry)
+    server, _thread = prometheus_client.start_http_server(port, addr="127.0.0.1", registry=registry)
     return Exporter(registry, f"127.0.0.1:{port}", server)

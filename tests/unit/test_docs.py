@@ -32,19 +32,70 @@ DOCS = ROOT / "docs"
 SHELL_LANGUAGES = ("sh", "bash", "shell", "console")
 
 #: kubectl v1.35's subcommands, as `kubectl help` lists them.
-KUBECTL = frozenset((
-    "create", "expose", "run", "set", "explain", "get", "edit", "delete", "rollout",
-    "scale", "autoscale", "certificate", "cluster-info", "top", "cordon", "uncordon",
-    "drain", "taint", "describe", "logs", "attach", "exec", "port-forward", "proxy", "cp",
-    "auth", "debug", "events", "diff", "apply", "patch", "replace", "wait", "kustomize",
-    "label", "annotate", "completion", "alpha", "api-resources", "api-versions", "config",
-    "plugin", "version",
-))
+KUBECTL = frozenset(
+    (
+        "create",
+        "expose",
+        "run",
+        "set",
+        "explain",
+        "get",
+        "edit",
+        "delete",
+        "rollout",
+        "scale",
+        "autoscale",
+        "certificate",
+        "cluster-info",
+        "top",
+        "cordon",
+        "uncordon",
+        "drain",
+        "taint",
+        "describe",
+        "logs",
+        "attach",
+        "exec",
+        "port-forward",
+        "proxy",
+        "cp",
+        "auth",
+        "debug",
+        "events",
+        "diff",
+        "apply",
+        "patch",
+        "replace",
+        "wait",
+        "kustomize",
+        "label",
+        "annotate",
+        "completion",
+        "alpha",
+        "api-resources",
+        "api-versions",
+        "config",
+        "plugin",
+        "version",
+    )
+)
 
 #: kubectl's global flags that take a value as the next word.
-KUBECTL_GLOBAL_FLAGS = frozenset(("-n", "--namespace", "--context", "--kubeconfig", "--cluster",
-                                  "--user", "-s", "--server", "--token", "--as",
-                                  "--request-timeout"))
+KUBECTL_GLOBAL_FLAGS = frozenset(
+    (
+        "-n",
+        "--namespace",
+        "--context",
+        "--kubeconfig",
+        "--cluster",
+        "--user",
+        "-s",
+        "--server",
+        "--token",
+        "--as",
+        "--request-timeout",
+    )
+)
 
 
 def _markdown_files() -> list[pathlib.Path]:
@@ -64,6 +115,7 @@ def _blocks(languages: tuple[str, ...]) -> Iterator[tuple[str, str]]:
 
 # --- generated pages ----------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("page", sorted(docs_gen.PAGES))
 def test_generated_page_is_up_to_date(page: str) -> None:
     wanted = docs_gen.render_all()[page]
@@ -74,9 +126,18 @@ def test_generated_page_is_up_to_date(page: str) -> None:
 
 def test_canary_reference_covers_the_fields_users_write() -> None:
     text = (DOCS / "reference" / "canary.md").read_text()
-    for field in ("`targetRef`", "`stepWeights`", "`thresholdRange`", "`templateRef`",
-                  "`webhooks`", "`sessionAffinity`", "`gatewayRefs`", "`trafficPolicy`",
-                  "`primaryReadyThreshold`", "`muteAlert`"):
+    for field in (
+        "`targetRef`",
+        "`stepWeights`",
+        "`thresholdRange`",
+        "`templateRef`",
+        "`webhooks`",
+        "`sessionAffinity`",
+        "`gatewayRefs`",
+        "`trafficPolicy`",
+        "`primaryReadyThreshold`",
+        "`muteAlert`",
+    ):
         assert f"| {field} |" in text, field
     assert "| `threshold` | integer |  | Failed checks allowed before rollback" in text
 
@@ -85,8 +146,13 @@ def test_cli_reference_lists_every_subcommand_and_daemon_flag() -> None:
     text = (DOCS / "reference" / "cli.md").read_text()
     for command in ("plugins", "validate", "crds", "run", "playground", "simulate"):
         assert f"## flagger {command}\n" in text
-    for flag in ("`-mesh-provider`", "`-enable-leader-election`", "`--metric`", "`-allow`",
-                 "`-gates-configmap`"):
+    for flag in (
+        "`-mesh-provider`",
+        "`-enable-leader-election`",
+        "`--metric`",
+        "`-allow`",
+        "`-gates-configmap`",
+    ):
         assert flag in text
 
 
@@ -98,6 +164,7 @@ def test_check_mode_reports_a_stale_page(tmp_path: pathlib.Path) -> None:
 
 
 # --- YAML blocks --------------------------------------------------------------------------------
+
 
 def test_every_yaml_block_passes_flagger_validate(tmp_path: pathlib.Path) -> None:
     blocks = list(_blocks(("yaml", "yml")))
@@ -116,6 +183,7 @@ def test_every_yaml_block_passes_flagger_validate(tmp_path: pathlib.Path) -> Non
 
 
 # --- shell commands -----------------------------------------------------------------------------
+
 
 def _commands(block: str) -> Iterator[list[str]]:
     """Each simple command of a shell block: continuation lines joined, here-docs skipped,
@@ -136,7 +204,7 @@ def _commands(block: str) -> Iterator[list[str]]:
         found = re.search(r"<<-?\s*'?\"?(\w+)", line)
         if found:
             heredoc = found.group(1)
-            line = line[:found.start()]
+            line = line[: found.start()]
         lines.append(line)
     for line in lines:
         line = line.strip()
@@ -228,18 +296,26 @@ def test_command_checks_catch_mistakes() -> None:
     assert _kubectl_subcommand(["-n", "test", "get", "canary"]) == "get"
     assert _kubectl_subcommand(["--context=prod", "rollout", "status"]) == "rollout"
     assert list(_commands("flagger-loadtester -allow 'a \\| b' && X=1 flagger crds")) == [
-        ["flagger-loadtester", "-allow", "a \\| b"], ["flagger", "crds"]]
+        ["flagger-loadtester", "-allow", "a \\| b"],
+        ["flagger", "crds"],
+    ]
     assert list(_commands("$ kubectl -n test get canary \\\n  podinfo | jq .\n")) == [
-        ["kubectl", "-n", "test", "get", "canary", "podinfo"], ["jq", "."]]
+        ["kubectl", "-n", "test", "get", "canary", "podinfo"],
+        ["jq", "."],
+    ]
 
 
 # --- metrics reference --------------------------------------------------------------------------
 
+
 def test_metrics_reference_names_every_metric_and_label() -> None:
     text = (DOCS / "metrics.md").read_text()
     metrics = metrics_module.Metrics(prometheus_client.CollectorRegistry(), process_metrics=False)
-    collectors = [c for c in vars(metrics).values()
-                  if isinstance(c, prometheus_client.metrics.MetricWrapperBase)]
+    collectors = [
+        c
+        for c in vars(metrics).values()
+        if isinstance(c, prometheus_client.metrics.MetricWrapperBase)
+    ]
     collectors.append(notify_delivery.FailureCounter().counter)
     assert len(collectors) >= 9
     for collector in collectors:
@@ -253,6 +329,7 @@ def test_metrics_reference_names_every_metric_and_label() -> None:
 
 
 # --- links --------------------------------------------------------------------------------------
+
 
 def _anchors(path: pathlib.Path) -> set[str]:
     """GitHub's heading anchors of a Markdown file, plus explicit ``<a id="...">`` anchors."""

@@ -36,10 +36,16 @@ def test_builtins_come_from_entry_points() -> None:
 def test_every_flagger_name_is_declared() -> None:
     installed = plugins.load()
     assert {"istio", "kubernetes", "nginx", "gatewayapi:v1", "appmesh:v1beta2"} <= installed.names(
-        plugins.Kind.ROUTER)
+        plugins.Kind.ROUTER
+    )
     assert {"prometheus", "datadog", "cloudwatch"} <= installed.names(plugins.Kind.METRIC_BACKEND)
-    assert installed.names(plugins.Kind.NOTIFIER) == {"slack", "msteams", "discord", "rocket",
-                                                       "gchat"}
+    assert installed.names(plugins.Kind.NOTIFIER) == {
+        "slack",
+        "msteams",
+        "discord",
+        "rocket",
+        "gchat",
+    }
 
 
 def test_outside_plugin_is_listed_and_served() -> None:
@@ -79,7 +85,8 @@ def test_plugins_command_prints_kind_name_package(capsys: pytest.CaptureFixture[
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split()[:3] == ["KIND", "NAME", "PACKAGE"]
     assert [line.split()[:3] for line in lines[1:]] == [
-        ["notifier", n, "flagger"] for n in ["discord", "gchat", "msteams", "rocket", "slack"]]
+        ["notifier", n, "flagger"] for n in ["discord", "gchat", "msteams", "rocket", "slack"]
+    ]
 
 
 def test_an_installed_plugin_given_again_is_served_once() -> None:

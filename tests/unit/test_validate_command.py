@@ -92,8 +92,12 @@ def test_missing_file_is_exit_two(tmp_path: pathlib.Path) -> None:
 
 def test_stdin_through_the_installed_command() -> None:
     flagger = pathlib.Path(sys.executable).parent / "flagger"
-    done = subprocess.run([str(flagger), "validate", "-"], input=BROKEN + "---\n" + GOOD,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [str(flagger), "validate", "-"],
+        input=BROKEN + "---\n" + GOOD,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 1
     assert done.stdout.splitlines()[1] == "OK Canary test/podinfo"
 
@@ -112,8 +116,9 @@ spec: {type: slack, channel: alerts, address: "https://hooks.slack.com/services/
     (tmp_path / "provider.yaml").write_text(provider)
     code, out, _ = _run([str(tmp_path / "provider.yaml")])
     assert code == 1
-    assert out.startswith('ERROR AlertProvider test/on-call: metadata.annotations'
-                          '["flagger.app/alert-template"]: ')
+    assert out.startswith(
+        'ERROR AlertProvider test/on-call: metadata.annotations["flagger.app/alert-template"]: '
+    )
     assert "colour" in out
     (tmp_path / "provider.yaml").write_text(provider.replace("colour", "severity"))
     assert _run([str(tmp_path / "provider.yaml")])[0] == 0

@@ -70,8 +70,12 @@ def _paths(ingress: Mapping[str, Any]) -> Iterable[tuple[str, str, str, str, int
         for path in (rule.get("http") or {}).get("paths") or []:
             found = _backend(path)
             if found is not None:
-                yield (str(rule.get("host") or ""), str(path.get("path") or "/"),
-                       str(path.get("pathType") or "Prefix"), *found)
+                yield (
+                    str(rule.get("host") or ""),
+                    str(path.get("path") or "/"),
+                    str(path.get("pathType") or "Prefix"),
+                    *found,
+                )
 
 
 def is_canary(ingress: Mapping[str, Any], prefix: str = DEFAULT_PREFIX) -> bool:
@@ -79,8 +83,9 @@ def is_canary(ingress: Mapping[str, Any], prefix: str = DEFAULT_PREFIX) -> bool:
     return annotations.get(f"{prefix}/canary") == "true"
 
 
-def locations(ingresses: Sequence[Mapping[str, Any]],
-              prefix: str = DEFAULT_PREFIX) -> list[Location]:
+def locations(
+    ingresses: Sequence[Mapping[str, Any]], prefix: str = DEFAULT_PREFIX
+) -> list[Location]:
     """The locations of the main Ingresses, each with the canary routing for it."""
     canaries: dict[tuple[str, str, str], Canary] = {}
     for ingress in ingresses:
@@ -94,11 +99,14 @@ def locations(ingresses: Sequence[Mapping[str, Any]],
             except ValueError:
                 weight = 0
             canaries[(str(meta.get("namespace")), host, path)] = Canary(
-                service, port, max(0, min(100, weight)),
+                service,
+                port,
+                max(0, min(100, weight)),
                 notes.get(f"{prefix}/canary-by-header", ""),
                 notes.get(f"{prefix}/canary-by-header-value", ""),
                 notes.get(f"{prefix}/canary-by-header-pattern", ""),
-                notes.get(f"{prefix}/canary-by-cookie", ""))
+                notes.get(f"{prefix}/canary-by-cookie", ""),
+            )
     found: list[Location] = []
     for ingress in ingresses:
         if is_canary(ingress, prefix):
@@ -106,8 +114,18 @@ def locations(ingresses: Sequence[Mapping[str, Any]],
         meta = ingress.get("metadata") or {}
         namespace = str(meta.get("namespace"))
         for host, path, path_type, service, port in _paths(ingress):
-            found.append(Location(namespace, str(meta.get("name")), host, path, path_type,
-                                  service, port, canaries.get((namespace, host, path))))
+            found.append(
+                Location(
+                    namespace,
+                    str(meta.get("name")),
+                    host,
+                    path,
+                    path_type,
+                    service,
+                    port,
+                    canaries.get((namespace, host, path)),
+                )
+            )
     return sorted(found, key=lambda x: (x.host, x.path, x.namespace, x.ingress))
 
 
@@ -119,8 +137,14 @@ def _quote(value: str) -> str:
     return json.dumps(value)
 
 
-def render(found: Sequence[Location], addresses: Mapping[str, str], *, port: int,
-           workdir: str, generation: int) -> str:
+def render(
+    found: Sequence[Location],
+    addresses: Mapping[str, str],
+    *,
+    port: int,
+    workdir: str,
+    generation: int,
+) -> str:
     """The whole ``nginx.conf``; ``addresses`` maps ``namespace/service`` to ``host:port``."""
     http: list[str] = []
     servers: dict[str, list[str]] = {}
@@ -131,15 +155,18 @@ def render(found: Sequence[Location], addresses: Mapping[str, str], *, port: int
             continue
         name = f"l{index}"
         http.append(f"upstream {name}_main {{ server {main}; }}")
-        body = [f"set $fl_namespace {_quote(location.namespace)};",
-                f"set $fl_ingress {_quote(location.ingress)};",
-                f"set $fl_service {_quote(location.service)};",
-                f"set $fl_path {_quote(location.path)};",
-                f"set $fl_main {_quote(main)};"]
+        body = [
+            f"set $fl_namespace {_quote(location.namespace)};",
+            f"set $fl_ingress {_quote(location.ingress)};",
+            f"set $fl_service {_quote(location.service)};",
+            f"set $fl_path {_quote(location.path)};",
+            f"set $fl_main {_quote(main)};",
+        ]
         canary = location.canary
         target = f"{name}_main"
-        canary_address = (addresses.get(f"{location.namespace}/{canary.service}")
-                          if canary is not None else None)
+        canary_address = (
+            addresses.get(f"{location.namespace}/{canary.service}") if canary is not None else None
+        )
         if canary is not None and canary_address is not None:
             label = f"{location.namespace}-{canary.service}-{canary.port}"
             http.append(f"upstream {name}_canary {{ server {canary_address}; }}")
@@ -148,8 +175,10 @@ def render(found: Sequence[Location], addresses: Mapping[str, str], *, port: int
             elif canary.weight <= 0:
                 split = [f"server {main};"]
             else:
-                split = [f"server {main} weight={100 - canary.weight};",
-                         f"server {canary_address} weight={canary.weight};"]
+                split = [
+                    f"server {main} weight={100 - canary.weight};",
+                    f"server {canary_address} weight={canary.weight};",
+                ]
             http.append(f"upstream {name}_split {{ {' '.join(split)} }}")
             header_rules: list[str] = []
             if canary.header:
@@ -160,15 +189,15 @@ def render(found: Sequence[Location], addresses: Mapping[str, str], *, port: int
                 else:
                     header_rules += ['"always" canary;', '"never" main;']
             header_var = f"$http_{_variable(canary.header)}" if canary.header else "$host"
-            http.append(f"map {header_var} $fl_h_{name} {{ default \"\"; "
-                        f"{' '.join(header_rules)} }}")
+            http.append(f'map {header_var} $fl_h_{name} {{ default ""; {" ".join(header_rules)} }}')
             cookie_var = f"$cookie_{_variable(canary.cookie)}" if canary.cookie else "$host"
             cookie_rules = '"always" canary; "never" main;' if canary.cookie else ""
-            http.append(f"map {cookie_var} $fl_c_{name} {{ default \"\"; {cookie_rules} }}")
+            http.append(f'map {cookie_var} $fl_c_{name} {{ default ""; {cookie_rules} }}')
             http.append(
-                f"map \"$fl_h_{name}|$fl_c_{name}\" $fl_u_{name} {{ default {name}_split; "
-                f"\"~^canary\\|\" {name}_canary; \"~^main\\|\" {name}_main; "
-                f"\"~^\\|canary$\" {name}_canary; \"~^\\|main$\" {name}_main; }}")
+                f'map "$fl_h_{name}|$fl_c_{name}" $fl_u_{name} {{ default {name}_split; '
+                f'"~^canary\\|" {name}_canary; "~^main\\|" {name}_main; '
+                f'"~^\\|canary$" {name}_canary; "~^\\|main$" {name}_main; }}'
+            )
             body.append(f"set $fl_canary_address {_quote(canary_address)};")
             body.append(f"set $fl_canary_label {_quote(label)};")
             target = f"$fl_u_{name}"
@@ -177,8 +206,7 @@ def render(found: Sequence[Location], addresses: Mapping[str, str], *, port: int
             body.append('set $fl_canary_label "";')
         body.append(f"proxy_pass http://{target};")
         match = f"= {location.path}" if location.path_type == "Exact" else location.path
-        servers.setdefault(location.host, []).append(
-            f"location {match} {{ {' '.join(body)} }}")
+        servers.setdefault(location.host, []).append(f"location {match} {{ {' '.join(body)} }}")
     lines = [
         "worker_processes 1;",
         "daemon on;",
@@ -194,28 +222,28 @@ def render(found: Sequence[Location], addresses: Mapping[str, str], *, port: int
         "  map_hash_bucket_size 128;",
         "  server_names_hash_bucket_size 128;",
         # The canary label: set only when the canary's address served the request.
-        "  map \"$upstream_addr|$fl_canary_address\" $fl_canary {",
-        "    default \"\";",
-        "    \"~^([^|]+)\\|\\1$\" $fl_canary_label;",
+        '  map "$upstream_addr|$fl_canary_address" $fl_canary {',
+        '    default "";',
+        '    "~^([^|]+)\\|\\1$" $fl_canary_label;',
         "  }",
-        "  log_format flagger escape=json '{\"namespace\":\"$fl_namespace\","
-        "\"ingress\":\"$fl_ingress\",\"service\":\"$fl_service\",\"canary\":\"$fl_canary\","
-        "\"status\":\"$status\",\"method\":\"$request_method\",\"path\":\"$fl_path\","
-        "\"host\":\"$host\",\"upstream_addr\":\"$upstream_addr\","
-        "\"upstream_response_time\":\"$upstream_response_time\","
-        "\"request_time\":\"$request_time\"}';",
+        '  log_format flagger escape=json \'{"namespace":"$fl_namespace",'
+        '"ingress":"$fl_ingress","service":"$fl_service","canary":"$fl_canary",'
+        '"status":"$status","method":"$request_method","path":"$fl_path",'
+        '"host":"$host","upstream_addr":"$upstream_addr",'
+        '"upstream_response_time":"$upstream_response_time",'
+        '"request_time":"$request_time"}\';',
         f"  access_log {workdir}/access.log flagger;",
         "  proxy_http_version 1.1;",
-        "  proxy_set_header Connection \"\";",
+        '  proxy_set_header Connection "";',
         *(f"  {line}" for line in http),
         "  server {",
         f"    listen 127.0.0.1:{port} default_server;",
         "    server_name _;",
         f"    add_header {GENERATION_HEADER} {generation} always;",
         # Declares the variables the log format and the maps use, for any configuration.
-        "    location / { set $fl_namespace \"\"; set $fl_ingress \"\"; set $fl_service \"\"; "
-        "set $fl_path \"\"; set $fl_main \"\"; set $fl_canary_address \"\"; "
-        "set $fl_canary_label \"\"; return 404; }",
+        '    location / { set $fl_namespace ""; set $fl_ingress ""; set $fl_service ""; '
+        'set $fl_path ""; set $fl_main ""; set $fl_canary_address ""; '
+        'set $fl_canary_label ""; return 404; }',
         "  }",
     ]
     for host, body_lines in sorted(servers.items()):

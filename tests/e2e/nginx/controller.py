@@ -39,9 +39,11 @@ from . import config
 
 NGINX_BINARY = "nginx"
 INGRESS_API = "networking.k8s.io/v1"
-CONTROLLER_LABELS = {"controller_namespace": "ingress-nginx",
-                     "controller_class": "k8s.io/ingress-nginx",
-                     "controller_pod": "ingress-nginx-controller-test"}
+CONTROLLER_LABELS = {
+    "controller_namespace": "ingress-nginx",
+    "controller_class": "k8s.io/ingress-nginx",
+    "controller_pod": "ingress-nginx-controller-test",
+}
 REQUEST_LABELS = ("status", "method", "path", "host", "namespace", "ingress", "service", "canary")
 
 
@@ -66,12 +68,25 @@ class NginxProcess:
 
     def _run(self, *args: str) -> None:
         done = subprocess.run(
-            [self.binary, "-p", str(self.workdir), "-c", str(self.conf),
-             "-e", str(self.workdir / "error.log"), *args],
-            capture_output=True, text=True, timeout=30, check=False)
+            [
+                self.binary,
+                "-p",
+                str(self.workdir),
+                "-c",
+                str(self.conf),
+                "-e",
+                str(self.workdir / "error.log"),
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
         if done.returncode != 0:
-            raise RuntimeError(f"nginx {' '.join(args) or 'start'} failed: {done.stderr}\n"
-                               f"{self.conf.read_text()}")
+            raise RuntimeError(
+                f"nginx {' '.join(args) or 'start'} failed: {done.stderr}\n{self.conf.read_text()}"
+            )
 
     def apply(self, text: str) -> None:
         """Write the configuration, test it, and start nginx or reload it."""
@@ -128,8 +143,14 @@ class NginxProcess:
 class IngressController:
     """Watches a namespace's Ingresses and keeps nginx's configuration in step with them."""
 
-    def __init__(self, kube: kube_client.Kube, namespace: str, nginx: NginxProcess,
-                 addresses: Mapping[str, str], prefix: str = config.DEFAULT_PREFIX) -> None:
+    def __init__(
+        self,
+        kube: kube_client.Kube,
+        namespace: str,
+        nginx: NginxProcess,
+        addresses: Mapping[str, str],
+        prefix: str = config.DEFAULT_PREFIX,
+    ) -> None:
         self.kube, self.namespace, self.nginx = kube, namespace, nginx
         self.addresses, self.prefix = dict(addresses), prefix
         self.ingresses: dict[str, dict[str, Any]] = {}
@@ -153,13 +174,18 @@ class IngressController:
     async def _watch(self) -> None:
         while True:
             try:
-                items, version = await self.kube.list_snapshot(INGRESS_API, "Ingress",
-                                                               self.namespace)
+                items, version = await self.kube.list_snapshot(
+                    INGRESS_API, "Ingress", self.namespace
+                )
                 self.ingresses = {i["metadata"]["name"]: i for i in items}
                 self._render()
-                async for event in self.kube.watch(INGRESS_API, "Ingress", self.namespace,
-                                                   resource_version=version,
-                                                   timeout_seconds=60):
+                async for event in self.kube.watch(
+                    INGRESS_API,
+                    "Ingress",
+                    self.namespace,
+                    resource_version=version,
+                    timeout_seconds=60,
+                ):
                     obj = event.get("object") or {}
                     name = str((obj.get("metadata") or {}).get("name") or "")
                     if event.get("type") == "DELETED":
@@ -188,8 +214,13 @@ class IngressController:
         if found == self.locations and self.nginx.started:
             return
         generation = self.generation + 1
-        text = config.render(found, self.addresses, port=self.nginx.port,
-                             workdir=str(self.nginx.workdir), generation=generation)
+        text = config.render(
+            found,
+            self.addresses,
+            port=self.nginx.port,
+            workdir=str(self.nginx.workdir),
+            generation=generation,
+        )
         self.nginx.apply(text)
         self.generation, self.locations, self.rendered = generation, found, text
 
@@ -200,9 +231,13 @@ class IngressController:
                 return found
         return None
 
-    async def wait_applied(self, predicate: Callable[[IngressController], bool],
-                           session: aiohttp.ClientSession, host: str,
-                           timeout: float = 30.0) -> None:
+    async def wait_applied(
+        self,
+        predicate: Callable[[IngressController], bool],
+        session: aiohttp.ClientSession,
+        host: str,
+        timeout: float = 30.0,
+    ) -> None:
         """Until ``predicate(self)`` holds and nginx answers with the current generation."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -210,14 +245,19 @@ class IngressController:
             if predicate(self):
                 want = str(self.generation)
                 with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError):
-                    async with session.get(f"http://127.0.0.1:{self.nginx.port}/__generation",
-                                           headers={"Host": host}) as resp:
-                        if resp.headers.get(config.GENERATION_HEADER) == want and \
-                                len(self.nginx.workers()) == 1:
+                    async with session.get(
+                        f"http://127.0.0.1:{self.nginx.port}/__generation", headers={"Host": host}
+                    ) as resp:
+                        if (
+                            resp.headers.get(config.GENERATION_HEADER) == want
+                            and len(self.nginx.workers()) == 1
+                        ):
                             return
             await asyncio.sleep(0.1)
-        raise AssertionError(f"nginx configuration not applied within {timeout}s; "
-                             f"locations={self.locations} errors={self.errors[-3:]}")
+        raise AssertionError(
+            f"nginx configuration not applied within {timeout}s; "
+            f"locations={self.locations} errors={self.errors[-3:]}"
+        )
 
 
 def _escape(value: str) -> str:
@@ -241,8 +281,10 @@ class _RequestsCounter:
     def exposition(self) -> str:
         with self.lock:
             rows = sorted(self.counts.items())
-        lines = [f"# HELP {self.name} The total number of client requests",
-                 f"# TYPE {self.name} counter"]
+        lines = [
+            f"# HELP {self.name} The total number of client requests",
+            f"# TYPE {self.name} counter",
+        ]
         for labels, value in rows:
             pairs = {**CONTROLLER_LABELS, **dict(zip(REQUEST_LABELS, labels, strict=True))}
             text = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(pairs.items()))
@@ -260,7 +302,9 @@ class AccessLogExporter:
         self.response_duration = prometheus_client.Histogram(
             "nginx_ingress_controller_response_duration_seconds",
             "The time spent on receiving the response from the upstream server",
-            [*CONTROLLER_LABELS, *REQUEST_LABELS], registry=self.registry)
+            [*CONTROLLER_LABELS, *REQUEST_LABELS],
+            registry=self.registry,
+        )
         self.lines = 0
         self._offset = 0
         self._task: asyncio.Task[None] | None = None
@@ -272,7 +316,8 @@ class AccessLogExporter:
         """The Prometheus text format of both metrics."""
         self.read_new()
         return self.requests.exposition().encode() + prometheus_client.generate_latest(
-            self.registry)
+            self.registry
+        )
 
     async def stop(self) -> None:
         if self._task is not None:

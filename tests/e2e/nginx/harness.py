@@ -31,13 +31,15 @@ T = TypeVar("T")
 class NginxWorld:
     """Backends, nginx, the controller and the exporter for one namespace and app."""
 
-    def __init__(self, kubeconfig: pathlib.Path, namespace: str, app: str,
-                 workdir: pathlib.Path) -> None:
+    def __init__(
+        self, kubeconfig: pathlib.Path, namespace: str, app: str, workdir: pathlib.Path
+    ) -> None:
         self.kubeconfig, self.namespace, self.app = kubeconfig, namespace, app
         self.workdir = workdir
         self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="nginx-world",
-                                       daemon=True)
+        self.thread = threading.Thread(
+            target=self.loop.run_forever, name="nginx-world", daemon=True
+        )
         self.primary = backends.Backend("primary")
         self.canary = backends.Backend("canary")
         self.port = prometheus_server.free_port()
@@ -70,12 +72,14 @@ class NginxWorld:
             f"{self.namespace}/{self.app}-primary": self.primary.address,
             f"{self.namespace}/{self.app}-canary": self.canary.address,
         }
-        self.controller = controller.IngressController(self.kube, self.namespace, self.nginx,
-                                                       addresses)
+        self.controller = controller.IngressController(
+            self.kube, self.namespace, self.nginx, addresses
+        )
         # A new connection per request, so a reload's new workers serve at once.
         self.session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(force_close=True, limit=50),
-            timeout=aiohttp.ClientTimeout(total=10))
+            timeout=aiohttp.ClientTimeout(total=10),
+        )
         await self.controller.start()
         await self.exporter.start()
         app = web.Application()
@@ -87,8 +91,9 @@ class NginxWorld:
         self.metrics_target = f"127.0.0.1:{port}"
 
     async def _metrics(self, request: web.Request) -> web.Response:
-        return web.Response(body=self.exporter.exposition(),
-                            content_type="text/plain", charset="utf-8")
+        return web.Response(
+            body=self.exporter.exposition(), content_type="text/plain", charset="utf-8"
+        )
 
     def stop(self) -> None:
         if self.thread.is_alive():
@@ -120,23 +125,28 @@ class NginxWorld:
 
     def wait_applied(self, predicate: Any, host: str, timeout: float = 30) -> None:
         assert self.controller is not None and self.session is not None
-        self.call(self.controller.wait_applied(predicate, self.session, host, timeout),
-                  timeout + 5)
+        self.call(self.controller.wait_applied(predicate, self.session, host, timeout), timeout + 5)
 
-    def send(self, count: int, host: str, headers: dict[str, str] | None = None,
-             concurrency: int = 20) -> collections.Counter[str]:
+    def send(
+        self, count: int, host: str, headers: dict[str, str] | None = None, concurrency: int = 20
+    ) -> collections.Counter[str]:
         """``count`` GETs through nginx; how many each backend served (by ``X-Served-By``)."""
         return self.call(self._send(count, host, headers or {}, concurrency))
 
-    async def _send(self, count: int, host: str, headers: dict[str, str],
-                    concurrency: int) -> collections.Counter[str]:
+    async def _send(
+        self, count: int, host: str, headers: dict[str, str], concurrency: int
+    ) -> collections.Counter[str]:
         assert self.session is not None
         served: collections.Counter[str] = collections.Counter()
         gate = asyncio.Semaphore(concurrency)
 
         async def one() -> None:
-            async with gate, self.session.get(  # type: ignore[union-attr]
-                    f"http://127.0.0.1:{self.port}/", headers={"Host": host, **headers}) as resp:
+            async with (
+                gate,
+                self.session.get(  # type: ignore[union-attr]
+                    f"http://127.0.0.1:{self.port}/", headers={"Host": host, **headers}
+                ) as resp,
+            ):
                 await resp.read()
                 served[resp.headers.get("X-Served-By", f"status-{resp.status}")] += 1
 
@@ -145,8 +155,10 @@ class NginxWorld:
 
     def start_traffic(self, host: str, per_second: float = 20.0) -> None:
         """A background loop of requests through nginx until :meth:`stop_traffic`."""
+
         async def begin() -> None:
             self._traffic = asyncio.create_task(self._loop(host, per_second))
+
         self.call(begin())
 
     def stop_traffic(self) -> None:

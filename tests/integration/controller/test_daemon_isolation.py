@@ -27,11 +27,20 @@ pytestmark = pytest.mark.cluster
 
 def _deployment(name: str, namespace: str) -> dict[str, Any]:
     return {
-        "apiVersion": "apps/v1", "kind": "Deployment",
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
         "metadata": {"name": name, "namespace": namespace, "labels": {"app": name}},
-        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
-                 "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [
-                     {"name": name, "image": "ghcr.io/stefanprodan/podinfo:6.0.0"}]}}}}
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {
+                    "containers": [{"name": name, "image": "ghcr.io/stefanprodan/podinfo:6.0.0"}]
+                },
+            },
+        },
+    }
 
 
 def _canary(name: str, namespace: str, **spec: Any) -> dict[str, Any]:
@@ -42,18 +51,36 @@ def _canary(name: str, namespace: str, **spec: Any) -> dict[str, Any]:
         "analysis": {"interval": "30s", "threshold": 2, "iterations": 2},
     }
     body.update(spec)
-    return {"apiVersion": "flagger.app/v1beta1", "kind": "Canary",
-            "metadata": {"name": name, "namespace": namespace}, "spec": body}
+    return {
+        "apiVersion": "flagger.app/v1beta1",
+        "kind": "Canary",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": body,
+    }
 
 
 @pytest.fixture
-def daemon(cluster: devcluster.LocalCluster, namespace: str,
-           tmp_path: pathlib.Path) -> Iterator[daemon_process.Daemon]:
+def daemon(
+    cluster: devcluster.LocalCluster, namespace: str, tmp_path: pathlib.Path
+) -> Iterator[daemon_process.Daemon]:
     """``flagger run`` watching only this test's namespace, with the kubernetes provider."""
-    started = daemon_process.Daemon([
-        "-kubeconfig", str(cluster.kubeconfig), "-namespace", namespace,
-        "-mesh-provider", "kubernetes", "-metrics-server", "http://127.0.0.1:9",
-        "-port", "0", "-log-level", "info"], tmp_path / "flagger.log").start()
+    started = daemon_process.Daemon(
+        [
+            "-kubeconfig",
+            str(cluster.kubeconfig),
+            "-namespace",
+            namespace,
+            "-mesh-provider",
+            "kubernetes",
+            "-metrics-server",
+            "http://127.0.0.1:9",
+            "-port",
+            "0",
+            "-log-level",
+            "info",
+        ],
+        tmp_path / "flagger.log",
+    ).start()
     yield started
     assert started.stop() == 0, "the daemon stops cleanly on SIGTERM"
 
@@ -75,20 +102,30 @@ def _wait(predicate: Any, timeout: float, what: str) -> Any:
 
 
 def _warnings(cluster: devcluster.LocalCluster, namespace: str, name: str) -> list[str]:
-    out = cluster.kubectl("get", "events", "-n", namespace, "--field-selector",
-                          f"involvedObject.name={name},type=Warning", "-o", "json").stdout
+    out = cluster.kubectl(
+        "get",
+        "events",
+        "-n",
+        namespace,
+        "--field-selector",
+        f"involvedObject.name={name},type=Warning",
+        "-o",
+        "json",
+    ).stdout
     return [e["message"] for e in json.loads(out)["items"]]
 
 
 def test_broken_canaries_are_reported_and_the_good_one_is_woken(
-        cluster: devcluster.LocalCluster, namespace: str,
-        daemon: daemon_process.Daemon) -> None:
+    cluster: devcluster.LocalCluster, namespace: str, daemon: daemon_process.Daemon
+) -> None:
     docs = [
-        _deployment("good", namespace), _canary("good", namespace),
+        _deployment("good", namespace),
+        _canary("good", namespace),
         _canary("ghost", namespace),
         _deployment("slow", namespace),
         _canary("slow", namespace, analysis={"interval": "5s", "threshold": 1, "iterations": 2}),
-        _deployment("meshless", namespace), _canary("meshless", namespace, provider="linkerd2"),
+        _deployment("meshless", namespace),
+        _canary("meshless", namespace, provider="linkerd2"),
     ]
     cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs))
 
@@ -98,6 +135,7 @@ def test_broken_canaries_are_reported_and_the_good_one_is_woken(
         "meshless": ("InvalidSpec", "unknown router 'linkerd2'"),
     }
     for name, (reason, text) in expected.items():
+
         def configured(name: str = name) -> dict[str, Any] | None:
             conditions = _status(cluster, namespace, name).get("conditions") or []
             return next((c for c in conditions if c["type"] == "Configured"), None)
@@ -105,36 +143,60 @@ def test_broken_canaries_are_reported_and_the_good_one_is_woken(
         condition = _wait(configured, 30, f"the Configured condition on {name}")
         assert condition["status"] == "False" and condition["reason"] == reason
         assert text in condition["message"]
-        assert any(text in m for m in _wait(lambda n=name: _warnings(cluster, namespace, n), 10,
-                                             f"a Warning event on {name}"))
+        assert any(
+            text in m
+            for m in _wait(
+                lambda n=name: _warnings(cluster, namespace, n), 10, f"a Warning event on {name}"
+            )
+        )
 
-    _wait(lambda: _status(cluster, namespace, "good").get("phase") == "Initialized", 60,
-          "good Initialized")
+    _wait(
+        lambda: _status(cluster, namespace, "good").get("phase") == "Initialized",
+        60,
+        "good Initialized",
+    )
     changed_at = datetime.datetime.now(datetime.UTC)
-    cluster.kubectl("set", "image", "deployment/good", "good=ghcr.io/stefanprodan/podinfo:6.0.1",
-                    "-n", namespace)
+    cluster.kubectl(
+        "set",
+        "image",
+        "deployment/good",
+        "good=ghcr.io/stefanprodan/podinfo:6.0.1",
+        "-n",
+        namespace,
+    )
     canary = f"good.{namespace}"
-    daemon.wait_for(canary, lambda m: f"New revision detected! Scaling up {canary}" in m, 20,
-                    "the new revision")
-    seen = next(line for line in daemon.lines()
-                if line["msg"] == f"New revision detected! Scaling up {canary}")
+    daemon.wait_for(
+        canary, lambda m: f"New revision detected! Scaling up {canary}" in m, 20, "the new revision"
+    )
+    seen = next(
+        line
+        for line in daemon.lines()
+        if line["msg"] == f"New revision detected! Scaling up {canary}"
+    )
     woken = datetime.datetime.fromisoformat(seen["ts"].replace("Z", "+00:00"))
     latency = (woken - changed_at).total_seconds()
     print(f"target change to 'New revision detected': {latency:.2f}s (interval 30s)")
     assert latency < 2.0
 
-    _wait(lambda: _status(cluster, namespace, "good").get("phase") == "Succeeded", 90,
-          "good Succeeded")
+    _wait(
+        lambda: _status(cluster, namespace, "good").get("phase") == "Succeeded",
+        90,
+        "good Succeeded",
+    )
     assert f"Promotion completed! Canary analysis was skipped for {canary}" in (
-        daemon.messages(canary))
+        daemon.messages(canary)
+    )
     # Prometheus sees the canaries on the daemon's /metrics, with Flagger's names and labels.
     port = next(line["metrics_port"] for line in daemon.lines() if "metrics_port" in line)
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
         families = {f.name: f for f in text_string_to_metric_families(response.read().decode())}
     totals = {s.labels["namespace"]: s.value for s in families["flagger_canary_total"].samples}
     assert totals[namespace] == 4
-    succeeded = [s for s in families["flagger_canary_successes"].samples
-                 if s.labels.get("name") == "good" and s.name.endswith("_total")]
+    succeeded = [
+        s
+        for s in families["flagger_canary_successes"].samples
+        if s.labels.get("name") == "good" and s.name.endswith("_total")
+    ]
     assert [s.value for s in succeeded] == [1.0]
     assert succeeded[0].labels["analysis_status"] == "skipped"
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
@@ -145,24 +207,35 @@ def test_broken_canaries_are_reported_and_the_good_one_is_woken(
     assert [c["reason"] for c in conditions if c["type"] == "Configured"] == ["TargetNotFound"]
 
 
-def test_revert_on_deletion_gives_the_target_back(cluster: devcluster.LocalCluster,
-                                                  namespace: str,
-                                                  daemon: daemon_process.Daemon) -> None:
+def test_revert_on_deletion_gives_the_target_back(
+    cluster: devcluster.LocalCluster, namespace: str, daemon: daemon_process.Daemon
+) -> None:
     # The apex Service is the user's (applied with kubectl): the daemon takes it over, and
     # gives it back on deletion.
-    service = {"apiVersion": "v1", "kind": "Service",
-               "metadata": {"name": "app", "namespace": namespace},
-               "spec": {"selector": {"app": "app"}, "ports": [{"port": 9898}]}}
-    docs = [_deployment("app", namespace), service,
-            _canary("app", namespace, revertOnDeletion=True)]
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "app", "namespace": namespace},
+        "spec": {"selector": {"app": "app"}, "ports": [{"port": 9898}]},
+    }
+    docs = [
+        _deployment("app", namespace),
+        service,
+        _canary("app", namespace, revertOnDeletion=True),
+    ]
     cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs))
-    _wait(lambda: _status(cluster, namespace, "app").get("phase") == "Initialized", 60,
-          "app Initialized")
-    canary = json.loads(cluster.kubectl("get", "canary", "app", "-n", namespace, "-o",
-                                        "json").stdout)
+    _wait(
+        lambda: _status(cluster, namespace, "app").get("phase") == "Initialized",
+        60,
+        "app Initialized",
+    )
+    canary = json.loads(
+        cluster.kubectl("get", "canary", "app", "-n", namespace, "-o", "json").stdout
+    )
     assert "finalizer.flagger.app" in canary["metadata"]["finalizers"]
-    apex = json.loads(cluster.kubectl("get", "service", "app", "-n", namespace, "-o",
-                                      "json").stdout)
+    apex = json.loads(
+        cluster.kubectl("get", "service", "app", "-n", namespace, "-o", "json").stdout
+    )
     assert apex["spec"]["selector"] == {"app": "app-primary"}
 
     cluster.kubectl("delete", "canary", "app", "-n", namespace, "--wait=false")
@@ -172,9 +245,11 @@ def test_revert_on_deletion_gives_the_target_back(cluster: devcluster.LocalClust
         return done.returncode != 0 and "NotFound" in done.stderr
 
     _wait(gone, 60, "the Canary's deletion")
-    target = json.loads(cluster.kubectl("get", "deployment", "app", "-n", namespace, "-o",
-                                        "json").stdout)
+    target = json.loads(
+        cluster.kubectl("get", "deployment", "app", "-n", namespace, "-o", "json").stdout
+    )
     assert target["spec"]["replicas"] == 1, "the target has its replicas back"
-    apex = json.loads(cluster.kubectl("get", "service", "app", "-n", namespace, "-o",
-                                      "json").stdout)
+    apex = json.loads(
+        cluster.kubectl("get", "service", "app", "-n", namespace, "-o", "json").stdout
+    )
     assert apex["spec"]["selector"] == {"app": "app"}, "the apex selects the target again"

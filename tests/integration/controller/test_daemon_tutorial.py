@@ -34,54 +34,107 @@ METRIC_WINDOW = "10s"
 
 
 def _app(name: str, image: str, config: bool = False) -> list[dict[str, Any]]:
-    container: dict[str, Any] = {"name": name, "image": image,
-                                 "ports": [{"name": "http", "containerPort": 9898}]}
+    container: dict[str, Any] = {
+        "name": name,
+        "image": image,
+        "ports": [{"name": "http", "containerPort": 9898}],
+    }
     docs: list[dict[str, Any]] = []
     if config:
-        docs.append({"apiVersion": "v1", "kind": "ConfigMap",
-                     "metadata": {"name": name, "namespace": NS},
-                     "data": {"PODINFO_UI_COLOR": "#34577c"}})
+        docs.append(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": name, "namespace": NS},
+                "data": {"PODINFO_UI_COLOR": "#34577c"},
+            }
+        )
         container["envFrom"] = [{"configMapRef": {"name": name}}]
-    docs.append({
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": name, "namespace": NS, "labels": {"app": name}},
-        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": name}},
-                 "template": {"metadata": {"labels": {"app": name}},
-                              "spec": {"containers": [container]}}}})
-    docs.append({
-        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
-        "metadata": {"name": name, "namespace": NS},
-        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
-                 "minReplicas": 2, "maxReplicas": 4,
-                 "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
-                     "type": "Utilization", "averageUtilization": 99}}}]}})
+    docs.append(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name, "namespace": NS, "labels": {"app": name}},
+            "spec": {
+                "replicas": 2,
+                "selector": {"matchLabels": {"app": name}},
+                "template": {
+                    "metadata": {"labels": {"app": name}},
+                    "spec": {"containers": [container]},
+                },
+            },
+        }
+    )
+    docs.append(
+        {
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": name, "namespace": NS},
+            "spec": {
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+                "minReplicas": 2,
+                "maxReplicas": 4,
+                "metrics": [
+                    {
+                        "type": "Resource",
+                        "resource": {
+                            "name": "cpu",
+                            "target": {"type": "Utilization", "averageUtilization": 99},
+                        },
+                    }
+                ],
+            },
+        }
+    )
     return docs
 
 
 def _canary(name: str, hooks: str) -> dict[str, Any]:
     return {
-        "apiVersion": "flagger.app/v1beta1", "kind": "Canary",
+        "apiVersion": "flagger.app/v1beta1",
+        "kind": "Canary",
         "metadata": {"name": name, "namespace": NS},
         "spec": {
             "provider": "istio",
             "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
-            "autoscalerRef": {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
-                              "name": name},
+            "autoscalerRef": {
+                "apiVersion": "autoscaling/v2",
+                "kind": "HorizontalPodAutoscaler",
+                "name": name,
+            },
             "progressDeadlineSeconds": 120,
             "service": {"port": 9898, "targetPort": 9898},
             "analysis": {
-                "interval": INTERVAL, "threshold": 5, "maxWeight": 50, "stepWeight": 5,
+                "interval": INTERVAL,
+                "threshold": 5,
+                "maxWeight": 50,
+                "stepWeight": 5,
                 "metrics": [
-                    {"name": "request-success-rate", "thresholdRange": {"min": 99},
-                     "interval": METRIC_WINDOW},
-                    {"name": "request-duration", "thresholdRange": {"max": 500},
-                     "interval": METRIC_WINDOW},
+                    {
+                        "name": "request-success-rate",
+                        "thresholdRange": {"min": 99},
+                        "interval": METRIC_WINDOW,
+                    },
+                    {
+                        "name": "request-duration",
+                        "thresholdRange": {"max": 500},
+                        "interval": METRIC_WINDOW,
+                    },
                 ],
                 "webhooks": [
-                    {"name": "acceptance-test", "type": "pre-rollout", "url": f"{hooks}/pre",
-                     "timeout": "15s", "metadata": {"type": "bash", "cmd": "curl -s frontend"}},
-                    {"name": "load-test", "url": f"{hooks}/load", "timeout": "5s",
-                     "metadata": {"cmd": "hey -z 1m -q 10 -c 2 http://frontend-canary.test/"}},
+                    {
+                        "name": "acceptance-test",
+                        "type": "pre-rollout",
+                        "url": f"{hooks}/pre",
+                        "timeout": "15s",
+                        "metadata": {"type": "bash", "cmd": "curl -s frontend"},
+                    },
+                    {
+                        "name": "load-test",
+                        "url": f"{hooks}/load",
+                        "timeout": "5s",
+                        "metadata": {"cmd": "hey -z 1m -q 10 -c 2 http://frontend-canary.test/"},
+                    },
                 ],
             },
         },
@@ -89,23 +142,41 @@ def _canary(name: str, hooks: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def world(cluster: devcluster.LocalCluster,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def world(
+    cluster: devcluster.LocalCluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
     """Namespace ``test``, simulated Istio traffic, Prometheus, a webhook receiver, the daemon."""
     workdir = tmp_path_factory.mktemp("tutorial")
     cluster.kubectl("create", "namespace", NS)
     traffic = istio_traffic.IstioTraffic()
-    for workload in ("frontend", "frontend-primary", "backend", "backend-primary", "podinfo",
-                     "podinfo-primary"):
+    for workload in (
+        "frontend",
+        "frontend-primary",
+        "backend",
+        "backend-primary",
+        "podinfo",
+        "podinfo-primary",
+    ):
         traffic.set(NS, workload)
     traffic.start()
     exporter = prometheus_server.start_exporter(traffic.registry)
     prometheus = prometheus_server.start_prometheus([exporter.target], workdir / "prometheus")
     hooks = http_receiver.Receiver().start()
-    daemon = daemon_process.Daemon([
-        "-kubeconfig", str(cluster.kubeconfig), "-metrics-server", prometheus.url,
-        "-mesh-provider", "istio", "-port", "0", "-log-level", "info",
-    ], workdir / "flagger.log").start()
+    daemon = daemon_process.Daemon(
+        [
+            "-kubeconfig",
+            str(cluster.kubeconfig),
+            "-metrics-server",
+            prometheus.url,
+            "-mesh-provider",
+            "istio",
+            "-port",
+            "0",
+            "-log-level",
+            "info",
+        ],
+        workdir / "flagger.log",
+    ).start()
     try:
         yield {"traffic": traffic, "hooks": hooks, "daemon": daemon, "prometheus": prometheus}
     finally:
@@ -131,15 +202,22 @@ def _phase(cluster: devcluster.LocalCluster, name: str) -> str:
     return str((_get(cluster, "canary", name).get("status") or {}).get("phase") or "")
 
 
-def _wait_phase(cluster: devcluster.LocalCluster, name: str, phase: str, timeout: float,
-                daemon: daemon_process.Daemon) -> None:
+def _wait_phase(
+    cluster: devcluster.LocalCluster,
+    name: str,
+    phase: str,
+    timeout: float,
+    daemon: daemon_process.Daemon,
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if _phase(cluster, name) == phase:
             return
         time.sleep(0.5)
-    raise AssertionError(f"{name} not {phase} within {timeout}s (is {_phase(cluster, name)}); "
-                         f"messages: {daemon.messages(f'{name}.{NS}')[-15:]}")
+    raise AssertionError(
+        f"{name} not {phase} within {timeout}s (is {_phase(cluster, name)}); "
+        f"messages: {daemon.messages(f'{name}.{NS}')[-15:]}"
+    )
 
 
 def _weights(cluster: devcluster.LocalCluster, name: str) -> dict[str, int]:
@@ -156,21 +234,30 @@ def _in_order(found: list[str], expected: list[str]) -> bool:
     return position == len(expected)
 
 
-def test_frontend_and_backend_tutorial(cluster: devcluster.LocalCluster,
-                                       world: dict[str, Any]) -> None:
+def test_frontend_and_backend_tutorial(
+    cluster: devcluster.LocalCluster, world: dict[str, Any]
+) -> None:
     daemon: daemon_process.Daemon = world["daemon"]
     traffic: istio_traffic.IstioTraffic = world["traffic"]
     hooks: http_receiver.Receiver = world["hooks"]
-    _apply(cluster, [*_app("frontend", "ghcr.io/stefanprodan/podinfo:6.0.0"),
-                     _canary("frontend", hooks.url)])
-    _apply(cluster, [*_app("backend", "ghcr.io/stefanprodan/podinfo:6.0.0", config=True),
-                     _canary("backend", hooks.url)])
+    _apply(
+        cluster,
+        [*_app("frontend", "ghcr.io/stefanprodan/podinfo:6.0.0"), _canary("frontend", hooks.url)],
+    )
+    _apply(
+        cluster,
+        [
+            *_app("backend", "ghcr.io/stefanprodan/podinfo:6.0.0", config=True),
+            _canary("backend", hooks.url),
+        ],
+    )
     _wait_phase(cluster, "frontend", "Initialized", 60, daemon)
     _wait_phase(cluster, "backend", "Initialized", 60, daemon)
 
     # Initialisation: the primary, the three services, the Istio objects, the target at zero.
     assert _get(cluster, "deployment", "frontend-primary")["spec"]["selector"] == {
-        "matchLabels": {"app": "frontend-primary"}}
+        "matchLabels": {"app": "frontend-primary"}
+    }
     for service in ("frontend", "frontend-primary", "frontend-canary"):
         assert _get(cluster, "service", service)["spec"]["type"] == "ClusterIP"
     for rule in ("frontend-primary", "frontend-canary"):
@@ -178,42 +265,70 @@ def test_frontend_and_backend_tutorial(cluster: devcluster.LocalCluster,
     assert _weights(cluster, "frontend") == {"frontend-primary": 100, "frontend-canary": 0}
     assert _get(cluster, "deployment", "frontend")["spec"]["replicas"] == 0
     assert _get(cluster, "hpa", "frontend-primary")["spec"]["scaleTargetRef"]["name"] == (
-        "frontend-primary")
-    assert _get(cluster, "configmap", "backend-primary")["data"] == {
-        "PODINFO_UI_COLOR": "#34577c"}
+        "frontend-primary"
+    )
+    assert _get(cluster, "configmap", "backend-primary")["data"] == {"PODINFO_UI_COLOR": "#34577c"}
 
     # A new frontend image, and a new backend configuration, at the same time.
-    cluster.kubectl("set", "image", "deployment/frontend",
-                    "frontend=ghcr.io/stefanprodan/podinfo:6.0.1", "-n", NS)
-    cluster.kubectl("patch", "configmap", "backend", "-n", NS, "--type", "merge",
-                    "-p", '{"data": {"PODINFO_UI_COLOR": "#ffffff"}}')
+    cluster.kubectl(
+        "set",
+        "image",
+        "deployment/frontend",
+        "frontend=ghcr.io/stefanprodan/podinfo:6.0.1",
+        "-n",
+        NS,
+    )
+    cluster.kubectl(
+        "patch",
+        "configmap",
+        "backend",
+        "-n",
+        NS,
+        "--type",
+        "merge",
+        "-p",
+        '{"data": {"PODINFO_UI_COLOR": "#ffffff"}}',
+    )
 
     backend = "backend.test"
-    daemon.wait_for(backend, lambda m: "Advance backend.test canary weight 10" in m, 120,
-                    "the backend's second step")
+    daemon.wait_for(
+        backend,
+        lambda m: "Advance backend.test canary weight 10" in m,
+        120,
+        "the backend's second step",
+    )
     traffic.set(NS, "backend", error_ratio=0.375)
-    daemon.wait_for(backend, lambda m: any("advancement success rate" in x for x in m), 60,
-                    "a success-rate halt")
+    daemon.wait_for(
+        backend,
+        lambda m: any("advancement success rate" in x for x in m),
+        60,
+        "a success-rate halt",
+    )
     traffic.set(NS, "backend", error_ratio=0.0, latency_ms=2415)
-    daemon.wait_for(backend, lambda m: any("advancement request duration" in x for x in m), 60,
-                    "a latency halt")
+    daemon.wait_for(
+        backend, lambda m: any("advancement request duration" in x for x in m), 60, "a latency halt"
+    )
     traffic.set(NS, "backend", latency_ms=40)
 
     _wait_phase(cluster, "frontend", "Succeeded", 300, daemon)
     frontend = daemon.messages("frontend.test")
-    assert _in_order(frontend, [
-        "New revision detected! Scaling up frontend.test",
-        "Starting canary analysis for frontend.test",
-        "Pre-rollout check acceptance-test passed",
-        *(f"Advance frontend.test canary weight {w}" for w in range(5, 55, 5)),
-        "Copying frontend.test template spec to frontend-primary.test",
-        "Promotion completed! Scaling down frontend.test",
-    ]), frontend
+    assert _in_order(
+        frontend,
+        [
+            "New revision detected! Scaling up frontend.test",
+            "Starting canary analysis for frontend.test",
+            "Pre-rollout check acceptance-test passed",
+            *(f"Advance frontend.test canary weight {w}" for w in range(5, 55, 5)),
+            "Copying frontend.test template spec to frontend-primary.test",
+            "Promotion completed! Scaling down frontend.test",
+        ],
+    ), frontend
     assert not any(line.startswith("Halt frontend.test") for line in frontend)
     assert _weights(cluster, "frontend") == {"frontend-primary": 100, "frontend-canary": 0}
     assert _get(cluster, "deployment", "frontend")["spec"]["replicas"] == 0
     primary_image = _get(cluster, "deployment", "frontend-primary")["spec"]["template"]["spec"][
-        "containers"][0]["image"]
+        "containers"
+    ][0]["image"]
     assert primary_image.endswith(":6.0.1")
     assert "/pre" in hooks.paths() and "/load" in hooks.paths()
 
@@ -221,48 +336,83 @@ def test_frontend_and_backend_tutorial(cluster: devcluster.LocalCluster,
     messages = daemon.messages(backend)
     assert "ConfigMap backend has changed" in messages
     halts = [m for m in messages if m.startswith("Halt backend.test advancement")]
-    assert any(re.fullmatch(r"Halt backend\.test advancement success rate \d+\.\d\d% < 99%", m)
-               for m in halts), halts
-    assert any(re.fullmatch(r"Halt backend\.test advancement request duration "
-                            r"\d+(\.\d+)?m?s > 500ms", m) for m in halts), halts
-    assert _get(cluster, "configmap", "backend-primary")["data"] == {
-        "PODINFO_UI_COLOR": "#ffffff"}
+    assert any(
+        re.fullmatch(r"Halt backend\.test advancement success rate \d+\.\d\d% < 99%", m)
+        for m in halts
+    ), halts
+    assert any(
+        re.fullmatch(
+            r"Halt backend\.test advancement request duration "
+            r"\d+(\.\d+)?m?s > 500ms",
+            m,
+        )
+        for m in halts
+    ), halts
+    assert _get(cluster, "configmap", "backend-primary")["data"] == {"PODINFO_UI_COLOR": "#ffffff"}
 
     # A change whose errors persist is rolled back at the threshold.
     traffic.set(NS, "backend", error_ratio=0.5)
-    cluster.kubectl("patch", "configmap", "backend", "-n", NS, "--type", "merge",
-                    "-p", '{"data": {"PODINFO_UI_COLOR": "#000000"}}')
+    cluster.kubectl(
+        "patch",
+        "configmap",
+        "backend",
+        "-n",
+        NS,
+        "--type",
+        "merge",
+        "-p",
+        '{"data": {"PODINFO_UI_COLOR": "#000000"}}',
+    )
     _wait_phase(cluster, "backend", "Failed", 240, daemon)
     traffic.set(NS, "backend", error_ratio=0.0)
     messages = daemon.messages(backend)
-    assert _in_order(messages, [
-        "Rolling back backend.test failed checks threshold reached 5",
-        "Canary failed! Scaling down backend.test",
-    ]), messages[-10:]
+    assert _in_order(
+        messages,
+        [
+            "Rolling back backend.test failed checks threshold reached 5",
+            "Canary failed! Scaling down backend.test",
+        ],
+    ), messages[-10:]
     assert _weights(cluster, "backend") == {"backend-primary": 100, "backend-canary": 0}
     assert _get(cluster, "configmap", "backend-primary")["data"] == {
-        "PODINFO_UI_COLOR": "#ffffff"}, "the failed configuration was not promoted"
+        "PODINFO_UI_COLOR": "#ffffff"
+    }, "the failed configuration was not promoted"
 
 
-def test_sigkill_mid_analysis_loses_nothing(cluster: devcluster.LocalCluster,
-                                           world: dict[str, Any]) -> None:
+def test_sigkill_mid_analysis_loses_nothing(
+    cluster: devcluster.LocalCluster, world: dict[str, Any]
+) -> None:
     daemon: daemon_process.Daemon = world["daemon"]
     hooks: http_receiver.Receiver = world["hooks"]
     canary = _canary("podinfo", hooks.url)
     canary["spec"]["analysis"]["stepWeight"] = 10
     _apply(cluster, [*_app("podinfo", "ghcr.io/stefanprodan/podinfo:6.0.0"), canary])
     _wait_phase(cluster, "podinfo", "Initialized", 60, daemon)
-    cluster.kubectl("set", "image", "deployment/podinfo",
-                    "podinfo=ghcr.io/stefanprodan/podinfo:6.0.1", "-n", NS)
-    daemon.wait_for("podinfo.test", lambda m: "Advance podinfo.test canary weight 20" in m, 120,
-                    "the second step")
+    cluster.kubectl(
+        "set", "image", "deployment/podinfo", "podinfo=ghcr.io/stefanprodan/podinfo:6.0.1", "-n", NS
+    )
+    daemon.wait_for(
+        "podinfo.test",
+        lambda m: "Advance podinfo.test canary weight 20" in m,
+        120,
+        "the second step",
+    )
     daemon.kill()
     daemon.start()
     _wait_phase(cluster, "podinfo", "Succeeded", 240, daemon)
 
-    events = json.loads(cluster.kubectl(
-        "get", "events", "-n", NS, "--field-selector",
-        "involvedObject.kind=Canary,involvedObject.name=podinfo", "-o", "json").stdout)["items"]
+    events = json.loads(
+        cluster.kubectl(
+            "get",
+            "events",
+            "-n",
+            NS,
+            "--field-selector",
+            "involvedObject.kind=Canary,involvedObject.name=podinfo",
+            "-o",
+            "json",
+        ).stdout
+    )["items"]
     counts: dict[str, int] = {}
     for event in events:
         counts[event["message"]] = counts.get(event["message"], 0) + int(event.get("count") or 1)

@@ -13,14 +13,20 @@ from flagger.kube import client as kube_client
 pytestmark = pytest.mark.cluster
 
 
-async def test_one_leader_and_hand_over(cluster: devcluster.LocalCluster,
-                                        namespace: str) -> None:
+async def test_one_leader_and_hand_over(cluster: devcluster.LocalCluster, namespace: str) -> None:
     kube = await kube_client.Kube.connect(str(cluster.kubeconfig))
     try:
-        first = leader.LeaderElector(kube, namespace, identity="first", lease_seconds=2,
-                                     renew_deadline=1.5, retry_period=0.2)
-        second = leader.LeaderElector(kube, namespace, identity="second", lease_seconds=2,
-                                      renew_deadline=1.5, retry_period=0.2)
+        first = leader.LeaderElector(
+            kube, namespace, identity="first", lease_seconds=2, renew_deadline=1.5, retry_period=0.2
+        )
+        second = leader.LeaderElector(
+            kube,
+            namespace,
+            identity="second",
+            lease_seconds=2,
+            renew_deadline=1.5,
+            retry_period=0.2,
+        )
         await first.acquire()
         assert first.leading
         assert not await second.try_acquire_or_renew(), "a held, fresh lease is not taken"

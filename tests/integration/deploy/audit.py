@@ -34,8 +34,11 @@ def used(events: Iterable[Mapping[str, Any]]) -> collections.Counter[Grant]:
 
 def denied(events: Iterable[Mapping[str, Any]]) -> list[str]:
     """``verb group/resource uri`` of every request answered 403."""
-    return [f"{e['verb']} {e.get('requestURI')}" for e in events
-            if (e.get("responseStatus") or {}).get("code") == 403]
+    return [
+        f"{e['verb']} {e.get('requestURI')}"
+        for e in events
+        if (e.get("responseStatus") or {}).get("code") == 403
+    ]
 
 
 def non_resource(events: Iterable[Mapping[str, Any]]) -> set[str]:
@@ -44,20 +47,29 @@ def non_resource(events: Iterable[Mapping[str, Any]]) -> set[str]:
 
 def mutating(events: Iterable[Mapping[str, Any]]) -> collections.Counter[Grant]:
     """The writes among ``used``."""
-    return collections.Counter({g: n for g, n in used(events).items()
-                                if g[0] in ("create", "update", "patch", "delete",
-                                            "deletecollection")})
+    return collections.Counter(
+        {
+            g: n
+            for g, n in used(events).items()
+            if g[0] in ("create", "update", "patch", "delete", "deletecollection")
+        }
+    )
 
 
 def table(counts: Mapping[Grant, int], granted: set[Grant]) -> str:
     """A printable table: every granted or used permission, its count and verdict."""
     rows = []
-    for verb, group, resource in sorted(set(counts) | granted,
-                                        key=lambda g: (g[1], g[2], g[0])):
+    for verb, group, resource in sorted(set(counts) | granted, key=lambda g: (g[1], g[2], g[0])):
         key = (verb, group, resource)
-        verdict = ("ok" if key in granted and counts.get(key) else
-                   "UNUSED" if key in granted else "NOT GRANTED")
-        rows.append(f"{group or 'core':<28} {resource:<26} {verb:<7} {counts.get(key, 0):>5}  "
-                    f"{verdict}")
+        verdict = (
+            "ok"
+            if key in granted and counts.get(key)
+            else "UNUSED"
+            if key in granted
+            else "NOT GRANTED"
+        )
+        rows.append(
+            f"{group or 'core':<28} {resource:<26} {verb:<7} {counts.get(key, 0):>5}  {verdict}"
+        )
     header = f"{'group':<28} {'resource':<26} {'verb':<7} {'count':>5}  verdict"
     return "\n".join([header, *rows])

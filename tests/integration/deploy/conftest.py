@@ -18,8 +18,11 @@ def audited() -> Iterator[devcluster.LocalCluster]:
     """A control plane of the module's own, with the audit log on and our and Istio's CRDs."""
     started = devcluster.LocalCluster.start(audit=True)
     try:
-        scenario.install_crds(started, ROOT / "deploy" / "crds" / "crds.yaml",
-                              ROOT / "tests" / "fixtures" / "crds" / "networking.istio.io.yaml")
+        scenario.install_crds(
+            started,
+            ROOT / "deploy" / "crds" / "crds.yaml",
+            ROOT / "tests" / "fixtures" / "crds" / "networking.istio.io.yaml",
+        )
         yield started
     finally:
         started.stop()

@@ -29,80 +29,172 @@ def _b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
-def objects(namespace: str, provider: str, prometheus_url: str,
-            receiver_url: str) -> list[dict[str, Any]]:
+def objects(
+    namespace: str, provider: str, prometheus_url: str, receiver_url: str
+) -> list[dict[str, Any]]:
     """Every object of the scenario, ready for ``kubectl apply``."""
     ns = namespace
     labels = {"app": "app"}
-    container = {"name": "app", "image": f"{IMAGE}:6.0.0",
-                 "envFrom": [{"configMapRef": {"name": "app-config"}},
-                             {"secretRef": {"name": "app-secret"}}]}
+    container = {
+        "name": "app",
+        "image": f"{IMAGE}:6.0.0",
+        "envFrom": [
+            {"configMapRef": {"name": "app-config"}},
+            {"secretRef": {"name": "app-secret"}},
+        ],
+    }
     analysis: dict[str, Any] = {
-        "interval": "10s", "threshold": 2, "iterations": 2,
-        "metrics": [{"name": "probe", "interval": "1m", "thresholdRange": {"min": 0.5},
-                     "templateRef": {"name": "probe"}}],
+        "interval": "10s",
+        "threshold": 2,
+        "iterations": 2,
+        "metrics": [
+            {
+                "name": "probe",
+                "interval": "1m",
+                "thresholdRange": {"min": 0.5},
+                "templateRef": {"name": "probe"},
+            }
+        ],
         "webhooks": [{"name": "check", "url": f"{receiver_url}/check", "timeout": "5s"}],
-        "alerts": [{"name": "on-call", "severity": "info",
-                    "providerRef": {"name": "on-call"}}],
+        "alerts": [{"name": "on-call", "severity": "info", "providerRef": {"name": "on-call"}}],
     }
     return [
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "app-config",
-                                                              "namespace": ns},
-         "data": {"COLOR": "blue"}},
-        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "app-secret", "namespace": ns},
-         "data": {"TOKEN": _b64("one")}},
-        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "prom-auth", "namespace": ns},
-         "data": {"username": _b64("flagger"), "password": _b64("s3cret")}},
-        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "on-call", "namespace": ns},
-         "data": {"address": _b64(f"{receiver_url}/slack")}},
-        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "app", "namespace": ns},
-         "spec": {"selector": labels, "ports": [{"port": 9898}]}},
-        {"apiVersion": "apps/v1", "kind": "Deployment",
-         "metadata": {"name": "app", "namespace": ns, "labels": labels},
-         "spec": {"replicas": 1, "selector": {"matchLabels": labels},
-                  "template": {"metadata": {"labels": labels},
-                               "spec": {"containers": [container]}}}},
-        {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
-         "metadata": {"name": "app", "namespace": ns},
-         "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
-                                     "name": "app"},
-                  "minReplicas": 1, "maxReplicas": 2,
-                  "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
-                      "type": "Utilization", "averageUtilization": 99}}}]}},
-        {"apiVersion": "flagger.app/v1beta1", "kind": "MetricTemplate",
-         "metadata": {"name": "probe", "namespace": ns},
-         "spec": {"provider": {"type": "prometheus", "address": prometheus_url,
-                               "secretRef": {"name": "prom-auth"}},
-                  "query": "vector(1)"}},
-        {"apiVersion": "flagger.app/v1beta1", "kind": "AlertProvider",
-         "metadata": {"name": "on-call", "namespace": ns},
-         "spec": {"type": "slack", "channel": "general", "secretRef": {"name": "on-call"}}},
-        {"apiVersion": "flagger.app/v1beta1", "kind": "Canary",
-         "metadata": {"name": "app", "namespace": ns},
-         "spec": {"provider": provider, "revertOnDeletion": True,
-                  "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "app"},
-                  "autoscalerRef": {"apiVersion": "autoscaling/v2",
-                                    "kind": "HorizontalPodAutoscaler", "name": "app"},
-                  "service": {"port": 9898}, "skipAnalysis": False, "analysis": analysis}},
-        {"apiVersion": "apps/v1", "kind": "DaemonSet",
-         "metadata": {"name": "agent", "namespace": ns, "labels": {"app": "agent"}},
-         "spec": {"selector": {"matchLabels": {"app": "agent"}},
-                  "template": {"metadata": {"labels": {"app": "agent"}},
-                               "spec": {"containers": [{"name": "agent",
-                                                        "image": f"{IMAGE}:6.0.0"}]}}}},
-        {"apiVersion": "flagger.app/v1beta1", "kind": "Canary",
-         "metadata": {"name": "agent", "namespace": ns},
-         "spec": {"provider": provider,
-                  "targetRef": {"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "agent"},
-                  "service": {"port": 9898}, "skipAnalysis": False,
-                  "analysis": {"interval": "10s", "threshold": 2, "iterations": 1,
-                               "webhooks": [{"name": "check", "url": f"{receiver_url}/check"}]}}},
-        {"apiVersion": "flagger.app/v1beta1", "kind": "Canary",
-         "metadata": {"name": "ghost", "namespace": ns},
-         "spec": {"provider": provider,
-                  "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "ghost"},
-                  "service": {"port": 9898},
-                  "analysis": {"interval": "10s", "threshold": 1, "iterations": 1}}},
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "app-config", "namespace": ns},
+            "data": {"COLOR": "blue"},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "app-secret", "namespace": ns},
+            "data": {"TOKEN": _b64("one")},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "prom-auth", "namespace": ns},
+            "data": {"username": _b64("flagger"), "password": _b64("s3cret")},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "on-call", "namespace": ns},
+            "data": {"address": _b64(f"{receiver_url}/slack")},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "app", "namespace": ns},
+            "spec": {"selector": labels, "ports": [{"port": 9898}]},
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "app", "namespace": ns, "labels": labels},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": labels},
+                "template": {"metadata": {"labels": labels}, "spec": {"containers": [container]}},
+            },
+        },
+        {
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": "app", "namespace": ns},
+            "spec": {
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "app"},
+                "minReplicas": 1,
+                "maxReplicas": 2,
+                "metrics": [
+                    {
+                        "type": "Resource",
+                        "resource": {
+                            "name": "cpu",
+                            "target": {"type": "Utilization", "averageUtilization": 99},
+                        },
+                    }
+                ],
+            },
+        },
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "MetricTemplate",
+            "metadata": {"name": "probe", "namespace": ns},
+            "spec": {
+                "provider": {
+                    "type": "prometheus",
+                    "address": prometheus_url,
+                    "secretRef": {"name": "prom-auth"},
+                },
+                "query": "vector(1)",
+            },
+        },
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "AlertProvider",
+            "metadata": {"name": "on-call", "namespace": ns},
+            "spec": {"type": "slack", "channel": "general", "secretRef": {"name": "on-call"}},
+        },
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "Canary",
+            "metadata": {"name": "app", "namespace": ns},
+            "spec": {
+                "provider": provider,
+                "revertOnDeletion": True,
+                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "app"},
+                "autoscalerRef": {
+                    "apiVersion": "autoscaling/v2",
+                    "kind": "HorizontalPodAutoscaler",
+                    "name": "app",
+                },
+                "service": {"port": 9898},
+                "skipAnalysis": False,
+                "analysis": analysis,
+            },
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "DaemonSet",
+            "metadata": {"name": "agent", "namespace": ns, "labels": {"app": "agent"}},
+            "spec": {
+                "selector": {"matchLabels": {"app": "agent"}},
+                "template": {
+                    "metadata": {"labels": {"app": "agent"}},
+                    "spec": {"containers": [{"name": "agent", "image": f"{IMAGE}:6.0.0"}]},
+                },
+            },
+        },
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "Canary",
+            "metadata": {"name": "agent", "namespace": ns},
+            "spec": {
+                "provider": provider,
+                "targetRef": {"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "agent"},
+                "service": {"port": 9898},
+                "skipAnalysis": False,
+                "analysis": {
+                    "interval": "10s",
+                    "threshold": 2,
+                    "iterations": 1,
+                    "webhooks": [{"name": "check", "url": f"{receiver_url}/check"}],
+                },
+            },
+        },
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "Canary",
+            "metadata": {"name": "ghost", "namespace": ns},
+            "spec": {
+                "provider": provider,
+                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "ghost"},
+                "service": {"port": 9898},
+                "analysis": {"interval": "10s", "threshold": 1, "iterations": 1},
+            },
+        },
     ]
 
 
@@ -115,8 +207,12 @@ def status(cluster: devcluster.LocalCluster, namespace: str, name: str) -> dict[
     return found
 
 
-def wait(predicate: Callable[[], Any], timeout: float, what: str,
-         diagnose: Callable[[], str] = lambda: "") -> Any:
+def wait(
+    predicate: Callable[[], Any],
+    timeout: float,
+    what: str,
+    diagnose: Callable[[], str] = lambda: "",
+) -> Any:
     """Poll ``predicate`` every 0.5 s until it is truthy; fail naming ``what``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -127,13 +223,15 @@ def wait(predicate: Callable[[], Any], timeout: float, what: str,
     raise AssertionError(f"{what} not within {timeout}s\n{diagnose()}")
 
 
-def phase_is(cluster: devcluster.LocalCluster, namespace: str, name: str,
-             phase: str) -> Callable[[], bool]:
+def phase_is(
+    cluster: devcluster.LocalCluster, namespace: str, name: str, phase: str
+) -> Callable[[], bool]:
     return lambda: status(cluster, namespace, name).get("phase") == phase
 
 
-def run_to_promotion(cluster: devcluster.LocalCluster, namespace: str,
-                     diagnose: Callable[[], str] = lambda: "") -> None:
+def run_to_promotion(
+    cluster: devcluster.LocalCluster, namespace: str, diagnose: Callable[[], str] = lambda: ""
+) -> None:
     """Initialise both Canaries, change the app's ConfigMap, Secret and HPA, wait for its
     promotion, then delete the ``app`` Canary and wait for it to be gone.
 
@@ -141,23 +239,50 @@ def run_to_promotion(cluster: devcluster.LocalCluster, namespace: str,
     daemon versions see the scale-down as a new revision and analyse it: both are fine).
     """
     wait(phase_is(cluster, namespace, "app", "Initialized"), 90, "app Initialized", diagnose)
-    wait(lambda: status(cluster, namespace, "agent").get("phase") in (
-        "Initialized", "Progressing", "Promoting", "Finalising", "Succeeded"), 90,
-        "agent Initialized", diagnose)
+    wait(
+        lambda: (
+            status(cluster, namespace, "agent").get("phase")
+            in ("Initialized", "Progressing", "Promoting", "Finalising", "Succeeded")
+        ),
+        90,
+        "agent Initialized",
+        diagnose,
+    )
     traffic = {"spec": {"service": {"port": 9898, "trafficPolicy": {"tls": {"mode": "DISABLE"}}}}}
-    cluster.kubectl("patch", "canary", "app", "-n", namespace, "--type=merge", "-p",
-                    json.dumps(traffic))
-    cluster.kubectl("patch", "configmap", "app-config", "-n", namespace, "-p",
-                    json.dumps({"data": {"COLOR": "green"}}))
-    cluster.kubectl("patch", "secret", "app-secret", "-n", namespace, "-p",
-                    json.dumps({"data": {"TOKEN": _b64("two")}}))
-    cluster.kubectl("patch", "hpa", "app", "-n", namespace, "-p",
-                    json.dumps({"spec": {"maxReplicas": 3}}))
+    cluster.kubectl(
+        "patch", "canary", "app", "-n", namespace, "--type=merge", "-p", json.dumps(traffic)
+    )
+    cluster.kubectl(
+        "patch",
+        "configmap",
+        "app-config",
+        "-n",
+        namespace,
+        "-p",
+        json.dumps({"data": {"COLOR": "green"}}),
+    )
+    cluster.kubectl(
+        "patch",
+        "secret",
+        "app-secret",
+        "-n",
+        namespace,
+        "-p",
+        json.dumps({"data": {"TOKEN": _b64("two")}}),
+    )
+    cluster.kubectl(
+        "patch", "hpa", "app", "-n", namespace, "-p", json.dumps({"spec": {"maxReplicas": 3}})
+    )
     wait(phase_is(cluster, namespace, "app", "Succeeded"), 180, "app Succeeded", diagnose)
     cluster.kubectl("delete", "canary", "app", "-n", namespace, "--wait=false")
-    wait(lambda: cluster.kubectl("get", "canary", "app", "-n", namespace,
-                                 check=False).returncode != 0, 60,
-         "the app Canary's deletion", diagnose)
+    wait(
+        lambda: (
+            cluster.kubectl("get", "canary", "app", "-n", namespace, check=False).returncode != 0
+        ),
+        60,
+        "the app Canary's deletion",
+        diagnose,
+    )
 
 
 def apply(cluster: devcluster.LocalCluster, docs: list[dict[str, Any]]) -> None:
@@ -171,7 +296,11 @@ def install_crds(cluster: devcluster.LocalCluster, *paths: pathlib.Path) -> None
     names: list[str] = []
     for path in paths:
         cluster.kubectl("apply", "--server-side", "-f", str(path))
-        names += [d["metadata"]["name"] for d in yaml.safe_load_all(path.read_text())
-                  if d and d.get("kind") == "CustomResourceDefinition"]
-    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                    *(f"crd/{n}" for n in names))
+        names += [
+            d["metadata"]["name"]
+            for d in yaml.safe_load_all(path.read_text())
+            if d and d.get("kind") == "CustomResourceDefinition"
+        ]
+    cluster.kubectl(
+        "wait", "--for=condition=Established", "--timeout=60s", *(f"crd/{n}" for n in names)
+    )

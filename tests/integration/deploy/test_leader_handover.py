@@ -38,27 +38,50 @@ IMAGE = scenario.IMAGE
 def _app(receiver_url: str) -> list[dict[str, Any]]:
     labels = {"app": "app"}
     return [
-        {"apiVersion": "apps/v1", "kind": "Deployment",
-         "metadata": {"name": "app", "namespace": NS, "labels": labels},
-         "spec": {"replicas": 1, "selector": {"matchLabels": labels},
-                  "template": {"metadata": {"labels": labels}, "spec": {"containers": [
-                      {"name": "app", "image": f"{IMAGE}:6.0.0"}]}}}},
-        {"apiVersion": "flagger.app/v1beta1", "kind": "Canary",
-         "metadata": {"name": "app", "namespace": NS},
-         "spec": {"provider": "istio",
-                  "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "app"},
-                  "service": {"port": 9898}, "skipAnalysis": False,
-                  "analysis": {"interval": "10s", "threshold": 2, "stepWeight": 10,
-                               "maxWeight": 50, "webhooks": [
-                                   {"name": "check", "url": f"{receiver_url}/check"}]}}},
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "app", "namespace": NS, "labels": labels},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {"containers": [{"name": "app", "image": f"{IMAGE}:6.0.0"}]},
+                },
+            },
+        },
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "Canary",
+            "metadata": {"name": "app", "namespace": NS},
+            "spec": {
+                "provider": "istio",
+                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "app"},
+                "service": {"port": 9898},
+                "skipAnalysis": False,
+                "analysis": {
+                    "interval": "10s",
+                    "threshold": 2,
+                    "stepWeight": 10,
+                    "maxWeight": 50,
+                    "webhooks": [{"name": "check", "url": f"{receiver_url}/check"}],
+                },
+            },
+        },
     ]
 
 
 def _rbac(account: str) -> list[dict[str, Any]]:
-    rendered = charts.render(CHART, {"meshProvider": "istio", "fullnameOverride": account},
-                             release="flagger", namespace=NS)
-    return [o for o in rendered
-            if o["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding")]
+    rendered = charts.render(
+        CHART,
+        {"meshProvider": "istio", "fullnameOverride": account},
+        release="flagger",
+        namespace=NS,
+    )
+    return [
+        o for o in rendered if o["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding")
+    ]
 
 
 def _ts(line: dict[str, Any]) -> datetime.datetime:
@@ -66,19 +89,28 @@ def _ts(line: dict[str, Any]) -> datetime.datetime:
 
 
 def _acquired(daemon: daemon_process.Daemon) -> dict[str, Any] | None:
-    return next((line for line in daemon.lines()
-                 if str(line.get("msg", "")).startswith("successfully acquired lease")), None)
+    return next(
+        (
+            line
+            for line in daemon.lines()
+            if str(line.get("msg", "")).startswith("successfully acquired lease")
+        ),
+        None,
+    )
 
 
 def _stage(event: Mapping[str, Any]) -> datetime.datetime:
-    return datetime.datetime.fromisoformat(
-        str(event["stageTimestamp"]).replace("Z", "+00:00"))
+    return datetime.datetime.fromisoformat(str(event["stageTimestamp"]).replace("Z", "+00:00"))
 
 
 def test_one_writer_and_a_hand_over_that_finishes_the_canary_once(
-        audited: devcluster.LocalCluster, tmp_path: pathlib.Path) -> None:
-    audited.api("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
-                                              "metadata": {"name": NS}})
+    audited: devcluster.LocalCluster, tmp_path: pathlib.Path
+) -> None:
+    audited.api(
+        "POST",
+        "/api/v1/namespaces",
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}},
+    )
     for account in ("flagger-a", "flagger-b"):
         scenario.apply(audited, _rbac(account))
     receiver = http_receiver.Receiver().start()
@@ -88,39 +120,65 @@ def test_one_writer_and_a_hand_over_that_finishes_the_canary_once(
         scenario.apply(audited, _app(receiver.url))
         for account in ("flagger-a", "flagger-b"):
             kubeconfig = audited.service_account_kubeconfig(NS, account)
-            daemons[account] = daemon_process.Daemon([
-                "-kubeconfig", str(kubeconfig), "-namespace", NS, "-mesh-provider", "istio",
-                "-metrics-server", "http://127.0.0.1:9", "-port", "0", "-log-level", "info",
-                "-enable-leader-election", "-leader-election-namespace", NS],
-                tmp_path / f"{account}.log").start()
+            daemons[account] = daemon_process.Daemon(
+                [
+                    "-kubeconfig",
+                    str(kubeconfig),
+                    "-namespace",
+                    NS,
+                    "-mesh-provider",
+                    "istio",
+                    "-metrics-server",
+                    "http://127.0.0.1:9",
+                    "-port",
+                    "0",
+                    "-log-level",
+                    "info",
+                    "-enable-leader-election",
+                    "-leader-election-namespace",
+                    NS,
+                ],
+                tmp_path / f"{account}.log",
+            ).start()
             time.sleep(1.0)  # flagger-a asks first; either may win, the test reads who did
         leader_name = scenario.wait(
-            lambda: next((n for n, d in daemons.items() if _acquired(d)), None), 30,
-            "a leader")
+            lambda: next((n for n, d in daemons.items() if _acquired(d)), None), 30, "a leader"
+        )
         leader = daemons[leader_name]
         follower_name = next(n for n in daemons if n != leader_name)
         follower = daemons[follower_name]
 
-        scenario.wait(scenario.phase_is(audited, NS, "app", "Initialized"), 90,
-                      "app Initialized")
+        scenario.wait(scenario.phase_is(audited, NS, "app", "Initialized"), 90, "app Initialized")
         audited.kubectl("set", "image", "deployment/app", f"app={IMAGE}:6.0.1", "-n", NS)
-        leader.wait_for(canary, lambda m: f"Advance {canary} canary weight 20" in m, 120,
-                        "weight 20")
-        scenario.wait(lambda: scenario.status(audited, NS, "app").get("canaryWeight") == 20,
-                      10, "weight 20 in the status")
+        leader.wait_for(
+            canary, lambda m: f"Advance {canary} canary weight 20" in m, 120, "weight 20"
+        )
+        scenario.wait(
+            lambda: scenario.status(audited, NS, "app").get("canaryWeight") == 20,
+            10,
+            "weight 20 in the status",
+        )
         assert _acquired(follower) is None, "one leader at a time"
         leader.kill()
         killed_at = datetime.datetime.now(datetime.UTC)
 
-        taken = scenario.wait(lambda: _acquired(follower), LEASE_SECONDS + RETRY_SECONDS + 10,
-                              "the follower taking the lease over")
+        taken = scenario.wait(
+            lambda: _acquired(follower),
+            LEASE_SECONDS + RETRY_SECONDS + 10,
+            "the follower taking the lease over",
+        )
         handover = (_ts(taken) - killed_at).total_seconds()
-        print(f"\nleader {leader_name} killed; {follower_name} took over after {handover:.1f}s "
-              f"(lease {LEASE_SECONDS}s, retry {RETRY_SECONDS}s)")
+        print(
+            f"\nleader {leader_name} killed; {follower_name} took over after {handover:.1f}s "
+            f"(lease {LEASE_SECONDS}s, retry {RETRY_SECONDS}s)"
+        )
         assert handover <= LEASE_SECONDS + RETRY_SECONDS + 2
 
-        scenario.wait(scenario.phase_is(audited, NS, "app", "Succeeded"), 180,
-                      "app Succeeded after the hand-over")
+        scenario.wait(
+            scenario.phase_is(audited, NS, "app", "Succeeded"),
+            180,
+            "app Succeeded after the hand-over",
+        )
         assert follower.stop() == 0
     finally:
         for daemon in daemons.values():
@@ -134,9 +192,11 @@ def test_one_writer_and_a_hand_over_that_finishes_the_canary_once(
     print("follower:", [m for m in follower.messages(canary) if "weight" in m])
     assert advances == [f"Advance {canary} canary weight {w}" for w in (10, 20, 30, 40, 50)]
     assert sum(m.startswith("Promotion completed!") for m in messages) == 1
-    events = json.loads(audited.kubectl(
-        "get", "events", "-n", NS, "--field-selector", "involvedObject.name=app", "-o",
-        "json").stdout)["items"]
+    events = json.loads(
+        audited.kubectl(
+            "get", "events", "-n", NS, "--field-selector", "involvedObject.name=app", "-o", "json"
+        ).stdout
+    )["items"]
     promoted = [e for e in events if e["message"].startswith("Promotion completed!")]
     assert [e.get("count", 1) for e in promoted] == [1], promoted
 
@@ -145,16 +205,21 @@ def test_one_writer_and_a_hand_over_that_finishes_the_canary_once(
     log = audited.audit_events()
     took_over = _ts(taken)
     follower_writes = audit.by_user(log, f"system:serviceaccount:{NS}:{follower_name}")
-    early = [f"{e['verb']} {e['requestURI']}" for e in follower_writes
-             if e["verb"] in ("create", "update", "patch", "delete")
-             and _stage(e) < took_over - datetime.timedelta(seconds=1)]
+    early = [
+        f"{e['verb']} {e['requestURI']}"
+        for e in follower_writes
+        if e["verb"] in ("create", "update", "patch", "delete")
+        and _stage(e) < took_over - datetime.timedelta(seconds=1)
+    ]
     assert early == [], early
-    leader_writes = audit.mutating(audit.by_user(
-        log, f"system:serviceaccount:{NS}:{leader_name}"))
+    leader_writes = audit.mutating(audit.by_user(log, f"system:serviceaccount:{NS}:{leader_name}"))
     follower_counts = audit.mutating(follower_writes)
     print("writes by the first leader:", dict(leader_writes))
     print("writes by the second leader:", dict(follower_counts))
-    late = [e for e in audit.by_user(log, f"system:serviceaccount:{NS}:{leader_name}")
-            if _stage(e) > killed_at + datetime.timedelta(seconds=1)]
+    late = [
+        e
+        for e in audit.by_user(log, f"system:serviceaccount:{NS}:{leader_name}")
+        if _stage(e) > killed_at + datetime.timedelta(seconds=1)
+    ]
     assert late == []
     assert leader_writes and follower_counts

@@ -30,16 +30,23 @@ PROVIDERS = ("istio", "kubernetes")
 
 def _rbac_objects(provider: str, namespace: str) -> list[dict[str, object]]:
     """The chart's ServiceAccount, ClusterRole and binding for ``provider``."""
-    rendered = charts.render(CHART, {"meshProvider": provider,
-                                     "fullnameOverride": f"flagger-{provider}",
-                                     "serviceAccount": {"name": "flagger"}},
-                             release="flagger", namespace=namespace)
+    rendered = charts.render(
+        CHART,
+        {
+            "meshProvider": provider,
+            "fullnameOverride": f"flagger-{provider}",
+            "serviceAccount": {"name": "flagger"},
+        },
+        release="flagger",
+        namespace=namespace,
+    )
     kinds = {"ServiceAccount", "ClusterRole", "ClusterRoleBinding"}
     return [obj for obj in rendered if obj["kind"] in kinds]
 
 
-def test_the_role_is_exactly_what_the_daemon_uses(audited: devcluster.LocalCluster,
-                                                  tmp_path: pathlib.Path) -> None:
+def test_the_role_is_exactly_what_the_daemon_uses(
+    audited: devcluster.LocalCluster, tmp_path: pathlib.Path
+) -> None:
     receiver = http_receiver.Receiver().start()
     prometheus = prometheus_server.start_prometheus([], tmp_path / "prometheus")
     daemons: dict[str, daemon_process.Daemon] = {}
@@ -49,20 +56,39 @@ def test_the_role_is_exactly_what_the_daemon_uses(audited: devcluster.LocalClust
     def run(provider: str) -> None:
         namespace = f"lp-{provider}"
         try:
-            audited.api("POST", "/api/v1/namespaces", {
-                "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+            audited.api(
+                "POST",
+                "/api/v1/namespaces",
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
+            )
             rbac = _rbac_objects(provider, namespace)
             role = next(o for o in rbac if o["kind"] == "ClusterRole")
             granted[provider] = deploy_rbac.rendered_rules(role)
             scenario.apply(audited, rbac)
             kubeconfig = audited.service_account_kubeconfig(namespace, "flagger")
-            scenario.apply(audited, scenario.objects(namespace, provider, prometheus.url,
-                                                     receiver.url))
-            daemon = daemons[provider] = daemon_process.Daemon([
-                "-kubeconfig", str(kubeconfig), "-namespace", namespace,
-                "-mesh-provider", provider, "-metrics-server", "http://127.0.0.1:9",
-                "-port", "0", "-log-level", "info", "-enable-leader-election",
-                "-leader-election-namespace", namespace], tmp_path / f"{provider}.log").start()
+            scenario.apply(
+                audited, scenario.objects(namespace, provider, prometheus.url, receiver.url)
+            )
+            daemon = daemons[provider] = daemon_process.Daemon(
+                [
+                    "-kubeconfig",
+                    str(kubeconfig),
+                    "-namespace",
+                    namespace,
+                    "-mesh-provider",
+                    provider,
+                    "-metrics-server",
+                    "http://127.0.0.1:9",
+                    "-port",
+                    "0",
+                    "-log-level",
+                    "info",
+                    "-enable-leader-election",
+                    "-leader-election-namespace",
+                    namespace,
+                ],
+                tmp_path / f"{provider}.log",
+            ).start()
 
             def tail() -> str:
                 return "\n".join(daemon.log.read_text().splitlines()[-30:])

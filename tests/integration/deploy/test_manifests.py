@@ -33,23 +33,30 @@ FLAGGER = pathlib.Path(sys.executable).parent / "flagger"
 
 
 @pytest.mark.parametrize("overlay", ["base", *sorted(deploy_rbac.OVERLAYS)])
-def test_kustomize_renders_and_validates(cluster: devcluster.LocalCluster,
-                                         overlay: str) -> None:
+def test_kustomize_renders_and_validates(cluster: devcluster.LocalCluster, overlay: str) -> None:
     rendered = cluster.kubectl("kustomize", str(KUSTOMIZE / overlay), check=False)
     assert rendered.returncode == 0, rendered.stderr
     docs: list[dict[str, Any]] = [d for d in yaml.safe_load_all(rendered.stdout) if d]
     kinds = sorted(d["kind"] for d in docs)
     assert kinds.count("CustomResourceDefinition") == 3
-    assert {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment",
-            "Service"} <= set(kinds)
+    assert {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment", "Service"} <= set(
+        kinds
+    )
 
-    checked = subprocess.run([str(FLAGGER), "validate", "-"], input=rendered.stdout, text=True,
-                             capture_output=True, timeout=60, check=False)
+    checked = subprocess.run(
+        [str(FLAGGER), "validate", "-"],
+        input=rendered.stdout,
+        text=True,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "SKIP Deployment" in checked.stdout
 
     namespace, provider, providers = deploy_rbac.OVERLAYS.get(
-        overlay, ("flagger-system", "kubernetes", ("kubernetes",)))
+        overlay, ("flagger-system", "kubernetes", ("kubernetes",))
+    )
     deployment = next(d for d in docs if d["kind"] == "Deployment")
     assert deployment["metadata"]["namespace"] == namespace
     pod = deployment["spec"]["template"]["spec"]
@@ -58,31 +65,40 @@ def test_kustomize_renders_and_validates(cluster: devcluster.LocalCluster,
     role = next(d for d in docs if d["kind"] == "ClusterRole")
     assert deploy_rbac.rendered_rules(role) == deploy_rbac.grants(providers)
     binding = next(d for d in docs if d["kind"] == "ClusterRoleBinding")
-    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "flagger",
-                                    "namespace": namespace}]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "flagger", "namespace": namespace}
+    ]
 
 
-async def test_chart_installs_and_upgrades(cluster: devcluster.LocalCluster,
-                                           namespace: str) -> None:
+async def test_chart_installs_and_upgrades(
+    cluster: devcluster.LocalCluster, namespace: str
+) -> None:
     name = f"flagger-{namespace}"[:63]
     base = {"fullnameOverride": name}
     try:
-        applied = await charts.install(cluster, CHART, base, release="flagger",
-                                       namespace=namespace)
+        applied = await charts.install(cluster, CHART, base, release="flagger", namespace=namespace)
         assert charts.describe_all(applied) == [
-            f"ServiceAccount {namespace}/{name}", f"ClusterRole {name}",
-            f"ClusterRoleBinding {name}", f"Service {namespace}/{name}",
-            f"Deployment {namespace}/{name}"]
+            f"ServiceAccount {namespace}/{name}",
+            f"ClusterRole {name}",
+            f"ClusterRoleBinding {name}",
+            f"Service {namespace}/{name}",
+            f"Deployment {namespace}/{name}",
+        ]
         custom = {**test_chart_values.CUSTOM, **base, "namespace": namespace}
-        upgraded = await charts.install(cluster, CHART, custom, release="flagger",
-                                        namespace=namespace)
+        upgraded = await charts.install(
+            cluster, CHART, custom, release="flagger", namespace=namespace
+        )
         kinds = {o["kind"] for o in upgraded}
         assert {"PodDisruptionBudget", "PodMonitor", "ServiceMonitor"} <= kinds
-        stored = cluster.kubectl("get", "deployment", name, "-n", namespace, "-o",
-                                 "yaml").stdout
+        stored = cluster.kubectl("get", "deployment", name, "-n", namespace, "-o", "yaml").stdout
         deployment = yaml.safe_load(stored)
         assert deployment["spec"]["replicas"] == 2
         test_chart_values.hardened(deployment["spec"]["template"]["spec"])
     finally:
-        await charts.uninstall(cluster, CHART, {**test_chart_values.CUSTOM, **base},
-                               release="flagger", namespace=namespace)
+        await charts.uninstall(
+            cluster,
+            CHART,
+            {**test_chart_values.CUSTOM, **base},
+            release="flagger",
+            namespace=namespace,
+        )

@@ -18,8 +18,9 @@ from flagger.kube import errors
 pytestmark = pytest.mark.cluster
 
 
-def deployment(name: str, namespace: str, image: str = "ghcr.io/stefanprodan/podinfo:6.0.0"
-               ) -> dict[str, Any]:
+def deployment(
+    name: str, namespace: str, image: str = "ghcr.io/stefanprodan/podinfo:6.0.0"
+) -> dict[str, Any]:
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -29,10 +30,12 @@ def deployment(name: str, namespace: str, image: str = "ghcr.io/stefanprodan/pod
             "selector": {"matchLabels": {"app": name}},
             "template": {
                 "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [
-                    {"name": "podinfod", "image": image, "ports": [{"containerPort": 9898}]},
-                    {"name": "sidecar", "image": "busybox:1"},
-                ]},
+                "spec": {
+                    "containers": [
+                        {"name": "podinfod", "image": image, "ports": [{"containerPort": 9898}]},
+                        {"name": "sidecar", "image": "busybox:1"},
+                    ]
+                },
             },
         },
     }
@@ -78,11 +81,17 @@ async def test_create_existing_is_conflict(client: kube_client.Kube, namespace: 
 
 
 async def test_replace_with_stale_resource_version_is_conflict(
-        client: kube_client.Kube, namespace: str) -> None:
+    client: kube_client.Kube, namespace: str
+) -> None:
     # a ConfigMap: no controller writes to it behind the test's back
-    first = await client.create({"apiVersion": "v1", "kind": "ConfigMap",
-                                 "metadata": {"name": "cfg", "namespace": namespace},
-                                 "data": {"v": "1"}})
+    first = await client.create(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "cfg", "namespace": namespace},
+            "data": {"v": "1"},
+        }
+    )
     first["data"]["v"] = "2"
     second = await client.replace(first)
     assert second["data"] == {"v": "2"}
@@ -97,34 +106,60 @@ async def test_replace_with_stale_resource_version_is_conflict(
 
 
 async def test_strategic_merge_patch_of_a_container(
-        client: kube_client.Kube, namespace: str) -> None:
+    client: kube_client.Kube, namespace: str
+) -> None:
     await client.create(deployment("podinfo", namespace))
     patched = await client.patch(
-        "apps/v1", "Deployment", "podinfo", namespace,
-        {"spec": {"template": {"spec": {"containers": [
-            {"name": "podinfod", "image": "ghcr.io/stefanprodan/podinfo:6.0.1"}]}}}},
-        patch_type="strategic")
+        "apps/v1",
+        "Deployment",
+        "podinfo",
+        namespace,
+        {
+            "spec": {
+                "template": {
+                    "spec": {
+                        "containers": [
+                            {"name": "podinfod", "image": "ghcr.io/stefanprodan/podinfo:6.0.1"}
+                        ]
+                    }
+                }
+            }
+        },
+        patch_type="strategic",
+    )
     containers = patched["spec"]["template"]["spec"]["containers"]
     # strategic merge keys containers by name: the sidecar survives, only the image changed
     assert [(c["name"], c["image"]) for c in containers] == [
-        ("podinfod", "ghcr.io/stefanprodan/podinfo:6.0.1"), ("sidecar", "busybox:1")]
+        ("podinfod", "ghcr.io/stefanprodan/podinfo:6.0.1"),
+        ("sidecar", "busybox:1"),
+    ]
 
 
 async def test_merge_and_json_patch(client: kube_client.Kube, namespace: str) -> None:
     await client.create(deployment("podinfo", namespace))
-    merged = await client.patch("apps/v1", "Deployment", "podinfo", namespace,
-                                {"metadata": {"annotations": {"a": "1"}}})
+    merged = await client.patch(
+        "apps/v1", "Deployment", "podinfo", namespace, {"metadata": {"annotations": {"a": "1"}}}
+    )
     assert merged["metadata"]["annotations"]["a"] == "1"
-    jsoned = await client.patch("apps/v1", "Deployment", "podinfo", namespace,
-                                [{"op": "replace", "path": "/spec/replicas", "value": 0}],
-                                patch_type="json")
+    jsoned = await client.patch(
+        "apps/v1",
+        "Deployment",
+        "podinfo",
+        namespace,
+        [{"op": "replace", "path": "/spec/replicas", "value": 0}],
+        patch_type="json",
+    )
     assert jsoned["spec"]["replicas"] == 0
 
 
 async def test_replace_status_of_a_canary(client: kube_client.Kube, namespace: str) -> None:
     created = await client.create(canary("podinfo", namespace))
-    created["status"] = {"phase": "Initialized", "canaryWeight": 0, "failedChecks": 0,
-                         "lastAppliedSpec": "5d7f8c9b"}
+    created["status"] = {
+        "phase": "Initialized",
+        "canaryWeight": 0,
+        "failedChecks": 0,
+        "lastAppliedSpec": "5d7f8c9b",
+    }
     updated = await client.replace_status(created)
     assert updated["status"]["phase"] == "Initialized"
     fetched = await client.get("flagger.app/v1beta1", "Canary", "podinfo", namespace)
@@ -137,14 +172,26 @@ async def test_replace_status_of_a_canary(client: kube_client.Kube, namespace: s
 
 async def test_status_patch_through_subresource(client: kube_client.Kube, namespace: str) -> None:
     await client.create(deployment("podinfo", namespace))
-    patched = await client.patch("apps/v1", "Deployment", "podinfo", namespace,
-                                 {"status": {"observedGeneration": 7}}, subresource="status")
+    patched = await client.patch(
+        "apps/v1",
+        "Deployment",
+        "podinfo",
+        namespace,
+        {"status": {"observedGeneration": 7}},
+        subresource="status",
+    )
     assert patched["status"]["observedGeneration"] == 7
 
 
 async def test_delete_present_and_missing(client: kube_client.Kube, namespace: str) -> None:
-    await client.create({"apiVersion": "v1", "kind": "ConfigMap",
-                         "metadata": {"name": "cfg", "namespace": namespace}, "data": {"a": "b"}})
+    await client.create(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "cfg", "namespace": namespace},
+            "data": {"a": "b"},
+        }
+    )
     await client.delete("v1", "ConfigMap", "cfg", namespace)
     assert await client.get("v1", "ConfigMap", "cfg", namespace) is None
     await client.delete("v1", "ConfigMap", "cfg", namespace)  # already gone: fine
@@ -169,9 +216,17 @@ async def test_virtual_service_round_trip(client: kube_client.Kube, namespace: s
         "apiVersion": "networking.istio.io/v1beta1",
         "kind": "VirtualService",
         "metadata": {"name": "podinfo", "namespace": namespace},
-        "spec": {"hosts": ["podinfo"], "http": [{"route": [
-            {"destination": {"host": "podinfo-primary"}, "weight": 100},
-            {"destination": {"host": "podinfo-canary"}, "weight": 0}]}]},
+        "spec": {
+            "hosts": ["podinfo"],
+            "http": [
+                {
+                    "route": [
+                        {"destination": {"host": "podinfo-primary"}, "weight": 100},
+                        {"destination": {"host": "podinfo-canary"}, "weight": 0},
+                    ]
+                }
+            ],
+        },
     }
     await client.create(vs)
     got = await client.get("networking.istio.io/v1beta1", "VirtualService", "podinfo", namespace)

@@ -45,13 +45,17 @@ STATE = web.AppKey("state", dict[str, Any])
 
 
 def _json(status: int, body: dict[str, Any], **headers: str) -> web.Response:
-    return web.Response(status=status, text=json.dumps(body),
-                        headers={"Content-Type": JSON_1_0, **headers})
+    return web.Response(
+        status=status, text=json.dumps(body), headers={"Content-Type": JSON_1_0, **headers}
+    )
 
 
 def _aws_error(status: int, code: str, message: str) -> web.Response:
-    return _json(status, {"__type": f"com.amazonaws.cloudwatch#{code}", "message": message},
-                 **{"x-amzn-query-error": f"{code};Sender"})
+    return _json(
+        status,
+        {"__type": f"com.amazonaws.cloudwatch#{code}", "message": message},
+        **{"x-amzn-query-error": f"{code};Sender"},
+    )
 
 
 def _signature_problem(request: web.Request, body: bytes) -> str | None:
@@ -69,11 +73,15 @@ def _signature_problem(request: web.Request, body: bytes) -> str | None:
     if "host" not in signed or "x-amz-date" not in signed:
         return f"host and x-amz-date must be signed: {signed}"
     copy = botocore_awsrequest.AWSRequest(
-        method=request.method, url=str(request.url), data=body,
-        headers={name: request.headers[name] for name in signed if name != "host"})
+        method=request.method,
+        url=str(request.url),
+        data=body,
+        headers={name: request.headers[name] for name in signed if name != "host"},
+    )
     copy.context["timestamp"] = amz_date
     signer = botocore_auth.SigV4Auth(
-        botocore_credentials.Credentials(ACCESS_KEY, SECRET_KEY), "monitoring", REGION)
+        botocore_credentials.Credentials(ACCESS_KEY, SECRET_KEY), "monitoring", REGION
+    )
     string_to_sign = signer.string_to_sign(copy, signer.canonical_request(copy))
     if signer.signature(string_to_sign, copy) != fields.get("Signature"):
         return "signature does not match"
@@ -86,25 +94,39 @@ def _cloudwatch() -> web.Application:
 
     async def get_metric_data(request: web.Request) -> web.Response:
         body = await request.read()
-        if request.headers.get("X-Amz-Target") != TARGET or \
-                request.headers.get("Content-Type") != JSON_1_0:
+        if (
+            request.headers.get("X-Amz-Target") != TARGET
+            or request.headers.get("Content-Type") != JSON_1_0
+        ):
             return _aws_error(400, "UnknownOperationException", "unsupported protocol")
         problem = _signature_problem(request, body)
         if problem is not None:
             return _aws_error(403, "SignatureDoesNotMatch", problem)
         if app[STATE]["deny"]:
-            return _aws_error(403, "AccessDenied", "User: arn:aws:iam::123456789012:user/flagger"
-                              " is not authorized to perform: cloudwatch:GetMetricData")
+            return _aws_error(
+                403,
+                "AccessDenied",
+                "User: arn:aws:iam::123456789012:user/flagger"
+                " is not authorized to perform: cloudwatch:GetMetricData",
+            )
         params = json.loads(body)
         app[STATE]["requests"].append(params)
         queries = params.get("MetricDataQueries") or []
         if not queries:
-            return _aws_error(400, "InvalidParameterValue",
-                              "The parameter MetricDataQueries must not be empty.")
-        results = [{"Id": q["Id"], "Label": q.get("Label", q["Id"]), "StatusCode": "Complete",
-                    "Timestamps": [params["EndTime"]] * len(SERIES.get(q["Id"], [])),
-                    "Values": SERIES.get(q["Id"], [])}
-                   for q in queries if q.get("ReturnData", True)]
+            return _aws_error(
+                400, "InvalidParameterValue", "The parameter MetricDataQueries must not be empty."
+            )
+        results = [
+            {
+                "Id": q["Id"],
+                "Label": q.get("Label", q["Id"]),
+                "StatusCode": "Complete",
+                "Timestamps": [params["EndTime"]] * len(SERIES.get(q["Id"], [])),
+                "Values": SERIES.get(q["Id"], []),
+            }
+            for q in queries
+            if q.get("ReturnData", True)
+        ]
         return _json(200, {"MetricDataResults": results, "Messages": []})
 
     app.router.add_post("/", get_metric_data)
@@ -142,9 +164,14 @@ Make = Callable[..., cloudwatch.CloudWatchBackend]
 @pytest.fixture
 def make(server: tuple[str, web.Application], aws_session: Any) -> Make:
     def make(interval: str = "1m") -> cloudwatch.CloudWatchBackend:
-        spec = {"type": "cloudwatch", "region": REGION, "address": server[0],
-                cloudwatch.INTERVAL_KEY: interval}
+        spec = {
+            "type": "cloudwatch",
+            "region": REGION,
+            "address": server[0],
+            cloudwatch.INTERVAL_KEY: interval,
+        }
         return cloudwatch.from_provider_spec(spec, session=aws_session)
+
     return make
 
 
@@ -158,22 +185,33 @@ ERROR_RATE = """[
 
 
 async def test_value_is_the_newest_of_the_returned_result(
-        make: Make, server: tuple[str, web.Application]) -> None:
+    make: Make, server: tuple[str, web.Application]
+) -> None:
     assert await make("2m").run_query(ERROR_RATE) == 0.5
     sent = server[1][STATE]["requests"][-1]
     assert sent["MaxDatapoints"] == 20
     assert sent["EndTime"] - sent["StartTime"] == pytest.approx(20 * 60)
     assert sent["MetricDataQueries"][1] == {
-        "Id": "m1", "ReturnData": False, "MetricStat": {
-            "Metric": {"Namespace": "MyKamon", "MetricName": "http.server.requests",
-                       "Dimensions": [{"Name": "http_status_code", "Value": "5xx"}]},
-            "Period": 60, "Stat": "Sum", "Unit": "Count"}}
+        "Id": "m1",
+        "ReturnData": False,
+        "MetricStat": {
+            "Metric": {
+                "Namespace": "MyKamon",
+                "MetricName": "http.server.requests",
+                "Dimensions": [{"Name": "http_status_code", "Value": "5xx"}],
+            },
+            "Period": 60,
+            "Stat": "Sum",
+            "Unit": "Count",
+        },
+    }
 
 
 async def test_several_results_are_an_error(make: Make) -> None:
     with pytest.raises(cloudwatch.QueryError, match=r"2 results \(e1, m1\)"):
         await make().run_query(
-            '[{"Id": "e1", "Expression": "m1"}, {"Id": "m1", "Expression": "1"}]')
+            '[{"Id": "e1", "Expression": "m1"}, {"Id": "m1", "Expression": "1"}]'
+        )
 
 
 async def test_result_without_values_has_no_values(make: Make) -> None:
@@ -183,8 +221,10 @@ async def test_result_without_values_has_no_values(make: Make) -> None:
 
 async def test_aws_error_is_reported(make: Make, server: tuple[str, web.Application]) -> None:
     server[1][STATE]["deny"] = True
-    with pytest.raises(cloudwatch.QueryError, match=(
-            r"error requesting cloudwatch: An error occurred \(AccessDenied\).*GetMetricData")):
+    with pytest.raises(
+        cloudwatch.QueryError,
+        match=(r"error requesting cloudwatch: An error occurred \(AccessDenied\).*GetMetricData"),
+    ):
         await make().run_query(ERROR_RATE)
 
 
@@ -193,7 +233,8 @@ async def test_is_online_when_an_empty_query_is_rejected_as_invalid(make: Make) 
 
 
 async def test_is_not_online_without_permission(
-        make: Make, server: tuple[str, web.Application]) -> None:
+    make: Make, server: tuple[str, web.Application]
+) -> None:
     server[1][STATE]["deny"] = True
     backend = make()
     with pytest.raises(cloudwatch.QueryError, match="unexpected status code: 403"):
@@ -211,17 +252,21 @@ async def test_wrong_secret_fails_the_signature_check(server: tuple[str, web.App
 
 async def test_is_not_online_when_nothing_listens(aws_session: Any) -> None:
     backend = cloudwatch.CloudWatchBackend(
-        REGION, endpoint_url=f"http://127.0.0.1:{_free_port()}", session=aws_session)
+        REGION, endpoint_url=f"http://127.0.0.1:{_free_port()}", session=aws_session
+    )
     assert await backend.is_online() is False
 
 
 async def test_default_credential_chain_through_the_plugin_hook(
-        server: tuple[str, web.Application], monkeypatch: pytest.MonkeyPatch,
-        tmp_path: Any) -> None:
-    for name, value in {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
-                        "AWS_CONFIG_FILE": str(tmp_path / "none"),
-                        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-                        "AWS_EC2_METADATA_DISABLED": "true"}.items():
+    server: tuple[str, web.Application], monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     loaded = plugins.load()

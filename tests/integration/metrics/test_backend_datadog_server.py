@@ -49,15 +49,21 @@ class FakeDatadog:
             if name not in params:
                 return web.json_response(
                     {"errors": [f"The value provided for parameter '{name}' is invalid"]},
-                    status=400)
+                    status=400,
+                )
         try:
             start, end = int(params["from"]), int(params["to"])
         except ValueError:
             return web.json_response({"errors": ["from and to must be integers"]}, status=400)
         query = params["query"]
         body: dict[str, Any] = {
-            "status": "ok", "res_type": "time_series", "query": query, "message": "",
-            "from_date": start * 1000, "to_date": end * 1000, "group_by": [],
+            "status": "ok",
+            "res_type": "time_series",
+            "query": query,
+            "message": "",
+            "from_date": start * 1000,
+            "to_date": end * 1000,
+            "group_by": [],
             "series": self.series.get(query, []),
         }
         if query in self.errors:
@@ -88,8 +94,14 @@ class FakeDatadog:
 
 
 def _series(*points: list[Any], scope: str = "service:podinfo") -> dict[str, Any]:
-    return {"metric": "trace.http.request.hits", "scope": scope, "expression": "x",
-            "interval": 60, "length": len(points), "pointlist": list(points)}
+    return {
+        "metric": "trace.http.request.hits",
+        "scope": scope,
+        "expression": "x",
+        "interval": 60,
+        "length": len(points),
+        "pointlist": list(points),
+    }
 
 
 @pytest.fixture
@@ -100,10 +112,15 @@ async def server() -> AsyncIterator[FakeDatadog]:
 
 
 def _backend(url: str, interval: str = "1m", api_key: str = API_KEY) -> datadog.DatadogBackend:
-    return datadog.from_provider_spec({
-        "type": "datadog", "address": url, "secretRef": {"name": "datadog"},
-        "credentials": {"datadog_api_key": api_key, "datadog_application_key": APP_KEY},
-        "metricInterval": interval})
+    return datadog.from_provider_spec(
+        {
+            "type": "datadog",
+            "address": url,
+            "secretRef": {"name": "datadog"},
+            "credentials": {"datadog_api_key": api_key, "datadog_application_key": APP_KEY},
+            "metricInterval": interval,
+        }
+    )
 
 
 def _closed_port() -> int:
@@ -135,11 +152,15 @@ async def test_window_follows_the_metric_interval(server: FakeDatadog) -> None:
     assert int(request.query["to"]) - int(request.query["from"]) == 300
 
 
-@pytest.mark.parametrize("series", [
-    [],                          # nothing matched the query
-    [_series()],                 # a series without points
-    [_series([1, None], [2, 3.0])],  # the first bucket has no value
-], ids=["no-series", "no-points", "null-point"])
+@pytest.mark.parametrize(
+    "series",
+    [
+        [],  # nothing matched the query
+        [_series()],  # a series without points
+        [_series([1, None], [2, 3.0])],  # the first bucket has no value
+    ],
+    ids=["no-series", "no-points", "null-point"],
+)
 async def test_no_values_found(server: FakeDatadog, series: list[dict[str, Any]]) -> None:
     server.series[QUERY] = series
     with pytest.raises(plugins.NoValuesFound, match="no values found"):
@@ -183,8 +204,12 @@ async def test_through_the_plugin_hook(server: FakeDatadog) -> None:
     manager.add_hookspecs(plugins.Specs)
     manager.register(datadog)
     installed = plugins.Plugins(manager)
-    spec = {"type": "datadog", "address": server.url, "secretRef": {"name": "dd"},
-            "credentials": {"datadog_api_key": API_KEY, "datadog_application_key": APP_KEY}}
+    spec = {
+        "type": "datadog",
+        "address": server.url,
+        "secretRef": {"name": "dd"},
+        "credentials": {"datadog_api_key": API_KEY, "datadog_application_key": APP_KEY},
+    }
     backend = installed.metric_backend("datadog", spec, plugins.PluginContext())
     assert await backend.run_query(QUERY) == 42.0
     assert await backend.is_online()

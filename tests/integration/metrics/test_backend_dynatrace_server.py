@@ -58,17 +58,33 @@ class FakeDynatrace:
         selector = params.get("metricSelector", "")
         if selector not in self.data:
             return _error(404, f"The metric key {selector} is not known")
-        return web.json_response({
-            "totalCount": 1, "nextPageKey": None, "resolution": params["resolution"],
-            "result": [{"metricId": selector, "dataPointCountRatio": 0.0001,
-                        "dimensionCountRatio": 0.001, "data": self.data[selector]}]})
+        return web.json_response(
+            {
+                "totalCount": 1,
+                "nextPageKey": None,
+                "resolution": params["resolution"],
+                "result": [
+                    {
+                        "metricId": selector,
+                        "dataPointCountRatio": 0.0001,
+                        "dimensionCountRatio": 0.001,
+                        "data": self.data[selector],
+                    }
+                ],
+            }
+        )
 
     async def metrics(self, request: web.Request) -> web.Response:
         self.requests.append(request)
         if not self._authorized(request):
             return _error(401, "Token Authentication failed")
-        return web.json_response({"totalCount": 1000, "nextPageKey": "k", "metrics": [
-            {"metricId": "builtin:host.cpu.usage"}]})
+        return web.json_response(
+            {
+                "totalCount": 1000,
+                "nextPageKey": "k",
+                "metrics": [{"metricId": "builtin:host.cpu.usage"}],
+            }
+        )
 
     async def start(self) -> FakeDynatrace:
         app = web.Application()
@@ -86,9 +102,12 @@ class FakeDynatrace:
 
 
 def _series(*values: float | None, service: str = "SERVICE-1") -> dict[str, Any]:
-    return {"dimensions": [service], "dimensionMap": {"dt.entity.service": service},
-            "timestamps": [1_700_000_000_000 + i for i in range(len(values))],
-            "values": list(values)}
+    return {
+        "dimensions": [service],
+        "dimensionMap": {"dt.entity.service": service},
+        "timestamps": [1_700_000_000_000 + i for i in range(len(values))],
+        "values": list(values),
+    }
 
 
 @pytest.fixture
@@ -99,9 +118,15 @@ async def server() -> AsyncIterator[FakeDynatrace]:
 
 
 def _backend(url: str, *, token: str = TOKEN, interval: str = "1m") -> dynatrace.DynatraceBackend:
-    return dynatrace.from_provider_spec({
-        "type": "dynatrace", "address": url, "secretRef": {"name": "dynatrace"},
-        "credentials": {"dynatrace_token": token}, "metricInterval": interval})
+    return dynatrace.from_provider_spec(
+        {
+            "type": "dynatrace",
+            "address": url,
+            "secretRef": {"name": "dynatrace"},
+            "credentials": {"dynatrace_token": token},
+            "metricInterval": interval,
+        }
+    )
 
 
 async def test_value_over_ten_intervals_at_resolution_inf(server: FakeDynatrace) -> None:
@@ -116,11 +141,15 @@ async def test_value_over_ten_intervals_at_resolution_inf(server: FakeDynatrace)
     assert before <= end <= int(time.time()) * 1000
 
 
-@pytest.mark.parametrize("data", [
-    [],                       # the selector matched no series
-    [_series()],              # a series without values
-    [_series(None)],          # no data points in the window
-], ids=["no-series", "no-values", "null-value"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        [],  # the selector matched no series
+        [_series()],  # a series without values
+        [_series(None)],  # no data points in the window
+    ],
+    ids=["no-series", "no-values", "null-value"],
+)
 async def test_no_values_found(server: FakeDynatrace, data: list[dict[str, Any]]) -> None:
     server.data[SELECTOR] = data
     with pytest.raises(plugins.NoValuesFound, match="no values found"):
@@ -134,8 +163,9 @@ async def test_several_series_are_an_error(server: FakeDynatrace) -> None:
 
 
 async def test_dynatrace_error_text_is_shown(server: FakeDynatrace) -> None:
-    with pytest.raises(dynatrace.common.QueryError,
-                       match="HTTP 404: The metric key builtin:nope is not known"):
+    with pytest.raises(
+        dynatrace.common.QueryError, match="HTTP 404: The metric key builtin:nope is not known"
+    ):
         await _backend(server.url).run_query("builtin:nope")
 
 
@@ -160,7 +190,11 @@ async def test_through_the_plugin_hook(server: FakeDynatrace) -> None:
     manager = pluggy.PluginManager(plugins.PROJECT)
     manager.add_hookspecs(plugins.Specs)
     manager.register(dynatrace)
-    spec = {"type": "dynatrace", "address": server.url, "secretRef": {"name": "dt"},
-            "credentials": {"dynatrace_token": TOKEN}}
+    spec = {
+        "type": "dynatrace",
+        "address": server.url,
+        "secretRef": {"name": "dt"},
+        "credentials": {"dynatrace_token": TOKEN},
+    }
     backend = plugins.Plugins(manager).metric_backend("dynatrace", spec, plugins.PluginContext())
     assert await backend.run_query(SELECTOR) == 3.0

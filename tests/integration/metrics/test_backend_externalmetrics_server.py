@@ -48,37 +48,66 @@ class FakeAdapter:
         self._runner: web.AppRunner | None = None
 
     async def discovery(self, request: web.Request) -> web.Response:
-        return web.json_response({
-            "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": GROUP_VERSION,
-            "resources": [{"name": "externalmetrics", "singularName": "", "namespaced": True,
-                           "kind": "ExternalMetricValueList", "verbs": ["get"]}]})
+        return web.json_response(
+            {
+                "kind": "APIResourceList",
+                "apiVersion": "v1",
+                "groupVersion": GROUP_VERSION,
+                "resources": [
+                    {
+                        "name": "externalmetrics",
+                        "singularName": "",
+                        "namespaced": True,
+                        "kind": "ExternalMetricValueList",
+                        "verbs": ["get"],
+                    }
+                ],
+            }
+        )
 
     async def value(self, request: web.Request) -> web.Response:
         namespace, metric = request.match_info["namespace"], request.match_info["metric"]
         selector = request.query.get("labelSelector", "")
         self.requests.append((request.path, selector))
         if metric in self.failing:
-            return web.json_response({
-                "kind": "Status", "apiVersion": "v1", "status": "Failure",
-                "message": f"unable to fetch metrics from external source for {metric}",
-                "reason": "InternalError", "code": 500}, status=500)
+            return web.json_response(
+                {
+                    "kind": "Status",
+                    "apiVersion": "v1",
+                    "status": "Failure",
+                    "message": f"unable to fetch metrics from external source for {metric}",
+                    "reason": "InternalError",
+                    "code": 500,
+                },
+                status=500,
+            )
         wanted = dict(p.split("=", 1) for p in selector.split(",") if "=" in p)
-        items = [{"metricName": metric, "metricLabels": labels,
-                  "timestamp": "2024-01-01T00:00:00Z", "value": quantity}
-                 for labels, quantity in self.metrics.get((namespace, metric), [])
-                 if all(labels.get(k) == v for k, v in wanted.items())]
-        return web.json_response({"kind": "ExternalMetricValueList",
-                                  "apiVersion": GROUP_VERSION, "metadata": {}, "items": items})
+        items = [
+            {
+                "metricName": metric,
+                "metricLabels": labels,
+                "timestamp": "2024-01-01T00:00:00Z",
+                "value": quantity,
+            }
+            for labels, quantity in self.metrics.get((namespace, metric), [])
+            if all(labels.get(k) == v for k, v in wanted.items())
+        ]
+        return web.json_response(
+            {
+                "kind": "ExternalMetricValueList",
+                "apiVersion": GROUP_VERSION,
+                "metadata": {},
+                "items": items,
+            }
+        )
 
     async def not_found(self, request: web.Request) -> web.Response:
-        return web.json_response({"kind": "Status", "status": "Failure", "code": 404},
-                                 status=404)
+        return web.json_response({"kind": "Status", "status": "Failure", "code": 404}, status=404)
 
     async def start(self, certs: Any) -> FakeAdapter:
         app = web.Application()
         app.router.add_get(f"/apis/{GROUP_VERSION}", self.discovery)
-        app.router.add_get(f"/apis/{GROUP_VERSION}/namespaces/{{namespace}}/{{metric}}",
-                           self.value)
+        app.router.add_get(f"/apis/{GROUP_VERSION}/namespaces/{{namespace}}/{{metric}}", self.value)
         app.router.add_route("*", "/{tail:.*}", self.not_found)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(str(certs.server_cert), str(certs.server_key))
@@ -94,12 +123,25 @@ class FakeAdapter:
 
 
 def _register(cluster: devcluster.LocalCluster, namespace: str, port: int) -> None:
-    cluster.api("POST", f"/api/v1/namespaces/{namespace}/services", {
-        "apiVersion": "v1", "kind": "Service",
-        "metadata": {"name": "metrics-adapter", "namespace": namespace},
-        "spec": {"type": "ExternalName", "externalName": "localhost",
-                 "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}})
-    cluster.kubectl("apply", "-f", "-", input=f"""
+    cluster.api(
+        "POST",
+        f"/api/v1/namespaces/{namespace}/services",
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "metrics-adapter", "namespace": namespace},
+            "spec": {
+                "type": "ExternalName",
+                "externalName": "localhost",
+                "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
+            },
+        },
+    )
+    cluster.kubectl(
+        "apply",
+        "-f",
+        "-",
+        input=f"""
 apiVersion: apiregistration.k8s.io/v1
 kind: APIService
 metadata: {{name: {APISERVICE}}}
@@ -110,7 +152,8 @@ spec:
   versionPriority: 100
   insecureSkipTLSVerify: true
   service: {{namespace: {namespace}, name: metrics-adapter, port: {port}}}
-""")
+""",
+    )
 
 
 def _available(cluster: devcluster.LocalCluster) -> bool:
@@ -148,27 +191,33 @@ def no_apiservice(cluster: devcluster.LocalCluster) -> Iterator[None]:
     yield
 
 
-async def test_value_through_the_aggregator(adapter: FakeAdapter, kube: kube_client.Kube,
-                                            namespace: str) -> None:
-    adapter.metrics[(namespace, "queue-depth")] = [({"queue": "orders"}, "1500m"),
-                                                   ({"queue": "billing"}, "7")]
+async def test_value_through_the_aggregator(
+    adapter: FakeAdapter, kube: kube_client.Kube, namespace: str
+) -> None:
+    adapter.metrics[(namespace, "queue-depth")] = [
+        ({"queue": "orders"}, "1500m"),
+        ({"queue": "billing"}, "7"),
+    ]
     backend = externalmetrics.ExternalMetricsBackend(kube)
     assert await backend.run_query(f"{namespace}/queue-depth?labelSelector=queue%3Dorders") == 1.5
     assert adapter.requests[-1] == (
-        f"/apis/{GROUP_VERSION}/namespaces/{namespace}/queue-depth", "queue=orders")
+        f"/apis/{GROUP_VERSION}/namespaces/{namespace}/queue-depth",
+        "queue=orders",
+    )
 
 
-async def test_default_namespace_and_binary_suffix(adapter: FakeAdapter,
-                                                   kube: kube_client.Kube) -> None:
+async def test_default_namespace_and_binary_suffix(
+    adapter: FakeAdapter, kube: kube_client.Kube
+) -> None:
     adapter.metrics[("default", "bytes-waiting")] = [({}, "2Ki")]
     backend = externalmetrics.ExternalMetricsBackend(kube)
     assert await backend.run_query("bytes-waiting") == 2048.0
     assert await backend.run_query("/bytes-waiting") == 2048.0
 
 
-async def test_no_items_several_items_failing_adapter(adapter: FakeAdapter,
-                                                     kube: kube_client.Kube,
-                                                     namespace: str) -> None:
+async def test_no_items_several_items_failing_adapter(
+    adapter: FakeAdapter, kube: kube_client.Kube, namespace: str
+) -> None:
     adapter.metrics[(namespace, "queue-depth")] = [({"queue": "a"}, "1"), ({"queue": "b"}, "2")]
     backend = externalmetrics.ExternalMetricsBackend(kube)
     with pytest.raises(plugins.NoValuesFound, match="no external metrics found"):
@@ -176,8 +225,10 @@ async def test_no_items_several_items_failing_adapter(adapter: FakeAdapter,
     with pytest.raises(externalmetrics.common.QueryError, match="2 external metric values"):
         await backend.run_query(f"{namespace}/queue-depth")
     adapter.failing.add("broken")
-    with pytest.raises(externalmetrics.common.QueryError,
-                       match=r"error querying external metrics API.*unable to fetch metrics"):
+    with pytest.raises(
+        externalmetrics.common.QueryError,
+        match=r"error querying external metrics API.*unable to fetch metrics",
+    ):
         await backend.run_query(f"{namespace}/broken")
 
 
@@ -186,33 +237,41 @@ async def test_is_online_when_registered(adapter: FakeAdapter, kube: kube_client
     assert adapter.requests[-1][0].endswith("/namespaces/kube-system/dummy-metric")
 
 
-async def test_is_offline_when_no_adapter_is_registered(no_apiservice: None,
-                                                        kube: kube_client.Kube) -> None:
+async def test_is_offline_when_no_adapter_is_registered(
+    no_apiservice: None, kube: kube_client.Kube
+) -> None:
     backend = externalmetrics.ExternalMetricsBackend(kube)
     assert await backend.is_online() is False
     with pytest.raises(externalmetrics.common.QueryError, match="external metrics API"):
         await backend.run_query("anything")
 
 
-async def test_address_and_token_overrides(adapter: FakeAdapter, kube: kube_client.Kube,
-                                           cluster: devcluster.LocalCluster,
-                                           namespace: str) -> None:
+async def test_address_and_token_overrides(
+    adapter: FakeAdapter, kube: kube_client.Kube, cluster: devcluster.LocalCluster, namespace: str
+) -> None:
     adapter.metrics[(namespace, "lag")] = [({}, "12")]
-    spec = {"type": "externalmetrics", "address": cluster.server,
-            "secretRef": {"name": "em"}, "credentials": {"token": cluster.admin_token}}
-    assert await externalmetrics.from_provider_spec(spec, kube).run_query(
-        f"{namespace}/lag") == 12.0
+    spec = {
+        "type": "externalmetrics",
+        "address": cluster.server,
+        "secretRef": {"name": "em"},
+        "credentials": {"token": cluster.admin_token},
+    }
+    assert (
+        await externalmetrics.from_provider_spec(spec, kube).run_query(f"{namespace}/lag") == 12.0
+    )
     spec["credentials"] = {"token": "not-a-valid-token"}
     with pytest.raises(externalmetrics.common.QueryError, match=r"401|Unauthorized"):
         await externalmetrics.from_provider_spec(spec, kube).run_query(f"{namespace}/lag")
 
 
-async def test_through_the_plugin_hook(adapter: FakeAdapter, kube: kube_client.Kube,
-                                       namespace: str) -> None:
+async def test_through_the_plugin_hook(
+    adapter: FakeAdapter, kube: kube_client.Kube, namespace: str
+) -> None:
     adapter.metrics[(namespace, "lag")] = [({}, "0.5")]
     manager = pluggy.PluginManager(plugins.PROJECT)
     manager.add_hookspecs(plugins.Specs)
     manager.register(externalmetrics)
     backend = plugins.Plugins(manager).metric_backend(
-        "externalmetrics", {"type": "externalmetrics"}, plugins.PluginContext(kube=kube))
+        "externalmetrics", {"type": "externalmetrics"}, plugins.PluginContext(kube=kube)
+    )
     assert await backend.run_query(f"{namespace}/lag") == 0.5

@@ -41,7 +41,8 @@ CARBON = shutil.which("carbon-cache")
 pytestmark = pytest.mark.skipif(
     CARBON is None or not pathlib.Path("/usr/lib/python3/dist-packages/graphite").is_dir(),
     reason="needs Debian's graphite-carbon and graphite-web (apt-get install graphite-carbon "
-           "graphite-web)")
+    "graphite-web)",
+)
 
 WEB = """
 import sys
@@ -120,35 +121,76 @@ CARBONLINK_HOSTS = ["127.0.0.1:{query}"]
 DATABASES = {{"default": {{"NAME": "{root}/graphite.db",
                            "ENGINE": "django.db.backends.sqlite3"}}}}
 """)
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "graphite.settings",
-           "GRAPHITE_SETTINGS_MODULE": "flagger_graphite_settings",
-           "PYTHONPATH": str(root / "settings")}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "graphite.settings",
+        "GRAPHITE_SETTINGS_MODULE": "flagger_graphite_settings",
+        "PYTHONPATH": str(root / "settings"),
+    }
     env.pop("VIRTUAL_ENV", None)
     logs = [root / "carbon.out", root / "web.out"]
     server = Graphite(f"http://127.0.0.1:{web_port}", line, logs)
     processes: list[subprocess.Popen[bytes]] = []
     try:
         with logs[0].open("wb") as out:
-            processes.append(subprocess.Popen(
-                [SYSTEM_PYTHON, str(CARBON), f"--config={root}/conf/carbon.conf",
-                 f"--pidfile={root}/carbon.pid", "--debug", "start"],
-                stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True))
+            processes.append(
+                subprocess.Popen(
+                    [
+                        SYSTEM_PYTHON,
+                        str(CARBON),
+                        f"--config={root}/conf/carbon.conf",
+                        f"--pidfile={root}/carbon.pid",
+                        "--debug",
+                        "start",
+                    ],
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    start_new_session=True,
+                )
+            )
         with logs[1].open("wb") as out:
-            processes.append(subprocess.Popen(
-                [SYSTEM_PYTHON, "-c", WEB, str(web_port)], stdout=out,
-                stderr=subprocess.STDOUT, env=env, start_new_session=True))
-        _wait("carbon listening", lambda: bool(socket.create_connection(
-            ("127.0.0.1", line), timeout=1).close() or True), server)
-        _wait("graphite-web answering", lambda: urllib.request.urlopen(
-            f"{server.url}/render?target=none&format=json", timeout=5).status == 200, server)
+            processes.append(
+                subprocess.Popen(
+                    [SYSTEM_PYTHON, "-c", WEB, str(web_port)],
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    start_new_session=True,
+                )
+            )
+        _wait(
+            "carbon listening",
+            lambda: bool(socket.create_connection(("127.0.0.1", line), timeout=1).close() or True),
+            server,
+        )
+        _wait(
+            "graphite-web answering",
+            lambda: (
+                urllib.request.urlopen(
+                    f"{server.url}/render?target=none&format=json", timeout=5
+                ).status
+                == 200
+            ),
+            server,
+        )
         now = int(time.time())
-        server.send([f"test.backend.requests {v} {now - 5 + i}" for i, v in
-                     enumerate((10, 20, 30, 40))]
-                    + [f"test.frontend.requests 5 {now - 5 + i}" for i in range(4)]
-                    + [f"test.sparse.requests 7 {now - 5}"])
-        _wait("the points reaching graphite-web", lambda: b"40.0" in urllib.request.urlopen(
-            f"{server.url}/render?target=test.backend.requests&from=-1min&format=json",
-            timeout=5).read(), server)
+        server.send(
+            [f"test.backend.requests {v} {now - 5 + i}" for i, v in enumerate((10, 20, 30, 40))]
+            + [f"test.frontend.requests 5 {now - 5 + i}" for i in range(4)]
+            + [f"test.sparse.requests 7 {now - 5}"]
+        )
+        _wait(
+            "the points reaching graphite-web",
+            lambda: (
+                b"40.0"
+                in urllib.request.urlopen(
+                    f"{server.url}/render?target=test.backend.requests&from=-1min&format=json",
+                    timeout=5,
+                ).read()
+            ),
+            server,
+        )
         yield server
     finally:
         for process in processes:
@@ -171,7 +213,8 @@ async def test_value_is_the_latest_point(backend: graphite.GraphiteBackend) -> N
 
 
 async def test_sparse_series_gives_its_last_non_null_point(
-        backend: graphite.GraphiteBackend) -> None:
+    backend: graphite.GraphiteBackend,
+) -> None:
     assert await backend.run_query("target=test.sparse.requests&from=-1min") == 7.0
 
 
@@ -186,18 +229,25 @@ async def test_multi_line_template_summing_series(backend: graphite.GraphiteBack
 
 
 async def test_metric_template_with_variables_runs(backend: graphite.GraphiteBackend) -> None:
-    canary = Canary.model_validate({
-        "apiVersion": "flagger.app/v1beta1", "kind": "Canary",
-        "metadata": {"name": "backend", "namespace": "test"},
-        "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "backend"},
-                 "service": {"port": 9898}}})
+    canary = Canary.model_validate(
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "Canary",
+            "metadata": {"name": "backend", "namespace": "test"},
+            "spec": {
+                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "backend"},
+                "service": {"port": 9898},
+            },
+        }
+    )
     template = "target=maxSeries(test.{{ target }}.requests)\n&from=-{{ variables.window }}\n"
     query = templating.render(template, templating.model_for(canary, "1m", {"window": "2min"}))
     assert await backend.run_query(query) == 40.0
 
 
 async def test_go_duration_minutes_are_not_a_graphite_offset(
-        backend: graphite.GraphiteBackend) -> None:
+    backend: graphite.GraphiteBackend,
+) -> None:
     # Graphite spells minutes "min": "from=-{{ interval }}" with interval 1m fails (as in Flagger)
     with pytest.raises(graphite.QueryError, match="Invalid offset unit 'm'"):
         await backend.run_query("target=test.backend.requests&from=-1m")
@@ -237,10 +287,13 @@ async def _basic_auth_proxy(upstream: str, user: str, password: str) -> AsyncIte
     async def handle(request: web.Request) -> web.StreamResponse:
         if request.headers.get("Authorization") != expected:
             return web.Response(status=401, text="401 Authorization Required")
-        async with ClientSession() as session, session.get(
-                upstream + request.path_qs.removeprefix("/graphite")) as answer:
-            return web.Response(status=answer.status, body=await answer.read(),
-                                content_type="application/json")
+        async with (
+            ClientSession() as session,
+            session.get(upstream + request.path_qs.removeprefix("/graphite")) as answer,
+        ):
+            return web.Response(
+                status=answer.status, body=await answer.read(), content_type="application/json"
+            )
 
     app = web.Application()
     app.router.add_route("GET", "/{tail:.*}", handle)
@@ -263,8 +316,12 @@ def _plugins() -> plugins.Plugins:
 
 async def test_secret_credentials_reach_the_proxy(graphite_server: Graphite) -> None:
     async with _basic_auth_proxy(graphite_server.url, "flagger", "s3cr3t") as address:
-        spec = {"type": "graphite", "address": address, "secretRef": {"name": "graphite"},
-                prometheus.CREDENTIALS_KEY: {"username": "flagger", "password": "s3cr3t"}}
+        spec = {
+            "type": "graphite",
+            "address": address,
+            "secretRef": {"name": "graphite"},
+            prometheus.CREDENTIALS_KEY: {"username": "flagger", "password": "s3cr3t"},
+        }
         backend = _plugins().metric_backend("graphite", spec, plugins.PluginContext())
         assert await backend.run_query("target=test.backend.requests&from=-1min") == 40.0
         assert await backend.is_online() is True

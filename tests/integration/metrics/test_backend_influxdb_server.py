@@ -27,10 +27,12 @@ from flagger.metrics import influxdb, prometheus
 
 TOKEN = "influx-token=="
 ORG = "flagger-org"
-HEAD = ("#datatype,string,long,dateTimeRFC3339,dateTimeRFC3339,double,string,string\r\n"
-        "#group,false,false,true,true,false,true,true\r\n"
-        "#default,_result,,,,,,\r\n"
-        ",result,table,_start,_stop,_value,_field,_measurement\r\n")
+HEAD = (
+    "#datatype,string,long,dateTimeRFC3339,dateTimeRFC3339,double,string,string\r\n"
+    "#group,false,false,true,true,false,true,true\r\n"
+    "#default,_result,,,,,,\r\n"
+    ",result,table,_start,_stop,_value,_field,_measurement\r\n"
+)
 ROW = ",,{t},2026-11-26T10:00:00Z,2026-11-26T12:00:00Z,{v},usage_idle,cpu\r\n"
 SUCCESS_RATE = 'from(bucket: "k8s") |> range(start: -1m) |> mean()'
 PER_HOST = 'from(bucket: "k8s") |> range(start: -1m) |> mean() |> group(columns: ["host"])'
@@ -40,9 +42,12 @@ ANSWERS: dict[str, tuple[int, str]] = {
     SUCCESS_RATE: (200, HEAD + ROW.format(t=0, v="99.25") + "\r\n"),
     PER_HOST: (200, HEAD + ROW.format(t=0, v="98") + ROW.format(t=1, v="97") + "\r\n"),
     NOTHING: (200, "\r\n"),
-    MISSING_BUCKET: (200, "#datatype,string,string\r\n#group,true,true\r\n#default,,\r\n"
-                     ",error,reference\r\n"
-                     ',"runtime error @1:1-1:26: from: bucket ""absent"" not found",\r\n'),
+    MISSING_BUCKET: (
+        200,
+        "#datatype,string,string\r\n#group,true,true\r\n#default,,\r\n"
+        ",error,reference\r\n"
+        ',"runtime error @1:1-1:26: from: bucket ""absent"" not found",\r\n',
+    ),
 }
 
 
@@ -71,18 +76,28 @@ def _influxdb(buckets: set[str]) -> web.Application:
             return _error(400, "invalid", f"invalid content type {request.content_type}")
         body: Mapping[str, Any] = await request.json()
         dialect = body.get("dialect") or {}
-        if body.get("type") != "flux" or dialect.get("annotations") != [
-                "datatype", "group", "default"] or dialect.get("header") is not True:
+        if (
+            body.get("type") != "flux"
+            or dialect.get("annotations") != ["datatype", "group", "default"]
+            or dialect.get("header") is not True
+        ):
             return _error(400, "invalid", "failed to decode request body: unsupported dialect")
         flux = body.get("query", "")
         if flux == influxdb.ONLINE_QUERY:
             if "default" not in buckets:
-                return _error(404, "not found", 'failed to initialize execute state: could '
-                              'not find bucket "default"')
+                return _error(
+                    404,
+                    "not found",
+                    'failed to initialize execute state: could not find bucket "default"',
+                )
             return web.Response(text="\r\n", content_type="text/csv")
         if flux not in ANSWERS:
-            return _error(400, "invalid", "compilation failed: error at @1:1-1:5: "
-                          f"undefined identifier {flux.split('(')[0]!r}")
+            return _error(
+                400,
+                "invalid",
+                "compilation failed: error at @1:1-1:5: "
+                f"undefined identifier {flux.split('(')[0]!r}",
+            )
         status, csv = ANSWERS[flux]
         return web.Response(status=status, text=csv, content_type="text/csv")
 
@@ -104,8 +119,9 @@ Start = Callable[..., Any]
 async def start_influxdb() -> AsyncIterator[Start]:
     runners: list[web.AppRunner] = []
 
-    async def start(buckets: set[str] | frozenset[str] = frozenset({"default", "k8s"})
-                    ) -> tuple[str, web.Application]:
+    async def start(
+        buckets: set[str] | frozenset[str] = frozenset({"default", "k8s"}),
+    ) -> tuple[str, web.Application]:
         app = _influxdb(set(buckets))
         runner = web.AppRunner(app)
         await runner.setup()
@@ -120,8 +136,12 @@ async def start_influxdb() -> AsyncIterator[Start]:
 
 
 def _spec(address: str, **credentials: str) -> dict[str, Any]:
-    return {"type": "influxdb", "address": address, "secretRef": {"name": "influx"},
-            prometheus.CREDENTIALS_KEY: credentials or {"token": TOKEN, "org": ORG}}
+    return {
+        "type": "influxdb",
+        "address": address,
+        "secretRef": {"name": "influx"},
+        prometheus.CREDENTIALS_KEY: credentials or {"token": TOKEN, "org": ORG},
+    }
 
 
 def _plugins() -> plugins.Plugins:
@@ -153,8 +173,10 @@ async def test_empty_result_has_no_values(start_influxdb: Start) -> None:
 
 async def test_compile_error_carries_influxdb_message(start_influxdb: Start) -> None:
     address, _ = await start_influxdb()
-    with pytest.raises(influxdb.QueryError, match=(
-            "error accessing influxdb query api: invalid: compilation failed")):
+    with pytest.raises(
+        influxdb.QueryError,
+        match=("error accessing influxdb query api: invalid: compilation failed"),
+    ):
         await influxdb.from_provider_spec(_spec(address)).run_query("form(bucket: 1)")
 
 

@@ -63,20 +63,27 @@ def keptn_crds(cluster: devcluster.LocalCluster) -> Iterator[None]:
 
 
 @pytest.fixture
-async def kube(cluster: devcluster.LocalCluster,
-               keptn_crds: None) -> AsyncIterator[kube_client.Kube]:
+async def kube(
+    cluster: devcluster.LocalCluster, keptn_crds: None
+) -> AsyncIterator[kube_client.Kube]:
     client = await kube_client.Kube.connect(str(cluster.kubeconfig))
     yield client
     await client.close()
 
 
-async def _metric(kube: kube_client.Kube, namespace: str, name: str,
-                  value: str | None) -> None:
-    created = await kube.create({
-        "apiVersion": keptn.API_VERSION, "kind": "KeptnMetric",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {"provider": {"name": "my-provider"}, "query": "my-query",
-                 "fetchIntervalSeconds": 5}})
+async def _metric(kube: kube_client.Kube, namespace: str, name: str, value: str | None) -> None:
+    created = await kube.create(
+        {
+            "apiVersion": keptn.API_VERSION,
+            "kind": "KeptnMetric",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {
+                "provider": {"name": "my-provider"},
+                "query": "my-query",
+                "fetchIntervalSeconds": 5,
+            },
+        }
+    )
     if value is not None:
         created["status"] = {"value": value, "rawValue": "e30="}
         await kube.replace_status(created)
@@ -93,20 +100,24 @@ class KeptnOperator:
         while True:
             for item in await self.kube.list(keptn.API_VERSION, "Analysis", self.namespace):
                 if item.get("status") or self.verdict is None:
-                    if item["metadata"]["name"] not in [s["metadata"]["name"]
-                                                        for s in self.seen]:
+                    if item["metadata"]["name"] not in [s["metadata"]["name"] for s in self.seen]:
                         self.seen.append(item)
                     continue
                 self.seen.append(item)
-                item["status"] = {"state": "Completed", "pass": self.verdict,
-                                  "raw": "{}", "timeframe": {"from": None, "to": None}}
+                item["status"] = {
+                    "state": "Completed",
+                    "pass": self.verdict,
+                    "raw": "{}",
+                    "timeframe": {"from": None, "to": None},
+                }
                 await self.kube.replace_status(item)
             await asyncio.sleep(0.1)
 
 
 @contextlib.asynccontextmanager
-async def _operator(kube: kube_client.Kube, namespace: str,
-                    verdict: bool | None) -> AsyncIterator[KeptnOperator]:
+async def _operator(
+    kube: kube_client.Kube, namespace: str, verdict: bool | None
+) -> AsyncIterator[KeptnOperator]:
     operator = KeptnOperator(kube, namespace, verdict)
     task = asyncio.create_task(operator.run())
     try:
@@ -124,11 +135,13 @@ async def test_keptn_metric_value(kube: kube_client.Kube, namespace: str) -> Non
     assert await backend.run_query(f"  KeptnMetrics/{namespace}/Response-Time\n") == 3.5
 
 
-async def test_missing_metric_and_metric_without_value(kube: kube_client.Kube,
-                                                       namespace: str) -> None:
+async def test_missing_metric_and_metric_without_value(
+    kube: kube_client.Kube, namespace: str
+) -> None:
     backend = keptn.KeptnBackend(kube)
-    with pytest.raises(keptn.common.QueryError,
-                       match=f"could not retrieve KeptnMetric {namespace}/absent"):
+    with pytest.raises(
+        keptn.common.QueryError, match=f"could not retrieve KeptnMetric {namespace}/absent"
+    ):
         await backend.run_query(f"keptnmetric/{namespace}/absent")
     await _metric(kube, namespace, "pending", None)
     with pytest.raises(keptn.common.QueryError, match="no value found in resource"):
@@ -142,9 +155,11 @@ async def test_passed_analysis(kube: kube_client.Kube, namespace: str) -> None:
     assert value == 1.0
     created = operator.seen[0]
     assert created["metadata"]["name"].startswith("my-analysis-")
-    assert created["spec"] == {"analysisDefinition": {"name": "my-analysis"},
-                               "timeframe": {"recent": "5m"},
-                               "args": {"foo": "bar", "bar": "foo"}}
+    assert created["spec"] == {
+        "analysisDefinition": {"name": "my-analysis"},
+        "timeframe": {"recent": "5m"},
+        "args": {"foo": "bar", "bar": "foo"},
+    }
     assert await kube.list(keptn.API_VERSION, "Analysis", namespace) == []
 
 
@@ -172,7 +187,6 @@ async def test_through_the_plugin_hook(kube: kube_client.Kube, namespace: str) -
     manager.add_hookspecs(plugins.Specs)
     manager.register(keptn)
     installed = plugins.Plugins(manager)
-    backend = installed.metric_backend("keptn", {"type": "keptn"},
-                                       plugins.PluginContext(kube=kube))
+    backend = installed.metric_backend("keptn", {"type": "keptn"}, plugins.PluginContext(kube=kube))
     assert await backend.is_online() is True
     assert await backend.run_query(f"keptnmetric/{namespace}/errors") == 0.25

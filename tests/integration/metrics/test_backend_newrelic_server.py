@@ -41,17 +41,24 @@ class FakeInsights:
         if request.headers.get("X-Query-Key") != KEY:
             return web.json_response(
                 {"error": "Invalid query key (maybe you are using the wrong account id?)"},
-                status=403)
+                status=403,
+            )
         nrql = request.query.get("nrql", "")
         self.nrql.append(nrql)
         match = re.fullmatch(r"(SELECT .+) SINCE (\d+) seconds ago", nrql)
         if match is None:
-            return web.json_response({"error": f"NRQL Syntax Error: Error at line 1: {nrql}"},
-                                     status=400)
-        body = self.answers.get(match.group(1),
-                                {"results": [{"events": []}]})
-        body.setdefault("metadata", {"eventTypes": ["Metric"], "rawSince": f"{match.group(2)} "
-                                     "SECONDS AGO", "rawUntil": "NOW"})
+            return web.json_response(
+                {"error": f"NRQL Syntax Error: Error at line 1: {nrql}"}, status=400
+            )
+        body = self.answers.get(match.group(1), {"results": [{"events": []}]})
+        body.setdefault(
+            "metadata",
+            {
+                "eventTypes": ["Metric"],
+                "rawSince": f"{match.group(2)} SECONDS AGO",
+                "rawUntil": "NOW",
+            },
+        )
         return web.json_response(body)
 
     async def start(self) -> FakeInsights:
@@ -75,16 +82,24 @@ async def server() -> AsyncIterator[FakeInsights]:
     await fake.stop()
 
 
-def _backend(url: str, *, key: str = KEY, account: str = ACCOUNT,
-             interval: str = "1m") -> newrelic.NewRelicBackend:
-    return newrelic.from_provider_spec({
-        "type": "newrelic", "address": url, "secretRef": {"name": "newrelic"},
-        "credentials": {"newrelic_account_id": account, "newrelic_query_key": key},
-        "metricInterval": interval})
+def _backend(
+    url: str, *, key: str = KEY, account: str = ACCOUNT, interval: str = "1m"
+) -> newrelic.NewRelicBackend:
+    return newrelic.from_provider_spec(
+        {
+            "type": "newrelic",
+            "address": url,
+            "secretRef": {"name": "newrelic"},
+            "credentials": {"newrelic_account_id": account, "newrelic_query_key": key},
+            "metricInterval": interval,
+        }
+    )
 
 
-RATE = ("SELECT filter(sum(nginx_ingress_controller_requests), WHERE status >= '500') / "
-        "sum(nginx_ingress_controller_requests) * 100 FROM Metric WHERE ingress = 'podinfo'")
+RATE = (
+    "SELECT filter(sum(nginx_ingress_controller_requests), WHERE status >= '500') / "
+    "sum(nginx_ingress_controller_requests) * 100 FROM Metric WHERE ingress = 'podinfo'"
+)
 
 
 async def test_arithmetic_result_over_the_interval(server: FakeInsights) -> None:
@@ -99,10 +114,14 @@ async def test_single_function_value(server: FakeInsights) -> None:
     assert await _backend(server.url).run_query(query) == 0.213
 
 
-@pytest.mark.parametrize("body", [
-    {"results": []},
-    {"results": [{"result": None}]},
-], ids=["no-results", "null-result"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"results": []},
+        {"results": [{"result": None}]},
+    ],
+    ids=["no-results", "null-result"],
+)
 async def test_no_values_found(server: FakeInsights, body: dict[str, Any]) -> None:
     server.answers[RATE] = body
     with pytest.raises(plugins.NoValuesFound, match="no values found"):
@@ -116,8 +135,12 @@ async def test_several_results_are_an_error(server: FakeInsights) -> None:
 
 
 async def test_facets_are_an_error(server: FakeInsights) -> None:
-    server.answers[RATE] = {"facets": [{"name": "a", "results": [{"result": 1}]},
-                                       {"name": "b", "results": [{"result": 2}]}]}
+    server.answers[RATE] = {
+        "facets": [
+            {"name": "a", "results": [{"result": 1}]},
+            {"name": "b", "results": [{"result": 2}]},
+        ]
+    }
     with pytest.raises(newrelic.common.QueryError, match="2 facets"):
         await _backend(server.url).run_query(RATE)
 
@@ -148,7 +171,11 @@ async def test_through_the_plugin_hook(server: FakeInsights) -> None:
     manager = pluggy.PluginManager(plugins.PROJECT)
     manager.add_hookspecs(plugins.Specs)
     manager.register(newrelic)
-    spec = {"type": "newrelic", "address": server.url, "secretRef": {"name": "nr"},
-            "credentials": {"newrelic_account_id": ACCOUNT, "newrelic_query_key": KEY}}
+    spec = {
+        "type": "newrelic",
+        "address": server.url,
+        "secretRef": {"name": "nr"},
+        "credentials": {"newrelic_account_id": ACCOUNT, "newrelic_query_key": KEY},
+    }
     backend = plugins.Plugins(manager).metric_backend("newrelic", spec, plugins.PluginContext())
     assert await backend.run_query(RATE) == 99.5

@@ -67,8 +67,9 @@ class FakeSignalFlow:
             message = json.loads(frame.data)
             if message.get("type") == "authenticate":
                 if message.get("token") != TOKEN:
-                    await ws.send_json({"type": "error", "error": 401,
-                                        "message": "Invalid auth token"})
+                    await ws.send_json(
+                        {"type": "error", "error": 401, "message": "Invalid auth token"}
+                    )
                     await ws.close(code=4401, message=b"unauthorized")
                     break
                 authenticated = True
@@ -84,33 +85,82 @@ class FakeSignalFlow:
     async def _execute(self, ws: web.WebSocketResponse, message: dict[str, Any]) -> None:
         channel, program = message["channel"], message["program"]
         start, stop = message.get("start"), message.get("stop")
-        if not (isinstance(start, int) and isinstance(stop, int) and start < stop
-                and message.get("immediate") is True):
-            await ws.send_json({"type": "error", "channel": channel, "error": 400,
-                                "errorType": "INVALID_PARAMETER",
-                                "message": "start, stop and immediate are required"})
+        if not (
+            isinstance(start, int)
+            and isinstance(stop, int)
+            and start < stop
+            and message.get("immediate") is True
+        ):
+            await ws.send_json(
+                {
+                    "type": "error",
+                    "channel": channel,
+                    "error": 400,
+                    "errorType": "INVALID_PARAMETER",
+                    "message": "start, stop and immediate are required",
+                }
+            )
             return
         if program in self.errors:
-            await ws.send_json({"type": "error", "channel": channel, "error": 400,
-                                "errorType": "ANALYTICS_PROGRAM_NAME_ERROR",
-                                "message": self.errors[program]})
+            await ws.send_json(
+                {
+                    "type": "error",
+                    "channel": channel,
+                    "error": 400,
+                    "errorType": "ANALYTICS_PROGRAM_NAME_ERROR",
+                    "message": self.errors[program],
+                }
+            )
             return
-        await ws.send_json({"type": "control-message", "channel": channel,
-                            "event": "STREAM_START", "timestampMs": stop})
-        await ws.send_json({"type": "control-message", "channel": channel,
-                            "event": "JOB_START", "handle": "HANDLE1"})
-        await ws.send_json({"type": "message", "channel": channel, "logicalTimestampMs": start,
-                            "message": {"messageCode": "JOB_RUNNING_RESOLUTION",
-                                        "contents": {"resolutionMs": 10_000}}})
+        await ws.send_json(
+            {
+                "type": "control-message",
+                "channel": channel,
+                "event": "STREAM_START",
+                "timestampMs": stop,
+            }
+        )
+        await ws.send_json(
+            {
+                "type": "control-message",
+                "channel": channel,
+                "event": "JOB_START",
+                "handle": "HANDLE1",
+            }
+        )
+        await ws.send_json(
+            {
+                "type": "message",
+                "channel": channel,
+                "logicalTimestampMs": start,
+                "message": {
+                    "messageCode": "JOB_RUNNING_RESOLUTION",
+                    "contents": {"resolutionMs": 10_000},
+                },
+            }
+        )
         batches = self.programs.get(program, [])
         for tsid in sorted({tsid for batch in batches for tsid, _, _ in batch}):
-            await ws.send_json({"type": "metadata", "channel": channel, "tsId": str(tsid),
-                                "properties": {"sf_metric": "service.request.count"}})
+            await ws.send_json(
+                {
+                    "type": "metadata",
+                    "channel": channel,
+                    "tsId": str(tsid),
+                    "properties": {"sf_metric": "service.request.count"},
+                }
+            )
         for i, batch in enumerate(batches):
-            await ws.send_bytes(_data_frame(channel, start + i * 10_000, batch,
-                                            compressed=self.compressed))
-        await ws.send_json({"type": "control-message", "channel": channel,
-                            "event": "END_OF_CHANNEL", "handle": "HANDLE1"})
+            await ws.send_bytes(
+                _data_frame(channel, start + i * 10_000, batch, compressed=self.compressed)
+            )
+        await ws.send_json(
+            {
+                "type": "control-message",
+                "channel": channel,
+                "event": "END_OF_CHANNEL",
+                "handle": "HANDLE1",
+            }
+        )
 
     async def metric(self, request: web.Request) -> web.Response:
         self.validations.append(request)
@@ -141,9 +191,15 @@ async def server() -> AsyncIterator[FakeSignalFlow]:
 
 
 def _backend(url: str, *, token: str = TOKEN, interval: str = "1m") -> splunk.SplunkBackend:
-    return splunk.from_provider_spec({
-        "type": "splunk", "address": url, "secretRef": {"name": "splunk"},
-        "credentials": {"sf_token_key": token}, "metricInterval": interval})
+    return splunk.from_provider_spec(
+        {
+            "type": "splunk",
+            "address": url,
+            "secretRef": {"name": "splunk"},
+            "credentials": {"sf_token_key": token},
+            "metricInterval": interval,
+        }
+    )
 
 
 async def test_value_is_the_last_point_over_ten_intervals(server: FakeSignalFlow) -> None:
@@ -176,14 +232,17 @@ async def test_several_time_series_are_an_error(server: FakeSignalFlow) -> None:
 
 async def test_program_error_text_is_shown(server: FakeSignalFlow) -> None:
     server.errors["data("] = "Syntax error at line 1: unexpected end of input"
-    with pytest.raises(splunk.common.QueryError,
-                       match=r"400 \(ANALYTICS_PROGRAM_NAME_ERROR\): Syntax error at line 1"):
+    with pytest.raises(
+        splunk.common.QueryError,
+        match=r"400 \(ANALYTICS_PROGRAM_NAME_ERROR\): Syntax error at line 1",
+    ):
         await _backend(server.url).run_query("data(")
 
 
 async def test_wrong_token_is_refused(server: FakeSignalFlow) -> None:
-    with pytest.raises(splunk.common.QueryError,
-                       match="error authenticating: 401: Invalid auth token"):
+    with pytest.raises(
+        splunk.common.QueryError, match="error authenticating: 401: Invalid auth token"
+    ):
         await _backend(server.url, token="wrong").run_query(PROGRAM)
     assert server.executed == []
 
@@ -204,7 +263,11 @@ async def test_through_the_plugin_hook(server: FakeSignalFlow) -> None:
     manager = pluggy.PluginManager(plugins.PROJECT)
     manager.add_hookspecs(plugins.Specs)
     manager.register(splunk)
-    spec = {"type": "splunk", "address": server.url, "secretRef": {"name": "sf"},
-            "credentials": {"sf_token_key": TOKEN}}
+    spec = {
+        "type": "splunk",
+        "address": server.url,
+        "secretRef": {"name": "sf"},
+        "credentials": {"sf_token_key": TOKEN},
+    }
     backend = plugins.Plugins(manager).metric_backend("splunk", spec, plugins.PluginContext())
     assert await backend.run_query(PROGRAM) == 0.5

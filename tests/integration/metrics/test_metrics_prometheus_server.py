@@ -39,8 +39,27 @@ from flagger.api.canary import Canary
 from flagger.devcluster import pki
 from flagger.metrics import observers, prometheus, templating
 
-ISTIO_BUCKETS = (0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000,
-                 300000, 600000, 1800000, 3600000)
+ISTIO_BUCKETS = (
+    0.5,
+    1,
+    5,
+    10,
+    25,
+    50,
+    100,
+    250,
+    500,
+    1000,
+    2500,
+    5000,
+    10000,
+    30000,
+    60000,
+    300000,
+    600000,
+    1800000,
+    3600000,
+)
 TOKEN = "s3cr3t-token"
 
 
@@ -61,18 +80,29 @@ def _closed_port() -> int:
 
 
 def _canary(target: str, namespace: str = "test") -> Canary:
-    return Canary.model_validate({
-        "apiVersion": "flagger.app/v1beta1", "kind": "Canary",
-        "metadata": {"name": target, "namespace": namespace},
-        "spec": {
-            "provider": "istio",
-            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": target},
-            "service": {"port": 9898},
-            "analysis": {"interval": "1m", "threshold": 5,
-                         "metrics": [{"name": "request-success-rate",
-                                      "thresholdRange": {"min": 99}, "interval": "1m"}]},
-        },
-    })
+    return Canary.model_validate(
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "Canary",
+            "metadata": {"name": target, "namespace": namespace},
+            "spec": {
+                "provider": "istio",
+                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": target},
+                "service": {"port": 9898},
+                "analysis": {
+                    "interval": "1m",
+                    "threshold": 5,
+                    "metrics": [
+                        {
+                            "name": "request-success-rate",
+                            "thresholdRange": {"min": 99},
+                            "interval": "1m",
+                        }
+                    ],
+                },
+            },
+        }
+    )
 
 
 def _instant(server: _Server, query: str) -> list[Any]:
@@ -101,10 +131,15 @@ def istio_prometheus(
     registry = prometheus_client.CollectorRegistry()
     labels = ("reporter", "destination_workload_namespace", "destination_workload")
     requests = prometheus_client.Counter(
-        "istio_requests_total", "Requests", (*labels, "response_code"), registry=registry)
+        "istio_requests_total", "Requests", (*labels, "response_code"), registry=registry
+    )
     duration = prometheus_client.Histogram(
-        "istio_request_duration_milliseconds", "Duration", labels, buckets=ISTIO_BUCKETS,
-        registry=registry)
+        "istio_request_duration_milliseconds",
+        "Duration",
+        labels,
+        buckets=ISTIO_BUCKETS,
+        registry=registry,
+    )
     traffic = [  # reporter, workload, code, count, milliseconds
         ("destination", "backend", "200", 30, 2000.0),
         ("destination", "backend", "500", 10, 2000.0),
@@ -175,7 +210,8 @@ async def test_bad_query_reports_prometheus_error_text(
 async def test_several_series_are_an_error(backend: prometheus.PrometheusBackend) -> None:
     with pytest.raises(prometheus.QueryError, match=r"^query returned 2 values, expected one"):
         await backend.run_query(
-            'istio_requests_total{reporter="destination", destination_workload="backend"}')
+            'istio_requests_total{reporter="destination", destination_workload="backend"}'
+        )
 
 
 async def test_metric_template_with_variables_runs(
@@ -229,11 +265,13 @@ def _auth_proxy(upstream: str, authorization: str, seen: list[dict[str, str]]) -
         seen.append(dict(request.headers))
         if request.headers.get("Authorization") != authorization:
             return web.Response(status=401, text="Unauthorized")
-        async with aiohttp.ClientSession() as session, session.get(
-            upstream + request.path_qs
-        ) as answer:
-            return web.Response(body=await answer.read(), status=answer.status,
-                                content_type=answer.content_type)
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(upstream + request.path_qs) as answer,
+        ):
+            return web.Response(
+                body=await answer.read(), status=answer.status, content_type=answer.content_type
+            )
 
     app = web.Application()
     app.router.add_get("/{tail:.*}", handle)
@@ -252,8 +290,12 @@ async def test_bearer_token_from_the_secret_reaches_the_proxy(
     async with _serve(app) as url:
         installed = plugins.load(extra=[prometheus])
         secret_data = {"token": TOKEN}
-        spec = _spec(url, secretRef={"name": "prom-auth"}, headers={"X-Scope-OrgID": ["team-a"]},
-                     credentials=secret_data)
+        spec = _spec(
+            url,
+            secretRef={"name": "prom-auth"},
+            headers={"X-Scope-OrgID": ["team-a"]},
+            credentials=secret_data,
+        )
         backend = installed.metric_backend("prometheus", spec, plugins.PluginContext())
         query = observers.render(observers.ISTIO, "request-success-rate", _canary("backend"), "1m")
         assert await backend.run_query(query) == pytest.approx(75.0)
@@ -261,7 +303,8 @@ async def test_bearer_token_from_the_secret_reaches_the_proxy(
         assert seen[-1]["X-Scope-OrgID"] == "team-a"
 
         unauthorized = prometheus.from_provider_spec(
-            _spec(url, secretRef={"name": "x"}, credentials={"token": "wrong"}))
+            _spec(url, secretRef={"name": "x"}, credentials={"token": "wrong"})
+        )
         with pytest.raises(prometheus.QueryError, match=r"^error response: HTTP 401: Unauthorized"):
             await unauthorized.run_query("vector(1)")
         assert await unauthorized.is_online() is False
@@ -275,8 +318,9 @@ async def test_basic_auth_from_the_secret_reaches_the_proxy(
     app = _auth_proxy(istio_prometheus.url, "Basic YWRtaW46cGFzcw==", seen)  # admin:pass
     async with _serve(app) as url:
         encoded = {"username": "YWRtaW4=", "password": "cGFzcw=="}  # as the API returns them
-        spec = _spec(url, secretRef={"name": "prom-auth"},
-                     credentials=prometheus.decode_secret_data(encoded))
+        spec = _spec(
+            url, secretRef={"name": "prom-auth"}, credentials=prometheus.decode_secret_data(encoded)
+        )
         backend = prometheus.from_provider_spec(spec)
         assert await backend.is_online() is True
         assert seen[-1]["Authorization"] == "Basic YWRtaW46cGFzcw=="
@@ -294,7 +338,8 @@ async def test_insecure_skip_verify_accepts_a_self_signed_certificate(
         with pytest.raises(prometheus.QueryError, match="certificate verify failed"):
             await strict.run_query("vector(1)")
         insecure = prometheus.from_provider_spec(
-            _spec(url, insecureSkipVerify=True, credentials={"token": TOKEN}))
+            _spec(url, insecureSkipVerify=True, credentials={"token": TOKEN})
+        )
         assert await insecure.run_query("vector(1)") == 1.0
 
 
@@ -311,16 +356,18 @@ async def test_slow_server_times_out() -> None:
         backend = prometheus.PrometheusBackend(url, timeout=0.3)
         began = time.monotonic()
         try:
-            with pytest.raises(prometheus.QueryError,
-                               match=r"^request failed: timeout after 0.3s$"):
+            with pytest.raises(
+                prometheus.QueryError, match=r"^request failed: timeout after 0.3s$"
+            ):
                 await backend.run_query("vector(1)")
             assert time.monotonic() - began < 1.5
         finally:
             release.set()
 
 
-async def test_shared_session_is_reused_and_left_open(backend: prometheus.PrometheusBackend,
-                                                      istio_prometheus: _Server) -> None:
+async def test_shared_session_is_reused_and_left_open(
+    backend: prometheus.PrometheusBackend, istio_prometheus: _Server
+) -> None:
     async with aiohttp.ClientSession() as session:
         shared = prometheus.PrometheusBackend(istio_prometheus.url, session=session)
         assert await shared.run_query("vector(1)") == 1.0

@@ -21,8 +21,9 @@ from flagger.observability import events
 
 pytestmark = pytest.mark.cluster
 
-REFERENCE_CRD = (pathlib.Path(__file__).resolve().parents[4] / "shared" / "reference"
-                 / "flagger-crd.yaml")
+REFERENCE_CRD = (
+    pathlib.Path(__file__).resolve().parents[4] / "shared" / "reference" / "flagger-crd.yaml"
+)
 
 
 def ensure_canary_crd(cluster: devcluster.LocalCluster) -> None:
@@ -31,33 +32,51 @@ def ensure_canary_crd(cluster: devcluster.LocalCluster) -> None:
         return
     if not REFERENCE_CRD.exists():
         pytest.skip(f"no Canary CRD installed and {REFERENCE_CRD} not found")
-    [crd] = [d for d in yaml.safe_load_all(REFERENCE_CRD.read_text())
-             if d and d["metadata"]["name"] == "canaries.flagger.app"]
+    [crd] = [
+        d
+        for d in yaml.safe_load_all(REFERENCE_CRD.read_text())
+        if d and d["metadata"]["name"] == "canaries.flagger.app"
+    ]
     cluster.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(crd))
-    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                    "crd/canaries.flagger.app")
+    cluster.kubectl(
+        "wait", "--for=condition=Established", "--timeout=60s", "crd/canaries.flagger.app"
+    )
 
 
 def create_canary(cluster: devcluster.LocalCluster, namespace: str) -> canary_api.Canary:
     ensure_canary_crd(cluster)
-    created = cluster.api("POST", f"/apis/flagger.app/v1beta1/namespaces/{namespace}/canaries", {
-        "apiVersion": "flagger.app/v1beta1",
-        "kind": "Canary",
-        "metadata": {"name": "podinfo", "namespace": namespace},
-        "spec": {
-            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-            "service": {"port": 9898},
-            "analysis": {"interval": "1m", "threshold": 5, "maxWeight": 50, "stepWeight": 10},
+    created = cluster.api(
+        "POST",
+        f"/apis/flagger.app/v1beta1/namespaces/{namespace}/canaries",
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "Canary",
+            "metadata": {"name": "podinfo", "namespace": namespace},
+            "spec": {
+                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+                "service": {"port": 9898},
+                "analysis": {"interval": "1m", "threshold": 5, "maxWeight": 50, "stepWeight": 10},
+            },
         },
-    })
+    )
     return canary_api.Canary.model_validate(
-        {k: v for k, v in created.items() if k in ("apiVersion", "kind", "metadata", "spec")})
+        {k: v for k, v in created.items() if k in ("apiVersion", "kind", "metadata", "spec")}
+    )
 
 
 def canary_events(cluster: devcluster.LocalCluster, namespace: str) -> list[dict[str, Any]]:
-    listed = json.loads(cluster.kubectl(
-        "-n", namespace, "get", "events", "-o", "json",
-        "--field-selector", "involvedObject.kind=Canary,involvedObject.name=podinfo").stdout)
+    listed = json.loads(
+        cluster.kubectl(
+            "-n",
+            namespace,
+            "get",
+            "events",
+            "-o",
+            "json",
+            "--field-selector",
+            "involvedObject.kind=Canary,involvedObject.name=podinfo",
+        ).stdout
+    )
     return sorted(listed["items"], key=lambda e: e["metadata"]["name"])
 
 
@@ -67,9 +86,12 @@ async def test_events_are_recorded_on_the_canary(
     canary = create_canary(cluster, namespace)
     recorder = events.EventRecorder(kube)
     recorder.record_info(canary, f"Initialization done! podinfo.{namespace}")
-    recorder.record_warning(canary, f"Halt advancement podinfo-primary.{namespace} waiting for "
-                                    "rollout to finish: 0 of 1 (readyThreshold 100%) updated "
-                                    "replicas are available")
+    recorder.record_warning(
+        canary,
+        f"Halt advancement podinfo-primary.{namespace} waiting for "
+        "rollout to finish: 0 of 1 (readyThreshold 100%) updated "
+        "replicas are available",
+    )
     await recorder.flush()
 
     found = {e["message"]: e for e in canary_events(cluster, namespace)}
@@ -134,11 +156,14 @@ async def test_event_deleted_behind_our_back_is_written_again(
 async def test_api_failure_is_logged_and_never_raised(
     cluster: devcluster.LocalCluster, kube: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    ghost = canary_api.Canary.model_validate({
-        "metadata": {"name": "podinfo", "namespace": "no-such-namespace", "uid": "1"},
-        "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
-                               "name": "podinfo"}},
-    })
+    ghost = canary_api.Canary.model_validate(
+        {
+            "metadata": {"name": "podinfo", "namespace": "no-such-namespace", "uid": "1"},
+            "spec": {
+                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"}
+            },
+        }
+    )
     recorder = events.EventRecorder(kube)
     recorder.record_info(ghost, "Initialization done! podinfo.no-such-namespace")
     await recorder.flush()

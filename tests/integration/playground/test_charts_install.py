@@ -38,25 +38,37 @@ async def wait_available(kube: kube_client.Kube, namespace: str, name: str) -> d
 
 
 async def test_loadtester_and_frontend_install_and_become_available(
-        cluster: devcluster.LocalCluster, namespace: str) -> None:
+    cluster: devcluster.LocalCluster, namespace: str
+) -> None:
     frontend_values = {
         "nameOverride": "frontend",
         "backend": f"http://backend.{namespace}:9898/echo",
-        "canary": {"loadtest": {"enabled": True, "url": f"http://flagger-loadtester.{namespace}/",
-                                "proxy": "http://127.0.0.1:3128"}},
+        "canary": {
+            "loadtest": {
+                "enabled": True,
+                "url": f"http://flagger-loadtester.{namespace}/",
+                "proxy": "http://127.0.0.1:3128",
+            }
+        },
     }
     kube = await kube_client.Kube.connect(str(cluster.kubeconfig))
     try:
-        applied = await charts.install(kube, charts.chart_path("loadtester"),
-                                       release="flagger-loadtester", namespace=namespace)
+        applied = await charts.install(
+            kube, charts.chart_path("loadtester"), release="flagger-loadtester", namespace=namespace
+        )
         assert charts.describe_all(applied) == [
             f"ServiceAccount {namespace}/flagger-loadtester",
             f"Service {namespace}/flagger-loadtester",
             f"Deployment {namespace}/flagger-loadtester",
         ]
         # A LocalCluster works as the target too (the call logs in as its admin).
-        await charts.install(cluster, charts.chart_path("podinfo"), frontend_values,
-                             release="frontend", namespace=namespace)
+        await charts.install(
+            cluster,
+            charts.chart_path("podinfo"),
+            frontend_values,
+            release="frontend",
+            namespace=namespace,
+        )
 
         service = await kube.get("v1", "Service", "flagger-loadtester", namespace)
         assert service is not None
@@ -64,14 +76,21 @@ async def test_loadtester_and_frontend_install_and_become_available(
         assert service["spec"]["ports"][0]["targetPort"] == "http"
 
         tester = await wait_available(kube, namespace, "flagger-loadtester")
-        assert tester["metadata"]["annotations"]["meta.helm.sh/release-name"] == \
-            "flagger-loadtester"
+        assert (
+            tester["metadata"]["annotations"]["meta.helm.sh/release-name"] == "flagger-loadtester"
+        )
         frontend = await wait_available(kube, namespace, "frontend")
         assert frontend["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "Helm"
 
-        rendered = {o["kind"]: o for o in charts.render(
-            charts.chart_path("podinfo"), frontend_values, release="frontend",
-            namespace=namespace)}
+        rendered = {
+            o["kind"]: o
+            for o in charts.render(
+                charts.chart_path("podinfo"),
+                frontend_values,
+                release="frontend",
+                namespace=namespace,
+            )
+        }
         canary = await kube.get("flagger.app/v1beta1", "Canary", "frontend", namespace)
         assert canary is not None
         assert canary["spec"] == rendered["Canary"]["spec"]
@@ -83,21 +102,29 @@ async def test_loadtester_and_frontend_install_and_become_available(
         # Flagger scales the target to zero after a promotion; an upgrade must not undo it.
         await kube.patch("apps/v1", "Deployment", "frontend", namespace, {"spec": {"replicas": 0}})
         upgraded = {**frontend_values, "image": {"tag": "3.1.1"}}
-        await charts.install(kube, charts.chart_path("podinfo"), upgraded, release="frontend",
-                             namespace=namespace)
+        await charts.install(
+            kube, charts.chart_path("podinfo"), upgraded, release="frontend", namespace=namespace
+        )
         after = await kube.get("apps/v1", "Deployment", "frontend", namespace)
         assert after is not None
-        assert after["spec"]["template"]["spec"]["containers"][0]["image"] == \
-            "ghcr.io/stefanprodan/podinfo:3.1.1"
+        assert (
+            after["spec"]["template"]["spec"]["containers"][0]["image"]
+            == "ghcr.io/stefanprodan/podinfo:3.1.1"
+        )
         assert after["spec"]["replicas"] == 0
 
-        gone = await charts.uninstall(kube, charts.chart_path("podinfo"), upgraded,
-                                      release="frontend", namespace=namespace)
+        gone = await charts.uninstall(
+            kube, charts.chart_path("podinfo"), upgraded, release="frontend", namespace=namespace
+        )
         assert gone[0] == f"Canary {namespace}/frontend"
         assert await kube.get("flagger.app/v1beta1", "Canary", "frontend", namespace) is None
         assert await kube.get("v1", "ConfigMap", "frontend", namespace) is None
-        await charts.uninstall(cluster, charts.chart_path("loadtester"),
-                               release="flagger-loadtester", namespace=namespace)
+        await charts.uninstall(
+            cluster,
+            charts.chart_path("loadtester"),
+            release="flagger-loadtester",
+            namespace=namespace,
+        )
         assert await kube.get("v1", "Service", "flagger-loadtester", namespace) is None
     finally:
         await kube.close()

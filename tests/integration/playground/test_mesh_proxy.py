@@ -73,8 +73,13 @@ class Backend:
             self._flaky[key] += 1
             if self._flaky[key] <= 2:
                 return web.Response(status=503, text=f"{self.name} not yet")
-        return web.json_response({"backend": self.name, "path": request.raw_path,
-                                  "host": request.headers.get("Host", "")})
+        return web.json_response(
+            {
+                "backend": self.name,
+                "path": request.raw_path,
+                "host": request.headers.get("Host", ""),
+            }
+        )
 
     async def start(self) -> None:
         app = web.Application()
@@ -102,23 +107,35 @@ async def wait_for(check: Callable[[], Awaitable[bool] | bool], timeout: float =
         await asyncio.sleep(0.1)
 
 
-async def make_pod(kube: kube_client.Kube, namespace: str, deployment: str, ip: str,
-                   port: int = 0) -> str:
+async def make_pod(
+    kube: kube_client.Kube, namespace: str, deployment: str, ip: str, port: int = 0
+) -> str:
     """A Deployment with no replicas, and a pod under its ReplicaSet with IP ``ip``."""
-    await kube.create({
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": deployment, "namespace": namespace},
-        "spec": {"replicas": 0, "selector": {"matchLabels": {"app": deployment}},
-                 "template": {"metadata": {"labels": {"app": deployment}},
-                              "spec": {"containers": [{"name": "app", "image": "podinfo"}]}}},
-    })
+    await kube.create(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": deployment, "namespace": namespace},
+            "spec": {
+                "replicas": 0,
+                "selector": {"matchLabels": {"app": deployment}},
+                "template": {
+                    "metadata": {"labels": {"app": deployment}},
+                    "spec": {"containers": [{"name": "app", "image": "podinfo"}]},
+                },
+            },
+        }
+    )
     replicasets: list[dict[str, Any]] = []
 
     async def replicaset_exists() -> bool:
         nonlocal replicasets
-        replicasets = [rs for rs in await kube.list("apps/v1", "ReplicaSet", namespace)
-                       if rs["metadata"]["name"].startswith(f"{deployment}-")
-                       and rs["metadata"]["name"].count("-") == deployment.count("-") + 1]
+        replicasets = [
+            rs
+            for rs in await kube.list("apps/v1", "ReplicaSet", namespace)
+            if rs["metadata"]["name"].startswith(f"{deployment}-")
+            and rs["metadata"]["name"].count("-") == deployment.count("-") + 1
+        ]
         return bool(replicasets)
 
     await wait_for(replicaset_exists)
@@ -126,67 +143,126 @@ async def make_pod(kube: kube_client.Kube, namespace: str, deployment: str, ip: 
     name = f"{rs['name']}-pod"
     # Not matching the ReplicaSet's selector (no pod-template-hash) and not its controller, so
     # the ReplicaSet neither adopts nor deletes it; unschedulable, so kwok leaves it alone.
-    await kube.create({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": name, "namespace": namespace,
-                     "labels": {"app": deployment, "version": "v1"},
-                     "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
-                                          "name": rs["name"], "uid": rs["uid"]}]},
-        "spec": {"nodeSelector": {"mesh-test": "no-such-node"},
-                 "containers": [{"name": "app", "image": "podinfo", "ports": [
-                     {"name": "http", "containerPort": port or 9898}]}]},
-    })
-    await kube.patch("v1", "Pod", name, namespace, {"status": {
-        "phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}],
-        "conditions": [{"type": "Ready", "status": "True"}]}}, subresource="status")
+    await kube.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "labels": {"app": deployment, "version": "v1"},
+                "ownerReferences": [
+                    {
+                        "apiVersion": "apps/v1",
+                        "kind": "ReplicaSet",
+                        "name": rs["name"],
+                        "uid": rs["uid"],
+                    }
+                ],
+            },
+            "spec": {
+                "nodeSelector": {"mesh-test": "no-such-node"},
+                "containers": [
+                    {
+                        "name": "app",
+                        "image": "podinfo",
+                        "ports": [{"name": "http", "containerPort": port or 9898}],
+                    }
+                ],
+            },
+        }
+    )
+    await kube.patch(
+        "v1",
+        "Pod",
+        name,
+        namespace,
+        {
+            "status": {
+                "phase": "Running",
+                "podIP": ip,
+                "podIPs": [{"ip": ip}],
+                "conditions": [{"type": "Ready", "status": "True"}],
+            }
+        },
+        subresource="status",
+    )
     return name
 
 
-async def make_service(kube: kube_client.Kube, namespace: str, name: str,
-                       selector: str) -> None:
+async def make_service(kube: kube_client.Kube, namespace: str, name: str, selector: str) -> None:
     """A Service selecting the pods of a Deployment, on their named port ``http``."""
-    await kube.create({
-        "apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": namespace},
-        "spec": {"selector": {"app": selector},
-                 "ports": [{"name": "http", "port": PORT, "targetPort": "http"}]},
-    })
+    await kube.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {
+                "selector": {"app": selector},
+                "ports": [{"name": "http", "port": PORT, "targetPort": "http"}],
+            },
+        }
+    )
 
 
-async def make_sliced_service(kube: kube_client.Kube, namespace: str, name: str,
-                              backend: Backend, pod: str) -> None:
+async def make_sliced_service(
+    kube: kube_client.Kube, namespace: str, name: str, backend: Backend, pod: str
+) -> None:
     """A Service without selector and its EndpointSlice pointing at ``backend``."""
-    await kube.create({
-        "apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": namespace},
-        "spec": {"ports": [{"name": "http", "port": PORT, "targetPort": "http"}]},
-    })
-    await kube.create({
-        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-        "metadata": {"name": f"{name}-mesh", "namespace": namespace,
-                     "labels": {"kubernetes.io/service-name": name}},
-        "addressType": "FQDN",
-        "ports": [{"name": "http", "port": backend.port, "protocol": "TCP"}],
-        "endpoints": [{"addresses": [backend.ip], "conditions": {"ready": True},
-                       "targetRef": {"kind": "Pod", "name": pod, "namespace": namespace}}],
-    })
+    await kube.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"ports": [{"name": "http", "port": PORT, "targetPort": "http"}]},
+        }
+    )
+    await kube.create(
+        {
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "metadata": {
+                "name": f"{name}-mesh",
+                "namespace": namespace,
+                "labels": {"kubernetes.io/service-name": name},
+            },
+            "addressType": "FQDN",
+            "ports": [{"name": "http", "port": backend.port, "protocol": "TCP"}],
+            "endpoints": [
+                {
+                    "addresses": [backend.ip],
+                    "conditions": {"ready": True},
+                    "targetRef": {"kind": "Pod", "name": pod, "namespace": namespace},
+                }
+            ],
+        }
+    )
 
 
 class Mesh:
     """The world of one test: backends, the proxy, and a client going through it."""
 
-    def __init__(self, kube: kube_client.Kube, namespace: str, proxy: meshproxy.MeshProxy,
-                 primary: Backend, canary: Backend, session: aiohttp.ClientSession) -> None:
+    def __init__(
+        self,
+        kube: kube_client.Kube,
+        namespace: str,
+        proxy: meshproxy.MeshProxy,
+        primary: Backend,
+        canary: Backend,
+        session: aiohttp.ClientSession,
+    ) -> None:
         self.kube, self.namespace, self.proxy = kube, namespace, proxy
         self.primary, self.canary, self.session = primary, canary, session
         self.caller_ip = ""
 
-    async def get(self, url: str, *, as_caller: bool = True, **kwargs: Any
-                  ) -> tuple[int, str]:
+    async def get(self, url: str, *, as_caller: bool = True, **kwargs: Any) -> tuple[int, str]:
         """GET through the proxy (as the ``loadtester`` pod unless told otherwise)."""
         headers = dict(kwargs.pop("headers", {}))
         if as_caller:  # what a client sends for http://<pod IP>@<proxy> as its proxy URL
             headers["Proxy-Authorization"] = aiohttp.encode_basic_auth(self.caller_ip)
-        async with self.session.get(url, proxy=self.proxy.url, headers=headers,
-                                    **kwargs) as response:
+        async with self.session.get(
+            url, proxy=self.proxy.url, headers=headers, **kwargs
+        ) as response:
             return response.status, await response.text()
 
     async def backend_of(self, url: str, **kwargs: Any) -> str:
@@ -195,19 +271,26 @@ class Mesh:
         return str(json.loads(text)["backend"])
 
     async def apply_virtual_service(self, http: list[dict[str, Any]]) -> None:
-        body = {"apiVersion": "networking.istio.io/v1beta1", "kind": "VirtualService",
-                "metadata": {"name": "frontend", "namespace": self.namespace},
-                "spec": {"hosts": ["frontend"], "gateways": ["mesh"], "http": http}}
+        body = {
+            "apiVersion": "networking.istio.io/v1beta1",
+            "kind": "VirtualService",
+            "metadata": {"name": "frontend", "namespace": self.namespace},
+            "spec": {"hosts": ["frontend"], "gateways": ["mesh"], "http": http},
+        }
         await self.kube.create(body)
         registry = self.proxy.registry
-        await wait_for(lambda: registry.virtual_services.get("frontend", self.namespace)
-                       is not None)
+        await wait_for(
+            lambda: registry.virtual_services.get("frontend", self.namespace) is not None
+        )
 
     async def metrics(self) -> list[tuple[str, dict[str, str], float]]:
         async with self.session.get(self.proxy.metrics_url) as response:
             text = await response.text()
-        return [(s.name, s.labels, s.value) for family in parser.text_string_to_metric_families(
-            text) for s in family.samples]
+        return [
+            (s.name, s.labels, s.value)
+            for family in parser.text_string_to_metric_families(text)
+            for s in family.samples
+        ]
 
 
 def dest(host: str, weight: int | None = None) -> dict[str, Any]:
@@ -228,8 +311,7 @@ async def mesh(cluster: devcluster.LocalCluster, namespace: str) -> AsyncIterato
     try:
         await primary.start()
         await canary.start()
-        primary_pod = await make_pod(kube, namespace, "frontend-primary", primary_ip,
-                                     primary.port)
+        primary_pod = await make_pod(kube, namespace, "frontend-primary", primary_ip, primary.port)
         await make_pod(kube, namespace, "frontend", canary_ip, canary.port)
         await make_pod(kube, namespace, "loadtester", caller_ip)
         await make_sliced_service(kube, namespace, "frontend", primary, primary_pod)
@@ -239,13 +321,17 @@ async def mesh(cluster: devcluster.LocalCluster, namespace: str) -> AsyncIterato
         registry = proxy.registry
 
         def ready() -> bool:
-            services = [registry.resolve(f"{name}.{namespace}") for name in
-                        ("frontend", "frontend-primary", "frontend-canary")]
-            return (all(s is not None and registry.pick_endpoint(s, s.ports[0])
-                        for s in services)
-                    and all(registry.pod_by_ip(ip) is not None
-                            for ip in (primary_ip, canary_ip, caller_ip))
-                    and registry.virtual_services.synced)
+            services = [
+                registry.resolve(f"{name}.{namespace}")
+                for name in ("frontend", "frontend-primary", "frontend-canary")
+            ]
+            return (
+                all(s is not None and registry.pick_endpoint(s, s.ports[0]) for s in services)
+                and all(
+                    registry.pod_by_ip(ip) is not None for ip in (primary_ip, canary_ip, caller_ip)
+                )
+                and registry.virtual_services.synced
+            )
 
         await wait_for(ready)
         world = Mesh(kube, namespace, proxy, primary, canary, session)
@@ -261,8 +347,13 @@ async def mesh(cluster: devcluster.LocalCluster, namespace: str) -> AsyncIterato
 
 async def test_every_cluster_name_form_resolves(mesh: Mesh) -> None:
     ns = mesh.namespace
-    for host in ("frontend", f"frontend.{ns}", f"frontend.{ns}.svc",
-                 f"frontend.{ns}.svc.cluster.local", f"frontend-canary.{ns}.svc.cluster.local"):
+    for host in (
+        "frontend",
+        f"frontend.{ns}",
+        f"frontend.{ns}.svc",
+        f"frontend.{ns}.svc.cluster.local",
+        f"frontend-canary.{ns}.svc.cluster.local",
+    ):
         expected = "canary" if host.startswith("frontend-canary") else "primary"
         assert await mesh.backend_of(f"http://{host}:{PORT}/") == expected, host
 
@@ -285,8 +376,10 @@ async def test_every_cluster_name_form_resolves(mesh: Mesh) -> None:
 
 async def test_origin_form_with_host_header_and_direct_forwarding(mesh: Mesh) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", mesh.proxy.port)
-    writer.write(f"GET /hello?x=1 HTTP/1.1\r\nHost: frontend.{mesh.namespace}:{PORT}\r\n"
-                 "Connection: close\r\n\r\n".encode())
+    writer.write(
+        f"GET /hello?x=1 HTTP/1.1\r\nHost: frontend.{mesh.namespace}:{PORT}\r\n"
+        "Connection: close\r\n\r\n".encode()
+    )
     await writer.drain()
     answer = (await reader.read()).decode()
     writer.close()
@@ -304,7 +397,8 @@ async def test_origin_form_with_host_header_and_direct_forwarding(mesh: Mesh) ->
 
 async def test_virtual_service_weights_split_traffic(mesh: Mesh) -> None:
     await mesh.apply_virtual_service(
-        [{"route": [dest("frontend-primary", 80), dest("frontend-canary", 20)]}])
+        [{"route": [dest("frontend-primary", 80), dest("frontend-canary", 20)]}]
+    )
     limit = asyncio.Semaphore(50)
 
     async def one() -> str:
@@ -317,12 +411,18 @@ async def test_virtual_service_weights_split_traffic(mesh: Mesh) -> None:
 
 
 async def test_header_match_routes_to_the_canary(mesh: Mesh) -> None:
-    await mesh.apply_virtual_service([
-        {"match": [{"headers": {"x-canary": {"exact": "insider"}}},
-                   {"headers": {"cookie": {"regex": "^(.*?;)?(canary=always)(;.*)?$"}}}],
-         "route": [dest("frontend-primary", 0), dest("frontend-canary", 100)]},
-        {"route": [dest("frontend-primary", 100)]},
-    ])
+    await mesh.apply_virtual_service(
+        [
+            {
+                "match": [
+                    {"headers": {"x-canary": {"exact": "insider"}}},
+                    {"headers": {"cookie": {"regex": "^(.*?;)?(canary=always)(;.*)?$"}}},
+                ],
+                "route": [dest("frontend-primary", 0), dest("frontend-canary", 100)],
+            },
+            {"route": [dest("frontend-primary", 100)]},
+        ]
+    )
     url = f"http://frontend:{PORT}/"
     assert await mesh.backend_of(url, headers={"X-Canary": "insider"}) == "canary"
     assert await mesh.backend_of(url, headers={"Cookie": "canary=always"}) == "canary"
@@ -331,9 +431,9 @@ async def test_header_match_routes_to_the_canary(mesh: Mesh) -> None:
 
 
 async def test_route_timeout_answers_504(mesh: Mesh) -> None:
-    await mesh.apply_virtual_service([
-        {"route": [dest("frontend-primary")], "timeout": "300ms",
-         "retries": {"attempts": 0}}])
+    await mesh.apply_virtual_service(
+        [{"route": [dest("frontend-primary")], "timeout": "300ms", "retries": {"attempts": 0}}]
+    )
     began = time.monotonic()
     status, text = await mesh.get(f"http://frontend:{PORT}/delay/3")
     assert (status, text.strip()) == (504, "upstream request timeout")
@@ -343,21 +443,29 @@ async def test_route_timeout_answers_504(mesh: Mesh) -> None:
 
 
 async def test_retries_turn_503_into_success(mesh: Mesh) -> None:
-    await mesh.apply_virtual_service([
-        {"match": [{"uri": {"prefix": "/flaky"}, "headers": {"x-retry": {"exact": "no"}}}],
-         "route": [dest("frontend-primary")], "retries": {"attempts": 0}},
-        {"route": [dest("frontend-primary")],
-         "retries": {"attempts": 3, "perTryTimeout": "1s", "retryOn": "5xx"}},
-    ])
-    status, text = await mesh.get(f"http://frontend:{PORT}/flaky",
-                                  headers={"x-flaky-key": "a"})
+    await mesh.apply_virtual_service(
+        [
+            {
+                "match": [{"uri": {"prefix": "/flaky"}, "headers": {"x-retry": {"exact": "no"}}}],
+                "route": [dest("frontend-primary")],
+                "retries": {"attempts": 0},
+            },
+            {
+                "route": [dest("frontend-primary")],
+                "retries": {"attempts": 3, "perTryTimeout": "1s", "retryOn": "5xx"},
+            },
+        ]
+    )
+    status, text = await mesh.get(f"http://frontend:{PORT}/flaky", headers={"x-flaky-key": "a"})
     assert status == 200, text
-    tries = [h.get("x-envoy-attempt-count") for path, h in mesh.primary.received
-             if path == "/flaky"]
+    tries = [
+        h.get("x-envoy-attempt-count") for path, h in mesh.primary.received if path == "/flaky"
+    ]
     assert tries == ["1", "2", "3"]
 
-    status, _ = await mesh.get(f"http://frontend:{PORT}/flaky",
-                               headers={"x-flaky-key": "b", "x-retry": "no"})
+    status, _ = await mesh.get(
+        f"http://frontend:{PORT}/flaky", headers={"x-flaky-key": "b", "x-retry": "no"}
+    )
     assert status == 503
 
     # A 500 is retried under retryOn 5xx too: four tries, then the 500 passes on.
@@ -367,31 +475,47 @@ async def test_retries_turn_503_into_success(mesh: Mesh) -> None:
 
 
 async def test_mirror_receives_copies(mesh: Mesh) -> None:
-    await mesh.apply_virtual_service([
-        {"route": [dest("frontend-primary", 100), dest("frontend-canary", 0)],
-         "mirror": {"host": "frontend-canary"}, "mirrorPercentage": {"value": 100.0},
-         "headers": {"request": {"set": {"x-mirrored-route": "yes"}},
-                     "response": {"set": {"x-mesh": "playground"}}}}])
+    await mesh.apply_virtual_service(
+        [
+            {
+                "route": [dest("frontend-primary", 100), dest("frontend-canary", 0)],
+                "mirror": {"host": "frontend-canary"},
+                "mirrorPercentage": {"value": 100.0},
+                "headers": {
+                    "request": {"set": {"x-mirrored-route": "yes"}},
+                    "response": {"set": {"x-mesh": "playground"}},
+                },
+            }
+        ]
+    )
     for i in range(10):
         assert await mesh.backend_of(f"http://frontend:{PORT}/copy/{i}") == "primary"
-    await wait_for(lambda: len([p for p, _ in mesh.canary.received if p.startswith("/copy/")])
-                   == 10, timeout=10)
+    await wait_for(
+        lambda: len([p for p, _ in mesh.canary.received if p.startswith("/copy/")]) == 10,
+        timeout=10,
+    )
     copies = [(p, h) for p, h in mesh.canary.received if p.startswith("/copy/")]
     assert sorted(p for p, _ in copies) == sorted(f"/copy/{i}" for i in range(10))
     assert all(h["Host"] == f"frontend-shadow:{PORT}" for _, h in copies)
     assert all(h["x-mirrored-route"] == "yes" for _, h in copies)
-    async with mesh.session.get(f"http://frontend.{mesh.namespace}:{PORT}/",
-                                proxy=mesh.proxy.url) as response:
+    async with mesh.session.get(
+        f"http://frontend.{mesh.namespace}:{PORT}/", proxy=mesh.proxy.url
+    ) as response:
         assert response.headers["x-mesh"] == "playground"
 
 
 async def test_metrics_have_istio_names_labels_and_counts(mesh: Mesh) -> None:
     ns = mesh.namespace
-    await mesh.apply_virtual_service([
-        {"match": [{"uri": {"prefix": "/status/"}}], "route": [dest("frontend-canary")],
-         "retries": {"attempts": 0}},
-        {"route": [dest("frontend-primary")]},
-    ])
+    await mesh.apply_virtual_service(
+        [
+            {
+                "match": [{"uri": {"prefix": "/status/"}}],
+                "route": [dest("frontend-canary")],
+                "retries": {"attempts": 0},
+            },
+            {"route": [dest("frontend-primary")]},
+        ]
+    )
     for _ in range(30):
         assert (await mesh.get(f"http://frontend:{PORT}/"))[0] == 200
     for _ in range(10):
@@ -399,47 +523,106 @@ async def test_metrics_have_istio_names_labels_and_counts(mesh: Mesh) -> None:
     samples = await mesh.metrics()
 
     def total(name: str, **labels: str) -> float:
-        return sum(value for sample, found, value in samples if sample == name
-                   and all(found.get(k) == v for k, v in labels.items()))
+        return sum(
+            value
+            for sample, found, value in samples
+            if sample == name and all(found.get(k) == v for k, v in labels.items())
+        )
 
     destination = {"reporter": "destination", "destination_workload_namespace": ns}
-    assert total("istio_requests_total", **destination, destination_workload="frontend-primary",
-                 response_code="200") == 30
-    assert total("istio_requests_total", **destination, destination_workload="frontend",
-                 response_code="500") == 10
-    assert total("istio_requests_total", **destination, destination_workload="frontend",
-                 response_code="200") == 0
-    assert total("istio_requests_total", reporter="source", source_workload="loadtester",
-                 source_workload_namespace=ns) == 40
-    assert total("istio_request_duration_milliseconds_count", **destination,
-                 destination_workload="frontend-primary") == 30
-    assert total("istio_request_duration_milliseconds_bucket", **destination,
-                 destination_workload="frontend-primary", le="+Inf") == 30
+    assert (
+        total(
+            "istio_requests_total",
+            **destination,
+            destination_workload="frontend-primary",
+            response_code="200",
+        )
+        == 30
+    )
+    assert (
+        total(
+            "istio_requests_total",
+            **destination,
+            destination_workload="frontend",
+            response_code="500",
+        )
+        == 10
+    )
+    assert (
+        total(
+            "istio_requests_total",
+            **destination,
+            destination_workload="frontend",
+            response_code="200",
+        )
+        == 0
+    )
+    assert (
+        total(
+            "istio_requests_total",
+            reporter="source",
+            source_workload="loadtester",
+            source_workload_namespace=ns,
+        )
+        == 40
+    )
+    assert (
+        total(
+            "istio_request_duration_milliseconds_count",
+            **destination,
+            destination_workload="frontend-primary",
+        )
+        == 30
+    )
+    assert (
+        total(
+            "istio_request_duration_milliseconds_bucket",
+            **destination,
+            destination_workload="frontend-primary",
+            le="+Inf",
+        )
+        == 30
+    )
 
-    one = next(labels for name, labels, _ in samples if name == "istio_requests_total"
-               and labels.get("destination_workload") == "frontend"
-               and labels["reporter"] == "destination")
+    one = next(
+        labels
+        for name, labels, _ in samples
+        if name == "istio_requests_total"
+        and labels.get("destination_workload") == "frontend"
+        and labels["reporter"] == "destination"
+    )
     assert one == {
         "reporter": "destination",
-        "source_workload": "loadtester", "source_workload_namespace": ns,
-        "source_app": "loadtester", "source_version": "v1",
-        "destination_workload": "frontend", "destination_workload_namespace": ns,
-        "destination_app": "frontend", "destination_version": "v1",
+        "source_workload": "loadtester",
+        "source_workload_namespace": ns,
+        "source_app": "loadtester",
+        "source_version": "v1",
+        "destination_workload": "frontend",
+        "destination_workload_namespace": ns,
+        "destination_app": "frontend",
+        "destination_version": "v1",
         "destination_service": f"frontend-canary.{ns}.svc.cluster.local",
-        "destination_service_name": "frontend-canary", "destination_service_namespace": ns,
-        "request_protocol": "http", "response_code": "500", "response_flags": "-",
+        "destination_service_name": "frontend-canary",
+        "destination_service_namespace": ns,
+        "request_protocol": "http",
+        "response_code": "500",
+        "response_flags": "-",
         "connection_security_policy": "none",
     }
-    buckets = sorted(float(labels["le"]) for name, labels, _ in samples
-                     if name == "istio_request_duration_milliseconds_bucket"
-                     and labels.get("destination_workload") == "frontend")
+    buckets = sorted(
+        float(labels["le"])
+        for name, labels, _ in samples
+        if name == "istio_request_duration_milliseconds_bucket"
+        and labels.get("destination_workload") == "frontend"
+    )
     assert buckets[:4] == [0.5, 1, 5, 10] and buckets[-2:] == [3600000, float("inf")]
 
 
 async def test_post_bodies_go_through_and_come_back(mesh: Mesh) -> None:
     payload = b"x" * 300_000
-    async with mesh.session.post(f"http://frontend-canary.{mesh.namespace}:{PORT}/echo",
-                                 data=payload, proxy=mesh.proxy.url) as response:
+    async with mesh.session.post(
+        f"http://frontend-canary.{mesh.namespace}:{PORT}/echo", data=payload, proxy=mesh.proxy.url
+    ) as response:
         assert response.status == 200
         assert await response.read() == payload
 
@@ -448,27 +631,54 @@ async def test_post_bodies_go_through_and_come_back(mesh: Mesh) -> None:
 async def test_hey_through_the_proxy_is_counted_for_the_calling_pod(mesh: Mesh) -> None:
     """hey takes its proxy from -x; credentials in it name the calling pod."""
     hey = await asyncio.create_subprocess_exec(
-        "hey", "-n", "100", "-c", "5", "-x", f"http://{mesh.caller_ip}@127.0.0.1:{mesh.proxy.port}",
-        f"http://frontend-canary:{PORT}/", stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT)
+        "hey",
+        "-n",
+        "100",
+        "-c",
+        "5",
+        "-x",
+        f"http://{mesh.caller_ip}@127.0.0.1:{mesh.proxy.port}",
+        f"http://frontend-canary:{PORT}/",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     output, _ = await asyncio.wait_for(hey.communicate(), 60)
     assert hey.returncode == 0, output
     assert "[200]\t100 responses" in output.decode(), output.decode()
     samples = await mesh.metrics()
-    assert sum(value for name, labels, value in samples if name == "istio_requests_total"
-               and labels["reporter"] == "destination" and labels["source_workload"] == "loadtester"
-               and labels["destination_workload"] == "frontend") == 100
+    assert (
+        sum(
+            value
+            for name, labels, value in samples
+            if name == "istio_requests_total"
+            and labels["reporter"] == "destination"
+            and labels["source_workload"] == "loadtester"
+            and labels["destination_workload"] == "frontend"
+        )
+        == 100
+    )
 
 
 async def test_command_line_proxy_serves_and_stops_on_sigterm(
-        mesh: Mesh, cluster: devcluster.LocalCluster) -> None:
+    mesh: Mesh, cluster: devcluster.LocalCluster
+) -> None:
     port, metrics_port = processes.free_port(), processes.free_port()
     child = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "flagger.playground.meshproxy", "--kubeconfig",
-        str(cluster.kubeconfig), "--port", str(port), "--metrics-port", str(metrics_port),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        env={**os.environ, "HTTP_PROXY": "", "http_proxy": ""})
+        sys.executable,
+        "-m",
+        "flagger.playground.meshproxy",
+        "--kubeconfig",
+        str(cluster.kubeconfig),
+        "--port",
+        str(port),
+        "--metrics-port",
+        str(metrics_port),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, "HTTP_PROXY": "", "http_proxy": ""},
+    )
     try:
+
         async def healthy() -> bool:
             try:
                 async with mesh.session.get(f"http://127.0.0.1:{metrics_port}/healthz") as r:
@@ -483,8 +693,12 @@ async def test_command_line_proxy_serves_and_stops_on_sigterm(
             assert (await response.json())["backend"] == "primary"
         async with mesh.session.get(f"http://127.0.0.1:{metrics_port}/metrics") as response:
             lines = (await response.text()).splitlines()
-        assert any(line.startswith("istio_requests_total{") and 'reporter="destination"' in line
-                   and line.endswith(" 1.0") for line in lines), lines
+        assert any(
+            line.startswith("istio_requests_total{")
+            and 'reporter="destination"' in line
+            and line.endswith(" 1.0")
+            for line in lines
+        ), lines
     finally:
         if child.returncode is None:
             child.send_signal(signal.SIGTERM)

@@ -78,12 +78,16 @@ class Handler(BaseHTTPRequestHandler):
 ThreadingHTTPServer((options.host, options.port), Handler).serve_forever()
 """
 STAND_IN_PODINFO = node_images.ImageProgram(
-    argv=(sys.executable, "-c", STAND_IN), binaries=frozenset({"podinfo"}),
-    host_args=("--host", "{pod_ip}"), env={"PODINFO_VERSION": "{tag}"})
+    argv=(sys.executable, "-c", STAND_IN),
+    binaries=frozenset({"podinfo"}),
+    host_args=("--host", "{pod_ip}"),
+    env={"PODINFO_VERSION": "{tag}"},
+)
 AGENT_ENV = {"HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": "127.0.0.0/8"}
 
 
 # --- fixtures -----------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def plane() -> Iterator[devcluster.LocalCluster]:
@@ -105,12 +109,13 @@ async def api(plane: devcluster.LocalCluster) -> AsyncIterator[kube_client.Kube]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def agent(api: kube_client.Kube, tmp_path_factory: pytest.TempPathFactory
-                ) -> AsyncIterator[nodeagent.NodeAgent]:
-    images = {**node_images.DEFAULT_IMAGES, PODINFO: STAND_IN_PODINFO,
-              ENVSERVER: STAND_IN_PODINFO}
-    running = nodeagent.NodeAgent(api, NODE, tmp_path_factory.mktemp("node"), AGENT_ENV,
-                                  images=images, heartbeat_seconds=2.0)
+async def agent(
+    api: kube_client.Kube, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[nodeagent.NodeAgent]:
+    images = {**node_images.DEFAULT_IMAGES, PODINFO: STAND_IN_PODINFO, ENVSERVER: STAND_IN_PODINFO}
+    running = nodeagent.NodeAgent(
+        api, NODE, tmp_path_factory.mktemp("node"), AGENT_ENV, images=images, heartbeat_seconds=2.0
+    )
     await running.start()
     try:
         yield running
@@ -121,16 +126,21 @@ async def agent(api: kube_client.Kube, tmp_path_factory: pytest.TempPathFactory
 @pytest.fixture
 def ns(plane: devcluster.LocalCluster) -> Iterator[str]:
     name = f"agent-{uuid.uuid4().hex[:6]}"
-    plane.api("POST", "/api/v1/namespaces",
-              {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    plane.api(
+        "POST",
+        "/api/v1/namespaces",
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
+    )
     yield name
     plane.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
 # --- helpers ------------------------------------------------------------------------------
 
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 30.0,
-                     what: str = "condition") -> Any:
+
+async def eventually(
+    check: Callable[[], Awaitable[Any]], timeout: float = 30.0, what: str = "condition"
+) -> Any:
     """Poll ``check`` until it returns something truthy; fail with ``what`` after timeout."""
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -149,8 +159,9 @@ async def http_json(ip: str, port: int, path: str) -> Any:
     async with aiohttp.ClientSession() as session:
         while True:
             try:
-                async with session.get(f"http://{ip}:{port}{path}",
-                                       timeout=aiohttp.ClientTimeout(total=5)) as answer:
+                async with session.get(
+                    f"http://{ip}:{port}{path}", timeout=aiohttp.ClientTimeout(total=5)
+                ) as answer:
                     assert answer.status == 200, await answer.text()
                     return await answer.json(content_type=None)
             except aiohttp.ClientConnectorError:
@@ -159,13 +170,18 @@ async def http_json(ip: str, port: int, path: str) -> Any:
                 await asyncio.sleep(0.2)
 
 
-def pod(name: str, image: str, *, command: list[str] | None = None,
-        **container: Any) -> dict[str, Any]:
+def pod(
+    name: str, image: str, *, command: list[str] | None = None, **container: Any
+) -> dict[str, Any]:
     spec: dict[str, Any] = {"name": "app", "image": image, **container}
     if command is not None:
         spec["command"] = command
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"app": name}},
-            "spec": {"containers": [spec], "terminationGracePeriodSeconds": 5}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": {"app": name}},
+        "spec": {"containers": [spec], "terminationGracePeriodSeconds": 5},
+    }
 
 
 async def create(api: kube_client.Kube, ns: str, obj: dict[str, Any]) -> dict[str, Any]:
@@ -184,12 +200,16 @@ def condition(obj: dict[str, Any] | None, kind: str) -> str | None:
     return None
 
 
-async def running_pod(api: kube_client.Kube, ns: str, name: str, *, ready: bool = True
-                      ) -> dict[str, Any]:
+async def running_pod(
+    api: kube_client.Kube, ns: str, name: str, *, ready: bool = True
+) -> dict[str, Any]:
     async def check() -> dict[str, Any] | None:
         found = await get_pod(api, ns, name)
-        if found and found.get("status", {}).get("phase") == "Running" and (
-                not ready or condition(found, "Ready") == "True"):
+        if (
+            found
+            and found.get("status", {}).get("phase") == "Running"
+            and (not ready or condition(found, "Ready") == "True")
+        ):
             return found
         return None
 
@@ -206,14 +226,15 @@ def alive(pid: int) -> bool:
 
 
 async def events_of(api: kube_client.Kube, ns: str, name: str) -> list[dict[str, Any]]:
-    return [e for e in await api.list("v1", "Event", ns)
-            if e["involvedObject"].get("name") == name]
+    return [e for e in await api.list("v1", "Event", ns) if e["involvedObject"].get("name") == name]
 
 
 # --- the node -----------------------------------------------------------------------------
 
+
 async def test_node_is_registered_ready_and_its_lease_is_renewed(
-        agent: nodeagent.NodeAgent, api: kube_client.Kube) -> None:
+    agent: nodeagent.NodeAgent, api: kube_client.Kube
+) -> None:
     node = await api.get("v1", "Node", NODE)
     assert node is not None and condition(node, "Ready") == "True"
     assert node["status"]["allocatable"]["pods"] in ("1000", "1k")
@@ -232,20 +253,34 @@ async def test_node_is_registered_ready_and_its_lease_is_renewed(
 
 # --- pods as processes --------------------------------------------------------------------
 
-async def _deployment_available(agent: nodeagent.NodeAgent, api: kube_client.Kube,
-                                ns: str) -> list[dict[str, Any]]:
+
+async def _deployment_available(
+    agent: nodeagent.NodeAgent, api: kube_client.Kube, ns: str
+) -> list[dict[str, Any]]:
     container = {
-        "name": "podinfo", "image": f"{PODINFO}:6.1.0",
+        "name": "podinfo",
+        "image": f"{PODINFO}:6.1.0",
         "command": ["./podinfo", "--port=9898", "--level=info"],
         "ports": [{"name": "http", "containerPort": 9898}],
-        "readinessProbe": {"httpGet": {"path": "/healthz", "port": "http"},
-                           "periodSeconds": 2},
+        "readinessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 2},
     }
-    await create(api, ns, {
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "podinfo"},
-        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "podinfo"}},
-                 "template": {"metadata": {"labels": {"app": "podinfo"}},
-                              "spec": {"containers": [container]}}}})
+    await create(
+        api,
+        ns,
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "podinfo"},
+            "spec": {
+                "replicas": 2,
+                "selector": {"matchLabels": {"app": "podinfo"}},
+                "template": {
+                    "metadata": {"labels": {"app": "podinfo"}},
+                    "spec": {"containers": [container]},
+                },
+            },
+        },
+    )
 
     async def available() -> bool:
         found = await api.get("apps/v1", "Deployment", "podinfo", ns)
@@ -259,7 +294,8 @@ async def _deployment_available(agent: nodeagent.NodeAgent, api: kube_client.Kub
 
 
 async def test_deployment_of_podinfo_becomes_available_with_processes_on_pod_ips(
-        agent: nodeagent.NodeAgent, api: kube_client.Kube, ns: str) -> None:
+    agent: nodeagent.NodeAgent, api: kube_client.Kube, ns: str
+) -> None:
     pods = await _deployment_available(agent, api, ns)
     addresses = {p["status"]["podIP"] for p in pods}
     assert len(addresses) == 2
@@ -284,10 +320,13 @@ async def test_deployment_of_podinfo_becomes_available_with_processes_on_pod_ips
         assert log is not None and (log / "logs" / "podinfo.log").exists()
 
 
-@pytest.mark.skipif(importlib.util.find_spec("flagger.playground.demoapp") is None,
-                    reason="flagger.playground.demoapp is not written yet")
+@pytest.mark.skipif(
+    importlib.util.find_spec("flagger.playground.demoapp") is None,
+    reason="flagger.playground.demoapp is not written yet",
+)
 async def test_deployment_of_podinfo_runs_the_real_demo_app(
-        agent: nodeagent.NodeAgent, api: kube_client.Kube, ns: str) -> None:
+    agent: nodeagent.NodeAgent, api: kube_client.Kube, ns: str
+) -> None:
     agent.images[PODINFO] = node_images.DEFAULT_IMAGES[PODINFO]
     try:
         pods = await _deployment_available(agent, api, ns)
@@ -298,52 +337,120 @@ async def test_deployment_of_podinfo_runs_the_real_demo_app(
         assert answer["version"] == "6.1.0"
 
 
-@pytest.mark.skipif(importlib.util.find_spec("flagger.webhooks.loadtester") is None,
-                    reason="flagger.webhooks.loadtester is not written yet")
+@pytest.mark.skipif(
+    importlib.util.find_spec("flagger.webhooks.loadtester") is None,
+    reason="flagger.webhooks.loadtester is not written yet",
+)
 async def test_the_loadtester_image_runs_the_loadtester_ready_by_its_charts_exec_probe(
-        agent: nodeagent.NodeAgent, api: kube_client.Kube, ns: str) -> None:
-    health = {"exec": {"command": ["wget", "--quiet", "--tries=1", "--timeout=4", "--spider",
-                                   "http://localhost:8080/healthz"]}, "timeoutSeconds": 5}
-    await create(api, ns, pod("loadtester", "ghcr.io/fluxcd/flagger-loadtester:0.34.0",
-                              command=["./loadtester", "-port=8080", "-log-level=info",
-                                       "-timeout=1h"],
-                              readinessProbe=health, livenessProbe=health))
+    agent: nodeagent.NodeAgent, api: kube_client.Kube, ns: str
+) -> None:
+    health = {
+        "exec": {
+            "command": [
+                "wget",
+                "--quiet",
+                "--tries=1",
+                "--timeout=4",
+                "--spider",
+                "http://localhost:8080/healthz",
+            ]
+        },
+        "timeoutSeconds": 5,
+    }
+    await create(
+        api,
+        ns,
+        pod(
+            "loadtester",
+            "ghcr.io/fluxcd/flagger-loadtester:0.34.0",
+            command=["./loadtester", "-port=8080", "-log-level=info", "-timeout=1h"],
+            readinessProbe=health,
+            livenessProbe=health,
+        ),
+    )
     found = await running_pod(api, ns, "loadtester")
-    async with aiohttp.ClientSession() as session, session.get(
-            f"http://{found['status']['podIP']}:8080/healthz") as answer:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://{found['status']['podIP']}:8080/healthz") as answer,
+    ):
         assert answer.status == 200
 
 
 async def test_env_and_config_files_come_from_configmaps_and_secrets(
-        agent: nodeagent.NodeAgent, api: kube_client.Kube, ns: str) -> None:
-    await create(api, ns, {"apiVersion": "v1", "kind": "ConfigMap",
-                           "metadata": {"name": "settings"},
-                           "data": {"GREETING": "hello", "COLOR": "blue"}})
-    await create(api, ns, {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds"},
-                           "stringData": {"TOKEN": "s3cr3t"}})
-    spec = pod("configured", f"{ENVSERVER}:1.0",
-               args=["--port=8080", "--config-path=/etc/app/config"],
-               envFrom=[{"configMapRef": {"name": "settings"}, "prefix": "CM_"},
-                        {"secretRef": {"name": "creds"}}],
-               env=[{"name": "MY_GREETING",
-                     "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "GREETING"}}},
-                    {"name": "MY_TOKEN",
-                     "valueFrom": {"secretKeyRef": {"name": "creds", "key": "TOKEN"}}},
-                    {"name": "SENTENCE", "value": "$(MY_GREETING) world"},
-                    {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-                    {"name": "POD_NAMESPACE",
-                     "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
-                    {"name": "APP", "valueFrom": {"fieldRef": {
-                        "fieldPath": "metadata.labels['app']"}}},
-                    {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
-                    {"name": "MISSING", "valueFrom": {"configMapKeyRef": {
-                        "name": "nope", "key": "x", "optional": True}}}],
-               volumeMounts=[{"name": "config", "mountPath": "/etc/app/config"}])
-    spec["spec"]["volumes"] = [{"name": "config", "projected": {"sources": [
-        {"configMap": {"name": "settings"}},
-        {"secret": {"name": "creds", "items": [{"key": "TOKEN", "path": "secret/token.txt"}]}},
-        {"downwardAPI": {"items": [{"path": "labels",
-                                    "fieldRef": {"fieldPath": "metadata.labels"}}]}}]}}]
+    agent: nodeagent.NodeAgent, api: kube_client.Kube, ns: str
+) -> None:
+    await create(
+        api,
+        ns,
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "settings"},
+            "data": {"GREETING": "hello", "COLOR": "blue"},
+        },
+    )
+    await create(
+        api,
+        ns,
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "creds"},
+            "stringData": {"TOKEN": "s3cr3t"},
+        },
+    )
+    spec = pod(
+        "configured",
+        f"{ENVSERVER}:1.0",
+        args=["--port=8080", "--config-path=/etc/app/config"],
+        envFrom=[
+            {"configMapRef": {"name": "settings"}, "prefix": "CM_"},
+            {"secretRef": {"name": "creds"}},
+        ],
+        env=[
+            {
+                "name": "MY_GREETING",
+                "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "GREETING"}},
+            },
+            {"name": "MY_TOKEN", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "TOKEN"}}},
+            {"name": "SENTENCE", "value": "$(MY_GREETING) world"},
+            {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+            {
+                "name": "POD_NAMESPACE",
+                "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}},
+            },
+            {"name": "APP", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['app']"}}},
+            {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+            {
+                "name": "MISSING",
+                "valueFrom": {"configMapKeyRef": {"name": "nope", "key": "x", "optional": True}},
+            },
+        ],
+        volumeMounts=[{"name": "config", "mountPath": "/etc/app/config"}],
+    )
+    spec["spec"]["volumes"] = [
+        {
+            "name": "config",
+            "projected": {
+                "sources": [
+                    {"configMap": {"name": "settings"}},
+                    {
+                        "secret": {
+                            "name": "creds",
+                            "items": [{"key": "TOKEN", "path": "secret/token.txt"}],
+                        }
+                    },
+                    {
+                        "downwardAPI": {
+                            "items": [
+                                {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}}
+                            ]
+                        }
+                    },
+                ]
+            },
+        }
+    ]
     await create(api, ns, spec)
     found = await running_pod(api, ns, "configured")
     ip = found["status"]["podIP"]
@@ -354,14 +461,27 @@ async def test_env_and_config_files_come_from_configmaps_and_secrets(
     assert (env["POD_NAME"], env["POD_NAMESPACE"], env["APP"]) == ("configured", ns, "configured")
     assert env["POD_IP"] == ip and "MISSING" not in env
     files = await http_json(ip, 8080, "/files")
-    assert files == {"GREETING": "hello", "COLOR": "blue", "secret/token.txt": "s3cr3t",
-                     "labels": 'app="configured"'}
+    assert files == {
+        "GREETING": "hello",
+        "COLOR": "blue",
+        "secret/token.txt": "s3cr3t",
+        "labels": 'app="configured"',
+    }
 
 
 async def test_a_missing_configmap_keeps_the_container_waiting_until_it_exists(
-        agent: nodeagent.NodeAgent, api: kube_client.Kube, ns: str) -> None:
-    await create(api, ns, pod("late", f"{ENVSERVER}:1.0", args=["--port=8080"],
-                              envFrom=[{"configMapRef": {"name": "later"}}]))
+    agent: nodeagent.NodeAgent, api: kube_client.Kube, ns: str
+) -> None:
+    await create(
+        api,
+        ns,
+        pod(
+            "late",
+            f"{ENVSERVER}:1.0",
+            args=["--port=8080"],
+            envFrom=[{"configMapRef": {"name": "later"}}],
+        ),
+    )
 
     async def waiting() -> str | None:
         found = await get_pod(api, ns, "late")
@@ -369,20 +489,44 @@ async def test_a_missing_configmap_keeps_the_container_waiting_until_it_exists(
         return statuses[0]["state"].get("waiting", {}).get("reason") if statuses else None
 
     assert await eventually(waiting, what="waiting reason") == "CreateContainerConfigError"
-    await create(api, ns, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "later"},
-                           "data": {"ARRIVED": "yes"}})
+    await create(
+        api,
+        ns,
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "later"},
+            "data": {"ARRIVED": "yes"},
+        },
+    )
     found = await running_pod(api, ns, "late")
     assert (await http_json(found["status"]["podIP"], 8080, "/env"))["ARRIVED"] == "yes"
 
 
 async def test_a_failing_readiness_probe_keeps_the_pod_unready(
-        agent: nodeagent.NodeAgent, api: kube_client.Kube, ns: str) -> None:
+    agent: nodeagent.NodeAgent, api: kube_client.Kube, ns: str
+) -> None:
     probe = {"periodSeconds": 1, "failureThreshold": 1}
-    await create(api, ns, pod("unready", f"{ENVSERVER}:1.0", args=["--port=8080"],
-                              readinessProbe={"httpGet": {"path": "/missing", "port": 8080},
-                                              **probe}))
-    await create(api, ns, pod("tcp-ready", f"{ENVSERVER}:1.0", args=["--port=8080"],
-                              readinessProbe={"tcpSocket": {"port": 8080}, **probe}))
+    await create(
+        api,
+        ns,
+        pod(
+            "unready",
+            f"{ENVSERVER}:1.0",
+            args=["--port=8080"],
+            readinessProbe={"httpGet": {"path": "/missing", "port": 8080}, **probe},
+        ),
+    )
+    await create(
+        api,
+        ns,
+        pod(
+            "tcp-ready",
+            f"{ENVSERVER}:1.0",
+            args=["--port=8080"],
+            readinessProbe={"tcpSocket": {"port": 8080}, **probe},
+        ),
+    )
     await running_pod(api, ns, "tcp-ready")
     found = await running_pod(api, ns, "unready", ready=False)
     assert (await http_json(found["status"]["podIP"], 8080, "/healthz")) == "ok"
@@ -394,7 +538,8 @@ async def test_a_failing_readiness_probe_keeps_the_pod_unready(
 
 
 async def test_a_killed_process_is_restarted_and_counted(
-        agent: nodeagent.NodeAgent, api: kube_client.Kube, ns: str) -> None:
+    agent: nodeagent.NodeAgent, api: kube_client.Kube, ns: str
+) -> None:
     await create(api, ns, pod("crashy", f"{ENVSERVER}:1.0", args=["--port=8080"]))
     found = await running_pod(api, ns, "crashy")
     pid = agent.processes()[(ns, "crashy", "app")]
@@ -416,10 +561,22 @@ async def test_a_killed_process_is_restarted_and_counted(
 
 
 async def test_a_failing_liveness_probe_restarts_the_container(
-        agent: nodeagent.NodeAgent, api: kube_client.Kube, ns: str) -> None:
-    await create(api, ns, pod("unhealthy", f"{ENVSERVER}:1.0", args=["--port=8080"],
-                              livenessProbe={"httpGet": {"path": "/missing", "port": 8080},
-                                             "periodSeconds": 1, "failureThreshold": 2}))
+    agent: nodeagent.NodeAgent, api: kube_client.Kube, ns: str
+) -> None:
+    await create(
+        api,
+        ns,
+        pod(
+            "unhealthy",
+            f"{ENVSERVER}:1.0",
+            args=["--port=8080"],
+            livenessProbe={
+                "httpGet": {"path": "/missing", "port": 8080},
+                "periodSeconds": 1,
+                "failureThreshold": 2,
+            },
+        ),
+    )
 
     async def restarted() -> bool:
         found = await get_pod(api, ns, "unhealthy")
@@ -432,7 +589,8 @@ async def test_a_failing_liveness_probe_restarts_the_container(
 
 
 async def test_a_deleted_pod_stops_its_process_and_disappears(
-        agent: nodeagent.NodeAgent, api: kube_client.Kube, ns: str) -> None:
+    agent: nodeagent.NodeAgent, api: kube_client.Kube, ns: str
+) -> None:
     await create(api, ns, pod("doomed", f"{ENVSERVER}:1.0", args=["--port=8080"]))
     found = await running_pod(api, ns, "doomed")
     ip = found["status"]["podIP"]
@@ -449,9 +607,11 @@ async def test_a_deleted_pod_stops_its_process_and_disappears(
 
 
 async def test_an_unknown_image_is_ready_without_a_process_and_says_so(
-        agent: nodeagent.NodeAgent, api: kube_client.Kube, ns: str) -> None:
-    await create(api, ns, pod("web", "nginx:1.27",
-                              readinessProbe={"httpGet": {"path": "/", "port": 80}}))
+    agent: nodeagent.NodeAgent, api: kube_client.Kube, ns: str
+) -> None:
+    await create(
+        api, ns, pod("web", "nginx:1.27", readinessProbe={"httpGet": {"path": "/", "port": 80}})
+    )
     found = await running_pod(api, ns, "web")
     assert found["status"]["podIP"].startswith("127.0.")
     assert (ns, "web", "app") not in agent.processes()
@@ -460,17 +620,25 @@ async def test_an_unknown_image_is_ready_without_a_process_and_says_so(
         return [e for e in await events_of(api, ns, "web") if e["reason"] == "NoProcess"]
 
     (recorded,) = await eventually(event, what="NoProcess event")
-    assert recorded["message"] == ("image nginx:1.27 has no local process in the playground; "
-                                   "marked Ready without running it")
+    assert recorded["message"] == (
+        "image nginx:1.27 has no local process in the playground; marked Ready without running it"
+    )
 
 
 # --- stopping -----------------------------------------------------------------------------
 
+
 async def test_stopping_an_agent_kills_its_processes(
-        agent: nodeagent.NodeAgent, api: kube_client.Kube, ns: str,
-        tmp_path: pathlib.Path) -> None:
-    second = nodeagent.NodeAgent(api, "playground-node-2", tmp_path, AGENT_ENV,
-                                 images=agent.images, first_address="127.0.1.2")
+    agent: nodeagent.NodeAgent, api: kube_client.Kube, ns: str, tmp_path: pathlib.Path
+) -> None:
+    second = nodeagent.NodeAgent(
+        api,
+        "playground-node-2",
+        tmp_path,
+        AGENT_ENV,
+        images=agent.images,
+        first_address="127.0.1.2",
+    )
     await second.start()
     try:
         spec = pod("pinned", f"{ENVSERVER}:1.0", args=["--port=8080"])
@@ -486,18 +654,36 @@ async def test_stopping_an_agent_kills_its_processes(
 
 
 async def test_the_command_line_agent_runs_pods_and_stops_them_on_sigterm(
-        plane: devcluster.LocalCluster, agent: nodeagent.NodeAgent, api: kube_client.Kube,
-        ns: str, tmp_path: pathlib.Path) -> None:
+    plane: devcluster.LocalCluster,
+    agent: nodeagent.NodeAgent,
+    api: kube_client.Kube,
+    ns: str,
+    tmp_path: pathlib.Path,
+) -> None:
     node = "playground-node-3"
     spec = pod("cli", "nginx:1.27")
     spec["spec"]["nodeName"] = node
     await create(api, ns, spec)
     with (tmp_path / "agent.log").open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "flagger.playground.nodeagent", "--kubeconfig",
-             str(plane.kubeconfig), "--node-name", node, "--workdir", str(tmp_path / "work"),
-             "--first-address", "127.0.2.2", "--env", "HTTP_PROXY=http://127.0.0.1:9"],
-            stdout=out, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "flagger.playground.nodeagent",
+                "--kubeconfig",
+                str(plane.kubeconfig),
+                "--node-name",
+                node,
+                "--workdir",
+                str(tmp_path / "work"),
+                "--first-address",
+                "127.0.2.2",
+                "--env",
+                "HTTP_PROXY=http://127.0.0.1:9",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         found = await running_pod(api, ns, "cli")
         assert found["status"]["podIP"] == "127.0.2.2"
@@ -510,4 +696,3 @@ async def test_the_command_line_agent_runs_pods_and_stops_them_on_sigterm(
     lines = [json.loads(line) for line in (tmp_path / "agent.log").read_text().splitlines()]
     messages = [line["msg"] for line in lines]
     assert "Node agent started" in messages and "Node agent stopped" in messages
-

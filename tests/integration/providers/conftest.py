@@ -22,14 +22,26 @@ CANARY_CRD: dict[str, Any] = {
     "spec": {
         "group": "flagger.app",
         "scope": "Namespaced",
-        "names": {"kind": "Canary", "plural": "canaries", "singular": "canary",
-                  "listKind": "CanaryList"},
-        "versions": [{
-            "name": "v1beta1", "served": True, "storage": True,
-            "subresources": {"status": {}},
-            "schema": {"openAPIV3Schema": {"type": "object",
-                                           "x-kubernetes-preserve-unknown-fields": True}},
-        }],
+        "names": {
+            "kind": "Canary",
+            "plural": "canaries",
+            "singular": "canary",
+            "listKind": "CanaryList",
+        },
+        "versions": [
+            {
+                "name": "v1beta1",
+                "served": True,
+                "storage": True,
+                "subresources": {"status": {}},
+                "schema": {
+                    "openAPIV3Schema": {
+                        "type": "object",
+                        "x-kubernetes-preserve-unknown-fields": True,
+                    }
+                },
+            }
+        ],
     },
 }
 
@@ -54,8 +66,9 @@ async def client(cluster: devcluster.LocalCluster) -> AsyncIterator[kube_client.
 def make_canary(client: kube_client.Kube, namespace: str) -> MakeCanary:
     """Create a Canary ``podinfo`` targeting Deployment ``podinfo`` and return its model."""
 
-    async def make(service: dict[str, Any], analysis: dict[str, Any] | None = None,
-                   name: str = "podinfo") -> canary_api.Canary:
+    async def make(
+        service: dict[str, Any], analysis: dict[str, Any] | None = None, name: str = "podinfo"
+    ) -> canary_api.Canary:
         doc: dict[str, Any] = {
             "apiVersion": "flagger.app/v1beta1",
             "kind": "Canary",
@@ -68,6 +81,7 @@ def make_canary(client: kube_client.Kube, namespace: str) -> MakeCanary:
         }
         created = await client.create(doc)
         return canary_api.Canary.model_validate(
-            {**doc, "metadata": {**doc["metadata"], "uid": created["metadata"]["uid"]}})
+            {**doc, "metadata": {**doc["metadata"], "uid": created["metadata"]["uid"]}}
+        )
 
     return make

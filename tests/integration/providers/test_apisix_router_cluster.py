@@ -21,9 +21,15 @@ pytestmark = pytest.mark.cluster
 
 MakeCanary = Callable[..., Awaitable[canary_api.Canary]]
 ROUTE_REF = {"apiVersion": "apisix.apache.org/v2", "kind": "ApisixRoute", "name": "podinfo"}
-USERS_SPEC = {"http": [{"name": "method", "match": {"hosts": ["app.example.com"],
-                                                    "paths": ["/*"]},
-                        "backends": [{"serviceName": "podinfo", "servicePort": 80}]}]}
+USERS_SPEC = {
+    "http": [
+        {
+            "name": "method",
+            "match": {"hosts": ["app.example.com"], "paths": ["/*"]},
+            "backends": [{"serviceName": "podinfo", "servicePort": 80}],
+        }
+    ]
+}
 
 
 async def _route(client: kube_client.Kube, ns: str, name: str) -> dict[str, Any]:
@@ -32,11 +38,17 @@ async def _route(client: kube_client.Kube, ns: str, name: str) -> dict[str, Any]
     return found
 
 
-async def _canary(make_canary: MakeCanary, client: kube_client.Kube,
-                  namespace: str, **analysis: Any) -> canary_api.Canary:
-    await client.create({"apiVersion": apisix.API_VERSION, "kind": "ApisixRoute",
-                         "metadata": {"name": "podinfo", "namespace": namespace},
-                         "spec": USERS_SPEC})
+async def _canary(
+    make_canary: MakeCanary, client: kube_client.Kube, namespace: str, **analysis: Any
+) -> canary_api.Canary:
+    await client.create(
+        {
+            "apiVersion": apisix.API_VERSION,
+            "kind": "ApisixRoute",
+            "metadata": {"name": "podinfo", "namespace": namespace},
+            "spec": USERS_SPEC,
+        }
+    )
     canary = await make_canary({"port": 80}, analysis or None)
     canary.spec.route_ref = canary_api.RouteReference.model_validate(ROUTE_REF)
     return canary
@@ -49,12 +61,19 @@ async def test_reconcile_shift_and_finalize(
     router = apisix.ApisixRouter(client)
     await router.reconcile(canary)
     made = await _route(client, namespace, "podinfo-podinfo-canary")
-    assert made["spec"] == {"http": [{
-        "name": "method", "match": {"hosts": ["app.example.com"], "paths": ["/*"]},
-        "priority": 10000,
-        "backends": [{"serviceName": "podinfo-primary", "servicePort": 80, "weight": 100},
-                     {"serviceName": "podinfo-canary", "servicePort": 80, "weight": 0}],
-    }]}
+    assert made["spec"] == {
+        "http": [
+            {
+                "name": "method",
+                "match": {"hosts": ["app.example.com"], "paths": ["/*"]},
+                "priority": 10000,
+                "backends": [
+                    {"serviceName": "podinfo-primary", "servicePort": 80, "weight": 100},
+                    {"serviceName": "podinfo-canary", "servicePort": 80, "weight": 0},
+                ],
+            }
+        ]
+    }
     assert made["metadata"]["ownerReferences"][0]["uid"] == canary.metadata["uid"]
     assert await router.get_routes(canary) == (100, 0, False)
 
@@ -63,7 +82,8 @@ async def test_reconcile_shift_and_finalize(
     shifted = await _route(client, namespace, "podinfo-podinfo-canary")
     await router.reconcile(canary)
     assert (await _route(client, namespace, "podinfo-podinfo-canary"))["metadata"][
-        "resourceVersion"] == shifted["metadata"]["resourceVersion"]
+        "resourceVersion"
+    ] == shifted["metadata"]["resourceVersion"]
 
     users = await _route(client, namespace, "podinfo")
     users["spec"]["http"][0]["match"]["paths"] = ["/v2/*"]
@@ -76,21 +96,28 @@ async def test_reconcile_shift_and_finalize(
     assert await router.get_routes(canary) == (0, 100, False)
 
     await router.finalize(canary)
-    assert await client.get(apisix.API_VERSION, "ApisixRoute", "podinfo-podinfo-canary",
-                            namespace) is None
+    assert (
+        await client.get(apisix.API_VERSION, "ApisixRoute", "podinfo-podinfo-canary", namespace)
+        is None
+    )
     assert (await _route(client, namespace, "podinfo"))["spec"]["http"][0]["backends"] == [
-        {"serviceName": "podinfo", "servicePort": 80}]
+        {"serviceName": "podinfo", "servicePort": 80}
+    ]
 
 
 async def test_takeover_and_finalize(
     client: kube_client.Kube, namespace: str, make_canary: MakeCanary
 ) -> None:
     canary = await _canary(make_canary, client, namespace)
-    theirs = {"http": [{"name": "old", "backends": [{"serviceName": "legacy",
-                                                     "servicePort": 80}]}]}
-    await client.create({"apiVersion": apisix.API_VERSION, "kind": "ApisixRoute",
-                         "metadata": {"name": "podinfo-podinfo-canary", "namespace": namespace},
-                         "spec": theirs})
+    theirs = {"http": [{"name": "old", "backends": [{"serviceName": "legacy", "servicePort": 80}]}]}
+    await client.create(
+        {
+            "apiVersion": apisix.API_VERSION,
+            "kind": "ApisixRoute",
+            "metadata": {"name": "podinfo-podinfo-canary", "namespace": namespace},
+            "spec": theirs,
+        }
+    )
     router = apisix.ApisixRouter(client)
     await router.reconcile(canary)
     assert await router.get_routes(canary) == (100, 0, False)
@@ -105,9 +132,16 @@ async def test_clear_errors(
     canary.spec.route_ref = canary_api.RouteReference.model_validate(ROUTE_REF)
     with pytest.raises(_meta.RouterError, match=r"APISIX route podinfo\..* not found"):
         await apisix.ApisixRouter(client).reconcile(canary)
-    ab = await make_canary({"port": 80}, {
-        "interval": "1m", "threshold": 5, "iterations": 10,
-        "match": [{"headers": {"x-canary": {"exact": "insider"}}}]}, name="ab")
+    ab = await make_canary(
+        {"port": 80},
+        {
+            "interval": "1m",
+            "threshold": 5,
+            "iterations": 10,
+            "match": [{"headers": {"x-canary": {"exact": "insider"}}}],
+        },
+        name="ab",
+    )
     ab.spec.route_ref = canary_api.RouteReference.model_validate(ROUTE_REF)
     with pytest.raises(apisix.UnsupportedFeature, match="does not support A/B testing"):
         await apisix.ApisixRouter(client).reconcile(ab)

@@ -44,8 +44,9 @@ async def test_reconcile_then_shift_weights(
     assert await router.get_routes(canary) == (90, 10, False)
     shifted = await _get(client, namespace)
     await router.reconcile(canary)
-    assert (await _get(client, namespace))["metadata"]["resourceVersion"] == \
-        shifted["metadata"]["resourceVersion"]
+    assert (await _get(client, namespace))["metadata"]["resourceVersion"] == shifted["metadata"][
+        "resourceVersion"
+    ]
 
     canary.spec.service.timeout = "30s"  # type: ignore[union-attr]
     await router.reconcile(canary)
@@ -57,30 +58,43 @@ async def test_reconcile_then_shift_weights(
         await router.set_routes(canary, 0, 0, False)
 
 
-async def test_ab_routes(
-    client: kube_client.Kube, namespace: str, make_canary: MakeCanary
-) -> None:
-    canary = await make_canary({"port": 9898}, {
-        "interval": "1m", "threshold": 5, "iterations": 10,
-        "match": [{"headers": {"x-canary": {"exact": "insider"}}}]})
+async def test_ab_routes(client: kube_client.Kube, namespace: str, make_canary: MakeCanary) -> None:
+    canary = await make_canary(
+        {"port": 9898},
+        {
+            "interval": "1m",
+            "threshold": 5,
+            "iterations": 10,
+            "match": [{"headers": {"x-canary": {"exact": "insider"}}}],
+        },
+    )
     router = contour.ContourRouter(client)
     await router.reconcile(canary)
     await router.set_routes(canary, 0, 100, False)
     proxy = await _get(client, namespace)
     assert proxy["spec"] == contour.http_proxy_spec(canary, 0, 100)
     assert proxy["spec"]["routes"][0]["conditions"] == [
-        {"prefix": "/", "header": {"name": "x-canary", "exact": "insider"}}]
+        {"prefix": "/", "header": {"name": "x-canary", "exact": "insider"}}
+    ]
     assert await router.get_routes(canary) == (0, 100, False)
 
 
 async def test_takeover_and_finalize(
     client: kube_client.Kube, namespace: str, make_canary: MakeCanary
 ) -> None:
-    users_spec = {"routes": [{"conditions": [{"prefix": "/"}],
-                              "services": [{"name": "podinfo", "port": 9898}]}]}
-    await client.create({"apiVersion": contour.API_VERSION, "kind": "HTTPProxy",
-                         "metadata": {"name": "podinfo", "namespace": namespace},
-                         "spec": users_spec})
+    users_spec = {
+        "routes": [
+            {"conditions": [{"prefix": "/"}], "services": [{"name": "podinfo", "port": 9898}]}
+        ]
+    }
+    await client.create(
+        {
+            "apiVersion": contour.API_VERSION,
+            "kind": "HTTPProxy",
+            "metadata": {"name": "podinfo", "namespace": namespace},
+            "spec": users_spec,
+        }
+    )
     canary = await make_canary({"port": 9898})
     router = contour.ContourRouter(client)
     await router.reconcile(canary)
@@ -93,9 +107,15 @@ async def test_takeover_and_finalize(
 async def test_unsupported_match_is_refused(
     client: kube_client.Kube, namespace: str, make_canary: MakeCanary
 ) -> None:
-    canary = await make_canary({"port": 9898}, {
-        "interval": "1m", "threshold": 5, "iterations": 10,
-        "match": [{"headers": {"x-canary": {"regex": "^in.*"}}}]})
+    canary = await make_canary(
+        {"port": 9898},
+        {
+            "interval": "1m",
+            "threshold": 5,
+            "iterations": 10,
+            "match": [{"headers": {"x-canary": {"regex": "^in.*"}}}],
+        },
+    )
     with pytest.raises(contour.UnsupportedFeature, match="regex header matches"):
         await contour.ContourRouter(client).reconcile(canary)
     assert await client.get(contour.API_VERSION, "HTTPProxy", "podinfo", namespace) is None

@@ -21,14 +21,21 @@ from flagger.providers import gatewayapi
 pytestmark = pytest.mark.cluster
 
 MakeCanary = Callable[..., Awaitable[canary_api.Canary]]
-GATEWAY = {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "gateway",
-           "namespace": "istio-ingress"}
+GATEWAY = {
+    "group": "gateway.networking.k8s.io",
+    "kind": "Gateway",
+    "name": "gateway",
+    "namespace": "istio-ingress",
+}
 ROOT = {"path": {"type": "PathPrefix", "value": "/"}}
 
 
 def svc(**extra: Any) -> dict[str, Any]:
-    return {"port": 9898, "gatewayRefs": [{"name": "gateway", "namespace": "istio-ingress"}],
-            **extra}
+    return {
+        "port": 9898,
+        "gatewayRefs": [{"name": "gateway", "namespace": "istio-ingress"}],
+        **extra,
+    }
 
 
 def backend(name: str, weight: int) -> dict[str, Any]:
@@ -52,9 +59,12 @@ async def test_reconcile_then_shift_weights(
     assert route["spec"] == {
         "parentRefs": [GATEWAY],
         "hostnames": ["app.example.com"],
-        "rules": [{"matches": [ROOT],
-                   "backendRefs": [backend("podinfo-primary", 100),
-                                   backend("podinfo-canary", 0)]}],
+        "rules": [
+            {
+                "matches": [ROOT],
+                "backendRefs": [backend("podinfo-primary", 100), backend("podinfo-canary", 0)],
+            }
+        ],
     }
     assert route["metadata"]["ownerReferences"][0]["uid"] == canary.metadata["uid"]
     assert await router.get_routes(canary) == (100, 0, False)
@@ -74,19 +84,27 @@ async def test_reconcile_then_shift_weights(
 async def test_filters_and_timeouts_are_stored(
     client: kube_client.Kube, namespace: str, make_canary: MakeCanary
 ) -> None:
-    canary = await make_canary(svc(
-        headers={"response": {"set": {"x-served-by": "podinfo"}}},
-        rewrite={"uri": "/"}, timeout="30s", backendTimeout="10s",
-        corsPolicy={"allowOrigin": ["https://a.example.com"], "maxAge": "1m"},
-    ))
+    canary = await make_canary(
+        svc(
+            headers={"response": {"set": {"x-served-by": "podinfo"}}},
+            rewrite={"uri": "/"},
+            timeout="30s",
+            backendTimeout="10s",
+            corsPolicy={"allowOrigin": ["https://a.example.com"], "maxAge": "1m"},
+        )
+    )
     router = gatewayapi.GatewayAPIRouter(client)
     await router.reconcile(canary)
     rule = (await _route(client, gatewayapi.V1, namespace))["spec"]["rules"][0]
     assert rule["filters"] == [
-        {"type": "ResponseHeaderModifier",
-         "responseHeaderModifier": {"set": [{"name": "x-served-by", "value": "podinfo"}]}},
-        {"type": "URLRewrite",
-         "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}}},
+        {
+            "type": "ResponseHeaderModifier",
+            "responseHeaderModifier": {"set": [{"name": "x-served-by", "value": "podinfo"}]},
+        },
+        {
+            "type": "URLRewrite",
+            "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}},
+        },
         {"type": "CORS", "cors": {"allowOrigins": ["https://a.example.com"], "maxAge": 60}},
     ]
     assert rule["timeouts"] == {"request": "30s", "backendRequest": "10s"}
@@ -94,20 +112,27 @@ async def test_filters_and_timeouts_are_stored(
     assert await router.get_routes(canary) == (50, 50, False)
 
 
-async def test_ab_rules(
-    client: kube_client.Kube, namespace: str, make_canary: MakeCanary
-) -> None:
+async def test_ab_rules(client: kube_client.Kube, namespace: str, make_canary: MakeCanary) -> None:
     canary = await make_canary(
-        svc(), {"interval": "1m", "threshold": 5, "iterations": 10,
-                "match": [{"headers": {"x-canary": {"exact": "insider"}}}]})
+        svc(),
+        {
+            "interval": "1m",
+            "threshold": 5,
+            "iterations": 10,
+            "match": [{"headers": {"x-canary": {"exact": "insider"}}}],
+        },
+    )
     router = gatewayapi.GatewayAPIRouter(client)
     await router.reconcile(canary)
     await router.set_routes(canary, 0, 100, False)
     rules = (await _route(client, gatewayapi.V1, namespace))["spec"]["rules"]
     assert rules == [
-        {"matches": [{**ROOT, "headers": [{"type": "Exact", "name": "x-canary",
-                                           "value": "insider"}]}],
-         "backendRefs": [backend("podinfo-primary", 0), backend("podinfo-canary", 100)]},
+        {
+            "matches": [
+                {**ROOT, "headers": [{"type": "Exact", "name": "x-canary", "value": "insider"}]}
+            ],
+            "backendRefs": [backend("podinfo-primary", 0), backend("podinfo-canary", 100)],
+        },
         {"matches": [ROOT], "backendRefs": [backend("podinfo-primary", 100)]},
     ]
     assert await router.get_routes(canary) == (0, 100, False)
@@ -116,8 +141,9 @@ async def test_ab_rules(
 async def test_blue_green_mirroring(
     client: kube_client.Kube, namespace: str, make_canary: MakeCanary
 ) -> None:
-    canary = await make_canary(svc(), {"interval": "1m", "threshold": 5, "iterations": 10,
-                                       "mirror": True})
+    canary = await make_canary(
+        svc(), {"interval": "1m", "threshold": 5, "iterations": 10, "mirror": True}
+    )
     router = gatewayapi.GatewayAPIRouter(client)
     await router.reconcile(canary)
     await router.set_routes(canary, 100, 0, True)
@@ -129,8 +155,15 @@ async def test_blue_green_mirroring(
 async def test_session_affinity(
     client: kube_client.Kube, namespace: str, make_canary: MakeCanary
 ) -> None:
-    canary = await make_canary(svc(), {"interval": "1m", "threshold": 5, "stepWeight": 10,
-                                       "sessionAffinity": {"cookieName": "flagger-cookie"}})
+    canary = await make_canary(
+        svc(),
+        {
+            "interval": "1m",
+            "threshold": 5,
+            "stepWeight": 10,
+            "sessionAffinity": {"cookieName": "flagger-cookie"},
+        },
+    )
     router = gatewayapi.GatewayAPIRouter(client)
     await router.reconcile(canary)
     await router.set_routes(canary, 80, 20, False)
@@ -148,14 +181,22 @@ async def test_session_affinity(
 async def test_takeover_and_finalize(
     client: kube_client.Kube, namespace: str, make_canary: MakeCanary
 ) -> None:
-    users_spec = {"parentRefs": [{"name": "gateway"}],
-                  "rules": [{"backendRefs": [{"name": "podinfo", "port": 9898}]}]}
-    await client.create({
-        "apiVersion": gatewayapi.V1.api_version, "kind": "HTTPRoute",
-        "metadata": {"name": "podinfo", "namespace": namespace,
-                     "annotations": {"example.com/owner": "platform"}},
-        "spec": users_spec,
-    })
+    users_spec = {
+        "parentRefs": [{"name": "gateway"}],
+        "rules": [{"backendRefs": [{"name": "podinfo", "port": 9898}]}],
+    }
+    await client.create(
+        {
+            "apiVersion": gatewayapi.V1.api_version,
+            "kind": "HTTPRoute",
+            "metadata": {
+                "name": "podinfo",
+                "namespace": namespace,
+                "annotations": {"example.com/owner": "platform"},
+            },
+            "spec": users_spec,
+        }
+    )
     canary = await make_canary(svc())
     router = gatewayapi.GatewayAPIRouter(client)
     await router.reconcile(canary)
@@ -179,8 +220,10 @@ async def test_v1beta1_refuses_v1_only_settings(
 ) -> None:
     canary = await make_canary(svc(timeout="5s"))
     router = gatewayapi.GatewayAPIRouter(client, gatewayapi.V1BETA1)
-    with pytest.raises(gatewayapi.UnsupportedByProvider,
-                       match="provider gatewayapi:v1beta1 does not support"):
+    with pytest.raises(
+        gatewayapi.UnsupportedByProvider, match="provider gatewayapi:v1beta1 does not support"
+    ):
         await router.reconcile(canary)
-    assert await client.get(gatewayapi.V1BETA1.api_version, "HTTPRoute", "podinfo",
-                            namespace) is None
+    assert (
+        await client.get(gatewayapi.V1BETA1.api_version, "HTTPRoute", "podinfo", namespace) is None
+    )

@@ -26,11 +26,14 @@ MakeCanary = Callable[..., Awaitable[canary_api.Canary]]
 async def _services(client: kube_client.Kube, namespace: str) -> None:
     for name in ("podinfo-primary", "podinfo-canary"):
         app = name if name.endswith("primary") else "podinfo"
-        await client.create({
-            "apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": name, "namespace": namespace},
-            "spec": {"selector": {"app": app}, "ports": [{"name": "http", "port": 9898}]},
-        })
+        await client.create(
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": name, "namespace": namespace},
+                "spec": {"selector": {"app": app}, "ports": [{"name": "http", "port": 9898}]},
+            }
+        )
 
 
 async def _table(client: kube_client.Kube, ns: str) -> dict[str, Any]:
@@ -43,12 +46,18 @@ async def test_reconcile_then_shift_weights(
     client: kube_client.Kube, namespace: str, make_canary: MakeCanary
 ) -> None:
     await _services(client, namespace)
-    await client.create({"apiVersion": gloo.GLOO_API_VERSION, "kind": "Upstream",
-                         "metadata": {"name": "config", "namespace": namespace},
-                         "spec": {"connectionConfig": {"maxRequestsPerConnection": 10}}})
+    await client.create(
+        {
+            "apiVersion": gloo.GLOO_API_VERSION,
+            "kind": "Upstream",
+            "metadata": {"name": "config", "namespace": namespace},
+            "spec": {"connectionConfig": {"maxRequestsPerConnection": 10}},
+        }
+    )
     canary = await make_canary({"port": 9898})
     canary.spec.upstream_ref = canary_api.UpstreamReference.model_validate(
-        {"apiVersion": "gloo.solo.io/v1", "kind": "Upstream", "name": "config"})
+        {"apiVersion": "gloo.solo.io/v1", "kind": "Upstream", "name": "config"}
+    )
     router = gloo.GlooRouter(client)
     await router.reconcile(canary)
 
@@ -58,8 +67,12 @@ async def test_reconcile_then_shift_weights(
     assert made is not None
     assert made["spec"] == {
         "connectionConfig": {"maxRequestsPerConnection": 10},
-        "kube": {"serviceName": "podinfo-canary", "serviceNamespace": namespace,
-                 "servicePort": 9898, "selector": {"app": "podinfo"}},
+        "kube": {
+            "serviceName": "podinfo-canary",
+            "serviceNamespace": namespace,
+            "servicePort": 9898,
+            "selector": {"app": "podinfo"},
+        },
     }
     assert made["metadata"]["ownerReferences"][0]["uid"] == canary.metadata["uid"]
     assert (await _table(client, namespace))["spec"] == gloo.route_table_spec(canary)
@@ -69,16 +82,23 @@ async def test_reconcile_then_shift_weights(
     assert await router.get_routes(canary) == (70, 30, False)
     shifted = await _table(client, namespace)
     await router.reconcile(canary)
-    assert (await _table(client, namespace))["metadata"]["resourceVersion"] == \
-        shifted["metadata"]["resourceVersion"]
+    assert (await _table(client, namespace))["metadata"]["resourceVersion"] == shifted["metadata"][
+        "resourceVersion"
+    ]
 
-    canary.spec.analysis = analysis_api.CanaryAnalysis.model_validate({
-        "interval": "1m", "threshold": 5, "iterations": 10,
-        "match": [{"headers": {"x-canary": {"exact": "insider"}}}]})
+    canary.spec.analysis = analysis_api.CanaryAnalysis.model_validate(
+        {
+            "interval": "1m",
+            "threshold": 5,
+            "iterations": 10,
+            "match": [{"headers": {"x-canary": {"exact": "insider"}}}],
+        }
+    )
     await router.reconcile(canary)
     table = await _table(client, namespace)
     assert table["spec"]["routes"][0]["matchers"] == [
-        {"headers": [{"name": "x-canary", "value": "insider"}]}]
+        {"headers": [{"name": "x-canary", "value": "insider"}]}
+    ]
     assert await router.get_routes(canary) == (70, 30, False)
     await router.set_routes(canary, 0, 100, False)
     assert await router.get_routes(canary) == (0, 100, False)
@@ -88,11 +108,19 @@ async def test_takeover_and_finalize(
     client: kube_client.Kube, namespace: str, make_canary: MakeCanary
 ) -> None:
     await _services(client, namespace)
-    users_spec = {"routes": [{"routeAction": {"single": {"upstream": {
-        "name": "podinfo", "namespace": namespace}}}}]}
-    await client.create({"apiVersion": gloo.GATEWAY_API_VERSION, "kind": "RouteTable",
-                         "metadata": {"name": "podinfo", "namespace": namespace},
-                         "spec": users_spec})
+    users_spec = {
+        "routes": [
+            {"routeAction": {"single": {"upstream": {"name": "podinfo", "namespace": namespace}}}}
+        ]
+    }
+    await client.create(
+        {
+            "apiVersion": gloo.GATEWAY_API_VERSION,
+            "kind": "RouteTable",
+            "metadata": {"name": "podinfo", "namespace": namespace},
+            "spec": users_spec,
+        }
+    )
     canary = await make_canary({"port": 9898})
     router = gloo.GlooRouter(client)
     await router.reconcile(canary)
@@ -106,11 +134,13 @@ async def test_clear_errors(
     client: kube_client.Kube, namespace: str, make_canary: MakeCanary
 ) -> None:
     canary = await make_canary({"port": 9898})
-    with pytest.raises(_meta.RouterError,
-                       match=r"error creating flagger primary upstream: service podinfo-primary"):
+    with pytest.raises(
+        _meta.RouterError, match=r"error creating flagger primary upstream: service podinfo-primary"
+    ):
         await gloo.GlooRouter(client).reconcile(canary)
     await _services(client, namespace)
     canary.spec.upstream_ref = canary_api.UpstreamReference.model_validate(
-        {"apiVersion": "gloo.solo.io/v1", "kind": "Upstream", "name": "missing"})
+        {"apiVersion": "gloo.solo.io/v1", "kind": "Upstream", "name": "missing"}
+    )
     with pytest.raises(_meta.RouterError, match=r"config upstream missing\..* not found"):
         await gloo.GlooRouter(client).reconcile(canary)

@@ -36,8 +36,9 @@ async def _get(client: kube_client.Kube, kind: str, name: str, ns: str) -> dict[
 async def test_reconcile_then_shift_weights(
     client: kube_client.Kube, namespace: str, make_canary: MakeCanary
 ) -> None:
-    canary = await make_canary({"port": 9898, "timeout": "15s",
-                                "trafficPolicy": {"tls": {"mode": "ISTIO_MUTUAL"}}})
+    canary = await make_canary(
+        {"port": 9898, "timeout": "15s", "trafficPolicy": {"tls": {"mode": "ISTIO_MUTUAL"}}}
+    )
     router = istio.IstioRouter(client)
     await router.reconcile(canary)
 
@@ -49,8 +50,9 @@ async def test_reconcile_then_shift_weights(
     assert vs["spec"] == {
         "hosts": ["podinfo"],
         "gateways": ["mesh"],
-        "http": [{"route": [dest("podinfo-primary", 100), dest("podinfo-canary", 0)],
-                  "timeout": "15s"}],
+        "http": [
+            {"route": [dest("podinfo-primary", 100), dest("podinfo-canary", 0)], "timeout": "15s"}
+        ],
     }
     assert await router.get_routes(canary) == (100, 0, False)
 
@@ -68,21 +70,25 @@ async def test_reconcile_then_shift_weights(
     assert await router.get_routes(canary) == (100, 0, True)
 
 
-async def test_ab_routes(
-    client: kube_client.Kube, namespace: str, make_canary: MakeCanary
-) -> None:
+async def test_ab_routes(client: kube_client.Kube, namespace: str, make_canary: MakeCanary) -> None:
     canary = await make_canary(
         {"port": 9898},
-        {"interval": "1m", "threshold": 5, "iterations": 10,
-         "match": [{"headers": {"x-canary": {"exact": "insider"}}}]},
+        {
+            "interval": "1m",
+            "threshold": 5,
+            "iterations": 10,
+            "match": [{"headers": {"x-canary": {"exact": "insider"}}}],
+        },
     )
     router = istio.IstioRouter(client)
     await router.reconcile(canary)
     await router.set_routes(canary, 0, 100, False)
     vs = await _get(client, "VirtualService", "podinfo", namespace)
     assert vs["spec"]["http"] == [
-        {"match": [{"headers": {"x-canary": {"exact": "insider"}}}],
-         "route": [dest("podinfo-primary", 0), dest("podinfo-canary", 100)]},
+        {
+            "match": [{"headers": {"x-canary": {"exact": "insider"}}}],
+            "route": [dest("podinfo-primary", 0), dest("podinfo-canary", 100)],
+        },
         {"route": [dest("podinfo-primary", 0)]},
     ]
     assert await router.get_routes(canary) == (0, 100, False)
@@ -95,8 +101,12 @@ async def test_session_affinity_weights_read_back(
 ) -> None:
     canary = await make_canary(
         {"port": 9898},
-        {"interval": "1m", "threshold": 5, "stepWeight": 10,
-         "sessionAffinity": {"cookieName": "flagger-cookie"}},
+        {
+            "interval": "1m",
+            "threshold": 5,
+            "stepWeight": 10,
+            "sessionAffinity": {"cookieName": "flagger-cookie"},
+        },
     )
     router = istio.IstioRouter(client)
     await router.reconcile(canary)
@@ -115,10 +125,14 @@ async def test_takeover_and_finalize(
     client: kube_client.Kube, namespace: str, make_canary: MakeCanary
 ) -> None:
     users_spec = {"hosts": ["podinfo"], "http": [{"route": [dest("podinfo", 100)]}]}
-    await client.create({
-        "apiVersion": V1BETA1, "kind": "VirtualService",
-        "metadata": {"name": "podinfo", "namespace": namespace}, "spec": users_spec,
-    })
+    await client.create(
+        {
+            "apiVersion": V1BETA1,
+            "kind": "VirtualService",
+            "metadata": {"name": "podinfo", "namespace": namespace},
+            "spec": users_spec,
+        }
+    )
     canary = await make_canary({"port": 9898})
     router = istio.IstioRouter(client)
     await router.reconcile(canary)

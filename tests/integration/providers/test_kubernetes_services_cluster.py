@@ -32,8 +32,9 @@ async def _services(client: kube_client.Kube, namespace: str) -> dict[str, dict[
 async def test_creates_the_three_services_once(
     client: kube_client.Kube, namespace: str, make_canary: MakeCanary
 ) -> None:
-    canary = await make_canary({"port": 9898, "portDiscovery": True,
-                                "apex": {"labels": {"tier": "web"}}})
+    canary = await make_canary(
+        {"port": 9898, "portDiscovery": True, "apex": {"labels": {"tier": "web"}}}
+    )
     router = kubernetes.ServiceRouter(client, TARGET)
     await router.initialize(canary)
     await router.reconcile(canary)
@@ -46,10 +47,16 @@ async def test_creates_the_three_services_once(
     }
     apex = found["podinfo"]
     assert apex["metadata"]["labels"] == {"tier": "web", "app": "podinfo"}
-    assert apex["metadata"]["ownerReferences"] == [{
-        "apiVersion": "flagger.app/v1beta1", "kind": "Canary", "name": "podinfo",
-        "uid": canary.metadata["uid"], "controller": True, "blockOwnerDeletion": True,
-    }]
+    assert apex["metadata"]["ownerReferences"] == [
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "Canary",
+            "name": "podinfo",
+            "uid": canary.metadata["uid"],
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
     assert apex["spec"]["type"] == "ClusterIP"
     assert apex["spec"]["ports"] == [
         {"name": "http", "protocol": "TCP", "port": 9898, "targetPort": 9898},
@@ -74,7 +81,8 @@ async def test_spec_change_updates_in_place(
 
     canary.spec.service.port = 8080  # type: ignore[union-attr]
     canary.spec.service.canary = service_api.CustomMetadata(  # type: ignore[union-attr]
-        annotations={"team": "a"})
+        annotations={"team": "a"}
+    )
     await router.initialize(canary)
     after = await client.get("v1", "Service", "podinfo-canary", namespace)
     assert after is not None
@@ -87,12 +95,17 @@ async def test_spec_change_updates_in_place(
 async def test_takes_over_the_apex_and_gives_it_back(
     client: kube_client.Kube, namespace: str, make_canary: MakeCanary
 ) -> None:
-    await client.create({
-        "apiVersion": "v1", "kind": "Service",
-        "metadata": {"name": "podinfo", "namespace": namespace, "labels": {"owner": "me"}},
-        "spec": {"selector": {"app": "podinfo"},
-                 "ports": [{"name": "http", "port": 9898, "targetPort": 9898}]},
-    })
+    await client.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "podinfo", "namespace": namespace, "labels": {"owner": "me"}},
+            "spec": {
+                "selector": {"app": "podinfo"},
+                "ports": [{"name": "http", "port": 9898, "targetPort": 9898}],
+            },
+        }
+    )
     canary = await make_canary({"port": 9898})
     router = kubernetes.ServiceRouter(client, kubernetes.TargetSelector("app", "podinfo"))
     await router.reconcile(canary)
@@ -106,4 +119,3 @@ async def test_takes_over_the_apex_and_gives_it_back(
     given_back = await client.get("v1", "Service", "podinfo", namespace)
     assert given_back is not None
     assert given_back["spec"]["selector"] == {"app": "podinfo"}
-

@@ -47,7 +47,8 @@ async def test_reconcile_then_shift_weights(
     assert route["mesh"] == "default"
     assert route["spec"] == kuma.traffic_route_spec(canary)
     assert route["spec"]["destinations"] == [
-        {"match": {"kuma.io/service": f"{route_name}_{namespace}_svc_9898"}}]
+        {"match": {"kuma.io/service": f"{route_name}_{namespace}_svc_9898"}}
+    ]
     assert await router.get_routes(canary) == (100, 0, False)
 
     await router.set_routes(canary, 80, 20, False)
@@ -61,11 +62,20 @@ async def test_reconcile_then_shift_weights(
 async def test_takeover_and_finalize(
     client: kube_client.Kube, namespace: str, make_canary: MakeCanary, route_name: str
 ) -> None:
-    users_spec = {"sources": [{"match": {"kuma.io/service": "*"}}],
-                  "destinations": [{"match": {"kuma.io/service": "x"}}],
-                  "conf": {"destination": {"kuma.io/service": "x"}}}
-    await client.create({"apiVersion": kuma.API_VERSION, "kind": kuma.KIND, "mesh": "default",
-                         "metadata": {"name": route_name}, "spec": users_spec})
+    users_spec = {
+        "sources": [{"match": {"kuma.io/service": "*"}}],
+        "destinations": [{"match": {"kuma.io/service": "x"}}],
+        "conf": {"destination": {"kuma.io/service": "x"}},
+    }
+    await client.create(
+        {
+            "apiVersion": kuma.API_VERSION,
+            "kind": kuma.KIND,
+            "mesh": "default",
+            "metadata": {"name": route_name},
+            "spec": users_spec,
+        }
+    )
     canary = await make_canary({"port": 9898, "name": route_name})
     router = kuma.KumaRouter(client)
     await router.reconcile(canary)
@@ -78,9 +88,10 @@ async def test_takeover_and_finalize(
 async def test_mirroring_is_refused(
     client: kube_client.Kube, namespace: str, make_canary: MakeCanary, route_name: str
 ) -> None:
-    canary = await make_canary({"port": 9898, "name": route_name},
-                               {"interval": "1m", "threshold": 5, "iterations": 5,
-                                "mirror": True})
+    canary = await make_canary(
+        {"port": 9898, "name": route_name},
+        {"interval": "1m", "threshold": 5, "iterations": 5, "mirror": True},
+    )
     with pytest.raises(kuma.UnsupportedByProvider, match="provider kuma does not support"):
         await kuma.KumaRouter(client).reconcile(canary)
     assert await client.get(kuma.API_VERSION, kuma.KIND, route_name) is None

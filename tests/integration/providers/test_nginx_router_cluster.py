@@ -22,24 +22,50 @@ pytestmark = pytest.mark.cluster
 
 NET = "networking.k8s.io/v1"
 P = "nginx.ingress.kubernetes.io"
-FLUX = {"kustomize.toolkit.fluxcd.io/reconcile": "disabled",
-        "helm.toolkit.fluxcd.io/driftDetection": "disabled"}
+FLUX = {
+    "kustomize.toolkit.fluxcd.io/reconcile": "disabled",
+    "helm.toolkit.fluxcd.io/driftDetection": "disabled",
+}
 
 
-def ingress(namespace: str, service: str = "podinfo", host: str = "app.example.com",
-            name: str = "podinfo") -> dict[str, Any]:
+def ingress(
+    namespace: str, service: str = "podinfo", host: str = "app.example.com", name: str = "podinfo"
+) -> dict[str, Any]:
     return {
-        "apiVersion": NET, "kind": "Ingress",
-        "metadata": {"name": name, "namespace": namespace, "labels": {"app": "podinfo"},
-                     "annotations": {"kubernetes.io/ingress.class": "nginx"}},
-        "spec": {"rules": [{"host": host, "http": {"paths": [{
-            "path": "/", "pathType": "Prefix",
-            "backend": {"service": {"name": service, "port": {"number": 80}}}}]}}]},
+        "apiVersion": NET,
+        "kind": "Ingress",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {"app": "podinfo"},
+            "annotations": {"kubernetes.io/ingress.class": "nginx"},
+        },
+        "spec": {
+            "rules": [
+                {
+                    "host": host,
+                    "http": {
+                        "paths": [
+                            {
+                                "path": "/",
+                                "pathType": "Prefix",
+                                "backend": {"service": {"name": service, "port": {"number": 80}}},
+                            }
+                        ]
+                    },
+                }
+            ]
+        },
     }
 
 
-async def make(client: kube_client.Kube, namespace: str, analysis: dict[str, Any] | None = None,
-               *, ingress_ref: bool = True) -> canary_api.Canary:
+async def make(
+    client: kube_client.Kube,
+    namespace: str,
+    analysis: dict[str, Any] | None = None,
+    *,
+    ingress_ref: bool = True,
+) -> canary_api.Canary:
     spec: dict[str, Any] = {
         "provider": "nginx",
         "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
@@ -48,11 +74,16 @@ async def make(client: kube_client.Kube, namespace: str, analysis: dict[str, Any
     }
     if ingress_ref:
         spec["ingressRef"] = {"apiVersion": NET, "kind": "Ingress", "name": "podinfo"}
-    doc: dict[str, Any] = {"apiVersion": "flagger.app/v1beta1", "kind": "Canary",
-           "metadata": {"name": "podinfo", "namespace": namespace}, "spec": spec}
+    doc: dict[str, Any] = {
+        "apiVersion": "flagger.app/v1beta1",
+        "kind": "Canary",
+        "metadata": {"name": "podinfo", "namespace": namespace},
+        "spec": spec,
+    }
     created = await client.create(doc)
     return canary_api.Canary.model_validate(
-        {**doc, "metadata": {**doc["metadata"], "uid": created["metadata"]["uid"]}})
+        {**doc, "metadata": {**doc["metadata"], "uid": created["metadata"]["uid"]}}
+    )
 
 
 async def canary_ingress(client: kube_client.Kube, namespace: str) -> dict[str, Any]:
@@ -70,12 +101,30 @@ async def test_reconcile_and_weights(client: kube_client.Kube, namespace: str) -
     made = await canary_ingress(client, namespace)
     assert made["metadata"]["labels"] == {"app": "podinfo"}
     assert made["metadata"]["annotations"] == {
-        "kubernetes.io/ingress.class": "nginx", **FLUX,
-        f"{P}/canary": "true", f"{P}/canary-weight": "0"}
+        "kubernetes.io/ingress.class": "nginx",
+        **FLUX,
+        f"{P}/canary": "true",
+        f"{P}/canary-weight": "0",
+    }
     assert made["metadata"]["ownerReferences"][0]["uid"] == canary.metadata["uid"]
-    assert made["spec"] == {"rules": [{"host": "app.example.com", "http": {"paths": [{
-        "path": "/", "pathType": "Prefix",
-        "backend": {"service": {"name": "podinfo-canary", "port": {"number": 80}}}}]}}]}
+    assert made["spec"] == {
+        "rules": [
+            {
+                "host": "app.example.com",
+                "http": {
+                    "paths": [
+                        {
+                            "path": "/",
+                            "pathType": "Prefix",
+                            "backend": {
+                                "service": {"name": "podinfo-canary", "port": {"number": 80}}
+                            },
+                        }
+                    ]
+                },
+            }
+        ]
+    }
     assert await router.get_routes(canary) == (100, 0, False)
 
     version = made["metadata"]["resourceVersion"]
@@ -88,29 +137,46 @@ async def test_reconcile_and_weights(client: kube_client.Kube, namespace: str) -
         assert await router.get_routes(canary) == (100 - weight, weight, False)
     await router.set_routes(canary, 100, 0, False)
     assert (await canary_ingress(client, namespace))["metadata"]["annotations"][
-        f"{P}/canary-weight"] == "0"
+        f"{P}/canary-weight"
+    ] == "0"
     await router.finalize(canary)
     assert await client.get(NET, "Ingress", "podinfo", namespace) is not None
 
 
-@pytest.mark.parametrize(("headers", "extra"), [
-    ({"x-canary": {"exact": "insider"}},
-     {f"{P}/canary-by-header": "x-canary", f"{P}/canary-by-header-value": "insider"}),
-    ({"x-canary": {"regex": "^in.*"}},
-     {f"{P}/canary-by-header": "x-canary", f"{P}/canary-by-header-pattern": "^in.*"}),
-    ({"cookie": {"exact": "canary"}}, {f"{P}/canary-by-cookie": "canary"}),
-])
-async def test_ab_testing(client: kube_client.Kube, namespace: str, headers: dict[str, Any],
-                          extra: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("headers", "extra"),
+    [
+        (
+            {"x-canary": {"exact": "insider"}},
+            {f"{P}/canary-by-header": "x-canary", f"{P}/canary-by-header-value": "insider"},
+        ),
+        (
+            {"x-canary": {"regex": "^in.*"}},
+            {f"{P}/canary-by-header": "x-canary", f"{P}/canary-by-header-pattern": "^in.*"},
+        ),
+        ({"cookie": {"exact": "canary"}}, {f"{P}/canary-by-cookie": "canary"}),
+    ],
+)
+async def test_ab_testing(
+    client: kube_client.Kube, namespace: str, headers: dict[str, Any], extra: dict[str, str]
+) -> None:
     await client.create(ingress(namespace))
-    canary = await make(client, namespace, {"interval": "1m", "threshold": 2, "iterations": 5,
-                                            "match": [{"headers": headers}]})
+    canary = await make(
+        client,
+        namespace,
+        {"interval": "1m", "threshold": 2, "iterations": 5, "match": [{"headers": headers}]},
+    )
     router = nginx.NginxRouter(client)
     await router.reconcile(canary)
     await router.set_routes(canary, 0, 100, False)
     annotations = (await canary_ingress(client, namespace))["metadata"]["annotations"]
-    assert annotations == {"kubernetes.io/ingress.class": "nginx", **FLUX,
-                           f"{P}/canary": "true", f"{P}/canary-weight": "0", **extra}
+    assert annotations == {
+        "kubernetes.io/ingress.class": "nginx",
+        **FLUX,
+        f"{P}/canary": "true",
+        f"{P}/canary-weight": "0",
+        **extra,
+    }
     assert await router.get_routes(canary) == (0, 100, False)
     await router.set_routes(canary, 100, 0, False)
     assert await router.get_routes(canary) == (100, 0, False)
@@ -125,8 +191,7 @@ async def test_blue_green(client: kube_client.Kube, namespace: str) -> None:
     assert await router.get_routes(canary) == (0, 100, False)
 
 
-async def test_original_changes_are_carried_over(client: kube_client.Kube,
-                                                 namespace: str) -> None:
+async def test_original_changes_are_carried_over(client: kube_client.Kube, namespace: str) -> None:
     await client.create(ingress(namespace))
     canary = await make(client, namespace)
     router = nginx.NginxRouter(client)
@@ -142,8 +207,9 @@ async def test_original_changes_are_carried_over(client: kube_client.Kube,
     assert made["metadata"]["annotations"][f"{P}/canary-weight"] == "40"
 
 
-async def test_existing_canary_ingress_is_taken_over(client: kube_client.Kube,
-                                                     namespace: str) -> None:
+async def test_existing_canary_ingress_is_taken_over(
+    client: kube_client.Kube, namespace: str
+) -> None:
     await client.create(ingress(namespace))
     stale = ingress(namespace, service="old", name="podinfo-canary")
     stale["metadata"]["annotations"] = {"team": "web"}
@@ -152,20 +218,27 @@ async def test_existing_canary_ingress_is_taken_over(client: kube_client.Kube,
     router = nginx.NginxRouter(client)
     await router.reconcile(canary)
     made = await canary_ingress(client, namespace)
-    assert made["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] == \
-        "podinfo-canary"
+    assert (
+        made["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"]
+        == "podinfo-canary"
+    )
     assert made["metadata"]["annotations"] == {"team": "web"}
     await router.set_routes(canary, 80, 20, False)
     assert (await canary_ingress(client, namespace))["metadata"]["annotations"] == {
-        "team": "web", f"{P}/canary-weight": "20", f"{P}/canary": "true"}
+        "team": "web",
+        f"{P}/canary-weight": "20",
+        f"{P}/canary": "true",
+    }
 
 
-async def test_plugin_hook_uses_the_annotation_prefix(client: kube_client.Kube,
-                                                      namespace: str) -> None:
+async def test_plugin_hook_uses_the_annotation_prefix(
+    client: kube_client.Kube, namespace: str
+) -> None:
     await client.create(ingress(namespace))
     canary = await make(client, namespace)
-    context = plugins.PluginContext(kube=client,
-                                    options={"ingress-annotations-prefix": "custom.io"})
+    context = plugins.PluginContext(
+        kube=client, options={"ingress-annotations-prefix": "custom.io"}
+    )
     router = nginx.flagger_router("nginx", context)
     assert router is not None and nginx.flagger_router("istio", context) is None
     await router.reconcile(canary)

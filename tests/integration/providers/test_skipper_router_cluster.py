@@ -28,28 +28,47 @@ def backend(name: str) -> dict[str, Any]:
 
 def ingress(namespace: str) -> dict[str, Any]:
     return {
-        "apiVersion": NET, "kind": "Ingress",
-        "metadata": {"name": "podinfo", "namespace": namespace,
-                     "annotations": {"kubernetes.io/ingress.class": "skipper"}},
-        "spec": {"rules": [{"host": "app.example.com", "http": {"paths": [
-            {"path": "/", "pathType": "Prefix", "backend": backend("podinfo")}]}}]},
+        "apiVersion": NET,
+        "kind": "Ingress",
+        "metadata": {
+            "name": "podinfo",
+            "namespace": namespace,
+            "annotations": {"kubernetes.io/ingress.class": "skipper"},
+        },
+        "spec": {
+            "rules": [
+                {
+                    "host": "app.example.com",
+                    "http": {
+                        "paths": [
+                            {"path": "/", "pathType": "Prefix", "backend": backend("podinfo")}
+                        ]
+                    },
+                }
+            ]
+        },
     }
 
 
-async def make(client: kube_client.Kube, namespace: str,
-               analysis: dict[str, Any] | None = None) -> canary_api.Canary:
-    doc: dict[str, Any] = {"apiVersion": "flagger.app/v1beta1", "kind": "Canary",
-           "metadata": {"name": "podinfo", "namespace": namespace},
-           "spec": {"provider": "skipper",
-                    "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
-                                  "name": "podinfo"},
-                    "ingressRef": {"apiVersion": NET, "kind": "Ingress", "name": "podinfo"},
-                    "service": {"port": 80},
-                    "analysis": analysis or {"interval": "1m", "threshold": 5,
-                                             "stepWeight": 10}}}
+async def make(
+    client: kube_client.Kube, namespace: str, analysis: dict[str, Any] | None = None
+) -> canary_api.Canary:
+    doc: dict[str, Any] = {
+        "apiVersion": "flagger.app/v1beta1",
+        "kind": "Canary",
+        "metadata": {"name": "podinfo", "namespace": namespace},
+        "spec": {
+            "provider": "skipper",
+            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+            "ingressRef": {"apiVersion": NET, "kind": "Ingress", "name": "podinfo"},
+            "service": {"port": 80},
+            "analysis": analysis or {"interval": "1m", "threshold": 5, "stepWeight": 10},
+        },
+    }
     created = await client.create(doc)
     return canary_api.Canary.model_validate(
-        {**doc, "metadata": {**doc["metadata"], "uid": created["metadata"]["uid"]}})
+        {**doc, "metadata": {**doc["metadata"], "uid": created["metadata"]["uid"]}}
+    )
 
 
 async def canary_ingress(client: kube_client.Kube, namespace: str) -> dict[str, Any]:
@@ -66,7 +85,9 @@ async def test_reconcile_weights_finalize(client: kube_client.Kube, namespace: s
     made = await canary_ingress(client, namespace)
     assert made["metadata"]["annotations"] == {
         "kubernetes.io/ingress.class": "skipper",
-        W: '{"podinfo-canary":0,"podinfo-primary":100}', PRED: "Weight(100)"}
+        W: '{"podinfo-canary":0,"podinfo-primary":100}',
+        PRED: "Weight(100)",
+    }
     assert made["spec"]["rules"][0]["http"]["paths"] == [
         {"path": "/", "pathType": "Prefix", "backend": backend("podinfo-primary")},
         {"path": "/", "pathType": "Prefix", "backend": backend("podinfo-canary")},
@@ -80,11 +101,11 @@ async def test_reconcile_weights_finalize(client: kube_client.Kube, namespace: s
     for primary, weight in ((90, 10), (30, 70), (0, 100)):
         await router.set_routes(canary, primary, weight, False)
         assert await router.get_routes(canary) == (primary, weight, False)
-        assert (await canary_ingress(client, namespace))["metadata"]["annotations"][PRED] == \
-            "Weight(100)"
+        assert (await canary_ingress(client, namespace))["metadata"]["annotations"][
+            PRED
+        ] == "Weight(100)"
     await router.set_routes(canary, 100, 0, False)
-    assert (await canary_ingress(client, namespace))["metadata"]["annotations"][PRED] == \
-        "False()"
+    assert (await canary_ingress(client, namespace))["metadata"]["annotations"][PRED] == "False()"
 
     original = await client.get(NET, "Ingress", "podinfo", namespace)
     assert original is not None
@@ -104,10 +125,18 @@ async def test_reconcile_weights_finalize(client: kube_client.Kube, namespace: s
 
 async def test_ab_testing_is_unsupported(client: kube_client.Kube, namespace: str) -> None:
     await client.create(ingress(namespace))
-    canary = await make(client, namespace, {
-        "interval": "1m", "threshold": 2, "iterations": 3,
-        "match": [{"headers": {"x-canary": {"exact": "1"}}}]})
-    with pytest.raises(nginx.UnsupportedRequest,
-                       match=f"canary podinfo.{namespace}: provider skipper does not support "
-                             "A/B testing"):
+    canary = await make(
+        client,
+        namespace,
+        {
+            "interval": "1m",
+            "threshold": 2,
+            "iterations": 3,
+            "match": [{"headers": {"x-canary": {"exact": "1"}}}],
+        },
+    )
+    with pytest.raises(
+        nginx.UnsupportedRequest,
+        match=f"canary podinfo.{namespace}: provider skipper does not support A/B testing",
+    ):
         await skipper.SkipperRouter(client).reconcile(canary)

@@ -38,10 +38,13 @@ async def test_reconcile_then_shift_weights(
     await router.reconcile(canary)
     split = await _split(client, flavor, namespace)
     assert split["apiVersion"] == flavor.api_version
-    assert split["spec"] == {"service": "podinfo", "backends": [
-        {"service": "podinfo-canary", "weight": flavor.weight(0)},
-        {"service": "podinfo-primary", "weight": flavor.weight(100)},
-    ]}
+    assert split["spec"] == {
+        "service": "podinfo",
+        "backends": [
+            {"service": "podinfo-canary", "weight": flavor.weight(0)},
+            {"service": "podinfo-primary", "weight": flavor.weight(100)},
+        ],
+    }
     assert split["metadata"]["ownerReferences"][0]["uid"] == canary.metadata["uid"]
     assert await router.get_routes(canary) == (100, 0, False)
 
@@ -60,9 +63,14 @@ async def test_takeover_and_finalize(
     flavor = smi.flavor_for("smi:v1alpha2")
     assert flavor is not None
     users_spec = {"service": "podinfo", "backends": [{"service": "podinfo-v1", "weight": 100}]}
-    await client.create({"apiVersion": flavor.api_version, "kind": "TrafficSplit",
-                         "metadata": {"name": "podinfo", "namespace": namespace},
-                         "spec": users_spec})
+    await client.create(
+        {
+            "apiVersion": flavor.api_version,
+            "kind": "TrafficSplit",
+            "metadata": {"name": "podinfo", "namespace": namespace},
+            "spec": users_spec,
+        }
+    )
     canary = await make_canary({"port": 9898})
     router = smi.SmiRouter(client, flavor)
     await router.reconcile(canary)
@@ -78,8 +86,14 @@ async def test_ab_testing_is_refused(
     flavor = smi.flavor_for("linkerd")
     assert flavor is not None
     canary = await make_canary(
-        {"port": 9898}, {"interval": "1m", "threshold": 5, "iterations": 10,
-                         "match": [{"headers": {"x-canary": {"exact": "insider"}}}]})
+        {"port": 9898},
+        {
+            "interval": "1m",
+            "threshold": 5,
+            "iterations": 10,
+            "match": [{"headers": {"x-canary": {"exact": "insider"}}}],
+        },
+    )
     with pytest.raises(smi.UnsupportedByProvider, match="provider linkerd does not support"):
         await smi.SmiRouter(client, flavor).reconcile(canary)
     assert await client.get(flavor.api_version, "TrafficSplit", "podinfo", namespace) is None

@@ -43,8 +43,9 @@ async def test_reconcile_then_shift_weights(
     assert await router.get_routes(canary) == (80, 20, False)
     shifted = await _get(client, namespace)
     await router.reconcile(canary)
-    assert (await _get(client, namespace))["metadata"]["resourceVersion"] == \
-        shifted["metadata"]["resourceVersion"]
+    assert (await _get(client, namespace))["metadata"]["resourceVersion"] == shifted["metadata"][
+        "resourceVersion"
+    ]
 
     canary.spec.service.port = 8080  # type: ignore[union-attr]
     await router.reconcile(canary)
@@ -55,7 +56,8 @@ async def test_reconcile_then_shift_weights(
     assert await router.get_routes(canary) == (0, 100, False)
     await router.set_routes(canary, 100, 0, False)
     assert (await _get(client, namespace))["spec"]["weighted"]["services"] == [
-        {"name": "podinfo-primary", "namespace": namespace, "port": 8080, "weight": 100}]
+        {"name": "podinfo-primary", "namespace": namespace, "port": 8080, "weight": 100}
+    ]
     with pytest.raises(_meta.RouterError, match="no valid weights"):
         await router.set_routes(canary, 0, 0, False)
 
@@ -64,9 +66,14 @@ async def test_takeover_and_finalize(
     client: kube_client.Kube, namespace: str, make_canary: MakeCanary
 ) -> None:
     users_spec = {"weighted": {"services": [{"name": "podinfo", "port": 9898}]}}
-    await client.create({"apiVersion": traefik.API_VERSION, "kind": "TraefikService",
-                         "metadata": {"name": "podinfo", "namespace": namespace},
-                         "spec": users_spec})
+    await client.create(
+        {
+            "apiVersion": traefik.API_VERSION,
+            "kind": "TraefikService",
+            "metadata": {"name": "podinfo", "namespace": namespace},
+            "spec": users_spec,
+        }
+    )
     canary = await make_canary({"port": 9898})
     router = traefik.TraefikRouter(client)
     await router.reconcile(canary)
@@ -79,10 +86,17 @@ async def test_takeover_and_finalize(
 async def test_ab_testing_is_refused(
     client: kube_client.Kube, namespace: str, make_canary: MakeCanary
 ) -> None:
-    canary = await make_canary({"port": 9898}, {
-        "interval": "1m", "threshold": 5, "iterations": 10,
-        "match": [{"headers": {"x-canary": {"exact": "insider"}}}]})
-    with pytest.raises(traefik.UnsupportedFeature,
-                       match=r"provider traefik does not support A/B testing"):
+    canary = await make_canary(
+        {"port": 9898},
+        {
+            "interval": "1m",
+            "threshold": 5,
+            "iterations": 10,
+            "match": [{"headers": {"x-canary": {"exact": "insider"}}}],
+        },
+    )
+    with pytest.raises(
+        traefik.UnsupportedFeature, match=r"provider traefik does not support A/B testing"
+    ):
         await traefik.TraefikRouter(client).reconcile(canary)
     assert await client.get(traefik.API_VERSION, "TraefikService", "podinfo", namespace) is None

@@ -27,8 +27,12 @@ _STARTED = re.compile(r"Starting load tester v\S+ API on port (\d+)")
 
 def payload(name: str = "podinfo", namespace: str = "test", **metadata: str) -> dict[str, Any]:
     """Flagger's webhook payload for canary ``name.namespace`` with ``metadata``."""
-    body: dict[str, Any] = {"name": name, "namespace": namespace, "phase": "Progressing",
-                            "checksum": "abc"}
+    body: dict[str, Any] = {
+        "name": name,
+        "namespace": namespace,
+        "phase": "Progressing",
+        "checksum": "abc",
+    }
     if metadata:
         body["metadata"] = metadata
     return body
@@ -37,8 +41,9 @@ def payload(name: str = "podinfo", namespace: str = "test", **metadata: str) -> 
 class Loadtester:
     """One loadtester process; ``url`` once started."""
 
-    def __init__(self, flags: list[str], log: pathlib.Path,
-                 env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, flags: list[str], log: pathlib.Path, env: Mapping[str, str] | None = None
+    ) -> None:
         self.flags, self.log = flags, log
         self.env = dict(os.environ if env is None else env)
         self.process: subprocess.Popen[bytes] | None = None
@@ -48,9 +53,21 @@ class Loadtester:
         self.log.write_text("")
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "flagger.webhooks.loadtester", "-host", "127.0.0.1",
-                 "-port=0", "-log-level=debug", *self.flags],
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env)
+                [
+                    sys.executable,
+                    "-m",
+                    "flagger.webhooks.loadtester",
+                    "-host",
+                    "127.0.0.1",
+                    "-port=0",
+                    "-log-level=debug",
+                    *self.flags,
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self.env,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             found = _STARTED.search(self.log.read_text(errors="replace"))
@@ -58,8 +75,10 @@ class Loadtester:
                 self.url = f"http://127.0.0.1:{found.group(1)}"
                 return self
             if self.process.poll() is not None:
-                raise AssertionError(f"loadtester exited {self.process.returncode}:\n"
-                                     + self.log.read_text(errors="replace"))
+                raise AssertionError(
+                    f"loadtester exited {self.process.returncode}:\n"
+                    + self.log.read_text(errors="replace")
+                )
             await asyncio.sleep(0.05)
         raise AssertionError("loadtester did not start:\n" + self.log.read_text(errors="replace"))
 
@@ -105,13 +124,22 @@ class Loadtester:
             await asyncio.sleep(0.05)
         raise AssertionError(f"no log message matching {pattern!r}:\n" + "\n".join(self.messages()))
 
-    async def post(self, path: str, body: Any = None, *, raw: bytes | None = None,
-                   token: str | None = None, method: str = "POST") -> tuple[int, str]:
+    async def post(
+        self,
+        path: str,
+        body: Any = None,
+        *,
+        raw: bytes | None = None,
+        token: str | None = None,
+        method: str = "POST",
+    ) -> tuple[int, str]:
         """Send ``body`` as JSON (or ``raw`` bytes); the status and the response text."""
         headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session, \
-                session.request(method, self.url + path, data=data, headers=headers) as response:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session,
+            session.request(method, self.url + path, data=data, headers=headers) as response,
+        ):
             return response.status, await response.text()
 
 

@@ -15,8 +15,9 @@ from tests.integration.webhooks.conftest import StartLoadtester
 MakePayload = Callable[..., dict[str, Any]]
 
 
-async def test_fixed_endpoints_answer_like_flaggers(start_loadtester: StartLoadtester,
-                                                    make_payload: MakePayload) -> None:
+async def test_fixed_endpoints_answer_like_flaggers(
+    start_loadtester: StartLoadtester, make_payload: MakePayload
+) -> None:
     lt = await start_loadtester()
     assert await lt.post("/healthz", method="GET") == (200, "OK")
     assert await lt.post("/gate/approve", make_payload()) == (200, "OK")
@@ -27,7 +28,8 @@ async def test_fixed_endpoints_answer_like_flaggers(start_loadtester: StartLoadt
 
 
 async def test_gates_start_closed_and_open_and_close_per_canary(
-        start_loadtester: StartLoadtester, make_payload: MakePayload) -> None:
+    start_loadtester: StartLoadtester, make_payload: MakePayload
+) -> None:
     lt = await start_loadtester()
     podinfo, other = make_payload("podinfo", "test"), make_payload("backend", "test")
 
@@ -46,7 +48,8 @@ async def test_gates_start_closed_and_open_and_close_per_canary(
 
 
 async def test_rollback_gates_are_separate_from_the_promotion_gates(
-        start_loadtester: StartLoadtester, make_payload: MakePayload) -> None:
+    start_loadtester: StartLoadtester, make_payload: MakePayload
+) -> None:
     lt = await start_loadtester()
     podinfo = make_payload()
 
@@ -63,18 +66,20 @@ async def test_rollback_gates_are_separate_from_the_promotion_gates(
 
 
 async def test_malformed_task_requests_are_refused_with_flaggers_messages(
-        start_loadtester: StartLoadtester, make_payload: MakePayload) -> None:
+    start_loadtester: StartLoadtester, make_payload: MakePayload
+) -> None:
     lt = await start_loadtester()
 
     status, text = await lt.post("/", raw=b"{not json")
     assert status == 400 and "decoding the request body failed" in text
     assert (await lt.post("/gate/check", raw=b""))[0] == 400
     assert await lt.post("/", make_payload()) == (400, "metadata not found in payload")
-    assert await lt.post("/", make_payload(type="grpc", cmd="x")) == (
-        400, "unknown task type grpc")
+    assert await lt.post("/", make_payload(type="grpc", cmd="x")) == (400, "unknown task type grpc")
     assert await lt.post("/", make_payload(type="cmd")) == (400, "cmd not found in metadata")
     assert await lt.post("/", make_payload(logCmdOutput="true")) == (
-        400, "cmd not found in metadata")
+        400,
+        "cmd not found in metadata",
+    )
     for task_type in ("concord", "ngrinder"):
         status, text = await lt.post("/", make_payload(type=task_type, cmd="x"))
         assert status == 501
@@ -82,12 +87,20 @@ async def test_malformed_task_requests_are_refused_with_flaggers_messages(
 
 
 async def test_namespace_regexp_refuses_other_namespaces_everywhere_but_approve_and_halt(
-        start_loadtester: StartLoadtester, make_payload: MakePayload, tmp_path: Any) -> None:
+    start_loadtester: StartLoadtester, make_payload: MakePayload, tmp_path: Any
+) -> None:
     lt = await start_loadtester("-namespace-regexp=^test$")
     outsider = make_payload("podinfo", "test-2", cmd=f"touch {tmp_path}/ran")
 
-    for path in ("/", "/gate/check", "/gate/open", "/gate/close", "/rollback/check",
-                 "/rollback/open", "/rollback/close"):
+    for path in (
+        "/",
+        "/gate/check",
+        "/gate/open",
+        "/gate/close",
+        "/rollback/check",
+        "/rollback/open",
+        "/rollback/close",
+    ):
         assert await lt.post(path, outsider) == (403, "Forbidden"), path
     assert await lt.post("/gate/approve", outsider) == (200, "OK")
 
@@ -96,8 +109,9 @@ async def test_namespace_regexp_refuses_other_namespaces_everywhere_but_approve_
     assert not (tmp_path / "ran").exists()
 
 
-async def test_token_guards_every_endpoint_but_healthz(start_loadtester: StartLoadtester,
-                                                      make_payload: MakePayload) -> None:
+async def test_token_guards_every_endpoint_but_healthz(
+    start_loadtester: StartLoadtester, make_payload: MakePayload
+) -> None:
     lt = await start_loadtester("--token", "s3cret")
 
     assert await lt.post("/healthz", method="GET") == (200, "OK")
@@ -111,8 +125,9 @@ async def test_token_guards_every_endpoint_but_healthz(start_loadtester: StartLo
     assert await lt.post("/gate/check", make_payload(), token="s3cret") == (200, "Approved")
 
 
-async def test_token_from_the_environment(start_loadtester: StartLoadtester,
-                                          make_payload: MakePayload) -> None:
+async def test_token_from_the_environment(
+    start_loadtester: StartLoadtester, make_payload: MakePayload
+) -> None:
     import os
 
     lt = await start_loadtester(env={**os.environ, "LOADTESTER_TOKEN": "from-env"})
@@ -121,7 +136,8 @@ async def test_token_from_the_environment(start_loadtester: StartLoadtester,
 
 
 async def test_allow_list_refuses_commands_that_match_no_pattern(
-        start_loadtester: StartLoadtester, make_payload: MakePayload, tmp_path: Any) -> None:
+    start_loadtester: StartLoadtester, make_payload: MakePayload, tmp_path: Any
+) -> None:
     marker = tmp_path / "allowed"
     lt = await start_loadtester("-allow", r"touch \S+", "--allow=kubectl get \\S+")
 

@@ -30,43 +30,53 @@ async def _assert_gates_kept(lt: Loadtester, make_payload: MakePayload) -> None:
     assert await lt.post("/gate/check", make_payload("frontend", "test")) == (200, "Approved")
     assert await lt.post("/rollback/check", make_payload("backend", "test")) == (200, "Approved")
     assert await lt.post("/gate/check", make_payload("backend", "test")) == (403, "Forbidden")
-    assert await lt.post("/rollback/check", make_payload("frontend", "test")) == (
-        403, "Forbidden")
+    assert await lt.post("/rollback/check", make_payload("frontend", "test")) == (403, "Forbidden")
     assert await lt.post("/gate/check", make_payload("never", "test")) == (403, "Forbidden")
 
 
-async def test_gates_file_keeps_gates_across_a_kill(start_loadtester: StartLoadtester,
-                                                    make_payload: MakePayload,
-                                                    tmp_path: pathlib.Path) -> None:
+async def test_gates_file_keeps_gates_across_a_kill(
+    start_loadtester: StartLoadtester, make_payload: MakePayload, tmp_path: pathlib.Path
+) -> None:
     gates_file = tmp_path / "state" / "gates.json"
     first = await start_loadtester("-gates-file", str(gates_file))
     await _change_gates(first, make_payload)
     first.kill()
 
-    assert json.loads(gates_file.read_text()) == {"gates": {
-        "frontend.test": True, "rollback.backend.test": True, "backend.test": False}}
+    assert json.loads(gates_file.read_text()) == {
+        "gates": {"frontend.test": True, "rollback.backend.test": True, "backend.test": False}
+    }
 
     second = await start_loadtester(f"--gates-file={gates_file}")
     assert f"gates kept in file {gates_file}: 3 loaded" in second.messages()
     await _assert_gates_kept(second, make_payload)
 
 
-async def test_unreadable_gates_file_stops_the_start_with_a_message(
-        tmp_path: pathlib.Path) -> None:
+async def test_unreadable_gates_file_stops_the_start_with_a_message(tmp_path: pathlib.Path) -> None:
     import subprocess
     import sys
 
     gates_file = tmp_path / "gates.json"
     gates_file.write_text("{broken")
     done = subprocess.run(
-        [sys.executable, "-m", "flagger.webhooks.loadtester", "-port=0", "-host=127.0.0.1",
-         f"-gates-file={gates_file}"], capture_output=True, text=True, timeout=30)
+        [
+            sys.executable,
+            "-m",
+            "flagger.webhooks.loadtester",
+            "-port=0",
+            "-host=127.0.0.1",
+            f"-gates-file={gates_file}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode == 1
     assert f"gates file {gates_file} is not JSON" in done.stderr
 
 
-async def test_without_a_store_gates_are_lost_on_restart(start_loadtester: StartLoadtester,
-                                                         make_payload: MakePayload) -> None:
+async def test_without_a_store_gates_are_lost_on_restart(
+    start_loadtester: StartLoadtester, make_payload: MakePayload
+) -> None:
     first = await start_loadtester()
     assert (await first.post("/gate/open", make_payload()))[0] == 202
     first.kill()
@@ -76,20 +86,28 @@ async def test_without_a_store_gates_are_lost_on_restart(start_loadtester: Start
 
 @pytest.mark.cluster
 async def test_gates_configmap_keeps_gates_across_a_kill(
-        start_loadtester: StartLoadtester, make_payload: MakePayload,
-        cluster: devcluster.LocalCluster, namespace: str) -> None:
-    flags = (f"-gates-configmap={namespace}/loadtester-gates",
-             "-kubeconfig", str(cluster.kubeconfig))
+    start_loadtester: StartLoadtester,
+    make_payload: MakePayload,
+    cluster: devcluster.LocalCluster,
+    namespace: str,
+) -> None:
+    flags = (
+        f"-gates-configmap={namespace}/loadtester-gates",
+        "-kubeconfig",
+        str(cluster.kubeconfig),
+    )
     env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
     first = await start_loadtester(*flags, env=env)
     await _change_gates(first, make_payload)
     first.kill()
 
     stored = cluster.api("GET", f"/api/v1/namespaces/{namespace}/configmaps/loadtester-gates")
-    assert stored["data"] == {"frontend.test": "true", "rollback.backend.test": "true",
-                              "backend.test": "false"}
+    assert stored["data"] == {
+        "frontend.test": "true",
+        "rollback.backend.test": "true",
+        "backend.test": "false",
+    }
 
     second = await start_loadtester(*flags, env=env)
-    assert (f"gates kept in configmap {namespace}/loadtester-gates: 3 loaded"
-            in second.messages())
+    assert f"gates kept in configmap {namespace}/loadtester-gates: 3 loaded" in second.messages()
     await _assert_gates_kept(second, make_payload)

@@ -35,8 +35,8 @@ def _alive(pid: int) -> bool:
 
 
 async def test_cmd_answers_202_at_once_and_runs_in_the_background(
-        start_loadtester: StartLoadtester, make_payload: MakePayload,
-        tmp_path: pathlib.Path) -> None:
+    start_loadtester: StartLoadtester, make_payload: MakePayload, tmp_path: pathlib.Path
+) -> None:
     lt = await start_loadtester()
     out = tmp_path / "out"
 
@@ -52,8 +52,8 @@ async def test_cmd_answers_202_at_once_and_runs_in_the_background(
 
 
 async def test_cmd_already_running_is_skipped_not_queued(
-        start_loadtester: StartLoadtester, make_payload: MakePayload,
-        tmp_path: pathlib.Path) -> None:
+    start_loadtester: StartLoadtester, make_payload: MakePayload, tmp_path: pathlib.Path
+) -> None:
     lt = await start_loadtester()
     out = tmp_path / "runs"
     command = f"echo run >> {out}; sleep 1.5"
@@ -75,8 +75,8 @@ async def test_cmd_already_running_is_skipped_not_queued(
 
 
 async def test_cmd_timeout_kills_the_command_and_its_children(
-        start_loadtester: StartLoadtester, make_payload: MakePayload,
-        tmp_path: pathlib.Path) -> None:
+    start_loadtester: StartLoadtester, make_payload: MakePayload, tmp_path: pathlib.Path
+) -> None:
     lt = await start_loadtester("-timeout", "1s")
     pid_file, out = tmp_path / "pid", tmp_path / "out"
     command = f"sleep 30 & echo $! > {pid_file}; wait; echo late >> {out}"
@@ -95,42 +95,52 @@ async def test_cmd_timeout_kills_the_command_and_its_children(
 
 
 async def test_bash_blocks_and_answers_200_or_500_with_output(
-        start_loadtester: StartLoadtester, make_payload: MakePayload,
-        tmp_path: pathlib.Path) -> None:
+    start_loadtester: StartLoadtester, make_payload: MakePayload, tmp_path: pathlib.Path
+) -> None:
     lt = await start_loadtester()
 
     assert await lt.post("/", make_payload(type="bash", cmd="echo hidden")) == (200, "")
-    assert await lt.post("/", make_payload(type="bash", cmd="echo shown; echo err >&2",
-                                           returnCmdOutput="true")) == (200, "shown\nerr\n")
+    assert await lt.post(
+        "/", make_payload(type="bash", cmd="echo shown; echo err >&2", returnCmdOutput="true")
+    ) == (200, "shown\nerr\n")
     # bash, not sh: [[ ]] works
-    assert await lt.post("/", make_payload(type="bash", cmd="[[ 1 == 1 ]] && echo bash",
-                                           returnCmdOutput="true")) == (200, "bash\n")
+    assert await lt.post(
+        "/", make_payload(type="bash", cmd="[[ 1 == 1 ]] && echo bash", returnCmdOutput="true")
+    ) == (200, "bash\n")
     assert await lt.post("/", make_payload(type="bash", cmd="false")) == (
-        500, "command false failed: : exit status 1")
+        500,
+        "command false failed: : exit status 1",
+    )
     assert await lt.post("/", make_payload(type="bash", cmd="echo oops; exit 3")) == (
-        500, "command echo oops; exit 3 failed: oops\n: exit status 3")
+        500,
+        "command echo oops; exit 3 failed: oops\n: exit status 3",
+    )
 
 
-async def test_bash_is_bounded_by_the_task_timeout(start_loadtester: StartLoadtester,
-                                                   make_payload: MakePayload) -> None:
+async def test_bash_is_bounded_by_the_task_timeout(
+    start_loadtester: StartLoadtester, make_payload: MakePayload
+) -> None:
     lt = await start_loadtester("--timeout=1s")
     began = time.monotonic()
     assert await lt.post("/", make_payload(type="bash", cmd="sleep 30")) == (
-        500, "command sleep 30 failed: : signal: killed")
+        500,
+        "command sleep 30 failed: : signal: killed",
+    )
     assert time.monotonic() - began < 5
 
 
-async def test_tasks_inherit_the_loadtesters_environment(start_loadtester: StartLoadtester,
-                                                         make_payload: MakePayload) -> None:
+async def test_tasks_inherit_the_loadtesters_environment(
+    start_loadtester: StartLoadtester, make_payload: MakePayload
+) -> None:
     lt = await start_loadtester(env={**os.environ, "HTTP_PROXY": "http://127.0.0.9:8080"})
-    assert await lt.post("/", make_payload(type="bash", cmd="echo $HTTP_PROXY",
-                                           returnCmdOutput="true")) == (
-        200, "http://127.0.0.9:8080\n")
+    assert await lt.post(
+        "/", make_payload(type="bash", cmd="echo $HTTP_PROXY", returnCmdOutput="true")
+    ) == (200, "http://127.0.0.9:8080\n")
 
 
-async def test_helm_missing_is_a_500_naming_the_binary(start_loadtester: StartLoadtester,
-                                                      make_payload: MakePayload,
-                                                      tmp_path: pathlib.Path) -> None:
+async def test_helm_missing_is_a_500_naming_the_binary(
+    start_loadtester: StartLoadtester, make_payload: MakePayload, tmp_path: pathlib.Path
+) -> None:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for tool in ("sh", "bash"):
@@ -148,22 +158,24 @@ async def test_helm_missing_is_a_500_naming_the_binary(start_loadtester: StartLo
 
 
 async def test_helm_tasks_run_the_helm_binary_with_the_command_split_on_spaces(
-        start_loadtester: StartLoadtester, make_payload: MakePayload,
-        tmp_path: pathlib.Path) -> None:
+    start_loadtester: StartLoadtester, make_payload: MakePayload, tmp_path: pathlib.Path
+) -> None:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     helm = bin_dir / "helm"
-    helm.write_text('#!/bin/sh\nfor a in "$@"; do echo "arg:$a"; done\n'
-                    '[ "$1" = test ] || exit 4\n')
+    helm.write_text('#!/bin/sh\nfor a in "$@"; do echo "arg:$a"; done\n[ "$1" = test ] || exit 4\n')
     helm.chmod(0o755)
     lt = await start_loadtester(env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"})
 
     for task_type in ("helm", "helmv3"):  # helmv3 falls back to helm when there is no helmv3
-        assert await lt.post("/", make_payload(type=task_type, cmd="test  podinfo --timeout 3m",
-                                               returnCmdOutput="true")) == (
-            200, "arg:test\narg:podinfo\narg:--timeout\narg:3m\n")
+        assert await lt.post(
+            "/",
+            make_payload(type=task_type, cmd="test  podinfo --timeout 3m", returnCmdOutput="true"),
+        ) == (200, "arg:test\narg:podinfo\narg:--timeout\narg:3m\n")
     assert await lt.post("/", make_payload(type="helm", cmd="upgrade podinfo")) == (
-        500, "command upgrade podinfo failed: arg:upgrade\narg:podinfo\n: exit status 4")
+        500,
+        "command upgrade podinfo failed: arg:upgrade\narg:podinfo\n: exit status 4",
+    )
 
 
 class _Counter:
@@ -198,8 +210,9 @@ async def counter() -> AsyncIterator[_Counter]:
             await server.runner.cleanup()
 
 
-async def test_hey_load_test_as_a_cmd_task(start_loadtester: StartLoadtester,
-                                           make_payload: MakePayload, counter: _Counter) -> None:
+async def test_hey_load_test_as_a_cmd_task(
+    start_loadtester: StartLoadtester, make_payload: MakePayload, counter: _Counter
+) -> None:
     if shutil.which("hey") is None:
         pytest.fail("hey is not installed: apt-get install -y hey")
     lt = await start_loadtester("-log-cmd-output")
@@ -213,7 +226,8 @@ async def test_hey_load_test_as_a_cmd_task(start_loadtester: StartLoadtester,
 
 
 async def test_hey_reaches_cluster_names_through_a_proxy_given_with_x(
-        start_loadtester: StartLoadtester, make_payload: MakePayload, counter: _Counter) -> None:
+    start_loadtester: StartLoadtester, make_payload: MakePayload, counter: _Counter
+) -> None:
     """hey ignores HTTP_PROXY; ``-x http://proxy`` sends absolute-form requests to the proxy."""
     lt = await start_loadtester(env={**os.environ, "HTTP_PROXY": counter.url})
     command = f"hey -n 6 -c 2 -x {counter.url} http://podinfo-canary.test:9898/"
@@ -224,12 +238,13 @@ async def test_hey_reaches_cluster_names_through_a_proxy_given_with_x(
 
 
 async def test_sigterm_stops_the_server_and_kills_running_commands(
-        start_loadtester: StartLoadtester, make_payload: MakePayload,
-        tmp_path: pathlib.Path) -> None:
+    start_loadtester: StartLoadtester, make_payload: MakePayload, tmp_path: pathlib.Path
+) -> None:
     lt = await start_loadtester()
     pid_file = tmp_path / "pid"
     assert (await lt.post("/", make_payload(cmd=f"sleep 60 & echo $! > {pid_file}; wait")))[
-        0] == 202
+        0
+    ] == 202
     await lt.wait_for_message("command starting")
     for _ in range(50):
         if pid_file.exists() and pid_file.read_text().strip():

@@ -67,8 +67,9 @@ class Service:
             body: Any = json.loads(raw) if raw else None
         except ValueError:
             body = raw
-        self.received.append(Request(request.method, str(request.url), request.path,
-                                     dict(request.headers), body))
+        self.received.append(
+            Request(request.method, str(request.url), request.path, dict(request.headers), body)
+        )
         if self.delay:
             await asyncio.sleep(self.delay)
         if len(self.received) <= self.fail_first:
@@ -131,8 +132,11 @@ def slack_shape_problem(body: dict[str, Any]) -> str | None:
         if not isinstance(attachment.get("mrkdwn_in"), list):
             return "invalid_attachments"
         for field in attachment.get("fields") or []:
-            if not (_is_str(field.get("title")) and _is_str(field.get("value"))
-                    and isinstance(field.get("short"), bool)):
+            if not (
+                _is_str(field.get("title"))
+                and _is_str(field.get("value"))
+                and isinstance(field.get("short"), bool)
+            ):
                 return "invalid_attachments"
     return None
 
@@ -155,6 +159,7 @@ def slack_api(token: str) -> Check:
         if problem:
             return 200, {"ok": False, "error": problem}
         return 200, {"ok": True, "channel": "C123", "ts": "1700000000.000100"}
+
     return check
 
 
@@ -195,15 +200,18 @@ def gchat(request: web.Request, body: dict[str, Any]) -> Answer:
     def error(message: str) -> Answer:
         return 400, {"error": {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}}
 
-    if not re.fullmatch(r"/v1/spaces/[^/]+/messages", request.path) or \
-            "key" not in request.query or "token" not in request.query:
+    if (
+        not re.fullmatch(r"/v1/spaces/[^/]+/messages", request.path)
+        or "key" not in request.query
+        or "token" not in request.query
+    ):
         return 404, {"error": {"code": 404, "message": "Not found", "status": "NOT_FOUND"}}
     cards = body.get("cards")
     if not body.get("text") and not cards:
         return error("Message cannot be empty.")
     for card in cards or []:
         if not _is_str((card.get("header") or {}).get("title")):
-            return error("Invalid JSON payload received. Unknown name \"header\"")
+            return error('Invalid JSON payload received. Unknown name "header"')
         for section in card.get("sections") or []:
             for widget in section.get("widgets") or []:
                 if not _is_str((widget.get("textParagraph") or {}).get("text")):
@@ -215,11 +223,19 @@ def gchat(request: web.Request, body: dict[str, Any]) -> Answer:
 
 
 def make_alert(severity: str = "info") -> Alert:
-    return Alert(name="podinfo", namespace="test", severity=severity,
-                 message="New revision detected, progressing canary analysis.",
-                 fields=[{"name": "Cluster", "value": "prod"},
-                         {"name": "Target", "value": "Deployment/podinfo.test"}],
-                 phase="Progressing", cluster="prod", target="Deployment/podinfo.test")
+    return Alert(
+        name="podinfo",
+        namespace="test",
+        severity=severity,
+        message="New revision detected, progressing canary analysis.",
+        fields=[
+            {"name": "Cluster", "value": "prod"},
+            {"name": "Target", "value": "Deployment/podinfo.test"},
+        ],
+        phase="Progressing",
+        cluster="prod",
+        target="Deployment/podinfo.test",
+    )
 
 
 # --- each service --------------------------------------------------------------------------
@@ -227,8 +243,9 @@ def make_alert(severity: str = "info") -> Alert:
 
 async def test_slack_incoming_webhook() -> None:
     async with running(slack_webhook) as slack:
-        notifier = notify_slack.SlackNotifier(f"{slack.url}/services/T0/B0/x", channel="general",
-                                              username="flagger")
+        notifier = notify_slack.SlackNotifier(
+            f"{slack.url}/services/T0/B0/x", channel="general", username="flagger"
+        )
         await notifier.post(make_alert("error"))
     [request] = slack.received
     assert request.path == "/services/T0/B0/x"
@@ -249,23 +266,31 @@ async def test_slack_webhook_refusal_is_reported_with_its_body() -> None:
 
 async def test_slack_api_with_a_bearer_token() -> None:
     async with running(slack_api("xoxb-1")) as slack:
-        good = notify_slack.SlackNotifier(f"{slack.url}/api/chat.postMessage",
-                                          channel="general", username="flagger", token="xoxb-1")
+        good = notify_slack.SlackNotifier(
+            f"{slack.url}/api/chat.postMessage",
+            channel="general",
+            username="flagger",
+            token="xoxb-1",
+        )
         await good.post(make_alert())
-        bad = notify_slack.SlackNotifier(f"{slack.url}/api/chat.postMessage",
-                                         channel="general", username="flagger", token="wrong")
+        bad = notify_slack.SlackNotifier(
+            f"{slack.url}/api/chat.postMessage",
+            channel="general",
+            username="flagger",
+            token="wrong",
+        )
         with pytest.raises(DeliveryError) as raised:
             await bad.post(make_alert())
-    assert [r.headers["Authorization"] for r in slack.received] == [
-        "Bearer xoxb-1", "Bearer wrong"]
+    assert [r.headers["Authorization"] for r in slack.received] == ["Bearer xoxb-1", "Bearer wrong"]
     assert str(raised.value) == "sending notification failed: invalid_auth"
     assert raised.value.reason == "rejected"
 
 
 async def test_discord_gets_the_slack_payload_under_slash_slack() -> None:
     async with running(discord) as service:
-        notifier = notify_discord.DiscordNotifier(f"{service.url}/api/webhooks/42/tok",
-                                                  channel="general", username="flagger")
+        notifier = notify_discord.DiscordNotifier(
+            f"{service.url}/api/webhooks/42/tok", channel="general", username="flagger"
+        )
         await notifier.post(make_alert())
     [request] = service.received
     assert request.path == "/api/webhooks/42/tok/slack"
@@ -274,8 +299,9 @@ async def test_discord_gets_the_slack_payload_under_slash_slack() -> None:
 
 async def test_rocket_chat() -> None:
     async with running(rocket) as service:
-        notifier = notify_rocket.RocketNotifier(f"{service.url}/hooks/abc/def",
-                                                channel="general", username="flagger")
+        notifier = notify_rocket.RocketNotifier(
+            f"{service.url}/hooks/abc/def", channel="general", username="flagger"
+        )
         await notifier.post(make_alert("error"))
     [request] = service.received
     assert request.body["attachments"][0]["color"] == "#FF0000"
@@ -292,13 +318,13 @@ async def test_msteams_message_card() -> None:
     assert (first["themeColor"], second["themeColor"]) == ("FF0000", "0076D7")
     assert first["sections"][0]["facts"] == [
         {"name": "Cluster", "value": "prod"},
-        {"name": "Target", "value": "Deployment/podinfo.test"}]
+        {"name": "Target", "value": "Deployment/podinfo.test"},
+    ]
 
 
 async def test_google_chat_card() -> None:
     async with running(gchat) as service:
-        notifier = notify_gchat.GChatNotifier(
-            f"{service.url}/v1/spaces/AAA/messages?key=k&token=t")
+        notifier = notify_gchat.GChatNotifier(f"{service.url}/v1/spaces/AAA/messages?key=k&token=t")
         await notifier.post(make_alert())
     [request] = service.received
     assert request.body == notify_gchat.payload(make_alert())
@@ -318,12 +344,24 @@ class ForwardProxy:
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
-        self.seen.append(Request(request.method, str(request.url), request.path,
-                                 dict(request.headers), json.loads(body) if body else None))
-        headers = {k: v for k, v in request.headers.items()
-                   if k.lower() not in ("host", "proxy-authorization", "content-length")}
-        async with aiohttp.ClientSession() as session, session.request(
-                request.method, str(request.url), data=body, headers=headers) as answer:
+        self.seen.append(
+            Request(
+                request.method,
+                str(request.url),
+                request.path,
+                dict(request.headers),
+                json.loads(body) if body else None,
+            )
+        )
+        headers = {
+            k: v
+            for k, v in request.headers.items()
+            if k.lower() not in ("host", "proxy-authorization", "content-length")
+        }
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(request.method, str(request.url), data=body, headers=headers) as answer,
+        ):
             return web.Response(status=answer.status, body=await answer.read())
 
     async def start(self) -> ForwardProxy:
@@ -351,18 +389,28 @@ async def proxy() -> AsyncIterator[ForwardProxy]:
 
 
 @pytest.mark.parametrize("provider_type", ["slack", "discord", "rocket", "msteams", "gchat"])
-async def test_every_notifier_goes_through_the_proxy(proxy: ForwardProxy,
-                                                     provider_type: str) -> None:
+async def test_every_notifier_goes_through_the_proxy(
+    proxy: ForwardProxy, provider_type: str
+) -> None:
     check, path = {
-        "slack": (slack_webhook, "/services/x"), "discord": (discord, "/api/webhooks/1/t"),
-        "rocket": (rocket, "/hooks/a/b"), "msteams": (teams, "/webhookb2/x"),
+        "slack": (slack_webhook, "/services/x"),
+        "discord": (discord, "/api/webhooks/1/t"),
+        "rocket": (rocket, "/hooks/a/b"),
+        "msteams": (teams, "/webhookb2/x"),
         "gchat": (gchat, "/v1/spaces/A/messages?key=k&token=t"),
     }[provider_type]
-    installed = plugins.load([notify_slack, notify_discord, notify_rocket, notify_msteams,
-                              notify_gchat])
+    installed = plugins.load(
+        [notify_slack, notify_discord, notify_rocket, notify_msteams, notify_gchat]
+    )
     async with running(check) as service:
-        spec = {"type": provider_type, "address": service.url + path, "proxy": proxy.url,
-                "channel": "general", "username": "flagger", "token": "s3cret"}
+        spec = {
+            "type": provider_type,
+            "address": service.url + path,
+            "proxy": proxy.url,
+            "channel": "general",
+            "username": "flagger",
+            "token": "s3cret",
+        }
         notifier = installed.notifier(provider_type, spec, plugins.PluginContext())
         await notifier.post(make_alert())
     [relayed] = proxy.seen
@@ -374,8 +422,9 @@ async def test_every_notifier_goes_through_the_proxy(proxy: ForwardProxy,
 
 async def test_an_unreachable_proxy_is_a_retriable_connection_error() -> None:
     async with running(slack_webhook) as slack:
-        notifier = notify_slack.SlackNotifier(slack.url, channel="general", username="flagger",
-                                              proxy="http://127.0.0.1:9")
+        notifier = notify_slack.SlackNotifier(
+            slack.url, channel="general", username="flagger", proxy="http://127.0.0.1:9"
+        )
         with pytest.raises(DeliveryError) as raised:
             await notifier.post(make_alert())
     assert (raised.value.reason, raised.value.retriable) == ("connection_error", True)
@@ -385,8 +434,9 @@ async def test_an_unreachable_proxy_is_a_retriable_connection_error() -> None:
 async def test_a_slow_service_times_out() -> None:
     async with running(slack_webhook) as slack:
         slack.delay = 2.0
-        notifier = notify_slack.SlackNotifier(slack.url, channel="general", username="flagger",
-                                              timeout=0.2)
+        notifier = notify_slack.SlackNotifier(
+            slack.url, channel="general", username="flagger", timeout=0.2
+        )
         with pytest.raises(DeliveryError) as raised:
             await notifier.post(make_alert())
     assert (raised.value.reason, raised.value.retriable) == ("timeout", True)
@@ -400,17 +450,23 @@ def _context(**options: Any) -> plugins.PluginContext:
 def _canary() -> Any:
     from flagger.api import canary as canary_api
 
-    return canary_api.Canary.model_validate({
-        "apiVersion": "flagger.app/v1beta1", "kind": "Canary",
-        "metadata": {"name": "podinfo", "namespace": "test"},
-        "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-                 "service": {"port": 9898},
-                 "analysis": {"interval": "1m", "threshold": 5, "stepWeight": 10,
-                              "maxWeight": 50}}})
+    return canary_api.Canary.model_validate(
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "Canary",
+            "metadata": {"name": "podinfo", "namespace": "test"},
+            "spec": {
+                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+                "service": {"port": 9898},
+                "analysis": {"interval": "1m", "threshold": 5, "stepWeight": 10, "maxWeight": 50},
+            },
+        }
+    )
 
 
-FAST = DeliveryPolicy(queue_size=10, workers=2, timeout=1.0, attempts=3, wait_min=0.05,
-                      wait_max=0.1)
+FAST = DeliveryPolicy(
+    queue_size=10, workers=2, timeout=1.0, attempts=3, wait_min=0.05, wait_max=0.1
+)
 
 
 async def test_global_slack_retries_on_500_then_delivers() -> None:
@@ -419,12 +475,25 @@ async def test_global_slack_retries_on_500_then_delivers() -> None:
     async with running(slack_webhook) as slack:
         slack.fail_first = 2
         sender = notifiers.Notifications(
-            installed, _context(**{"slack-url": f"{slack.url}/services/x", "slack-channel": "ops",
-                                   "slack-user": "flagger", "cluster-name": "prod"}),
-            registry=registry, policy=FAST)
+            installed,
+            _context(
+                **{
+                    "slack-url": f"{slack.url}/services/x",
+                    "slack-channel": "ops",
+                    "slack-user": "flagger",
+                    "cluster-name": "prod",
+                }
+            ),
+            registry=registry,
+            policy=FAST,
+        )
         sender.start()
-        assert sender.notify(_canary(), "New revision detected, progressing canary analysis.",
-                             "info", with_details=True)
+        assert sender.notify(
+            _canary(),
+            "New revision detected, progressing canary analysis.",
+            "info",
+            with_details=True,
+        )
         await sender.flush()
         await sender.close()
     assert len(slack.received) == 3
@@ -446,9 +515,17 @@ async def test_global_msteams_wins_and_failures_are_counted_once() -> None:
     async with running(teams) as service, running(slack_webhook) as slack:
         service.fail_first = 100
         sender = notifiers.Notifications(
-            installed, _context(**{"slack-url": slack.url, "slack-channel": "ops",
-                                   "msteams-url": f"{service.url}/webhookb2/x"}),
-            registry=registry, policy=FAST)
+            installed,
+            _context(
+                **{
+                    "slack-url": slack.url,
+                    "slack-channel": "ops",
+                    "msteams-url": f"{service.url}/webhookb2/x",
+                }
+            ),
+            registry=registry,
+            policy=FAST,
+        )
         sender.start()
         sender.notify(_canary(), "Failed checks threshold reached 5", "error")
         await sender.flush()
@@ -457,14 +534,17 @@ async def test_global_msteams_wins_and_failures_are_counted_once() -> None:
     assert slack.received == []
     assert sender.failures.value("msteams", "http_error") == 1
     text = prometheus_client.generate_latest(registry).decode()
-    assert 'flagger_alert_delivery_failures_total{provider_type="msteams",reason="http_error"} 1.0'\
+    assert (
+        'flagger_alert_delivery_failures_total{provider_type="msteams",reason="http_error"} 1.0'
         in text
+    )
 
 
 async def test_global_slack_without_a_channel_is_refused_like_flagger() -> None:
     installed = plugins.load([notify_slack])
-    sender = notifiers.Notifications(installed, _context(**{"slack-url": "https://h.example/x"}),
-                                     policy=FAST)
+    sender = notifiers.Notifications(
+        installed, _context(**{"slack-url": "https://h.example/x"}), policy=FAST
+    )
     sender.start()
     assert sender.global_notifier is None  # Flagger: "Notifier empty Slack channel", no alerts
     assert sender.notify(_canary(), "m", "info") is False
@@ -476,9 +556,10 @@ async def test_notify_returns_at_once_while_a_service_hangs() -> None:
     async with running(slack_webhook) as slack:
         slack.delay = 0.5
         sender = notifiers.Notifications(
-            installed, _context(**{"slack-url": slack.url, "slack-channel": "ops",
-                                   "slack-user": "flagger"}),
-            policy=DeliveryPolicy(queue_size=2, workers=1, timeout=2, attempts=1))
+            installed,
+            _context(**{"slack-url": slack.url, "slack-channel": "ops", "slack-user": "flagger"}),
+            policy=DeliveryPolicy(queue_size=2, workers=1, timeout=2, attempts=1),
+        )
         sender.start()
         loop = asyncio.get_running_loop()
         began = loop.time()
@@ -490,12 +571,16 @@ async def test_notify_returns_at_once_while_a_service_hangs() -> None:
         await sender.close()
     assert results == [True, True, False, False, False, False, True]
     assert [r.body["attachments"][0]["text"] for r in slack.received] == [
-        "message 0", "message 1", "message 6"]
+        "message 0",
+        "message 1",
+        "message 6",
+    ]
     assert sender.failures.value("slack", notify_delivery.QUEUE_FULL) == 4
 
 
 async def test_the_proxy_environment_is_honoured_without_a_proxy_setting(
-        proxy: ForwardProxy, monkeypatch: pytest.MonkeyPatch) -> None:
+    proxy: ForwardProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HTTP_PROXY", proxy.url)
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)

@@ -16,14 +16,26 @@ CANARY_CRD = {
     "spec": {
         "group": "flagger.app",
         "scope": "Namespaced",
-        "names": {"kind": "Canary", "plural": "canaries", "singular": "canary",
-                  "listKind": "CanaryList"},
-        "versions": [{
-            "name": "v1beta1", "served": True, "storage": True,
-            "subresources": {"status": {}},
-            "schema": {"openAPIV3Schema": {"type": "object",
-                                           "x-kubernetes-preserve-unknown-fields": True}},
-        }],
+        "names": {
+            "kind": "Canary",
+            "plural": "canaries",
+            "singular": "canary",
+            "listKind": "CanaryList",
+        },
+        "versions": [
+            {
+                "name": "v1beta1",
+                "served": True,
+                "storage": True,
+                "subresources": {"status": {}},
+                "schema": {
+                    "openAPIV3Schema": {
+                        "type": "object",
+                        "x-kubernetes-preserve-unknown-fields": True,
+                    }
+                },
+            }
+        ],
     },
 }
 

@@ -33,18 +33,29 @@ def podinfo_ds(namespace: str) -> dict[str, Any]:
             "updateStrategy": {"type": "RollingUpdate"},
             "template": {
                 "metadata": {"labels": {"name": "podinfo"}},
-                "spec": {"containers": [{
-                    "name": "podinfod", "image": "ghcr.io/stefanprodan/podinfo:6.0.0",
-                    "envFrom": [{"configMapRef": {"name": "podinfo-config"}}]}]},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "podinfod",
+                            "image": "ghcr.io/stefanprodan/podinfo:6.0.0",
+                            "envFrom": [{"configMapRef": {"name": "podinfo-config"}}],
+                        }
+                    ]
+                },
             },
         },
     }
 
 
 async def test_daemonset_lifecycle(client: kube_client.Kube, namespace: str) -> None:
-    await client.create({"apiVersion": "v1", "kind": "ConfigMap",
-                         "metadata": {"name": "podinfo-config", "namespace": namespace},
-                         "data": {"color": "blue"}})
+    await client.create(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "podinfo-config", "namespace": namespace},
+            "data": {"color": "blue"},
+        }
+    )
     await client.create(podinfo_ds(namespace))
     canary = await create_canary(client, namespace, target_kind="DaemonSet")
     workload = controller.for_canary(client, canary)
@@ -65,23 +76,42 @@ async def test_daemonset_lifecycle(client: kube_client.Kube, namespace: str) -> 
     target = await client.get("apps/v1", "DaemonSet", "podinfo", namespace)
     assert target is not None
     assert target["spec"]["template"]["spec"]["nodeSelector"] == {
-        "flagger.app/scale-to-zero": "true"}
+        "flagger.app/scale-to-zero": "true"
+    }
     # the target's pods go away; an empty DaemonSet counts as ready
     await eventually(lambda: workload.is_canary_ready(canary), lambda r: r.ready)
 
     current = await workload.revision(canary)
-    synced = with_status(canary, phase="Initialized", lastAppliedSpec=current.spec_hash,
-                         lastPromotedSpec=current.spec_hash,
-                         trackedConfigs=current.tracked_configs)
+    synced = with_status(
+        canary,
+        phase="Initialized",
+        lastAppliedSpec=current.spec_hash,
+        lastPromotedSpec=current.spec_hash,
+        trackedConfigs=current.tracked_configs,
+    )
     assert not await workload.has_target_changed(synced)
 
     await workload.scale_from_zero(canary)
     target = await client.get("apps/v1", "DaemonSet", "podinfo", namespace)
     assert target is not None and "nodeSelector" not in target["spec"]["template"]["spec"]
-    await client.patch("apps/v1", "DaemonSet", "podinfo", namespace,
-                       {"spec": {"template": {"spec": {"containers": [
-                           {"name": "podinfod", "image": "ghcr.io/stefanprodan/podinfo:6.0.1"}]}}}},
-                       patch_type="strategic")
+    await client.patch(
+        "apps/v1",
+        "DaemonSet",
+        "podinfo",
+        namespace,
+        {
+            "spec": {
+                "template": {
+                    "spec": {
+                        "containers": [
+                            {"name": "podinfod", "image": "ghcr.io/stefanprodan/podinfo:6.0.1"}
+                        ]
+                    }
+                }
+            }
+        },
+        patch_type="strategic",
+    )
     assert await workload.has_target_changed(synced)
     await workload.scale_to_zero(canary)  # promotion happens with the target scaled down too
     await workload.promote(canary)

@@ -43,23 +43,46 @@ def b64(text: str) -> str:
 
 async def create_configs(kube: kube_client.Kube, namespace: str) -> None:
     for obj in [
-        {"apiVersion": "v1", "kind": "ConfigMap",
-         "metadata": {"name": "podinfo-config-env", "namespace": namespace,
-                      "labels": {"app": "podinfo", "kustomize.toolkit.fluxcd.io/name": "apps"}},
-         "data": {"PODINFO_UI_COLOR": "#34577c"}},
-        {"apiVersion": "v1", "kind": "ConfigMap",
-         "metadata": {"name": "podinfo-config-vol", "namespace": namespace},
-         "data": {"output": "console", "textmode": "true"}},
-        {"apiVersion": "v1", "kind": "ConfigMap",
-         "metadata": {"name": "shared", "namespace": namespace,
-                      "annotations": {"flagger.app/config-tracking": "disabled"}},
-         "data": {"region": "eu"}},
-        {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-         "metadata": {"name": "podinfo-secret-env", "namespace": namespace},
-         "data": {"password": b64("s3cr3t")}},
-        {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
-         "metadata": {"name": "registry", "namespace": namespace},
-         "data": {".dockerconfigjson": b64("{}")}},
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": "podinfo-config-env",
+                "namespace": namespace,
+                "labels": {"app": "podinfo", "kustomize.toolkit.fluxcd.io/name": "apps"},
+            },
+            "data": {"PODINFO_UI_COLOR": "#34577c"},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "podinfo-config-vol", "namespace": namespace},
+            "data": {"output": "console", "textmode": "true"},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": "shared",
+                "namespace": namespace,
+                "annotations": {"flagger.app/config-tracking": "disabled"},
+            },
+            "data": {"region": "eu"},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "Opaque",
+            "metadata": {"name": "podinfo-secret-env", "namespace": namespace},
+            "data": {"password": b64("s3cr3t")},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "kubernetes.io/dockerconfigjson",
+            "metadata": {"name": "registry", "namespace": namespace},
+            "data": {".dockerconfigjson": b64("{}")},
+        },
     ]:
         await kube.create(obj)
 
@@ -68,42 +91,72 @@ def podinfo(namespace: str, replicas: int = 2, image: str = IMAGE) -> dict[str, 
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": "podinfo", "namespace": namespace,
-                     "labels": {"app": "podinfo", "team": "web",
-                                "kustomize.toolkit.fluxcd.io/name": "apps"}},
+        "metadata": {
+            "name": "podinfo",
+            "namespace": namespace,
+            "labels": {"app": "podinfo", "team": "web", "kustomize.toolkit.fluxcd.io/name": "apps"},
+        },
         "spec": {
             "replicas": replicas,
             "minReadySeconds": 3,
-            "strategy": {"type": "RollingUpdate",
-                         "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "25%"}},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "25%"},
+            },
             "selector": {"matchLabels": {"app": "podinfo"}},
             "template": {
-                "metadata": {"labels": {"app": "podinfo", "version": "1"},
-                             "annotations": {"prometheus.io/scrape": "true"}},
+                "metadata": {
+                    "labels": {"app": "podinfo", "version": "1"},
+                    "annotations": {"prometheus.io/scrape": "true"},
+                },
                 "spec": {
-                    "containers": [{
-                        "name": "podinfod", "image": image,
-                        "ports": [{"name": "http", "containerPort": 9898},
-                                  {"name": "grpc", "containerPort": 9999}],
-                        "env": [
-                            {"name": "PASSWORD", "valueFrom": {"secretKeyRef": {
-                                "name": "podinfo-secret-env", "key": "password"}}},
-                            {"name": "REGION", "valueFrom": {"configMapKeyRef": {
-                                "name": "shared", "key": "region"}}},
-                        ],
-                        "envFrom": [{"configMapRef": {"name": "podinfo-config-env"}}],
-                        "volumeMounts": [{"name": "config", "mountPath": "/etc/podinfo"}],
-                    }],
+                    "containers": [
+                        {
+                            "name": "podinfod",
+                            "image": image,
+                            "ports": [
+                                {"name": "http", "containerPort": 9898},
+                                {"name": "grpc", "containerPort": 9999},
+                            ],
+                            "env": [
+                                {
+                                    "name": "PASSWORD",
+                                    "valueFrom": {
+                                        "secretKeyRef": {
+                                            "name": "podinfo-secret-env",
+                                            "key": "password",
+                                        }
+                                    },
+                                },
+                                {
+                                    "name": "REGION",
+                                    "valueFrom": {
+                                        "configMapKeyRef": {"name": "shared", "key": "region"}
+                                    },
+                                },
+                            ],
+                            "envFrom": [{"configMapRef": {"name": "podinfo-config-env"}}],
+                            "volumeMounts": [{"name": "config", "mountPath": "/etc/podinfo"}],
+                        }
+                    ],
                     "imagePullSecrets": [{"name": "registry"}],
                     "volumes": [
                         {"name": "config", "configMap": {"name": "podinfo-config-vol"}},
                         {"name": "creds", "secret": {"secretName": "registry"}},
                     ],
-                    "affinity": {"podAntiAffinity": {
-                        "preferredDuringSchedulingIgnoredDuringExecution": [{
-                            "weight": 100, "podAffinityTerm": {
-                                "topologyKey": "kubernetes.io/hostname",
-                                "labelSelector": {"matchLabels": {"app": "podinfo"}}}}]}},
+                    "affinity": {
+                        "podAntiAffinity": {
+                            "preferredDuringSchedulingIgnoredDuringExecution": [
+                                {
+                                    "weight": 100,
+                                    "podAffinityTerm": {
+                                        "topologyKey": "kubernetes.io/hostname",
+                                        "labelSelector": {"matchLabels": {"app": "podinfo"}},
+                                    },
+                                }
+                            ]
+                        }
+                    },
                 },
             },
         },
@@ -131,9 +184,16 @@ async def test_initialize_creates_the_primary(client: kube_client.Kube, namespac
     assert primary["spec"]["minReadySeconds"] == 3
     assert primary["metadata"]["labels"] == {"app": "podinfo-primary", "team": "web"}
     owner = primary["metadata"]["ownerReferences"]
-    assert owner == [{"apiVersion": "flagger.app/v1beta1", "kind": "Canary", "name": "podinfo",
-                      "uid": canary.metadata["uid"], "controller": True,
-                      "blockOwnerDeletion": True}]
+    assert owner == [
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "Canary",
+            "name": "podinfo",
+            "uid": canary.metadata["uid"],
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
     template = primary["spec"]["template"]
     assert template["metadata"]["labels"] == {"app": "podinfo-primary", "version": "1"}
     assert template["metadata"]["annotations"]["prometheus.io/scrape"] == "true"
@@ -171,13 +231,21 @@ async def test_revision_and_config_changes(client: kube_client.Kube, namespace: 
     assert target is not None
     assert current.spec_hash == revision.template_hash(target["spec"]["template"])
     assert sorted(current.tracked_configs) == [
-        "configmap/podinfo-config-env", "configmap/podinfo-config-vol", "secret/podinfo-secret-env"]
+        "configmap/podinfo-config-env",
+        "configmap/podinfo-config-vol",
+        "secret/podinfo-secret-env",
+    ]
     assert current.tracked_configs["configmap/podinfo-config-env"] == configs.checksum(
-        {"PODINFO_UI_COLOR": "#34577c"})
+        {"PODINFO_UI_COLOR": "#34577c"}
+    )
 
-    synced = with_status(canary, phase="Initialized", lastAppliedSpec=current.spec_hash,
-                         lastPromotedSpec=current.spec_hash,
-                         trackedConfigs=current.tracked_configs)
+    synced = with_status(
+        canary,
+        phase="Initialized",
+        lastAppliedSpec=current.spec_hash,
+        lastPromotedSpec=current.spec_hash,
+        trackedConfigs=current.tracked_configs,
+    )
     assert not await workload.has_target_changed(synced)
     assert await workload.have_dependencies_changed(synced) == configs.ConfigChanges(False)
 
@@ -185,35 +253,70 @@ async def test_revision_and_config_changes(client: kube_client.Kube, namespace: 
     await client.patch("v1", "ConfigMap", "shared", namespace, {"data": {"region": "us"}})
     assert not (await workload.have_dependencies_changed(synced)).changed
     # a tracked ConfigMap changes: a new revision with Flagger's message
-    await client.patch("v1", "ConfigMap", "podinfo-config-env", namespace,
-                       {"data": {"PODINFO_UI_COLOR": "#ff0000"}})
+    await client.patch(
+        "v1",
+        "ConfigMap",
+        "podinfo-config-env",
+        namespace,
+        {"data": {"PODINFO_UI_COLOR": "#ff0000"}},
+    )
     changes = await workload.have_dependencies_changed(synced)
     assert changes == configs.ConfigChanges(True, ("ConfigMap podinfo-config-env has changed",))
     # the template changes
-    await client.patch("apps/v1", "Deployment", "podinfo", namespace,
-                       {"spec": {"template": {"spec": {"containers": [
-                           {"name": "podinfod", "image": "ghcr.io/stefanprodan/podinfo:6.0.1"}]}}}},
-                       patch_type="strategic")
+    await client.patch(
+        "apps/v1",
+        "Deployment",
+        "podinfo",
+        namespace,
+        {
+            "spec": {
+                "template": {
+                    "spec": {
+                        "containers": [
+                            {"name": "podinfod", "image": "ghcr.io/stefanprodan/podinfo:6.0.1"}
+                        ]
+                    }
+                }
+            }
+        },
+        patch_type="strategic",
+    )
     assert await workload.has_target_changed(synced)
 
 
 async def test_promote_copies_template_and_configs(
-        client: kube_client.Kube, namespace: str) -> None:
+    client: kube_client.Kube, namespace: str
+) -> None:
     canary, workload = await setup(client, namespace)
     await workload.initialize(canary)
     before = await client.get("apps/v1", "Deployment", "podinfo-primary", namespace)
     assert before is not None
-    await client.patch("apps/v1", "Deployment", "podinfo", namespace,
-                       {"metadata": {"labels": {"release": "2"}},
-                        "spec": {"replicas": 3, "template": {"spec": {"containers": [
-                            {"name": "podinfod", "image": NEW_IMAGE}]}}}},
-                       patch_type="strategic")
-    await client.patch("v1", "ConfigMap", "podinfo-config-env", namespace,
-                       {"data": {"PODINFO_UI_COLOR": "#ff0000"}})
+    await client.patch(
+        "apps/v1",
+        "Deployment",
+        "podinfo",
+        namespace,
+        {
+            "metadata": {"labels": {"release": "2"}},
+            "spec": {
+                "replicas": 3,
+                "template": {"spec": {"containers": [{"name": "podinfod", "image": NEW_IMAGE}]}},
+            },
+        },
+        patch_type="strategic",
+    )
+    await client.patch(
+        "v1",
+        "ConfigMap",
+        "podinfo-config-env",
+        namespace,
+        {"data": {"PODINFO_UI_COLOR": "#ff0000"}},
+    )
 
     result = await workload.promote(canary)
     assert result == controller.Promotion(
-        "podinfo-primary", ("ConfigMap podinfo-config-env-primary synced",))
+        "podinfo-primary", ("ConfigMap podinfo-config-env-primary synced",)
+    )
 
     after = await client.get("apps/v1", "Deployment", "podinfo-primary", namespace)
     assert after is not None
@@ -249,8 +352,9 @@ async def test_scale_to_zero_and_back(client: kube_client.Kube, namespace: str) 
     assert verdict == readiness.Readiness.ok()
 
     await workload.scale_to_zero(canary)
-    await client.patch("apps/v1", "Deployment", "podinfo-primary", namespace,
-                       {"spec": {"replicas": 4}})
+    await client.patch(
+        "apps/v1", "Deployment", "podinfo-primary", namespace, {"spec": {"replicas": 4}}
+    )
     await workload.finalize(canary)  # revertOnDeletion: the primary's capacity
     target = await client.get("apps/v1", "Deployment", "podinfo", namespace)
     assert target is not None and target["spec"]["replicas"] == 4
@@ -263,37 +367,62 @@ def hpa(namespace: str, max_replicas: int = 4) -> dict[str, Any]:
         "metadata": {"name": "podinfo", "namespace": namespace, "labels": {"app": "podinfo"}},
         "spec": {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-            "minReplicas": 2, "maxReplicas": max_replicas,
-            "metrics": [{"type": "Resource", "resource": {
-                "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 99}}}],
+            "minReplicas": 2,
+            "maxReplicas": max_replicas,
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {"type": "Utilization", "averageUtilization": 99},
+                    },
+                }
+            ],
         },
     }
 
 
 async def test_hpa_primary_copy(client: kube_client.Kube, namespace: str) -> None:
     await client.create(hpa(namespace))
-    canary, workload = await setup(client, namespace, autoscalerRef={
-        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "name": "podinfo",
-        "primaryScalerReplicas": {"minReplicas": 3}})
+    canary, workload = await setup(
+        client,
+        namespace,
+        autoscalerRef={
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "name": "podinfo",
+            "primaryScalerReplicas": {"minReplicas": 3},
+        },
+    )
     await workload.initialize(canary)
     line = await workload.reconcile_primary_scaler(canary, init=True)
     assert line == f"HorizontalPodAutoscaler podinfo-primary.{namespace} created"
-    primary = await client.get("autoscaling/v2", "HorizontalPodAutoscaler", "podinfo-primary",
-                               namespace)
+    primary = await client.get(
+        "autoscaling/v2", "HorizontalPodAutoscaler", "podinfo-primary", namespace
+    )
     assert primary is not None
     assert primary["spec"]["scaleTargetRef"] == {
-        "apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo-primary"}
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": "podinfo-primary",
+    }
     assert (primary["spec"]["minReplicas"], primary["spec"]["maxReplicas"]) == (3, 4)
     assert primary["spec"]["metrics"] == hpa(namespace)["spec"]["metrics"]
     assert primary["metadata"]["ownerReferences"][0]["kind"] == "Canary"
 
-    await client.patch("autoscaling/v2", "HorizontalPodAutoscaler", "podinfo", namespace,
-                       {"spec": {"maxReplicas": 8}})
+    await client.patch(
+        "autoscaling/v2",
+        "HorizontalPodAutoscaler",
+        "podinfo",
+        namespace,
+        {"spec": {"maxReplicas": 8}},
+    )
     assert await workload.reconcile_primary_scaler(canary, init=True) is None  # init: untouched
     line = await workload.reconcile_primary_scaler(canary, init=False)
     assert line == f"HorizontalPodAutoscaler podinfo-primary.{namespace} updated"
-    primary = await client.get("autoscaling/v2", "HorizontalPodAutoscaler", "podinfo-primary",
-                               namespace)
+    primary = await client.get(
+        "autoscaling/v2", "HorizontalPodAutoscaler", "podinfo-primary", namespace
+    )
     assert primary is not None and primary["spec"]["maxReplicas"] == 8
     assert await workload.reconcile_primary_scaler(canary, init=False) is None  # in sync
 
@@ -304,8 +433,9 @@ async def test_hpa_primary_copy(client: kube_client.Kube, namespace: str) -> Non
     assert dep is not None and dep["spec"]["replicas"] == 2
     # scale from zero falls back to the HPA minimum when target and primary have none
     await client.patch("apps/v1", "Deployment", "podinfo", namespace, {"spec": {"replicas": 0}})
-    await client.patch("apps/v1", "Deployment", "podinfo-primary", namespace,
-                       {"spec": {"replicas": 0}})
+    await client.patch(
+        "apps/v1", "Deployment", "podinfo-primary", namespace, {"spec": {"replicas": 0}}
+    )
     await workload.scale_from_zero(canary)
     target = await client.get("apps/v1", "Deployment", "podinfo", namespace)
     assert target is not None and target["spec"]["replicas"] == 2
@@ -329,10 +459,12 @@ async def test_rollout_that_cannot_finish(client: kube_client.Kube, namespace: s
     workload = deployment.DeploymentController(client)
     verdict = await eventually(
         lambda: workload.is_canary_ready(canary),
-        lambda r: "updated replicas are available" in r.message)
+        lambda r: "updated replicas are available" in r.message,
+    )
     assert verdict == readiness.Readiness.waiting(
         f"Halt advancement podinfo.{namespace} waiting for rollout to finish: "
-        "0 of 2 (readyThreshold 100%) updated replicas are available")
+        "0 of 2 (readyThreshold 100%) updated replicas are available"
+    )
 
     # canaryReadyThreshold 50% of 2 updated replicas still needs 1 available
     half = await create_canary_with(client, namespace, "half", canaryReadyThreshold=50)
@@ -341,13 +473,15 @@ async def test_rollout_that_cannot_finish(client: kube_client.Kube, namespace: s
 
     # the Canary's progressDeadlineSeconds applies to Available=False/MinimumReplicasUnavailable
     strict = await create_canary_with(client, namespace, "strict", progressDeadlineSeconds=1)
-    verdict = await eventually(lambda: workload.is_canary_ready(strict),
-                               lambda r: not r.retriable, timeout=10)
+    verdict = await eventually(
+        lambda: workload.is_canary_ready(strict), lambda r: not r.retriable, timeout=10
+    )
     assert not verdict.ready and "updated replicas are available" in verdict.message
 
 
-async def create_canary_with(kube: kube_client.Kube, namespace: str, name: str,
-                             **analysis_or_spec: Any) -> Any:
+async def create_canary_with(
+    kube: kube_client.Kube, namespace: str, name: str, **analysis_or_spec: Any
+) -> Any:
     spec: dict[str, Any] = {
         "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
         "service": {"port": 9898},
@@ -358,9 +492,16 @@ async def create_canary_with(kube: kube_client.Kube, namespace: str, name: str,
             spec["analysis"][key] = value
         else:
             spec[key] = value
-    return as_model(await kube.create({"apiVersion": "flagger.app/v1beta1", "kind": "Canary",
-                                       "metadata": {"name": name, "namespace": namespace},
-                                       "spec": spec}))
+    return as_model(
+        await kube.create(
+            {
+                "apiVersion": "flagger.app/v1beta1",
+                "kind": "Canary",
+                "metadata": {"name": name, "namespace": namespace},
+                "spec": spec,
+            }
+        )
+    )
 
 
 async def test_progress_deadline_exceeded(client: kube_client.Kube, namespace: str) -> None:
@@ -369,40 +510,57 @@ async def test_progress_deadline_exceeded(client: kube_client.Kube, namespace: s
     await client.create(unschedulable(namespace, "podinfo", progress_deadline=1))
     canary = await create_canary(client, namespace)
     workload = deployment.DeploymentController(client)
-    verdict = await eventually(lambda: workload.is_canary_ready(canary),
-                               lambda r: not r.retriable, timeout=20)
+    verdict = await eventually(
+        lambda: workload.is_canary_ready(canary), lambda r: not r.retriable, timeout=20
+    )
     assert verdict == readiness.Readiness.failed(
-        'deployment "podinfo" exceeded its progress deadline')
+        'deployment "podinfo" exceeded its progress deadline'
+    )
 
 
 async def test_progress_deadline_from_status_write(
-        client: kube_client.Kube, namespace: str) -> None:
+    client: kube_client.Kube, namespace: str
+) -> None:
     """The condition written through the status subresource, as the brief suggests."""
     await client.create(unschedulable(namespace, "podinfo", progress_deadline=600))
     canary = await create_canary(client, namespace)
     workload = deployment.DeploymentController(client)
-    await eventually(lambda: workload.is_canary_ready(canary),
-                     lambda r: "updated replicas are available" in r.message)
+    await eventually(
+        lambda: workload.is_canary_ready(canary),
+        lambda r: "updated replicas are available" in r.message,
+    )
     current = await client.get("apps/v1", "Deployment", "podinfo", namespace)
     assert current is not None
     current["status"]["conditions"] = [
         c for c in current["status"].get("conditions", []) if c["type"] != "Progressing"
-    ] + [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
-          "message": "simulated", "lastUpdateTime": "2024-01-01T00:00:00Z",
-          "lastTransitionTime": "2024-01-01T00:00:00Z"}]
+    ] + [
+        {
+            "type": "Progressing",
+            "status": "False",
+            "reason": "ProgressDeadlineExceeded",
+            "message": "simulated",
+            "lastUpdateTime": "2024-01-01T00:00:00Z",
+            "lastTransitionTime": "2024-01-01T00:00:00Z",
+        }
+    ]
     written = await client.replace_status(current)
     # read back what was written (the controller may rewrite status afterwards)
     assert readiness.deployment_readiness(written, deadline_seconds=600) == (
-        readiness.Readiness.failed('deployment "podinfo" exceeded its progress deadline'))
+        readiness.Readiness.failed('deployment "podinfo" exceeded its progress deadline')
+    )
 
 
 async def test_metadata_and_factory(client: kube_client.Kube, namespace: str) -> None:
     canary, _ = await setup(client, namespace, service={"port": 9898, "portDiscovery": True})
-    workload = controller.for_canary(client, canary, options.Options(
-        selector_labels=("name", "app")))
+    workload = controller.for_canary(
+        client, canary, options.Options(selector_labels=("name", "app"))
+    )
     found = await workload.get_metadata(canary)
     assert (found.label, found.label_value, found.primary_label_value) == (
-        "app", "podinfo", "podinfo-primary")
+        "app",
+        "podinfo",
+        "podinfo-primary",
+    )
     assert found.ports == {"grpc": 9999}
 
     missing = with_status(canary)
@@ -410,4 +568,5 @@ async def test_metadata_and_factory(client: kube_client.Kube, namespace: str) ->
     with pytest.raises(errors.WorkloadError) as caught:
         await workload.initialize(missing)
     assert caught.value.message == (
-        f'deployment nope.{namespace} get query error: deployments.apps "nope" not found')
+        f'deployment nope.{namespace} get query error: deployments.apps "nope" not found'
+    )

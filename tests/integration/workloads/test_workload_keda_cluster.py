@@ -35,17 +35,24 @@ def podinfo(namespace: str, kind: str = "Deployment", replicas: int = 1) -> dict
     }
     if kind == "Deployment":
         spec["replicas"] = replicas
-    return {"apiVersion": "apps/v1", "kind": kind,
-            "metadata": {"name": "podinfo", "namespace": namespace}, "spec": spec}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": kind,
+        "metadata": {"name": "podinfo", "namespace": namespace},
+        "spec": spec,
+    }
 
 
 def scaled_object(namespace: str, kind: str = "Deployment") -> dict[str, Any]:
     return {
         "apiVersion": "keda.sh/v1alpha1",
         "kind": "ScaledObject",
-        "metadata": {"name": "podinfo-so", "namespace": namespace,
-                     "labels": {"app": "podinfo", "kustomize.toolkit.fluxcd.io/name": "apps"},
-                     "annotations": {"scaledobject.keda.sh/transfer-hpa-ownership": "true"}},
+        "metadata": {
+            "name": "podinfo-so",
+            "namespace": namespace,
+            "labels": {"app": "podinfo", "kustomize.toolkit.fluxcd.io/name": "apps"},
+            "annotations": {"scaledobject.keda.sh/transfer-hpa-ownership": "true"},
+        },
         "spec": {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": kind, "name": "podinfo"},
             "pollingInterval": 10,
@@ -53,12 +60,24 @@ def scaled_object(namespace: str, kind: str = "Deployment") -> dict[str, Any]:
             "maxReplicaCount": 6,
             "advanced": {"horizontalPodAutoscalerConfig": {"name": "podinfo"}},
             "triggers": [
-                {"name": "requests", "type": "prometheus",
-                 "metadata": {"serverAddress": "http://prometheus:9090", "query": QUERY,
-                              "threshold": "100"}},
-                {"name": "latency", "type": "prometheus",
-                 "metadata": {"serverAddress": "http://prometheus:9090", "query": QUERY,
-                              "threshold": "5"}},
+                {
+                    "name": "requests",
+                    "type": "prometheus",
+                    "metadata": {
+                        "serverAddress": "http://prometheus:9090",
+                        "query": QUERY,
+                        "threshold": "100",
+                    },
+                },
+                {
+                    "name": "latency",
+                    "type": "prometheus",
+                    "metadata": {
+                        "serverAddress": "http://prometheus:9090",
+                        "query": QUERY,
+                        "threshold": "5",
+                    },
+                },
             ],
         },
     }
@@ -67,15 +86,19 @@ def scaled_object(namespace: str, kind: str = "Deployment") -> dict[str, Any]:
 KEDA_REF = {"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "name": "podinfo-so"}
 
 
-async def setup(kube: kube_client.Kube, namespace: str, kind: str = "Deployment",
-                **autoscaler: Any) -> Any:
+async def setup(
+    kube: kube_client.Kube, namespace: str, kind: str = "Deployment", **autoscaler: Any
+) -> Any:
     await kube.create(podinfo(namespace, kind))
     await kube.create(scaled_object(namespace, kind))
-    canary = await create_canary(kube, namespace, target_kind=kind,
-                                 autoscalerRef={**KEDA_REF, **autoscaler})
+    canary = await create_canary(
+        kube, namespace, target_kind=kind, autoscalerRef={**KEDA_REF, **autoscaler}
+    )
     workload: controller.WorkloadController = (
-        deployment.DeploymentController(kube, options.Options()) if kind == "Deployment"
-        else daemonset.DaemonSetController(kube, options.Options()))
+        deployment.DeploymentController(kube, options.Options())
+        if kind == "Deployment"
+        else daemonset.DaemonSetController(kube, options.Options())
+    )
     return canary, workload
 
 
@@ -91,15 +114,19 @@ def annotations(obj: dict[str, Any]) -> dict[str, str]:
 
 async def test_primary_scaled_object(client: kube_client.Kube, namespace: str) -> None:
     canary, workload = await setup(
-        client, namespace, primaryScalerQueries={"requests": "sum(rate(primary_requests[1m]))"})
+        client, namespace, primaryScalerQueries={"requests": "sum(rate(primary_requests[1m]))"}
+    )
     await workload.initialize(canary)
     line = await workload.reconcile_primary_scaler(canary, init=True)
     assert line == f"Keda ScaledObject podinfo-so-primary.{namespace} created"
 
     primary = await get_so(client, "podinfo-so-primary", namespace)
     spec = primary["spec"]
-    assert spec["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
-                                      "name": "podinfo-primary"}
+    assert spec["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": "podinfo-primary",
+    }
     assert (spec["pollingInterval"], spec["minReplicaCount"], spec["maxReplicaCount"]) == (10, 3, 6)
     assert spec["advanced"]["horizontalPodAutoscalerConfig"]["name"] == "podinfo-primary"
     by_name = {t["name"]: t["metadata"] for t in spec["triggers"]}
@@ -108,7 +135,11 @@ async def test_primary_scaled_object(client: kube_client.Kube, namespace: str) -
     assert by_name["latency"]["query"] == QUERY  # no entry: left as the target has it
     owner = primary["metadata"]["ownerReferences"][0]
     assert (owner["kind"], owner["name"], owner["uid"], owner["controller"]) == (
-        "Canary", "podinfo", canary.metadata["uid"], True)
+        "Canary",
+        "podinfo",
+        canary.metadata["uid"],
+        True,
+    )
     assert primary["metadata"]["labels"] == {"app": "podinfo"}
     assert annotations(primary) == {"scaledobject.keda.sh/transfer-hpa-ownership": "true"}
     # the target's ScaledObject itself is untouched
@@ -127,10 +158,12 @@ async def test_primary_scaled_object(client: kube_client.Kube, namespace: str) -
     assert await workload.reconcile_primary_scaler(canary, init=False) is None
 
 
-async def test_queries_rewritten_and_replicas_overridden(client: kube_client.Kube,
-                                                         namespace: str) -> None:
-    canary, workload = await setup(client, namespace,
-                                   primaryScalerReplicas={"minReplicas": 2, "maxReplicas": 15})
+async def test_queries_rewritten_and_replicas_overridden(
+    client: kube_client.Kube, namespace: str
+) -> None:
+    canary, workload = await setup(
+        client, namespace, primaryScalerReplicas={"minReplicas": 2, "maxReplicas": 15}
+    )
     assert await workload.reconcile_primary_scaler(canary, init=True)
     spec = (await get_so(client, "podinfo-so-primary", namespace))["spec"]
     assert [t["metadata"]["query"] for t in spec["triggers"]] == [PRIMARY_QUERY] * 2
@@ -142,8 +175,10 @@ async def test_pause_and_resume(client: kube_client.Kube, namespace: str) -> Non
     await workload.reconcile_primary_scaler(canary, init=True)
     await workload.pause_target_scaler(canary)
     target = await get_so(client, "podinfo-so", namespace)
-    assert annotations(target) == {keda.PAUSED_REPLICAS_ANNOTATION: "0",
-                                   "scaledobject.keda.sh/transfer-hpa-ownership": "true"}
+    assert annotations(target) == {
+        keda.PAUSED_REPLICAS_ANNOTATION: "0",
+        "scaledobject.keda.sh/transfer-hpa-ownership": "true",
+    }
     version = target["metadata"]["resourceVersion"]
     await workload.pause_target_scaler(canary)  # already paused: no write
     assert (await get_so(client, "podinfo-so", namespace))["metadata"]["resourceVersion"] == version
@@ -158,7 +193,8 @@ async def test_pause_and_resume(client: kube_client.Kube, namespace: str) -> Non
 
 
 async def test_primary_created_while_target_paused_is_not_paused(
-        client: kube_client.Kube, namespace: str) -> None:
+    client: kube_client.Kube, namespace: str
+) -> None:
     canary, workload = await setup(client, namespace)
     await workload.pause_target_scaler(canary)
     await workload.reconcile_primary_scaler(canary, init=True)
@@ -180,8 +216,10 @@ async def test_missing_scaled_object(client: kube_client.Kube, namespace: str) -
     await client.create(podinfo(namespace))
     canary = await create_canary(client, namespace, autoscalerRef=KEDA_REF)
     workload = deployment.DeploymentController(client)
-    message = (f"Keda ScaledObject podinfo-so.{namespace} get query error: "
-               'scaledobjects.keda.sh "podinfo-so" not found')
+    message = (
+        f"Keda ScaledObject podinfo-so.{namespace} get query error: "
+        'scaledobjects.keda.sh "podinfo-so" not found'
+    )
     with pytest.raises(errors.WorkloadError) as caught:
         await workload.reconcile_primary_scaler(canary, init=True)
     assert caught.value.message == message
@@ -193,17 +231,29 @@ async def test_missing_scaled_object(client: kube_client.Kube, namespace: str) -
 async def test_hpa_pause_and_resume_are_no_ops(client: kube_client.Kube, namespace: str) -> None:
     await client.create(podinfo(namespace))
     hpa = {
-        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
         "metadata": {"name": "podinfo", "namespace": namespace},
-        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
-                                    "name": "podinfo"},
-                 "minReplicas": 2, "maxReplicas": 4},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+            "minReplicas": 2,
+            "maxReplicas": 4,
+        },
     }
     created = await client.create(hpa)
-    canary = await create_canary(client, namespace, autoscalerRef={
-        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "name": "podinfo"})
-    for workload in (deployment.DeploymentController(client),
-                     daemonset.DaemonSetController(client)):
+    canary = await create_canary(
+        client,
+        namespace,
+        autoscalerRef={
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "name": "podinfo",
+        },
+    )
+    for workload in (
+        deployment.DeploymentController(client),
+        daemonset.DaemonSetController(client),
+    ):
         await workload.pause_target_scaler(canary)
         await workload.resume_target_scaler(canary)
     after = await client.get("autoscaling/v2", "HorizontalPodAutoscaler", "podinfo", namespace)
@@ -211,12 +261,14 @@ async def test_hpa_pause_and_resume_are_no_ops(client: kube_client.Kube, namespa
     assert after["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
     # and without any autoscaler too
     plain = canary.model_copy(
-        update={"spec": canary.spec.model_copy(update={"autoscaler_ref": None})})
+        update={"spec": canary.spec.model_copy(update={"autoscaler_ref": None})}
+    )
     await deployment.DeploymentController(client).pause_target_scaler(plain)
 
 
-async def test_scale_from_zero_uses_min_replica_count(client: kube_client.Kube,
-                                                      namespace: str) -> None:
+async def test_scale_from_zero_uses_min_replica_count(
+    client: kube_client.Kube, namespace: str
+) -> None:
     canary, workload = await setup(client, namespace)
     await workload.initialize(canary)
     for name in ("podinfo", "podinfo-primary"):

@@ -13,8 +13,9 @@ from flagger.kube import client as kube_client
 T = TypeVar("T")
 
 
-async def eventually(probe: Callable[[], Awaitable[T]], accept: Callable[[T], bool],
-                     timeout: float = 30.0) -> T:
+async def eventually(
+    probe: Callable[[], Awaitable[T]], accept: Callable[[T], bool], timeout: float = 30.0
+) -> T:
     """Call `probe` until `accept` holds for its result; the last result otherwise fails."""
     deadline = time.monotonic() + timeout
     while True:
@@ -26,8 +27,9 @@ async def eventually(probe: Callable[[], Awaitable[T]], accept: Callable[[T], bo
         await asyncio.sleep(0.2)
 
 
-async def create_canary(kube: kube_client.Kube, namespace: str, target_kind: str = "Deployment",
-                        **spec: Any) -> canary_api.Canary:
+async def create_canary(
+    kube: kube_client.Kube, namespace: str, target_kind: str = "Deployment", **spec: Any
+) -> canary_api.Canary:
     """Create a Canary for `podinfo` and return it as the model (with its uid)."""
     body = {
         "apiVersion": "flagger.app/v1beta1",

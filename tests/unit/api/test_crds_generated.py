@@ -26,10 +26,28 @@ TYPES = {"object", "array", "string", "integer", "number", "boolean"}
 JUNCTORS = ("oneOf", "anyOf", "allOf", "not")
 #: What a node of our schemas may hold (a subset of apiextensions' JSONSchemaProps).
 ALLOWED_KEYS = {
-    "description", "type", "format", "enum", "pattern", "minLength", "maxLength", "minimum",
-    "maximum", "exclusiveMinimum", "exclusiveMaximum", "minItems", "maxItems", "required",
-    "properties", "additionalProperties", "items", *JUNCTORS, "x-kubernetes-int-or-string",
-    "x-kubernetes-preserve-unknown-fields", "x-kubernetes-validations", "default",
+    "description",
+    "type",
+    "format",
+    "enum",
+    "pattern",
+    "minLength",
+    "maxLength",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minItems",
+    "maxItems",
+    "required",
+    "properties",
+    "additionalProperties",
+    "items",
+    *JUNCTORS,
+    "x-kubernetes-int-or-string",
+    "x-kubernetes-preserve-unknown-fields",
+    "x-kubernetes-validations",
+    "default",
 }
 #: Not allowed inside a logical junctor (the API server's rule 3).
 JUNCTOR_FORBIDDEN = {"description", "type", "default", "additionalProperties", "nullable"}
@@ -39,7 +57,8 @@ def structural_problems(node: dict[str, Any], path: str = "") -> list[str]:
     """Where ``node`` breaks the API server's rules for a structural schema (empty if none)."""
     problems = [f"{path}: unknown keyword {key!r}" for key in node if key not in ALLOWED_KEYS]
     open_node = node.get("x-kubernetes-int-or-string") or node.get(
-        "x-kubernetes-preserve-unknown-fields")
+        "x-kubernetes-preserve-unknown-fields"
+    )
     if node.get("type") not in TYPES and not open_node:
         problems.append(f"{path}: no type (type {node.get('type')!r})")
     if node.get("x-kubernetes-int-or-string") and "type" in node:
@@ -74,8 +93,9 @@ def structural_problems(node: dict[str, Any], path: str = "") -> list[str]:
 def _junctor_problems(branch: dict[str, Any], structural: dict[str, Any], path: str) -> list[str]:
     """Rules 2 and 3 inside ``oneOf``/``anyOf``/``allOf``/``not``: value validations only, on
     fields the structural part (``structural``) also specifies."""
-    problems = [f"{path}: {key!r} inside a logical junctor"
-                for key in branch if key in JUNCTOR_FORBIDDEN]
+    problems = [
+        f"{path}: {key!r} inside a logical junctor" for key in branch if key in JUNCTOR_FORBIDDEN
+    ]
     for name, sub in branch.get("properties", {}).items():
         outside = structural.get("properties", {}).get(name)
         if outside is None:
@@ -134,8 +154,9 @@ def test_unknown_kind_is_refused_with_the_known_ones() -> None:
         crds.build("Rollout")
 
 
-@pytest.mark.parametrize(("kind", "version", "schema"), list(_schemas()),
-                         ids=[f"{k}-{v}" for k, v, _ in _schemas()])
+@pytest.mark.parametrize(
+    ("kind", "version", "schema"), list(_schemas()), ids=[f"{k}-{v}" for k, v, _ in _schemas()]
+)
 def test_schemas_are_structural(kind: str, version: str, schema: dict[str, Any]) -> None:
     assert structural_problems(schema, kind) == []
     assert schema["type"] == "object"
@@ -147,14 +168,19 @@ def test_the_structural_check_notices_violations() -> None:
         "type": "object",
         "properties": {
             "untyped": {"description": "no type"},
-            "both": {"type": "object", "properties": {"a": {"type": "string"}},
-                     "additionalProperties": {"type": "string"}},
+            "both": {
+                "type": "object",
+                "properties": {"a": {"type": "string"}},
+                "additionalProperties": {"type": "string"},
+            },
             "list": {"type": "array"},
             "choice": {
                 "type": "object",
                 "properties": {"a": {"type": "string"}},
-                "oneOf": [{"required": ["a"], "description": "A"},
-                          {"properties": {"b": {"type": "string"}}}],
+                "oneOf": [
+                    {"required": ["a"], "description": "A"},
+                    {"properties": {"b": {"type": "string"}}},
+                ],
             },
             "ref": {"$ref": "#/definitions/x"},
         },
@@ -231,10 +257,19 @@ def test_names_subresources_and_columns_are_flaggers(reference_crd: pathlib.Path
 def test_canary_columns_plain_and_wide() -> None:
     columns = crds.build("Canary")["spec"]["versions"][0]["additionalPrinterColumns"]
     assert [c["name"] for c in columns if not c.get("priority")] == [
-        "Status", "Weight", "LastTransitionTime"]
+        "Status",
+        "Weight",
+        "LastTransitionTime",
+    ]
     assert [c["name"] for c in columns if c.get("priority") == 1] == [
-        "Suspended", "FailedChecks", "Interval", "Mirror", "StepWeight", "StepWeights",
-        "MaxWeight"]
+        "Suspended",
+        "FailedChecks",
+        "Interval",
+        "Mirror",
+        "StepWeight",
+        "StepWeights",
+        "MaxWeight",
+    ]
 
 
 BUILTIN_PROVIDERS = {
@@ -244,8 +279,11 @@ BUILTIN_PROVIDERS = {
 }
 
 
-PROVIDER_PATHS = {"Canary": ["provider"], "MetricTemplate": ["provider", "type"],
-                  "AlertProvider": ["type"]}
+PROVIDER_PATHS = {
+    "Canary": ["provider"],
+    "MetricTemplate": ["provider", "type"],
+    "AlertProvider": ["type"],
+}
 
 
 def _provider_node(kind: str) -> dict[str, Any]:

@@ -22,8 +22,10 @@ import yaml
 from flagger.api import crds
 
 _PROVIDER = "provider names admit third-party plugins: a shape pattern instead of Flagger's enum"
-_DEFAULT = ("no defaults in our CRD: the API server would inject them and manifests would not "
-            "read back as written; the daemon applies Flagger's defaults (effective_*)")
+_DEFAULT = (
+    "no defaults in our CRD: the API server would inject them and manifests would not "
+    "read back as written; the daemon applies Flagger's defaults (effective_*)"
+)
 #: (path, keyword) -> why our CRD differs there from Flagger's. ``property`` stands for a
 #: property one side has and the other has not.
 ALLOWED: dict[tuple[str, str], str] = {
@@ -40,21 +42,38 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("Canary.spec.service.mirror[].backendRef.kind", "default"): _DEFAULT,
     ("Canary.spec.service.mirror[].backendRef", "x-kubernetes-validations"): (
         "Gateway API's rule reads group and kind after defaulting; without defaults ours reads an "
-        "absent group as \"\" and an absent kind as Service, so it accepts and rejects the same"),
+        'absent group as "" and an absent kind as Service, so it accepts and rejects the same'
+    ),
     ("Canary.spec.canaryAnalysis", "property"): (
-        "the deprecated alias of analysis, described so the API server does not prune it"),
+        "the deprecated alias of analysis, described so the API server does not prune it"
+    ),
     ("Canary.spec.service.mirror", "required"): (
         "Flagger puts required: [backendRef] on the array, where it checks nothing; ours puts it "
-        "on the items, where Gateway API (and our model) require it"),
+        "on the items, where Gateway API (and our model) require it"
+    ),
     ("Canary.spec.service.mirror[]", "required"): (
         "Flagger puts required: [backendRef] on the array, where it checks nothing; ours puts it "
-        "on the items, where Gateway API (and our model) require it"),
+        "on the items, where Gateway API (and our model) require it"
+    ),
 }
 #: Compared as they are.
-KEYWORDS = ("type", "enum", "pattern", "minimum", "maximum", "exclusiveMinimum",
-            "exclusiveMaximum", "minLength", "maxLength", "minItems", "maxItems", "default",
-            "x-kubernetes-int-or-string", "x-kubernetes-preserve-unknown-fields",
-            "x-kubernetes-validations")
+KEYWORDS = (
+    "type",
+    "enum",
+    "pattern",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minLength",
+    "maxLength",
+    "minItems",
+    "maxItems",
+    "default",
+    "x-kubernetes-int-or-string",
+    "x-kubernetes-preserve-unknown-fields",
+    "x-kubernetes-validations",
+)
 JUNCTORS = ("oneOf", "anyOf", "allOf", "not")
 
 
@@ -157,8 +176,11 @@ def test_every_allowed_difference_is_still_there(reference_crd: pathlib.Path) ->
 def test_provider_enums_of_flagger_match_our_pattern(reference_crd: pathlib.Path) -> None:
     pattern = re.compile(crds.PROVIDER_NAME_PATTERN)
     reference = _reference(reference_crd)
-    paths = {"Canary": ["provider"], "MetricTemplate": ["provider", "type"],
-             "AlertProvider": ["type"]}
+    paths = {
+        "Canary": ["provider"],
+        "MetricTemplate": ["provider", "type"],
+        "AlertProvider": ["type"],
+    }
     checked = 0
     for kind, names in paths.items():
         node = _schema(reference[kind])["properties"]["spec"]
@@ -180,7 +202,8 @@ def test_the_comparison_notices_differences(reference_crd: pathlib.Path) -> None
     analysis["properties"]["interval"]["pattern"] = "^[0-9]+(h|m|s)"
     analysis["oneOf"].pop()
     spec["properties"]["autoscalerRef"]["properties"]["primaryScalerReplicas"]["properties"][
-        "minReplicas"]["minimum"] = 0
+        "minReplicas"
+    ]["minimum"] = 0
     spec["properties"]["service"]["properties"]["gatewayRefs"]["maxItems"] = 16
     spec["properties"]["service"]["properties"]["targetPort"] = {"type": "string"}
     spec["properties"]["service"]["required"] = ["port", "name"]

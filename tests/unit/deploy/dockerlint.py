@@ -64,24 +64,31 @@ def check(text: str) -> list[str]:
             args[name] = value
         if ins.keyword == "FROM":
             stages.append([])
-            image = re.sub(r"\$\{?(\w+)\}?", lambda m: args.get(m.group(1), m.group(0)),
-                           ins.args.split()[0])
+            image = re.sub(
+                r"\$\{?(\w+)\}?", lambda m: args.get(m.group(1), m.group(0)), ins.args.split()[0]
+            )
             if "@sha256:" not in image:
                 tag = image.rsplit("/", 1)[-1].partition(":")[2]
                 if not tag or tag == "latest" or "$" in tag:
-                    problems.append(f"line {ins.line}: FROM {image}: pin a tag other than "
-                                    "latest (or a digest)")
+                    problems.append(
+                        f"line {ins.line}: FROM {image}: pin a tag other than latest (or a digest)"
+                    )
         elif stages:
             stages[-1].append(ins)
         if ins.keyword == "ADD" and re.search(r"https?://", ins.args):
             problems.append(f"line {ins.line}: ADD of a URL; curl it and check its checksum")
         if ins.keyword == "RUN":
             if "pip install" in ins.args and not re.search(
-                    r"--constraint|-c |--require-hashes", ins.args):
-                problems.append(f"line {ins.line}: pip install without --constraint or "
-                                "--require-hashes")
-            if re.search(r"\bcurl\b", ins.args) and "http" in ins.args and not re.search(
-                    r"sha256sum -c|sha512sum -c", ins.args):
+                r"--constraint|-c |--require-hashes", ins.args
+            ):
+                problems.append(
+                    f"line {ins.line}: pip install without --constraint or --require-hashes"
+                )
+            if (
+                re.search(r"\bcurl\b", ins.args)
+                and "http" in ins.args
+                and not re.search(r"sha256sum -c|sha512sum -c", ins.args)
+            ):
                 problems.append(f"line {ins.line}: download without a checksum check")
     if not stages:
         return [*problems, "no FROM"]
@@ -101,8 +108,10 @@ def _check_final(final: list[Instruction]) -> list[str]:
         if user.args in ROOT_USERS or user.args.split(":")[0] in ("0", "root"):
             problems.append(f"line {user.line}: USER {user.args} is root")
         elif not user.args.split(":")[0].isdigit():
-            problems.append(f"line {user.line}: USER {user.args}: use a numeric uid so "
-                            "runAsNonRoot can verify it")
+            problems.append(
+                f"line {user.line}: USER {user.args}: use a numeric uid so "
+                "runAsNonRoot can verify it"
+            )
         if runs and runs[-1].line > user.line:
             problems.append(f"line {runs[-1].line}: RUN after USER")
     entry = [i for i in final if i.keyword == "ENTRYPOINT"]
@@ -131,7 +140,8 @@ def _check_final(final: list[Instruction]) -> list[str]:
             problems.append(f"line {ins.line}: WORKDIR {ins.args} outside /tmp")
     for name, value in env.items():
         if (name == "HOME" or name.endswith("_HOME") or name == "TMPDIR") and not (
-                value == "/tmp" or value.startswith("/tmp/")):
+            value == "/tmp" or value.startswith("/tmp/")
+        ):
             problems.append(f"final stage: {name}={value} is written at run time; use /tmp")
     if env.get("PYTHONDONTWRITEBYTECODE") != "1":
         problems.append("final stage: PYTHONDONTWRITEBYTECODE=1 missing (bytecode writes)")

@@ -21,27 +21,44 @@ from flagger.playground import charts
 CHART = pathlib.Path(__file__).resolve().parents[3] / "deploy" / "charts" / "flagger"
 
 CUSTOM: dict[str, Any] = {
-    "meshProvider": "gatewayapi:v1", "metricsServer": "http://prom.monitoring:9090",
+    "meshProvider": "gatewayapi:v1",
+    "metricsServer": "http://prom.monitoring:9090",
     "slack": {"url": "https://hooks.slack.com/services/x", "channel": "releases", "user": "bot"},
     "msteams": {"url": "https://outlook.office.com/webhook/x"},
     "leaderElection": {"enabled": True, "replicaCount": 2},
     "podMonitor": {"enabled": True, "additionalLabels": {"release": "kps"}},
     "serviceMonitor": {"enabled": True, "honorLabels": True},
     "prometheus": {"install": True},
-    "resources": {"requests": {"cpu": "50m", "memory": "64Mi"},
-                  "limits": {"cpu": "2", "memory": "1Gi"}},
-    "securityContext": {"enabled": True, "context": {"readOnlyRootFilesystem": True,
-                                                     "runAsUser": 20000, "runAsNonRoot": True,
-                                                     "allowPrivilegeEscalation": False,
-                                                     "capabilities": {"drop": ["ALL"]}}},
+    "resources": {
+        "requests": {"cpu": "50m", "memory": "64Mi"},
+        "limits": {"cpu": "2", "memory": "1Gi"},
+    },
+    "securityContext": {
+        "enabled": True,
+        "context": {
+            "readOnlyRootFilesystem": True,
+            "runAsUser": 20000,
+            "runAsNonRoot": True,
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+        },
+    },
     "nodeSelector": {"kubernetes.io/os": "linux"},
-    "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "ops",
-                     "effect": "NoSchedule"}],
-    "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
-        "nodeSelectorTerms": [{"matchExpressions": [
-            {"key": "pool", "operator": "In", "values": ["ops"]}]}]}}},
+    "tolerations": [
+        {"key": "dedicated", "operator": "Equal", "value": "ops", "effect": "NoSchedule"}
+    ],
+    "affinity": {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [
+                    {"matchExpressions": [{"key": "pool", "operator": "In", "values": ["ops"]}]}
+                ]
+            }
+        }
+    },
     "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
-    "namespace": "apps", "clusterName": "prod-eu",
+    "namespace": "apps",
+    "clusterName": "prod-eu",
 }
 
 
@@ -71,9 +88,12 @@ def hardened(pod: dict[str, Any]) -> None:
 def test_defaults() -> None:
     objects = _render(None)
     assert charts.describe_all(objects) == [
-        "ServiceAccount flagger-system/flagger", "ClusterRole flagger",
-        "ClusterRoleBinding flagger", "Service flagger-system/flagger",
-        "Deployment flagger-system/flagger"]
+        "ServiceAccount flagger-system/flagger",
+        "ClusterRole flagger",
+        "ClusterRoleBinding flagger",
+        "Service flagger-system/flagger",
+        "Deployment flagger-system/flagger",
+    ]
     deployment = _find(objects, "Deployment")
     assert deployment["spec"]["replicas"] == 1
     assert deployment["spec"]["strategy"] == {"type": "Recreate"}
@@ -92,13 +112,18 @@ def test_non_default_values() -> None:
     pod = deployment["spec"]["template"]["spec"]
     hardened(pod)
     args = pod["containers"][0]["args"]
-    for expected in ("-mesh-provider=gatewayapi:v1", "-slack-url=https://hooks.slack.com/services/x",
-                     "-slack-channel=releases", "-slack-user=bot",
-                     "-msteams-url=https://outlook.office.com/webhook/x",
-                     "-enable-leader-election=true",
-                     "-leader-election-namespace=flagger-system", "-namespace=apps",
-                     "-cluster-name=prod-eu",
-                     "-metrics-server=http://flagger-prometheus:9090"):
+    for expected in (
+        "-mesh-provider=gatewayapi:v1",
+        "-slack-url=https://hooks.slack.com/services/x",
+        "-slack-channel=releases",
+        "-slack-user=bot",
+        "-msteams-url=https://outlook.office.com/webhook/x",
+        "-enable-leader-election=true",
+        "-leader-election-namespace=flagger-system",
+        "-namespace=apps",
+        "-cluster-name=prod-eu",
+        "-metrics-server=http://flagger-prometheus:9090",
+    ):
         assert expected in args, (expected, args)
     assert deployment["spec"]["replicas"] == 2 and "strategy" not in deployment["spec"]
     assert pod["containers"][0]["resources"]["limits"]["memory"] == "1Gi"

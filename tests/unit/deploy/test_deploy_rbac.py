@@ -22,8 +22,9 @@ CHART = DEPLOY / "charts" / "flagger"
 
 def _role(values: dict[str, object]) -> dict[str, object]:
     objects = charts.render(CHART, values, release="flagger", namespace="flagger-system")
-    return next(o for o in objects if o["kind"] == "ClusterRole"
-                and o["metadata"]["name"] == "flagger")
+    return next(
+        o for o in objects if o["kind"] == "ClusterRole" and o["metadata"]["name"] == "flagger"
+    )
 
 
 def test_generated_files_are_up_to_date() -> None:
@@ -31,16 +32,35 @@ def test_generated_files_are_up_to_date() -> None:
     for relative, text in deploy_rbac.generated_files(crds).items():
         path = DEPLOY / relative
         assert path.read_text() == text, (
-            f"{path} is stale: run python -m flagger.deploy_rbac deploy")
+            f"{path} is stale: run python -m flagger.deploy_rbac deploy"
+        )
 
 
-@pytest.mark.parametrize("provider", [
-    "istio", "kubernetes", "linkerd", "appmesh", "appmesh:v1beta2", "nginx", "gatewayapi:v1",
-    "gatewayapi:v1beta1", "contour", "gloo", "kuma", "traefik", "apisix", "osm",
-    "smi:v1alpha3", "skipper"])
+@pytest.mark.parametrize(
+    "provider",
+    [
+        "istio",
+        "kubernetes",
+        "linkerd",
+        "appmesh",
+        "appmesh:v1beta2",
+        "nginx",
+        "gatewayapi:v1",
+        "gatewayapi:v1beta1",
+        "contour",
+        "gloo",
+        "kuma",
+        "traefik",
+        "apisix",
+        "osm",
+        "smi:v1alpha3",
+        "skipper",
+    ],
+)
 def test_the_chart_grants_what_the_table_says(provider: str) -> None:
     assert deploy_rbac.rendered_rules(_role({"meshProvider": provider})) == (
-        deploy_rbac.grants([provider]))
+        deploy_rbac.grants([provider])
+    )
 
 
 def test_default_provider_is_istio() -> None:
@@ -49,7 +69,8 @@ def test_default_provider_is_istio() -> None:
 
 def test_extra_providers_add_their_groups_only() -> None:
     grants = deploy_rbac.rendered_rules(
-        _role({"meshProvider": "nginx", "rbac": {"extraProviders": ["keda", "nginx"]}}))
+        _role({"meshProvider": "nginx", "rbac": {"extraProviders": ["keda", "nginx"]}})
+    )
     assert grants == deploy_rbac.grants(["nginx", "keda"])
     groups = {group for _, group, _ in grants}
     assert "networking.istio.io" not in groups and "keda.sh" in groups

@@ -29,8 +29,11 @@ ENTRYPOINT ["flagger"]
 
 
 def test_the_three_images_exist() -> None:
-    assert {p.name for p in DOCKERFILES} == {"Dockerfile.flagger", "Dockerfile.loadtester",
-                                             "Dockerfile.demoapp"}
+    assert {p.name for p in DOCKERFILES} == {
+        "Dockerfile.flagger",
+        "Dockerfile.loadtester",
+        "Dockerfile.demoapp",
+    }
 
 
 @pytest.mark.parametrize("path", DOCKERFILES, ids=lambda p: p.name)
@@ -42,25 +45,28 @@ def test_the_reference_passes() -> None:
     assert dockerlint.check(GOOD) == []
 
 
-@pytest.mark.parametrize(("old", "new", "reported"), [
-    ("python:3.11.14-slim-bookworm", "python:latest", "pin a tag"),
-    ("python:3.11.14-slim-bookworm", "python", "pin a tag"),
-    ("USER 10001:10001", "USER root", "is root"),
-    ("USER 10001:10001", "USER 0", "is root"),
-    ("USER 10001:10001\n", "", "no USER"),
-    ("USER 10001:10001", "USER app", "numeric uid"),
-    ('ENTRYPOINT ["flagger"]', "ENTRYPOINT flagger", "shell form"),
-    ("hey=0.1.4-2+b4", "hey", "not pinned"),
-    (" && rm -rf /var/lib/apt/lists/*", "", "apt lists"),
-    ("HOME=/tmp", "HOME=/home/app", "use /tmp"),
-    ("PYTHONDONTWRITEBYTECODE=1", "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE"),
-    ("--constraint c.txt ", "", "without --constraint"),
-    ("USER 10001", "VOLUME /data\nUSER 10001", "VOLUME"),
-    ("USER 10001", "WORKDIR /app\nUSER 10001", "outside /tmp"),
-    ('ENTRYPOINT ["flagger"]', 'ENTRYPOINT ["flagger"]\nADD https://x/y /y', "ADD of a URL"),
-    ("RUN pip install", "RUN curl -fsSLO https://x/kubectl && pip install", "checksum"),
-    ('ENTRYPOINT ["flagger"]', 'RUN true\nENTRYPOINT ["flagger"]', "RUN after USER"),
-])
+@pytest.mark.parametrize(
+    ("old", "new", "reported"),
+    [
+        ("python:3.11.14-slim-bookworm", "python:latest", "pin a tag"),
+        ("python:3.11.14-slim-bookworm", "python", "pin a tag"),
+        ("USER 10001:10001", "USER root", "is root"),
+        ("USER 10001:10001", "USER 0", "is root"),
+        ("USER 10001:10001\n", "", "no USER"),
+        ("USER 10001:10001", "USER app", "numeric uid"),
+        ('ENTRYPOINT ["flagger"]', "ENTRYPOINT flagger", "shell form"),
+        ("hey=0.1.4-2+b4", "hey", "not pinned"),
+        (" && rm -rf /var/lib/apt/lists/*", "", "apt lists"),
+        ("HOME=/tmp", "HOME=/home/app", "use /tmp"),
+        ("PYTHONDONTWRITEBYTECODE=1", "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE"),
+        ("--constraint c.txt ", "", "without --constraint"),
+        ("USER 10001", "VOLUME /data\nUSER 10001", "VOLUME"),
+        ("USER 10001", "WORKDIR /app\nUSER 10001", "outside /tmp"),
+        ('ENTRYPOINT ["flagger"]', 'ENTRYPOINT ["flagger"]\nADD https://x/y /y', "ADD of a URL"),
+        ("RUN pip install", "RUN curl -fsSLO https://x/kubectl && pip install", "checksum"),
+        ('ENTRYPOINT ["flagger"]', 'RUN true\nENTRYPOINT ["flagger"]', "RUN after USER"),
+    ],
+)
 def test_problems_are_reported(old: str, new: str, reported: str) -> None:
     broken = GOOD.replace(old, new, 1)
     assert broken != GOOD

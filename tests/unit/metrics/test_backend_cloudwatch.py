@@ -20,7 +20,8 @@ from flagger.metrics import cloudwatch, prometheus
 @pytest.fixture
 def shape() -> Any:
     botocore_session = pytest.importorskip(
-        "botocore.session", reason="the cloudwatch extra (botocore) is not installed")
+        "botocore.session", reason="the cloudwatch extra (botocore) is not installed"
+    )
     model = botocore_session.get_session().get_service_model("cloudwatch")
     return model.operation_model("GetMetricData").input_shape.members["MetricDataQueries"].member
 
@@ -33,10 +34,19 @@ def test_query_is_matched_to_the_sdk_field_names_without_regard_to_case(shape: A
                   "period": 60, "stat": "Sum"}}]"""
     assert cloudwatch.parse_query(query, shape) == [
         {"Id": "e1", "Expression": "m1 / m2", "ReturnData": True},
-        {"Id": "m1", "ReturnData": False, "MetricStat": {
-            "Metric": {"Namespace": "App", "MetricName": "errors",
-                       "Dimensions": [{"Name": "service", "Value": "podinfo"}]},
-            "Period": 60, "Stat": "Sum"}},
+        {
+            "Id": "m1",
+            "ReturnData": False,
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": "App",
+                    "MetricName": "errors",
+                    "Dimensions": [{"Name": "service", "Value": "podinfo"}],
+                },
+                "Period": 60,
+                "Stat": "Sum",
+            },
+        },
     ]
 
 
@@ -44,9 +54,14 @@ def test_null_query_is_no_queries(shape: Any) -> None:
     assert cloudwatch.parse_query("null", shape) == []
 
 
-@pytest.mark.parametrize(("query", "text"), [
-    ("[{", "error unmarshaling query"), ('{"Id": "e1"}', "expected a JSON list"),
-    ('[{"Id": "m1", "MetricStat": []}]', r"\[0\]\.MetricStat must be an object")])
+@pytest.mark.parametrize(
+    ("query", "text"),
+    [
+        ("[{", "error unmarshaling query"),
+        ('{"Id": "e1"}', "expected a JSON list"),
+        ('[{"Id": "m1", "MetricStat": []}]', r"\[0\]\.MetricStat must be an object"),
+    ],
+)
 def test_unreadable_query_is_an_error(shape: Any, query: str, text: str) -> None:
     with pytest.raises(cloudwatch.QueryError, match=text):
         cloudwatch.parse_query(query, shape)
@@ -57,8 +72,9 @@ def test_value_is_the_first_newest_value() -> None:
     assert cloudwatch.parse_response(answer) == 0.25
 
 
-@pytest.mark.parametrize("answer", [
-    {}, {"MetricDataResults": []}, {"MetricDataResults": [{"Id": "e1", "Values": []}]}])
+@pytest.mark.parametrize(
+    "answer", [{}, {"MetricDataResults": []}, {"MetricDataResults": [{"Id": "e1", "Values": []}]}]
+)
 def test_nothing_is_no_values_found(answer: dict[str, Any]) -> None:
     with pytest.raises(plugins.NoValuesFound):
         cloudwatch.parse_response(answer)
@@ -83,7 +99,8 @@ def test_bad_metric_interval_is_a_config_error() -> None:
 
 def test_query_window_is_ten_metric_intervals(shape: Any) -> None:
     backend = cloudwatch.from_provider_spec(
-        {"region": "eu-west-1", cloudwatch.INTERVAL_KEY: "2m30s"})
+        {"region": "eu-west-1", cloudwatch.INTERVAL_KEY: "2m30s"}
+    )
     assert backend.start_delta.total_seconds() == 1500
     default = cloudwatch.from_provider_spec({"region": "eu-west-1"})
     assert default.start_delta.total_seconds() == 600

@@ -21,8 +21,7 @@ KEYS = {"datadog_api_key": "api", "datadog_application_key": "app"}
 
 
 def _spec(**extra: Any) -> dict[str, Any]:
-    return {"type": "datadog", "secretRef": {"name": "datadog"}, "credentials": dict(KEYS),
-            **extra}
+    return {"type": "datadog", "secretRef": {"name": "datadog"}, "credentials": dict(KEYS), **extra}
 
 
 def _answer(body: Any, status: int = 200) -> common.HttpAnswer:
@@ -84,8 +83,7 @@ def test_answers() -> None:
 
 
 def test_hooks() -> None:
-    assert datadog.flagger_provides() == [
-        plugins.Provided(plugins.Kind.METRIC_BACKEND, "datadog")]
+    assert datadog.flagger_provides() == [plugins.Provided(plugins.Kind.METRIC_BACKEND, "datadog")]
     context = plugins.PluginContext()
     assert datadog.flagger_metric_backend("prometheus", _spec(), context) is None
     backend = datadog.flagger_metric_backend("datadog", _spec(), context)

@@ -20,8 +20,13 @@ ADDRESS = "https://mySampleEnv.live.dynatrace.com"
 
 
 def _spec(**extra: Any) -> dict[str, Any]:
-    return {"type": "dynatrace", "address": ADDRESS, "secretRef": {"name": "dynatrace"},
-            "credentials": {"dynatrace_token": "token"}, **extra}
+    return {
+        "type": "dynatrace",
+        "address": ADDRESS,
+        "secretRef": {"name": "dynatrace"},
+        "credentials": {"dynatrace_token": "token"},
+        **extra,
+    }
 
 
 def _answer(data: Any, status: int = 200) -> common.HttpAnswer:
@@ -39,16 +44,19 @@ def test_endpoints_match_flagger() -> None:
 def test_address_is_required() -> None:
     spec = _spec()
     del spec["address"]
-    with pytest.raises(common.ConfigError,
-                       match=r"dynatrace endpoint is not set: set spec\.provider\.address"):
+    with pytest.raises(
+        common.ConfigError, match=r"dynatrace endpoint is not set: set spec\.provider\.address"
+    ):
         dynatrace.from_provider_spec(spec)
 
 
 def test_missing_token_is_named() -> None:
-    with pytest.raises(common.ConfigError,
-                       match=r"does not contain dynatrace_token: add the key 'dynatrace_token' "
-                             r"to the Secret 'dt' named by the MetricTemplate's "
-                             r"spec.provider.secretRef"):
+    with pytest.raises(
+        common.ConfigError,
+        match=r"does not contain dynatrace_token: add the key 'dynatrace_token' "
+        r"to the Secret 'dt' named by the MetricTemplate's "
+        r"spec.provider.secretRef",
+    ):
         dynatrace.from_provider_spec(_spec(secretRef={"name": "dt"}, credentials={"x": "y"}))
 
 
@@ -57,21 +65,28 @@ def test_answers() -> None:
         return {"dimensions": [], "timestamps": [1] * len(values), "values": list(values)}
 
     assert dynatrace.parse_response(_answer([{"metricId": "m", "data": [series(0.5)]}])) == 0.5
-    for result in ([], [{"metricId": "m", "data": []}], [{"metricId": "m", "data": [series()]}],
-                   [{"metricId": "m", "data": [series(None)]}]):
+    for result in (
+        [],
+        [{"metricId": "m", "data": []}],
+        [{"metricId": "m", "data": [series()]}],
+        [{"metricId": "m", "data": [series(None)]}],
+    ):
         with pytest.raises(plugins.NoValuesFound):
             dynatrace.parse_response(_answer(result))
     with pytest.raises(common.QueryError, match="2 series"):
         dynatrace.parse_response(_answer([{"metricId": "m", "data": [series(1), series(2)]}]))
     with pytest.raises(common.QueryError, match="HTTP 400: Constraints violated"):
-        dynatrace.parse_response(_answer(
-            {"error": {"code": 400, "message": "Constraints violated"}}, 400))
+        dynatrace.parse_response(
+            _answer({"error": {"code": 400, "message": "Constraints violated"}}, 400)
+        )
 
 
 def test_hooks() -> None:
     assert dynatrace.flagger_provides() == [
-        plugins.Provided(plugins.Kind.METRIC_BACKEND, "dynatrace")]
+        plugins.Provided(plugins.Kind.METRIC_BACKEND, "dynatrace")
+    ]
     context = plugins.PluginContext()
     assert dynatrace.flagger_metric_backend("datadog", _spec(), context) is None
-    assert isinstance(dynatrace.flagger_metric_backend("dynatrace", _spec(), context),
-                      plugins.MetricBackend)
+    assert isinstance(
+        dynatrace.flagger_metric_backend("dynatrace", _spec(), context), plugins.MetricBackend
+    )

@@ -32,7 +32,10 @@ def test_render_url_collapses_whitespace_sorts_and_asks_for_json() -> None:
     parts = urllib.parse.urlsplit(url)
     assert (parts.scheme, parts.netloc, parts.path) == ("http", "graphite:8080", "/render")
     assert urllib.parse.parse_qsl(parts.query) == [
-        ("format", "json"), ("from", "-1m"), ("target", "sumSeries( app.{a,b}.count )")]
+        ("format", "json"),
+        ("from", "-1m"),
+        ("target", "sumSeries( app.{a,b}.count )"),
+    ]
 
 
 def test_render_url_keeps_the_address_path_and_replaces_a_format() -> None:
@@ -82,11 +85,16 @@ def test_address_must_be_a_url(address: str) -> None:
         graphite.from_provider_spec({"type": "graphite", "address": address})
 
 
-@pytest.mark.parametrize(("data", "key"), [
-    ({"password": "p"}, "'username'"), ({"username": "u"}, "'password'"), ({"token": "t"}, "")])
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [({"password": "p"}, "'username'"), ({"username": "u"}, "'password'"), ({"token": "t"}, "")],
+)
 def test_secret_needs_username_and_password(data: dict[str, str], key: str) -> None:
-    spec = {"address": "http://g", "secretRef": {"name": "graphite"},
-            prometheus.CREDENTIALS_KEY: data}
+    spec = {
+        "address": "http://g",
+        "secretRef": {"name": "graphite"},
+        prometheus.CREDENTIALS_KEY: data,
+    }
     with pytest.raises(prometheus.ConfigError, match=f"graphite credentials does not .*{key}"):
         graphite.from_provider_spec(spec)
 

@@ -33,10 +33,15 @@ def _csv(*rows: tuple[int, str], kind: str = "double") -> bytes:
 def test_request_is_the_go_clients() -> None:
     backend = influxdb.InfluxdbBackend("http://influx:8086/", org="my org")
     assert backend.query_url() == "http://influx:8086/api/v2/query?org=my+org"
-    assert influxdb.request_body("from(bucket: \"b\")") == {
-        "query": 'from(bucket: "b")', "type": "flux",
-        "dialect": {"annotations": ["datatype", "group", "default"], "delimiter": ",",
-                    "header": True}}
+    assert influxdb.request_body('from(bucket: "b")') == {
+        "query": 'from(bucket: "b")',
+        "type": "flux",
+        "dialect": {
+            "annotations": ["datatype", "group", "default"],
+            "delimiter": ",",
+            "header": True,
+        },
+    }
 
 
 def test_one_record_gives_its_value() -> None:
@@ -71,33 +76,45 @@ def test_string_value_is_an_error() -> None:
 
 
 def test_table_without_value_column_is_an_error() -> None:
-    body = b"#datatype,string,long,string\r\n#group,false,false,true\r\n#default,_result,,\r\n" \
-           b",result,table,host\r\n,,0,a\r\n"
+    body = (
+        b"#datatype,string,long,string\r\n#group,false,false,true\r\n#default,_result,,\r\n"
+        b",result,table,host\r\n,,0,a\r\n"
+    )
     with pytest.raises(influxdb.QueryError, match="no _value column"):
         influxdb.parse_response(200, body)
 
 
 def test_error_table_in_the_answer_is_an_error() -> None:
-    body = b"#datatype,string,string\r\n#group,true,true\r\n#default,,\r\n,error,reference\r\n" \
-           b',"runtime error: bucket ""x"" not found",\r\n'
+    body = (
+        b"#datatype,string,string\r\n#group,true,true\r\n#default,,\r\n,error,reference\r\n"
+        b',"runtime error: bucket ""x"" not found",\r\n'
+    )
     with pytest.raises(influxdb.QueryError, match='query error: runtime error: bucket "x"'):
         influxdb.parse_response(200, body)
 
 
 def test_http_error_carries_influxdb_code_and_message() -> None:
     body = b'{"code":"invalid","message":"compilation failed: error at @1:1-1:4"}'
-    with pytest.raises(influxdb.QueryError, match=(
-            "error accessing influxdb query api: invalid: compilation failed")):
+    with pytest.raises(
+        influxdb.QueryError,
+        match=("error accessing influxdb query api: invalid: compilation failed"),
+    ):
         influxdb.parse_response(400, body)
 
 
-@pytest.mark.parametrize(("data", "text"), [
-    ({"org": "o"}, "an authentication token (secret key 'token')"),
-    ({"token": "t"}, "an organisation (secret key 'org')"),
-])
+@pytest.mark.parametrize(
+    ("data", "text"),
+    [
+        ({"org": "o"}, "an authentication token (secret key 'token')"),
+        ({"token": "t"}, "an organisation (secret key 'org')"),
+    ],
+)
 def test_secret_needs_token_and_org(data: dict[str, str], text: str) -> None:
-    spec = {"address": "http://i", "secretRef": {"name": "influx"},
-            prometheus.CREDENTIALS_KEY: data}
+    spec = {
+        "address": "http://i",
+        "secretRef": {"name": "influx"},
+        prometheus.CREDENTIALS_KEY: data,
+    }
     message = re.escape(f"influxdb credentials does not contain {text}")
     with pytest.raises(prometheus.ConfigError, match=message):
         influxdb.from_provider_spec(spec)
@@ -109,8 +126,11 @@ def test_address_must_be_a_url() -> None:
 
 
 def test_hooks_answer_only_for_influxdb() -> None:
-    spec = {"address": "http://i", "secretRef": {"name": "s"},
-            prometheus.CREDENTIALS_KEY: {"token": "t", "org": "o"}}
+    spec = {
+        "address": "http://i",
+        "secretRef": {"name": "s"},
+        prometheus.CREDENTIALS_KEY: {"token": "t", "org": "o"},
+    }
     context = plugins.PluginContext()
     assert influxdb.flagger_metric_backend("graphite", spec, context) is None
     backend = influxdb.flagger_metric_backend("influxdb", spec, context)

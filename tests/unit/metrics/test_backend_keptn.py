@@ -17,8 +17,7 @@ from flagger.metrics import keptn
 def test_keptn_metric_queries() -> None:
     for text in ("keptnmetric/default/my-metric", "KeptnMetrics/Default/My-Metric\n"):
         query = keptn.parse_query(text)
-        assert (query.kind, query.namespace, query.name) == ("KeptnMetric", "default",
-                                                             "my-metric")
+        assert (query.kind, query.namespace, query.name) == ("KeptnMetric", "default", "my-metric")
 
 
 def test_analysis_queries() -> None:

@@ -20,8 +20,12 @@ KEYS = {"newrelic_account_id": "51312", "newrelic_query_key": "query-key"}
 
 
 def _spec(**extra: Any) -> dict[str, Any]:
-    return {"type": "newrelic", "secretRef": {"name": "newrelic"}, "credentials": dict(KEYS),
-            **extra}
+    return {
+        "type": "newrelic",
+        "secretRef": {"name": "newrelic"},
+        "credentials": dict(KEYS),
+        **extra,
+    }
 
 
 def _answer(body: Any, status: int = 200) -> common.HttpAnswer:
@@ -41,17 +45,23 @@ def test_defaults_match_flagger() -> None:
 def test_missing_secret_key_is_named(missing: str) -> None:
     spec = _spec()
     del spec["credentials"][missing]
-    with pytest.raises(common.ConfigError,
-                       match=f"newrelic credentials does not contain {missing}: .*"
-                             r"spec.provider.secretRef"):
+    with pytest.raises(
+        common.ConfigError,
+        match=f"newrelic credentials does not contain {missing}: .*"
+        r"spec.provider.secretRef",
+    ):
         newrelic.from_provider_spec(spec)
 
 
 def test_answers() -> None:
     assert newrelic.parse_response(_answer({"results": [{"result": 1.5}]})) == 1.5
     assert newrelic.parse_response(_answer({"results": [{"count": 12}]})) == 12.0
-    for body in ({"results": []}, {}, {"results": [{"result": None}]},
-                 {"results": [{"events": []}]}):
+    for body in (
+        {"results": []},
+        {},
+        {"results": [{"result": None}]},
+        {"results": [{"events": []}]},
+    ):
         with pytest.raises(plugins.NoValuesFound):
             newrelic.parse_response(_answer(body))
     with pytest.raises(common.QueryError, match="2 results"):
@@ -64,8 +74,10 @@ def test_answers() -> None:
 
 def test_hooks() -> None:
     assert newrelic.flagger_provides() == [
-        plugins.Provided(plugins.Kind.METRIC_BACKEND, "newrelic")]
+        plugins.Provided(plugins.Kind.METRIC_BACKEND, "newrelic")
+    ]
     context = plugins.PluginContext()
     assert newrelic.flagger_metric_backend("datadog", _spec(), context) is None
-    assert isinstance(newrelic.flagger_metric_backend("newrelic", _spec(), context),
-                      plugins.MetricBackend)
+    assert isinstance(
+        newrelic.flagger_metric_backend("newrelic", _spec(), context), plugins.MetricBackend
+    )

@@ -22,12 +22,22 @@ from flagger.metrics import splunk
 
 
 def _spec(**extra: Any) -> dict[str, Any]:
-    return {"type": "splunk", "address": "https://api.us1.signalfx.com",
-            "secretRef": {"name": "splunk"}, "credentials": {"sf_token_key": "t"}, **extra}
+    return {
+        "type": "splunk",
+        "address": "https://api.us1.signalfx.com",
+        "secretRef": {"name": "splunk"},
+        "credentials": {"sf_token_key": "t"},
+        **extra,
+    }
 
 
-def _frame(elements: list[tuple[int, int, bytes]], *, version: int = 1, flags: int = 0,
-           channel: str = "ch-1") -> bytes:
+def _frame(
+    elements: list[tuple[int, int, bytes]],
+    *,
+    version: int = 1,
+    flags: int = 0,
+    channel: str = "ch-1",
+) -> bytes:
     head = struct.pack(">BBBB16s", version, 5, flags, 0, channel.encode())
     body = struct.pack(">Q", 1_700_000_000_000)
     if version == 2:
@@ -50,17 +60,24 @@ def test_urls_match_flagger() -> None:
 def test_address_and_token_are_required() -> None:
     with pytest.raises(common.ConfigError, match="splunk endpoint is not set"):
         splunk.from_provider_spec({"type": "splunk", "credentials": {"sf_token_key": "t"}})
-    with pytest.raises(common.ConfigError,
-                       match=r"splunk credentials does not contain sf_token_key: .*secretRef"):
+    with pytest.raises(
+        common.ConfigError, match=r"splunk credentials does not contain sf_token_key: .*secretRef"
+    ):
         splunk.from_provider_spec(_spec(credentials={}))
 
 
 def test_execute_request() -> None:
-    backend = splunk.SplunkBackend("https://api.us1.signalfx.com", "t", interval_seconds=60,
-                                   clock=lambda: 1_700_000_000.0)
+    backend = splunk.SplunkBackend(
+        "https://api.us1.signalfx.com", "t", interval_seconds=60, clock=lambda: 1_700_000_000.0
+    )
     assert backend.execute_request("data('x').publish()") == {
-        "type": "execute", "channel": "ch-1", "program": "data('x').publish()",
-        "start": 1_700_000_000_000 - 600_000, "stop": 1_700_000_000_000, "immediate": True}
+        "type": "execute",
+        "channel": "ch-1",
+        "program": "data('x').publish()",
+        "start": 1_700_000_000_000 - 600_000,
+        "stop": 1_700_000_000_000,
+        "immediate": True,
+    }
 
 
 def test_binary_frames() -> None:
@@ -72,10 +89,15 @@ def test_binary_frames() -> None:
     assert splunk.decode_binary_message(_frame(elements)) == expected
     assert splunk.decode_binary_message(_frame(elements, flags=1)) == expected
     assert splunk.decode_binary_message(_frame(elements, version=2)) == expected
-    wrapped = struct.pack(">BBBB16s", 1, 5, 2, 0, b"ch-1") + json.dumps(
-        {"type": "control-message", "event": "END_OF_CHANNEL"}).encode()
+    wrapped = (
+        struct.pack(">BBBB16s", 1, 5, 2, 0, b"ch-1")
+        + json.dumps({"type": "control-message", "event": "END_OF_CHANNEL"}).encode()
+    )
     assert splunk.decode_binary_message(wrapped) == {
-        "type": "control-message", "event": "END_OF_CHANNEL", "channel": "ch-1"}
+        "type": "control-message",
+        "event": "END_OF_CHANNEL",
+        "channel": "ch-1",
+    }
     with pytest.raises(common.QueryError, match="at least 21 bytes"):
         splunk.decode_binary_message(b"\1" * 20)
     with pytest.raises(common.QueryError, match="truncated"):
@@ -95,5 +117,6 @@ def test_hooks() -> None:
     assert splunk.flagger_provides() == [plugins.Provided(plugins.Kind.METRIC_BACKEND, "splunk")]
     context = plugins.PluginContext()
     assert splunk.flagger_metric_backend("datadog", _spec(), context) is None
-    assert isinstance(splunk.flagger_metric_backend("splunk", _spec(), context),
-                      plugins.MetricBackend)
+    assert isinstance(
+        splunk.flagger_metric_backend("splunk", _spec(), context), plugins.MetricBackend
+    )

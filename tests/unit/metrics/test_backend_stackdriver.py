@@ -19,8 +19,10 @@ from flagger.metrics import prometheus, stackdriver
 
 
 def _answer(*series: list[dict[str, Any]]) -> bytes:
-    data = [{"labelValues": [{"stringValue": f"s{i}"}],
-             "pointData": [{"values": [v]} for v in points]} for i, points in enumerate(series)]
+    data = [
+        {"labelValues": [{"stringValue": f"s{i}"}], "pointData": [{"values": [v]} for v in points]}
+        for i, points in enumerate(series)
+    ]
     return json.dumps({"timeSeriesDescriptor": {}, "timeSeriesData": data}).encode()
 
 
@@ -33,9 +35,15 @@ def test_int64_values_are_numbers() -> None:
     assert stackdriver.parse_response(200, _answer([{"int64Value": "42"}])) == 42.0
 
 
-@pytest.mark.parametrize("body", [
-    b"{}", _answer([]), _answer([{"doubleValue": "NaN"}]),
-    json.dumps({"timeSeriesData": [{"pointData": [{"values": []}]}]}).encode()])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{}",
+        _answer([]),
+        _answer([{"doubleValue": "NaN"}]),
+        json.dumps({"timeSeriesData": [{"pointData": [{"values": []}]}]}).encode(),
+    ],
+)
 def test_nothing_or_nan_is_no_values_found(body: bytes) -> None:
     with pytest.raises(plugins.NoValuesFound):
         stackdriver.parse_response(200, body)
@@ -53,16 +61,28 @@ def test_other_value_kinds_are_an_error() -> None:
 
 
 def test_google_error_is_reported_with_status_and_message() -> None:
-    body = json.dumps({"error": {"code": 400, "status": "INVALID_ARGUMENT",
-                                 "message": "Line 1: Expected table operation."}}).encode()
-    with pytest.raises(stackdriver.QueryError, match=(
-            "error requesting stackdriver: INVALID_ARGUMENT: Line 1: Expected")):
+    body = json.dumps(
+        {
+            "error": {
+                "code": 400,
+                "status": "INVALID_ARGUMENT",
+                "message": "Line 1: Expected table operation.",
+            }
+        }
+    ).encode()
+    with pytest.raises(
+        stackdriver.QueryError,
+        match=("error requesting stackdriver: INVALID_ARGUMENT: Line 1: Expected"),
+    ):
         stackdriver.parse_response(400, body)
 
 
 def _spec(**data: str) -> dict[str, Any]:
-    return {"type": "stackdriver", "secretRef": {"name": "gcloud"},
-            prometheus.CREDENTIALS_KEY: data}
+    return {
+        "type": "stackdriver",
+        "secretRef": {"name": "gcloud"},
+        prometheus.CREDENTIALS_KEY: data,
+    }
 
 
 def test_secret_needs_a_project() -> None:

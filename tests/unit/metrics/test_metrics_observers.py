@@ -30,10 +30,14 @@ def _canary(provider: str | None = None, kind: str = "Deployment") -> Canary:
     }
     if provider:
         spec["provider"] = provider
-    return Canary.model_validate({
-        "apiVersion": "flagger.app/v1beta1", "kind": "Canary",
-        "metadata": {"name": "podinfo", "namespace": "default"}, "spec": spec,
-    })
+    return Canary.model_validate(
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "Canary",
+            "metadata": {"name": "podinfo", "namespace": "default"},
+            "spec": spec,
+        }
+    )
 
 
 # What Flagger's own tests expect Prometheus to receive for podinfo.default over 1m.

@@ -51,7 +51,7 @@ def test_several_samples_are_an_error_naming_the_series() -> None:
     with pytest.raises(prometheus.QueryError) as raised:
         prometheus.parse_response(200, body)
     assert str(raised.value) == (
-        'query returned 2 values, expected one (aggregate the query, e.g. with sum()): '
+        "query returned 2 values, expected one (aggregate the query, e.g. with sum()): "
         '{pod="a"}, {pod="b"}'
     )
 
@@ -62,8 +62,9 @@ def test_range_result_is_an_error() -> None:
 
 
 def test_prometheus_error_text_is_kept() -> None:
-    body = json.dumps({"status": "error", "errorType": "bad_data",
-                       "error": '1:5: parse error: unexpected "}"'}).encode()
+    body = json.dumps(
+        {"status": "error", "errorType": "bad_data", "error": '1:5: parse error: unexpected "}"'}
+    ).encode()
     with pytest.raises(prometheus.QueryError) as raised:
         prometheus.parse_response(400, body)
     assert str(raised.value) == 'error response: bad_data: 1:5: parse error: unexpected "}"'
@@ -85,7 +86,8 @@ def test_query_url_collapses_whitespace_and_joins_the_path() -> None:
 
 def test_token_means_bearer_and_wins_over_basic() -> None:
     creds = prometheus.Credentials.from_secret_data(
-        {"token": "t0k", "username": "u", "password": "p"})
+        {"token": "t0k", "username": "u", "password": "p"}
+    )
     assert creds.authorization() == "Bearer t0k"
     assert "t0k" not in repr(creds)
 
@@ -115,17 +117,21 @@ def test_secret_data_is_base64_decoded() -> None:
 
 
 def test_provider_spec_builds_a_configured_backend() -> None:
-    backend = prometheus.from_provider_spec({
-        "type": "prometheus",
-        "address": "https://prom.example",
-        "insecureSkipVerify": True,
-        "headers": {"X-Scope-OrgID": ["tenant-a"], "X-Multi": ["1", "2"]},
-        "secretRef": {"name": "prom-auth"},
-        prometheus.CREDENTIALS_KEY: {"token": "abc"},
-    })
+    backend = prometheus.from_provider_spec(
+        {
+            "type": "prometheus",
+            "address": "https://prom.example",
+            "insecureSkipVerify": True,
+            "headers": {"X-Scope-OrgID": ["tenant-a"], "X-Multi": ["1", "2"]},
+            "secretRef": {"name": "prom-auth"},
+            prometheus.CREDENTIALS_KEY: {"token": "abc"},
+        }
+    )
     assert backend.insecure_skip_verify
     assert backend.request_headers() == [
-        ("X-Scope-OrgID", "tenant-a"), ("X-Multi", "1"), ("X-Multi", "2"),
+        ("X-Scope-OrgID", "tenant-a"),
+        ("X-Multi", "1"),
+        ("X-Multi", "2"),
         ("Authorization", "Bearer abc"),
     ]
 
@@ -133,7 +139,8 @@ def test_provider_spec_builds_a_configured_backend() -> None:
 def test_secret_ref_without_credentials_is_refused() -> None:
     with pytest.raises(prometheus.ConfigError, match="does not contain either a username"):
         prometheus.from_provider_spec(
-            {"type": "prometheus", "address": "http://p:9090", "secretRef": {"name": "x"}})
+            {"type": "prometheus", "address": "http://p:9090", "secretRef": {"name": "x"}}
+        )
 
 
 @pytest.mark.parametrize("address", ["", "prometheus:9090", "ftp://p", "http://"])

@@ -123,8 +123,14 @@ def test_multiline_query_keeps_its_layout() -> None:
 def test_model_defaults_service_ingress_and_route_to_the_target() -> None:
     model = templating.model_for(_canary(), "30s", {"k": "v"})
     assert model == templating.QueryModel(
-        name="podinfo", namespace="test", target="podinfo-deploy", service="podinfo-deploy",
-        ingress="podinfo-deploy", route="podinfo-deploy", interval="30s", variables={"k": "v"},
+        name="podinfo",
+        namespace="test",
+        target="podinfo-deploy",
+        service="podinfo-deploy",
+        ingress="podinfo-deploy",
+        route="podinfo-deploy",
+        interval="30s",
+        variables={"k": "v"},
     )
 
 

@@ -33,12 +33,19 @@ def _canary() -> Canary:
         "service": {"port": 9898},
         "analysis": {"interval": "1m", "threshold": 5},
     }
-    spec["routeRef"] = {"apiVersion": "apisix.apache.org/v2", "kind": "ApisixRoute",
-                        "name": "myroute"}
-    return Canary.model_validate({
-        "apiVersion": "flagger.app/v1beta1", "kind": "Canary",
-        "metadata": {"name": "podinfo", "namespace": "default"}, "spec": spec,
-    })
+    spec["routeRef"] = {
+        "apiVersion": "apisix.apache.org/v2",
+        "kind": "ApisixRoute",
+        "name": "myroute",
+    }
+    return Canary.model_validate(
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "Canary",
+            "metadata": {"name": "podinfo", "namespace": "default"},
+            "spec": spec,
+        }
+    )
 
 
 @pytest.mark.parametrize(

@@ -36,10 +36,14 @@ def _canary() -> Canary:
         "service": {"port": 9898},
         "analysis": {"interval": "1m", "threshold": 5},
     }
-    return Canary.model_validate({
-        "apiVersion": "flagger.app/v1beta1", "kind": "Canary",
-        "metadata": {"name": "podinfo", "namespace": "default"}, "spec": spec,
-    })
+    return Canary.model_validate(
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "Canary",
+            "metadata": {"name": "podinfo", "namespace": "default"},
+            "spec": spec,
+        }
+    )
 
 
 @pytest.mark.parametrize(

@@ -25,16 +25,19 @@ DURATION = (
 
 
 def _canary() -> Canary:
-    return Canary.model_validate({
-        "apiVersion": "flagger.app/v1beta1", "kind": "Canary",
-        "metadata": {"name": "podinfo", "namespace": "default"},
-        "spec": {
-            "provider": "linkerd",
-            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-            "service": {"port": 9898},
-            "analysis": {"interval": "1m", "threshold": 5},
-        },
-    })
+    return Canary.model_validate(
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "Canary",
+            "metadata": {"name": "podinfo", "namespace": "default"},
+            "spec": {
+                "provider": "linkerd",
+                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+                "service": {"port": 9898},
+                "analysis": {"interval": "1m", "threshold": 5},
+            },
+        }
+    )
 
 
 @pytest.mark.parametrize(

@@ -22,11 +22,19 @@ def _canary(ingress: str | None = "podinfo") -> Canary:
         "analysis": {"interval": "1m"},
     }
     if ingress:
-        spec["ingressRef"] = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-                              "name": ingress}
-    return Canary.model_validate({"apiVersion": "flagger.app/v1beta1", "kind": "Canary",
-                                  "metadata": {"name": "podinfo", "namespace": "nginx"},
-                                  "spec": spec})
+        spec["ingressRef"] = {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress",
+            "name": ingress,
+        }
+    return Canary.model_validate(
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "Canary",
+            "metadata": {"name": "podinfo", "namespace": "nginx"},
+            "spec": spec,
+        }
+    )
 
 
 # Flagger's nginx_test.go expectations (namespace nginx, ingress podinfo, interval 1m).
@@ -43,10 +51,13 @@ DURATION = (
 )
 
 
-@pytest.mark.parametrize(("metric", "expected"), [
-    ("request-success-rate", SUCCESS_RATE),
-    ("request-duration", DURATION),
-])
+@pytest.mark.parametrize(
+    ("metric", "expected"),
+    [
+        ("request-success-rate", SUCCESS_RATE),
+        ("request-duration", DURATION),
+    ],
+)
 def test_rendered_queries_are_flaggers(metric: str, expected: str) -> None:
     rendered = observers.render(observers_nginx.NGINX, metric, _canary(), "1m")
     assert prometheus.compact_query(rendered) == expected
@@ -55,14 +66,17 @@ def test_rendered_queries_are_flaggers(metric: str, expected: str) -> None:
 def test_templates_keep_flaggers_layout() -> None:
     template = observers_nginx.NGINX.query("request-success-rate")
     assert template is not None
-    assert template.startswith("\n\tsum(\n\t\trate(\n\t\t\tnginx_ingress_controller_requests{\n"
-                               "\t\t\t\tnamespace=\"{{ namespace }}\",\n")
+    assert template.startswith(
+        "\n\tsum(\n\t\trate(\n\t\t\tnginx_ingress_controller_requests{\n"
+        '\t\t\t\tnamespace="{{ namespace }}",\n'
+    )
     assert template.endswith("\t\t\t}[{{ interval }}]\n\t\t)\n\t) \n\t* 100")
 
 
 def test_ingress_defaults_to_the_target_without_ingress_ref() -> None:
-    rendered = observers.render(observers_nginx.NGINX, "request-success-rate",
-                                _canary(ingress=None), "30s")
+    rendered = observers.render(
+        observers_nginx.NGINX, "request-success-rate", _canary(ingress=None), "30s"
+    )
     assert 'ingress="podinfo"' in rendered and rendered.count("[30s]") == 2
 
 
@@ -71,9 +85,15 @@ def test_duration_is_already_milliseconds() -> None:
     assert observers.request_duration_ms(observers_nginx.NGINX, 12.9) == 12
 
 
-@pytest.mark.parametrize(("provider", "served"), [
-    ("nginx", True), ("nginx:service", True), ("istio", False), ("skipper", False),
-])
+@pytest.mark.parametrize(
+    ("provider", "served"),
+    [
+        ("nginx", True),
+        ("nginx:service", True),
+        ("istio", False),
+        ("skipper", False),
+    ],
+)
 def test_plugin_hook_answers_for_nginx_only(provider: str, served: bool) -> None:
     found = observers_nginx.flagger_observer(provider, plugins.PluginContext())
     assert (found is observers_nginx.NGINX) is served
@@ -82,5 +102,4 @@ def test_plugin_hook_answers_for_nginx_only(provider: str, served: bool) -> None
 
 
 def test_provides_the_nginx_observer() -> None:
-    assert observers_nginx.flagger_provides() == [
-        plugins.Provided(plugins.Kind.OBSERVER, "nginx")]
+    assert observers_nginx.flagger_provides() == [plugins.Provided(plugins.Kind.OBSERVER, "nginx")]

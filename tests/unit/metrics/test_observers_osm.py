@@ -20,23 +20,26 @@ SUCCESS_RATE = (
     'destination_kind="Deployment", destination_name="podinfo" }[1m] ) ) * 100'
 )
 DURATION = (
-    ' histogram_quantile( 0.99, sum( rate( osm_request_duration_ms_bucket{ '
+    " histogram_quantile( 0.99, sum( rate( osm_request_duration_ms_bucket{ "
     'destination_namespace="default", destination_kind="Deployment", '
     'destination_name="podinfo" }[1m] ) ) by (le) )'
 )
 
 
 def _canary() -> Canary:
-    return Canary.model_validate({
-        "apiVersion": "flagger.app/v1beta1", "kind": "Canary",
-        "metadata": {"name": "podinfo", "namespace": "default"},
-        "spec": {
-            "provider": "osm",
-            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-            "service": {"port": 9898},
-            "analysis": {"interval": "1m", "threshold": 5},
-        },
-    })
+    return Canary.model_validate(
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "Canary",
+            "metadata": {"name": "podinfo", "namespace": "default"},
+            "spec": {
+                "provider": "osm",
+                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+                "service": {"port": 9898},
+                "analysis": {"interval": "1m", "threshold": 5},
+            },
+        }
+    )
 
 
 @pytest.mark.parametrize(

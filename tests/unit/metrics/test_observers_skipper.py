@@ -14,20 +14,27 @@ from flagger.api.canary import Canary
 from flagger.metrics import observers_skipper, prometheus, templating
 
 
-def _canary(namespace: str = "skipper", service: str = "backend",
-            ingress: str = "skipper-ingress") -> Canary:
-    return Canary.model_validate({
-        "apiVersion": "flagger.app/v1beta1", "kind": "Canary",
-        "metadata": {"name": "podinfo", "namespace": namespace},
-        "spec": {
-            "provider": "skipper",
-            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-            "ingressRef": {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-                           "name": ingress},
-            "service": {"port": 80, "name": service},
-            "analysis": {"interval": "1m"},
-        },
-    })
+def _canary(
+    namespace: str = "skipper", service: str = "backend", ingress: str = "skipper-ingress"
+) -> Canary:
+    return Canary.model_validate(
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "Canary",
+            "metadata": {"name": "podinfo", "namespace": namespace},
+            "spec": {
+                "provider": "skipper",
+                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+                "ingressRef": {
+                    "apiVersion": "networking.k8s.io/v1",
+                    "kind": "Ingress",
+                    "name": ingress,
+                },
+                "service": {"port": 80, "name": service},
+                "analysis": {"interval": "1m"},
+            },
+        }
+    )
 
 
 ROUTE = "kube(ew)?_skipper__skipper_ingress_canary__.*__backend_canary(_[0-9]+)?"
@@ -42,10 +49,13 @@ DURATION = (
 )
 
 
-@pytest.mark.parametrize(("metric", "expected"), [
-    ("request-success-rate", SUCCESS_RATE),
-    ("request-duration", DURATION),
-])
+@pytest.mark.parametrize(
+    ("metric", "expected"),
+    [
+        ("request-success-rate", SUCCESS_RATE),
+        ("request-duration", DURATION),
+    ],
+)
 def test_rendered_queries_are_flaggers(metric: str, expected: str) -> None:
     rendered = observers_skipper.render(metric, _canary(), "1m")
     assert prometheus.compact_query(rendered) == expected
@@ -57,10 +67,14 @@ def test_served_templates_render_as_flaggers_texts(metric: str) -> None:
     rendered: the only difference is where the printf is written."""
     model = observers_skipper.SKIPPER.encode_model(templating.model_for(_canary(), "1m"))
     flagger_text = observers_skipper.FLAGGER_QUERIES[metric]
-    route = (f"kube(ew)?_{model.namespace}__{model.ingress}_canary__.*__"
-             f"{model.service}_canary(_[0-9]+)?")
-    expanded = flagger_text.split("}}", 1)[1].replace("{{ $route }}", route).replace(
-        "{{ interval }}", "1m")
+    route = (
+        f"kube(ew)?_{model.namespace}__{model.ingress}_canary__.*__{model.service}_canary(_[0-9]+)?"
+    )
+    expanded = (
+        flagger_text.split("}}", 1)[1]
+        .replace("{{ $route }}", route)
+        .replace("{{ interval }}", "1m")
+    )
     served = observers_skipper.SKIPPER.query(metric)
     assert served is not None
     assert templating.render(served, model) == expanded
@@ -69,8 +83,10 @@ def test_served_templates_render_as_flaggers_texts(metric: str) -> None:
 
 def test_names_are_encoded_as_skipper_does() -> None:
     rendered = observers_skipper.render(
-        "request-duration", _canary(namespace="team-a", service="my.app", ingress="web-ingress"),
-        "1m")
+        "request-duration",
+        _canary(namespace="team-a", service="my.app", ingress="web-ingress"),
+        "1m",
+    )
     assert "kube(ew)?_team_a__web_ingress_canary__.*__my_app_canary(_[0-9]+)?" in rendered
     assert observers_skipper.encode("a-b.c/d_e") == "a_b_c_d_e"
 
@@ -84,11 +100,17 @@ def test_unknown_metric() -> None:
         observers_skipper.render("x", _canary(), "1m")
 
 
-@pytest.mark.parametrize(("provider", "served"), [
-    ("skipper", True), ("skipper:service", True), ("nginx", False),
-])
+@pytest.mark.parametrize(
+    ("provider", "served"),
+    [
+        ("skipper", True),
+        ("skipper:service", True),
+        ("nginx", False),
+    ],
+)
 def test_plugin_hook_answers_for_skipper_only(provider: str, served: bool) -> None:
     found = observers_skipper.flagger_observer(provider, plugins.PluginContext())
     assert (found is observers_skipper.SKIPPER) is served
     assert observers_skipper.flagger_provides() == [
-        plugins.Provided(plugins.Kind.OBSERVER, "skipper")]
+        plugins.Provided(plugins.Kind.OBSERVER, "skipper")
+    ]

@@ -46,7 +46,8 @@ def test_canary_line_carries_msg_level_ts_and_canary(
     assert line["level"] == "info"
     assert line["canary"] == "podinfo.test"
     stamp = datetime.datetime.strptime(line["ts"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
-        tzinfo=datetime.UTC)
+        tzinfo=datetime.UTC
+    )
     assert abs((datetime.datetime.now(datetime.UTC) - stamp).total_seconds()) < 5
     assert list(line)[:4] == ["level", "ts", "caller", "msg"]
 
@@ -60,8 +61,14 @@ def test_bound_fields_and_extras_and_percent_signs(stream: io.StringIO) -> None:
     log = logs.get_logger("flagger.controller").bind(canary="backend.test", provider="istio")
     log.warning("Halt backend.test advancement success rate 62.50% < 99%", weight=10)
     [line] = lines(stream)
-    assert line == {**line, "level": "warn", "canary": "backend.test", "provider": "istio",
-                    "weight": 10, "msg": "Halt backend.test advancement success rate 62.50% < 99%"}
+    assert line == {
+        **line,
+        "level": "warn",
+        "canary": "backend.test",
+        "provider": "istio",
+        "weight": 10,
+        "msg": "Halt backend.test advancement success rate 62.50% < 99%",
+    }
 
 
 def test_line_without_canary_has_no_canary_field(stream: io.StringIO) -> None:
@@ -78,14 +85,17 @@ def test_exception_gives_a_stacktrace(stream: io.StringIO) -> None:
     assert line["level"] == "error" and "RuntimeError: boom" in line["stacktrace"]
 
 
-@pytest.mark.parametrize(("level", "written"), [
-    ("debug", ["debug", "info", "warn", "error"]),
-    ("info", ["info", "warn", "error"]),
-    ("warn", ["warn", "error"]),
-    ("warning", ["warn", "error"]),
-    ("error", ["error"]),
-    ("INFO", ["info", "warn", "error"]),
-])
+@pytest.mark.parametrize(
+    ("level", "written"),
+    [
+        ("debug", ["debug", "info", "warn", "error"]),
+        ("info", ["info", "warn", "error"]),
+        ("warn", ["warn", "error"]),
+        ("warning", ["warn", "error"]),
+        ("error", ["error"]),
+        ("INFO", ["info", "warn", "error"]),
+    ],
+)
 def test_log_level_values(level: str, written: list[str]) -> None:
     buffer = io.StringIO()
     root = logging.getLogger()

@@ -29,9 +29,13 @@ FLAGGER_FAMILIES = {
     "flagger_canary_metric_analysis": ("gauge", {"name", "namespace", "metric"}),
     "flagger_canary_duration_seconds": ("histogram", {"name", "namespace"}),
     "flagger_canary_successes": (
-        "counter", {"name", "namespace", "deployment_strategy", "analysis_status"}),
+        "counter",
+        {"name", "namespace", "deployment_strategy", "analysis_status"},
+    ),
     "flagger_canary_failures": (
-        "counter", {"name", "namespace", "deployment_strategy", "analysis_status"}),
+        "counter",
+        {"name", "namespace", "deployment_strategy", "analysis_status"},
+    ),
 }
 
 
@@ -79,9 +83,13 @@ async def test_exposes_exactly_flaggers_families_and_labels(
         for sample in family.samples:
             assert set(sample.labels) - {"le"} == labels, (name, sample)
     sample_names = {s.name for f in flagger.values() for s in f.samples}
-    assert {"flagger_canary_successes_total", "flagger_canary_failures_total",
-            "flagger_canary_duration_seconds_bucket", "flagger_canary_duration_seconds_sum",
-            "flagger_canary_duration_seconds_count"} <= sample_names
+    assert {
+        "flagger_canary_successes_total",
+        "flagger_canary_failures_total",
+        "flagger_canary_duration_seconds_bucket",
+        "flagger_canary_duration_seconds_sum",
+        "flagger_canary_duration_seconds_count",
+    } <= sample_names
     assert set(families) - set(flagger) <= {n for n in families if n.startswith("process_")}
 
 
@@ -92,8 +100,11 @@ async def test_values_and_labels(served: Any, make_canary: MakeCanary) -> None:
     families = await scrape(server)
 
     def values(name: str) -> dict[tuple[tuple[str, str], ...], float]:
-        return {tuple(sorted(s.labels.items())): s.value for s in families[name].samples
-                if s.name in (name, f"{name}_total")}
+        return {
+            tuple(sorted(s.labels.items())): s.value
+            for s in families[name].samples
+            if s.name in (name, f"{name}_total")
+        }
 
     assert values("flagger_info") == {(("mesh_provider", "istio"), ("version", "1.42.0")): 1}
     # As in Flagger, ``name`` is the target's name.
@@ -102,34 +113,59 @@ async def test_values_and_labels(served: Any, make_canary: MakeCanary) -> None:
         (("namespace", "test"), ("workload", "podinfo-primary")): 90,
         (("namespace", "test"), ("workload", "podinfo")): 10,
     }
-    assert values("flagger_canary_successes") == {(
-        ("analysis_status", "completed"), ("deployment_strategy", "canary"),
-        ("name", "podinfo"), ("namespace", "test")): 1}
+    assert values("flagger_canary_successes") == {
+        (
+            ("analysis_status", "completed"),
+            ("deployment_strategy", "canary"),
+            ("name", "podinfo"),
+            ("namespace", "test"),
+        ): 1
+    }
 
 
-@pytest.mark.parametrize(("phase", "value"), [
-    ("Progressing", 0), ("Failed", 2), ("Succeeded", 1), ("Initialized", 1),
-    ("WaitingPromotion", 1), ("", 1), (None, 1)])
+@pytest.mark.parametrize(
+    ("phase", "value"),
+    [
+        ("Progressing", 0),
+        ("Failed", 2),
+        ("Succeeded", 1),
+        ("Initialized", 1),
+        ("WaitingPromotion", 1),
+        ("", 1),
+        (None, 1),
+    ],
+)
 def test_status_values(make_canary: MakeCanary, phase: str | None, value: int) -> None:
     metrics = metrics_module.Metrics(process_metrics=False)
     metrics.set_status(make_canary(), phase)
     assert metrics.status.labels("podinfo", "test")._value.get() == value
 
 
-@pytest.mark.parametrize(("analysis", "strategy"), [
-    ({"interval": "1m", "stepWeight": 5}, "canary"),
-    ({"interval": "1m", "iterations": 10}, "blue-green"),
-    ({"interval": "1m", "iterations": 10,
-      "match": [{"headers": {"x-canary": {"exact": "insider"}}}]}, "ab-testing"),
-])
+@pytest.mark.parametrize(
+    ("analysis", "strategy"),
+    [
+        ({"interval": "1m", "stepWeight": 5}, "canary"),
+        ({"interval": "1m", "iterations": 10}, "blue-green"),
+        (
+            {
+                "interval": "1m",
+                "iterations": 10,
+                "match": [{"headers": {"x-canary": {"exact": "insider"}}}],
+            },
+            "ab-testing",
+        ),
+    ],
+)
 def test_deployment_strategy_label(
     make_canary: MakeCanary, analysis: dict[str, Any], strategy: str
 ) -> None:
     metrics = metrics_module.Metrics(process_metrics=False)
     metrics.count_success(make_canary(analysis=analysis), "skipped")
     text = metrics.exposition().decode()
-    assert (f'flagger_canary_successes_total{{analysis_status="skipped",deployment_strategy='
-            f'"{strategy}",name="podinfo",namespace="test"}} 1.0') in text
+    assert (
+        f'flagger_canary_successes_total{{analysis_status="skipped",deployment_strategy='
+        f'"{strategy}",name="podinfo",namespace="test"}} 1.0'
+    ) in text
 
 
 def test_forget_drops_the_gauges_of_a_deleted_canary(make_canary: MakeCanary) -> None:
@@ -175,16 +211,19 @@ async def test_readyz_with_async_and_failing_checks() -> None:
     for check, status, text in ((ready, 200, "OK"), (broken, 503, "caches not synced")):
         server = await server_module.start(metrics, check, host="127.0.0.1", port=0)
         try:
-            async with aiohttp.ClientSession() as http, \
-                    http.get(f"{server.url}/readyz") as response:
+            async with (
+                aiohttp.ClientSession() as http,
+                http.get(f"{server.url}/readyz") as response,
+            ):
                 assert response.status == status and text in await response.text()
         finally:
             await server.stop()
 
 
 async def test_stop_closes_the_port() -> None:
-    server = await server_module.start(metrics_module.Metrics(process_metrics=False),
-                                       host="127.0.0.1", port=0)
+    server = await server_module.start(
+        metrics_module.Metrics(process_metrics=False), host="127.0.0.1", port=0
+    )
     await server.stop()
     async with aiohttp.ClientSession() as http:
         with pytest.raises(aiohttp.ClientConnectionError):

@@ -77,8 +77,10 @@ async def test_pending_events_are_bounded(
     assert "event dropped" in caplog.text
     release.set()
     await recorder.flush()
-    assert delivered == ["Advance podinfo.test canary weight 10",
-                         "Advance podinfo.test canary weight 20"]
+    assert delivered == [
+        "Advance podinfo.test canary weight 10",
+        "Advance podinfo.test canary weight 20",
+    ]
 
 
 def test_without_an_event_loop_the_line_is_still_logged(

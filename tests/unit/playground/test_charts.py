@@ -22,12 +22,16 @@ from flagger.playground import charts
 PODINFO = charts.chart_path("podinfo")
 LOADTESTER = charts.chart_path("loadtester")
 
-FRONTEND = {"nameOverride": "frontend", "backend": "http://backend.test:9898/echo",
-            "canary": {"loadtest": {"enabled": True}, "helmtest": {"enabled": True}}}
+FRONTEND = {
+    "nameOverride": "frontend",
+    "backend": "http://backend.test:9898/echo",
+    "canary": {"loadtest": {"enabled": True}, "helmtest": {"enabled": True}},
+}
 
 
-def podinfo(values: dict[str, Any] | None = None, *, release: str = "frontend",
-            tests: bool = False) -> dict[str, dict[str, Any]]:
+def podinfo(
+    values: dict[str, Any] | None = None, *, release: str = "frontend", tests: bool = False
+) -> dict[str, dict[str, Any]]:
     """The rendered objects keyed ``Kind/name``."""
     objects = charts.render(PODINFO, values, release=release, namespace="test", tests=tests)
     return {f"{o['kind']}/{o['metadata']['name']}": o for o in objects}
@@ -46,8 +50,9 @@ def webhook(canary: dict[str, Any], name: str) -> dict[str, Any]:
     return found
 
 
-def validate(objects: list[dict[str, Any]] | dict[str, dict[str, Any]],
-             tmp_path: pathlib.Path) -> str:
+def validate(
+    objects: list[dict[str, Any]] | dict[str, dict[str, Any]], tmp_path: pathlib.Path
+) -> str:
     """`flagger validate` over the objects; asserts exit 0 and returns its output."""
     items = list(objects.values()) if isinstance(objects, dict) else objects
     path = tmp_path / "rendered.yaml"
@@ -83,16 +88,22 @@ def test_default_canary_is_istio_with_the_tutorial_analysis(tmp_path: pathlib.Pa
     objects = podinfo(release="podinfo")
     spec = objects["Canary/podinfo"]["spec"]
     assert spec["provider"] == "istio"
-    assert spec["targetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
-                                 "name": "podinfo"}
-    assert spec["autoscalerRef"] == {"apiVersion": "autoscaling/v2",
-                                     "kind": "HorizontalPodAutoscaler", "name": "podinfo"}
+    assert spec["targetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"}
+    assert spec["autoscalerRef"] == {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "name": "podinfo",
+    }
     assert spec["service"]["port"] == 9898
     assert spec["service"]["trafficPolicy"] == {"tls": {"mode": "DISABLE"}}
     assert "gateways" not in spec["service"]
     analysis = spec["analysis"]
-    assert (analysis["interval"], analysis["threshold"], analysis["maxWeight"],
-            analysis["stepWeight"]) == ("15s", 10, 50, 5)
+    assert (
+        analysis["interval"],
+        analysis["threshold"],
+        analysis["maxWeight"],
+        analysis["stepWeight"],
+    ) == ("15s", 10, 50, 5)
     assert analysis["metrics"] == [
         {"name": "request-success-rate", "thresholdRange": {"min": 99}, "interval": "1m"},
         {"name": "request-duration", "thresholdRange": {"max": 500}, "interval": "1m"},
@@ -109,12 +120,18 @@ def test_default_deployment_runs_the_podinfo_image_with_its_config_mounted() -> 
     assert deployment["spec"]["template"]["metadata"]["labels"] == {"app": "podinfo"}
     main = container(objects, "podinfo")
     assert main["image"] == "ghcr.io/stefanprodan/podinfo:3.1.0"
-    assert main["command"] == ["./podinfo", "--port=9898", "--level=info",
-                               "--random-delay=false", "--random-error=false",
-                               "--config-path=/podinfo/config"]
+    assert main["command"] == [
+        "./podinfo",
+        "--port=9898",
+        "--level=info",
+        "--random-delay=false",
+        "--random-error=false",
+        "--config-path=/podinfo/config",
+    ]
     assert main["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
-    assert {"name": "config", "mountPath": "/podinfo/config", "readOnly": True} in \
-        main["volumeMounts"]
+    assert {"name": "config", "mountPath": "/podinfo/config", "readOnly": True} in main[
+        "volumeMounts"
+    ]
     volumes = deployment["spec"]["template"]["spec"]["volumes"]
     assert {"name": "config", "configMap": {"name": "podinfo"}} in volumes
     assert "http-server-timeout: 30s" in objects["ConfigMap/podinfo"]["data"]["config.yaml"]
@@ -135,11 +152,16 @@ def test_hpa_is_autoscaling_v2_with_cpu_and_memory_targets() -> None:
 
 
 def test_frontend_release_is_named_after_the_release_and_calls_the_backend(
-        tmp_path: pathlib.Path) -> None:
+    tmp_path: pathlib.Path,
+) -> None:
     objects = podinfo(FRONTEND)
-    assert set(objects) == {"ConfigMap/frontend", "ConfigMap/frontend-tests",
-                            "Deployment/frontend", "HorizontalPodAutoscaler/frontend",
-                            "Canary/frontend"}
+    assert set(objects) == {
+        "ConfigMap/frontend",
+        "ConfigMap/frontend-tests",
+        "Deployment/frontend",
+        "HorizontalPodAutoscaler/frontend",
+        "Canary/frontend",
+    }
     env = {e["name"]: e["value"] for e in container(objects, "frontend")["env"]}
     assert env["PODINFO_BACKEND_URL"] == "http://backend.test:9898/echo"
     validate(objects, tmp_path)
@@ -152,26 +174,52 @@ def test_load_test_webhook_runs_hey_against_the_apex_service() -> None:
     assert hook["url"] == "http://flagger-loadtester.test/"
     assert hook["metadata"]["type"] == "cmd"
     assert shlex.split(hook["metadata"]["cmd"]) == [
-        "hey", "-z", "1m", "-q", "5", "-c", "2", "http://frontend.test:9898/"]
+        "hey",
+        "-z",
+        "1m",
+        "-q",
+        "5",
+        "-c",
+        "2",
+        "http://frontend.test:9898/",
+    ]
 
 
 def test_load_test_through_a_proxy_passes_it_to_hey(tmp_path: pathlib.Path) -> None:
-    values = {**FRONTEND, "canary": {"loadtest": {
-        "enabled": True, "proxy": "http://127.0.0.1:3128", "url": "http://tester.play/",
-        "duration": "30s", "qps": 20, "concurrency": 4}}}
+    values = {
+        **FRONTEND,
+        "canary": {
+            "loadtest": {
+                "enabled": True,
+                "proxy": "http://127.0.0.1:3128",
+                "url": "http://tester.play/",
+                "duration": "30s",
+                "qps": 20,
+                "concurrency": 4,
+            }
+        },
+    }
     objects = podinfo(values)
     hook = webhook(objects["Canary/frontend"], "load-test-get")
     assert hook["url"] == "http://tester.play/"
     assert shlex.split(hook["metadata"]["cmd"]) == [
-        "hey", "-x", "http://127.0.0.1:3128", "-z", "30s", "-q", "20", "-c", "4",
-        "http://frontend.test:9898/"]
+        "hey",
+        "-x",
+        "http://127.0.0.1:3128",
+        "-z",
+        "30s",
+        "-q",
+        "20",
+        "-c",
+        "4",
+        "http://frontend.test:9898/",
+    ]
     validate(objects, tmp_path)
 
 
 def test_a_bare_host_port_proxy_becomes_a_url_because_hey_needs_one() -> None:
     values = {"canary": {"loadtest": {"enabled": True, "proxy": "127.0.0.1:3128"}}}
-    hook = webhook(podinfo(values, release="backend")["Canary/backend-podinfo"],
-                   "load-test-get")
+    hook = webhook(podinfo(values, release="backend")["Canary/backend-podinfo"], "load-test-get")
     assert shlex.split(hook["metadata"]["cmd"])[:3] == ["hey", "-x", "http://127.0.0.1:3128"]
 
 
@@ -184,16 +232,25 @@ def test_helm_test_is_a_pre_rollout_hook_running_the_release_tests() -> None:
 
 def test_backend_config_change_changes_only_the_tracked_configmap() -> None:
     before = podinfo({"nameOverride": "backend"}, release="backend")
-    after = podinfo({"nameOverride": "backend", "httpServer": {"timeout": "25s"}},
-                    release="backend")
+    after = podinfo(
+        {"nameOverride": "backend", "httpServer": {"timeout": "25s"}}, release="backend"
+    )
     assert "http-server-timeout: 25s" in after["ConfigMap/backend"]["data"]["config.yaml"]
     assert before["Deployment/backend"] == after["Deployment/backend"]
     assert before["Canary/backend"] == after["Canary/backend"]
 
 
 def test_istio_ingress_adds_the_gateway_the_mesh_and_the_host(tmp_path: pathlib.Path) -> None:
-    values = {**FRONTEND, "canary": {"istioIngress": {
-        "enabled": True, "gateway": "istio-system/public-gateway", "host": "app.example.com"}}}
+    values = {
+        **FRONTEND,
+        "canary": {
+            "istioIngress": {
+                "enabled": True,
+                "gateway": "istio-system/public-gateway",
+                "host": "app.example.com",
+            }
+        },
+    }
     objects = podinfo(values)
     service = objects["Canary/frontend"]["spec"]["service"]
     assert service["gateways"] == ["istio-system/public-gateway", "mesh"]
@@ -209,14 +266,16 @@ def test_canary_disabled_renders_a_plain_service_and_no_canary(tmp_path: pathlib
     assert "Canary/podinfo" not in objects
     service = objects["Service/podinfo"]
     assert service["spec"]["ports"] == [
-        {"name": "http", "port": 9898, "targetPort": "http", "protocol": "TCP"}]
+        {"name": "http", "port": 9898, "targetPort": "http", "protocol": "TCP"}
+    ]
     assert service["spec"]["selector"] == {"app": "podinfo"}
     assert "SKIP Service test/podinfo" in validate(objects, tmp_path)
 
 
 def test_another_provider_drops_istio_only_settings(tmp_path: pathlib.Path) -> None:
-    objects = podinfo({"canary": {"provider": "linkerd"}, "hpa": {"enabled": False}},
-                      release="podinfo")
+    objects = podinfo(
+        {"canary": {"provider": "linkerd"}, "hpa": {"enabled": False}}, release="podinfo"
+    )
     spec = objects["Canary/podinfo"]["spec"]
     assert spec["provider"] == "linkerd"
     assert "trafficPolicy" not in spec["service"]
@@ -227,8 +286,12 @@ def test_another_provider_drops_istio_only_settings(tmp_path: pathlib.Path) -> N
 
 
 def test_faults_message_and_image_reach_the_container() -> None:
-    values = {"faults": {"delay": True, "error": True}, "message": "hello: world",
-              "image": {"tag": "3.1.1"}, "backends": ["http://a:9898", "http://b:9898"]}
+    values = {
+        "faults": {"delay": True, "error": True},
+        "message": "hello: world",
+        "image": {"tag": "3.1.1"},
+        "backends": ["http://a:9898", "http://b:9898"],
+    }
     main = container(podinfo(values, release="podinfo"), "podinfo")
     assert main["image"] == "ghcr.io/stefanprodan/podinfo:3.1.1"
     assert "--random-delay=true" in main["command"]
@@ -239,15 +302,24 @@ def test_faults_message_and_image_reach_the_container() -> None:
 
 
 def test_analysis_and_threshold_values_reach_the_canary(tmp_path: pathlib.Path) -> None:
-    values = {"canary": {"analysis": {"interval": "10s", "threshold": 3, "maxWeight": 30,
-                                      "stepWeight": 10},
-                         "thresholds": {"successRate": 95, "latency": 250, "interval": "30s"}}}
+    values = {
+        "canary": {
+            "analysis": {"interval": "10s", "threshold": 3, "maxWeight": 30, "stepWeight": 10},
+            "thresholds": {"successRate": 95, "latency": 250, "interval": "30s"},
+        }
+    }
     objects = podinfo(values, release="podinfo")
     analysis = objects["Canary/podinfo"]["spec"]["analysis"]
-    assert (analysis["interval"], analysis["threshold"], analysis["maxWeight"],
-            analysis["stepWeight"]) == ("10s", 3, 30, 10)
+    assert (
+        analysis["interval"],
+        analysis["threshold"],
+        analysis["maxWeight"],
+        analysis["stepWeight"],
+    ) == ("10s", 3, 30, 10)
     assert [(m["thresholdRange"], m["interval"]) for m in analysis["metrics"]] == [
-        ({"min": 95}, "30s"), ({"max": 250}, "30s")]
+        ({"min": 95}, "30s"),
+        ({"max": 250}, "30s"),
+    ]
     validate(objects, tmp_path)
 
 
@@ -256,8 +328,7 @@ def test_test_hooks_only_when_asked_and_aimed_at_the_canary() -> None:
     objects = podinfo(FRONTEND, tests=True)
     pod = objects["Pod/frontend-tests"]
     assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
-    assert pod["spec"]["volumes"] == [{"name": "tests",
-                                       "configMap": {"name": "frontend-tests"}}]
+    assert pod["spec"]["volumes"] == [{"name": "tests", "configMap": {"name": "frontend-tests"}}]
     script = objects["ConfigMap/frontend-tests"]["data"]["run.sh"]
     assert "url=http://frontend-canary.test:9898" in script
     plain = podinfo({"canary": {"enabled": False}}, release="podinfo", tests=True)
@@ -277,12 +348,12 @@ def test_notes_tell_how_to_watch_the_canary() -> None:
 
 def test_a_broken_value_is_a_chart_error() -> None:
     with pytest.raises(charts.ChartError):
-        charts.render(PODINFO, {"canary": {"analysis": "not a map"}}, release="x",
-                      namespace="test")
+        charts.render(PODINFO, {"canary": {"analysis": "not a map"}}, release="x", namespace="test")
 
 
-def test_a_missing_chart_is_a_chart_error(monkeypatch: pytest.MonkeyPatch,
-                                          tmp_path: pathlib.Path) -> None:
+def test_a_missing_chart_is_a_chart_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path
+) -> None:
     monkeypatch.setenv(charts.CHARTS_ENV, str(tmp_path))
     with pytest.raises(charts.ChartError, match="no chart 'podinfo'"):
         charts.chart_path("podinfo")
@@ -291,19 +362,24 @@ def test_a_missing_chart_is_a_chart_error(monkeypatch: pytest.MonkeyPatch,
 # --- loadtester -------------------------------------------------------------------------------
 
 
-def loadtester(values: dict[str, Any] | None = None,
-               release: str = "flagger-loadtester") -> dict[str, dict[str, Any]]:
+def loadtester(
+    values: dict[str, Any] | None = None, release: str = "flagger-loadtester"
+) -> dict[str, dict[str, Any]]:
     objects = charts.render(LOADTESTER, values, release=release, namespace="test")
     return {f"{o['kind']}/{o['metadata']['name']}": o for o in objects}
 
 
 def test_loadtester_defaults_match_flaggers_chart() -> None:
     objects = loadtester()
-    assert list(objects) == ["ServiceAccount/flagger-loadtester",
-                             "Service/flagger-loadtester", "Deployment/flagger-loadtester"]
+    assert list(objects) == [
+        "ServiceAccount/flagger-loadtester",
+        "Service/flagger-loadtester",
+        "Deployment/flagger-loadtester",
+    ]
     service = objects["Service/flagger-loadtester"]
     assert service["spec"]["ports"] == [
-        {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]
+        {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}
+    ]
     assert service["spec"]["selector"] == {"app": "loadtester"}
     deployment = objects["Deployment/flagger-loadtester"]
     pod = deployment["spec"]["template"]
@@ -318,20 +394,33 @@ def test_loadtester_defaults_match_flaggers_chart() -> None:
 
 
 def test_loadtester_flags_and_rbac() -> None:
-    objects = loadtester({"cmd": {"timeout": "10m", "namespaceRegexp": "^test$"},
-                          "extraArgs": ["-allow-list=/etc/allow"], "logLevel": "debug",
-                          "rbac": {"create": True, "scope": "cluster",
-                                   "rules": [{"apiGroups": [""], "resources": ["pods"],
-                                              "verbs": ["get"]}]}},
-                         release="tester")
+    objects = loadtester(
+        {
+            "cmd": {"timeout": "10m", "namespaceRegexp": "^test$"},
+            "extraArgs": ["-allow-list=/etc/allow"],
+            "logLevel": "debug",
+            "rbac": {
+                "create": True,
+                "scope": "cluster",
+                "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}],
+            },
+        },
+        release="tester",
+    )
     main = objects["Deployment/tester-loadtester"]["spec"]["template"]["spec"]["containers"][0]
-    assert main["command"] == ["./loadtester", "-port=8080", "-log-level=debug",
-                               "-timeout=10m", "-namespace-regexp=^test$",
-                               "-allow-list=/etc/allow"]
+    assert main["command"] == [
+        "./loadtester",
+        "-port=8080",
+        "-log-level=debug",
+        "-timeout=10m",
+        "-namespace-regexp=^test$",
+        "-allow-list=/etc/allow",
+    ]
     binding = objects["ClusterRoleBinding/tester-loadtester"]
     assert binding["roleRef"]["kind"] == "ClusterRole"
-    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "tester-loadtester",
-                                    "namespace": "test"}]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "tester-loadtester", "namespace": "test"}
+    ]
     assert "namespace" not in binding["metadata"]  # cluster-scoped
     assert objects["ClusterRole/tester-loadtester"]["rules"][0]["resources"] == ["pods"]
 
@@ -351,7 +440,6 @@ def test_helm_lint_finds_no_warning_or_error(name: str) -> None:
     import helm_python
 
     for values in (None, {"canary": {"enabled": False}, "rbac": {"create": True}}):
-        report = helm_python.lint(charts.chart_path(name), values, strict=True,
-                                  namespace="test")
+        report = helm_python.lint(charts.chart_path(name), values, strict=True, namespace="test")
         serious = [m for m in report["messages"] if m["severity"] >= 2]
         assert (serious, report["errors"]) == ([], []), report

@@ -47,18 +47,27 @@ def free_port(host: str) -> int:
 class DemoProcess:
     """One demo app process on ``host``; log lines in ``log``."""
 
-    def __init__(self, host: str, flags: Sequence[str], env: Mapping[str, str],
-                 log: pathlib.Path) -> None:
+    def __init__(
+        self, host: str, flags: Sequence[str], env: Mapping[str, str], log: pathlib.Path
+    ) -> None:
         self.host, self.port, self.log = host, free_port(host), log
         self.url = f"http://{host}:{self.port}"
         environ = {k: v for k, v in os.environ.items() if k.lower() not in _PROXY_VARS}
         environ = {k: v for k, v in environ.items() if not k.startswith("PODINFO_")}
         environ.update(env)
-        command = [sys.executable, "-m", "flagger.playground.demoapp", f"--host={host}",
-                   f"--port={self.port}", "--shutdown-delay=0", *flags]
+        command = [
+            sys.executable,
+            "-m",
+            "flagger.playground.demoapp",
+            f"--host={host}",
+            f"--port={self.port}",
+            "--shutdown-delay=0",
+            *flags,
+        ]
         with log.open("ab") as out:
-            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, env=environ)
+            self.process = subprocess.Popen(
+                command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=environ
+            )
 
     async def wait_ready(self, session: aiohttp.ClientSession, timeout: float = 15.0) -> None:
         deadline = time.monotonic() + timeout
@@ -100,14 +109,13 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 @pytest.fixture
-async def start(
-    tmp_path: pathlib.Path, session: aiohttp.ClientSession
-) -> AsyncIterator[Start]:
+async def start(tmp_path: pathlib.Path, session: aiohttp.ClientSession) -> AsyncIterator[Start]:
     """Start demo apps; every one is stopped (by PID) after the test."""
     started: list[DemoProcess] = []
 
-    async def launch(*flags: str, env: Mapping[str, str] | None = None,
-                     host: str = "127.0.0.2") -> DemoProcess:
+    async def launch(
+        *flags: str, env: Mapping[str, str] | None = None, host: str = "127.0.0.2"
+    ) -> DemoProcess:
         log = tmp_path / f"demoapp-{len(started)}.log"
         app = DemoProcess(host, flags, env or {}, log)
         started.append(app)
@@ -124,29 +132,45 @@ async def start(
 
 def test_flags_as_pod_specs_write_them() -> None:
     settings, ignored = demoapp.parse_settings(
-        ["./podinfo", "--port=9898", "--port-metrics=9797", "--grpc-port=9999",
-         "--grpc-service-name=podinfo", "--level=info", "--random-delay=false",
-         "--random-error", "--backend-url=http://a:9898/echo,http://b:9898/echo",
-         "--backend-url", "http://c:9898/echo", "--frobnicate=1"],
+        [
+            "./podinfo",
+            "--port=9898",
+            "--port-metrics=9797",
+            "--grpc-port=9999",
+            "--grpc-service-name=podinfo",
+            "--level=info",
+            "--random-delay=false",
+            "--random-error",
+            "--backend-url=http://a:9898/echo,http://b:9898/echo",
+            "--backend-url",
+            "http://c:9898/echo",
+            "--frobnicate=1",
+        ],
         {},
     )
     assert settings.port == 9898 and settings.port_metrics == 9797
     assert settings.random_delay is False and settings.random_error is True
-    assert settings.backend_urls == ("http://a:9898/echo", "http://b:9898/echo",
-                                     "http://c:9898/echo")
+    assert settings.backend_urls == (
+        "http://a:9898/echo",
+        "http://b:9898/echo",
+        "http://c:9898/echo",
+    )
     assert "./podinfo" in ignored and "--frobnicate=1" in ignored
     assert "--grpc-port=9999" in ignored
 
 
 def test_flag_beats_env_beats_config_file_beats_default(tmp_path: pathlib.Path) -> None:
     (tmp_path / "config.yaml").write_text(
-        "ui-color: '#aaaaaa'\nui-message: from file\nui-logo: file.png\n"
-        "http-client-timeout: 1m\n"
+        "ui-color: '#aaaaaa'\nui-message: from file\nui-logo: file.png\nhttp-client-timeout: 1m\n"
     )
     settings, _ = demoapp.parse_settings(
         [f"--config-path={tmp_path}", "--ui-color=#ff0000"],
-        {"PODINFO_UI_COLOR": "#00ff00", "PODINFO_UI_MESSAGE": "from env",
-         "PODINFO_BACKEND_URL": "http://x/echo http://y/echo", "PODINFO_VERSION": "3.1.1"},
+        {
+            "PODINFO_UI_COLOR": "#00ff00",
+            "PODINFO_UI_MESSAGE": "from env",
+            "PODINFO_BACKEND_URL": "http://x/echo http://y/echo",
+            "PODINFO_VERSION": "3.1.1",
+        },
     )
     assert settings.ui_color == "#ff0000"
     assert settings.message == "from env"
@@ -183,15 +207,33 @@ def test_path_labels_are_podinfos() -> None:
 async def test_info_has_podinfos_shape_from_flags_and_env(
     start: Start, session: aiohttp.ClientSession
 ) -> None:
-    app = await start("--ui-color=#ff0000", "--ui-logo=https://x/logo.gif",
-                      env={"PODINFO_VERSION": "3.1.1", "PODINFO_UI_MESSAGE": "hello canary",
-                           "PODINFO_UI_COLOR": "#00ff00", "HOSTNAME": "frontend-7d9f-abcde"})
+    app = await start(
+        "--ui-color=#ff0000",
+        "--ui-logo=https://x/logo.gif",
+        env={
+            "PODINFO_VERSION": "3.1.1",
+            "PODINFO_UI_MESSAGE": "hello canary",
+            "PODINFO_UI_COLOR": "#00ff00",
+            "HOSTNAME": "frontend-7d9f-abcde",
+        },
+    )
     async with session.get(f"{app.url}/") as reply:
         assert reply.status == 200
         assert reply.content_type == "application/json"
         info = await reply.json()
-    assert set(info) == {"hostname", "version", "revision", "color", "logo", "message", "goos",
-                         "goarch", "runtime", "num_goroutine", "num_cpu"}
+    assert set(info) == {
+        "hostname",
+        "version",
+        "revision",
+        "color",
+        "logo",
+        "message",
+        "goos",
+        "goarch",
+        "runtime",
+        "num_goroutine",
+        "num_cpu",
+    }
     assert info["hostname"] == "frontend-7d9f-abcde"
     assert info["version"] == "3.1.1"
     assert info["message"] == "hello canary"
@@ -219,9 +261,7 @@ async def test_browsers_get_a_page_with_a_ping_button(
         assert reply.content_type == "text/html"
 
 
-async def test_echo_answers_the_body_with_202(
-    start: Start, session: aiohttp.ClientSession
-) -> None:
+async def test_echo_answers_the_body_with_202(start: Start, session: aiohttp.ClientSession) -> None:
     app = await start("--ui-color=#123456")
     async with session.post(f"{app.url}/echo", data=b"test") as reply:
         assert reply.status == 202
@@ -232,12 +272,11 @@ async def test_echo_answers_the_body_with_202(
         assert await reply.read() == b"again"
 
 
-async def test_echo_forwards_to_every_backend(
-    start: Start, session: aiohttp.ClientSession
-) -> None:
+async def test_echo_forwards_to_every_backend(start: Start, session: aiohttp.ClientSession) -> None:
     backend = await start(host="127.0.0.3")
-    frontend = await start(f"--backend-url={backend.url}/echo",
-                           f"--backend-url={backend.url}/status/500")
+    frontend = await start(
+        f"--backend-url={backend.url}/echo", f"--backend-url={backend.url}/status/500"
+    )
     async with session.post(f"{frontend.url}/echo", data=b"payload") as reply:
         assert reply.status == 200
         answers = await reply.json()
@@ -331,8 +370,10 @@ async def test_env_and_mounted_configs(
     assert "PODINFO_UI_COLOR=#abcdef" in environment
     assert all("=" in entry for entry in environment)
     async with session.get(f"{app.url}/configs") as reply:
-        assert await reply.json() == {"backend.env": "A=1\n",
-                                      "config.yaml": "ui-message: from the configmap\n"}
+        assert await reply.json() == {
+            "backend.env": "A=1\n",
+            "config.yaml": "ui-message: from the configmap\n",
+        }
     async with session.get(f"{app.url}/") as reply:
         assert (await reply.json())["message"] == "from the configmap"
 
@@ -363,19 +404,23 @@ async def test_metrics_have_podinfos_names_and_labels(
     start: Start, session: aiohttp.ClientSession
 ) -> None:
     metrics_port = free_port("127.0.0.2")
-    app = await start(f"--port-metrics={metrics_port}", "--grpc-port=9999",
-                      "--cache-server=redis:6379", "--frobnicate")
+    app = await start(
+        f"--port-metrics={metrics_port}",
+        "--grpc-port=9999",
+        "--cache-server=redis:6379",
+        "--frobnicate",
+    )
     for path in ("/", "/status/500", "/status/500", "/delay/0", "/readyz", "/nowhere"):
         async with session.get(f"{app.url}{path}") as reply:
             await reply.read()
     async with session.get(f"{app.url}/metrics") as reply:
         assert reply.status == 200
         text = await reply.text()
-    assert 'http_request_duration_seconds_count{method="GET",path="status",status="500"} 2.0' \
-        in text
+    assert (
+        'http_request_duration_seconds_count{method="GET",path="status",status="500"} 2.0' in text
+    )
     assert 'http_request_duration_seconds_count{method="GET",path="root",status="200"} 1.0' in text
-    assert 'http_request_duration_seconds_count{method="GET",path="delay",status="200"} 1.0' \
-        in text
+    assert 'http_request_duration_seconds_count{method="GET",path="delay",status="200"} 1.0' in text
     assert 'http_request_duration_seconds_bucket{le="0.005",method="GET",path="readyz"' in text
     assert 'http_requests_total{status="500"} 2.0' in text
     assert 'http_requests_total{status="404"}' not in text  # unmatched routes are not counted
@@ -385,8 +430,11 @@ async def test_metrics_have_podinfos_names_and_labels(
     async with session.get(f"http://127.0.0.2:{metrics_port}/healthz") as reply:
         assert await reply.text() == "OK"
     [ignored] = [line for line in app.lines() if line.get("msg", "").startswith("ignoring flags")]
-    assert set(ignored["flags"]) == {"--frobnicate", "--grpc-port=9999",
-                                     "--cache-server=redis:6379"}
+    assert set(ignored["flags"]) == {
+        "--frobnicate",
+        "--grpc-port=9999",
+        "--cache-server=redis:6379",
+    }
 
 
 async def test_random_errors_answer_podinfos_codes(

@@ -29,24 +29,42 @@ OWNER = {
 USERS_ROUTE = {
     "apiVersion": "apisix.apache.org/v2",
     "kind": "ApisixRoute",
-    "metadata": {"name": "podinfo", "namespace": "test", "labels": {"team": "a"},
-                 "annotations": {"note": "x"}, "resourceVersion": "7"},
+    "metadata": {
+        "name": "podinfo",
+        "namespace": "test",
+        "labels": {"team": "a"},
+        "annotations": {"note": "x"},
+        "resourceVersion": "7",
+    },
     "spec": {
         "ingressClassName": "apisix",
         "http": [
-            {"name": "other", "match": {"paths": ["/other"]},
-             "backends": [{"serviceName": "other", "servicePort": 80}]},
-            {"name": "method", "match": {"hosts": ["app.example.com"], "paths": ["/*"]},
-             "backends": [{"serviceName": "podinfo", "servicePort": 80,
-                           "resolveGranularity": "service", "subset": "v1"}],
-             "plugins": [{"name": "limit-count", "enable": True}]},
+            {
+                "name": "other",
+                "match": {"paths": ["/other"]},
+                "backends": [{"serviceName": "other", "servicePort": 80}],
+            },
+            {
+                "name": "method",
+                "match": {"hosts": ["app.example.com"], "paths": ["/*"]},
+                "backends": [
+                    {
+                        "serviceName": "podinfo",
+                        "servicePort": 80,
+                        "resolveGranularity": "service",
+                        "subset": "v1",
+                    }
+                ],
+                "plugins": [{"name": "limit-count", "enable": True}],
+            },
         ],
     },
 }
 
 
-def make_canary(analysis: dict[str, Any] | None = None,
-                route: str | None = "podinfo") -> canary_api.Canary:
+def make_canary(
+    analysis: dict[str, Any] | None = None, route: str | None = "podinfo"
+) -> canary_api.Canary:
     spec: dict[str, Any] = {
         "provider": "apisix",
         "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
@@ -54,17 +72,29 @@ def make_canary(analysis: dict[str, Any] | None = None,
         "analysis": analysis or {"interval": "1m", "threshold": 5, "stepWeight": 10},
     }
     if route:
-        spec["routeRef"] = {"apiVersion": "apisix.apache.org/v2", "kind": "ApisixRoute",
-                            "name": route}
-    return canary_api.Canary.model_validate({
-        "apiVersion": "flagger.app/v1beta1", "kind": "Canary",
-        "metadata": {"name": "podinfo", "namespace": "test", "uid": "3f1c-uid"}, "spec": spec,
-    })
+        spec["routeRef"] = {
+            "apiVersion": "apisix.apache.org/v2",
+            "kind": "ApisixRoute",
+            "name": route,
+        }
+    return canary_api.Canary.model_validate(
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "Canary",
+            "metadata": {"name": "podinfo", "namespace": "test", "uid": "3f1c-uid"},
+            "spec": spec,
+        }
+    )
 
 
 def backend(name: str, weight: int) -> dict[str, Any]:
-    return {"serviceName": name, "servicePort": 80, "resolveGranularity": "service",
-            "subset": "v1", "weight": weight}
+    return {
+        "serviceName": name,
+        "servicePort": 80,
+        "resolveGranularity": "service",
+        "subset": "v1",
+        "weight": weight,
+    }
 
 
 def test_canary_route_is_a_weighted_clone() -> None:
@@ -73,18 +103,24 @@ def test_canary_route_is_a_weighted_clone() -> None:
     assert apisix.canary_route(canary, USERS_ROUTE) == {
         "apiVersion": "apisix.apache.org/v2",
         "kind": "ApisixRoute",
-        "metadata": {"name": "podinfo-podinfo-canary", "namespace": "test",
-                     "annotations": {"note": "x"}, "labels": {"team": "a"},
-                     "ownerReferences": [OWNER]},
+        "metadata": {
+            "name": "podinfo-podinfo-canary",
+            "namespace": "test",
+            "annotations": {"note": "x"},
+            "labels": {"team": "a"},
+            "ownerReferences": [OWNER],
+        },
         "spec": {
             "ingressClassName": "apisix",
-            "http": [{
-                "name": "method",
-                "match": {"hosts": ["app.example.com"], "paths": ["/*"]},
-                "backends": [backend("podinfo-primary", 100), backend("podinfo-canary", 0)],
-                "plugins": [{"name": "limit-count", "enable": True}],
-                "priority": 10000,
-            }],
+            "http": [
+                {
+                    "name": "method",
+                    "match": {"hosts": ["app.example.com"], "paths": ["/*"]},
+                    "backends": [backend("podinfo-primary", 100), backend("podinfo-canary", 0)],
+                    "plugins": [{"name": "limit-count", "enable": True}],
+                    "priority": 10000,
+                }
+            ],
         },
     }
     # the user's route is left as it was
@@ -96,8 +132,10 @@ def test_weights_and_blue_green() -> None:
     spec = apisix.canary_route(canary, USERS_ROUTE)["spec"]
     assert apisix.read_routes(canary, spec) == (100, 0, False)
     shifted = apisix.routed_spec(canary, spec, 90, 10)
-    assert shifted["http"][0]["backends"] == [backend("podinfo-primary", 90),
-                                              backend("podinfo-canary", 10)]
+    assert shifted["http"][0]["backends"] == [
+        backend("podinfo-primary", 90),
+        backend("podinfo-canary", 10),
+    ]
     assert apisix.read_routes(canary, shifted) == (90, 10, False)
     assert apisix.read_routes(canary, apisix.routed_spec(canary, spec, 0, 100)) == (0, 100, False)
 
@@ -116,22 +154,40 @@ def test_update_plan_and_takeover() -> None:
     assert apisix.read_routes(canary, updated["spec"]) == (80, 20, False)
     assert _meta.CONFIG_ANNOTATION not in (updated["metadata"].get("annotations") or {})
 
-    foreign = {"apiVersion": "apisix.apache.org/v2", "kind": "ApisixRoute",
-               "metadata": {"name": "podinfo-podinfo-canary", "namespace": "test"},
-               "spec": {"http": [{"name": "x", "backends": [{"serviceName": "y"}]}]}}
+    foreign = {
+        "apiVersion": "apisix.apache.org/v2",
+        "kind": "ApisixRoute",
+        "metadata": {"name": "podinfo-podinfo-canary", "namespace": "test"},
+        "spec": {"http": [{"name": "x", "backends": [{"serviceName": "y"}]}]},
+    }
     taken = apisix.plan_canary_route_update(canary, foreign, desired)
     assert taken is not None and taken["spec"] == desired["spec"]
     assert apisix.original_spec(taken) == foreign["spec"]
 
 
-@pytest.mark.parametrize(("route", "message"), [
-    ({"spec": {}}, r"APISIX route podinfo\.test's spec\.http is empty"),
-    ({"spec": {"http": [{"name": "a", "backends": [{"serviceName": "other"}]}]}},
-     r"Can not find podinfo backend on apisix route podinfo\.test"),
-    ({"spec": {"http": [{"name": "a", "backends": [{"serviceName": "podinfo"},
-                                                   {"serviceName": "extra"}]}]}},
-     r"http route a only one http backend is supported"),
-])
+@pytest.mark.parametrize(
+    ("route", "message"),
+    [
+        ({"spec": {}}, r"APISIX route podinfo\.test's spec\.http is empty"),
+        (
+            {"spec": {"http": [{"name": "a", "backends": [{"serviceName": "other"}]}]}},
+            r"Can not find podinfo backend on apisix route podinfo\.test",
+        ),
+        (
+            {
+                "spec": {
+                    "http": [
+                        {
+                            "name": "a",
+                            "backends": [{"serviceName": "podinfo"}, {"serviceName": "extra"}],
+                        }
+                    ]
+                }
+            },
+            r"http route a only one http backend is supported",
+        ),
+    ],
+)
 def test_routes_that_cannot_be_cloned(route: dict[str, Any], message: str) -> None:
     with pytest.raises(_meta.RouterError, match=message):
         apisix.canary_route(make_canary(), route)
@@ -142,15 +198,26 @@ def test_missing_route_ref() -> None:
         apisix.canary_route_name(make_canary(route=None))
 
 
-@pytest.mark.parametrize(("analysis", "feature"), [
-    ({"interval": "1m", "threshold": 5, "iterations": 10,
-      "match": [{"headers": {"x-canary": {"exact": "insider"}}}]},
-     "A/B testing (analysis.match); providers that do: istio, appmesh, appmesh:v1beta2, "
-     "contour, gloo, nginx, gatewayapi:v1, gatewayapi:v1beta1"),
-    ({"interval": "1m", "threshold": 5, "iterations": 5, "mirror": True},
-     "traffic mirroring (analysis.mirror); providers that do: istio, gatewayapi:v1, "
-     "gatewayapi:v1beta1"),
-])
+@pytest.mark.parametrize(
+    ("analysis", "feature"),
+    [
+        (
+            {
+                "interval": "1m",
+                "threshold": 5,
+                "iterations": 10,
+                "match": [{"headers": {"x-canary": {"exact": "insider"}}}],
+            },
+            "A/B testing (analysis.match); providers that do: istio, appmesh, appmesh:v1beta2, "
+            "contour, gloo, nginx, gatewayapi:v1, gatewayapi:v1beta1",
+        ),
+        (
+            {"interval": "1m", "threshold": 5, "iterations": 5, "mirror": True},
+            "traffic mirroring (analysis.mirror); providers that do: istio, gatewayapi:v1, "
+            "gatewayapi:v1beta1",
+        ),
+    ],
+)
 def test_unsupported_features(analysis: dict[str, Any], feature: str) -> None:
     with pytest.raises(apisix.UnsupportedFeature) as caught:
         apisix.check_supported(make_canary(analysis))

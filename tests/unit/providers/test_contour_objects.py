@@ -29,39 +29,50 @@ FLUX_OPT_OUT = {
     "kustomize.toolkit.fluxcd.io/reconcile": "disabled",
     "helm.toolkit.fluxcd.io/driftDetection": "disabled",
 }
-AB = {"interval": "1m", "threshold": 5, "iterations": 10,
-      "match": [{"headers": {"x-canary": {"exact": "insider"}}},
-                {"headers": {"user-agent": {"prefix": "Mozilla"}}},
-                {"headers": {"cookie": {"suffix": "canary=always"}}}]}
+AB = {
+    "interval": "1m",
+    "threshold": 5,
+    "iterations": 10,
+    "match": [
+        {"headers": {"x-canary": {"exact": "insider"}}},
+        {"headers": {"user-agent": {"prefix": "Mozilla"}}},
+        {"headers": {"cookie": {"suffix": "canary=always"}}},
+    ],
+}
 
 
-def make_canary(service: dict[str, Any],
-                analysis: dict[str, Any] | None = None) -> canary_api.Canary:
-    return canary_api.Canary.model_validate({
-        "apiVersion": "flagger.app/v1beta1",
-        "kind": "Canary",
-        "metadata": {"name": "podinfo", "namespace": "test", "uid": "3f1c-uid"},
-        "spec": {
-            "provider": "contour",
-            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-            "service": service,
-            "analysis": analysis or {"interval": "1m", "threshold": 5, "stepWeight": 10},
-        },
-    })
+def make_canary(
+    service: dict[str, Any], analysis: dict[str, Any] | None = None
+) -> canary_api.Canary:
+    return canary_api.Canary.model_validate(
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "Canary",
+            "metadata": {"name": "podinfo", "namespace": "test", "uid": "3f1c-uid"},
+            "spec": {
+                "provider": "contour",
+                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+                "service": service,
+                "analysis": analysis or {"interval": "1m", "threshold": 5, "stepWeight": 10},
+            },
+        }
+    )
 
 
 def backend(name: str, weight: int = 0) -> dict[str, Any]:
     found: dict[str, Any] = {"name": name, "port": 9898}
     if weight:
         found["weight"] = weight
-    found["requestHeadersPolicy"] = {"set": [
-        {"name": "l5d-dst-override", "value": f"{name}.test.svc.cluster.local:9898"}]}
+    found["requestHeadersPolicy"] = {
+        "set": [{"name": "l5d-dst-override", "value": f"{name}.test.svc.cluster.local:9898"}]
+    }
     return found
 
 
 def test_plain_canary() -> None:
-    canary = make_canary({"port": 9898, "apex": {"labels": {"team": "a"},
-                                                 "annotations": {"note": "x"}}})
+    canary = make_canary(
+        {"port": 9898, "apex": {"labels": {"team": "a"}, "annotations": {"note": "x"}}}
+    )
     assert contour.http_proxy(canary, ingress_class="contour-external") == {
         "apiVersion": "projectcontour.io/v1",
         "kind": "HTTPProxy",
@@ -69,56 +80,76 @@ def test_plain_canary() -> None:
             "name": "podinfo",
             "namespace": "test",
             "labels": {"team": "a"},
-            "annotations": {"note": "x", **FLUX_OPT_OUT,
-                            "projectcontour.io/ingress.class": "contour-external"},
+            "annotations": {
+                "note": "x",
+                **FLUX_OPT_OUT,
+                "projectcontour.io/ingress.class": "contour-external",
+            },
             "ownerReferences": [OWNER],
         },
-        "spec": {"routes": [{
-            "conditions": [{"prefix": "/"}],
-            "services": [backend("podinfo-primary", 100), backend("podinfo-canary")],
-        }]},
+        "spec": {
+            "routes": [
+                {
+                    "conditions": [{"prefix": "/"}],
+                    "services": [backend("podinfo-primary", 100), backend("podinfo-canary")],
+                }
+            ]
+        },
         "status": {"currentStatus": "valid", "description": "valid HTTPProxy"},
     }
 
 
 def test_routing_options_and_weights() -> None:
-    canary = make_canary({"port": 9898, "timeout": "15s",
-                          "retries": {"attempts": 3, "perTryTimeout": "5s"},
-                          "match": [{"uri": {"prefix": "/api"}}]})
-    assert contour.http_proxy_spec(canary, 70, 30) == {"routes": [{
-        "conditions": [{"prefix": "/api"}],
-        "timeoutPolicy": {"response": "15s", "idle": "5m"},
-        "retryPolicy": {"count": 3, "perTryTimeout": "5s"},
-        "services": [backend("podinfo-primary", 70), backend("podinfo-canary", 30)],
-    }]}
+    canary = make_canary(
+        {
+            "port": 9898,
+            "timeout": "15s",
+            "retries": {"attempts": 3, "perTryTimeout": "5s"},
+            "match": [{"uri": {"prefix": "/api"}}],
+        }
+    )
+    assert contour.http_proxy_spec(canary, 70, 30) == {
+        "routes": [
+            {
+                "conditions": [{"prefix": "/api"}],
+                "timeoutPolicy": {"response": "15s", "idle": "5m"},
+                "retryPolicy": {"count": 3, "perTryTimeout": "5s"},
+                "services": [backend("podinfo-primary", 70), backend("podinfo-canary", 30)],
+            }
+        ]
+    }
     assert contour.read_routes(canary, contour.http_proxy_spec(canary, 70, 30)) == (70, 30, False)
 
 
 def test_ab_testing() -> None:
     canary = make_canary({"port": 9898}, AB)
     # the engine routes matching requests to the canary
-    assert contour.http_proxy_spec(canary, 0, 100) == {"routes": [
-        {
-            "conditions": [
-                {"prefix": "/", "header": {"name": "x-canary", "exact": "insider"}},
-                {"prefix": "/", "header": {"name": "user-agent", "contains": "Mozilla"}},
-                {"prefix": "/", "header": {"name": "cookie", "contains": "canary=always"}},
-            ],
-            "services": [backend("podinfo-primary"), backend("podinfo-canary", 100)],
-        },
-        {
-            "conditions": [{"prefix": "/"}],
-            "services": [backend("podinfo-primary", 100), backend("podinfo-canary")],
-        },
-    ]}
+    assert contour.http_proxy_spec(canary, 0, 100) == {
+        "routes": [
+            {
+                "conditions": [
+                    {"prefix": "/", "header": {"name": "x-canary", "exact": "insider"}},
+                    {"prefix": "/", "header": {"name": "user-agent", "contains": "Mozilla"}},
+                    {"prefix": "/", "header": {"name": "cookie", "contains": "canary=always"}},
+                ],
+                "services": [backend("podinfo-primary"), backend("podinfo-canary", 100)],
+            },
+            {
+                "conditions": [{"prefix": "/"}],
+                "services": [backend("podinfo-primary", 100), backend("podinfo-canary")],
+            },
+        ]
+    }
     assert contour.read_routes(canary, contour.http_proxy_spec(canary, 0, 100)) == (0, 100, False)
 
 
 def test_blue_green_switch() -> None:
     canary = make_canary({"port": 9898}, {"interval": "1m", "threshold": 5, "iterations": 5})
     spec = contour.http_proxy_spec(canary, 0, 100)
-    assert spec["routes"][0]["services"] == [backend("podinfo-primary"),
-                                             backend("podinfo-canary", 100)]
+    assert spec["routes"][0]["services"] == [
+        backend("podinfo-primary"),
+        backend("podinfo-canary", 100),
+    ]
     assert contour.read_routes(canary, spec) == (0, 100, False)
     with pytest.raises(_meta.RouterError, match=r"HTTPProxy podinfo\.test services not found"):
         contour.read_routes(canary, {"routes": [{"services": [backend("podinfo-primary")]}]})
@@ -145,33 +176,50 @@ def test_update_plan() -> None:
 
 def test_takeover_keeps_the_original() -> None:
     canary = make_canary({"port": 9898})
-    users = {"apiVersion": "projectcontour.io/v1", "kind": "HTTPProxy",
-             "metadata": {"name": "podinfo", "namespace": "test", "annotations": {"a": "b"}},
-             "spec": {"routes": [{"services": [{"name": "podinfo", "port": 9898}]}]}}
+    users = {
+        "apiVersion": "projectcontour.io/v1",
+        "kind": "HTTPProxy",
+        "metadata": {"name": "podinfo", "namespace": "test", "annotations": {"a": "b"}},
+        "spec": {"routes": [{"services": [{"name": "podinfo", "port": 9898}]}]},
+    }
     updated = contour.plan_http_proxy_update(canary, users)
     assert updated is not None
     assert updated["spec"] == contour.http_proxy_spec(canary)
     assert updated["metadata"]["annotations"] == {
-        "a": "b", **FLUX_OPT_OUT,
-        _meta.CONFIG_ANNOTATION: json.dumps(users["spec"], separators=(",", ":"))}
+        "a": "b",
+        **FLUX_OPT_OUT,
+        _meta.CONFIG_ANNOTATION: json.dumps(users["spec"], separators=(",", ":")),
+    }
     assert contour.original_spec(updated) == users["spec"]
 
 
-@pytest.mark.parametrize(("analysis", "feature", "others"), [
-    ({**AB, "match": [{"headers": {"x": {"regex": "a.*"}}}]},
-     "regex header matches (analysis.match[0].headers.x.regex)",
-     "istio, appmesh, appmesh:v1beta2, gloo, nginx, gatewayapi:v1, gatewayapi:v1beta1"),
-    ({"interval": "1m", "threshold": 5, "iterations": 5, "mirror": True},
-     "traffic mirroring (analysis.mirror)", "istio, gatewayapi:v1, gatewayapi:v1beta1"),
-    ({**AB, "match": [{"sourceLabels": {"app": "x"}}]},
-     "source label matches (analysis.match[0].sourceLabels)", "istio"),
-])
+@pytest.mark.parametrize(
+    ("analysis", "feature", "others"),
+    [
+        (
+            {**AB, "match": [{"headers": {"x": {"regex": "a.*"}}}]},
+            "regex header matches (analysis.match[0].headers.x.regex)",
+            "istio, appmesh, appmesh:v1beta2, gloo, nginx, gatewayapi:v1, gatewayapi:v1beta1",
+        ),
+        (
+            {"interval": "1m", "threshold": 5, "iterations": 5, "mirror": True},
+            "traffic mirroring (analysis.mirror)",
+            "istio, gatewayapi:v1, gatewayapi:v1beta1",
+        ),
+        (
+            {**AB, "match": [{"sourceLabels": {"app": "x"}}]},
+            "source label matches (analysis.match[0].sourceLabels)",
+            "istio",
+        ),
+    ],
+)
 def test_unsupported_features(analysis: dict[str, Any], feature: str, others: str) -> None:
     with pytest.raises(contour.UnsupportedFeature) as caught:
         contour.check_supported(make_canary({"port": 9898}, analysis))
     assert str(caught.value) == (
         f"canary podinfo.test: provider contour does not support {feature}; "
-        f"providers that do: {others}")
+        f"providers that do: {others}"
+    )
 
 
 def test_hooks() -> None:

@@ -31,8 +31,12 @@ FLUX_OPT_OUT = {
     "kustomize.toolkit.fluxcd.io/reconcile": "disabled",
     "helm.toolkit.fluxcd.io/driftDetection": "disabled",
 }
-GATEWAY = {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "gateway",
-           "namespace": "istio-ingress"}
+GATEWAY = {
+    "group": "gateway.networking.k8s.io",
+    "kind": "Gateway",
+    "name": "gateway",
+    "namespace": "istio-ingress",
+}
 ROOT = {"path": {"type": "PathPrefix", "value": "/"}}
 V1, V1BETA1 = gatewayapi.V1, gatewayapi.V1BETA1
 
@@ -47,7 +51,8 @@ def make_canary(
         "spec": {
             "provider": "gatewayapi:v1",
             "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-            "service": service or {
+            "service": service
+            or {
                 "port": 9898,
                 "gatewayRefs": [{"name": "gateway", "namespace": "istio-ingress"}],
             },
@@ -60,8 +65,11 @@ def make_canary(
 
 
 def svc(**extra: Any) -> dict[str, Any]:
-    return {"port": 9898, "gatewayRefs": [{"name": "gateway", "namespace": "istio-ingress"}],
-            **extra}
+    return {
+        "port": 9898,
+        "gatewayRefs": [{"name": "gateway", "namespace": "istio-ingress"}],
+        **extra,
+    }
 
 
 def backend(name: str, weight: int | None = None, **extra: Any) -> dict[str, Any]:
@@ -72,14 +80,19 @@ def backend(name: str, weight: int | None = None, **extra: Any) -> dict[str, Any
 
 
 def set_cookie(value: str) -> dict[str, Any]:
-    return {"type": "ResponseHeaderModifier",
-            "responseHeaderModifier": {"add": [{"name": "Set-Cookie", "value": value}]}}
+    return {
+        "type": "ResponseHeaderModifier",
+        "responseHeaderModifier": {"add": [{"name": "Set-Cookie", "value": value}]},
+    }
 
 
 def cookie_match(name: str, value: str) -> dict[str, Any]:
     # Flagger merges the cookie condition with service.match as given: no default "/" path.
-    return {"headers": [{"type": "RegularExpression", "name": "Cookie",
-                                 "value": f".*{name}.*{value}.*"}]}
+    return {
+        "headers": [
+            {"type": "RegularExpression", "name": "Cookie", "value": f".*{name}.*{value}.*"}
+        ]
+    }
 
 
 # --- objects ---------------------------------------------------------------------------------
@@ -98,96 +111,192 @@ def test_plain_canary(flavor: gatewayapi.Flavor) -> None:
         },
         "spec": {
             "parentRefs": [GATEWAY],
-            "rules": [{
-                "matches": [ROOT],
-                "backendRefs": [backend("podinfo-primary", 100), backend("podinfo-canary", 0)],
-            }],
+            "rules": [
+                {
+                    "matches": [ROOT],
+                    "backendRefs": [backend("podinfo-primary", 100), backend("podinfo-canary", 0)],
+                }
+            ],
         },
     }
 
 
 def test_every_service_option_v1() -> None:
-    canary = make_canary(svc(
-        name="frontend",
-        gatewayRefs=[{"name": "public", "group": "gateway.networking.k8s.io", "kind": "Gateway",
-                      "sectionName": "https", "port": 443},
-                     {"name": "internal", "namespace": "gw"}],
-        hosts=["app.example.com", "www.example.com"],
-        match=[{"uri": {"prefix": "/api"}, "method": {"exact": "GET"},
-                "headers": {"x-tenant": {"exact": "a"}, "x-id": {"regex": "[0-9]+"}},
-                "queryParams": {"debug": {"exact": "1"}}},
-               {"uri": {"exact": "/health"}}, {"uri": {"regex": "/v[0-9]/.*"}}],
-        headers={"request": {"add": {"x-b": "2", "x-a": "1"}, "set": {"x-s": "s"},
-                             "remove": ["x-r1", "x-r0"]},
-                 "response": {"set": {"x-served-by": "podinfo"}}},
-        rewrite={"uri": "/", "authority": "backend.internal"},
-        corsPolicy={"allowOrigin": ["https://a.example.com"],
-                    "allowOrigins": [{"exact": "https://*.example.org"}],
-                    "allowMethods": ["GET", "POST"], "allowHeaders": ["x-a"],
-                    "exposeHeaders": ["x-b"], "maxAge": "24h", "allowCredentials": True},
-        mirror=[{"backendRef": {"name": "shadow", "port": 8080}},
-                {"backendRef": {"name": "audit", "namespace": "audit", "group": "example.com",
-                                "kind": "Backend"}}],
-        timeout="30s",
-        backendTimeout="10s",
-        apex={"labels": {"team": "web"}, "annotations": {"note": "x"}},
-    ))
+    canary = make_canary(
+        svc(
+            name="frontend",
+            gatewayRefs=[
+                {
+                    "name": "public",
+                    "group": "gateway.networking.k8s.io",
+                    "kind": "Gateway",
+                    "sectionName": "https",
+                    "port": 443,
+                },
+                {"name": "internal", "namespace": "gw"},
+            ],
+            hosts=["app.example.com", "www.example.com"],
+            match=[
+                {
+                    "uri": {"prefix": "/api"},
+                    "method": {"exact": "GET"},
+                    "headers": {"x-tenant": {"exact": "a"}, "x-id": {"regex": "[0-9]+"}},
+                    "queryParams": {"debug": {"exact": "1"}},
+                },
+                {"uri": {"exact": "/health"}},
+                {"uri": {"regex": "/v[0-9]/.*"}},
+            ],
+            headers={
+                "request": {
+                    "add": {"x-b": "2", "x-a": "1"},
+                    "set": {"x-s": "s"},
+                    "remove": ["x-r1", "x-r0"],
+                },
+                "response": {"set": {"x-served-by": "podinfo"}},
+            },
+            rewrite={"uri": "/", "authority": "backend.internal"},
+            corsPolicy={
+                "allowOrigin": ["https://a.example.com"],
+                "allowOrigins": [{"exact": "https://*.example.org"}],
+                "allowMethods": ["GET", "POST"],
+                "allowHeaders": ["x-a"],
+                "exposeHeaders": ["x-b"],
+                "maxAge": "24h",
+                "allowCredentials": True,
+            },
+            mirror=[
+                {"backendRef": {"name": "shadow", "port": 8080}},
+                {
+                    "backendRef": {
+                        "name": "audit",
+                        "namespace": "audit",
+                        "group": "example.com",
+                        "kind": "Backend",
+                    }
+                },
+            ],
+            timeout="30s",
+            backendTimeout="10s",
+            apex={"labels": {"team": "web"}, "annotations": {"note": "x"}},
+        )
+    )
     route = gatewayapi.http_route(canary, V1, owner_refs=False)
     assert route["metadata"] == {
-        "name": "frontend", "namespace": "test", "labels": {"team": "web"},
+        "name": "frontend",
+        "namespace": "test",
+        "labels": {"team": "web"},
         "annotations": {"note": "x", **FLUX_OPT_OUT},
     }
     ref = {"group": "", "kind": "Service", "port": 9898}
     assert route["spec"] == {
         "parentRefs": [
-            {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "public",
-             "sectionName": "https", "port": 443},
-            {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "internal",
-             "namespace": "gw"},
+            {
+                "group": "gateway.networking.k8s.io",
+                "kind": "Gateway",
+                "name": "public",
+                "sectionName": "https",
+                "port": 443,
+            },
+            {
+                "group": "gateway.networking.k8s.io",
+                "kind": "Gateway",
+                "name": "internal",
+                "namespace": "gw",
+            },
         ],
         "hostnames": ["app.example.com", "www.example.com"],
-        "rules": [{
-            "matches": [
-                {"path": {"type": "PathPrefix", "value": "/api"}, "method": "GET",
-                 "headers": [{"type": "Exact", "name": "x-tenant", "value": "a"},
-                             {"type": "RegularExpression", "name": "x-id", "value": "[0-9]+"}],
-                 "queryParams": [{"type": "Exact", "name": "debug", "value": "1"}]},
-                {"path": {"type": "Exact", "value": "/health"}},
-                {"path": {"type": "RegularExpression", "value": "/v[0-9]/.*"}},
-            ],
-            "filters": [
-                {"type": "RequestHeaderModifier", "requestHeaderModifier": {
-                    "set": [{"name": "x-s", "value": "s"}],
-                    "add": [{"name": "x-a", "value": "1"}, {"name": "x-b", "value": "2"}],
-                    "remove": ["x-r1", "x-r0"]}},
-                {"type": "ResponseHeaderModifier", "responseHeaderModifier": {
-                    "set": [{"name": "x-served-by", "value": "podinfo"}]}},
-                {"type": "URLRewrite", "urlRewrite": {
-                    "hostname": "backend.internal",
-                    "path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}}},
-                {"type": "CORS", "cors": {
-                    "allowOrigins": ["https://a.example.com", "https://*.example.org"],
-                    "allowCredentials": True, "allowMethods": ["GET", "POST"],
-                    "allowHeaders": ["x-a"], "exposeHeaders": ["x-b"], "maxAge": 86400}},
-                {"type": "RequestMirror", "requestMirror": {"backendRef": {
-                    "group": "", "kind": "Service", "name": "shadow", "port": 8080}}},
-                {"type": "RequestMirror", "requestMirror": {"backendRef": {
-                    "group": "example.com", "kind": "Backend", "name": "audit",
-                    "namespace": "audit"}}},
-            ],
-            "backendRefs": [{**ref, "name": "frontend-primary", "weight": 100},
-                            {**ref, "name": "frontend-canary", "weight": 0}],
-            "timeouts": {"request": "30s", "backendRequest": "10s"},
-        }],
+        "rules": [
+            {
+                "matches": [
+                    {
+                        "path": {"type": "PathPrefix", "value": "/api"},
+                        "method": "GET",
+                        "headers": [
+                            {"type": "Exact", "name": "x-tenant", "value": "a"},
+                            {"type": "RegularExpression", "name": "x-id", "value": "[0-9]+"},
+                        ],
+                        "queryParams": [{"type": "Exact", "name": "debug", "value": "1"}],
+                    },
+                    {"path": {"type": "Exact", "value": "/health"}},
+                    {"path": {"type": "RegularExpression", "value": "/v[0-9]/.*"}},
+                ],
+                "filters": [
+                    {
+                        "type": "RequestHeaderModifier",
+                        "requestHeaderModifier": {
+                            "set": [{"name": "x-s", "value": "s"}],
+                            "add": [{"name": "x-a", "value": "1"}, {"name": "x-b", "value": "2"}],
+                            "remove": ["x-r1", "x-r0"],
+                        },
+                    },
+                    {
+                        "type": "ResponseHeaderModifier",
+                        "responseHeaderModifier": {
+                            "set": [{"name": "x-served-by", "value": "podinfo"}]
+                        },
+                    },
+                    {
+                        "type": "URLRewrite",
+                        "urlRewrite": {
+                            "hostname": "backend.internal",
+                            "path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"},
+                        },
+                    },
+                    {
+                        "type": "CORS",
+                        "cors": {
+                            "allowOrigins": ["https://a.example.com", "https://*.example.org"],
+                            "allowCredentials": True,
+                            "allowMethods": ["GET", "POST"],
+                            "allowHeaders": ["x-a"],
+                            "exposeHeaders": ["x-b"],
+                            "maxAge": 86400,
+                        },
+                    },
+                    {
+                        "type": "RequestMirror",
+                        "requestMirror": {
+                            "backendRef": {
+                                "group": "",
+                                "kind": "Service",
+                                "name": "shadow",
+                                "port": 8080,
+                            }
+                        },
+                    },
+                    {
+                        "type": "RequestMirror",
+                        "requestMirror": {
+                            "backendRef": {
+                                "group": "example.com",
+                                "kind": "Backend",
+                                "name": "audit",
+                                "namespace": "audit",
+                            }
+                        },
+                    },
+                ],
+                "backendRefs": [
+                    {**ref, "name": "frontend-primary", "weight": 100},
+                    {**ref, "name": "frontend-canary", "weight": 0},
+                ],
+                "timeouts": {"request": "30s", "backendRequest": "10s"},
+            }
+        ],
     }
 
 
 def test_full_path_rewrite_and_backend_timeout_alone() -> None:
-    canary = make_canary(svc(rewrite={"uri": "/v2", "type": "ReplaceFullPath"},
-                             backendTimeout="5s"))
+    canary = make_canary(
+        svc(rewrite={"uri": "/v2", "type": "ReplaceFullPath"}, backendTimeout="5s")
+    )
     rule = gatewayapi.http_route_spec(canary, V1)["rules"][0]
-    assert rule["filters"] == [{"type": "URLRewrite", "urlRewrite": {
-        "path": {"type": "ReplaceFullPath", "replaceFullPath": "/v2"}}}]
+    assert rule["filters"] == [
+        {
+            "type": "URLRewrite",
+            "urlRewrite": {"path": {"type": "ReplaceFullPath", "replaceFullPath": "/v2"}},
+        }
+    ]
     assert rule["timeouts"] == {"backendRequest": "5s"}
 
 
@@ -195,17 +304,25 @@ def test_weights() -> None:
     canary = make_canary(svc(timeout="15s"))
     assert gatewayapi.routed_spec(canary, V1, 70, 30, False) == {
         "parentRefs": [GATEWAY],
-        "rules": [{
-            "matches": [ROOT],
-            "backendRefs": [backend("podinfo-primary", 70), backend("podinfo-canary", 30)],
-            "timeouts": {"request": "15s"},
-        }],
+        "rules": [
+            {
+                "matches": [ROOT],
+                "backendRefs": [backend("podinfo-primary", 70), backend("podinfo-canary", 30)],
+                "timeouts": {"request": "15s"},
+            }
+        ],
     }
 
 
-AB = {"interval": "1m", "threshold": 5, "iterations": 10,
-      "match": [{"headers": {"x-canary": {"exact": "insider"}}},
-                {"headers": {"cookie": {"regex": "^(.*?;)?(canary=always)(;.*)?$"}}}]}
+AB = {
+    "interval": "1m",
+    "threshold": 5,
+    "iterations": 10,
+    "match": [
+        {"headers": {"x-canary": {"exact": "insider"}}},
+        {"headers": {"cookie": {"regex": "^(.*?;)?(canary=always)(;.*)?$"}}},
+    ],
+}
 
 
 @pytest.mark.parametrize("flavor", [V1, V1BETA1])
@@ -213,19 +330,31 @@ def test_ab_testing(flavor: gatewayapi.Flavor) -> None:
     canary = make_canary(svc(match=[{"uri": {"prefix": "/api"}}]), AB)
     api = {"path": {"type": "PathPrefix", "value": "/api"}}
     insider = {**api, "headers": [{"type": "Exact", "name": "x-canary", "value": "insider"}]}
-    cookie = {**api, "headers": [{"type": "RegularExpression", "name": "cookie",
-                                  "value": "^(.*?;)?(canary=always)(;.*)?$"}]}
+    cookie = {
+        **api,
+        "headers": [
+            {
+                "type": "RegularExpression",
+                "name": "cookie",
+                "value": "^(.*?;)?(canary=always)(;.*)?$",
+            }
+        ],
+    }
     assert gatewayapi.http_route_spec(canary, flavor) == {
         "parentRefs": [GATEWAY],
         "rules": [
-            {"matches": [insider, cookie],
-             "backendRefs": [backend("podinfo-primary", 100), backend("podinfo-canary", 0)]},
+            {
+                "matches": [insider, cookie],
+                "backendRefs": [backend("podinfo-primary", 100), backend("podinfo-canary", 0)],
+            },
             {"matches": [api], "backendRefs": [backend("podinfo-primary", 100)]},
         ],
     }
     assert gatewayapi.routed_spec(canary, flavor, 0, 100, False)["rules"] == [
-        {"matches": [insider, cookie],
-         "backendRefs": [backend("podinfo-primary", 0), backend("podinfo-canary", 100)]},
+        {
+            "matches": [insider, cookie],
+            "backendRefs": [backend("podinfo-primary", 0), backend("podinfo-canary", 100)],
+        },
         {"matches": [api], "backendRefs": [backend("podinfo-primary", 100)]},
     ]
 
@@ -233,8 +362,12 @@ def test_ab_testing(flavor: gatewayapi.Flavor) -> None:
 def test_ab_testing_keeps_filters_and_timeouts_on_both_rules() -> None:
     canary = make_canary(svc(timeout="5s", headers={"request": {"set": {"x-a": "1"}}}), AB)
     rules = gatewayapi.http_route_spec(canary, V1)["rules"]
-    header = [{"type": "RequestHeaderModifier",
-               "requestHeaderModifier": {"set": [{"name": "x-a", "value": "1"}]}}]
+    header = [
+        {
+            "type": "RequestHeaderModifier",
+            "requestHeaderModifier": {"set": [{"name": "x-a", "value": "1"}]},
+        }
+    ]
     assert [r["filters"] for r in rules] == [header, header]
     assert [r["timeouts"] for r in rules] == [{"request": "5s"}, {"request": "5s"}]
 
@@ -246,20 +379,37 @@ def test_blue_green_mirroring() -> None:
     canary = make_canary(svc(), BLUE_GREEN_MIRROR)
     assert gatewayapi.routed_spec(canary, V1, 100, 0, True) == {
         "parentRefs": [GATEWAY],
-        "rules": [{
-            "matches": [ROOT],
-            "filters": [{"type": "RequestMirror", "requestMirror": {"backendRef": {
-                "group": "", "kind": "Service", "name": "podinfo-canary", "port": 9898}}}],
-            "backendRefs": [backend("podinfo-primary", 100), backend("podinfo-canary", 0)],
-        }],
+        "rules": [
+            {
+                "matches": [ROOT],
+                "filters": [
+                    {
+                        "type": "RequestMirror",
+                        "requestMirror": {
+                            "backendRef": {
+                                "group": "",
+                                "kind": "Service",
+                                "name": "podinfo-canary",
+                                "port": 9898,
+                            }
+                        },
+                    }
+                ],
+                "backendRefs": [backend("podinfo-primary", 100), backend("podinfo-canary", 0)],
+            }
+        ],
     }
     # Flagger mirrors only for blue/green (iterations), never for a weighted canary.
     weighted = make_canary(svc(), {"interval": "1m", "threshold": 5, "stepWeight": 10})
     assert "filters" not in gatewayapi.routed_spec(weighted, V1, 100, 0, True)["rules"][0]
 
 
-AFFINITY = {"interval": "1m", "threshold": 5, "stepWeight": 10,
-            "sessionAffinity": {"cookieName": "flagger-cookie", "maxAge": 3600}}
+AFFINITY = {
+    "interval": "1m",
+    "threshold": 5,
+    "stepWeight": 10,
+    "sessionAffinity": {"cookieName": "flagger-cookie", "maxAge": 3600},
+}
 
 
 def test_session_affinity_while_the_canary_has_weight() -> None:
@@ -268,14 +418,21 @@ def test_session_affinity_while_the_canary_has_weight() -> None:
     assert canary.status is not None
     assert canary.status.session_affinity_cookie == "flagger-cookie=abcdefghij"
     assert spec["rules"] == [
-        {"matches": [cookie_match("flagger-cookie", "abcdefghij")],
-         "backendRefs": [backend("podinfo-primary", 0), backend("podinfo-canary", 100)]},
-        {"matches": [ROOT],
-         "backendRefs": [
-             backend("podinfo-primary", 90),
-             backend("podinfo-canary", 10,
-                     filters=[set_cookie("flagger-cookie=abcdefghij; Max-Age=3600")]),
-         ]},
+        {
+            "matches": [cookie_match("flagger-cookie", "abcdefghij")],
+            "backendRefs": [backend("podinfo-primary", 0), backend("podinfo-canary", 100)],
+        },
+        {
+            "matches": [ROOT],
+            "backendRefs": [
+                backend("podinfo-primary", 90),
+                backend(
+                    "podinfo-canary",
+                    10,
+                    filters=[set_cookie("flagger-cookie=abcdefghij; Max-Age=3600")],
+                ),
+            ],
+        },
     ]
     assert gatewayapi.read_routes(canary, V1, {"spec": spec}) == (90, 10, False)
     # the cookie stays for the whole run
@@ -284,25 +441,40 @@ def test_session_affinity_while_the_canary_has_weight() -> None:
 
 
 def test_session_affinity_with_a_primary_cookie() -> None:
-    analysis = {**AFFINITY, "interval": "30s", "sessionAffinity": {
-        "cookieName": "canary-cookie", "primaryCookieName": "primary-cookie"}}
+    analysis = {
+        **AFFINITY,
+        "interval": "30s",
+        "sessionAffinity": {"cookieName": "canary-cookie", "primaryCookieName": "primary-cookie"},
+    }
     canary = make_canary(svc(), analysis)
     values = iter(["canaryxxxx", "primaryxxx"])
     spec = gatewayapi.routed_spec(canary, V1, 60, 40, False, cookie_value=lambda: next(values))
     assert canary.status is not None
     assert canary.status.primary_session_affinity_cookie == "primary-cookie=primaryxxx"
     assert spec["rules"] == [
-        {"matches": [cookie_match("canary-cookie", "canaryxxxx")],
-         "backendRefs": [backend("podinfo-primary", 0), backend("podinfo-canary", 100)]},
-        {"matches": [cookie_match("primary-cookie", "primaryxxx")],
-         "backendRefs": [backend("podinfo-primary", 100), backend("podinfo-canary", 0)]},
-        {"matches": [ROOT],
-         "backendRefs": [
-             backend("podinfo-primary", 60,
-                     filters=[set_cookie("primary-cookie=primaryxxx; Max-Age=30")]),
-             backend("podinfo-canary", 40,
-                     filters=[set_cookie("canary-cookie=canaryxxxx; Max-Age=86400")]),
-         ]},
+        {
+            "matches": [cookie_match("canary-cookie", "canaryxxxx")],
+            "backendRefs": [backend("podinfo-primary", 0), backend("podinfo-canary", 100)],
+        },
+        {
+            "matches": [cookie_match("primary-cookie", "primaryxxx")],
+            "backendRefs": [backend("podinfo-primary", 100), backend("podinfo-canary", 0)],
+        },
+        {
+            "matches": [ROOT],
+            "backendRefs": [
+                backend(
+                    "podinfo-primary",
+                    60,
+                    filters=[set_cookie("primary-cookie=primaryxxx; Max-Age=30")],
+                ),
+                backend(
+                    "podinfo-canary",
+                    40,
+                    filters=[set_cookie("canary-cookie=canaryxxxx; Max-Age=86400")],
+                ),
+            ],
+        },
     ]
     assert gatewayapi.read_routes(canary, V1, {"spec": spec}) == (60, 40, False)
 
@@ -314,11 +486,15 @@ def test_session_affinity_cookie_expires_at_weight_zero() -> None:
     assert canary.status.session_affinity_cookie is None
     assert canary.status.previous_session_affinity_cookie == "flagger-cookie=abcdefghij"
     assert spec["rules"] == [
-        {"matches": [cookie_match("flagger-cookie", "abcdefghij")],
-         "filters": [set_cookie("flagger-cookie=abcdefghij; Max-Age=-1")],
-         "backendRefs": [backend("podinfo-primary", 100), backend("podinfo-canary", 0)]},
-        {"matches": [ROOT],
-         "backendRefs": [backend("podinfo-primary", 100), backend("podinfo-canary", 0)]},
+        {
+            "matches": [cookie_match("flagger-cookie", "abcdefghij")],
+            "filters": [set_cookie("flagger-cookie=abcdefghij; Max-Age=-1")],
+            "backendRefs": [backend("podinfo-primary", 100), backend("podinfo-canary", 0)],
+        },
+        {
+            "matches": [ROOT],
+            "backendRefs": [backend("podinfo-primary", 100), backend("podinfo-canary", 0)],
+        },
     ]
 
 
@@ -339,12 +515,22 @@ def test_read_routes_waits_for_the_parent_to_accept_the_generation() -> None:
     route: dict[str, Any] = {
         "metadata": {"generation": 3},
         "spec": gatewayapi.routed_spec(canary, V1, 80, 20, False),
-        "status": {"parents": [{"parentRef": GATEWAY, "conditions": [
-            {"type": "Accepted", "status": "True", "observedGeneration": 2}]}]},
+        "status": {
+            "parents": [
+                {
+                    "parentRef": GATEWAY,
+                    "conditions": [{"type": "Accepted", "status": "True", "observedGeneration": 2}],
+                }
+            ]
+        },
     }
-    with pytest.raises(_meta.RouterError, match=(
-        r"HTTPRoute podinfo.test parent gateway is not ready \(status: True, observed "
-        r"generation: 2, current generation: 3\)")):
+    with pytest.raises(
+        _meta.RouterError,
+        match=(
+            r"HTTPRoute podinfo.test parent gateway is not ready \(status: True, observed "
+            r"generation: 2, current generation: 3\)"
+        ),
+    ):
         gatewayapi.read_routes(canary, V1, route)
     route["status"]["parents"][0]["conditions"][0]["observedGeneration"] = 3
     assert gatewayapi.read_routes(canary, V1, route) == (80, 20, False)
@@ -397,7 +583,9 @@ def test_spec_change_updates_and_keeps_other_annotations() -> None:
     assert updated["spec"]["hostnames"] == ["b.example.com"]
     # Flagger created it (owned by the Canary): nothing to keep for a revert
     assert updated["metadata"]["annotations"] == {
-        **FLUX_OPT_OUT, "application-networking.k8s.aws/arn": "arn:x"}
+        **FLUX_OPT_OUT,
+        "application-networking.k8s.aws/arn": "arn:x",
+    }
     assert updated["metadata"]["resourceVersion"] == "7"
 
 
@@ -415,10 +603,13 @@ def test_metadata_change_keeps_the_weights() -> None:
 def test_takeover_keeps_the_original_spec() -> None:
     canary = make_canary()
     theirs = {
-        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
         "metadata": {"name": "podinfo", "namespace": "test", "resourceVersion": "1"},
-        "spec": {"parentRefs": [{"name": "gateway"}],
-                 "rules": [{"backendRefs": [{"name": "podinfo", "port": 9898}]}]},
+        "spec": {
+            "parentRefs": [{"name": "gateway"}],
+            "rules": [{"backendRefs": [{"name": "podinfo", "port": 9898}]}],
+        },
     }
     updated = gatewayapi.plan_http_route_update(canary, V1, theirs)
     assert updated is not None
@@ -426,20 +617,25 @@ def test_takeover_keeps_the_original_spec() -> None:
     assert json.loads(kept) == theirs["spec"]
     assert gatewayapi.original_spec(updated) == theirs["spec"]
     # once kept, later updates keep the same original
-    again = gatewayapi.plan_http_route_update(make_canary(svc(hosts=["x.example.com"])), V1,
-                                              updated)
+    again = gatewayapi.plan_http_route_update(
+        make_canary(svc(hosts=["x.example.com"])), V1, updated
+    )
     assert again is not None
     assert again["metadata"]["annotations"][_meta.CONFIG_ANNOTATION] == kept
 
 
 def test_original_spec_from_kubectl() -> None:
-    applied = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
-               "spec": {"parentRefs": [{"name": "gw"}]}}
+    applied = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "spec": {"parentRefs": [{"name": "gw"}]},
+    }
     obj = {"metadata": {"annotations": {_meta.KUBECTL_ANNOTATION: json.dumps(applied)}}}
     assert gatewayapi.original_spec(obj) == {"parentRefs": [{"name": "gw"}]}
     assert gatewayapi.original_spec({"metadata": {}}) is None
-    broken = {"metadata": {"name": "p", "namespace": "t",
-                           "annotations": {_meta.CONFIG_ANNOTATION: "{"}}}
+    broken = {
+        "metadata": {"name": "p", "namespace": "t", "annotations": {_meta.CONFIG_ANNOTATION: "{"}}
+    }
     with pytest.raises(_meta.RouterError, match="failed to unMarshal"):
         gatewayapi.original_spec(broken)
 
@@ -449,8 +645,9 @@ def test_original_spec_from_kubectl() -> None:
 
 def test_gateway_refs_are_required() -> None:
     canary = make_canary({"port": 9898})
-    with pytest.raises(_meta.RouterError,
-                       match=r"canary podinfo\.test: GatewayRefs must be specified"):
+    with pytest.raises(
+        _meta.RouterError, match=r"canary podinfo\.test: GatewayRefs must be specified"
+    ):
         gatewayapi.http_route_spec(canary, V1)
 
 
@@ -464,17 +661,22 @@ def test_gateway_refs_are_required() -> None:
         (svc(corsPolicy={"allowOrigin": ["*"]}), None, r"service.corsPolicy"),
         (svc(mirror=[{"backendRef": {"name": "s", "port": 80}}]), None, r"service.mirror"),
         (svc(), BLUE_GREEN_MIRROR, r"analysis.mirror"),
-        (svc(), {**AFFINITY, "sessionAffinity": {"cookieName": "c", "primaryCookieName": "p"}},
-         r"analysis.sessionAffinity.primaryCookieName"),
+        (
+            svc(),
+            {**AFFINITY, "sessionAffinity": {"cookieName": "c", "primaryCookieName": "p"}},
+            r"analysis.sessionAffinity.primaryCookieName",
+        ),
     ],
 )
 def test_v1beta1_refuses_what_only_v1_writes(
     service: dict[str, Any], analysis: dict[str, Any] | None, feature: str
 ) -> None:
     canary = make_canary(service, analysis)
-    with pytest.raises(gatewayapi.UnsupportedByProvider,
-                       match=rf"canary podinfo.test: provider gatewayapi:v1beta1 does not support "
-                             rf".*\({feature}\); providers that do: gatewayapi:v1"):
+    with pytest.raises(
+        gatewayapi.UnsupportedByProvider,
+        match=rf"canary podinfo.test: provider gatewayapi:v1beta1 does not support "
+        rf".*\({feature}\); providers that do: gatewayapi:v1",
+    ):
         gatewayapi.routed_spec(canary, V1BETA1, 90, 10, False)
     gatewayapi.routed_spec(canary, V1, 90, 10, False)
 
@@ -492,9 +694,11 @@ def test_match_selectors_gateway_api_cannot_express(
     service: dict[str, Any], analysis: dict[str, Any] | None, what: str
 ) -> None:
     canary = make_canary(service, analysis)
-    with pytest.raises(_meta.RouterError,
-                       match=rf"canary podinfo.test: Invalid request matching selectors: Gateway "
-                             rf"API doesn't support the specified {what} matching selector"):
+    with pytest.raises(
+        _meta.RouterError,
+        match=rf"canary podinfo.test: Invalid request matching selectors: Gateway "
+        rf"API doesn't support the specified {what} matching selector",
+    ):
         gatewayapi.http_route_spec(canary, V1)
 
 

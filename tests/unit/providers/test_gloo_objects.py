@@ -32,25 +32,31 @@ FLUX_OPT_OUT = {
 }
 PRIMARY_US = "test-podinfo-primaryupstream-9898"
 CANARY_US = "test-podinfo-canaryupstream-9898"
-SERVICE = {"apiVersion": "v1", "kind": "Service",
-           "metadata": {"name": "podinfo-primary", "namespace": "test"},
-           "spec": {"selector": {"app": "podinfo-primary"}, "ports": [{"port": 9898}]}}
+SERVICE = {
+    "apiVersion": "v1",
+    "kind": "Service",
+    "metadata": {"name": "podinfo-primary", "namespace": "test"},
+    "spec": {"selector": {"app": "podinfo-primary"}, "ports": [{"port": 9898}]},
+}
 
 
-def make_canary(service: dict[str, Any], analysis: dict[str, Any] | None = None,
-                **spec: Any) -> canary_api.Canary:
-    return canary_api.Canary.model_validate({
-        "apiVersion": "flagger.app/v1beta1",
-        "kind": "Canary",
-        "metadata": {"name": "podinfo", "namespace": "test", "uid": "3f1c-uid"},
-        "spec": {
-            "provider": "gloo",
-            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-            "service": service,
-            "analysis": analysis or {"interval": "1m", "threshold": 5, "stepWeight": 10},
-            **spec,
-        },
-    })
+def make_canary(
+    service: dict[str, Any], analysis: dict[str, Any] | None = None, **spec: Any
+) -> canary_api.Canary:
+    return canary_api.Canary.model_validate(
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "Canary",
+            "metadata": {"name": "podinfo", "namespace": "test", "uid": "3f1c-uid"},
+            "spec": {
+                "provider": "gloo",
+                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+                "service": service,
+                "analysis": analysis or {"interval": "1m", "threshold": 5, "stepWeight": 10},
+                **spec,
+            },
+        }
+    )
 
 
 def dest(name: str, weight: int = 0) -> dict[str, Any]:
@@ -67,40 +73,72 @@ def test_upstreams() -> None:
         "apiVersion": "gloo.solo.io/v1",
         "kind": "Upstream",
         "metadata": {"name": PRIMARY_US, "namespace": "test", "ownerReferences": [OWNER]},
-        "spec": {"kube": {"serviceName": "podinfo-primary", "serviceNamespace": "test",
-                          "servicePort": 9898, "selector": {"app": "podinfo-primary"}}},
+        "spec": {
+            "kube": {
+                "serviceName": "podinfo-primary",
+                "serviceNamespace": "test",
+                "servicePort": 9898,
+                "selector": {"app": "podinfo-primary"},
+            }
+        },
     }
 
 
 def test_upstream_from_a_template() -> None:
-    canary = make_canary({"port": 9898}, upstreamRef={
-        "apiVersion": "gloo.solo.io/v1", "kind": "Upstream", "name": "config",
-        "namespace": "gloo"})
-    template = {"spec": {
-        "labels": {"app.kubernetes.io/name": "podinfo", "team": "a",
-                   "kustomize.toolkit.fluxcd.io/name": "x"},
-        "connectionConfig": {"maxRequestsPerConnection": 10},
-        "loadBalancerConfig": {"roundRobin": {}},
-        "useHttp2": True,
-        "httpProxyHostName": "proxy.example.com",
-        "static": {"hosts": [{"addr": "ignored"}]},
-    }}
-    assert gloo.upstream(canary, CANARY_US, SERVICE, template,
-                         include_label_prefixes=("app.kubernetes.io", "kustomize")) == {
-        "apiVersion": "gloo.solo.io/v1",
-        "kind": "Upstream",
-        "metadata": {"name": CANARY_US, "namespace": "test",
-                     "labels": {"app.kubernetes.io/name": "podinfo"},
-                     "ownerReferences": [OWNER]},
+    canary = make_canary(
+        {"port": 9898},
+        upstreamRef={
+            "apiVersion": "gloo.solo.io/v1",
+            "kind": "Upstream",
+            "name": "config",
+            "namespace": "gloo",
+        },
+    )
+    template = {
         "spec": {
-            "labels": {"app.kubernetes.io/name": "podinfo", "team": "a",
-                       "kustomize.toolkit.fluxcd.io/name": "x"},
+            "labels": {
+                "app.kubernetes.io/name": "podinfo",
+                "team": "a",
+                "kustomize.toolkit.fluxcd.io/name": "x",
+            },
             "connectionConfig": {"maxRequestsPerConnection": 10},
             "loadBalancerConfig": {"roundRobin": {}},
             "useHttp2": True,
             "httpProxyHostName": "proxy.example.com",
-            "kube": {"serviceName": "podinfo-primary", "serviceNamespace": "test",
-                     "servicePort": 9898, "selector": {"app": "podinfo-primary"}},
+            "static": {"hosts": [{"addr": "ignored"}]},
+        }
+    }
+    assert gloo.upstream(
+        canary,
+        CANARY_US,
+        SERVICE,
+        template,
+        include_label_prefixes=("app.kubernetes.io", "kustomize"),
+    ) == {
+        "apiVersion": "gloo.solo.io/v1",
+        "kind": "Upstream",
+        "metadata": {
+            "name": CANARY_US,
+            "namespace": "test",
+            "labels": {"app.kubernetes.io/name": "podinfo"},
+            "ownerReferences": [OWNER],
+        },
+        "spec": {
+            "labels": {
+                "app.kubernetes.io/name": "podinfo",
+                "team": "a",
+                "kustomize.toolkit.fluxcd.io/name": "x",
+            },
+            "connectionConfig": {"maxRequestsPerConnection": 10},
+            "loadBalancerConfig": {"roundRobin": {}},
+            "useHttp2": True,
+            "httpProxyHostName": "proxy.example.com",
+            "kube": {
+                "serviceName": "podinfo-primary",
+                "serviceNamespace": "test",
+                "servicePort": 9898,
+                "selector": {"app": "podinfo-primary"},
+            },
         },
     }
     assert gloo.include_labels_by_prefix({"a": "1", "b": "2"}, ("",)) == {}
@@ -112,33 +150,62 @@ def test_route_table_for_a_canary() -> None:
     assert gloo.route_table(canary) == {
         "apiVersion": "gateway.solo.io/v1",
         "kind": "RouteTable",
-        "metadata": {"name": "podinfo", "namespace": "test",
-                     "annotations": {"note": "x", **FLUX_OPT_OUT},
-                     "ownerReferences": [OWNER]},
-        "spec": {"routes": [{
-            "inheritablePathMatchers": True,
-            "routeAction": {"multi": {"destinations": [dest(PRIMARY_US, 100), dest(CANARY_US)]}},
-        }]},
+        "metadata": {
+            "name": "podinfo",
+            "namespace": "test",
+            "annotations": {"note": "x", **FLUX_OPT_OUT},
+            "ownerReferences": [OWNER],
+        },
+        "spec": {
+            "routes": [
+                {
+                    "inheritablePathMatchers": True,
+                    "routeAction": {
+                        "multi": {"destinations": [dest(PRIMARY_US, 100), dest(CANARY_US)]}
+                    },
+                }
+            ]
+        },
     }
     spec = gloo.route_table_spec(canary, 75, 25)
     assert spec["routes"][0]["routeAction"]["multi"]["destinations"] == [
-        dest(PRIMARY_US, 75), dest(CANARY_US, 25)]
+        dest(PRIMARY_US, 75),
+        dest(CANARY_US, 25),
+    ]
     assert gloo.read_routes(canary, spec) == (75, 25, False)
 
 
 def test_ab_matchers() -> None:
-    canary = make_canary({"port": 9898}, {
-        "interval": "1m", "threshold": 5, "iterations": 10,
-        "match": [{"headers": {"x-canary": {"exact": "insider"}}},
-                  {"headers": {"user-agent": {"regex": ".*Firefox.*"}}}]})
-    assert gloo.route_table_spec(canary, 0, 100) == {"routes": [{
-        "matchers": [{"headers": [
-            {"name": "x-canary", "value": "insider"},
-            {"name": "user-agent", "value": ".*Firefox.*", "regex": True},
-        ]}],
-        "inheritablePathMatchers": True,
-        "routeAction": {"multi": {"destinations": [dest(PRIMARY_US), dest(CANARY_US, 100)]}},
-    }]}
+    canary = make_canary(
+        {"port": 9898},
+        {
+            "interval": "1m",
+            "threshold": 5,
+            "iterations": 10,
+            "match": [
+                {"headers": {"x-canary": {"exact": "insider"}}},
+                {"headers": {"user-agent": {"regex": ".*Firefox.*"}}},
+            ],
+        },
+    )
+    assert gloo.route_table_spec(canary, 0, 100) == {
+        "routes": [
+            {
+                "matchers": [
+                    {
+                        "headers": [
+                            {"name": "x-canary", "value": "insider"},
+                            {"name": "user-agent", "value": ".*Firefox.*", "regex": True},
+                        ]
+                    }
+                ],
+                "inheritablePathMatchers": True,
+                "routeAction": {
+                    "multi": {"destinations": [dest(PRIMARY_US), dest(CANARY_US, 100)]}
+                },
+            }
+        ]
+    }
 
 
 def test_blue_green_and_errors() -> None:
@@ -152,32 +219,57 @@ def test_update_plan_and_takeover() -> None:
     canary = make_canary({"port": 9898})
     live = {**gloo.route_table(canary), "spec": gloo.route_table_spec(canary, 60, 40)}
     assert gloo.plan_route_table_update(canary, live) is None
-    ab = make_canary({"port": 9898}, {"interval": "1m", "threshold": 5, "iterations": 10,
-                                      "match": [{"headers": {"x": {"exact": "1"}}}]})
+    ab = make_canary(
+        {"port": 9898},
+        {
+            "interval": "1m",
+            "threshold": 5,
+            "iterations": 10,
+            "match": [{"headers": {"x": {"exact": "1"}}}],
+        },
+    )
     updated = gloo.plan_route_table_update(ab, live)
     assert updated is not None and updated["spec"]["routes"][0]["matchers"]
     assert gloo.read_routes(ab, updated["spec"]) == (60, 40, False)
     assert _meta.CONFIG_ANNOTATION not in updated["metadata"]["annotations"]
 
-    users = {"apiVersion": "gateway.solo.io/v1", "kind": "RouteTable",
-             "metadata": {"name": "podinfo", "namespace": "test"},
-             "spec": {"routes": [{"routeAction": {"single": {"upstream": {"name": "x"}}}}]}}
+    users = {
+        "apiVersion": "gateway.solo.io/v1",
+        "kind": "RouteTable",
+        "metadata": {"name": "podinfo", "namespace": "test"},
+        "spec": {"routes": [{"routeAction": {"single": {"upstream": {"name": "x"}}}}]},
+    }
     taken = gloo.plan_route_table_update(canary, users)
     assert taken is not None and taken["spec"] == gloo.route_table_spec(canary)
     assert json.loads(taken["metadata"]["annotations"][_meta.CONFIG_ANNOTATION]) == users["spec"]
     assert gloo.original_spec(taken) == users["spec"]
 
 
-@pytest.mark.parametrize(("analysis", "feature"), [
-    ({"interval": "1m", "threshold": 5, "iterations": 10,
-      "match": [{"headers": {"x": {"prefix": "a"}}}]},
-     "prefix header matches (analysis.match[0].headers.x.prefix); providers that do: istio, "
-     "appmesh, appmesh:v1beta2, contour, gatewayapi:v1, gatewayapi:v1beta1"),
-    ({"interval": "1m", "threshold": 5, "stepWeight": 10,
-      "sessionAffinity": {"cookieName": "c"}},
-     "session affinity (analysis.sessionAffinity); providers that do: istio, gatewayapi:v1, "
-     "gatewayapi:v1beta1"),
-])
+@pytest.mark.parametrize(
+    ("analysis", "feature"),
+    [
+        (
+            {
+                "interval": "1m",
+                "threshold": 5,
+                "iterations": 10,
+                "match": [{"headers": {"x": {"prefix": "a"}}}],
+            },
+            "prefix header matches (analysis.match[0].headers.x.prefix); providers that do: istio, "
+            "appmesh, appmesh:v1beta2, contour, gatewayapi:v1, gatewayapi:v1beta1",
+        ),
+        (
+            {
+                "interval": "1m",
+                "threshold": 5,
+                "stepWeight": 10,
+                "sessionAffinity": {"cookieName": "c"},
+            },
+            "session affinity (analysis.sessionAffinity); providers that do: istio, gatewayapi:v1, "
+            "gatewayapi:v1beta1",
+        ),
+    ],
+)
 def test_unsupported_features(analysis: dict[str, Any], feature: str) -> None:
     with pytest.raises(gloo.UnsupportedFeature) as caught:
         gloo.check_supported(make_canary({"port": 9898}, analysis))

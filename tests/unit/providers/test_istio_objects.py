@@ -93,10 +93,16 @@ FULL_SERVICE: dict[str, Any] = {
     "rewrite": {"uri": "/"},
     "timeout": "30s",
     "retries": {"attempts": 3, "perTryTimeout": "1s", "retryOn": "gateway-error"},
-    "headers": {"request": {"add": {"x-some-header": "value"}},
-                "response": {"remove": ["x-envoy-upstream-service-time"]}},
-    "corsPolicy": {"allowOrigins": [{"exact": "example.com"}], "allowMethods": ["GET"],
-                   "allowCredentials": False, "maxAge": "24h"},
+    "headers": {
+        "request": {"add": {"x-some-header": "value"}},
+        "response": {"remove": ["x-envoy-upstream-service-time"]},
+    },
+    "corsPolicy": {
+        "allowOrigins": [{"exact": "example.com"}],
+        "allowMethods": ["GET"],
+        "allowCredentials": False,
+        "maxAge": "24h",
+    },
     "trafficPolicy": {"tls": {"mode": "ISTIO_MUTUAL"}},
     "apex": {"labels": {"team": "web"}, "annotations": {"note": "apex"}},
 }
@@ -105,10 +111,15 @@ FULL_ROUTE: dict[str, Any] = {
     "rewrite": {"uri": "/"},
     "timeout": "30s",
     "retries": {"attempts": 3, "perTryTimeout": "1s", "retryOn": "gateway-error"},
-    "corsPolicy": {"allowOrigins": [{"exact": "example.com"}], "allowMethods": ["GET"],
-                   "maxAge": "24h"},
-    "headers": {"request": {"add": {"x-some-header": "value"}},
-                "response": {"remove": ["x-envoy-upstream-service-time"]}},
+    "corsPolicy": {
+        "allowOrigins": [{"exact": "example.com"}],
+        "allowMethods": ["GET"],
+        "maxAge": "24h",
+    },
+    "headers": {
+        "request": {"add": {"x-some-header": "value"}},
+        "response": {"remove": ["x-envoy-upstream-service-time"]},
+    },
 }
 PORT = {"number": 9898}
 
@@ -134,13 +145,15 @@ def test_every_routing_option() -> None:
         "spec": {
             "hosts": ["app.example.com", "frontend"],
             "gateways": ["public-gateway.istio-system.svc.cluster.local"],
-            "http": [{
-                **FULL_ROUTE,
-                "route": [
-                    {"destination": {"host": "frontend-primary", "port": PORT}, "weight": 100},
-                    {"destination": {"host": "frontend-canary", "port": PORT}, "weight": 0},
-                ],
-            }],
+            "http": [
+                {
+                    **FULL_ROUTE,
+                    "route": [
+                        {"destination": {"host": "frontend-primary", "port": PORT}, "weight": 100},
+                        {"destination": {"host": "frontend-canary", "port": PORT}, "weight": 0},
+                    ],
+                }
+            ],
         },
     }
 
@@ -148,22 +161,29 @@ def test_every_routing_option() -> None:
 def test_ab_testing() -> None:
     canary = make_canary(
         {"port": 9898, "match": [{"uri": {"prefix": "/api"}}]},
-        {"interval": "1m", "threshold": 5, "iterations": 10,
-         "match": [{"headers": {"x-canary": {"exact": "insider"}}},
-                   {"headers": {"cookie": {"regex": "^(.*?;)?(canary=always)(;.*)?$"}}}]},
+        {
+            "interval": "1m",
+            "threshold": 5,
+            "iterations": 10,
+            "match": [
+                {"headers": {"x-canary": {"exact": "insider"}}},
+                {"headers": {"cookie": {"regex": "^(.*?;)?(canary=always)(;.*)?$"}}},
+            ],
+        },
     )
     ab_match = [
         {"uri": {"prefix": "/api"}, "headers": {"x-canary": {"exact": "insider"}}},
-        {"uri": {"prefix": "/api"},
-         "headers": {"cookie": {"regex": "^(.*?;)?(canary=always)(;.*)?$"}}},
+        {
+            "uri": {"prefix": "/api"},
+            "headers": {"cookie": {"regex": "^(.*?;)?(canary=always)(;.*)?$"}},
+        },
     ]
     spec = istio.virtual_service_spec(canary)
     assert spec == {
         "hosts": ["podinfo"],
         "gateways": ["mesh"],
         "http": [
-            {"match": ab_match,
-             "route": [dest("podinfo-primary", 100), dest("podinfo-canary", 0)]},
+            {"match": ab_match, "route": [dest("podinfo-primary", 100), dest("podinfo-canary", 0)]},
             {"match": [{"uri": {"prefix": "/api"}}], "route": [dest("podinfo-primary", 100)]},
         ],
     }
@@ -171,54 +191,75 @@ def test_ab_testing() -> None:
         "hosts": ["podinfo"],
         "gateways": ["mesh"],
         "http": [
-            {"match": ab_match,
-             "route": [dest("podinfo-primary", 0), dest("podinfo-canary", 100)]},
+            {"match": ab_match, "route": [dest("podinfo-primary", 0), dest("podinfo-canary", 100)]},
             {"match": [{"uri": {"prefix": "/api"}}], "route": [dest("podinfo-primary", 0)]},
         ],
     }
     assert istio.read_routes(canary, istio.routed_spec(canary, spec, 0, 100, False)) == (
-        0, 100, False)
+        0,
+        100,
+        False,
+    )
 
 
 def test_mirroring() -> None:
-    canary = make_canary({"port": 9898},
-                         {"interval": "1m", "threshold": 5, "iterations": 10, "mirror": True,
-                          "mirrorWeight": 50})
+    canary = make_canary(
+        {"port": 9898},
+        {"interval": "1m", "threshold": 5, "iterations": 10, "mirror": True, "mirrorWeight": 50},
+    )
     routed = istio.routed_spec(canary, istio.virtual_service_spec(canary), 100, 0, True)
     assert routed == {
         "hosts": ["podinfo"],
         "gateways": ["mesh"],
-        "http": [{
-            "route": [dest("podinfo-primary", 100), dest("podinfo-canary", 0)],
-            "mirror": {"host": "podinfo-canary"},
-            "mirrorPercentage": {"value": 50},
-        }],
+        "http": [
+            {
+                "route": [dest("podinfo-primary", 100), dest("podinfo-canary", 0)],
+                "mirror": {"host": "podinfo-canary"},
+                "mirrorPercentage": {"value": 50},
+            }
+        ],
     }
     assert istio.read_routes(canary, routed) == (100, 0, True)
 
 
-AFFINITY = {"interval": "1m", "threshold": 5, "stepWeight": 10,
-            "sessionAffinity": {"cookieName": "flagger-cookie", "maxAge": 21600}}
+AFFINITY = {
+    "interval": "1m",
+    "threshold": 5,
+    "stepWeight": 10,
+    "sessionAffinity": {"cookieName": "flagger-cookie", "maxAge": 21600},
+}
 
 
 def test_session_affinity_while_the_canary_gets_traffic() -> None:
     canary = make_canary({"port": 9898}, AFFINITY)
-    routed = istio.routed_spec(canary, istio.virtual_service_spec(canary), 90, 10, False,
-                               cookie_value=lambda: "abcdefghij")
+    routed = istio.routed_spec(
+        canary, istio.virtual_service_spec(canary), 90, 10, False, cookie_value=lambda: "abcdefghij"
+    )
     assert canary.status is not None
     assert canary.status.session_affinity_cookie == "flagger-cookie=abcdefghij"
     assert routed == {
         "hosts": ["podinfo"],
         "gateways": ["mesh"],
         "http": [
-            {"name": "sticky-route",
-             "match": [{"headers": {"Cookie": {"regex": ".*flagger-cookie.*abcdefghij.*"}}}],
-             "route": [dest("podinfo-primary", 0), dest("podinfo-canary", 100)]},
-            {"route": [
-                dest("podinfo-primary", 90),
-                dest("podinfo-canary", 10, headers={"response": {"add": {
-                    "Set-Cookie": "flagger-cookie=abcdefghij; Max-Age=21600"}}}),
-            ]},
+            {
+                "name": "sticky-route",
+                "match": [{"headers": {"Cookie": {"regex": ".*flagger-cookie.*abcdefghij.*"}}}],
+                "route": [dest("podinfo-primary", 0), dest("podinfo-canary", 100)],
+            },
+            {
+                "route": [
+                    dest("podinfo-primary", 90),
+                    dest(
+                        "podinfo-canary",
+                        10,
+                        headers={
+                            "response": {
+                                "add": {"Set-Cookie": "flagger-cookie=abcdefghij; Max-Age=21600"}
+                            }
+                        },
+                    ),
+                ]
+            },
         ],
     }
     assert istio.read_routes(canary, routed) == (90, 10, False)
@@ -228,8 +269,9 @@ def test_session_affinity_while_the_canary_gets_traffic() -> None:
 
 
 def test_session_affinity_expires_the_cookie_at_weight_zero() -> None:
-    canary = make_canary({"port": 9898}, AFFINITY,
-                         sessionAffinityCookie="flagger-cookie=abcdefghij")
+    canary = make_canary(
+        {"port": 9898}, AFFINITY, sessionAffinityCookie="flagger-cookie=abcdefghij"
+    )
     routed = istio.routed_spec(canary, istio.virtual_service_spec(canary), 100, 0, False)
     assert canary.status is not None
     assert canary.status.session_affinity_cookie is None
@@ -238,38 +280,67 @@ def test_session_affinity_expires_the_cookie_at_weight_zero() -> None:
         "hosts": ["podinfo"],
         "gateways": ["mesh"],
         "http": [
-            {"name": "sticky-route",
-             "match": [{"headers": {"Cookie": {"regex": ".*flagger-cookie.*abcdefghij.*"}}}],
-             "route": [dest("podinfo-primary", 100), dest("podinfo-canary", 0)],
-             "headers": {"response": {"add": {
-                 "Set-Cookie": "flagger-cookie=abcdefghij; Max-Age=-1"}}}},
+            {
+                "name": "sticky-route",
+                "match": [{"headers": {"Cookie": {"regex": ".*flagger-cookie.*abcdefghij.*"}}}],
+                "route": [dest("podinfo-primary", 100), dest("podinfo-canary", 0)],
+                "headers": {
+                    "response": {"add": {"Set-Cookie": "flagger-cookie=abcdefghij; Max-Age=-1"}}
+                },
+            },
             {"route": [dest("podinfo-primary", 100), dest("podinfo-canary", 0)]},
         ],
     }
 
 
 def test_session_affinity_cookie_attributes_and_primary_cookie() -> None:
-    analysis = {**AFFINITY, "sessionAffinity": {
-        "cookieName": "canary", "primaryCookieName": "primary", "domain": "example.com",
-        "httpOnly": True, "path": "/", "sameSite": "Strict", "secure": True}}
+    analysis = {
+        **AFFINITY,
+        "sessionAffinity": {
+            "cookieName": "canary",
+            "primaryCookieName": "primary",
+            "domain": "example.com",
+            "httpOnly": True,
+            "path": "/",
+            "sameSite": "Strict",
+            "secure": True,
+        },
+    }
     canary = make_canary({"port": 9898}, analysis)
     values = iter(["cccccccccc", "pppppppppp"])
-    routed = istio.routed_spec(canary, istio.virtual_service_spec(canary), 70, 30, False,
-                               cookie_value=lambda: next(values))
+    routed = istio.routed_spec(
+        canary, istio.virtual_service_spec(canary), 70, 30, False, cookie_value=lambda: next(values)
+    )
     attributes = "Max-Age=86400; Domain=example.com; HttpOnly; Path=/; SameSite=Strict; Secure"
     assert routed["http"] == [
-        {"name": "sticky-route",
-         "match": [{"headers": {"Cookie": {"regex": ".*canary.*cccccccccc.*"}}}],
-         "route": [dest("podinfo-primary", 0), dest("podinfo-canary", 100)]},
-        {"name": "sticky-route-primary",
-         "match": [{"headers": {"Cookie": {"regex": ".*primary.*pppppppppp.*"}}}],
-         "route": [dest("podinfo-primary", 100), dest("podinfo-canary", 0)]},
-        {"route": [
-            dest("podinfo-primary", 70, headers={"response": {"add": {
-                "Set-Cookie": f"primary=pppppppppp; {attributes}"}}}),
-            dest("podinfo-canary", 30, headers={"response": {"add": {
-                "Set-Cookie": f"canary=cccccccccc; {attributes}"}}}),
-        ]},
+        {
+            "name": "sticky-route",
+            "match": [{"headers": {"Cookie": {"regex": ".*canary.*cccccccccc.*"}}}],
+            "route": [dest("podinfo-primary", 0), dest("podinfo-canary", 100)],
+        },
+        {
+            "name": "sticky-route-primary",
+            "match": [{"headers": {"Cookie": {"regex": ".*primary.*pppppppppp.*"}}}],
+            "route": [dest("podinfo-primary", 100), dest("podinfo-canary", 0)],
+        },
+        {
+            "route": [
+                dest(
+                    "podinfo-primary",
+                    70,
+                    headers={
+                        "response": {"add": {"Set-Cookie": f"primary=pppppppppp; {attributes}"}}
+                    },
+                ),
+                dest(
+                    "podinfo-canary",
+                    30,
+                    headers={
+                        "response": {"add": {"Set-Cookie": f"canary=cccccccccc; {attributes}"}}
+                    },
+                ),
+            ]
+        },
     ]
     assert istio.read_routes(canary, routed) == (70, 30, False)
 
@@ -287,15 +358,20 @@ def test_delegation() -> None:
         },
         "spec": {
             "hosts": [],
-            "http": [{"route": [
-                {"destination": {"host": "podinfo-primary", "port": PORT}, "weight": 100},
-                {"destination": {"host": "podinfo-canary", "port": PORT}, "weight": 0},
-            ]}],
+            "http": [
+                {
+                    "route": [
+                        {"destination": {"host": "podinfo-primary", "port": PORT}, "weight": 100},
+                        {"destination": {"host": "podinfo-canary", "port": PORT}, "weight": 0},
+                    ]
+                }
+            ],
         },
     }
     with pytest.raises(_meta.RouterError, match="cannot have hosts and gateways"):
-        istio.virtual_service(make_canary({"port": 9898, "delegation": True,
-                                           "hosts": ["a.example.com"]}))
+        istio.virtual_service(
+            make_canary({"port": 9898, "delegation": True, "hosts": ["a.example.com"]})
+        )
 
 
 def test_tcp() -> None:
@@ -304,12 +380,20 @@ def test_tcp() -> None:
     assert spec == {
         "hosts": ["podinfo"],
         "gateways": ["mesh"],
-        "tcp": [{"match": [{"port": 6379}],
-                 "route": [dest("podinfo-primary", 100), dest("podinfo-canary", 0)]}],
+        "tcp": [
+            {
+                "match": [{"port": 6379}],
+                "route": [dest("podinfo-primary", 100), dest("podinfo-canary", 0)],
+            }
+        ],
     }
     routed = istio.routed_spec(canary, spec, 60, 40, True)
-    assert routed["tcp"] == [{"match": [{"port": 6379}],
-                              "route": [dest("podinfo-primary", 60), dest("podinfo-canary", 40)]}]
+    assert routed["tcp"] == [
+        {
+            "match": [{"port": 6379}],
+            "route": [dest("podinfo-primary", 60), dest("podinfo-canary", 40)],
+        }
+    ]
     assert istio.read_routes(canary, routed) == (60, 40, False)
 
 
@@ -338,8 +422,9 @@ def test_update_plan_takes_over_and_keeps_the_original_spec() -> None:
         "metadata": {"name": "podinfo", "namespace": "test", "resourceVersion": "4"},
         "spec": {"hosts": ["podinfo"], "http": [{"route": [dest("podinfo", 100)]}]},
     }
-    original = ('{"hosts":["podinfo"],"http":[{"route":[{"destination":{"host":"podinfo"},'
-                '"weight":100}]}]}')
+    original = (
+        '{"hosts":["podinfo"],"http":[{"route":[{"destination":{"host":"podinfo"},"weight":100}]}]}'
+    )
     updated = istio.plan_virtual_service_update(canary, users)
     assert updated == {
         "apiVersion": "networking.istio.io/v1beta1",
@@ -349,14 +434,20 @@ def test_update_plan_takes_over_and_keeps_the_original_spec() -> None:
             "namespace": "test",
             "resourceVersion": "4",
             "labels": {},
-            "annotations": {**FLUX_OPT_OUT, "flagger.kubernetes.io/original-configuration":
-                            original},
+            "annotations": {
+                **FLUX_OPT_OUT,
+                "flagger.kubernetes.io/original-configuration": original,
+            },
         },
         "spec": {
             "hosts": ["podinfo"],
             "gateways": ["mesh"],
-            "http": [{"route": [dest("podinfo-primary", 100), dest("podinfo-canary", 0)],
-                      "timeout": "5s"}],
+            "http": [
+                {
+                    "route": [dest("podinfo-primary", 100), dest("podinfo-canary", 0)],
+                    "timeout": "5s",
+                }
+            ],
         },
     }
     assert istio.original_spec(updated) == users["spec"]
@@ -367,13 +458,24 @@ def test_update_plan_takes_over_and_keeps_the_original_spec() -> None:
 
 
 def test_original_spec_prefers_kubectl_last_applied() -> None:
-    applied = {"apiVersion": "networking.istio.io/v1beta1", "kind": "VirtualService",
-               "metadata": {"name": "podinfo"}, "spec": {"hosts": ["podinfo"]}}
-    obj = {"metadata": {"name": "podinfo", "annotations": {
-        _meta.KUBECTL_ANNOTATION: json.dumps(applied),
-        _meta.CONFIG_ANNOTATION: '{"hosts":["other"]}'}}}
+    applied = {
+        "apiVersion": "networking.istio.io/v1beta1",
+        "kind": "VirtualService",
+        "metadata": {"name": "podinfo"},
+        "spec": {"hosts": ["podinfo"]},
+    }
+    obj = {
+        "metadata": {
+            "name": "podinfo",
+            "annotations": {
+                _meta.KUBECTL_ANNOTATION: json.dumps(applied),
+                _meta.CONFIG_ANNOTATION: '{"hosts":["other"]}',
+            },
+        }
+    }
     assert istio.original_spec(obj) == {"hosts": ["podinfo"]}
     assert istio.original_spec({"metadata": {"name": "podinfo"}}) is None
     with pytest.raises(_meta.RouterError, match="failed to unMarshal"):
-        istio.original_spec({"metadata": {"name": "p", "annotations": {
-            _meta.CONFIG_ANNOTATION: "not json"}}})
+        istio.original_spec(
+            {"metadata": {"name": "p", "annotations": {_meta.CONFIG_ANNOTATION: "not json"}}}
+        )

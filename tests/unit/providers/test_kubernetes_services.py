@@ -84,21 +84,28 @@ def test_default_services() -> None:
 
 
 def test_every_service_option() -> None:
-    canary = make_canary({
-        "name": "frontend",
-        "port": 80,
-        "portName": "http-web",
-        "targetPort": "web",
-        "appProtocol": "http",
-        "headless": True,
-        "trafficDistribution": "PreferClose",
-        "portDiscovery": True,
-        "primary": {"labels": {"tier": "web"}, "annotations": {"team": "a"}},
-    })
-    target = kubernetes.TargetSelector("app.kubernetes.io/name", "web", {"metrics": 9797,
-                                                                         "grpc": 9999})
+    canary = make_canary(
+        {
+            "name": "frontend",
+            "port": 80,
+            "portName": "http-web",
+            "targetPort": "web",
+            "appProtocol": "http",
+            "headless": True,
+            "trafficDistribution": "PreferClose",
+            "portDiscovery": True,
+            "primary": {"labels": {"tier": "web"}, "annotations": {"team": "a"}},
+        }
+    )
+    target = kubernetes.TargetSelector(
+        "app.kubernetes.io/name", "web", {"metrics": 9797, "grpc": 9999}
+    )
     primary = kubernetes.build_service(
-        canary, "frontend-primary", "web-primary", canary.spec.service.primary, target  # type: ignore[union-attr]
+        canary,
+        "frontend-primary",
+        "web-primary",
+        canary.spec.service.primary,
+        target,  # type: ignore[union-attr]
     )
     assert primary == {
         "apiVersion": "v1",
@@ -116,8 +123,13 @@ def test_every_service_option() -> None:
             "trafficDistribution": "PreferClose",
             "selector": {"app.kubernetes.io/name": "web-primary"},
             "ports": [
-                {"name": "http-web", "protocol": "TCP", "port": 80, "targetPort": "web",
-                 "appProtocol": "http"},
+                {
+                    "name": "http-web",
+                    "protocol": "TCP",
+                    "port": 80,
+                    "targetPort": "web",
+                    "appProtocol": "http",
+                },
                 {"name": "metrics", "protocol": "TCP", "port": 9797, "targetPort": 9797},
                 {"name": "grpc", "protocol": "TCP", "port": 9999, "targetPort": 9999},
             ],
@@ -127,20 +139,29 @@ def test_every_service_option() -> None:
 
 def test_port_discovery_skips_sidecars_and_the_routed_port() -> None:
     containers: list[dict[str, Any]] = [
-        {"name": "app", "ports": [{"containerPort": 9898, "name": "http"},
-                                  {"containerPort": 9797, "name": "metrics"},
-                                  {"containerPort": 7070}]},
+        {
+            "name": "app",
+            "ports": [
+                {"containerPort": 9898, "name": "http"},
+                {"containerPort": 9797, "name": "metrics"},
+                {"containerPort": 7070},
+            ],
+        },
         {"name": "istio-proxy", "ports": [{"containerPort": 15090, "name": "http-envoy-prom"}]},
         {"name": "envoy", "ports": [{"containerPort": 9901}]},
         {"name": "worker", "ports": [{"containerPort": 8081}]},
     ]
     by_port = make_canary({"port": 9898, "portDiscovery": True})
     assert kubernetes.discover_ports(by_port, containers) == {
-        "metrics": 9797, "tcp-app-2": 7070, "tcp-worker-0": 8081,
+        "metrics": 9797,
+        "tcp-app-2": 7070,
+        "tcp-worker-0": 8081,
     }
     by_name = make_canary({"port": 80, "targetPort": "metrics", "portDiscovery": True})
     assert kubernetes.discover_ports(by_name, containers) == {
-        "http": 9898, "tcp-app-2": 7070, "tcp-worker-0": 8081,
+        "http": 9898,
+        "tcp-app-2": 7070,
+        "tcp-worker-0": 8081,
     }
 
 
@@ -174,49 +195,71 @@ def test_changed_port_updates_ports_and_keeps_node_ports() -> None:
 
 def test_taken_over_apex_gets_selector_and_ports_but_keeps_its_metadata() -> None:
     canary = make_canary({"port": 9898, "apex": {"labels": {"x": "y"}}})
-    desired = kubernetes.build_service(canary, "podinfo", "podinfo-primary",
-                                       canary.spec.service.apex, TARGET)  # type: ignore[union-attr]
+    desired = kubernetes.build_service(
+        canary, "podinfo", "podinfo-primary", canary.spec.service.apex, TARGET
+    )  # type: ignore[union-attr]
     users: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": {"name": "podinfo", "namespace": "test", "resourceVersion": "3",
-                     "labels": {"app": "podinfo", "owner": "me"},
-                     "annotations": {"note": "mine"}},
-        "spec": {"type": "ClusterIP", "clusterIP": "10.0.0.9", "selector": {"app": "podinfo"},
-                 "ports": [{"name": "http", "protocol": "TCP", "port": 9898,
-                            "targetPort": 9898}]},
+        "metadata": {
+            "name": "podinfo",
+            "namespace": "test",
+            "resourceVersion": "3",
+            "labels": {"app": "podinfo", "owner": "me"},
+            "annotations": {"note": "mine"},
+        },
+        "spec": {
+            "type": "ClusterIP",
+            "clusterIP": "10.0.0.9",
+            "selector": {"app": "podinfo"},
+            "ports": [{"name": "http", "protocol": "TCP", "port": 9898, "targetPort": 9898}],
+        },
     }
     assert kubernetes.plan_service_update(canary, desired, users, TARGET) == {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": {"name": "podinfo", "namespace": "test", "resourceVersion": "3",
-                     "labels": {"app": "podinfo", "owner": "me"},
-                     "annotations": {"note": "mine", **FLUX_OPT_OUT}},
-        "spec": {"type": "ClusterIP", "clusterIP": "10.0.0.9",
-                 "selector": {"app": "podinfo-primary"},
-                 "ports": [{"name": "http", "protocol": "TCP", "port": 9898,
-                            "targetPort": 9898}]},
+        "metadata": {
+            "name": "podinfo",
+            "namespace": "test",
+            "resourceVersion": "3",
+            "labels": {"app": "podinfo", "owner": "me"},
+            "annotations": {"note": "mine", **FLUX_OPT_OUT},
+        },
+        "spec": {
+            "type": "ClusterIP",
+            "clusterIP": "10.0.0.9",
+            "selector": {"app": "podinfo-primary"},
+            "ports": [{"name": "http", "protocol": "TCP", "port": 9898, "targetPort": 9898}],
+        },
     }
 
 
 def test_owned_service_metadata_follows_the_spec_except_unmanaged_keys() -> None:
-    canary = make_canary({
-        "port": 9898,
-        "canary": {"labels": {"tier": "web"}, "annotations": {"a": "2"}},
-        "unmanagedMetadata": {"annotations": ["cloud.example.com/lb"], "labels": ["injected"]},
-    })
-    desired = kubernetes.build_service(canary, "podinfo-canary", "podinfo",
-                                       canary.spec.service.canary, TARGET)  # type: ignore[union-attr]
+    canary = make_canary(
+        {
+            "port": 9898,
+            "canary": {"labels": {"tier": "web"}, "annotations": {"a": "2"}},
+            "unmanagedMetadata": {"annotations": ["cloud.example.com/lb"], "labels": ["injected"]},
+        }
+    )
+    desired = kubernetes.build_service(
+        canary, "podinfo-canary", "podinfo", canary.spec.service.canary, TARGET
+    )  # type: ignore[union-attr]
     live = _live(desired)
     live["metadata"]["labels"] = {"app": "podinfo-canary", "injected": "yes", "old": "x"}
-    live["metadata"]["annotations"] = {"a": "1", "cloud.example.com/lb": "internal",
-                                       **FLUX_OPT_OUT}
+    live["metadata"]["annotations"] = {"a": "1", "cloud.example.com/lb": "internal", **FLUX_OPT_OUT}
     updated = kubernetes.plan_service_update(canary, desired, live, TARGET)
     assert updated is not None
-    assert updated["metadata"]["labels"] == {"tier": "web", "app": "podinfo-canary",
-                                             "injected": "yes"}
-    assert updated["metadata"]["annotations"] == {"a": "2", "cloud.example.com/lb": "internal",
-                                                  **FLUX_OPT_OUT}
+    assert updated["metadata"]["labels"] == {
+        "tier": "web",
+        "app": "podinfo-canary",
+        "injected": "yes",
+    }
+    assert updated["metadata"]["annotations"] == {
+        "a": "2",
+        "cloud.example.com/lb": "internal",
+        **FLUX_OPT_OUT,
+    }
     # once in line, the unmanaged keys alone cause no write
     assert kubernetes.plan_service_update(canary, desired, updated, TARGET) is None
 
@@ -241,5 +284,7 @@ async def test_blue_green_router_reports_canary_once_iterating() -> None:
 def test_service_target_uses_no_service_router() -> None:
     canary = make_canary({"port": 9898})
     canary.spec.target_ref.kind = "Service"
-    assert isinstance(kubernetes.service_router(None, canary, TARGET),  # type: ignore[arg-type]
-                      kubernetes.NoopServiceRouter)
+    assert isinstance(
+        kubernetes.service_router(None, canary, TARGET),  # type: ignore[arg-type]
+        kubernetes.NoopServiceRouter,
+    )

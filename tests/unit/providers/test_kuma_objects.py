@@ -30,23 +30,26 @@ FLUX_OPT_OUT = {
 
 
 def make_canary(
-    service: dict[str, Any] | None = None, analysis: dict[str, Any] | None = None,
+    service: dict[str, Any] | None = None,
+    analysis: dict[str, Any] | None = None,
     annotations: dict[str, str] | None = None,
 ) -> canary_api.Canary:
     metadata: dict[str, Any] = {"name": "podinfo", "namespace": "test", "uid": "3f1c-uid"}
     if annotations:
         metadata["annotations"] = annotations
-    return canary_api.Canary.model_validate({
-        "apiVersion": "flagger.app/v1beta1",
-        "kind": "Canary",
-        "metadata": metadata,
-        "spec": {
-            "provider": "kuma",
-            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-            "service": service or {"port": 9898},
-            "analysis": analysis or {"interval": "1m", "threshold": 5, "stepWeight": 10},
-        },
-    })
+    return canary_api.Canary.model_validate(
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "Canary",
+            "metadata": metadata,
+            "spec": {
+                "provider": "kuma",
+                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+                "service": service or {"port": 9898},
+                "analysis": analysis or {"interval": "1m", "threshold": 5, "stepWeight": 10},
+            },
+        }
+    )
 
 
 def split(weight: int, service: str) -> dict[str, Any]:
@@ -66,15 +69,21 @@ def test_plain_canary() -> None:
         "spec": {
             "sources": [{"match": {"kuma.io/service": "*"}}],
             "destinations": [{"match": {"kuma.io/service": "podinfo_test_svc_9898"}}],
-            "conf": {"split": [split(100, "podinfo-primary_test_svc_9898"),
-                               split(0, "podinfo-canary_test_svc_9898")]},
+            "conf": {
+                "split": [
+                    split(100, "podinfo-primary_test_svc_9898"),
+                    split(0, "podinfo-canary_test_svc_9898"),
+                ]
+            },
         },
     }
 
 
 def test_mesh_annotation_and_apex_annotations() -> None:
-    canary = make_canary({"port": 80, "name": "web", "apex": {"annotations": {"a": "b"}}},
-                         annotations={"kuma.io/mesh": "payments"})
+    canary = make_canary(
+        {"port": 80, "name": "web", "apex": {"annotations": {"a": "b"}}},
+        annotations={"kuma.io/mesh": "payments"},
+    )
     route = kuma.traffic_route(canary, owner_refs=False)
     assert route["mesh"] == "payments"
     assert route["metadata"] == {"name": "web", "annotations": {"a": "b", **FLUX_OPT_OUT}}
@@ -84,14 +93,21 @@ def test_mesh_annotation_and_apex_annotations() -> None:
 def test_weights_round_trip() -> None:
     canary = make_canary()
     spec = kuma.routed_spec(canary, kuma.traffic_route_spec(canary), 65, 35)
-    assert spec["conf"] == {"split": [split(65, "podinfo-primary_test_svc_9898"),
-                                      split(35, "podinfo-canary_test_svc_9898")]}
+    assert spec["conf"] == {
+        "split": [
+            split(65, "podinfo-primary_test_svc_9898"),
+            split(35, "podinfo-canary_test_svc_9898"),
+        ]
+    }
     assert kuma.read_routes(canary, spec) == (65, 35, False)
     # the canary gets what the primary does not, as Flagger reads it
     assert kuma.read_routes(canary, kuma.routed_spec(canary, spec, 0, 100)) == (0, 100, False)
-    with pytest.raises(_meta.RouterError, match=(
-            "TrafficRoute podinfo does not contain routes for podinfo-primary and "
-            "podinfo-canary")):
+    with pytest.raises(
+        _meta.RouterError,
+        match=(
+            "TrafficRoute podinfo does not contain routes for podinfo-primary and podinfo-canary"
+        ),
+    ):
         kuma.read_routes(canary, {"conf": {"split": []}})
 
 
@@ -104,10 +120,16 @@ def test_update_plan() -> None:
     assert moved is not None
     assert moved["spec"] == kuma.traffic_route_spec(make_canary({"port": 8080}))
     assert _meta.CONFIG_ANNOTATION not in moved["metadata"]["annotations"]
-    theirs = {"apiVersion": "kuma.io/v1alpha1", "kind": "TrafficRoute", "mesh": "default",
-              "metadata": {"name": "podinfo"},
-              "spec": {"sources": [{"match": {"kuma.io/service": "*"}}],
-                       "conf": {"destination": {"kuma.io/service": "podinfo_test_svc_9898"}}}}
+    theirs = {
+        "apiVersion": "kuma.io/v1alpha1",
+        "kind": "TrafficRoute",
+        "mesh": "default",
+        "metadata": {"name": "podinfo"},
+        "spec": {
+            "sources": [{"match": {"kuma.io/service": "*"}}],
+            "conf": {"destination": {"kuma.io/service": "podinfo_test_svc_9898"}},
+        },
+    }
     taken = kuma.plan_traffic_route_update(canary, theirs)
     assert taken is not None
     assert json.loads(taken["metadata"]["annotations"][_meta.CONFIG_ANNOTATION]) == theirs["spec"]
@@ -117,14 +139,28 @@ def test_update_plan() -> None:
 @pytest.mark.parametrize(
     ("analysis", "message"),
     [
-        ({"interval": "1m", "threshold": 5, "iterations": 5,
-          "match": [{"headers": {"x-canary": {"exact": "1"}}}]},
-         r"canary podinfo.test: provider kuma does not support A/B testing \(analysis.match\)"),
-        ({"interval": "1m", "threshold": 5, "iterations": 5, "mirror": True},
-         r"provider kuma does not support traffic mirroring \(analysis.mirror\)"),
-        ({"interval": "1m", "threshold": 5, "stepWeight": 5,
-          "sessionAffinity": {"cookieName": "c"}},
-         r"provider kuma does not support session affinity \(analysis.sessionAffinity\)"),
+        (
+            {
+                "interval": "1m",
+                "threshold": 5,
+                "iterations": 5,
+                "match": [{"headers": {"x-canary": {"exact": "1"}}}],
+            },
+            r"canary podinfo.test: provider kuma does not support A/B testing \(analysis.match\)",
+        ),
+        (
+            {"interval": "1m", "threshold": 5, "iterations": 5, "mirror": True},
+            r"provider kuma does not support traffic mirroring \(analysis.mirror\)",
+        ),
+        (
+            {
+                "interval": "1m",
+                "threshold": 5,
+                "stepWeight": 5,
+                "sessionAffinity": {"cookieName": "c"},
+            },
+            r"provider kuma does not support session affinity \(analysis.sessionAffinity\)",
+        ),
     ],
 )
 def test_what_a_traffic_route_cannot_do(analysis: dict[str, Any], message: str) -> None:

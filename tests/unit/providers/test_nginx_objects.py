@@ -31,23 +31,33 @@ FLUX_OPT_OUT = {
 P = "nginx.ingress.kubernetes.io"
 
 
-def make_canary(analysis: dict[str, Any] | None = None, *, ingress_ref: bool = True,
-                service: dict[str, Any] | None = None) -> canary_api.Canary:
+def make_canary(
+    analysis: dict[str, Any] | None = None,
+    *,
+    ingress_ref: bool = True,
+    service: dict[str, Any] | None = None,
+) -> canary_api.Canary:
     spec: dict[str, Any] = {
         "provider": "nginx",
         "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
         "service": service or {"port": 80, "targetPort": 9898},
-        "analysis": analysis or {"interval": "1m", "threshold": 5, "stepWeight": 10,
-                                 "maxWeight": 50},
+        "analysis": analysis
+        or {"interval": "1m", "threshold": 5, "stepWeight": 10, "maxWeight": 50},
     }
     if ingress_ref:
-        spec["ingressRef"] = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-                              "name": "podinfo"}
-    return canary_api.Canary.model_validate({
-        "apiVersion": "flagger.app/v1beta1", "kind": "Canary",
-        "metadata": {"name": "podinfo", "namespace": "test", "uid": "7a2b-uid"},
-        "spec": spec,
-    })
+        spec["ingressRef"] = {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress",
+            "name": "podinfo",
+        }
+    return canary_api.Canary.model_validate(
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "Canary",
+            "metadata": {"name": "podinfo", "namespace": "test", "uid": "7a2b-uid"},
+            "spec": spec,
+        }
+    )
 
 
 def backend(service: str, port: int = 80) -> dict[str, Any]:
@@ -59,9 +69,14 @@ def original_ingress(annotations: dict[str, str] | None = None) -> dict[str, Any
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
         "metadata": {
-            "name": "podinfo", "namespace": "test", "uid": "orig-uid", "resourceVersion": "42",
+            "name": "podinfo",
+            "namespace": "test",
+            "uid": "orig-uid",
+            "resourceVersion": "42",
             "labels": {"app": "podinfo"},
-            "annotations": annotations if annotations is not None else {
+            "annotations": annotations
+            if annotations is not None
+            else {
                 "kubernetes.io/ingress.class": "nginx",
                 "kubectl.kubernetes.io/last-applied-configuration": "{}",
                 f"{P}/canary-weight": "30",
@@ -69,26 +84,34 @@ def original_ingress(annotations: dict[str, str] | None = None) -> dict[str, Any
         },
         "spec": {
             "ingressClassName": "nginx",
-            "rules": [{
-                "host": "app.example.com",
-                "http": {"paths": [
-                    {"path": "/", "pathType": "Prefix", "backend": backend("podinfo")},
-                    {"path": "/static", "pathType": "Prefix", "backend": backend("assets")},
-                ]},
-            }],
+            "rules": [
+                {
+                    "host": "app.example.com",
+                    "http": {
+                        "paths": [
+                            {"path": "/", "pathType": "Prefix", "backend": backend("podinfo")},
+                            {"path": "/static", "pathType": "Prefix", "backend": backend("assets")},
+                        ]
+                    },
+                }
+            ],
         },
     }
 
 
 CANARY_SPEC = {
     "ingressClassName": "nginx",
-    "rules": [{
-        "host": "app.example.com",
-        "http": {"paths": [
-            {"path": "/", "pathType": "Prefix", "backend": backend("podinfo-canary")},
-            {"path": "/static", "pathType": "Prefix", "backend": backend("assets")},
-        ]},
-    }],
+    "rules": [
+        {
+            "host": "app.example.com",
+            "http": {
+                "paths": [
+                    {"path": "/", "pathType": "Prefix", "backend": backend("podinfo-canary")},
+                    {"path": "/static", "pathType": "Prefix", "backend": backend("assets")},
+                ]
+            },
+        }
+    ],
 }
 RESET = {
     "kubernetes.io/ingress.class": "nginx",
@@ -116,18 +139,34 @@ def test_canary_ingress_is_a_clone_pointing_at_the_canary_service() -> None:
 
 def test_every_path_to_the_apex_is_rewritten_and_the_original_is_untouched() -> None:
     ingress = original_ingress()
-    ingress["spec"]["rules"].append({"http": {"paths": [
-        {"path": "/api", "pathType": "Exact", "backend": backend("podinfo", 9898)},
-        {"path": "/x", "pathType": "Exact", "backend": {"resource": {"kind": "Bucket",
-                                                                     "name": "b"}}},
-    ]}})
+    ingress["spec"]["rules"].append(
+        {
+            "http": {
+                "paths": [
+                    {"path": "/api", "pathType": "Exact", "backend": backend("podinfo", 9898)},
+                    {
+                        "path": "/x",
+                        "pathType": "Exact",
+                        "backend": {"resource": {"kind": "Bucket", "name": "b"}},
+                    },
+                ]
+            }
+        }
+    )
     before = _meta.deep_copy(ingress)
     spec = nginx.canary_ingress_spec(make_canary(), ingress)
-    assert spec["rules"][1] == {"http": {"paths": [
-        {"path": "/api", "pathType": "Exact", "backend": backend("podinfo-canary", 9898)},
-        {"path": "/x", "pathType": "Exact", "backend": {"resource": {"kind": "Bucket",
-                                                                     "name": "b"}}},
-    ]}}
+    assert spec["rules"][1] == {
+        "http": {
+            "paths": [
+                {"path": "/api", "pathType": "Exact", "backend": backend("podinfo-canary", 9898)},
+                {
+                    "path": "/x",
+                    "pathType": "Exact",
+                    "backend": {"resource": {"kind": "Bucket", "name": "b"}},
+                },
+            ]
+        }
+    }
     assert ingress == before
 
 
@@ -149,17 +188,24 @@ def test_missing_backend_is_an_error() -> None:
 def test_custom_annotation_prefix() -> None:
     prefix = "custom.ingress.kubernetes.io"
     built = nginx.build_canary_ingress(
-        make_canary(), original_ingress({f"{prefix}/canary-by-header": "x"}), prefix)
+        make_canary(), original_ingress({f"{prefix}/canary-by-header": "x"}), prefix
+    )
     assert built["metadata"]["annotations"] == {
-        **FLUX_OPT_OUT, f"{prefix}/canary": "true", f"{prefix}/canary-weight": "0"}
+        **FLUX_OPT_OUT,
+        f"{prefix}/canary": "true",
+        f"{prefix}/canary-weight": "0",
+    }
 
 
-@pytest.mark.parametrize(("weight", "expected"), [
-    (10, {**RESET, f"{P}/canary-weight": "10"}),
-    (60, {**RESET, f"{P}/canary-weight": "60"}),
-    (100, {**RESET, f"{P}/canary-weight": "100"}),
-    (0, RESET),
-])
+@pytest.mark.parametrize(
+    ("weight", "expected"),
+    [
+        (10, {**RESET, f"{P}/canary-weight": "10"}),
+        (60, {**RESET, f"{P}/canary-weight": "60"}),
+        (100, {**RESET, f"{P}/canary-weight": "100"}),
+        (0, RESET),
+    ],
+)
 def test_canary_weights(weight: int, expected: dict[str, str]) -> None:
     canary = make_canary()
     assert nginx.routed_annotations(canary, RESET, P, weight) == expected
@@ -168,8 +214,12 @@ def test_canary_weights(weight: int, expected: dict[str, str]) -> None:
 
 def test_back_to_zero_resets_from_any_state() -> None:
     canary = make_canary()
-    dirty = {**RESET, f"{P}/canary-weight": "40", f"{P}/canary-by-header": "x-canary",
-             "kubectl.kubernetes.io/last-applied-configuration": "{}"}
+    dirty = {
+        **RESET,
+        f"{P}/canary-weight": "40",
+        f"{P}/canary-by-header": "x-canary",
+        "kubectl.kubernetes.io/last-applied-configuration": "{}",
+    }
     assert nginx.routed_annotations(canary, dirty, P, 0) == RESET
 
 
@@ -181,21 +231,25 @@ def test_blue_green_is_all_or_nothing() -> None:
 
 
 AB_CASES = [
-    pytest.param({"x-canary": {"exact": "insider"}},
-                 {f"{P}/canary-by-header": "x-canary",
-                  f"{P}/canary-by-header-value": "insider"}, id="header-value"),
-    pytest.param({"x-user-type": {"regex": "^(beta|alpha)$"}},
-                 {f"{P}/canary-by-header": "x-user-type",
-                  f"{P}/canary-by-header-pattern": "^(beta|alpha)$"}, id="header-pattern"),
-    pytest.param({"cookie": {"exact": "canary"}},
-                 {f"{P}/canary-by-cookie": "canary"}, id="cookie"),
+    pytest.param(
+        {"x-canary": {"exact": "insider"}},
+        {f"{P}/canary-by-header": "x-canary", f"{P}/canary-by-header-value": "insider"},
+        id="header-value",
+    ),
+    pytest.param(
+        {"x-user-type": {"regex": "^(beta|alpha)$"}},
+        {f"{P}/canary-by-header": "x-user-type", f"{P}/canary-by-header-pattern": "^(beta|alpha)$"},
+        id="header-pattern",
+    ),
+    pytest.param({"cookie": {"exact": "canary"}}, {f"{P}/canary-by-cookie": "canary"}, id="cookie"),
 ]
 
 
 @pytest.mark.parametrize(("headers", "extra"), AB_CASES)
 def test_ab_testing_annotations(headers: dict[str, Any], extra: dict[str, str]) -> None:
-    canary = make_canary({"interval": "1m", "threshold": 2, "iterations": 10,
-                          "match": [{"headers": headers}]})
+    canary = make_canary(
+        {"interval": "1m", "threshold": 2, "iterations": 10, "match": [{"headers": headers}]}
+    )
     routed = nginx.routed_annotations(canary, RESET, P, 100)
     # Flagger filters by value, so the reset's canary-weight "0" stays beside the A/B keys.
     assert routed == {**RESET, **extra}
@@ -206,10 +260,16 @@ def test_ab_testing_annotations(headers: dict[str, Any], extra: dict[str, str]) 
 
 
 def test_ab_testing_by_header_and_cookie() -> None:
-    canary = make_canary({"interval": "1m", "iterations": 10, "match": [
-        {"headers": {"x-canary": {"exact": "insider"}}},
-        {"headers": {"cookie": {"exact": "canary"}}},
-    ]})
+    canary = make_canary(
+        {
+            "interval": "1m",
+            "iterations": 10,
+            "match": [
+                {"headers": {"x-canary": {"exact": "insider"}}},
+                {"headers": {"cookie": {"exact": "canary"}}},
+            ],
+        }
+    )
     assert nginx.ab_conditions(canary) == ("canary", "x-canary", "insider", "")
     assert nginx.routed_annotations(canary, RESET, P, 100) == {
         **RESET,
@@ -230,9 +290,14 @@ def test_read_routes_rejects_a_bad_weight() -> None:
 
 def test_update_plan_rewrites_the_spec_only() -> None:
     existing = {
-        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-        "metadata": {"name": "podinfo-canary", "namespace": "test", "resourceVersion": "7",
-                     "annotations": {**RESET, f"{P}/canary-weight": "20"}},
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {
+            "name": "podinfo-canary",
+            "namespace": "test",
+            "resourceVersion": "7",
+            "annotations": {**RESET, f"{P}/canary-weight": "20"},
+        },
         "spec": {"rules": []},
     }
     updated = nginx.plan_canary_ingress_update(CANARY_SPEC, existing)
@@ -242,24 +307,38 @@ def test_update_plan_rewrites_the_spec_only() -> None:
 
 
 UNSUPPORTED = [
-    pytest.param({"interval": "1m", "iterations": 5, "mirror": True},
-                 "traffic mirroring", id="mirror"),
-    pytest.param({"interval": "1m", "stepWeight": 10,
-                  "sessionAffinity": {"cookieName": "flagger-cookie"}},
-                 "session affinity", id="session-affinity"),
-    pytest.param({"interval": "1m", "iterations": 5,
-                  "match": [{"headers": {"x-canary": {"prefix": "in"}}}]},
-                 "prefix or suffix matching of header 'x-canary'", id="prefix"),
-    pytest.param({"interval": "1m", "iterations": 5,
-                  "match": [{"headers": {"cookie": {"regex": "can.*"}}}]},
-                 "cookie matching other than exact", id="cookie-regex"),
-    pytest.param({"interval": "1m", "iterations": 5,
-                  "match": [{"queryParams": {"canary": {"exact": "1"}}}]},
-                 "A/B matching on query parameters", id="query-params"),
-    pytest.param({"interval": "1m", "iterations": 5,
-                  "match": [{"headers": {"x-a": {"exact": "1"}}},
-                            {"headers": {"x-b": {"exact": "2"}}}]},
-                 r"A/B matching on several headers \(x-a, x-b\)", id="two-headers"),
+    pytest.param(
+        {"interval": "1m", "iterations": 5, "mirror": True}, "traffic mirroring", id="mirror"
+    ),
+    pytest.param(
+        {"interval": "1m", "stepWeight": 10, "sessionAffinity": {"cookieName": "flagger-cookie"}},
+        "session affinity",
+        id="session-affinity",
+    ),
+    pytest.param(
+        {"interval": "1m", "iterations": 5, "match": [{"headers": {"x-canary": {"prefix": "in"}}}]},
+        "prefix or suffix matching of header 'x-canary'",
+        id="prefix",
+    ),
+    pytest.param(
+        {"interval": "1m", "iterations": 5, "match": [{"headers": {"cookie": {"regex": "can.*"}}}]},
+        "cookie matching other than exact",
+        id="cookie-regex",
+    ),
+    pytest.param(
+        {"interval": "1m", "iterations": 5, "match": [{"queryParams": {"canary": {"exact": "1"}}}]},
+        "A/B matching on query parameters",
+        id="query-params",
+    ),
+    pytest.param(
+        {
+            "interval": "1m",
+            "iterations": 5,
+            "match": [{"headers": {"x-a": {"exact": "1"}}}, {"headers": {"x-b": {"exact": "2"}}}],
+        },
+        r"A/B matching on several headers \(x-a, x-b\)",
+        id="two-headers",
+    ),
 ]
 
 
@@ -267,16 +346,19 @@ UNSUPPORTED = [
 def test_unsupported_requests_name_canary_provider_and_feature(
     analysis: dict[str, Any], feature: str
 ) -> None:
-    with pytest.raises(nginx.UnsupportedRequest,
-                       match=f"canary podinfo.test: provider nginx does not support {feature}"
-                       ) as caught:
+    with pytest.raises(
+        nginx.UnsupportedRequest,
+        match=f"canary podinfo.test: provider nginx does not support {feature}",
+    ) as caught:
         nginx.check_supported(make_canary(analysis))
     assert isinstance(caught.value, _meta.RouterError)
     assert caught.value.provider == "nginx" and caught.value.canary == "podinfo.test"
 
 
 def test_no_ingress_ref_is_unsupported() -> None:
-    with pytest.raises(nginx.UnsupportedRequest,
-                       match=r"canary podinfo\.test: provider nginx does not support a canary "
-                             r"without spec\.ingressRef; set spec\.ingressRef"):
+    with pytest.raises(
+        nginx.UnsupportedRequest,
+        match=r"canary podinfo\.test: provider nginx does not support a canary "
+        r"without spec\.ingressRef; set spec\.ingressRef",
+    ):
         nginx.check_supported(make_canary(ingress_ref=False))

@@ -14,14 +14,18 @@ def test_each_module_serves_its_provider() -> None:
     assert isinstance(installed.router("kubernetes", context), kubernetes.KubernetesRouter)
     for router in (installed.router("istio", context), installed.router("kubernetes", context)):
         assert isinstance(router, plugins.Router)
-    listed = [(x.name, x.package, x.implemented) for x in installed.listings()
-              if x.kind is plugins.Kind.ROUTER and x.name in ("istio", "kubernetes")]
+    listed = [
+        (x.name, x.package, x.implemented)
+        for x in installed.listings()
+        if x.kind is plugins.Kind.ROUTER and x.name in ("istio", "kubernetes")
+    ]
     assert listed == [("istio", "flagger", True), ("kubernetes", "flagger", True)]
 
 
 def test_istio_objects_have_no_owner_when_the_mesh_is_another_cluster() -> None:
-    context = plugins.PluginContext(kube=object(),
-                                    options={"kubeconfig-service-mesh": "/etc/mesh.yaml"})
+    context = plugins.PluginContext(
+        kube=object(), options={"kubeconfig-service-mesh": "/etc/mesh.yaml"}
+    )
     router = istio.flagger_router("istio", context)
     assert isinstance(router, istio.IstioRouter) and router.set_owner_refs is False
     assert istio.flagger_router("linkerd", context) is None

@@ -16,8 +16,12 @@ from flagger.api import canary as canary_api
 from flagger.providers import _meta, nginx, skipper
 
 OWNER = {
-    "apiVersion": "flagger.app/v1beta1", "kind": "Canary", "name": "podinfo",
-    "uid": "5c3d-uid", "controller": True, "blockOwnerDeletion": True,
+    "apiVersion": "flagger.app/v1beta1",
+    "kind": "Canary",
+    "name": "podinfo",
+    "uid": "5c3d-uid",
+    "controller": True,
+    "blockOwnerDeletion": True,
 }
 FLUX_OPT_OUT = {
     "kustomize.toolkit.fluxcd.io/reconcile": "disabled",
@@ -27,8 +31,9 @@ W = "zalando.org/backend-weights"
 PRED = "zalando.org/skipper-predicate"
 
 
-def make_canary(analysis: dict[str, Any] | None = None, *,
-                ingress_ref: bool = True) -> canary_api.Canary:
+def make_canary(
+    analysis: dict[str, Any] | None = None, *, ingress_ref: bool = True
+) -> canary_api.Canary:
     spec: dict[str, Any] = {
         "provider": "skipper",
         "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
@@ -36,34 +41,67 @@ def make_canary(analysis: dict[str, Any] | None = None, *,
         "analysis": analysis or {"interval": "1m", "stepWeight": 10, "maxWeight": 50},
     }
     if ingress_ref:
-        spec["ingressRef"] = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-                              "name": "podinfo"}
-    return canary_api.Canary.model_validate({
-        "apiVersion": "flagger.app/v1beta1", "kind": "Canary",
-        "metadata": {"name": "podinfo", "namespace": "test", "uid": "5c3d-uid"}, "spec": spec,
-    })
+        spec["ingressRef"] = {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress",
+            "name": "podinfo",
+        }
+    return canary_api.Canary.model_validate(
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "Canary",
+            "metadata": {"name": "podinfo", "namespace": "test", "uid": "5c3d-uid"},
+            "spec": spec,
+        }
+    )
 
 
 def path(service: str, at: str = "/") -> dict[str, Any]:
-    return {"path": at, "pathType": "Prefix",
-            "backend": {"service": {"name": service, "port": {"number": 80}}}}
+    return {
+        "path": at,
+        "pathType": "Prefix",
+        "backend": {"service": {"name": service, "port": {"number": 80}}},
+    }
 
 
 def original_ingress(annotations: dict[str, str] | None = None) -> dict[str, Any]:
     return {
-        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-        "metadata": {"name": "podinfo", "namespace": "test", "uid": "o-uid",
-                     "labels": {"app": "podinfo"},
-                     "annotations": annotations if annotations is not None else {
-                         "kubernetes.io/ingress.class": "skipper",
-                         PRED: "Method(\"GET\")"}},
-        "spec": {"rules": [{"host": "app.example.com", "http": {"paths": [
-            path("podinfo"), path("assets", "/static")]}}]},
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {
+            "name": "podinfo",
+            "namespace": "test",
+            "uid": "o-uid",
+            "labels": {"app": "podinfo"},
+            "annotations": annotations
+            if annotations is not None
+            else {"kubernetes.io/ingress.class": "skipper", PRED: 'Method("GET")'},
+        },
+        "spec": {
+            "rules": [
+                {
+                    "host": "app.example.com",
+                    "http": {"paths": [path("podinfo"), path("assets", "/static")]},
+                }
+            ]
+        },
     }
 
 
-CANARY_SPEC = {"rules": [{"host": "app.example.com", "http": {"paths": [
-    path("podinfo-primary"), path("assets", "/static"), path("podinfo-canary")]}}]}
+CANARY_SPEC = {
+    "rules": [
+        {
+            "host": "app.example.com",
+            "http": {
+                "paths": [
+                    path("podinfo-primary"),
+                    path("assets", "/static"),
+                    path("podinfo-canary"),
+                ]
+            },
+        }
+    ]
+}
 
 
 def test_canary_ingress_routes_primary_and_canary_paths() -> None:
@@ -88,7 +126,9 @@ def test_canary_ingress_routes_primary_and_canary_paths() -> None:
 def test_without_annotations() -> None:
     built = skipper.build_canary_ingress(make_canary(), original_ingress({}))
     assert built["metadata"]["annotations"] == {
-        W: '{"podinfo-canary":0,"podinfo-primary":100}', PRED: "Weight(100)"}
+        W: '{"podinfo-canary":0,"podinfo-primary":100}',
+        PRED: "Weight(100)",
+    }
 
 
 def test_missing_backend_is_an_error() -> None:
@@ -98,17 +138,22 @@ def test_missing_backend_is_an_error() -> None:
         skipper.canary_ingress_spec(make_canary(), ingress)
 
 
-@pytest.mark.parametrize(("primary", "weight", "predicate"), [
-    (90, 10, 'Weight(100) && Method("GET")'),
-    (15, 85, 'Weight(100) && Method("GET")'),
-    (0, 100, 'Weight(100) && Method("GET")'),
-    (100, 0, 'False() && Method("GET")'),
-])
+@pytest.mark.parametrize(
+    ("primary", "weight", "predicate"),
+    [
+        (90, 10, 'Weight(100) && Method("GET")'),
+        (15, 85, 'Weight(100) && Method("GET")'),
+        (0, 100, 'Weight(100) && Method("GET")'),
+        (100, 0, 'False() && Method("GET")'),
+    ],
+)
 def test_weights(primary: int, weight: int, predicate: str) -> None:
     canary = make_canary()
-    current = {"kubernetes.io/ingress.class": "skipper",
-               W: '{"podinfo-canary":0,"podinfo-primary":100}',
-               PRED: 'Weight(100) && Method("GET")'}
+    current = {
+        "kubernetes.io/ingress.class": "skipper",
+        W: '{"podinfo-canary":0,"podinfo-primary":100}',
+        PRED: 'Weight(100) && Method("GET")',
+    }
     routed = skipper.routed_annotations(canary, current, primary, weight)
     assert routed == {
         "kubernetes.io/ingress.class": "skipper",
@@ -120,16 +165,21 @@ def test_weights(primary: int, weight: int, predicate: str) -> None:
 
 def test_insert_predicate() -> None:
     assert skipper.insert_predicate(None, "Weight(100)") == "Weight(100)"
-    assert skipper.insert_predicate("False() && Path(\"/\") &&  ", "Weight(100)") == \
-        'Weight(100) && Path("/")'
+    assert (
+        skipper.insert_predicate('False() && Path("/") &&  ', "Weight(100)")
+        == 'Weight(100) && Path("/")'
+    )
     assert skipper.insert_predicate("Weight(100)", "False()") == "False()"
 
 
-@pytest.mark.parametrize(("annotations", "message"), [
-    ({}, "annotation zalando.org/backend-weights not found"),
-    ({W: "nope"}, "get backendWeights error"),
-    ({W: '{"podinfo-primary":100}'}, r"could not get weights\[podinfo-canary\]"),
-])
+@pytest.mark.parametrize(
+    ("annotations", "message"),
+    [
+        ({}, "annotation zalando.org/backend-weights not found"),
+        ({W: "nope"}, "get backendWeights error"),
+        ({W: '{"podinfo-primary":100}'}, r"could not get weights\[podinfo-canary\]"),
+    ],
+)
 def test_read_routes_errors(annotations: dict[str, str], message: str) -> None:
     with pytest.raises(_meta.RouterError, match=message):
         skipper.read_routes(make_canary(), annotations, "podinfo-canary.test")
@@ -157,16 +207,25 @@ def test_update_plan_rebuilds_from_a_changed_original() -> None:
     }
 
 
-@pytest.mark.parametrize(("analysis", "feature"), [
-    ({"interval": "1m", "iterations": 5, "match": [{"headers": {"x": {"exact": "1"}}}]},
-     r"A/B testing \(analysis.match\)"),
-    ({"interval": "1m", "iterations": 5, "mirror": True}, "traffic mirroring"),
-    ({"interval": "1m", "stepWeight": 5, "sessionAffinity": {"cookieName": "c"}},
-     "session affinity"),
-])
+@pytest.mark.parametrize(
+    ("analysis", "feature"),
+    [
+        (
+            {"interval": "1m", "iterations": 5, "match": [{"headers": {"x": {"exact": "1"}}}]},
+            r"A/B testing \(analysis.match\)",
+        ),
+        ({"interval": "1m", "iterations": 5, "mirror": True}, "traffic mirroring"),
+        (
+            {"interval": "1m", "stepWeight": 5, "sessionAffinity": {"cookieName": "c"}},
+            "session affinity",
+        ),
+    ],
+)
 def test_unsupported_requests(analysis: dict[str, Any], feature: str) -> None:
-    with pytest.raises(nginx.UnsupportedRequest,
-                       match=f"canary podinfo.test: provider skipper does not support {feature}"):
+    with pytest.raises(
+        nginx.UnsupportedRequest,
+        match=f"canary podinfo.test: provider skipper does not support {feature}",
+    ):
         skipper.check_supported(make_canary(analysis))
 
 

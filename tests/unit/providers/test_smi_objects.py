@@ -27,20 +27,23 @@ OWNER = {
 
 
 def make_canary(
-    service: dict[str, Any] | None = None, analysis: dict[str, Any] | None = None,
+    service: dict[str, Any] | None = None,
+    analysis: dict[str, Any] | None = None,
     provider: str = "linkerd",
 ) -> canary_api.Canary:
-    return canary_api.Canary.model_validate({
-        "apiVersion": "flagger.app/v1beta1",
-        "kind": "Canary",
-        "metadata": {"name": "podinfo", "namespace": "test", "uid": "3f1c-uid"},
-        "spec": {
-            "provider": provider,
-            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-            "service": service or {"port": 9898},
-            "analysis": analysis or {"interval": "1m", "threshold": 5, "stepWeight": 10},
-        },
-    })
+    return canary_api.Canary.model_validate(
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "Canary",
+            "metadata": {"name": "podinfo", "namespace": "test", "uid": "3f1c-uid"},
+            "spec": {
+                "provider": provider,
+                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+                "service": service or {"port": 9898},
+                "analysis": analysis or {"interval": "1m", "threshold": 5, "stepWeight": 10},
+            },
+        }
+    )
 
 
 @pytest.mark.parametrize(
@@ -75,18 +78,31 @@ def test_traffic_split_per_provider(
 def test_first_host_and_istio_gateways_annotation() -> None:
     flavor = smi.flavor_for("smi:v1alpha2:istio")
     assert flavor is not None and flavor.target_mesh == "istio"
-    canary = make_canary({"port": 9898, "name": "web", "hosts": ["web.example.com", "b"],
-                          "gateways": ["public-gateway"]})
+    canary = make_canary(
+        {
+            "port": 9898,
+            "name": "web",
+            "hosts": ["web.example.com", "b"],
+            "gateways": ["public-gateway"],
+        }
+    )
     assert smi.traffic_split(canary, flavor, owner_refs=False) == {
         "apiVersion": "split.smi-spec.io/v1alpha2",
         "kind": "TrafficSplit",
         "metadata": {
-            "name": "web", "namespace": "test",
+            "name": "web",
+            "namespace": "test",
             "annotations": {
-                "VirtualService.v1alpha3.networking.istio.io/spec.gateways": '["public-gateway"]'},
+                "VirtualService.v1alpha3.networking.istio.io/spec.gateways": '["public-gateway"]'
+            },
         },
-        "spec": {"service": "web.example.com", "backends": [
-            {"service": "web-canary", "weight": 0}, {"service": "web-primary", "weight": 100}]},
+        "spec": {
+            "service": "web.example.com",
+            "backends": [
+                {"service": "web-canary", "weight": 0},
+                {"service": "web-primary", "weight": 100},
+            ],
+        },
     }
     linkerd = smi.flavor_for("linkerd")
     assert linkerd is not None
@@ -108,12 +124,20 @@ def test_weights_round_trip(provider: str) -> None:
 
 def test_read_routes_quantities_and_missing_backends() -> None:
     canary = make_canary()
-    spec = {"backends": [{"service": "podinfo-canary", "weight": "500m"},
-                         {"service": "podinfo-primary", "weight": "100"}]}
+    spec = {
+        "backends": [
+            {"service": "podinfo-canary", "weight": "500m"},
+            {"service": "podinfo-primary", "weight": "100"},
+        ]
+    }
     assert smi.read_routes(canary, spec) == (100, 0, False)
-    with pytest.raises(_meta.RouterError, match=(
+    with pytest.raises(
+        _meta.RouterError,
+        match=(
             r"TrafficSplit podinfo\.test does not contain routes for podinfo-primary and "
-            "podinfo-canary")):
+            "podinfo-canary"
+        ),
+    ):
         smi.read_routes(canary, {"backends": [{"service": "other", "weight": 100}]})
 
 
@@ -131,10 +155,12 @@ def test_update_plan() -> None:
     assert updated["spec"]["service"] == "other"
     assert "annotations" not in updated["metadata"]
     # someone else's split is taken over and its spec kept
-    theirs = {"apiVersion": "split.smi-spec.io/v1alpha2", "kind": "TrafficSplit",
-              "metadata": {"name": "podinfo", "namespace": "test"},
-              "spec": {"service": "podinfo", "backends": [{"service": "podinfo-v1",
-                                                           "weight": 100}]}}
+    theirs = {
+        "apiVersion": "split.smi-spec.io/v1alpha2",
+        "kind": "TrafficSplit",
+        "metadata": {"name": "podinfo", "namespace": "test"},
+        "spec": {"service": "podinfo", "backends": [{"service": "podinfo-v1", "weight": 100}]},
+    }
     taken = smi.plan_traffic_split_update(canary, flavor, theirs)
     assert taken is not None
     stored = taken["metadata"]["annotations"][_meta.CONFIG_ANNOTATION]
@@ -145,17 +171,31 @@ def test_update_plan() -> None:
 @pytest.mark.parametrize(
     ("analysis", "message"),
     [
-        ({"interval": "1m", "threshold": 5, "iterations": 5,
-          "match": [{"headers": {"x-canary": {"exact": "1"}}}]},
-         r"canary podinfo.test: provider linkerd does not support A/B testing "
-         r"\(analysis.match\); providers that do: istio, appmesh:v1beta2, contour, gloo, nginx, "
-         r"gatewayapi:v1; .*a TrafficSplit routes by weight only"),
-        ({"interval": "1m", "threshold": 5, "iterations": 5, "mirror": True},
-         r"provider linkerd does not support traffic mirroring \(analysis.mirror\); "
-         r"providers that do: istio, gatewayapi:v1"),
-        ({"interval": "1m", "threshold": 5, "stepWeight": 5,
-          "sessionAffinity": {"cookieName": "c"}},
-         r"provider linkerd does not support session affinity \(analysis.sessionAffinity\)"),
+        (
+            {
+                "interval": "1m",
+                "threshold": 5,
+                "iterations": 5,
+                "match": [{"headers": {"x-canary": {"exact": "1"}}}],
+            },
+            r"canary podinfo.test: provider linkerd does not support A/B testing "
+            r"\(analysis.match\); providers that do: istio, appmesh:v1beta2, contour, gloo, nginx, "
+            r"gatewayapi:v1; .*a TrafficSplit routes by weight only",
+        ),
+        (
+            {"interval": "1m", "threshold": 5, "iterations": 5, "mirror": True},
+            r"provider linkerd does not support traffic mirroring \(analysis.mirror\); "
+            r"providers that do: istio, gatewayapi:v1",
+        ),
+        (
+            {
+                "interval": "1m",
+                "threshold": 5,
+                "stepWeight": 5,
+                "sessionAffinity": {"cookieName": "c"},
+            },
+            r"provider linkerd does not support session affinity \(analysis.sessionAffinity\)",
+        ),
     ],
 )
 def test_what_a_traffic_split_cannot_do(analysis: dict[str, Any], message: str) -> None:

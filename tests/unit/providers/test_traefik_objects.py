@@ -31,19 +31,22 @@ FLUX_OPT_OUT = {
 }
 
 
-def make_canary(service: dict[str, Any],
-                analysis: dict[str, Any] | None = None) -> canary_api.Canary:
-    return canary_api.Canary.model_validate({
-        "apiVersion": "flagger.app/v1beta1",
-        "kind": "Canary",
-        "metadata": {"name": "podinfo", "namespace": "test", "uid": "3f1c-uid"},
-        "spec": {
-            "provider": "traefik",
-            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-            "service": service,
-            "analysis": analysis or {"interval": "1m", "threshold": 5, "stepWeight": 10},
-        },
-    })
+def make_canary(
+    service: dict[str, Any], analysis: dict[str, Any] | None = None
+) -> canary_api.Canary:
+    return canary_api.Canary.model_validate(
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "Canary",
+            "metadata": {"name": "podinfo", "namespace": "test", "uid": "3f1c-uid"},
+            "spec": {
+                "provider": "traefik",
+                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+                "service": service,
+                "analysis": analysis or {"interval": "1m", "threshold": 5, "stepWeight": 10},
+            },
+        }
+    )
 
 
 def svc(name: str, weight: int | None = None) -> dict[str, Any]:
@@ -58,22 +61,32 @@ def test_plain_canary() -> None:
     assert traefik.traefik_service(canary) == {
         "apiVersion": "traefik.io/v1alpha1",
         "kind": "TraefikService",
-        "metadata": {"name": "podinfo", "namespace": "test", "labels": {"team": "a"},
-                     "annotations": FLUX_OPT_OUT, "ownerReferences": [OWNER]},
+        "metadata": {
+            "name": "podinfo",
+            "namespace": "test",
+            "labels": {"team": "a"},
+            "annotations": FLUX_OPT_OUT,
+            "ownerReferences": [OWNER],
+        },
         "spec": {"weighted": {"services": [svc("podinfo-primary", 100)]}},
     }
 
 
 def test_weights_and_blue_green() -> None:
     canary = make_canary({"port": 9898})
-    assert traefik.traefik_service_spec(canary, 90, 10) == {"weighted": {"services": [
-        svc("podinfo-primary", 90), svc("podinfo-canary", 10)]}}
+    assert traefik.traefik_service_spec(canary, 90, 10) == {
+        "weighted": {"services": [svc("podinfo-primary", 90), svc("podinfo-canary", 10)]}
+    }
     assert traefik.read_routes(canary, traefik.traefik_service_spec(canary, 90, 10)) == (
-        90, 10, False)
+        90,
+        10,
+        False,
+    )
     # blue/green: everything to the canary, the primary stays listed without weight
     switched = traefik.traefik_service_spec(canary, 0, 100)
-    assert switched == {"weighted": {"services": [svc("podinfo-primary"),
-                                                  svc("podinfo-canary", 100)]}}
+    assert switched == {
+        "weighted": {"services": [svc("podinfo-primary"), svc("podinfo-canary", 100)]}
+    }
     assert traefik.read_routes(canary, switched) == (0, 100, False)
     with pytest.raises(_meta.RouterError, match=r"TraefikService podinfo\.test services not"):
         traefik.read_routes(canary, {"weighted": {"services": []}})
@@ -87,34 +100,52 @@ def test_update_plan() -> None:
     moved = make_canary({"port": 8080})
     updated = traefik.plan_traefik_service_update(moved, live)
     assert updated is not None
-    assert updated["spec"] == {"weighted": {"services": [
-        {"name": "podinfo-primary", "namespace": "test", "port": 8080, "weight": 70},
-        {"name": "podinfo-canary", "namespace": "test", "port": 8080, "weight": 30}]}}
+    assert updated["spec"] == {
+        "weighted": {
+            "services": [
+                {"name": "podinfo-primary", "namespace": "test", "port": 8080, "weight": 70},
+                {"name": "podinfo-canary", "namespace": "test", "port": 8080, "weight": 30},
+            ]
+        }
+    }
     assert _meta.CONFIG_ANNOTATION not in updated["metadata"]["annotations"]
 
 
 def test_takeover_keeps_the_original() -> None:
     canary = make_canary({"port": 9898})
-    users = {"apiVersion": "traefik.io/v1alpha1", "kind": "TraefikService",
-             "metadata": {"name": "podinfo", "namespace": "test"},
-             "spec": {"weighted": {"services": [{"name": "podinfo", "port": 80}]}}}
+    users = {
+        "apiVersion": "traefik.io/v1alpha1",
+        "kind": "TraefikService",
+        "metadata": {"name": "podinfo", "namespace": "test"},
+        "spec": {"weighted": {"services": [{"name": "podinfo", "port": 80}]}},
+    }
     updated = traefik.plan_traefik_service_update(canary, users)
     assert updated is not None
     assert updated["spec"] == traefik.traefik_service_spec(canary)
-    assert json.loads(updated["metadata"]["annotations"][_meta.CONFIG_ANNOTATION]) == \
-        users["spec"]
+    assert json.loads(updated["metadata"]["annotations"][_meta.CONFIG_ANNOTATION]) == users["spec"]
     assert traefik.original_spec(updated) == users["spec"]
 
 
-@pytest.mark.parametrize(("analysis", "feature"), [
-    ({"interval": "1m", "threshold": 5, "iterations": 10,
-      "match": [{"headers": {"x-canary": {"exact": "insider"}}}]},
-     "A/B testing (analysis.match); providers that do: istio, appmesh, appmesh:v1beta2, "
-     "contour, gloo, nginx, gatewayapi:v1, gatewayapi:v1beta1"),
-    ({"interval": "1m", "threshold": 5, "iterations": 5, "mirror": True},
-     "traffic mirroring (analysis.mirror); providers that do: istio, gatewayapi:v1, "
-     "gatewayapi:v1beta1"),
-])
+@pytest.mark.parametrize(
+    ("analysis", "feature"),
+    [
+        (
+            {
+                "interval": "1m",
+                "threshold": 5,
+                "iterations": 10,
+                "match": [{"headers": {"x-canary": {"exact": "insider"}}}],
+            },
+            "A/B testing (analysis.match); providers that do: istio, appmesh, appmesh:v1beta2, "
+            "contour, gloo, nginx, gatewayapi:v1, gatewayapi:v1beta1",
+        ),
+        (
+            {"interval": "1m", "threshold": 5, "iterations": 5, "mirror": True},
+            "traffic mirroring (analysis.mirror); providers that do: istio, gatewayapi:v1, "
+            "gatewayapi:v1beta1",
+        ),
+    ],
+)
 def test_unsupported_features(analysis: dict[str, Any], feature: str) -> None:
     with pytest.raises(traefik.UnsupportedFeature) as caught:
         traefik.check_supported(make_canary({"port": 9898}, analysis))

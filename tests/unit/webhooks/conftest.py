@@ -76,9 +76,7 @@ class Receiver:
         self.script = [Step(**step) for step in steps]
 
     async def _handle(self, request: web.Request) -> web.Response:
-        self.received.append(
-            Received(request.path, await request.read(), dict(request.headers))
-        )
+        self.received.append(Received(request.path, await request.read(), dict(request.headers)))
         step = self.script[min(len(self.received) - 1, len(self.script) - 1)]
         if step.delay:
             await asyncio.sleep(step.delay)

@@ -19,30 +19,45 @@ def test_defaults_are_flaggers() -> None:
     assert not settings.log_cmd_output
 
 
-@pytest.mark.parametrize("argv", [["-port=8080"], ["-port", "8080"], ["--port=8080"],
-                                  ["--port", "8080"]])
+@pytest.mark.parametrize(
+    "argv", [["-port=8080"], ["-port", "8080"], ["--port=8080"], ["--port", "8080"]]
+)
 def test_flags_take_one_or_two_dashes(argv: list[str]) -> None:
     assert loadtester.parse_args(argv, environ={}).port == 8080
 
 
 def test_the_charts_flags_parse() -> None:
     settings = loadtester.parse_args(
-        ["-port=8080", "-log-level=info", "-timeout=1h", "-namespace-regexp=^test$",
-         "-log-cmd-output=true", "-zap-encoding=json"], environ={})
+        [
+            "-port=8080",
+            "-log-level=info",
+            "-timeout=1h",
+            "-namespace-regexp=^test$",
+            "-log-cmd-output=true",
+            "-zap-encoding=json",
+        ],
+        environ={},
+    )
     assert (settings.port, settings.log_level, settings.timeout) == (8080, "info", 3600.0)
     assert settings.namespace_regexp == "^test$"
     assert settings.log_cmd_output
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("30s", 30.0), ("5m", 300.0), ("1m30s", 90.0),
-                                               ("500ms", 0.5)])
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("30s", 30.0), ("5m", 300.0), ("1m30s", 90.0), ("500ms", 0.5)]
+)
 def test_timeout_is_a_go_duration(text: str, seconds: float) -> None:
     assert loadtester.parse_args(["-timeout", text], environ={}).timeout == seconds
 
 
-@pytest.mark.parametrize(("argv", "expected"), [(["-log-cmd-output"], True),
-                                                (["-log-cmd-output=false"], False),
-                                                (["--log-cmd-output=1"], True)])
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["-log-cmd-output"], True),
+        (["-log-cmd-output=false"], False),
+        (["--log-cmd-output=1"], True),
+    ],
+)
 def test_boolean_flags_like_go(argv: list[str], expected: bool) -> None:
     assert loadtester.parse_args(argv, environ={}).log_cmd_output is expected
 
@@ -50,7 +65,8 @@ def test_boolean_flags_like_go(argv: list[str], expected: bool) -> None:
 def test_token_from_environment_unless_given() -> None:
     assert loadtester.parse_args([], environ={"LOADTESTER_TOKEN": "env"}).token == "env"
     assert loadtester.parse_args(["-token=flag"], environ={"LOADTESTER_TOKEN": "env"}).token == (
-        "flag")
+        "flag"
+    )
 
 
 def test_allow_is_repeatable() -> None:
@@ -59,18 +75,20 @@ def test_allow_is_repeatable() -> None:
     assert len(settings.access().allow) == 2
 
 
-@pytest.mark.parametrize("argv", [
-    ["-gates-file=/tmp/g.json", "-gates-configmap=ns/name"],
-    ["-gates-configmap=just-a-name"],
-    ["-allow", "hey ("],
-    ["-namespace-regexp", "[unclosed"],
-    ["-timeout", "an hour"],
-    ["-port", "http"],
-    ["-log-level", "loud"],
-    ["-log-cmd-output=maybe"],
-])
-def test_bad_flags_exit_with_a_message(argv: list[str],
-                                       capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["-gates-file=/tmp/g.json", "-gates-configmap=ns/name"],
+        ["-gates-configmap=just-a-name"],
+        ["-allow", "hey ("],
+        ["-namespace-regexp", "[unclosed"],
+        ["-timeout", "an hour"],
+        ["-port", "http"],
+        ["-log-level", "loud"],
+        ["-log-cmd-output=maybe"],
+    ],
+)
+def test_bad_flags_exit_with_a_message(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         loadtester.parse_args(argv, environ={})
     assert exited.value.code == 2

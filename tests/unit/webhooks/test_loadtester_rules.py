@@ -17,15 +17,25 @@ from flagger.webhooks.loadtester_access import Access
 def test_payload_is_flaggers_webhook_payload() -> None:
     payload = loadtester.decode_payload(
         b'{"name":"podinfo","namespace":"test","phase":"Progressing","checksum":"x",'
-        b'"metadata":{"type":"bash","cmd":"echo hi","returnCmdOutput":true},"extra":1}')
+        b'"metadata":{"type":"bash","cmd":"echo hi","returnCmdOutput":true},"extra":1}'
+    )
     assert payload.canary == "podinfo.test"
     assert payload.phase == "Progressing"
     assert payload.metadata == {"type": "bash", "cmd": "echo hi", "returnCmdOutput": "true"}
     assert loadtester.decode_payload(b"null") == loadtester.Payload()
 
 
-@pytest.mark.parametrize("body", [b"", b"{", b"[]", b'{"metadata": []}',
-                                  b'{"metadata": {"cmd": {"nested": 1}}}', b'{"name": [1]}'])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"{",
+        b"[]",
+        b'{"metadata": []}',
+        b'{"metadata": {"cmd": {"nested": 1}}}',
+        b'{"name": [1]}',
+    ],
+)
 def test_bad_payloads_say_decoding_failed(body: bytes) -> None:
     with pytest.raises(loadtester.BadPayload, match="decoding the request body failed"):
         loadtester.decode_payload(body)
@@ -68,9 +78,19 @@ def test_allow_list_matches_whole_commands() -> None:
     assert Access().command_allowed("anything at all")
 
 
-@pytest.mark.parametrize(("text", "expected"), [("true", True), ("True", True), ("1", True),
-                                                ("t", True), ("yes", False), ("", False),
-                                                (None, False), ("false", False)])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("true", True),
+        ("True", True),
+        ("1", True),
+        ("t", True),
+        ("yes", False),
+        ("", False),
+        (None, False),
+        ("false", False),
+    ],
+)
 def test_go_booleans(text: str | None, expected: bool) -> None:
     assert loadtester_tasks.parse_go_bool(text) is expected
 
@@ -78,17 +98,24 @@ def test_go_booleans(text: str | None, expected: bool) -> None:
 def test_failure_text_is_flaggers() -> None:
     outcome = loadtester_tasks.Outcome(False, "", "exit status 1")
     assert loadtester_tasks.failure_text("false", outcome) == (
-        "command false failed: : exit status 1")
+        "command false failed: : exit status 1"
+    )
 
 
-def test_tool_commands_split_on_whitespace(monkeypatch: pytest.MonkeyPatch,
-                                           tmp_path: pathlib.Path) -> None:
+def test_tool_commands_split_on_whitespace(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path
+) -> None:
     kubectl = tmp_path / "kubectl"
     kubectl.write_text("#!/bin/sh\n")
     kubectl.chmod(0o755)
     monkeypatch.setenv("PATH", str(tmp_path))
     assert loadtester_tasks.tool_command("kubectl", " get  pods -n test ") == [
-        str(kubectl), "get", "pods", "-n", "test"]
+        str(kubectl),
+        "get",
+        "pods",
+        "-n",
+        "test",
+    ]
     with pytest.raises(loadtester_tasks.ToolMissing, match='"helmv3" or "helm" is not installed'):
         loadtester_tasks.tool_command("helmv3", "test podinfo")
 

@@ -15,8 +15,9 @@ import pytest
 from flagger.webhooks import notify_delivery
 from flagger.webhooks.notify_delivery import DeliveryError, DeliveryPolicy, DeliveryQueue
 
-FAST = DeliveryPolicy(queue_size=10, workers=3, timeout=0.5, attempts=3, wait_min=0.01,
-                      wait_max=0.02)
+FAST = DeliveryPolicy(
+    queue_size=10, workers=3, timeout=0.5, attempts=3, wait_min=0.01, wait_max=0.02
+)
 
 
 async def test_submit_does_not_wait_and_a_full_queue_drops() -> None:
@@ -30,6 +31,7 @@ async def test_submit_does_not_wait_and_a_full_queue_drops() -> None:
         async def run() -> None:
             await release.wait()
             ran.append(n)
+
         return run
 
     queue.start()
@@ -47,8 +49,10 @@ async def test_submit_does_not_wait_and_a_full_queue_drops() -> None:
     await queue.close()
     assert not queue.submit(("test", "c10"), job(10), "slack")  # closed
     text = prometheus_client.generate_latest(registry).decode()
-    assert 'flagger_alert_delivery_failures_total{provider_type="slack",reason="queue_full"} 4.0' \
+    assert (
+        'flagger_alert_delivery_failures_total{provider_type="slack",reason="queue_full"} 4.0'
         in text
+    )
     assert "_created" not in text
 
 
@@ -62,6 +66,7 @@ async def test_one_canarys_alerts_stay_in_order_others_run_alongside() -> None:
             log.append(f"start {key}{n}")
             await asyncio.sleep(delay)
             log.append(f"end {key}{n}")
+
         return run
 
     queue.submit("a", job("a", 1, 0.2))
@@ -133,12 +138,15 @@ async def test_each_attempt_has_a_timeout() -> None:
     assert (raised.value.reason, calls) == ("timeout", 2)
 
 
-@pytest.mark.parametrize(("exc", "reason", "retriable"), [
-    (TimeoutError(), "timeout", True),
-    (ConnectionResetError("reset"), "error", False),
-    (ValueError("bad"), "error", False),
-    (DeliveryError("rejected", "no"), "rejected", False),
-])
+@pytest.mark.parametrize(
+    ("exc", "reason", "retriable"),
+    [
+        (TimeoutError(), "timeout", True),
+        (ConnectionResetError("reset"), "error", False),
+        (ValueError("bad"), "error", False),
+        (DeliveryError("rejected", "no"), "rejected", False),
+    ],
+)
 def test_classify(exc: BaseException, reason: str, retriable: bool) -> None:
     found = notify_delivery.classify(exc)
     assert (found.reason, found.retriable) == (reason, retriable)

@@ -20,13 +20,24 @@ from flagger.webhooks.notify_delivery import Alert, DeliveryError
 
 
 def alert(severity: str = "info", with_fields: bool = True) -> Alert:
-    fields: list[notify_delivery.Field] = [
-        {"name": "Cluster", "value": "prod"},
-        {"name": "Target", "value": "Deployment/podinfo.test"},
-    ] if with_fields else []
-    return Alert(name="podinfo", namespace="test", severity=severity, fields=fields,
-                 message="New revision detected, progressing canary analysis.",
-                 phase="Progressing", cluster="prod", target="Deployment/podinfo.test")
+    fields: list[notify_delivery.Field] = (
+        [
+            {"name": "Cluster", "value": "prod"},
+            {"name": "Target", "value": "Deployment/podinfo.test"},
+        ]
+        if with_fields
+        else []
+    )
+    return Alert(
+        name="podinfo",
+        namespace="test",
+        severity=severity,
+        fields=fields,
+        message="New revision detected, progressing canary analysis.",
+        phase="Progressing",
+        cluster="prod",
+        target="Deployment/podinfo.test",
+    )
 
 
 def test_slack_payload() -> None:
@@ -35,21 +46,24 @@ def test_slack_payload() -> None:
         "username": "flagger",
         "icon_url": "",
         "icon_emoji": ":rocket:",
-        "attachments": [{
-            "color": "good",
-            "author_name": "podinfo.test",
-            "text": "New revision detected, progressing canary analysis.",
-            "mrkdwn_in": ["text"],
-            "fields": [
-                {"title": "Cluster", "value": "prod", "short": False},
-                {"title": "Target", "value": "Deployment/podinfo.test", "short": False},
-            ],
-        }],
+        "attachments": [
+            {
+                "color": "good",
+                "author_name": "podinfo.test",
+                "text": "New revision detected, progressing canary analysis.",
+                "mrkdwn_in": ["text"],
+                "fields": [
+                    {"title": "Cluster", "value": "prod", "short": False},
+                    {"title": "Target", "value": "Deployment/podinfo.test", "short": False},
+                ],
+            }
+        ],
     }
 
 
-@pytest.mark.parametrize(("severity", "color"), [("info", "good"), ("warn", "good"),
-                                                 ("error", "danger")])
+@pytest.mark.parametrize(
+    ("severity", "color"), [("info", "good"), ("warn", "good"), ("error", "danger")]
+)
 def test_slack_colour_follows_severity(severity: str, color: str) -> None:
     sent = notify_slack.payload(alert(severity), "general", "flagger")
     assert sent["attachments"][0]["color"] == color
@@ -74,14 +88,16 @@ def test_msteams_payload() -> None:
         "@context": "http://schema.org/extensions",
         "themeColor": "0076D7",
         "summary": "podinfo.test",
-        "sections": [{
-            "activityTitle": "New revision detected, progressing canary analysis.",
-            "activitySubtitle": "podinfo.test",
-            "facts": [
-                {"name": "Cluster", "value": "prod"},
-                {"name": "Target", "value": "Deployment/podinfo.test"},
-            ],
-        }],
+        "sections": [
+            {
+                "activityTitle": "New revision detected, progressing canary analysis.",
+                "activitySubtitle": "podinfo.test",
+                "facts": [
+                    {"name": "Cluster", "value": "prod"},
+                    {"name": "Target", "value": "Deployment/podinfo.test"},
+                ],
+            }
+        ],
     }
 
 
@@ -93,48 +109,95 @@ def test_msteams_is_red_on_error_only() -> None:
 def test_gchat_payload() -> None:
     grey = "<font color=#848484><strong>{}</strong></font>"
     assert notify_gchat.payload(alert("error")) == {
-        "cards": [{
-            "header": {"title": "Flagger", "subtitle": "podinfo.test",
-                       "imageUrl": "https://flagger.app/favicon.png"},
-            "sections": [
-                {"widgets": [{"textParagraph": {"text": grey.format(
-                    "New revision detected, progressing canary analysis.")}}]},
-                {"widgets": [{"textParagraph": {"text": "Cluster<br>" + grey.format("prod")}}]},
-                {"widgets": [{"textParagraph": {
-                    "text": "Target<br>" + grey.format("Deployment/podinfo.test")}}]},
-            ],
-        }],
+        "cards": [
+            {
+                "header": {
+                    "title": "Flagger",
+                    "subtitle": "podinfo.test",
+                    "imageUrl": "https://flagger.app/favicon.png",
+                },
+                "sections": [
+                    {
+                        "widgets": [
+                            {
+                                "textParagraph": {
+                                    "text": grey.format(
+                                        "New revision detected, progressing canary analysis."
+                                    )
+                                }
+                            }
+                        ]
+                    },
+                    {"widgets": [{"textParagraph": {"text": "Cluster<br>" + grey.format("prod")}}]},
+                    {
+                        "widgets": [
+                            {
+                                "textParagraph": {
+                                    "text": "Target<br>" + grey.format("Deployment/podinfo.test")
+                                }
+                            }
+                        ]
+                    },
+                ],
+            }
+        ],
     }
 
 
-@pytest.mark.parametrize(("url", "expected"), [
-    ("https://discord.com/api/webhooks/1/tok", "https://discord.com/api/webhooks/1/tok/slack"),
-    ("https://discord.com/api/webhooks/1/tok/", "https://discord.com/api/webhooks/1/tok/slack"),
-    ("https://discord.com/api/webhooks/1/tok/slack",
-     "https://discord.com/api/webhooks/1/tok/slack"),
-    ("https://discord.com/api/webhooks/1/tok?wait=true",
-     "https://discord.com/api/webhooks/1/tok/slack?wait=true"),
-    ("http://127.0.0.1:8080", "http://127.0.0.1:8080/slack"),
-])
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://discord.com/api/webhooks/1/tok", "https://discord.com/api/webhooks/1/tok/slack"),
+        ("https://discord.com/api/webhooks/1/tok/", "https://discord.com/api/webhooks/1/tok/slack"),
+        (
+            "https://discord.com/api/webhooks/1/tok/slack",
+            "https://discord.com/api/webhooks/1/tok/slack",
+        ),
+        (
+            "https://discord.com/api/webhooks/1/tok?wait=true",
+            "https://discord.com/api/webhooks/1/tok/slack?wait=true",
+        ),
+        ("http://127.0.0.1:8080", "http://127.0.0.1:8080/slack"),
+    ],
+)
 def test_discord_posts_to_the_slack_endpoint(url: str, expected: str) -> None:
     assert notify_discord.slack_url(url) == expected
 
 
-@pytest.mark.parametrize(("factory", "error"), [
-    (lambda: notify_slack.SlackNotifier("not a url", channel="c", username="u"),
-     "invalid Slack hook URL not a url"),
-    (lambda: notify_slack.SlackNotifier("https://hooks.slack.com/x", channel="", username="u"),
-     "empty Slack channel"),
-    (lambda: notify_slack.SlackNotifier("https://hooks.slack.com/x", channel="c", username=""),
-     "empty Slack username"),
-    (lambda: notify_discord.DiscordNotifier("ftp://x", channel="c", username="u"),
-     "invalid Discord hook URL ftp://x"),
-    (lambda: notify_rocket.RocketNotifier("https://r/x", channel="", username="u"),
-     "empty Rocket channel"),
-    (lambda: notify_msteams.MSTeamsNotifier("/relative"),
-     "invalid MS Teams webhook URL /relative"),
-    (lambda: notify_gchat.GChatNotifier(""), "invalid Google Chat webhook URL "),
-])
+@pytest.mark.parametrize(
+    ("factory", "error"),
+    [
+        (
+            lambda: notify_slack.SlackNotifier("not a url", channel="c", username="u"),
+            "invalid Slack hook URL not a url",
+        ),
+        (
+            lambda: notify_slack.SlackNotifier(
+                "https://hooks.slack.com/x", channel="", username="u"
+            ),
+            "empty Slack channel",
+        ),
+        (
+            lambda: notify_slack.SlackNotifier(
+                "https://hooks.slack.com/x", channel="c", username=""
+            ),
+            "empty Slack username",
+        ),
+        (
+            lambda: notify_discord.DiscordNotifier("ftp://x", channel="c", username="u"),
+            "invalid Discord hook URL ftp://x",
+        ),
+        (
+            lambda: notify_rocket.RocketNotifier("https://r/x", channel="", username="u"),
+            "empty Rocket channel",
+        ),
+        (
+            lambda: notify_msteams.MSTeamsNotifier("/relative"),
+            "invalid MS Teams webhook URL /relative",
+        ),
+        (lambda: notify_gchat.GChatNotifier(""), "invalid Google Chat webhook URL "),
+    ],
+)
 def test_unusable_settings_are_refused_with_flaggers_words(factory: Any, error: str) -> None:
     with pytest.raises(DeliveryError) as raised:
         factory()
@@ -143,18 +206,27 @@ def test_unusable_settings_are_refused_with_flaggers_words(factory: Any, error: 
     assert not raised.value.retriable
 
 
-@pytest.mark.parametrize(("module", "provider_type", "cls"), [
-    (notify_slack, "slack", notify_slack.SlackNotifier),
-    (notify_discord, "discord", notify_discord.DiscordNotifier),
-    (notify_rocket, "rocket", notify_rocket.RocketNotifier),
-    (notify_msteams, "msteams", notify_msteams.MSTeamsNotifier),
-    (notify_gchat, "gchat", notify_gchat.GChatNotifier),
-])
+@pytest.mark.parametrize(
+    ("module", "provider_type", "cls"),
+    [
+        (notify_slack, "slack", notify_slack.SlackNotifier),
+        (notify_discord, "discord", notify_discord.DiscordNotifier),
+        (notify_rocket, "rocket", notify_rocket.RocketNotifier),
+        (notify_msteams, "msteams", notify_msteams.MSTeamsNotifier),
+        (notify_gchat, "gchat", notify_gchat.GChatNotifier),
+    ],
+)
 def test_each_hook_serves_its_type_only(module: Any, provider_type: str, cls: type) -> None:
     from flagger import plugins
 
-    spec = {"type": provider_type, "address": "https://example.com/hook", "channel": "general",
-            "username": "flagger", "proxy": "", "token": "t"}
+    spec = {
+        "type": provider_type,
+        "address": "https://example.com/hook",
+        "channel": "general",
+        "username": "flagger",
+        "proxy": "",
+        "token": "t",
+    }
     context = plugins.PluginContext()
     made = module.flagger_notifier(provider_type=provider_type, spec=spec, context=context)
     assert isinstance(made, cls)
@@ -168,7 +240,9 @@ def test_plugin_manager_finds_every_notifier() -> None:
 
     installed = plugins.load()
     spec = {"address": "https://example.com/hook", "channel": "general", "username": "flagger"}
-    for provider_type, cls in [("slack", notify_slack.SlackNotifier),
-                               ("msteams", notify_msteams.MSTeamsNotifier),
-                               ("gchat", notify_gchat.GChatNotifier)]:
+    for provider_type, cls in [
+        ("slack", notify_slack.SlackNotifier),
+        ("msteams", notify_msteams.MSTeamsNotifier),
+        ("gchat", notify_gchat.GChatNotifier),
+    ]:
         assert isinstance(installed.notifier(provider_type, spec, plugins.PluginContext()), cls)

@@ -14,10 +14,14 @@ from flagger.webhooks import notifiers
 
 def make_canary(analysis: dict[str, Any] | None = None, **spec: Any) -> canary_api.Canary:
     document: dict[str, Any] = {
-        "apiVersion": "flagger.app/v1beta1", "kind": "Canary",
+        "apiVersion": "flagger.app/v1beta1",
+        "kind": "Canary",
         "metadata": {"name": "podinfo", "namespace": "test"},
-        "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-                 "service": {"port": 9898}, **spec},
+        "spec": {
+            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+            "service": {"port": 9898},
+            **spec,
+        },
     }
     if analysis is not None:
         document["spec"]["analysis"] = analysis
@@ -25,19 +29,31 @@ def make_canary(analysis: dict[str, Any] | None = None, **spec: Any) -> canary_a
 
 
 # alert severity -> subscriptions that get it
-@pytest.mark.parametrize(("severity", "subscribed", "sent"), [
-    ("info", "info", True), ("info", "warn", False), ("info", "error", False),
-    ("warn", "info", True), ("warn", "warn", True), ("warn", "error", False),
-    ("error", "info", True), ("error", "warn", True), ("error", "error", True),
-    ("info", None, True), ("error", "", True),
-])
+@pytest.mark.parametrize(
+    ("severity", "subscribed", "sent"),
+    [
+        ("info", "info", True),
+        ("info", "warn", False),
+        ("info", "error", False),
+        ("warn", "info", True),
+        ("warn", "warn", True),
+        ("warn", "error", False),
+        ("error", "info", True),
+        ("error", "warn", True),
+        ("error", "error", True),
+        ("info", None, True),
+        ("error", "", True),
+    ],
+)
 def test_severity_routing(severity: str, subscribed: str | None, sent: bool) -> None:
     assert notifiers.should_alert(severity, subscribed) is sent
 
 
 def test_fields_with_details_for_a_canary_release() -> None:
-    canary = make_canary({"interval": "1m", "threshold": 5, "stepWeight": 10, "maxWeight": 50},
-                         progressDeadlineSeconds=120)
+    canary = make_canary(
+        {"interval": "1m", "threshold": 5, "stepWeight": 10, "maxWeight": 50},
+        progressDeadlineSeconds=120,
+    )
     assert notifiers.alert_fields(canary, "prod", with_details=True) == [
         {"name": "Cluster", "value": "prod"},
         {"name": "Target", "value": "Deployment/podinfo.test"},
@@ -50,23 +66,32 @@ def test_fields_with_details_for_a_canary_release() -> None:
 def test_fields_without_details_carry_only_the_cluster() -> None:
     canary = make_canary({"interval": "1m", "threshold": 5, "stepWeight": 10})
     assert notifiers.alert_fields(canary, "prod", with_details=False) == [
-        {"name": "Cluster", "value": "prod"}]
+        {"name": "Cluster", "value": "prod"}
+    ]
     assert notifiers.alert_fields(canary, "", with_details=False) == []
 
 
-@pytest.mark.parametrize(("analysis", "routing"), [
-    ({"stepWeight": 5}, "Weight step: 5 max: 0"),  # Flagger prints the raw maxWeight
-    ({"stepWeights": [1, 5, 10], "maxWeight": 10}, "Weight steps: 1,5,10 max: 10"),
-    ({"iterations": 10, "match": [{"headers": {"x-canary": {"exact": "insider"}}}]},
-     "A/B Testing"),
-    ({"iterations": 10}, "Blue/Green"),
-    ({}, None),
-])
+@pytest.mark.parametrize(
+    ("analysis", "routing"),
+    [
+        ({"stepWeight": 5}, "Weight step: 5 max: 0"),  # Flagger prints the raw maxWeight
+        ({"stepWeights": [1, 5, 10], "maxWeight": 10}, "Weight steps: 1,5,10 max: 10"),
+        (
+            {"iterations": 10, "match": [{"headers": {"x-canary": {"exact": "insider"}}}]},
+            "A/B Testing",
+        ),
+        ({"iterations": 10}, "Blue/Green"),
+        ({}, None),
+    ],
+)
 def test_traffic_routing_per_strategy(analysis: dict[str, Any], routing: str | None) -> None:
     canary = make_canary({"interval": "1m", "threshold": 2, **analysis})
     fields = notifiers.alert_fields(canary, "", with_details=True)
     assert [f["name"] for f in fields][:3] == [
-        "Target", "Failed checks threshold", "Progress deadline"]
+        "Target",
+        "Failed checks threshold",
+        "Progress deadline",
+    ]
     assert fields[2] == {"name": "Progress deadline", "value": "600s"}
     found = [f["value"] for f in fields if f["name"] == "Traffic routing"]
     assert found == ([routing] if routing else [])
@@ -74,49 +99,109 @@ def test_traffic_routing_per_strategy(analysis: dict[str, Any], routing: str | N
 
 def test_build_alert() -> None:
     canary = make_canary({"interval": "1m", "threshold": 5, "stepWeight": 10})
-    alert = notifiers.build_alert(canary, "Failed checks threshold reached 5", "error",
-                                  cluster="prod", phase="Failed")
+    alert = notifiers.build_alert(
+        canary, "Failed checks threshold reached 5", "error", cluster="prod", phase="Failed"
+    )
     assert alert == {
-        "name": "podinfo", "namespace": "test", "message": "Failed checks threshold reached 5",
-        "severity": "error", "fields": [{"name": "Cluster", "value": "prod"}],
-        "phase": "Failed", "cluster": "prod", "target": "Deployment/podinfo.test",
+        "name": "podinfo",
+        "namespace": "test",
+        "message": "Failed checks threshold reached 5",
+        "severity": "error",
+        "fields": [{"name": "Cluster", "value": "prod"}],
+        "phase": "Failed",
+        "cluster": "prod",
+        "target": "Deployment/podinfo.test",
     }
 
 
 def test_build_alert_reads_the_phase_from_the_status() -> None:
     canary = make_canary({"interval": "1m"})
-    canary = canary.model_copy(update={"status": canary_api.Canary.model_validate({
-        **canary.model_dump(by_alias=True, exclude_none=True),
-        "status": {"phase": "Progressing"}}).status})
+    canary = canary.model_copy(
+        update={
+            "status": canary_api.Canary.model_validate(
+                {
+                    **canary.model_dump(by_alias=True, exclude_none=True),
+                    "status": {"phase": "Progressing"},
+                }
+            ).status
+        }
+    )
     assert notifiers.build_alert(canary, "m", "info")["phase"] == "Progressing"
     assert notifiers.build_alert(make_canary(), "m", "info")["phase"] == ""
 
 
 def test_template_variables_are_all_filled_on_every_alert() -> None:
     canary = make_canary({"interval": "1m", "threshold": 3, "iterations": 4})
-    alert = notifiers.build_alert(canary, "Canary is waiting for approval.", "warn",
-                                  cluster="eu-1", phase="Waiting")
+    alert = notifiers.build_alert(
+        canary, "Canary is waiting for approval.", "warn", cluster="eu-1", phase="Waiting"
+    )
     assert notifiers.template_variables(canary, alert).functions().keys() == {
-        "name", "namespace", "message", "severity", "phase", "cluster", "target", "threshold",
-        "deadline", "routing"}
+        "name",
+        "namespace",
+        "message",
+        "severity",
+        "phase",
+        "cluster",
+        "target",
+        "threshold",
+        "deadline",
+        "routing",
+    }
     values = {k: f() for k, f in notifiers.template_variables(canary, alert).functions().items()}
     assert values == {
-        "name": "podinfo", "namespace": "test", "message": "Canary is waiting for approval.",
-        "severity": "warn", "phase": "Waiting", "cluster": "eu-1",
-        "target": "Deployment/podinfo.test", "threshold": "3", "deadline": "600s",
-        "routing": "Blue/Green"}
+        "name": "podinfo",
+        "namespace": "test",
+        "message": "Canary is waiting for approval.",
+        "severity": "warn",
+        "phase": "Waiting",
+        "cluster": "eu-1",
+        "target": "Deployment/podinfo.test",
+        "threshold": "3",
+        "deadline": "600s",
+        "routing": "Blue/Green",
+    }
 
 
-@pytest.mark.parametrize(("options", "expected"), [
-    ({}, None),
-    ({"slack-url": "https://hooks.slack.com/s", "slack-channel": "ops", "slack-user": "flagger",
-      "slack-proxy-url": "http://proxy:3128", "slack-token": "xoxb"},
-     ("slack", {"type": "slack", "address": "https://hooks.slack.com/s", "channel": "ops",
-                "username": "flagger", "proxy": "http://proxy:3128", "token": "xoxb"})),
-    ({"slack-url": "https://hooks.slack.com/s", "msteams-url": "https://outlook.office.com/w",
-      "msteams-proxy-url": "http://proxy:3128"},
-     ("msteams", {"type": "msteams", "address": "https://outlook.office.com/w",
-                  "proxy": "http://proxy:3128"})),
-])
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({}, None),
+        (
+            {
+                "slack-url": "https://hooks.slack.com/s",
+                "slack-channel": "ops",
+                "slack-user": "flagger",
+                "slack-proxy-url": "http://proxy:3128",
+                "slack-token": "xoxb",
+            },
+            (
+                "slack",
+                {
+                    "type": "slack",
+                    "address": "https://hooks.slack.com/s",
+                    "channel": "ops",
+                    "username": "flagger",
+                    "proxy": "http://proxy:3128",
+                    "token": "xoxb",
+                },
+            ),
+        ),
+        (
+            {
+                "slack-url": "https://hooks.slack.com/s",
+                "msteams-url": "https://outlook.office.com/w",
+                "msteams-proxy-url": "http://proxy:3128",
+            },
+            (
+                "msteams",
+                {
+                    "type": "msteams",
+                    "address": "https://outlook.office.com/w",
+                    "proxy": "http://proxy:3128",
+                },
+            ),
+        ),
+    ],
+)
 def test_global_notifier_from_flags(options: dict[str, str], expected: Any) -> None:
     assert notifiers.global_provider(options) == expected

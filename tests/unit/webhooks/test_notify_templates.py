@@ -9,24 +9,40 @@ from flagger.webhooks import alert_templates
 from flagger.webhooks.alert_templates import TemplateVariables
 
 VALUES = TemplateVariables(
-    name="podinfo", namespace="test", message="Canary analysis completed successfully, "
-    "promotion finished.", severity="info", phase="Succeeded", cluster="prod",
-    target="Deployment/podinfo.test", threshold="5", deadline="600s",
-    routing="Weight step: 10 max: 50")
+    name="podinfo",
+    namespace="test",
+    message="Canary analysis completed successfully, promotion finished.",
+    severity="info",
+    phase="Succeeded",
+    cluster="prod",
+    target="Deployment/podinfo.test",
+    threshold="5",
+    deadline="600s",
+    routing="Weight step: 10 max: 50",
+)
 
 
-@pytest.mark.parametrize(("template", "text"), [
-    ("{{ message }}", "Canary analysis completed successfully, promotion finished."),
-    ("[{{cluster}}] {{ severity }}: {{ name }}.{{ namespace }} {{ phase }}",
-     "[prod] info: podinfo.test Succeeded"),
-    ("{{ target }} threshold={{ threshold }} deadline={{ deadline }} ({{ routing }})",
-     "Deployment/podinfo.test threshold=5 deadline=600s (Weight step: 10 max: 50)"),
-    ('{{ printf "*%s* in %s" name namespace }}', "*podinfo* in test"),
-    ('{{ message | printf ":rocket: %s" }}',
-     ":rocket: Canary analysis completed successfully, promotion finished."),
-    ("{{- name -}} \n", "podinfo"),
-    ("no variables at all", "no variables at all"),
-])
+@pytest.mark.parametrize(
+    ("template", "text"),
+    [
+        ("{{ message }}", "Canary analysis completed successfully, promotion finished."),
+        (
+            "[{{cluster}}] {{ severity }}: {{ name }}.{{ namespace }} {{ phase }}",
+            "[prod] info: podinfo.test Succeeded",
+        ),
+        (
+            "{{ target }} threshold={{ threshold }} deadline={{ deadline }} ({{ routing }})",
+            "Deployment/podinfo.test threshold=5 deadline=600s (Weight step: 10 max: 50)",
+        ),
+        ('{{ printf "*%s* in %s" name namespace }}', "*podinfo* in test"),
+        (
+            '{{ message | printf ":rocket: %s" }}',
+            ":rocket: Canary analysis completed successfully, promotion finished.",
+        ),
+        ("{{- name -}} \n", "podinfo"),
+        ("no variables at all", "no variables at all"),
+    ],
+)
 def test_render(template: str, text: str) -> None:
     assert alert_templates.render(template, VALUES) == text
 
@@ -36,14 +52,20 @@ def test_every_documented_variable_renders() -> None:
         assert alert_templates.validate_template(f"{{{{ {variable} }}}}") == []
 
 
-@pytest.mark.parametrize(("template", "error"), [
-    ("{{ nme }}", 'function "nme" not defined (available: name, namespace, message, severity, '
-                  "phase, cluster, target, threshold, deadline, routing)"),
-    ("{{ .Name }}", 'no entry for key "Name"'),
-    ("{{ name", "unclosed action"),
-    ("{{ if name }}x{{ end }}", "unsupported action {{ if name }}: alert templates call"),
-    ("{{ name.first }}", "can't evaluate field first in type string"),
-])
+@pytest.mark.parametrize(
+    ("template", "error"),
+    [
+        (
+            "{{ nme }}",
+            'function "nme" not defined (available: name, namespace, message, severity, '
+            "phase, cluster, target, threshold, deadline, routing)",
+        ),
+        ("{{ .Name }}", 'no entry for key "Name"'),
+        ("{{ name", "unclosed action"),
+        ("{{ if name }}x{{ end }}", "unsupported action {{ if name }}: alert templates call"),
+        ("{{ name.first }}", "can't evaluate field first in type string"),
+    ],
+)
 def test_validation_names_the_problem(template: str, error: str) -> None:
     problems = alert_templates.validate_template(template)
     assert len(problems) == 1
@@ -53,7 +75,8 @@ def test_validation_names_the_problem(template: str, error: str) -> None:
 
 def test_an_empty_template_is_refused() -> None:
     assert alert_templates.validate_template("  ") == [
-        "the template is empty; remove the annotation to send Flagger's message"]
+        "the template is empty; remove the annotation to send Flagger's message"
+    ]
 
 
 def test_render_raises_alert_template_error() -> None:
@@ -62,13 +85,19 @@ def test_render_raises_alert_template_error() -> None:
 
 
 def test_the_annotation_on_an_alert_provider() -> None:
-    metadata = {"name": "on-call",
-                "annotations": {"flagger.app/alert-template": "{{ severity }} {{ mesage }}"}}
+    metadata = {
+        "name": "on-call",
+        "annotations": {"flagger.app/alert-template": "{{ severity }} {{ mesage }}"},
+    }
     assert alert_templates.template_of(metadata) == "{{ severity }} {{ mesage }}"
     assert alert_templates.template_of({"name": "x"}) is None
     assert alert_templates.template_of(None) is None
     [(path, message)] = alert_templates.annotation_problems(metadata)
     assert path == 'metadata.annotations["flagger.app/alert-template"]'
     assert 'function "mesage" not defined' in message
-    assert alert_templates.annotation_problems({"annotations": {
-        "flagger.app/alert-template": "{{ message }}"}}) == []
+    assert (
+        alert_templates.annotation_problems(
+            {"annotations": {"flagger.app/alert-template": "{{ message }}"}}
+        )
+        == []
+    )

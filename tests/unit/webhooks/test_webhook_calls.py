@@ -28,15 +28,17 @@ FAST = calls.CallPolicy(wait_min=0.01, wait_max=0.05)
 
 
 def hook(url: str, **fields: Any) -> analysis_api.CanaryWebhook:
-    return analysis_api.CanaryWebhook.model_validate({"name": "acceptance-test", "url": url,
-                                                      **fields})
+    return analysis_api.CanaryWebhook.model_validate(
+        {"name": "acceptance-test", "url": url, **fields}
+    )
 
 
 async def test_posts_flaggers_json_document(receiver: Any, make_canary: MakeCanary) -> None:
     canary = make_canary(status={"phase": "Progressing", "lastAppliedSpec": "abc"})
     result = await calls.call(
         hook(f"{receiver.url}/gate/check", type="pre-rollout", metadata={"cmd": "curl"}),
-        canary, "Progressing",
+        canary,
+        "Progressing",
     )
     assert result.ok and result.status == 200 and result.attempts == 1
     [request] = receiver.received
@@ -51,8 +53,10 @@ async def test_posts_flaggers_json_document(receiver: Any, make_canary: MakeCana
     }
 
 
-@pytest.mark.parametrize(("status", "ok"), [(200, True), (201, True), (202, True),
-                                            (203, False), (204, False), (403, False)])
+@pytest.mark.parametrize(
+    ("status", "ok"),
+    [(200, True), (201, True), (202, True), (203, False), (204, False), (403, False)],
+)
 async def test_success_means_status_up_to_202(
     receiver: Any, make_canary: MakeCanary, status: int, ok: bool
 ) -> None:
@@ -68,9 +72,11 @@ async def test_failure_message_is_the_response_body(receiver: Any, make_canary: 
     result = await calls.call(hook(receiver.url), make_canary(), "Progressing")
     assert not result.ok
     assert str(result) == "Forbidden: gate podinfo.test is closed"
-    assert (f"Halt podinfo.test advancement pre-rollout check acceptance-test failed {result}"
-            == "Halt podinfo.test advancement pre-rollout check acceptance-test failed "
-               "Forbidden: gate podinfo.test is closed")
+    assert (
+        f"Halt podinfo.test advancement pre-rollout check acceptance-test failed {result}"
+        == "Halt podinfo.test advancement pre-rollout check acceptance-test failed "
+        "Forbidden: gate podinfo.test is closed"
+    )
 
 
 async def test_slow_receiver_times_out(receiver: Any, make_canary: MakeCanary) -> None:
@@ -87,8 +93,9 @@ async def test_slow_receiver_times_out(receiver: Any, make_canary: MakeCanary) -
 
 async def test_timeout_is_per_attempt_and_retried(receiver: Any, make_canary: MakeCanary) -> None:
     receiver.answer({"delay": 2.0}, {"status": 200})
-    result = await calls.call(hook(receiver.url, timeout="300ms", retries=1), make_canary(),
-                              "Progressing", policy=FAST)
+    result = await calls.call(
+        hook(receiver.url, timeout="300ms", retries=1), make_canary(), "Progressing", policy=FAST
+    )
     assert result.ok and result.attempts == 2
 
 
@@ -97,8 +104,9 @@ async def test_retryable_statuses_are_retried_up_to_retries(
     receiver: Any, make_canary: MakeCanary, status: int
 ) -> None:
     receiver.answer({"status": status, "body": "try later"})
-    result = await calls.call(hook(receiver.url, retries=3), make_canary(), "Progressing",
-                              policy=FAST)
+    result = await calls.call(
+        hook(receiver.url, retries=3), make_canary(), "Progressing", policy=FAST
+    )
     assert len(receiver.received) == 4
     assert result.attempts == 4 and not result.ok
     assert result.status == status and result.body == "try later"
@@ -109,8 +117,9 @@ async def test_retry_succeeds_when_the_receiver_recovers(
     receiver: Any, make_canary: MakeCanary
 ) -> None:
     receiver.answer({"status": 503}, {"status": 500}, {"status": 202})
-    result = await calls.call(hook(receiver.url, retries=5), make_canary(), "Progressing",
-                              policy=FAST)
+    result = await calls.call(
+        hook(receiver.url, retries=5), make_canary(), "Progressing", policy=FAST
+    )
     assert result.ok and result.status == 202 and len(receiver.received) == 3
 
 
@@ -119,8 +128,9 @@ async def test_501_and_client_errors_are_not_retried(
     receiver: Any, make_canary: MakeCanary, status: int
 ) -> None:
     receiver.answer({"status": status, "body": "nope"})
-    result = await calls.call(hook(receiver.url, retries=3), make_canary(), "Progressing",
-                              policy=FAST)
+    result = await calls.call(
+        hook(receiver.url, retries=3), make_canary(), "Progressing", policy=FAST
+    )
     assert len(receiver.received) == 1
     assert not result.ok and result.message == "nope"
 
@@ -149,8 +159,12 @@ async def test_retry_after_is_honoured_within_the_bound(
 ) -> None:
     receiver.answer({"status": 429, "headers": {"Retry-After": "3600"}}, {"status": 200})
     began = time.monotonic()
-    result = await calls.call(hook(receiver.url, retries=1), make_canary(), "Progressing",
-                              policy=calls.CallPolicy(wait_min=0.01, wait_max=0.2))
+    result = await calls.call(
+        hook(receiver.url, retries=1),
+        make_canary(),
+        "Progressing",
+        policy=calls.CallPolicy(wait_min=0.01, wait_max=0.2),
+    )
     assert result.ok
     assert 0.15 <= time.monotonic() - began < 1.5
 
@@ -189,8 +203,9 @@ async def test_one_character_timeout_means_ten_seconds(
 
 
 async def test_url_without_scheme_is_not_retried(make_canary: MakeCanary) -> None:
-    result = await calls.call(hook("podinfo-loadtester/", retries=3), make_canary(), "",
-                              policy=FAST)
+    result = await calls.call(
+        hook("podinfo-loadtester/", retries=3), make_canary(), "", policy=FAST
+    )
     assert result.attempts == 1
     assert result.message == (
         'POST podinfo-loadtester/ giving up after 1 attempt(s): Post "podinfo-loadtester/": '
@@ -209,10 +224,26 @@ def self_signed(tmp_path_factory: pytest.TempPathFactory) -> ssl.SSLContext:
     directory: pathlib.Path = tmp_path_factory.mktemp("tls")
     key, cert = directory / "key.pem", directory / "cert.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
     )
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)

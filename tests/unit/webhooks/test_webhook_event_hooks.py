@@ -20,9 +20,15 @@ async def test_event_hook_replaces_the_global_webhook(
     receiver: Any, make_canary: MakeCanary
 ) -> None:
     canary = make_canary(
-        webhooks=[{"name": "notify", "type": "event", "url": f"{receiver.url}/own",
-                   "metadata": {"team": "a"}},
-                  {"name": "load", "url": f"{receiver.url}/load"}],
+        webhooks=[
+            {
+                "name": "notify",
+                "type": "event",
+                "url": f"{receiver.url}/own",
+                "metadata": {"team": "a"},
+            },
+            {"name": "load", "url": f"{receiver.url}/load"},
+        ],
         status={"phase": "Progressing"},
     )
     forward = event_hooks.EventForwarder(f"{receiver.url}/global")
@@ -34,8 +40,11 @@ async def test_event_hook_replaces_the_global_webhook(
     assert document["phase"] == "Progressing"
     metadata = document["metadata"]
     assert metadata.pop("timestamp").isdigit()
-    assert metadata == {"eventMessage": "Advance podinfo.test canary weight 10",
-                        "eventType": "Normal", "team": "a"}
+    assert metadata == {
+        "eventMessage": "Advance podinfo.test canary weight 10",
+        "eventType": "Normal",
+        "team": "a",
+    }
 
 
 async def test_global_webhook_without_event_hooks(receiver: Any, make_canary: MakeCanary) -> None:

@@ -15,8 +15,11 @@ from flagger.api import canary as canary_api
 from flagger.webhooks import payloads
 
 MakeCanary = Callable[..., canary_api.Canary]
-STATUS = {"phase": "Progressing", "lastAppliedSpec": "5f7c8b9d4", "trackedConfigs": {
-    "configmap/podinfo-config": "a1b2c3d4e5f60718"}}
+STATUS = {
+    "phase": "Progressing",
+    "lastAppliedSpec": "5f7c8b9d4",
+    "trackedConfigs": {"configmap/podinfo-config": "a1b2c3d4e5f60718"},
+}
 
 
 def test_payload_bytes_match_flaggers_field_order_and_compact_encoding(
@@ -45,8 +48,11 @@ def test_checksum_is_stable_and_follows_the_revision_and_tracked_configs(
     first = payloads.checksum(make_canary(status=STATUS))
     assert first == payloads.checksum(make_canary(status=dict(STATUS, phase="Promoting")))
     new_spec = payloads.checksum(make_canary(status=dict(STATUS, lastAppliedSpec="6d8f")))
-    new_config = payloads.checksum(make_canary(status=dict(
-        STATUS, trackedConfigs={"configmap/podinfo-config": "ffffffffffffffff"})))
+    new_config = payloads.checksum(
+        make_canary(
+            status=dict(STATUS, trackedConfigs={"configmap/podinfo-config": "ffffffffffffffff"})
+        )
+    )
     assert len({first, new_spec, new_config}) == 3
     assert set(first) <= set("bcdfghjklmnpqrstvwxz2456789")
 
@@ -61,10 +67,15 @@ def test_event_payload_carries_the_event_and_keeps_its_keys_over_hook_metadata(
     make_canary: MakeCanary,
 ) -> None:
     canary = make_canary(status=STATUS)
-    document: dict[str, Any] = dict(payloads.event_payload(
-        canary, "Advance podinfo.test canary weight 10", "Normal",
-        {"eventType": "spoofed", "team": "a"}, now=1700000000.123,
-    ))
+    document: dict[str, Any] = dict(
+        payloads.event_payload(
+            canary,
+            "Advance podinfo.test canary weight 10",
+            "Normal",
+            {"eventType": "spoofed", "team": "a"},
+            now=1700000000.123,
+        )
+    )
     assert document["phase"] == "Progressing"
     assert document["metadata"] == {
         "eventMessage": "Advance podinfo.test canary weight 10",

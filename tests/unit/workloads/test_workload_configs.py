@@ -9,22 +9,31 @@ from flagger.workloads import configs
 
 POD_SPEC: dict[str, Any] = {
     "initContainers": [{"name": "init", "envFrom": [{"secretRef": {"name": "init-env"}}]}],
-    "containers": [{
-        "name": "podinfod",
-        "env": [
-            {"name": "A", "valueFrom": {"configMapKeyRef": {"name": "env-cm", "key": "a"}}},
-            {"name": "B", "valueFrom": {"secretKeyRef": {"name": "env-secret", "key": "b"}}},
-            {"name": "C", "value": "plain"},
-            {"name": "D", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-        ],
-        "envFrom": [{"configMapRef": {"name": "all-env"}}],
-    }],
+    "containers": [
+        {
+            "name": "podinfod",
+            "env": [
+                {"name": "A", "valueFrom": {"configMapKeyRef": {"name": "env-cm", "key": "a"}}},
+                {"name": "B", "valueFrom": {"secretKeyRef": {"name": "env-secret", "key": "b"}}},
+                {"name": "C", "value": "plain"},
+                {"name": "D", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+            ],
+            "envFrom": [{"configMapRef": {"name": "all-env"}}],
+        }
+    ],
     "volumes": [
         {"name": "v1", "configMap": {"name": "vol-cm"}},
         {"name": "v2", "secret": {"secretName": "vol-secret"}},
-        {"name": "v3", "projected": {"sources": [
-            {"configMap": {"name": "proj-cm"}}, {"secret": {"name": "proj-secret"}},
-            {"serviceAccountToken": {"path": "token"}}]}},
+        {
+            "name": "v3",
+            "projected": {
+                "sources": [
+                    {"configMap": {"name": "proj-cm"}},
+                    {"secret": {"name": "proj-secret"}},
+                    {"serviceAccountToken": {"path": "token"}},
+                ]
+            },
+        },
         {"name": "v4", "emptyDir": {}},
     ],
 }
@@ -47,13 +56,19 @@ def test_checksum_matches_go() -> None:
 def test_config_checksum_filters() -> None:
     cm = {"kind": "ConfigMap", "metadata": {"name": "x"}, "data": {"k": "v"}}
     assert configs.config_checksum(cm) == configs.checksum({"k": "v"})
-    opted_out = {**cm, "metadata": {"name": "x", "annotations": {
-        "flagger.app/config-tracking": "disabled"}}}
+    opted_out = {
+        **cm,
+        "metadata": {"name": "x", "annotations": {"flagger.app/config-tracking": "disabled"}},
+    }
     assert configs.config_checksum(opted_out) is None
-    for kind, tracked in [("Opaque", True), ("kubernetes.io/tls", True),
-                          ("kubernetes.io/basic-auth", True), ("kubernetes.io/ssh-auth", True),
-                          ("kubernetes.io/dockerconfigjson", False),
-                          ("kubernetes.io/service-account-token", False)]:
+    for kind, tracked in [
+        ("Opaque", True),
+        ("kubernetes.io/tls", True),
+        ("kubernetes.io/basic-auth", True),
+        ("kubernetes.io/ssh-auth", True),
+        ("kubernetes.io/dockerconfigjson", False),
+        ("kubernetes.io/service-account-token", False),
+    ]:
         secret = {"kind": "Secret", "type": kind, "metadata": {"name": "s"}, "data": {"k": "dg=="}}
         assert (configs.config_checksum(secret) is not None) is tracked, kind
     binary = {**cm, "binaryData": {"b": "AAE="}}
@@ -61,12 +76,16 @@ def test_config_checksum_filters() -> None:
 
 
 def test_apply_primary_configs_renames_only_tracked() -> None:
-    refs = {r.key: r for r in [
-        configs.ConfigRef("configmap", "env-cm", "1"),
-        configs.ConfigRef("secret", "init-env", "2"),
-        configs.ConfigRef("configmap", "vol-cm", "3"),
-        configs.ConfigRef("secret", "proj-secret", "4"),
-        configs.ConfigRef("configmap", "all-env", "5")]}
+    refs = {
+        r.key: r
+        for r in [
+            configs.ConfigRef("configmap", "env-cm", "1"),
+            configs.ConfigRef("secret", "init-env", "2"),
+            configs.ConfigRef("configmap", "vol-cm", "3"),
+            configs.ConfigRef("secret", "proj-secret", "4"),
+            configs.ConfigRef("configmap", "all-env", "5"),
+        ]
+    }
     spec = configs.apply_primary_configs(POD_SPEC, refs)
     container = spec["containers"][0]
     assert container["env"][0]["valueFrom"]["configMapKeyRef"]["name"] == "env-cm-primary"

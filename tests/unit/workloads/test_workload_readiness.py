@@ -10,21 +10,33 @@ from flagger.workloads import readiness
 NOW = datetime.datetime(2024, 5, 1, 12, 0, tzinfo=datetime.UTC)
 
 
-def deployment(replicas: int = 2, *, generation: int = 2, observed: int = 2, updated: int = 2,
-               total: int = 2, available: int = 2, conditions: list[dict[str, Any]] | None = None
-               ) -> dict[str, Any]:
+def deployment(
+    replicas: int = 2,
+    *,
+    generation: int = 2,
+    observed: int = 2,
+    updated: int = 2,
+    total: int = 2,
+    available: int = 2,
+    conditions: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     return {
         "metadata": {"name": "podinfo", "namespace": "test", "generation": generation},
         "spec": {"replicas": replicas},
-        "status": {"observedGeneration": observed, "updatedReplicas": updated,
-                   "replicas": total, "availableReplicas": available,
-                   "conditions": conditions or []},
+        "status": {
+            "observedGeneration": observed,
+            "updatedReplicas": updated,
+            "replicas": total,
+            "availableReplicas": available,
+            "conditions": conditions or [],
+        },
     }
 
 
 def check(obj: dict[str, Any], threshold: int = 100) -> readiness.Readiness:
-    return readiness.deployment_readiness(obj, deadline_seconds=600, ready_threshold=threshold,
-                                          now=NOW)
+    return readiness.deployment_readiness(
+        obj, deadline_seconds=600, ready_threshold=threshold, now=NOW
+    )
 
 
 PREFIX = "Halt advancement podinfo.test waiting for rollout to finish: "
@@ -38,16 +50,19 @@ def test_ready() -> None:
 def test_generation_not_observed() -> None:
     verdict = check(deployment(generation=3, observed=2))
     assert verdict == readiness.Readiness.waiting(
-        PREFIX + "observed deployment generation less than desired generation")
+        PREFIX + "observed deployment generation less than desired generation"
+    )
 
 
 def test_rollout_messages() -> None:
     assert check(deployment(updated=1)).message == (
-        PREFIX + "1 out of 2 new replicas have been updated")
+        PREFIX + "1 out of 2 new replicas have been updated"
+    )
     assert check(deployment(total=3)).message == PREFIX + "1 old replicas are pending termination"
     verdict = check(deployment(available=0))
     assert verdict == readiness.Readiness.waiting(
-        PREFIX + "0 of 2 (readyThreshold 100%) updated replicas are available")
+        PREFIX + "0 of 2 (readyThreshold 100%) updated replicas are available"
+    )
 
 
 def test_ready_threshold_truncates() -> None:
@@ -58,19 +73,34 @@ def test_ready_threshold_truncates() -> None:
 
 
 def test_progress_deadline_exceeded_is_not_retriable() -> None:
-    verdict = check(deployment(available=0, conditions=[
-        {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"}]))
+    verdict = check(
+        deployment(
+            available=0,
+            conditions=[
+                {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"}
+            ],
+        )
+    )
     assert verdict == readiness.Readiness.failed(
-        'deployment "podinfo" exceeded its progress deadline')
+        'deployment "podinfo" exceeded its progress deadline'
+    )
 
 
 def test_unavailable_beyond_deadline_is_not_retriable() -> None:
     def unavailable_since(minutes: int) -> dict[str, Any]:
         stamp = (NOW - datetime.timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return deployment(available=0, conditions=[
-            {"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated"},
-            {"type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable",
-             "lastUpdateTime": stamp}])
+        return deployment(
+            available=0,
+            conditions=[
+                {"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated"},
+                {
+                    "type": "Available",
+                    "status": "False",
+                    "reason": "MinimumReplicasUnavailable",
+                    "lastUpdateTime": stamp,
+                },
+            ],
+        )
 
     recent = check(unavailable_since(5))
     assert not recent.ready and recent.retriable
@@ -81,17 +111,25 @@ def test_unavailable_beyond_deadline_is_not_retriable() -> None:
 
 def test_daemonset() -> None:
     def ds(desired: int, updated: int, available: int) -> dict[str, Any]:
-        return {"metadata": {"name": "podinfo", "namespace": "test", "generation": 1},
-                "status": {"observedGeneration": 1, "desiredNumberScheduled": desired,
-                           "updatedNumberScheduled": updated, "numberAvailable": available}}
+        return {
+            "metadata": {"name": "podinfo", "namespace": "test", "generation": 1},
+            "status": {
+                "observedGeneration": 1,
+                "desiredNumberScheduled": desired,
+                "updatedNumberScheduled": updated,
+                "numberAvailable": available,
+            },
+        }
 
     def run(obj: dict[str, Any], since: str | None = None) -> readiness.Readiness:
-        return readiness.daemonset_readiness(obj, deadline_seconds=60, ready_threshold=100,
-                                             last_transition_time=since, now=NOW)
+        return readiness.daemonset_readiness(
+            obj, deadline_seconds=60, ready_threshold=100, last_transition_time=since, now=NOW
+        )
 
     assert run(ds(2, 2, 2)).ready
     assert run(ds(2, 1, 1)).message == PREFIX + "1 out of 2 new pods have been updated"
     assert run(ds(2, 2, 1)).message == (
-        PREFIX + "1 of 2 (readyThreshold 100%) updated pods are available")
+        PREFIX + "1 of 2 (readyThreshold 100%) updated pods are available"
+    )
     stale = run(ds(2, 1, 1), since="2024-05-01T11:00:00Z")
     assert stale == readiness.Readiness.failed("exceeded its progressDeadlineSeconds: 60")

@@ -43,9 +43,9 @@ def test_any_change_changes_the_hash() -> None:
 
 
 def test_has_changed_follows_flagger() -> None:
-    assert revision.has_changed("abc", None, None)          # never applied
-    assert revision.has_changed("abc", "", "abc")           # lastApplied empty wins
-    assert not revision.has_changed("abc", "abc", "abc")    # nothing new
-    assert revision.has_changed("new", "abc", "abc")        # new revision
-    assert not revision.has_changed("old", "new", "old")    # back to the promoted spec
-    assert not revision.has_changed("new", "new", "old")    # already being analysed
+    assert revision.has_changed("abc", None, None)  # never applied
+    assert revision.has_changed("abc", "", "abc")  # lastApplied empty wins
+    assert not revision.has_changed("abc", "abc", "abc")  # nothing new
+    assert revision.has_changed("new", "abc", "abc")  # new revision
+    assert not revision.has_changed("old", "new", "old")  # back to the promoted spec
+    assert not revision.has_changed("new", "new", "old")  # already being analysed

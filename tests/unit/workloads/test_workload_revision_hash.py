@@ -8,10 +8,18 @@ from typing import Any
 from flagger.workloads import daemonset, deployment, options, revision
 
 TARGET: dict[str, Any] = {
-    "apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "agent"},
-    "spec": {"template": {"metadata": {"labels": {"app": "agent"}}, "spec": {
-        "nodeSelector": {"kubernetes.io/os": "linux"},
-        "containers": [{"name": "agent", "image": "agent:1.0"}]}}},
+    "apiVersion": "apps/v1",
+    "kind": "DaemonSet",
+    "metadata": {"name": "agent"},
+    "spec": {
+        "template": {
+            "metadata": {"labels": {"app": "agent"}},
+            "spec": {
+                "nodeSelector": {"kubernetes.io/os": "linux"},
+                "containers": [{"name": "agent", "image": "agent:1.0"}],
+            },
+        }
+    },
 }
 
 
@@ -31,5 +39,4 @@ def test_deployment_hash_is_the_template_hash() -> None:
     controller = deployment.DeploymentController(None, options.Options())  # type: ignore[arg-type]
     target = copy.deepcopy(TARGET)
     target["kind"] = "Deployment"
-    assert controller.revision_hash(target) == revision.template_hash(
-        target["spec"]["template"])
+    assert controller.revision_hash(target) == revision.template_hash(target["spec"]["template"])

@@ -36,6 +36,7 @@ def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router 
 
 
 @plugins.hookimpl
-def flagger_metric_backend(provider_type: str, spec: Mapping[str, Any],
-                           context: plugins.PluginContext) -> plugins.MetricBackend | None:
+def flagger_metric_backend(
+    provider_type: str, spec: Mapping[str, Any], context: plugins.PluginContext
+) -> plugins.MetricBackend | None:
     return ConstantBackend.from_spec(spec) if provider_type == METRIC_BACKEND else None

@@ -56,24 +56,32 @@ class FakeMeshRouter:
     async def reconcile(self, canary: Any) -> None:
         if await self._get(canary) is not None:
             return
-        await self.kube.create({
-            "apiVersion": API_VERSION,
-            "kind": KIND,
-            "metadata": {
-                "name": table_name(canary),
-                "namespace": canary.namespace,
-                "labels": {"app.kubernetes.io/managed-by": "flagger-plugin-example"},
-                "ownerReferences": [{
-                    "apiVersion": "flagger.app/v1beta1", "kind": "Canary",
-                    "name": canary.name, "uid": str(canary.metadata.get("uid") or ""),
-                    "controller": True, "blockOwnerDeletion": True,
-                }],
-            },
-            "data": routing_table(canary, 100, 0, False),
-        })
+        await self.kube.create(
+            {
+                "apiVersion": API_VERSION,
+                "kind": KIND,
+                "metadata": {
+                    "name": table_name(canary),
+                    "namespace": canary.namespace,
+                    "labels": {"app.kubernetes.io/managed-by": "flagger-plugin-example"},
+                    "ownerReferences": [
+                        {
+                            "apiVersion": "flagger.app/v1beta1",
+                            "kind": "Canary",
+                            "name": canary.name,
+                            "uid": str(canary.metadata.get("uid") or ""),
+                            "controller": True,
+                            "blockOwnerDeletion": True,
+                        }
+                    ],
+                },
+                "data": routing_table(canary, 100, 0, False),
+            }
+        )
 
-    async def set_routes(self, canary: Any, primary_weight: int, canary_weight: int,
-                         mirrored: bool) -> None:
+    async def set_routes(
+        self, canary: Any, primary_weight: int, canary_weight: int, mirrored: bool
+    ) -> None:
         found = await self._require(canary)
         data = routing_table(canary, primary_weight, canary_weight, mirrored)
         if found.get("data") != data:
@@ -88,12 +96,15 @@ class FakeMeshRouter:
 
     async def _get(self, canary: Any) -> dict[str, Any] | None:
         found: dict[str, Any] | None = await self.kube.get(
-            API_VERSION, KIND, table_name(canary), canary.namespace)
+            API_VERSION, KIND, table_name(canary), canary.namespace
+        )
         return found
 
     async def _require(self, canary: Any) -> dict[str, Any]:
         found = await self._get(canary)
         if found is None:
-            raise LookupError(f"fakemesh routing table {table_name(canary)}.{canary.namespace} "
-                              "not found; it is created by reconcile")
+            raise LookupError(
+                f"fakemesh routing table {table_name(canary)}.{canary.namespace} "
+                "not found; it is created by reconcile"
+            )
         return found
