@@ -39,6 +39,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from flagger.api import canary as canary_api
+from flagger.kube.client import FIELD_MANAGER
 from flagger.observability import logs
 
 __all__ = ["NORMAL", "REASON", "WARNING", "EventCallback", "EventRecorder"]
@@ -229,6 +230,7 @@ class EventRecorder:
                     canary.namespace,
                     patch,
                     _content_type="application/strategic-merge-patch+json",
+                    field_manager=FIELD_MANAGER,
                     _request_timeout=_API_TIMEOUT_SECONDS,
                 )
                 return
@@ -241,7 +243,10 @@ class EventRecorder:
         first = seen.first_timestamp if seen is not None else stamp
         body = self._event(canary, name, event_type, message, count, first, stamp)
         await self._core.create_namespaced_event(
-            canary.namespace, body, _request_timeout=_API_TIMEOUT_SECONDS
+            canary.namespace,
+            body,
+            field_manager=FIELD_MANAGER,
+            _request_timeout=_API_TIMEOUT_SECONDS,
         )
         self._written[key] = _Written(name, count, first)
         self._written.move_to_end(key)
