@@ -247,7 +247,7 @@ def _flags_table(parser: argparse.ArgumentParser) -> list[str]:
 def cli_reference() -> str:
     """The Markdown reference of ``flagger`` and ``flagger-loadtester``."""
     from flagger import cli, simulation
-    from flagger.webhooks import loadtester
+    from flagger.webhooks.loadtester import app
 
     parser = cli.build_parser()
     out = [
@@ -268,7 +268,7 @@ def cli_reference() -> str:
         out.append("```text\n" + _usage(shown) + "\n```\n")
         out += _flags_table(shown)
         out.append("")
-    lt = loadtester.build_parser()
+    lt = app.build_parser()
     out.append("## flagger-loadtester\n")
     out.append((lt.description or "") + " See [webhooks and the loadtester](../webhooks.md).\n")
     out.append("```text\n" + _usage(lt) + "\n```\n")

@@ -20,8 +20,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, TextIO
 
 from flagger import plugins
+from flagger.alerting import templates
 from flagger.api import documents, validation
-from flagger.webhooks import alert_templates
 
 SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -72,7 +72,7 @@ def _check(doc: Any, where: str, known: validation.KnownNames, out: TextIO, err:
         metadata = doc.get("metadata")
         errors += [
             f"{path}: {message}"
-            for path, message in alert_templates.annotation_problems(
+            for path, message in templates.annotation_problems(
                 metadata if isinstance(metadata, Mapping) else None
             )
         ]

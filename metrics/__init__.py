@@ -6,9 +6,9 @@ This package module is a plugin (entry point ``flagger`` → ``metrics``): it se
 external metrics) is a module of its own with its own entry point, exactly as an outside
 package would register one.
 
-- :mod:`~flagger.metrics.templating` (and :mod:`~flagger.metrics.gotemplate`): Flagger's query
+- :mod:`~flagger.templating.queries` (and :mod:`~flagger.templating.gotemplate`): Flagger's query
   template syntax.
-- :mod:`~flagger.metrics.prometheus` and one module per other provider type.
+- :mod:`~flagger.metrics.backends.prometheus` and one module per other provider type.
 - :mod:`~flagger.metrics.observers`: the built-in ``request-success-rate`` and
   ``request-duration`` queries per mesh.
 """
@@ -16,7 +16,8 @@ package would register one.
 from __future__ import annotations
 
 from flagger import plugins
-from flagger.metrics import observers, prometheus
+from flagger.metrics import observers
+from flagger.metrics.backends import prometheus
 
 #: Every MetricTemplate provider type Flagger has (``reference/flagger.md`` §2); all are
 #: implemented, each by its own module.

@@ -27,10 +27,8 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from flagger import plugins
+from flagger import plugins, router_helpers
 from flagger.api import canary as canary_api
-
-from . import _meta
 
 __all__ = [
     "API_VERSION",
@@ -70,7 +68,7 @@ _log = logging.getLogger(__name__)
 JSON = dict[str, Any]
 
 
-class KubeClient(_meta.KubeClient, Protocol):
+class KubeClient(router_helpers.KubeClient, Protocol):
     """The Kube calls this router makes (it also deletes the canary route)."""
 
     async def delete(
@@ -79,21 +77,24 @@ class KubeClient(_meta.KubeClient, Protocol):
 
 
 #: A Canary asks APISIX for something a weighted ApisixRoute cannot do.
-UnsupportedFeature = _meta.UnsupportedFeature
+UnsupportedFeature = router_helpers.UnsupportedFeature
 #: The providers named in the error, for what a weighted ApisixRoute cannot do.
 ALTERNATIVES: Mapping[str, Sequence[str]] = {
-    _meta.AB_TESTING: AB_PROVIDERS,
-    _meta.MIRRORING: MIRROR_PROVIDERS,
-    _meta.SESSION_AFFINITY: AFFINITY_PROVIDERS,
+    router_helpers.AB_TESTING: AB_PROVIDERS,
+    router_helpers.MIRRORING: MIRROR_PROVIDERS,
+    router_helpers.SESSION_AFFINITY: AFFINITY_PROVIDERS,
 }
 
 
 def check_supported(canary: canary_api.Canary) -> None:
     """Raise :class:`UnsupportedFeature` for A/B testing, mirroring or session affinity."""
-    _meta.refuse_first(
+    router_helpers.refuse_first(
         canary,
         NAME,
-        [_meta.Refusal(feature, ALTERNATIVES[feature]) for feature in _meta.beyond_weights(canary)],
+        [
+            router_helpers.Refusal(feature, ALTERNATIVES[feature])
+            for feature in router_helpers.beyond_weights(canary)
+        ],
     )
 
 
@@ -103,8 +104,8 @@ def check_supported(canary: canary_api.Canary) -> None:
 def _route_ref_name(canary: canary_api.Canary) -> str:
     ref = canary.spec.route_ref
     if ref is None or not ref.name:
-        raise _meta.RouterError(
-            f"canary {_meta.canary_id(canary)}: apisix route selector is empty "
+        raise router_helpers.RouterError(
+            f"canary {router_helpers.canary_id(canary)}: apisix route selector is empty "
             "(set spec.routeRef to the ApisixRoute to route through)"
         )
     return ref.name
@@ -112,14 +113,14 @@ def _route_ref_name(canary: canary_api.Canary) -> str:
 
 def canary_route_name(canary: canary_api.Canary) -> str:
     """``<routeRef>-<svc>-canary``."""
-    return f"{_route_ref_name(canary)}-{_meta.service_names(canary)[0]}-canary"
+    return f"{_route_ref_name(canary)}-{router_helpers.service_names(canary)[0]}-canary"
 
 
 def _target_index(canary: canary_api.Canary, spec: Mapping[str, Any], backend: str) -> int:
     for index, http in enumerate(spec.get("http") or []):
         if any(b.get("serviceName") == backend for b in http.get("backends") or []):
             return index
-    raise _meta.RouterError(
+    raise router_helpers.RouterError(
         f"Can not find {backend} backend on apisix route "
         f"{_route_ref_name(canary)}.{canary.namespace}"
     )
@@ -131,14 +132,14 @@ def canary_route(
     """The canary ApisixRoute cloned from the routeRef object, all traffic on the primary."""
     ref_name = _route_ref_name(canary)
     where = f"APISIX route {ref_name}.{canary.namespace}"
-    spec: JSON = _meta.deep_copy(dict(route_ref.get("spec") or {}))
+    spec: JSON = router_helpers.deep_copy(dict(route_ref.get("spec") or {}))
     if not spec.get("http"):
-        raise _meta.RouterError(f"{where}'s spec.http is empty")
-    apex, primary, canary_name = _meta.service_names(canary)
+        raise router_helpers.RouterError(f"{where}'s spec.http is empty")
+    apex, primary, canary_name = router_helpers.service_names(canary)
     target = spec["http"][_target_index(canary, spec, apex)]
     backends = target.get("backends") or []
     if len(backends) != 1:
-        raise _meta.RouterError(
+        raise router_helpers.RouterError(
             f"{where}'s http route {target.get('name')} only one http backend is supported"
         )
     target["priority"] = MAX_PRIORITY
@@ -160,7 +161,7 @@ def canary_route(
     if ref_meta.get("labels"):
         metadata["labels"] = dict(ref_meta["labels"])
     if owner_refs:
-        metadata["ownerReferences"] = [_meta.owner_reference(canary)]
+        metadata["ownerReferences"] = [router_helpers.owner_reference(canary)]
     return {"apiVersion": API_VERSION, "kind": "ApisixRoute", "metadata": metadata, "spec": spec}
 
 
@@ -169,10 +170,10 @@ def plan_canary_route_update(
 ) -> JSON | None:
     """The canary route to write over ``existing`` so its spec is ``desired``'s, or ``None``
     when only backend weights differ (the weights in effect are kept)."""
-    return _meta.plan_update(
+    return router_helpers.plan_update(
         existing,
         dict(desired.get("spec") or {}),
-        owned=_meta.controlled_by(existing, canary),
+        owned=router_helpers.controlled_by(existing, canary),
         comparable=_without_weights,
         keep=_keep_weights,
     )
@@ -182,8 +183,8 @@ def routed_spec(
     canary: canary_api.Canary, spec: Mapping[str, Any], primary_weight: int, canary_weight: int
 ) -> JSON:
     """The canary route's ``spec`` with these backend weights."""
-    _, primary, canary_name = _meta.service_names(canary)
-    new: JSON = _meta.deep_copy(dict(spec))
+    _, primary, canary_name = router_helpers.service_names(canary)
+    new: JSON = router_helpers.deep_copy(dict(spec))
     http = new["http"][_target_index(canary, new, primary)]
     for backend in http.get("backends") or []:
         if backend.get("serviceName") == primary:
@@ -195,16 +196,16 @@ def routed_spec(
 
 def read_routes(canary: canary_api.Canary, spec: Mapping[str, Any]) -> tuple[int, int, bool]:
     """The (primary, canary, mirrored) weights: the primary's, and the rest to the canary."""
-    _, primary, _ = _meta.service_names(canary)
+    _, primary, _ = router_helpers.service_names(canary)
     http = (spec.get("http") or [])[_target_index(canary, spec, primary)]
-    return _meta.primary_share(
+    return router_helpers.primary_share(
         http.get("backends") or [], primary, name=lambda b: b.get("serviceName")
     )
 
 
 def original_spec(obj: Mapping[str, Any]) -> JSON | None:
     """The spec kept before Flagger took the canary route over, or ``None``."""
-    return _meta.original_spec(obj, "APISIX route")
+    return router_helpers.original_spec(obj, "APISIX route")
 
 
 # --- the router -----------------------------------------------------------------------------
@@ -224,7 +225,7 @@ class ApisixRouter:
         ref_name = _route_ref_name(canary)
         route_ref = await self._get(canary, ref_name)
         if route_ref is None:
-            raise _meta.RouterError(
+            raise router_helpers.RouterError(
                 f"APISIX route {ref_name}.{canary.namespace} get query error: not found "
                 "(spec.routeRef)"
             )
@@ -232,37 +233,39 @@ class ApisixRouter:
         name = desired["metadata"]["name"]
         existing = await self._get(canary, name)
         if existing is None:
-            await _meta.write(
+            await router_helpers.write(
                 self.kube.create, desired, f"APISIX route {name}.{canary.namespace} create error"
             )
             _log.info(
                 "APISIX route %s.%s created",
                 name,
                 canary.namespace,
-                extra={"canary": _meta.canary_id(canary)},
+                extra={"canary": router_helpers.canary_id(canary)},
             )
             return
         updated = plan_canary_route_update(canary, existing, desired)
         if updated is not None:
-            await _meta.write(
+            await router_helpers.write(
                 self.kube.replace, updated, f"APISIX route {name}.{canary.namespace} update error"
             )
-            _log.info("Apisix route %s updated", name, extra={"canary": _meta.canary_id(canary)})
+            _log.info(
+                "Apisix route %s updated", name, extra={"canary": router_helpers.canary_id(canary)}
+            )
 
     async def set_routes(
         self, canary: canary_api.Canary, primary_weight: int, canary_weight: int, mirrored: bool
     ) -> None:
         """Set the weights of the canary route's backends."""
         check_supported(canary)
-        apex, _, _ = _meta.service_names(canary)
+        apex, _, _ = router_helpers.service_names(canary)
         if primary_weight == 0 and canary_weight == 0:
-            raise _meta.RouterError(
+            raise router_helpers.RouterError(
                 f"RoutingRule {apex}.{canary.namespace} update failed: no valid weights"
             )
         existing = await self._must_get(canary)
         spec = routed_spec(canary, existing.get("spec") or {}, primary_weight, canary_weight)
         if spec != existing.get("spec"):
-            await _meta.write(
+            await router_helpers.write(
                 self.kube.replace,
                 {**existing, "spec": spec},
                 f"apisix route {apex}.{canary.namespace} update error",
@@ -281,15 +284,15 @@ class ApisixRouter:
             return
         stored = original_spec(existing)
         if stored is not None:
-            await _meta.give_back(
+            await router_helpers.give_back(
                 self.kube, canary, existing, stored, f"APISIX route {name}.{canary.namespace}"
             )
             return
-        if _meta.controlled_by(existing, canary):
+        if router_helpers.controlled_by(existing, canary):
             try:
                 await self.kube.delete(API_VERSION, "ApisixRoute", name, canary.namespace)
             except Exception as exc:
-                raise _meta.RouterError(
+                raise router_helpers.RouterError(
                     f"APISIX route {name}.{canary.namespace} delete error: {exc}"
                 ) from exc
 
@@ -297,7 +300,7 @@ class ApisixRouter:
         try:
             return await self.kube.get(API_VERSION, "ApisixRoute", name, canary.namespace)
         except Exception as exc:
-            raise _meta.RouterError(
+            raise router_helpers.RouterError(
                 f"APISIX route {name}.{canary.namespace} get query error: {exc}"
             ) from exc
 
@@ -305,7 +308,7 @@ class ApisixRouter:
         name = canary_route_name(canary)
         found = await self._get(canary, name)
         if found is None:
-            raise _meta.RouterError(
+            raise router_helpers.RouterError(
                 f"apisix route {name}.{canary.namespace} query error: not found"
             )
         return found

@@ -47,11 +47,9 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from flagger import plugins
+from flagger import plugins, router_helpers
 from flagger.api import canary as canary_api
 from flagger.api import durations
-
-from . import _meta
 
 __all__ = [
     "API_V1BETA1",
@@ -112,7 +110,7 @@ JSON = dict[str, Any]
 
 #: A Canary asks App Mesh for something it cannot route (mirroring, session affinity,
 #: A/B conditions other than headers).
-UnsupportedFeature = _meta.UnsupportedFeature
+UnsupportedFeature = router_helpers.UnsupportedFeature
 
 
 def check_supported(canary: canary_api.Canary, provider: str) -> None:
@@ -120,39 +118,39 @@ def check_supported(canary: canary_api.Canary, provider: str) -> None:
     analysis = canary.spec.effective_analysis
     if analysis is None:
         return
-    wanted: list[_meta.Refusal] = []
+    wanted: list[router_helpers.Refusal] = []
     if analysis.mirror:
-        wanted.append(_meta.Refusal(_meta.MIRRORING, MIRROR_PROVIDERS))
+        wanted.append(router_helpers.Refusal(router_helpers.MIRRORING, MIRROR_PROVIDERS))
     if analysis.session_affinity is not None:
-        wanted.append(_meta.Refusal(_meta.SESSION_AFFINITY, AFFINITY_PROVIDERS))
+        wanted.append(router_helpers.Refusal(router_helpers.SESSION_AFFINITY, AFFINITY_PROVIDERS))
     for i, match in enumerate(analysis.match or []):
         if match.query_params:
             wanted.append(
-                _meta.Refusal(
+                router_helpers.Refusal(
                     f"query parameter matches (analysis.match[{i}].queryParams)",
                     QUERY_PARAM_PROVIDERS,
                 )
             )
         if match.source_labels:
             wanted.append(
-                _meta.Refusal(
+                router_helpers.Refusal(
                     f"source label matches (analysis.match[{i}].sourceLabels)",
                     SOURCE_LABEL_PROVIDERS,
                 )
             )
-    _meta.refuse_first(canary, provider, wanted)
+    router_helpers.refuse_first(canary, provider, wanted)
 
 
 # --- shared pure helpers --------------------------------------------------------------------
 
 
 def _protocol(canary: canary_api.Canary) -> str:
-    return "grpc" if "grpc" in (_meta.service(canary).port_name or "") else "http"
+    return "grpc" if "grpc" in (router_helpers.service(canary).port_name or "") else "http"
 
 
 def _route_prefix(canary: canary_api.Canary) -> str:
     """App Mesh matches URI prefixes only: the first ``service.match`` prefix, else ``/``."""
-    match = _meta.service(canary).match or []
+    match = router_helpers.service(canary).match or []
     if match and match[0].uri is not None and match[0].uri.prefix:
         return match[0].uri.prefix
     return "/"
@@ -177,7 +175,7 @@ def _millis(text: str | None) -> int | None:
 
 def _retry_settings(canary: canary_api.Canary) -> tuple[int, int, list[str]] | None:
     """(per-try timeout ms, attempts, events) of ``service.retries`` with Flagger's defaults."""
-    retries = _meta.service(canary).retries
+    retries = router_helpers.service(canary).retries
     if retries is None:
         return None
     timeout = _millis(retries.per_try_timeout)
@@ -208,7 +206,7 @@ def _header_matches(canary: canary_api.Canary) -> list[JSON]:
 
 def _gateway_annotations(canary: canary_api.Canary) -> dict[str, str]:
     """App Mesh gateway annotations for the apex VirtualService when ``hosts`` are set."""
-    svc = _meta.service(canary)
+    svc = router_helpers.service(canary)
     domains = "".join(f"{host}," for host in svc.hosts or [])
     if not domains:
         return {}
@@ -230,7 +228,7 @@ def _metadata(
     if annotations:
         meta["annotations"] = dict(annotations)
     if owner_refs:
-        meta["ownerReferences"] = [_meta.owner_reference(canary)]
+        meta["ownerReferences"] = [router_helpers.owner_reference(canary)]
     return meta
 
 
@@ -249,7 +247,7 @@ def v1beta1_virtual_node(
     canary: canary_api.Canary, name: str, host: str, *, owner_refs: bool = True
 ) -> JSON:
     """A v1beta1 VirtualNode ``name`` discovered by DNS at ``host``."""
-    svc = _meta.service(canary)
+    svc = router_helpers.service(canary)
     spec: JSON = {
         "meshName": svc.mesh_name or "",
         "listeners": [{"portMapping": {"port": svc.port, "protocol": _protocol(canary)}}],
@@ -288,8 +286,8 @@ def _v1beta1_targets(apex: str, canary_weight: int, primary_weight: int) -> list
 def v1beta1_virtual_service_spec(canary: canary_api.Canary, canary_weight: int) -> JSON:
     """The spec of VirtualService ``<apex>.<ns>`` (``canary_weight`` 0) or
     ``<apex>-canary.<ns>`` (``canary_weight`` 100)."""
-    svc = _meta.service(canary)
-    apex, _, _ = _meta.service_names(canary)
+    svc = router_helpers.service(canary)
+    apex, _, _ = router_helpers.service_names(canary)
     router = apex if canary_weight == 0 else f"{apex}-canary"
     routes: list[JSON] = [
         {
@@ -330,7 +328,7 @@ def v1beta1_virtual_service(
     canary: canary_api.Canary, canary_weight: int, *, owner_refs: bool = True
 ) -> JSON:
     """The v1beta1 VirtualService Flagger creates for the apex (0) or canary (100) host."""
-    apex, _, canary_name = _meta.service_names(canary)
+    apex, _, canary_name = router_helpers.service_names(canary)
     name = f"{apex if canary_weight == 0 else canary_name}.{canary.namespace}"
     annotations = _gateway_annotations(canary) if canary_weight == 0 else None
     return {
@@ -345,11 +343,13 @@ def routed_v1beta1(
     canary: canary_api.Canary, spec: Mapping[str, Any], primary_weight: int, canary_weight: int
 ) -> JSON:
     """``spec`` of the apex VirtualService with the first route's weights set."""
-    apex, _, _ = _meta.service_names(canary)
-    new = _meta.deep_copy(dict(spec))
+    apex, _, _ = router_helpers.service_names(canary)
+    new = router_helpers.deep_copy(dict(spec))
     routes = new.get("routes") or []
     if not routes or not isinstance(routes[0].get("http"), dict):
-        raise _meta.RouterError(f"VirtualService routes {apex}.{canary.namespace} not found")
+        raise router_helpers.RouterError(
+            f"VirtualService routes {apex}.{canary.namespace} not found"
+        )
     routes[0]["http"]["action"] = {
         "weightedTargets": _v1beta1_targets(apex, canary_weight, primary_weight)
     }
@@ -360,7 +360,7 @@ def read_routes_v1beta1(
     canary: canary_api.Canary, spec: Mapping[str, Any]
 ) -> tuple[int, int, bool]:
     """The weights the apex VirtualService routes (Flagger's ``GetRoutes``)."""
-    apex, _, _ = _meta.service_names(canary)
+    apex, _, _ = router_helpers.service_names(canary)
     name = f"{apex}.{canary.namespace}"
     routes = spec.get("routes") or []
     targets = (
@@ -375,14 +375,14 @@ def read_routes_v1beta1(
 
 
 def _container_port(canary: canary_api.Canary) -> int:
-    svc = _meta.service(canary)
+    svc = router_helpers.service(canary)
     if isinstance(svc.target_port, int) and svc.target_port > 0:
         return svc.target_port
     return svc.port
 
 
 def _duration_ms(canary: canary_api.Canary) -> JSON | None:
-    millis = _millis(_meta.service(canary).timeout)
+    millis = _millis(router_helpers.service(canary).timeout)
     return None if millis is None else {"unit": "ms", "value": millis}
 
 
@@ -408,7 +408,7 @@ def v1beta2_virtual_node(
     owner_refs: bool = True,
 ) -> JSON:
     """A v1beta2 VirtualNode ``name`` for the pods ``<label>: <pod_selector>``."""
-    svc = _meta.service(canary)
+    svc = router_helpers.service(canary)
     listener: JSON = {
         "portMapping": {"port": _container_port(canary), "protocol": _protocol(canary)}
     }
@@ -461,7 +461,7 @@ def _v1beta2_http(
 
 def v1beta2_virtual_router_spec(canary: canary_api.Canary, canary_weight: int) -> JSON:
     """The spec of VirtualRouter ``<apex>`` (``canary_weight`` 0) or ``<apex>-canary`` (100)."""
-    apex, _, _ = _meta.service_names(canary)
+    apex, _, _ = router_helpers.service_names(canary)
     route_name = apex if canary_weight == 0 else f"{apex}-canary"
     routes: list[JSON] = [
         {
@@ -500,7 +500,7 @@ def v1beta2_virtual_router(
     canary: canary_api.Canary, canary_weight: int, *, owner_refs: bool = True
 ) -> JSON:
     """The v1beta2 VirtualRouter Flagger creates for the apex (0) or canary (100)."""
-    apex, _, canary_name = _meta.service_names(canary)
+    apex, _, canary_name = router_helpers.service_names(canary)
     name = apex if canary_weight == 0 else canary_name
     return {
         "apiVersion": API_V1BETA2,
@@ -514,7 +514,7 @@ def v1beta2_virtual_service(
     canary: canary_api.Canary, canary_weight: int, *, owner_refs: bool = True
 ) -> JSON:
     """The v1beta2 VirtualService provided by the VirtualRouter of the same name."""
-    apex, _, canary_name = _meta.service_names(canary)
+    apex, _, canary_name = router_helpers.service_names(canary)
     name = apex if canary_weight == 0 else canary_name
     annotations = _gateway_annotations(canary) if canary_weight == 0 else None
     return {
@@ -529,11 +529,11 @@ def routed_v1beta2(
     canary: canary_api.Canary, spec: Mapping[str, Any], primary_weight: int, canary_weight: int
 ) -> JSON:
     """``spec`` of the apex VirtualRouter with the first route's weights set."""
-    apex, _, _ = _meta.service_names(canary)
-    new = _meta.deep_copy(dict(spec))
+    apex, _, _ = router_helpers.service_names(canary)
+    new = router_helpers.deep_copy(dict(spec))
     routes = new.get("routes") or []
     if not routes or not isinstance(routes[0].get("httpRoute"), dict):
-        raise _meta.RouterError(f"VirtualRouter routes {apex} not found")
+        raise router_helpers.RouterError(f"VirtualRouter routes {apex} not found")
     routes[0]["httpRoute"]["action"] = {
         "weightedTargets": _v1beta2_targets(apex, canary_weight, primary_weight)
     }
@@ -544,7 +544,7 @@ def read_routes_v1beta2(
     canary: canary_api.Canary, spec: Mapping[str, Any]
 ) -> tuple[int, int, bool]:
     """The weights the apex VirtualRouter routes (Flagger's ``GetRoutes``)."""
-    apex, _, _ = _meta.service_names(canary)
+    apex, _, _ = router_helpers.service_names(canary)
     routes = spec.get("routes") or []
     targets = (
         ((routes[0].get("httpRoute") or {}).get("action") or {}).get("weightedTargets")
@@ -562,12 +562,12 @@ def _weights(
     targets: Sequence[Mapping[str, Any]], key: str, apex: str, kind: str, name: str
 ) -> tuple[int, int, bool]:
     if len(targets) != 2:
-        raise _meta.RouterError(f"{kind} routes {name} not found")
-    primary, canary = _meta.require_routes(
+        raise router_helpers.RouterError(f"{kind} routes {name} not found")
+    primary, canary = router_helpers.require_routes(
         f"{kind} {name}",
         f"{apex}-primary",
         f"{apex}-canary",
-        _meta.routed_weights(
+        router_helpers.routed_weights(
             targets, f"{apex}-primary", f"{apex}-canary", name=lambda t: t.get(key)
         ),
     )
@@ -610,10 +610,10 @@ def plan_update(
     is not the Canary's keeps the spec it had in ``flagger.kubernetes.io/original-configuration``
     (unless kubectl's last-applied-configuration or an earlier copy holds it already).
     """
-    return _meta.plan_update(
+    return router_helpers.plan_update(
         existing,
         want_spec,
-        owned=_meta.controlled_by(existing, canary),
+        owned=router_helpers.controlled_by(existing, canary),
         comparable=comparable,
         keep=keep,
         annotations=annotations,
@@ -622,7 +622,7 @@ def plan_update(
 
 def original_spec(obj: Mapping[str, Any]) -> JSON | None:
     """The spec kept before Flagger took the object over, or ``None`` when none was kept."""
-    return _meta.original_spec(obj, str(obj.get("kind")))
+    return router_helpers.original_spec(obj, str(obj.get("kind")))
 
 
 def _keep_first_action(route_key: str) -> Callable[[JSON, Mapping[str, Any]], None]:
@@ -638,7 +638,7 @@ def _keep_first_action(route_key: str) -> Callable[[JSON, Mapping[str, Any]], No
             else None
         )
         if action and new_routes and isinstance(new_routes[0].get(route_key), dict):
-            new_routes[0][route_key]["action"] = _meta.deep_copy(action)
+            new_routes[0][route_key]["action"] = router_helpers.deep_copy(action)
 
     return keep
 
@@ -672,13 +672,13 @@ class _Base:
         try:
             found: JSON | None = await self.kube.get(self.api_version, kind, name, namespace)
         except Exception as exc:
-            raise _meta.RouterError(f"{kind} {name} get query error: {exc}") from exc
+            raise router_helpers.RouterError(f"{kind} {name} get query error: {exc}") from exc
         return found
 
     async def _must_get(self, kind: str, name: str, namespace: str) -> JSON:
         found = await self._get(kind, name, namespace)
         if found is None:
-            raise _meta.RouterError(f"{kind} {name} get query error: not found")
+            raise router_helpers.RouterError(f"{kind} {name} get query error: not found")
         return found
 
     async def _ensure(
@@ -694,7 +694,7 @@ class _Base:
         kind, name = desired["kind"], desired["metadata"]["name"]
         existing = await self._get(kind, name, canary.namespace)
         if existing is None:
-            await _meta.write(
+            await router_helpers.write(
                 self.kube.create, desired, f"{kind} {name}.{canary.namespace} create error"
             )
             _log.info(
@@ -702,7 +702,7 @@ class _Base:
                 kind,
                 name,
                 canary.namespace,
-                extra={"canary": _meta.canary_id(canary)},
+                extra={"canary": router_helpers.canary_id(canary)},
             )
             return True
         updated = plan_update(
@@ -714,21 +714,23 @@ class _Base:
             annotations=annotations,
         )
         if updated is not None:
-            await _meta.write(self.kube.replace, updated, f"{kind} {name} update error")
-            _log.info("%s %s updated", kind, name, extra={"canary": _meta.canary_id(canary)})
+            await router_helpers.write(self.kube.replace, updated, f"{kind} {name} update error")
+            _log.info(
+                "%s %s updated", kind, name, extra={"canary": router_helpers.canary_id(canary)}
+            )
         return False
 
     async def _revert(self, canary: canary_api.Canary, kind: str, name: str) -> None:
         existing = await self._get(kind, name, canary.namespace)
         if existing is None:
             return
-        await _meta.give_back(
+        await router_helpers.give_back(
             self.kube,
             canary,
             existing,
             original_spec(existing),
             f"{kind} {name}.{canary.namespace}",
-            log=None if _meta.controlled_by(existing, canary) else _log,
+            log=None if router_helpers.controlled_by(existing, canary) else _log,
         )
 
 
@@ -741,12 +743,12 @@ class AppMeshRouter(_Base):
     async def reconcile(self, canary: canary_api.Canary) -> None:
         """Create or update the VirtualNodes and the apex and canary VirtualServices."""
         check_supported(canary, self.provider)
-        if not _meta.service(canary).mesh_name:
-            raise _meta.RouterError(
-                f"canary {_meta.canary_id(canary)}: mesh name cannot be empty "
+        if not router_helpers.service(canary).mesh_name:
+            raise router_helpers.RouterError(
+                f"canary {router_helpers.canary_id(canary)}: mesh name cannot be empty "
                 "(set spec.service.meshName for the appmesh provider)"
             )
-        apex, primary, canary_name = _meta.service_names(canary)
+        apex, primary, canary_name = router_helpers.service_names(canary)
         ns = canary.namespace
         own = self.set_owner_refs
         for name, host in (
@@ -776,7 +778,7 @@ class AppMeshRouter(_Base):
         existing = await self._must_get("VirtualService", self._apex(canary), canary.namespace)
         spec = routed_v1beta1(canary, existing.get("spec") or {}, primary_weight, canary_weight)
         if spec != existing.get("spec"):
-            await _meta.write(
+            await router_helpers.write(
                 self.kube.replace,
                 {**existing, "spec": spec},
                 f"VirtualService {self._apex(canary)} update error",
@@ -789,7 +791,7 @@ class AppMeshRouter(_Base):
 
     async def finalize(self, canary: canary_api.Canary) -> None:
         """Give taken-over objects back the spec they had."""
-        apex, primary, canary_name = _meta.service_names(canary)
+        apex, primary, canary_name = router_helpers.service_names(canary)
         for name in (apex, primary, canary_name):
             await self._revert(canary, "VirtualNode", name)
         for name in (apex, canary_name):
@@ -797,7 +799,7 @@ class AppMeshRouter(_Base):
 
     @staticmethod
     def _apex(canary: canary_api.Canary) -> str:
-        return f"{_meta.service_names(canary)[0]}.{canary.namespace}"
+        return f"{router_helpers.service_names(canary)[0]}.{canary.namespace}"
 
 
 class AppMeshV1beta2Router(_Base):
@@ -818,7 +820,7 @@ class AppMeshV1beta2Router(_Base):
     async def reconcile(self, canary: canary_api.Canary) -> None:
         """Create or update the VirtualNodes, VirtualRouters and VirtualServices."""
         check_supported(canary, self.provider)
-        _, primary, canary_name = _meta.service_names(canary)
+        _, primary, canary_name = router_helpers.service_names(canary)
         ns, target = canary.namespace, canary.spec.target_ref.name
         label = await self._selector_label(canary)
         own = self.set_owner_refs
@@ -843,7 +845,7 @@ class AppMeshV1beta2Router(_Base):
             )
             service = v1beta2_virtual_service(canary, weight, owner_refs=own)
             if await self._get("VirtualService", service["metadata"]["name"], ns) is None:
-                await _meta.write(
+                await router_helpers.write(
                     self.kube.create,
                     service,
                     f"VirtualService {service['metadata']['name']} create error",
@@ -851,7 +853,7 @@ class AppMeshV1beta2Router(_Base):
                 _log.info(
                     "VirtualService %s created",
                     service["metadata"]["name"],
-                    extra={"canary": _meta.canary_id(canary)},
+                    extra={"canary": router_helpers.canary_id(canary)},
                 )
 
     async def set_routes(
@@ -859,23 +861,23 @@ class AppMeshV1beta2Router(_Base):
     ) -> None:
         """Set the weights of the apex VirtualRouter's first route."""
         check_supported(canary, self.provider)
-        apex, _, _ = _meta.service_names(canary)
+        apex, _, _ = router_helpers.service_names(canary)
         existing = await self._must_get("VirtualRouter", apex, canary.namespace)
         spec = routed_v1beta2(canary, existing.get("spec") or {}, primary_weight, canary_weight)
         if spec != existing.get("spec"):
-            await _meta.write(
+            await router_helpers.write(
                 self.kube.replace, {**existing, "spec": spec}, f"VirtualRouter {apex} update error"
             )
 
     async def get_routes(self, canary: canary_api.Canary) -> tuple[int, int, bool]:
         """The weights of the apex VirtualRouter's first route."""
-        apex, _, _ = _meta.service_names(canary)
+        apex, _, _ = router_helpers.service_names(canary)
         existing = await self._must_get("VirtualRouter", apex, canary.namespace)
         return read_routes_v1beta2(canary, existing.get("spec") or {})
 
     async def finalize(self, canary: canary_api.Canary) -> None:
         """Give taken-over objects back the spec they had."""
-        apex, primary, canary_name = _meta.service_names(canary)
+        apex, primary, canary_name = router_helpers.service_names(canary)
         for name in (primary, canary_name):
             await self._revert(canary, "VirtualNode", name)
         for name in (apex, canary_name):
@@ -888,7 +890,7 @@ class AppMeshV1beta2Router(_Base):
         try:
             target = await self.kube.get(ref.api_version, ref.kind, ref.name, canary.namespace)
         except Exception as exc:
-            raise _meta.RouterError(
+            raise router_helpers.RouterError(
                 f"{ref.kind} {ref.name}.{canary.namespace} get query error: {exc}"
             ) from exc
         selector = ((target or {}).get("spec") or {}).get("selector") or {}

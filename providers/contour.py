@@ -30,10 +30,8 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flagger import plugins
+from flagger import plugins, router_helpers
 from flagger.api import canary as canary_api
-
-from . import _meta
 
 __all__ = [
     "API_VERSION",
@@ -75,7 +73,7 @@ _log = logging.getLogger(__name__)
 JSON = dict[str, Any]
 
 
-class UnsupportedFeature(_meta.RouterError):
+class UnsupportedFeature(router_helpers.RouterError):
     """A Canary asks Contour for something an HTTPProxy route cannot express."""
 
 
@@ -113,7 +111,8 @@ def check_supported(canary: canary_api.Canary) -> None:
     if wanted:
         feature, others = wanted[0]
         raise UnsupportedFeature(
-            f"canary {_meta.canary_id(canary)}: provider {NAME} does not support {feature}; "
+            f"canary {router_helpers.canary_id(canary)}: "
+            f"provider {NAME} does not support {feature}; "
             f"providers that do: {', '.join(others)}"
         )
 
@@ -141,14 +140,14 @@ def http_proxy(
     canary: canary_api.Canary, *, ingress_class: str = "", owner_refs: bool = True
 ) -> JSON:
     """The HTTPProxy ``<svc>`` Flagger creates when there is none."""
-    apex, _, _ = _meta.service_names(canary)
+    apex, _, _ = router_helpers.service_names(canary)
     labels, annotations = _apex_metadata(canary, ingress_class)
     metadata: JSON = {"name": apex, "namespace": canary.namespace}
     if labels:
         metadata["labels"] = labels
     metadata["annotations"] = annotations
     if owner_refs:
-        metadata["ownerReferences"] = [_meta.owner_reference(canary)]
+        metadata["ownerReferences"] = [router_helpers.owner_reference(canary)]
     return {
         "apiVersion": API_VERSION,
         "kind": "HTTPProxy",
@@ -167,10 +166,10 @@ def plan_http_proxy_update(
     original-configuration annotation before it is first replaced.
     """
     labels, annotations = _apex_metadata(canary, ingress_class)
-    return _meta.plan_update(
+    return router_helpers.plan_update(
         existing,
         http_proxy_spec(canary),
-        owned=_meta.controlled_by(existing, canary),
+        owned=router_helpers.controlled_by(existing, canary),
         comparable=_without_weights,
         keep=_keep_weights,
         annotations=annotations,
@@ -181,17 +180,17 @@ def plan_http_proxy_update(
 def read_routes(canary: canary_api.Canary, spec: Mapping[str, Any]) -> tuple[int, int, bool]:
     """The (primary, canary, mirrored) weights of the first route (Flagger's ``GetRoutes``:
     the canary gets what the primary does not)."""
-    apex, primary, _ = _meta.service_names(canary)
+    apex, primary, _ = router_helpers.service_names(canary)
     routes = spec.get("routes") or []
     services = (routes[0].get("services") or []) if routes else []
     if len(services) < 2:
-        raise _meta.RouterError(f"HTTPProxy {apex}.{canary.namespace} services not found")
-    return _meta.primary_share(services, primary, name=lambda s: s.get("name"))
+        raise router_helpers.RouterError(f"HTTPProxy {apex}.{canary.namespace} services not found")
+    return router_helpers.primary_share(services, primary, name=lambda s: s.get("name"))
 
 
 def original_spec(obj: Mapping[str, Any]) -> JSON | None:
     """The spec kept before Flagger took the HTTPProxy over, or ``None`` when none was kept."""
-    return _meta.original_spec(obj, "HTTPProxy")
+    return router_helpers.original_spec(obj, "HTTPProxy")
 
 
 # --- the router -----------------------------------------------------------------------------
@@ -201,7 +200,11 @@ class ContourRouter:
     """Reconciles a canary's HTTPProxy and moves its weights."""
 
     def __init__(
-        self, kube: _meta.KubeClient, *, ingress_class: str = "", set_owner_refs: bool = True
+        self,
+        kube: router_helpers.KubeClient,
+        *,
+        ingress_class: str = "",
+        set_owner_refs: bool = True,
     ) -> None:
         self.kube = kube
         self.ingress_class = ingress_class
@@ -212,7 +215,7 @@ class ContourRouter:
         check_supported(canary)
         where = self._where(canary)
         existing = await self._get(canary)
-        await _meta.create_or_update(
+        await router_helpers.create_or_update(
             self.kube,
             canary,
             existing,
@@ -233,11 +236,11 @@ class ContourRouter:
         check_supported(canary)
         where = self._where(canary)
         if primary_weight == 0 and canary_weight == 0:
-            raise _meta.RouterError(f"{where} update failed: no valid weights")
+            raise router_helpers.RouterError(f"{where} update failed: no valid weights")
         existing = await self._must_get(canary)
         spec = http_proxy_spec(canary, primary_weight, canary_weight)
         if spec != existing.get("spec"):
-            await _meta.write(
+            await router_helpers.write(
                 self.kube.replace, {**existing, "spec": spec}, f"{where} update error"
             )
 
@@ -251,31 +254,33 @@ class ContourRouter:
         existing = await self._get(canary)
         if existing is None:
             return
-        await _meta.give_back(
+        await router_helpers.give_back(
             self.kube,
             canary,
             existing,
             original_spec(existing),
             self._where(canary),
-            log=None if _meta.controlled_by(existing, canary) else _log,
+            log=None if router_helpers.controlled_by(existing, canary) else _log,
         )
 
     async def _get(self, canary: canary_api.Canary) -> JSON | None:
-        apex, _, _ = _meta.service_names(canary)
+        apex, _, _ = router_helpers.service_names(canary)
         try:
             return await self.kube.get(API_VERSION, "HTTPProxy", apex, canary.namespace)
         except Exception as exc:
-            raise _meta.RouterError(f"{self._where(canary)} get query error: {exc}") from exc
+            raise router_helpers.RouterError(
+                f"{self._where(canary)} get query error: {exc}"
+            ) from exc
 
     async def _must_get(self, canary: canary_api.Canary) -> JSON:
         found = await self._get(canary)
         if found is None:
-            raise _meta.RouterError(f"{self._where(canary)} get query error: not found")
+            raise router_helpers.RouterError(f"{self._where(canary)} get query error: not found")
         return found
 
     @staticmethod
     def _where(canary: canary_api.Canary) -> str:
-        return f"HTTPProxy {_meta.service_names(canary)[0]}.{canary.namespace}"
+        return f"HTTPProxy {router_helpers.service_names(canary)[0]}.{canary.namespace}"
 
 
 @plugins.hookimpl
@@ -306,7 +311,7 @@ def _has_ab(canary: canary_api.Canary) -> bool:
 
 
 def _prefix(canary: canary_api.Canary) -> str:
-    match = _meta.service(canary).match or []
+    match = router_helpers.service(canary).match or []
     if match and match[0].uri is not None and match[0].uri.prefix:
         return match[0].uri.prefix
     return "/"
@@ -333,8 +338,8 @@ def _ab_conditions(canary: canary_api.Canary) -> list[JSON]:
 def _route(
     canary: canary_api.Canary, conditions: list[JSON], primary_weight: int, canary_weight: int
 ) -> JSON:
-    svc = _meta.service(canary)
-    _, primary, canary_name = _meta.service_names(canary)
+    svc = router_helpers.service(canary)
+    _, primary, canary_name = router_helpers.service_names(canary)
     route: JSON = {"conditions": conditions}
     if svc.timeout:
         route["timeoutPolicy"] = {"response": svc.timeout, "idle": IDLE_TIMEOUT}
@@ -351,7 +356,7 @@ def _route(
 
 
 def _backend(canary: canary_api.Canary, name: str, weight: int) -> JSON:
-    port = _meta.service(canary).port
+    port = router_helpers.service(canary).port
     backend: JSON = {"name": name, "port": port}
     if weight:
         backend["weight"] = weight
@@ -369,7 +374,7 @@ def _backend(canary: canary_api.Canary, name: str, weight: int) -> JSON:
 def _apex_metadata(
     canary: canary_api.Canary, ingress_class: str
 ) -> tuple[dict[str, str], dict[str, str]]:
-    labels, annotations = _meta.apex_metadata(canary)
+    labels, annotations = router_helpers.apex_metadata(canary)
     if ingress_class:
         annotations[INGRESS_CLASS_ANNOTATION] = ingress_class
     return labels, annotations

@@ -56,14 +56,14 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from flagger import plugins
+from flagger import plugins, router_helpers
 from flagger.api import analysis as analysis_api
 from flagger.api import canary as canary_api
 from flagger.api import durations
-from flagger.api import istio as istio_api
+from flagger.api import istio_types as istio_api
 from flagger.api import status as status_api
 
-from . import _meta, istio
+from . import istio
 
 __all__ = [
     "GROUP",
@@ -108,7 +108,7 @@ CookieValue = Callable[[], str]
 
 
 #: The Canary asks its Gateway API provider for something it cannot do.
-UnsupportedByProvider = _meta.UnsupportedFeature
+UnsupportedByProvider = router_helpers.UnsupportedFeature
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,10 +151,10 @@ random_cookie_value = istio.random_cookie_value
 def check_supported(canary: canary_api.Canary, flavor: Flavor) -> None:
     """Raise :class:`RouterError` when the HTTPRoute cannot be built for this canary: no
     ``gatewayRefs``, or (v1beta1) a setting only ``gatewayapi:v1`` applies."""
-    svc = _meta.service(canary)
-    who = f"canary {_meta.canary_id(canary)}"
+    svc = router_helpers.service(canary)
+    who = f"canary {router_helpers.canary_id(canary)}"
     if not svc.gateway_refs:
-        raise _meta.RouterError(
+        raise router_helpers.RouterError(
             f"{who}: GatewayRefs must be specified when using Gateway API as a provider. "
             f"Add spec.service.gatewayRefs (the Gateways the HTTPRoute attaches to) for "
             f"provider {flavor.provider}"
@@ -169,7 +169,7 @@ def check_supported(canary: canary_api.Canary, flavor: Flavor) -> None:
         ("request mirrors (service.mirror)", bool(svc.mirror)),
         ("timeouts (service.timeout)", bool(svc.timeout)),
         ("backend timeouts (service.backendTimeout)", bool(svc.backend_timeout)),
-        (_meta.MIRRORING, bool(analysis and analysis.mirror)),
+        (router_helpers.MIRRORING, bool(analysis and analysis.mirror)),
         (
             "a primary session cookie (analysis.sessionAffinity.primaryCookieName)",
             bool(
@@ -179,11 +179,11 @@ def check_supported(canary: canary_api.Canary, flavor: Flavor) -> None:
             ),
         ),
     ]
-    _meta.refuse_first(
+    router_helpers.refuse_first(
         canary,
         flavor.provider,
         [
-            _meta.Refusal(feature, (V1.provider,), "or remove the setting")
+            router_helpers.Refusal(feature, (V1.provider,), "or remove the setting")
             for feature, asked in wanted
             if asked
         ],
@@ -196,7 +196,7 @@ def check_supported(canary: canary_api.Canary, flavor: Flavor) -> None:
 def parent_refs(canary: canary_api.Canary) -> list[JSON]:
     """``spec.service.gatewayRefs`` as HTTPRoute parentRefs, with Gateway API's defaults."""
     refs: list[JSON] = []
-    for ref in _meta.service(canary).gateway_refs or []:
+    for ref in router_helpers.service(canary).gateway_refs or []:
         entry: JSON = {
             "group": GROUP if ref.group is None else ref.group,
             "kind": GATEWAY_KIND if ref.kind is None else ref.kind,
@@ -215,8 +215,8 @@ def parent_refs(canary: canary_api.Canary) -> list[JSON]:
 def http_route_spec(canary: canary_api.Canary, flavor: Flavor) -> JSON:
     """The HTTPRoute spec with all traffic on the primary (what ``reconcile`` writes)."""
     check_supported(canary, flavor)
-    _, primary, canary_name = _meta.service_names(canary)
-    port = _meta.service(canary).port
+    _, primary, canary_name = router_helpers.service_names(canary)
+    port = router_helpers.service(canary).port
     matches = _service_matches(canary)
     rules = [
         _rule(
@@ -232,14 +232,14 @@ def http_route_spec(canary: canary_api.Canary, flavor: Flavor) -> JSON:
 
 def http_route(canary: canary_api.Canary, flavor: Flavor, *, owner_refs: bool = True) -> JSON:
     """The HTTPRoute ``<svc>`` Flagger creates when there is none."""
-    apex, _, _ = _meta.service_names(canary)
-    labels, annotations = _meta.apex_metadata(canary)
+    apex, _, _ = router_helpers.service_names(canary)
+    labels, annotations = router_helpers.apex_metadata(canary)
     metadata: JSON = {"name": apex, "namespace": canary.namespace}
     if labels:
         metadata["labels"] = labels
     metadata["annotations"] = annotations
     if owner_refs:
-        metadata["ownerReferences"] = [_meta.owner_reference(canary)]
+        metadata["ownerReferences"] = [router_helpers.owner_reference(canary)]
     return {
         "apiVersion": flavor.api_version,
         "kind": KIND,
@@ -259,27 +259,30 @@ def plan_http_route_update(
     metadata changed, so an update does not reset the weights of a running analysis.
     """
     want = http_route_spec(canary, flavor)
-    labels, annotations = _meta.apex_metadata(canary)
+    labels, annotations = router_helpers.apex_metadata(canary)
     meta: JSON = existing.get("metadata") or {}
     current_annotations: dict[str, str] = dict(meta.get("annotations") or {})
     current_labels: dict[str, str] = dict(meta.get("labels") or {})
     for key, value in current_annotations.items():
-        keep = key in (_meta.KUBECTL_ANNOTATION, _meta.CONFIG_ANNOTATION) or flavor.full
+        keep = (
+            key in (router_helpers.KUBECTL_ANNOTATION, router_helpers.CONFIG_ANNOTATION)
+            or flavor.full
+        )
         if keep and key not in annotations:
             annotations[key] = value
     current_spec: JSON = existing.get("spec") or {}
     spec_changed = _comparable(canary, flavor, want) != _comparable(canary, flavor, current_spec)
     if not spec_changed and labels == current_labels and annotations == current_annotations:
         return None
-    updated = _meta.deep_copy(existing)
+    updated = router_helpers.deep_copy(existing)
     updated_meta = updated.setdefault("metadata", {})
     updated_meta["labels"] = labels
     if spec_changed:
         updated["spec"] = want
-        _meta.save_original_spec(
+        router_helpers.save_original_spec(
             annotations,
             current_spec,
-            owned=_meta.controlled_by(existing, canary, by_uid=True),
+            owned=router_helpers.controlled_by(existing, canary, by_uid=True),
             held=current_annotations,
         )
     updated_meta["annotations"] = annotations
@@ -299,8 +302,8 @@ def routed_spec(
     spec, as Flagger does). With session affinity this updates the cookies in
     ``canary.status``."""
     check_supported(canary, flavor)
-    _, primary, canary_name = _meta.service_names(canary)
-    port = _meta.service(canary).port
+    _, primary, canary_name = router_helpers.service_names(canary)
+    port = router_helpers.service(canary).port
     matches = _service_matches(canary)
     analysis = canary.spec.effective_analysis
     weighted = _rule(
@@ -329,7 +332,7 @@ def read_routes(
     it: the last rule with two backends (with session affinity, the rule whose backends carry
     filters), mirrored when a rule mirrors to the canary. For v1, raises :class:`RouterError`
     while a parent has not accepted the route's current generation."""
-    _, primary, canary_name = _meta.service_names(canary)
+    _, primary, canary_name = router_helpers.service_names(canary)
     spec: Mapping[str, Any] = route.get("spec") or {}
     if flavor.full:
         _check_parents(canary, route)
@@ -359,7 +362,7 @@ def read_routes(
 
 def original_spec(obj: Mapping[str, Any]) -> JSON | None:
     """The spec kept before Flagger took the HTTPRoute over, or ``None`` when none was kept."""
-    return _meta.original_spec(obj, KIND)
+    return router_helpers.original_spec(obj, KIND)
 
 
 # --- the router -----------------------------------------------------------------------------
@@ -370,7 +373,7 @@ class GatewayAPIRouter:
 
     def __init__(
         self,
-        kube: _meta.KubeClient,
+        kube: router_helpers.KubeClient,
         flavor: Flavor = V1,
         *,
         set_owner_refs: bool = True,
@@ -385,7 +388,7 @@ class GatewayAPIRouter:
         """Create the HTTPRoute, or update it when what Flagger manages changed."""
         where = _where(canary)
         existing = await self._get(canary, required=False)
-        await _meta.create_or_update(
+        await router_helpers.create_or_update(
             self.kube,
             canary,
             existing,
@@ -411,7 +414,7 @@ class GatewayAPIRouter:
             cookie_value=self.cookie_value,
         )
         if spec != existing.get("spec"):
-            await _meta.write(
+            await router_helpers.write(
                 self.kube.replace,
                 {**existing, "spec": spec},
                 f"{_where(canary)} update error while setting weights",
@@ -428,19 +431,21 @@ class GatewayAPIRouter:
         existing = await self._get(canary, required=False)
         if existing is None:
             return
-        if await _meta.give_back(
+        if await router_helpers.give_back(
             self.kube, canary, existing, original_spec(existing), _where(canary)
         ):
-            _log.info("%s restored", _where(canary), extra={"canary": _meta.canary_id(canary)})
+            _log.info(
+                "%s restored", _where(canary), extra={"canary": router_helpers.canary_id(canary)}
+            )
 
     async def _get(self, canary: canary_api.Canary, *, required: bool) -> JSON | None:
-        apex, _, _ = _meta.service_names(canary)
+        apex, _, _ = router_helpers.service_names(canary)
         try:
             found = await self.kube.get(self.flavor.api_version, KIND, apex, canary.namespace)
         except Exception as exc:
-            raise _meta.RouterError(f"{_where(canary)} get error: {exc}") from exc
+            raise router_helpers.RouterError(f"{_where(canary)} get error: {exc}") from exc
         if found is None and required:
-            raise _meta.RouterError(f"{_where(canary)} get error: not found")
+            raise router_helpers.RouterError(f"{_where(canary)} get error: not found")
         return found
 
 
@@ -466,13 +471,13 @@ def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router 
 
 
 def _where(canary: canary_api.Canary) -> str:
-    apex, _, _ = _meta.service_names(canary)
+    apex, _, _ = router_helpers.service_names(canary)
     return f"HTTPRoute {apex}.{canary.namespace}"
 
 
 def _spec(canary: canary_api.Canary, rules: list[JSON]) -> JSON:
     spec: JSON = {"parentRefs": parent_refs(canary)}
-    hosts = _meta.service(canary).hosts
+    hosts = router_helpers.service(canary).hosts
     if hosts:
         spec["hostnames"] = list(hosts)
     spec["rules"] = rules
@@ -510,22 +515,28 @@ def _add_ab_rule(
     analysis = canary.spec.effective_analysis
     if analysis is None or not analysis.match:
         return
-    _, primary, _ = _meta.service_names(canary)
+    _, primary, _ = router_helpers.service_names(canary)
     conditions = _map_matches(canary, analysis.match, "analysis.match")
     rules[0]["matches"] = _merge_matches(conditions, matches)
     rules.append(
-        _rule(canary, flavor, matches, [_backend_ref(primary, 100, _meta.service(canary).port)])
+        _rule(
+            canary,
+            flavor,
+            matches,
+            [_backend_ref(primary, 100, router_helpers.service(canary).port)],
+        )
     )
 
 
 def _service_matches(canary: canary_api.Canary) -> list[JSON]:
-    matches = _map_matches(canary, _meta.service(canary).match or [], "service.match")
+    matches = _map_matches(canary, router_helpers.service(canary).match or [], "service.match")
     return matches or [{"path": {"type": "PathPrefix", "value": "/"}}]
 
 
 def _unsupported_match(canary: canary_api.Canary, field: str, what: str, given: Any) -> None:
-    raise _meta.RouterError(
-        f"canary {_meta.canary_id(canary)}: Invalid request matching selectors: Gateway API "
+    raise router_helpers.RouterError(
+        f"canary {router_helpers.canary_id(canary)}: "
+        "Invalid request matching selectors: Gateway API "
         f"doesn't support the specified {what} matching selector in {field}: {given}; "
         "use exact or regex"
     )
@@ -596,7 +607,7 @@ def _merge_matches(conditions: list[JSON], defaults: list[JSON]) -> list[JSON]:
     merged: list[JSON] = []
     for condition in conditions:
         for default in defaults:
-            entry = _meta.deep_copy(default)
+            entry = router_helpers.deep_copy(default)
             for key in ("headers", "queryParams"):
                 if condition.get(key):
                     entry[key] = copy.deepcopy(condition[key])
@@ -622,7 +633,7 @@ def _header_filter(kind: str, key: str, ops: istio_api.HeaderOperations) -> JSON
 def _filters(canary: canary_api.Canary, provider: str) -> list[JSON]:
     """The rule filters of ``gatewayapi:v1`` (Flagger's ``makeFilters``), in Flagger's order:
     request headers, response headers, URL rewrite, then CORS and the static mirrors."""
-    svc = _meta.service(canary)
+    svc = router_helpers.service(canary)
     filters: list[JSON] = []
     if svc.headers is not None:
         if svc.headers.request is not None:
@@ -700,14 +711,14 @@ def _cors(canary: canary_api.Canary, provider: str, policy: istio_api.CorsPolicy
         try:
             cors["maxAge"] = int(durations.parse_duration(policy.max_age))
         except ValueError as exc:
-            raise _meta.RouterError(
-                f"canary {_meta.canary_id(canary)}: service.corsPolicy.maxAge: {exc}"
+            raise router_helpers.RouterError(
+                f"canary {router_helpers.canary_id(canary)}: service.corsPolicy.maxAge: {exc}"
             ) from exc
     return cors
 
 
 def _timeouts(canary: canary_api.Canary) -> JSON:
-    svc = _meta.service(canary)
+    svc = router_helpers.service(canary)
     timeouts: JSON = {}
     if svc.timeout:
         timeouts["request"] = svc.timeout
@@ -722,7 +733,8 @@ def _cookie_match(canary: canary_api.Canary, cookie: str) -> list[JSON]:
         "headers": [{"type": REGEX, "name": COOKIE_HEADER, "value": f".*{name}.*{value}.*"}]
     }
     return _merge_matches(
-        [condition], _map_matches(canary, _meta.service(canary).match or [], "service.match")
+        [condition],
+        _map_matches(canary, router_helpers.service(canary).match or [], "service.match"),
     )
 
 
@@ -745,12 +757,12 @@ def _sticky_rules(
     ``getSessionAffinityRouteRules``); updates the cookies in ``canary.status``."""
     affinity = analysis.session_affinity
     assert affinity is not None
-    _, primary, canary_name = _meta.service_names(canary)
-    port = _meta.service(canary).port
+    _, primary, canary_name = router_helpers.service_names(canary)
+    port = router_helpers.service(canary).port
     if canary.status is None:
         canary.status = status_api.CanaryStatus()
     status = canary.status
-    sticky = _meta.deep_copy(weighted)
+    sticky = router_helpers.deep_copy(weighted)
     if canary_weight != 0:
         if not status.session_affinity_cookie:
             status.session_affinity_cookie = f"{affinity.cookie_name}={cookie_value()}"
@@ -774,7 +786,7 @@ def _sticky_rules(
             _backend_ref(canary_name, 100, port),
         ]
         if primary_cookie_name and status.primary_session_affinity_cookie:
-            to_primary = _meta.deep_copy(weighted)
+            to_primary = router_helpers.deep_copy(weighted)
             for ref in to_primary["backendRefs"]:
                 ref.pop("filters", None)
             to_primary["matches"] = _cookie_match(canary, status.primary_session_affinity_cookie)
@@ -800,21 +812,21 @@ def _interval_seconds(canary: canary_api.Canary, analysis: analysis_api.CanaryAn
     try:
         return int(durations.parse_duration(analysis.interval or ""))
     except ValueError as exc:
-        raise _meta.RouterError(
-            f"canary {_meta.canary_id(canary)}: failed to parse canary interval: {exc}"
+        raise router_helpers.RouterError(
+            f"canary {router_helpers.canary_id(canary)}: failed to parse canary interval: {exc}"
         ) from exc
 
 
 def _weights(
     backends: Iterable[Mapping[str, Any]], primary: str, canary_name: str, start: tuple[int, int]
 ) -> tuple[int, int]:
-    return _meta.routed_weights(
+    return router_helpers.routed_weights(
         backends, primary, canary_name, name=lambda b: b.get("name"), start=start
     )
 
 
 def _check_parents(canary: canary_api.Canary, route: Mapping[str, Any]) -> None:
-    apex, _, _ = _meta.service_names(canary)
+    apex, _, _ = router_helpers.service_names(canary)
     generation = int((route.get("metadata") or {}).get("generation") or 0)
     parents = (route.get("status") or {}).get("parents") or []
     for ref in (route.get("spec") or {}).get("parentRefs") or []:
@@ -826,7 +838,7 @@ def _check_parents(canary: canary_api.Canary, route: Mapping[str, Any]) -> None:
                 if condition.get("type") == "Accepted" and (
                     condition.get("status") != "True" or observed < generation
                 ):
-                    raise _meta.RouterError(
+                    raise router_helpers.RouterError(
                         f"HTTPRoute {apex}.{canary.namespace} parent {ref.get('name')} is not "
                         f"ready (status: {condition.get('status')}, observed generation: "
                         f"{observed}, current generation: {generation})"
@@ -857,7 +869,7 @@ def _comparable(canary: canary_api.Canary, flavor: Flavor, spec: Mapping[str, An
         cookie_names.append(affinity.cookie_name)
         if flavor.full:
             cookie_names.append(affinity.primary_cookie_name or "")
-    result = _meta.deep_copy(dict(spec))
+    result = router_helpers.deep_copy(dict(spec))
     rules = []
     for rule in result.get("rules") or []:
         if cookie_names and _is_sticky(rule, cookie_names):

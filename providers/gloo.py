@@ -32,10 +32,8 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from flagger import plugins
+from flagger import plugins, router_helpers
 from flagger.api import canary as canary_api
-
-from . import _meta
 
 __all__ = [
     "GATEWAY_API_VERSION",
@@ -91,7 +89,7 @@ JSON = dict[str, Any]
 
 
 #: A Canary asks Gloo for something Flagger's RouteTable cannot express.
-UnsupportedFeature = _meta.UnsupportedFeature
+UnsupportedFeature = router_helpers.UnsupportedFeature
 
 
 def check_supported(canary: canary_api.Canary) -> None:
@@ -99,36 +97,36 @@ def check_supported(canary: canary_api.Canary) -> None:
     analysis = canary.spec.effective_analysis
     if analysis is None:
         return
-    wanted: list[_meta.Refusal] = []
+    wanted: list[router_helpers.Refusal] = []
     if analysis.mirror:
-        wanted.append(_meta.Refusal(_meta.MIRRORING, MIRROR_PROVIDERS))
+        wanted.append(router_helpers.Refusal(router_helpers.MIRRORING, MIRROR_PROVIDERS))
     if analysis.session_affinity is not None:
-        wanted.append(_meta.Refusal(_meta.SESSION_AFFINITY, AFFINITY_PROVIDERS))
+        wanted.append(router_helpers.Refusal(router_helpers.SESSION_AFFINITY, AFFINITY_PROVIDERS))
     for i, match in enumerate(analysis.match or []):
         for header, value in (match.headers or {}).items():
             for kind in ("prefix", "suffix"):
                 if getattr(value, kind):
                     wanted.append(
-                        _meta.Refusal(
+                        router_helpers.Refusal(
                             f"{kind} header matches (analysis.match[{i}].headers.{header}.{kind})",
                             AFFIX_HEADER_PROVIDERS,
                         )
                     )
         if match.query_params:
             wanted.append(
-                _meta.Refusal(
+                router_helpers.Refusal(
                     f"query parameter matches (analysis.match[{i}].queryParams)",
                     QUERY_PARAM_PROVIDERS,
                 )
             )
         if match.source_labels:
             wanted.append(
-                _meta.Refusal(
+                router_helpers.Refusal(
                     f"source label matches (analysis.match[{i}].sourceLabels)",
                     SOURCE_LABEL_PROVIDERS,
                 )
             )
-    _meta.refuse_first(canary, NAME, wanted)
+    router_helpers.refuse_first(canary, NAME, wanted)
 
 
 # --- pure builders --------------------------------------------------------------------------
@@ -136,8 +134,8 @@ def check_supported(canary: canary_api.Canary) -> None:
 
 def upstream_names(canary: canary_api.Canary) -> tuple[str, str]:
     """The primary and canary Upstream names: ``<ns>-<svc>-{primary,canary}upstream-<port>``."""
-    apex, _, _ = _meta.service_names(canary)
-    port = _meta.service(canary).port
+    apex, _, _ = router_helpers.service_names(canary)
+    port = router_helpers.service(canary).port
     return (
         f"{canary.namespace}-{apex}-primaryupstream-{port}",
         f"{canary.namespace}-{apex}-canaryupstream-{port}",
@@ -171,11 +169,11 @@ def upstream(
     template_spec = (template or {}).get("spec") or {}
     for key in TEMPLATE_FIELDS:
         if template_spec.get(key):
-            spec[key] = _meta.deep_copy({key: template_spec[key]})[key]
+            spec[key] = router_helpers.deep_copy({key: template_spec[key]})[key]
     kube: JSON = {
         "serviceName": (service.get("metadata") or {}).get("name"),
         "serviceNamespace": canary.namespace,
-        "servicePort": _meta.service(canary).port,
+        "servicePort": router_helpers.service(canary).port,
     }
     selector = (service.get("spec") or {}).get("selector")
     if selector:
@@ -186,7 +184,7 @@ def upstream(
     if labels:
         metadata["labels"] = labels
     if owner_refs:
-        metadata["ownerReferences"] = [_meta.owner_reference(canary)]
+        metadata["ownerReferences"] = [router_helpers.owner_reference(canary)]
     return {"apiVersion": GLOO_API_VERSION, "kind": "Upstream", "metadata": metadata, "spec": spec}
 
 
@@ -213,14 +211,14 @@ def route_table_spec(
 
 def route_table(canary: canary_api.Canary, *, owner_refs: bool = True) -> JSON:
     """The RouteTable ``<svc>`` Flagger creates when there is none."""
-    apex, _, _ = _meta.service_names(canary)
-    labels, annotations = _meta.apex_metadata(canary)
+    apex, _, _ = router_helpers.service_names(canary)
+    labels, annotations = router_helpers.apex_metadata(canary)
     metadata: JSON = {"name": apex, "namespace": canary.namespace}
     if labels:
         metadata["labels"] = labels
     metadata["annotations"] = annotations
     if owner_refs:
-        metadata["ownerReferences"] = [_meta.owner_reference(canary)]
+        metadata["ownerReferences"] = [router_helpers.owner_reference(canary)]
     return {
         "apiVersion": GATEWAY_API_VERSION,
         "kind": "RouteTable",
@@ -232,11 +230,11 @@ def route_table(canary: canary_api.Canary, *, owner_refs: bool = True) -> JSON:
 def plan_route_table_update(canary: canary_api.Canary, existing: Mapping[str, Any]) -> JSON | None:
     """The RouteTable to write over ``existing``, or ``None`` when only weights differ (the
     weights in effect are kept)."""
-    labels, annotations = _meta.apex_metadata(canary)
-    return _meta.plan_update(
+    labels, annotations = router_helpers.apex_metadata(canary)
+    return router_helpers.plan_update(
         existing,
         route_table_spec(canary),
-        owned=_meta.controlled_by(existing, canary),
+        owned=router_helpers.controlled_by(existing, canary),
         comparable=_without_weights,
         keep=_keep_weights,
         annotations=annotations,
@@ -246,17 +244,19 @@ def plan_route_table_update(canary: canary_api.Canary, existing: Mapping[str, An
 
 def read_routes(canary: canary_api.Canary, spec: Mapping[str, Any]) -> tuple[int, int, bool]:
     """The (primary, canary, mirrored) weights of the first route's destinations."""
-    apex, _, _ = _meta.service_names(canary)
+    apex, _, _ = router_helpers.service_names(canary)
     primary_name, _ = upstream_names(canary)
     destinations = _destinations(spec)
     if len(destinations) < 2:
-        raise _meta.RouterError(f"RouteTable {apex}.{canary.namespace} destinations not found")
-    return _meta.primary_share(destinations, primary_name, name=_upstream_name)
+        raise router_helpers.RouterError(
+            f"RouteTable {apex}.{canary.namespace} destinations not found"
+        )
+    return router_helpers.primary_share(destinations, primary_name, name=_upstream_name)
 
 
 def original_spec(obj: Mapping[str, Any]) -> JSON | None:
     """The spec kept before Flagger took the RouteTable over, or ``None``."""
-    return _meta.original_spec(obj, "RouteTable")
+    return router_helpers.original_spec(obj, "RouteTable")
 
 
 # --- the router -----------------------------------------------------------------------------
@@ -267,7 +267,7 @@ class GlooRouter:
 
     def __init__(
         self,
-        kube: _meta.KubeClient,
+        kube: router_helpers.KubeClient,
         *,
         set_owner_refs: bool = True,
         include_label_prefixes: Iterable[str] = (),
@@ -279,7 +279,7 @@ class GlooRouter:
     async def reconcile(self, canary: canary_api.Canary) -> None:
         """Create the Upstreams when missing, then create or update the RouteTable."""
         check_supported(canary)
-        _, primary, canary_name = _meta.service_names(canary)
+        _, primary, canary_name = router_helpers.service_names(canary)
         primary_upstream, canary_upstream = upstream_names(canary)
         for name, svc_name, label in (
             (primary_upstream, primary, "primary"),
@@ -287,11 +287,13 @@ class GlooRouter:
         ):
             try:
                 await self._ensure_upstream(canary, name, svc_name)
-            except _meta.RouterError as exc:
-                raise _meta.RouterError(f"error creating flagger {label} upstream: {exc}") from exc
+            except router_helpers.RouterError as exc:
+                raise router_helpers.RouterError(
+                    f"error creating flagger {label} upstream: {exc}"
+                ) from exc
         where = self._where(canary)
         existing = await self._get(canary)
-        await _meta.create_or_update(
+        await router_helpers.create_or_update(
             self.kube,
             canary,
             existing,
@@ -306,15 +308,15 @@ class GlooRouter:
     ) -> None:
         """Route ``primary_weight``/``canary_weight`` percent (A/B: of matching requests)."""
         check_supported(canary)
-        apex, _, _ = _meta.service_names(canary)
+        apex, _, _ = router_helpers.service_names(canary)
         if primary_weight == 0 and canary_weight == 0:
-            raise _meta.RouterError(
+            raise router_helpers.RouterError(
                 f"RoutingRule {apex}.{canary.namespace} update failed: no valid weights"
             )
         existing = await self._must_get(canary)
         spec = route_table_spec(canary, primary_weight, canary_weight)
         if spec != existing.get("spec"):
-            await _meta.write(
+            await router_helpers.write(
                 self.kube.replace, {**existing, "spec": spec}, f"{self._where(canary)} update error"
             )
 
@@ -328,20 +330,20 @@ class GlooRouter:
         existing = await self._get(canary)
         if existing is None:
             return
-        await _meta.give_back(
+        await router_helpers.give_back(
             self.kube,
             canary,
             existing,
             original_spec(existing),
             self._where(canary),
-            log=None if _meta.controlled_by(existing, canary) else _log,
+            log=None if router_helpers.controlled_by(existing, canary) else _log,
         )
 
     async def _ensure_upstream(self, canary: canary_api.Canary, name: str, svc_name: str) -> None:
         ns = canary.namespace
         service = await self._read("v1", "Service", svc_name, ns, "service")
         if service is None:
-            raise _meta.RouterError(f"service {svc_name}.{ns} get query error: not found")
+            raise router_helpers.RouterError(f"service {svc_name}.{ns} get query error: not found")
         if await self._read(GLOO_API_VERSION, "Upstream", name, ns, "upstream") is not None:
             return
         template = None
@@ -351,7 +353,7 @@ class GlooRouter:
                 GLOO_API_VERSION, "Upstream", ref.name, ref.namespace or ns, "config upstream"
             )
             if template is None:
-                raise _meta.RouterError(
+                raise router_helpers.RouterError(
                     f"config upstream {ref.name}.{ref.namespace or ns} get query error: "
                     "not found (spec.upstreamRef)"
                 )
@@ -363,8 +365,12 @@ class GlooRouter:
             include_label_prefixes=self.include_label_prefixes,
             owner_refs=self.set_owner_refs,
         )
-        await _meta.write(self.kube.create, desired, f"upstream {name}.{ns} create query error")
-        _log.info("Upstream %s.%s created", name, ns, extra={"canary": _meta.canary_id(canary)})
+        await router_helpers.write(
+            self.kube.create, desired, f"upstream {name}.{ns} create query error"
+        )
+        _log.info(
+            "Upstream %s.%s created", name, ns, extra={"canary": router_helpers.canary_id(canary)}
+        )
 
     async def _read(
         self, api_version: str, kind: str, name: str, namespace: str, what: str
@@ -372,10 +378,12 @@ class GlooRouter:
         try:
             return await self.kube.get(api_version, kind, name, namespace)
         except Exception as exc:
-            raise _meta.RouterError(f"{what} {name}.{namespace} get query error: {exc}") from exc
+            raise router_helpers.RouterError(
+                f"{what} {name}.{namespace} get query error: {exc}"
+            ) from exc
 
     async def _get(self, canary: canary_api.Canary) -> JSON | None:
-        apex, _, _ = _meta.service_names(canary)
+        apex, _, _ = router_helpers.service_names(canary)
         return await self._read(
             GATEWAY_API_VERSION, "RouteTable", apex, canary.namespace, "RouteTable"
         )
@@ -383,12 +391,12 @@ class GlooRouter:
     async def _must_get(self, canary: canary_api.Canary) -> JSON:
         found = await self._get(canary)
         if found is None:
-            raise _meta.RouterError(f"{self._where(canary)} get query error: not found")
+            raise router_helpers.RouterError(f"{self._where(canary)} get query error: not found")
         return found
 
     @staticmethod
     def _where(canary: canary_api.Canary) -> str:
-        return f"RouteTable {_meta.service_names(canary)[0]}.{canary.namespace}"
+        return f"RouteTable {router_helpers.service_names(canary)[0]}.{canary.namespace}"
 
 
 @plugins.hookimpl
@@ -448,7 +456,7 @@ def _destinations(spec: Mapping[str, Any]) -> list[JSON]:
 def _without_weights(spec: Mapping[str, Any]) -> JSON:
     routes = []
     for route in spec.get("routes") or []:
-        route = _meta.deep_copy(dict(route))
+        route = router_helpers.deep_copy(dict(route))
         for dest in ((route.get("routeAction") or {}).get("multi") or {}).get("destinations") or []:
             dest.pop("weight", None)
         routes.append(route)

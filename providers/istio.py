@@ -37,12 +37,10 @@ import string
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from flagger import plugins
+from flagger import plugins, router_helpers
 from flagger.api import analysis as analysis_api
 from flagger.api import canary as canary_api
 from flagger.api import status as status_api
-
-from . import _meta
 
 __all__ = [
     "API_VERSION",
@@ -84,7 +82,7 @@ def destination_rule(canary: canary_api.Canary, name: str, *, owner_refs: bool =
     """The DestinationRule ``name`` (``<svc>-primary`` or ``<svc>-canary``)."""
     metadata: JSON = {"name": name, "namespace": canary.namespace}
     if owner_refs:
-        metadata["ownerReferences"] = [_meta.owner_reference(canary)]
+        metadata["ownerReferences"] = [router_helpers.owner_reference(canary)]
     return {
         "apiVersion": API_VERSION,
         "kind": "DestinationRule",
@@ -95,10 +93,10 @@ def destination_rule(canary: canary_api.Canary, name: str, *, owner_refs: bool =
 
 def virtual_service_spec(canary: canary_api.Canary) -> JSON:
     """The VirtualService spec with all traffic on the primary (what ``reconcile`` writes)."""
-    svc = _meta.service(canary)
-    apex, primary, canary_name = _meta.service_names(canary)
+    svc = router_helpers.service(canary)
+    apex, primary, canary_name = router_helpers.service_names(canary)
     if svc.delegation and (svc.hosts or svc.gateways):
-        raise _meta.RouterError(
+        raise router_helpers.RouterError(
             f"VirtualService {apex}.{canary.namespace} cannot have hosts and gateways "
             "when delegation enabled"
         )
@@ -128,14 +126,14 @@ def virtual_service_spec(canary: canary_api.Canary) -> JSON:
 
 def virtual_service(canary: canary_api.Canary, *, owner_refs: bool = True) -> JSON:
     """The VirtualService ``<svc>`` Flagger creates when there is none."""
-    apex, _, _ = _meta.service_names(canary)
-    labels, annotations = _meta.apex_metadata(canary)
+    apex, _, _ = router_helpers.service_names(canary)
+    labels, annotations = router_helpers.apex_metadata(canary)
     metadata: JSON = {"name": apex, "namespace": canary.namespace}
     if labels:
         metadata["labels"] = labels
     metadata["annotations"] = annotations
     if owner_refs:
-        metadata["ownerReferences"] = [_meta.owner_reference(canary)]
+        metadata["ownerReferences"] = [router_helpers.owner_reference(canary)]
     return {
         "apiVersion": API_VERSION,
         "kind": "VirtualService",
@@ -153,27 +151,27 @@ def plan_virtual_service_update(canary: canary_api.Canary, existing: JSON) -> JS
     original-configuration annotation, unless one is kept already.
     """
     want_spec = virtual_service_spec(canary)
-    labels, annotations = _meta.apex_metadata(canary)
+    labels, annotations = router_helpers.apex_metadata(canary)
     meta: JSON = existing.get("metadata") or {}
     current_annotations: dict[str, str] = dict(meta.get("annotations") or {})
     current_labels: dict[str, str] = dict(meta.get("labels") or {})
-    for key in (_meta.KUBECTL_ANNOTATION, _meta.CONFIG_ANNOTATION):
+    for key in (router_helpers.KUBECTL_ANNOTATION, router_helpers.CONFIG_ANNOTATION):
         if key in current_annotations:
             annotations[key] = current_annotations[key]
-    current_spec: JSON = _meta.deep_copy(existing.get("spec") or {})
-    if _meta.service(canary).delegation:
+    current_spec: JSON = router_helpers.deep_copy(existing.get("spec") or {})
+    if router_helpers.service(canary).delegation:
         current_spec["hosts"] = []
         current_spec.pop("gateways", None)
     spec_changed = _comparable(canary, want_spec) != _comparable(canary, current_spec)
     if not spec_changed and labels == current_labels and annotations == current_annotations:
         return None
-    updated = _meta.deep_copy(existing)
+    updated = router_helpers.deep_copy(existing)
     updated["spec"] = want_spec
     updated_meta = updated.setdefault("metadata", {})
     updated_meta["labels"] = labels
     if spec_changed:
         # Istio keeps the replaced spec even on a VirtualService the Canary owns (as Flagger).
-        _meta.save_original_spec(annotations, current_spec, owned=False)
+        router_helpers.save_original_spec(annotations, current_spec, owned=False)
     updated_meta["annotations"] = annotations
     return updated
 
@@ -191,8 +189,8 @@ def routed_spec(
 
     With session affinity this updates the cookies in ``canary.status``.
     """
-    _, primary, canary_name = _meta.service_names(canary)
-    new = _meta.deep_copy(spec)
+    _, primary, canary_name = router_helpers.service_names(canary)
+    new = router_helpers.deep_copy(spec)
     route = [
         _destination(canary, primary, primary_weight),
         _destination(canary, canary_name, canary_weight),
@@ -234,14 +232,14 @@ def read_routes(canary: canary_api.Canary, spec: Mapping[str, Any]) -> tuple[int
 
     Raises :class:`RouterError` when neither destination has any weight.
     """
-    apex, primary, canary_name = _meta.service_names(canary)
+    apex, primary, canary_name = router_helpers.service_names(canary)
     mirrored = False
     routes = spec.get("tcp") if _is_tcp(canary) else spec.get("http")
     chosen: Mapping[str, Any] = {}
     for candidate in routes or []:
         if any(_host(d) == canary_name for d in candidate.get("route") or []):
             chosen = candidate
-    primary_weight, canary_weight = _meta.routed_weights(
+    primary_weight, canary_weight = router_helpers.routed_weights(
         chosen.get("route") or [], primary, canary_name, name=_host
     )
     if not _is_tcp(canary):
@@ -252,14 +250,14 @@ def read_routes(canary: canary_api.Canary, spec: Mapping[str, Any]) -> tuple[int
                 with_headers = [
                     d for d in candidate.get("route") or [] if d.get("headers") is not None
                 ]
-                primary_weight, canary_weight = _meta.routed_weights(
+                primary_weight, canary_weight = router_helpers.routed_weights(
                     with_headers,
                     primary,
                     canary_name,
                     name=_host,
                     start=(primary_weight, canary_weight),
                 )
-    _meta.require_routes(
+    router_helpers.require_routes(
         f"VirtualService {apex}.{canary.namespace}",
         primary,
         canary_name,
@@ -270,7 +268,7 @@ def read_routes(canary: canary_api.Canary, spec: Mapping[str, Any]) -> tuple[int
 
 def original_spec(obj: Mapping[str, Any]) -> JSON | None:
     """The spec kept before Flagger took the object over, or ``None`` when none was kept."""
-    return _meta.original_spec(obj, "VirtualService")
+    return router_helpers.original_spec(obj, "VirtualService")
 
 
 def build_cookie(affinity: analysis_api.SessionAffinity, cookie: str) -> str:
@@ -297,13 +295,13 @@ def build_cookie(affinity: analysis_api.SessionAffinity, cookie: str) -> str:
 class IstioRouter:
     """Reconciles a canary's DestinationRules and VirtualService and moves its weights."""
 
-    def __init__(self, kube: _meta.KubeClient, *, set_owner_refs: bool = True) -> None:
+    def __init__(self, kube: router_helpers.KubeClient, *, set_owner_refs: bool = True) -> None:
         self.kube = kube
         self.set_owner_refs = set_owner_refs
 
     async def reconcile(self, canary: canary_api.Canary) -> None:
         """Create or update ``<svc>-canary``, ``<svc>-primary`` and the VirtualService."""
-        _, primary, canary_name = _meta.service_names(canary)
+        _, primary, canary_name = router_helpers.service_names(canary)
         for name in (canary_name, primary):
             await self._reconcile_destination_rule(canary, name)
         await self._reconcile_virtual_service(canary)
@@ -318,8 +316,8 @@ class IstioRouter:
             canary, existing.get("spec") or {}, primary_weight, canary_weight, mirrored
         )
         if updated["spec"] != existing.get("spec"):
-            apex, _, _ = _meta.service_names(canary)
-            await _meta.write(
+            apex, _, _ = router_helpers.service_names(canary)
+            await router_helpers.write(
                 self.kube.replace,
                 updated,
                 f"VirtualService {apex}.{canary.namespace} update failed",
@@ -332,11 +330,11 @@ class IstioRouter:
 
     async def finalize(self, canary: canary_api.Canary) -> None:
         """Give the VirtualService back the spec it had before Flagger took it over."""
-        apex, _, _ = _meta.service_names(canary)
+        apex, _, _ = router_helpers.service_names(canary)
         existing = await self.kube.get(API_VERSION, "VirtualService", apex, canary.namespace)
         if existing is None:
             return
-        await _meta.give_back(
+        await router_helpers.give_back(
             self.kube,
             canary,
             existing,
@@ -350,9 +348,9 @@ class IstioRouter:
         try:
             existing = await self.kube.get(API_VERSION, "DestinationRule", name, canary.namespace)
         except Exception as exc:
-            raise _meta.RouterError(f"{where} get query error: {exc}") from exc
+            raise router_helpers.RouterError(f"{where} get query error: {exc}") from exc
         want = _destination_rule_spec(canary, name)
-        await _meta.create_or_update(
+        await router_helpers.create_or_update(
             self.kube,
             canary,
             existing,
@@ -363,13 +361,13 @@ class IstioRouter:
         )
 
     async def _reconcile_virtual_service(self, canary: canary_api.Canary) -> None:
-        apex, _, _ = _meta.service_names(canary)
+        apex, _, _ = router_helpers.service_names(canary)
         where = f"VirtualService {apex}.{canary.namespace}"
         try:
             existing = await self.kube.get(API_VERSION, "VirtualService", apex, canary.namespace)
         except Exception as exc:
-            raise _meta.RouterError(f"{where} get query error {exc}") from exc
-        await _meta.create_or_update(
+            raise router_helpers.RouterError(f"{where} get query error {exc}") from exc
+        await router_helpers.create_or_update(
             self.kube,
             canary,
             existing,
@@ -380,14 +378,14 @@ class IstioRouter:
         )
 
     async def _get_virtual_service(self, canary: canary_api.Canary) -> JSON:
-        apex, _, _ = _meta.service_names(canary)
+        apex, _, _ = router_helpers.service_names(canary)
         where = f"VirtualService {apex}.{canary.namespace}"
         try:
             found = await self.kube.get(API_VERSION, "VirtualService", apex, canary.namespace)
         except Exception as exc:
-            raise _meta.RouterError(f"{where} get query error {exc}") from exc
+            raise router_helpers.RouterError(f"{where} get query error {exc}") from exc
         if found is None:
-            raise _meta.RouterError(f"{where} get query error not found")
+            raise router_helpers.RouterError(f"{where} get query error not found")
         return found
 
 
@@ -412,7 +410,7 @@ def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router 
 
 
 def _is_tcp(canary: canary_api.Canary) -> bool:
-    return (_meta.service(canary).app_protocol or "").lower() == "tcp"
+    return (router_helpers.service(canary).app_protocol or "").lower() == "tcp"
 
 
 def _host(dest: Mapping[str, Any]) -> str:
@@ -421,7 +419,7 @@ def _host(dest: Mapping[str, Any]) -> str:
 
 def _destination_rule_spec(canary: canary_api.Canary, name: str) -> JSON:
     spec: JSON = {"host": name}
-    policy = _meta.service(canary).traffic_policy
+    policy = router_helpers.service(canary).traffic_policy
     if policy is not None:
         spec["trafficPolicy"] = policy.to_dict()
     return spec
@@ -430,7 +428,7 @@ def _destination_rule_spec(canary: canary_api.Canary, name: str) -> JSON:
 def _destination(canary: canary_api.Canary, host: str, weight: int) -> JSON:
     """A weighted destination; it names the port when port discovery is on and the route
     serves an ingress gateway or is a delegate (Flagger's ``makeDestination``)."""
-    svc = _meta.service(canary)
+    svc = router_helpers.service(canary)
     destination: JSON = {"host": host}
     gateways = svc.gateways or []
     if svc.port_discovery and ((gateways and gateways[0] != "mesh") or svc.delegation):
@@ -439,7 +437,7 @@ def _destination(canary: canary_api.Canary, host: str, weight: int) -> JSON:
 
 
 def _service_match(canary: canary_api.Canary) -> list[JSON]:
-    return [m.to_dict() for m in _meta.service(canary).match or []]
+    return [m.to_dict() for m in router_helpers.service(canary).match or []]
 
 
 def _ab_match(canary: canary_api.Canary) -> list[JSON]:
@@ -452,21 +450,21 @@ def _merge_match(conditions: Sequence[JSON], defaults: Sequence[JSON]) -> list[J
     """Each condition combined with each ``service.match`` entry: the entry's fields with the
     condition's headers and source labels (Flagger's ``mergeMatchConditions``)."""
     if not defaults:
-        return [_meta.deep_copy(c) for c in conditions]
+        return [router_helpers.deep_copy(c) for c in conditions]
     merged: list[JSON] = []
     for condition in conditions:
         for default in defaults:
-            entry = _meta.deep_copy(default)
+            entry = router_helpers.deep_copy(default)
             for key in ("headers", "sourceLabels"):
                 if condition.get(key) is not None:
-                    entry[key] = _meta.deep_copy(condition[key])
+                    entry[key] = router_helpers.deep_copy(condition[key])
             merged.append(entry)
     return merged
 
 
 def _http_route(canary: canary_api.Canary, match: list[JSON], route: list[JSON]) -> JSON:
     """An HTTP route with the ``spec.service`` settings Flagger copies onto every route."""
-    svc = _meta.service(canary)
+    svc = router_helpers.service(canary)
     http: JSON = {}
     if match:
         http["match"] = match
@@ -491,7 +489,7 @@ def _http_route(canary: canary_api.Canary, match: list[JSON], route: list[JSON])
 
 def _tcp_route(canary: canary_api.Canary, route: list[JSON]) -> JSON:
     tcp: JSON = {}
-    match = [{"port": m.port} if m.port else {} for m in _meta.service(canary).match or []]
+    match = [{"port": m.port} if m.port else {} for m in router_helpers.service(canary).match or []]
     if match:
         tcp["match"] = match
     tcp["route"] = route
@@ -522,11 +520,11 @@ def _sticky_routes(
     While the canary has weight, responses from each side set its cookie and requests that
     carry a cookie stick to that side. At weight zero the canary cookie is expired.
     """
-    _, primary, canary_name = _meta.service_names(canary)
+    _, primary, canary_name = router_helpers.service_names(canary)
     if canary.status is None:
         canary.status = status_api.CanaryStatus()
     status = canary.status
-    sticky = {"name": STICKY_ROUTE, **_meta.deep_copy(weighted)}
+    sticky = {"name": STICKY_ROUTE, **router_helpers.deep_copy(weighted)}
     if canary_weight != 0:
         if not status.session_affinity_cookie:
             status.session_affinity_cookie = f"{affinity.cookie_name}={cookie_value()}"
@@ -544,7 +542,7 @@ def _sticky_routes(
         sticky["match"] = _cookie_match(canary, status.session_affinity_cookie)
         sticky["route"] = [_destination(canary, primary, 0), _destination(canary, canary_name, 100)]
         if affinity.primary_cookie_name and status.primary_session_affinity_cookie:
-            to_primary = {"name": STICKY_PRIMARY_ROUTE, **_meta.deep_copy(weighted)}
+            to_primary = {"name": STICKY_PRIMARY_ROUTE, **router_helpers.deep_copy(weighted)}
             for dest in to_primary["route"]:
                 dest.pop("headers", None)
             to_primary["match"] = _cookie_match(canary, status.primary_session_affinity_cookie)

@@ -33,10 +33,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from flagger import plugins
+from flagger import plugins, router_helpers
 from flagger.api import canary as canary_api
-
-from . import _meta
 
 __all__ = [
     "API_VERSION",
@@ -68,15 +66,17 @@ MIRROR_PROVIDERS = ("istio", "gatewayapi:v1")
 AFFINITY_PROVIDERS = ("istio", "gatewayapi:v1")
 #: What a TrafficRoute cannot do: the providers that can, and what else to do.
 REFUSALS = {
-    _meta.AB_TESTING: _meta.Refusal(
-        _meta.AB_TESTING,
+    router_helpers.AB_TESTING: router_helpers.Refusal(
+        router_helpers.AB_TESTING,
         AB_PROVIDERS,
         "or remove analysis.match and use stepWeight for a weighted canary (a TrafficRoute "
         "splits by weight only)",
     ),
-    _meta.MIRRORING: _meta.Refusal(_meta.MIRRORING, MIRROR_PROVIDERS, "or remove analysis.mirror"),
-    _meta.SESSION_AFFINITY: _meta.Refusal(
-        _meta.SESSION_AFFINITY, AFFINITY_PROVIDERS, "or remove analysis.sessionAffinity"
+    router_helpers.MIRRORING: router_helpers.Refusal(
+        router_helpers.MIRRORING, MIRROR_PROVIDERS, "or remove analysis.mirror"
+    ),
+    router_helpers.SESSION_AFFINITY: router_helpers.Refusal(
+        router_helpers.SESSION_AFFINITY, AFFINITY_PROVIDERS, "or remove analysis.sessionAffinity"
     ),
 }
 
@@ -85,7 +85,7 @@ JSON = dict[str, Any]
 
 
 #: The Canary asks the ``kuma`` provider for something it cannot do.
-UnsupportedByProvider = _meta.UnsupportedFeature
+UnsupportedByProvider = router_helpers.UnsupportedFeature
 
 
 # --- pure builders --------------------------------------------------------------------------
@@ -99,8 +99,8 @@ def service_tag(canary: canary_api.Canary, service: str) -> str:
 
 def check_supported(canary: canary_api.Canary) -> None:
     """Raise :class:`UnsupportedByProvider` when the canary needs more than weighted routing."""
-    _meta.refuse_first(
-        canary, NAME, [REFUSALS[feature] for feature in _meta.beyond_weights(canary)]
+    router_helpers.refuse_first(
+        canary, NAME, [REFUSALS[feature] for feature in router_helpers.beyond_weights(canary)]
     )
 
 
@@ -108,7 +108,7 @@ def traffic_route_spec(
     canary: canary_api.Canary, primary_weight: int = 100, canary_weight: int = 0
 ) -> JSON:
     """The TrafficRoute spec for these weights (the primary split first, as Flagger writes)."""
-    apex, _, _ = _meta.service_names(canary)
+    apex, _, _ = router_helpers.service_names(canary)
     return {
         "sources": [{"match": {SERVICE_TAG: "*"}}],
         "destinations": [{"match": {SERVICE_TAG: service_tag(canary, apex)}}],
@@ -118,14 +118,14 @@ def traffic_route_spec(
 
 def traffic_route(canary: canary_api.Canary, *, owner_refs: bool = True) -> JSON:
     """The TrafficRoute ``<svc>`` Flagger creates when there is none."""
-    apex, _, _ = _meta.service_names(canary)
+    apex, _, _ = router_helpers.service_names(canary)
     svc = canary.spec.service
     custom = svc.apex.annotations if svc is not None and svc.apex is not None else None
     if custom is None:
         custom = {f"{svc.port if svc is not None else 0}.service.kuma.io": "http"}
-    metadata: JSON = {"name": apex, "annotations": _meta.filter_metadata(custom)}
+    metadata: JSON = {"name": apex, "annotations": router_helpers.filter_metadata(custom)}
     if owner_refs:
-        metadata["ownerReferences"] = [_meta.owner_reference(canary)]
+        metadata["ownerReferences"] = [router_helpers.owner_reference(canary)]
     annotations = canary.metadata.get("annotations") or {}
     return {
         "apiVersion": API_VERSION,
@@ -141,15 +141,15 @@ def plan_traffic_route_update(canary: canary_api.Canary, existing: JSON) -> JSON
     wants apart from the weights. Taking over someone else's TrafficRoute keeps its spec in the
     original-configuration annotation first."""
     want = traffic_route_spec(canary)
-    owned = _meta.controlled_by(existing, canary, by_uid=True)
-    return _meta.plan_update(existing, want, owned=owned, comparable=_without_weights)
+    owned = router_helpers.controlled_by(existing, canary, by_uid=True)
+    return router_helpers.plan_update(existing, want, owned=owned, comparable=_without_weights)
 
 
 def routed_spec(
     canary: canary_api.Canary, spec: Mapping[str, Any], primary_weight: int, canary_weight: int
 ) -> JSON:
     """``spec`` with its split set to these weights (what ``set_routes`` writes)."""
-    new = _meta.deep_copy(dict(spec))
+    new = router_helpers.deep_copy(dict(spec))
     new["conf"] = _conf(canary, primary_weight, canary_weight)
     return new
 
@@ -158,14 +158,14 @@ def read_routes(canary: canary_api.Canary, spec: Mapping[str, Any]) -> tuple[int
     """The (primary weight, canary weight, mirrored) of a TrafficRoute spec. As Flagger reads
     it, the canary gets what the primary does not. Raises :class:`RouterError` when the split
     has no primary destination."""
-    apex, primary, canary_name = _meta.service_names(canary)
+    apex, primary, canary_name = router_helpers.service_names(canary)
     primary_weight = canary_weight = 0
     for split in (spec.get("conf") or {}).get("split") or []:
         tag = str((split.get("destination") or {}).get(SERVICE_TAG) or "")
         if tag.split("_")[0] == primary:
             primary_weight = int(split.get("weight") or 0)
             canary_weight = 100 - primary_weight
-    _meta.require_routes(
+    router_helpers.require_routes(
         f"TrafficRoute {apex}", primary, canary_name, (primary_weight, canary_weight)
     )
     return primary_weight, canary_weight, False
@@ -173,7 +173,7 @@ def read_routes(canary: canary_api.Canary, spec: Mapping[str, Any]) -> tuple[int
 
 def original_spec(obj: Mapping[str, Any]) -> JSON | None:
     """The spec kept before Flagger took the TrafficRoute over, or ``None``."""
-    return _meta.original_spec(obj, KIND, namespaced=False)
+    return router_helpers.original_spec(obj, KIND, namespaced=False)
 
 
 # --- the router -----------------------------------------------------------------------------
@@ -182,7 +182,7 @@ def original_spec(obj: Mapping[str, Any]) -> JSON | None:
 class KumaRouter:
     """Reconciles a canary's TrafficRoute and moves its weights."""
 
-    def __init__(self, kube: _meta.KubeClient, *, set_owner_refs: bool = True) -> None:
+    def __init__(self, kube: router_helpers.KubeClient, *, set_owner_refs: bool = True) -> None:
         self.kube = kube
         self.set_owner_refs = set_owner_refs
 
@@ -191,7 +191,7 @@ class KumaRouter:
         check_supported(canary)
         where = _where(canary)
         existing = await self._get(canary, required=False)
-        await _meta.create_or_update(
+        await router_helpers.create_or_update(
             self.kube,
             canary,
             existing,
@@ -210,7 +210,7 @@ class KumaRouter:
         assert existing is not None
         spec = routed_spec(canary, existing.get("spec") or {}, primary_weight, canary_weight)
         if spec != existing.get("spec"):
-            await _meta.write(
+            await router_helpers.write(
                 self.kube.replace, {**existing, "spec": spec}, f"{_where(canary)} update error"
             )
 
@@ -225,19 +225,21 @@ class KumaRouter:
         existing = await self._get(canary, required=False)
         if existing is None:
             return
-        if await _meta.give_back(
+        if await router_helpers.give_back(
             self.kube, canary, existing, original_spec(existing), _where(canary)
         ):
-            _log.info("%s restored", _where(canary), extra={"canary": _meta.canary_id(canary)})
+            _log.info(
+                "%s restored", _where(canary), extra={"canary": router_helpers.canary_id(canary)}
+            )
 
     async def _get(self, canary: canary_api.Canary, *, required: bool) -> JSON | None:
-        apex, _, _ = _meta.service_names(canary)
+        apex, _, _ = router_helpers.service_names(canary)
         try:
             found = await self.kube.get(API_VERSION, KIND, apex, None)
         except Exception as exc:
-            raise _meta.RouterError(f"{_where(canary)} get query error: {exc}") from exc
+            raise router_helpers.RouterError(f"{_where(canary)} get query error: {exc}") from exc
         if found is None and required:
-            raise _meta.RouterError(f"{_where(canary)} get query error: not found")
+            raise router_helpers.RouterError(f"{_where(canary)} get query error: not found")
         return found
 
 
@@ -261,12 +263,12 @@ def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router 
 
 
 def _where(canary: canary_api.Canary) -> str:
-    apex, _, _ = _meta.service_names(canary)
+    apex, _, _ = router_helpers.service_names(canary)
     return f"TrafficRoute {apex}"
 
 
 def _conf(canary: canary_api.Canary, primary_weight: int, canary_weight: int) -> JSON:
-    _, primary, canary_name = _meta.service_names(canary)
+    _, primary, canary_name = router_helpers.service_names(canary)
     return {
         "split": [
             {"weight": primary_weight, "destination": {SERVICE_TAG: service_tag(canary, primary)}},

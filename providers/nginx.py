@@ -37,10 +37,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from flagger import plugins
+from flagger import plugins, router_helpers
 from flagger.api import canary as canary_api
-
-from . import _meta
 
 __all__ = [
     "DEFAULT_PREFIX",
@@ -74,7 +72,7 @@ JSON = dict[str, Any]
 
 #: A Canary asks a routing provider for something it cannot do: the message names the Canary,
 #: the provider and the feature, and says what to change.
-UnsupportedRequest = _meta.UnsupportedFeature
+UnsupportedRequest = router_helpers.UnsupportedFeature
 
 
 # --- pure builders --------------------------------------------------------------------------
@@ -104,14 +102,14 @@ def check_supported(canary: canary_api.Canary, provider: str = NAME) -> None:
         raise UnsupportedRequest(
             canary,
             provider,
-            _meta.MIRRORING,
+            router_helpers.MIRRORING,
             "remove analysis.mirror (blue/green runs without it) or use istio or gatewayapi",
         )
     if analysis.session_affinity is not None:
         raise UnsupportedRequest(
             canary,
             provider,
-            _meta.SESSION_AFFINITY,
+            router_helpers.SESSION_AFFINITY,
             "remove analysis.sessionAffinity or use istio or gatewayapi",
         )
     ab_conditions(canary, provider)
@@ -170,8 +168,8 @@ def ab_conditions(canary: canary_api.Canary, provider: str = NAME) -> AbConditio
 
 def canary_ingress_spec(canary: canary_api.Canary, ingress: Mapping[str, Any]) -> JSON:
     """The original Ingress's spec with every backend ``<svc>`` turned into ``<svc>-canary``."""
-    apex, _, canary_service = _meta.service_names(canary)
-    spec = _meta.deep_copy(dict(ingress.get("spec") or {}))
+    apex, _, canary_service = router_helpers.service_names(canary)
+    spec = router_helpers.deep_copy(dict(ingress.get("spec") or {}))
     found = False
     for rule in spec.get("rules") or []:
         for path in (rule.get("http") or {}).get("paths") or []:
@@ -181,7 +179,7 @@ def canary_ingress_spec(canary: canary_api.Canary, ingress: Mapping[str, Any]) -
                 found = True
     if not found:
         name = (ingress.get("metadata") or {}).get("name")
-        raise _meta.RouterError(f"backend {apex} not found in ingress {name}")
+        raise router_helpers.RouterError(f"backend {apex} not found in ingress {name}")
     return spec
 
 
@@ -192,8 +190,8 @@ def reset_annotations(annotations: Mapping[str, str] | None, prefix: str) -> dic
     canary_key = annotation(prefix, "canary")
     result = {
         k: v
-        for k, v in _meta.filter_metadata(annotations).items()
-        if canary_key not in k and _meta.KUBECTL_ANNOTATION not in k
+        for k, v in router_helpers.filter_metadata(annotations).items()
+        if canary_key not in k and router_helpers.KUBECTL_ANNOTATION not in k
     }
     result[canary_key] = "true"
     result[annotation(prefix, "canary-weight")] = "0"
@@ -211,7 +209,9 @@ def header_annotations(
     """
     cookie, header, value, regex = conditions
     canary_key = annotation(prefix, "canary")
-    result = {k: v for k, v in _meta.filter_metadata(annotations).items() if canary_key not in v}
+    result = {
+        k: v for k, v in router_helpers.filter_metadata(annotations).items() if canary_key not in v
+    }
     result[canary_key] = "true"
     for suffix, setting in (
         ("canary-by-cookie", cookie),
@@ -264,7 +264,7 @@ def read_routes(
         try:
             weight = int(raw)
         except ValueError as exc:
-            raise _meta.RouterError(f"failed to convert {raw} to int: {exc}") from exc
+            raise router_helpers.RouterError(f"failed to convert {raw} to int: {exc}") from exc
     return 100 - weight, weight, False
 
 
@@ -276,7 +276,7 @@ def build_canary_ingress(
     metadata: JSON = {
         "name": canary_ingress_name(canary),
         "namespace": canary.namespace,
-        "ownerReferences": [_meta.owner_reference(canary)],
+        "ownerReferences": [router_helpers.owner_reference(canary)],
         "annotations": reset_annotations(meta.get("annotations"), prefix),
     }
     if meta.get("labels"):
@@ -293,8 +293,8 @@ def plan_canary_ingress_update(desired_spec: Mapping[str, Any], existing: JSON) 
     """``existing`` with ``desired_spec``, or ``None`` when the spec is already that."""
     if dict(existing.get("spec") or {}) == dict(desired_spec):
         return None
-    updated = _meta.deep_copy(existing)
-    updated["spec"] = _meta.deep_copy(dict(desired_spec))
+    updated = router_helpers.deep_copy(existing)
+    updated["spec"] = router_helpers.deep_copy(dict(desired_spec))
     return updated
 
 
@@ -306,7 +306,7 @@ class NginxRouter:
 
     provider = NAME
 
-    def __init__(self, kube: _meta.KubeClient, prefix: str = DEFAULT_PREFIX) -> None:
+    def __init__(self, kube: router_helpers.KubeClient, prefix: str = DEFAULT_PREFIX) -> None:
         self.kube = kube
         self.prefix = prefix or DEFAULT_PREFIX
 
@@ -316,30 +316,32 @@ class NginxRouter:
         original_name = _ingress_ref(canary, self.provider)
         original = await self._get(canary, original_name)
         if original is None:
-            raise _meta.RouterError(
+            raise router_helpers.RouterError(
                 f"ingress {original_name}.{canary.namespace} get query error: not found "
-                f"(spec.ingressRef of canary {_meta.canary_id(canary)})"
+                f"(spec.ingressRef of canary {router_helpers.canary_id(canary)})"
             )
         name = canary_ingress_name(canary)
         existing = await self._get(canary, name)
         if existing is None:
             desired = build_canary_ingress(canary, original, self.prefix)
-            await _meta.write(
+            await router_helpers.write(
                 self.kube.create, desired, f"ingress {name}.{canary.namespace} create error"
             )
             _log.info(
                 "Ingress %s.%s created",
                 name,
                 canary.namespace,
-                extra={"canary": _meta.canary_id(canary)},
+                extra={"canary": router_helpers.canary_id(canary)},
             )
             return
         updated = plan_canary_ingress_update(canary_ingress_spec(canary, original), existing)
         if updated is not None:
-            await _meta.write(
+            await router_helpers.write(
                 self.kube.replace, updated, f"ingress {name}.{canary.namespace} update error"
             )
-            _log.info("Ingress %s updated", name, extra={"canary": _meta.canary_id(canary)})
+            _log.info(
+                "Ingress %s updated", name, extra={"canary": router_helpers.canary_id(canary)}
+            )
 
     async def set_routes(
         self, canary: canary_api.Canary, primary_weight: int, canary_weight: int, mirrored: bool
@@ -350,10 +352,10 @@ class NginxRouter:
         want = routed_annotations(canary, current, self.prefix, canary_weight)
         if want == (current or {}):
             return
-        updated = _meta.deep_copy(existing)
+        updated = router_helpers.deep_copy(existing)
         updated.setdefault("metadata", {})["annotations"] = want
         name = updated["metadata"].get("name")
-        await _meta.write(
+        await router_helpers.write(
             self.kube.replace, updated, f"ingress {name}.{canary.namespace} update error"
         )
 
@@ -371,14 +373,16 @@ class NginxRouter:
         name = canary_ingress_name(canary)
         found = await self._get(canary, name)
         if found is None:
-            raise _meta.RouterError(f"ingress {name}.{canary.namespace} get query error: not found")
+            raise router_helpers.RouterError(
+                f"ingress {name}.{canary.namespace} get query error: not found"
+            )
         return found
 
     async def _get(self, canary: canary_api.Canary, name: str) -> JSON | None:
         try:
             return await self.kube.get(INGRESS_API_VERSION, "Ingress", name, canary.namespace)
         except Exception as exc:
-            raise _meta.RouterError(
+            raise router_helpers.RouterError(
                 f"ingress {name}.{canary.namespace} get query error: {exc}"
             ) from exc
 

@@ -29,10 +29,9 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from flagger import plugins
+from flagger import plugins, router_helpers
 from flagger.api import canary as canary_api
 
-from . import _meta
 from .nginx import INGRESS_API_VERSION, UnsupportedRequest
 
 __all__ = [
@@ -61,13 +60,15 @@ ROUTE_DISABLE = "False()"
 
 #: What Skipper cannot route, and what to do instead.
 REFUSALS = {
-    _meta.AB_TESTING: _meta.Refusal(
-        _meta.AB_TESTING,
+    router_helpers.AB_TESTING: router_helpers.Refusal(
+        router_helpers.AB_TESTING,
         fix="remove analysis.match, or use nginx, istio or gatewayapi for A/B testing",
     ),
-    _meta.MIRRORING: _meta.Refusal(_meta.MIRRORING, fix="remove analysis.mirror"),
-    _meta.SESSION_AFFINITY: _meta.Refusal(
-        _meta.SESSION_AFFINITY, fix="remove analysis.sessionAffinity"
+    router_helpers.MIRRORING: router_helpers.Refusal(
+        router_helpers.MIRRORING, fix="remove analysis.mirror"
+    ),
+    router_helpers.SESSION_AFFINITY: router_helpers.Refusal(
+        router_helpers.SESSION_AFFINITY, fix="remove analysis.sessionAffinity"
     ),
 }
 
@@ -88,8 +89,8 @@ def check_supported(canary: canary_api.Canary) -> str:
             "a canary without spec.ingressRef",
             "set spec.ingressRef to the Ingress that routes to the apex Service",
         )
-    _meta.refuse_first(
-        canary, NAME, [REFUSALS[feature] for feature in _meta.beyond_weights(canary)]
+    router_helpers.refuse_first(
+        canary, NAME, [REFUSALS[feature] for feature in router_helpers.beyond_weights(canary)]
     )
     return ref.name
 
@@ -125,8 +126,8 @@ def weighted_annotations(
 def canary_ingress_spec(canary: canary_api.Canary, ingress: Mapping[str, Any]) -> JSON:
     """The original's spec with each path to ``<svc>`` sent to ``<svc>-primary`` and a copy of
     it, to ``<svc>-canary``, appended to the same rule."""
-    apex, primary, canary_service = _meta.service_names(canary)
-    spec = _meta.deep_copy(dict(ingress.get("spec") or {}))
+    apex, primary, canary_service = router_helpers.service_names(canary)
+    spec = router_helpers.deep_copy(dict(ingress.get("spec") or {}))
     found = False
     for rule in spec.get("rules") or []:
         paths = (rule.get("http") or {}).get("paths")
@@ -137,19 +138,19 @@ def canary_ingress_spec(canary: canary_api.Canary, ingress: Mapping[str, Any]) -
             if service is None or service.get("name") != apex:
                 continue
             service["name"] = primary
-            copy = _meta.deep_copy(path)
+            copy = router_helpers.deep_copy(path)
             copy["backend"]["service"]["name"] = canary_service
             paths.append(copy)
             found = True
     if not found:
         name = (ingress.get("metadata") or {}).get("name")
-        raise _meta.RouterError(f"backend {apex} not found in ingress {name}")
+        raise router_helpers.RouterError(f"backend {apex} not found in ingress {name}")
     return spec
 
 
 def build_canary_ingress(canary: canary_api.Canary, ingress: Mapping[str, Any]) -> JSON:
     """The canary Ingress Flagger creates: all traffic on the primary."""
-    _, primary, canary_service = _meta.service_names(canary)
+    _, primary, canary_service = router_helpers.service_names(canary)
     meta = ingress.get("metadata") or {}
     metadata: JSON = {
         "name": f"{check_supported(canary)}-canary",
@@ -157,7 +158,7 @@ def build_canary_ingress(canary: canary_api.Canary, ingress: Mapping[str, Any]) 
         "annotations": weighted_annotations(
             meta.get("annotations"), {primary: 100, canary_service: 0}
         ),
-        "ownerReferences": [_meta.owner_reference(canary)],
+        "ownerReferences": [router_helpers.owner_reference(canary)],
     }
     if meta.get("labels"):
         metadata["labels"] = dict(meta["labels"])
@@ -177,9 +178,9 @@ def plan_canary_ingress_update(
     desired = build_canary_ingress(canary, ingress)
     if dict(existing.get("spec") or {}) == desired["spec"]:
         return None
-    updated = _meta.deep_copy(existing)
+    updated = router_helpers.deep_copy(existing)
     updated["spec"] = desired["spec"]
-    updated.setdefault("metadata", {})["annotations"] = _meta.filter_metadata(
+    updated.setdefault("metadata", {})["annotations"] = router_helpers.filter_metadata(
         desired["metadata"]["annotations"]
     )
     return updated
@@ -192,7 +193,7 @@ def routed_annotations(
     canary_weight: int,
 ) -> dict[str, str]:
     """The canary Ingress annotations for a weight split (Flagger's ``SetRoutes``)."""
-    _, primary, canary_service = _meta.service_names(canary)
+    _, primary, canary_service = router_helpers.service_names(canary)
     result = weighted_annotations(
         annotations, {primary: primary_weight, canary_service: canary_weight}
     )
@@ -205,10 +206,10 @@ def read_routes(
     canary: canary_api.Canary, annotations: Mapping[str, str] | None, where: str
 ) -> tuple[int, int, bool]:
     """(primary, canary, mirrored) from the backend weights (Flagger's ``GetRoutes``)."""
-    _, primary, canary_service = _meta.service_names(canary)
+    _, primary, canary_service = router_helpers.service_names(canary)
     raw = (annotations or {}).get(BACKEND_WEIGHTS)
     if raw is None:
-        raise _meta.RouterError(
+        raise router_helpers.RouterError(
             f"ingress {where} get backendWeights error: annotation {BACKEND_WEIGHTS} not found"
         )
     try:
@@ -216,17 +217,19 @@ def read_routes(
         if not isinstance(weights, dict):
             raise ValueError("not a JSON object")
     except ValueError as exc:
-        raise _meta.RouterError(f"ingress {where} get backendWeights error: {exc}") from exc
+        raise router_helpers.RouterError(
+            f"ingress {where} get backendWeights error: {exc}"
+        ) from exc
     for service in (primary, canary_service):
         if not isinstance(weights.get(service), int):
-            raise _meta.RouterError(f"ingress {where} could not get weights[{service}]")
+            raise router_helpers.RouterError(f"ingress {where} could not get weights[{service}]")
     return int(weights[primary]), int(weights[canary_service]), False
 
 
 # --- the router -----------------------------------------------------------------------------
 
 
-class KubeClient(_meta.KubeClient, Protocol):
+class KubeClient(router_helpers.KubeClient, Protocol):
     """The part of ``flagger.kube.client.Kube`` this router uses (it also deletes)."""
 
     async def delete(
@@ -245,14 +248,14 @@ class SkipperRouter:
         original_name = check_supported(canary)
         original = await self._get(canary, original_name)
         if original is None:
-            raise _meta.RouterError(
+            raise router_helpers.RouterError(
                 f"apexIngress {original_name}.{canary.namespace} get query error: not found "
-                f"(spec.ingressRef of canary {_meta.canary_id(canary)})"
+                f"(spec.ingressRef of canary {router_helpers.canary_id(canary)})"
             )
         name = f"{original_name}-canary"
         existing = await self._get(canary, name)
         if existing is None:
-            await _meta.write(
+            await router_helpers.write(
                 self.kube.create,
                 build_canary_ingress(canary, original),
                 f"ingress {name}.{canary.namespace} create error",
@@ -261,15 +264,17 @@ class SkipperRouter:
                 "Ingress %s.%s created",
                 name,
                 canary.namespace,
-                extra={"canary": _meta.canary_id(canary)},
+                extra={"canary": router_helpers.canary_id(canary)},
             )
             return
         updated = plan_canary_ingress_update(canary, original, existing)
         if updated is not None:
-            await _meta.write(
+            await router_helpers.write(
                 self.kube.replace, updated, f"ingress {name}.{canary.namespace} update error"
             )
-            _log.info("Ingress %s updated", name, extra={"canary": _meta.canary_id(canary)})
+            _log.info(
+                "Ingress %s updated", name, extra={"canary": router_helpers.canary_id(canary)}
+            )
 
     async def set_routes(
         self, canary: canary_api.Canary, primary_weight: int, canary_weight: int, mirrored: bool
@@ -280,10 +285,10 @@ class SkipperRouter:
         want = routed_annotations(canary, current, primary_weight, canary_weight)
         if want == (current or {}):
             return
-        updated = _meta.deep_copy(existing)
+        updated = router_helpers.deep_copy(existing)
         updated.setdefault("metadata", {})["annotations"] = want
         name = updated["metadata"].get("name")
-        await _meta.write(
+        await router_helpers.write(
             self.kube.replace, updated, f"ingress {name}.{canary.namespace} update error"
         )
 
@@ -299,7 +304,7 @@ class SkipperRouter:
         try:
             await self.kube.delete(INGRESS_API_VERSION, "Ingress", name, canary.namespace)
         except Exception as exc:
-            raise _meta.RouterError(
+            raise router_helpers.RouterError(
                 f"ingress {name}.{canary.namespace} unable to remove canary ingress: {exc}"
             ) from exc
 
@@ -307,14 +312,16 @@ class SkipperRouter:
         name = f"{check_supported(canary)}-canary"
         found = await self._get(canary, name)
         if found is None:
-            raise _meta.RouterError(f"ingress {name}.{canary.namespace} get query error: not found")
+            raise router_helpers.RouterError(
+                f"ingress {name}.{canary.namespace} get query error: not found"
+            )
         return found
 
     async def _get(self, canary: canary_api.Canary, name: str) -> JSON | None:
         try:
             return await self.kube.get(INGRESS_API_VERSION, "Ingress", name, canary.namespace)
         except Exception as exc:
-            raise _meta.RouterError(
+            raise router_helpers.RouterError(
                 f"ingress {name}.{canary.namespace} get query error: {exc}"
             ) from exc
 

@@ -42,10 +42,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from flagger import plugins
+from flagger import plugins, router_helpers
 from flagger.api import canary as canary_api
-
-from . import _meta
 
 __all__ = [
     "GROUP",
@@ -78,15 +76,17 @@ MIRROR_PROVIDERS = ("istio", "gatewayapi:v1")
 AFFINITY_PROVIDERS = ("istio", "gatewayapi:v1")
 #: What a TrafficSplit cannot do: the providers that can, and what else to do.
 REFUSALS = {
-    _meta.AB_TESTING: _meta.Refusal(
-        _meta.AB_TESTING,
+    router_helpers.AB_TESTING: router_helpers.Refusal(
+        router_helpers.AB_TESTING,
         AB_PROVIDERS,
         "or remove analysis.match and use stepWeight for a weighted canary (a TrafficSplit "
         "routes by weight only)",
     ),
-    _meta.MIRRORING: _meta.Refusal(_meta.MIRRORING, MIRROR_PROVIDERS, "or remove analysis.mirror"),
-    _meta.SESSION_AFFINITY: _meta.Refusal(
-        _meta.SESSION_AFFINITY, AFFINITY_PROVIDERS, "or remove analysis.sessionAffinity"
+    router_helpers.MIRRORING: router_helpers.Refusal(
+        router_helpers.MIRRORING, MIRROR_PROVIDERS, "or remove analysis.mirror"
+    ),
+    router_helpers.SESSION_AFFINITY: router_helpers.Refusal(
+        router_helpers.SESSION_AFFINITY, AFFINITY_PROVIDERS, "or remove analysis.sessionAffinity"
     ),
 }
 
@@ -95,7 +95,7 @@ JSON = dict[str, Any]
 
 
 #: The Canary asks its routing provider for something the provider cannot do.
-UnsupportedByProvider = _meta.UnsupportedFeature
+UnsupportedByProvider = router_helpers.UnsupportedFeature
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,8 +140,8 @@ def flavor_for(provider: str) -> Flavor | None:
 
 def check_supported(canary: canary_api.Canary, provider: str) -> None:
     """Raise :class:`UnsupportedByProvider` when the canary needs more than weighted routing."""
-    _meta.refuse_first(
-        canary, provider, [REFUSALS[feature] for feature in _meta.beyond_weights(canary)]
+    router_helpers.refuse_first(
+        canary, provider, [REFUSALS[feature] for feature in router_helpers.beyond_weights(canary)]
     )
 
 
@@ -149,7 +149,7 @@ def traffic_split_spec(
     canary: canary_api.Canary, flavor: Flavor, primary_weight: int = 100, canary_weight: int = 0
 ) -> JSON:
     """The TrafficSplit spec for these weights (the canary backend first, as Flagger writes)."""
-    apex, primary, canary_name = _meta.service_names(canary)
+    apex, primary, canary_name = router_helpers.service_names(canary)
     hosts = canary.spec.service.hosts if canary.spec.service is not None else None
     return {
         "service": hosts[0] if hosts else apex,
@@ -162,13 +162,13 @@ def traffic_split_spec(
 
 def traffic_split(canary: canary_api.Canary, flavor: Flavor, *, owner_refs: bool = True) -> JSON:
     """The TrafficSplit ``<svc>`` Flagger creates when there is none."""
-    apex, _, _ = _meta.service_names(canary)
+    apex, _, _ = router_helpers.service_names(canary)
     metadata: JSON = {"name": apex, "namespace": canary.namespace}
     annotations = _annotations(canary, flavor)
     if annotations:
         metadata["annotations"] = annotations
     if owner_refs:
-        metadata["ownerReferences"] = [_meta.owner_reference(canary)]
+        metadata["ownerReferences"] = [router_helpers.owner_reference(canary)]
     return {
         "apiVersion": flavor.api_version,
         "kind": KIND,
@@ -184,8 +184,8 @@ def plan_traffic_split_update(
     wants apart from the weights. Taking over someone else's TrafficSplit keeps its spec in the
     original-configuration annotation first."""
     want = traffic_split_spec(canary, flavor)
-    owned = _meta.controlled_by(existing, canary, by_uid=True)
-    return _meta.plan_update(existing, want, owned=owned, comparable=_without_weights)
+    owned = router_helpers.controlled_by(existing, canary, by_uid=True)
+    return router_helpers.plan_update(existing, want, owned=owned, comparable=_without_weights)
 
 
 def routed_spec(
@@ -196,7 +196,7 @@ def routed_spec(
     canary_weight: int,
 ) -> JSON:
     """``spec`` with its backends set to these weights (what ``set_routes`` writes)."""
-    new = _meta.deep_copy(dict(spec))
+    new = router_helpers.deep_copy(dict(spec))
     new["backends"] = traffic_split_spec(canary, flavor, primary_weight, canary_weight)["backends"]
     return new
 
@@ -204,22 +204,24 @@ def routed_spec(
 def read_routes(canary: canary_api.Canary, spec: Mapping[str, Any]) -> tuple[int, int, bool]:
     """The (primary weight, canary weight, mirrored) a TrafficSplit spec routes; a TrafficSplit
     never mirrors. Raises :class:`RouterError` when neither backend has any weight."""
-    apex, primary, canary_name = _meta.service_names(canary)
-    weights = _meta.routed_weights(
+    apex, primary, canary_name = router_helpers.service_names(canary)
+    weights = router_helpers.routed_weights(
         spec.get("backends") or [],
         primary,
         canary_name,
         name=lambda b: b.get("service"),
         weight=_as_int,
     )
-    _meta.require_routes(f"TrafficSplit {apex}.{canary.namespace}", primary, canary_name, weights)
+    router_helpers.require_routes(
+        f"TrafficSplit {apex}.{canary.namespace}", primary, canary_name, weights
+    )
     return weights[0], weights[1], False
 
 
 def original_spec(obj: Mapping[str, Any]) -> JSON | None:
     """The spec kept before Flagger took the object over (kubectl's last applied object or
     Flagger's annotation), or ``None`` when none was kept."""
-    return _meta.original_spec(obj, KIND)
+    return router_helpers.original_spec(obj, KIND)
 
 
 # --- the router -----------------------------------------------------------------------------
@@ -229,7 +231,7 @@ class SmiRouter:
     """Reconciles a canary's TrafficSplit and moves its weights."""
 
     def __init__(
-        self, kube: _meta.KubeClient, flavor: Flavor, *, set_owner_refs: bool = True
+        self, kube: router_helpers.KubeClient, flavor: Flavor, *, set_owner_refs: bool = True
     ) -> None:
         self.kube = kube
         self.flavor = flavor
@@ -240,7 +242,7 @@ class SmiRouter:
         check_supported(canary, self.flavor.provider)
         where = self._where(canary)
         existing = await self._get(canary, where, required=False)
-        await _meta.create_or_update(
+        await router_helpers.create_or_update(
             self.kube,
             canary,
             existing,
@@ -262,7 +264,7 @@ class SmiRouter:
             canary, self.flavor, existing.get("spec") or {}, primary_weight, canary_weight
         )
         if spec != existing.get("spec"):
-            await _meta.write(
+            await router_helpers.write(
                 self.kube.replace, {**existing, "spec": spec}, f"{where} update error"
             )
 
@@ -278,21 +280,23 @@ class SmiRouter:
         existing = await self._get(canary, where, required=False)
         if existing is None:
             return
-        if await _meta.give_back(self.kube, canary, existing, original_spec(existing), where):
-            _log.info("%s restored", where, extra={"canary": _meta.canary_id(canary)})
+        if await router_helpers.give_back(
+            self.kube, canary, existing, original_spec(existing), where
+        ):
+            _log.info("%s restored", where, extra={"canary": router_helpers.canary_id(canary)})
 
     def _where(self, canary: canary_api.Canary) -> str:
-        apex, _, _ = _meta.service_names(canary)
+        apex, _, _ = router_helpers.service_names(canary)
         return f"TrafficSplit {apex}.{canary.namespace}"
 
     async def _get(self, canary: canary_api.Canary, where: str, *, required: bool) -> JSON | None:
-        apex, _, _ = _meta.service_names(canary)
+        apex, _, _ = router_helpers.service_names(canary)
         try:
             found = await self.kube.get(self.flavor.api_version, KIND, apex, canary.namespace)
         except Exception as exc:
-            raise _meta.RouterError(f"{where} get query error: {exc}") from exc
+            raise router_helpers.RouterError(f"{where} get query error: {exc}") from exc
         if found is None and required:
-            raise _meta.RouterError(f"{where} get query error: not found")
+            raise router_helpers.RouterError(f"{where} get query error: not found")
         return found
 
 

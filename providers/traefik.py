@@ -24,10 +24,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from flagger import plugins
+from flagger import plugins, router_helpers
 from flagger.api import canary as canary_api
-
-from . import _meta
 
 __all__ = [
     "API_VERSION",
@@ -65,21 +63,24 @@ JSON = dict[str, Any]
 
 
 #: A Canary asks Traefik for something a weighted TraefikService cannot do.
-UnsupportedFeature = _meta.UnsupportedFeature
+UnsupportedFeature = router_helpers.UnsupportedFeature
 #: The providers named in the error, for what a TraefikService cannot do.
 ALTERNATIVES = {
-    _meta.AB_TESTING: AB_PROVIDERS,
-    _meta.MIRRORING: MIRROR_PROVIDERS,
-    _meta.SESSION_AFFINITY: AFFINITY_PROVIDERS,
+    router_helpers.AB_TESTING: AB_PROVIDERS,
+    router_helpers.MIRRORING: MIRROR_PROVIDERS,
+    router_helpers.SESSION_AFFINITY: AFFINITY_PROVIDERS,
 }
 
 
 def check_supported(canary: canary_api.Canary) -> None:
     """Raise :class:`UnsupportedFeature` for A/B testing, mirroring or session affinity."""
-    _meta.refuse_first(
+    router_helpers.refuse_first(
         canary,
         NAME,
-        [_meta.Refusal(feature, ALTERNATIVES[feature]) for feature in _meta.beyond_weights(canary)],
+        [
+            router_helpers.Refusal(feature, ALTERNATIVES[feature])
+            for feature in router_helpers.beyond_weights(canary)
+        ],
     )
 
 
@@ -90,7 +91,7 @@ def traefik_service_spec(
     canary: canary_api.Canary, primary_weight: int = 100, canary_weight: int = 0
 ) -> JSON:
     """The spec routing these weights; the canary is listed only while it has weight."""
-    _, primary, canary_name = _meta.service_names(canary)
+    _, primary, canary_name = router_helpers.service_names(canary)
     services = [_backend(canary, primary, primary_weight)]
     if canary_weight > 0:
         services.append(_backend(canary, canary_name, canary_weight))
@@ -99,8 +100,8 @@ def traefik_service_spec(
 
 def traefik_service(canary: canary_api.Canary, *, owner_refs: bool = True) -> JSON:
     """The TraefikService ``<svc>`` Flagger creates when there is none."""
-    apex, _, _ = _meta.service_names(canary)
-    labels, annotations = _meta.apex_metadata(canary)
+    apex, _, _ = router_helpers.service_names(canary)
+    labels, annotations = router_helpers.apex_metadata(canary)
     metadata: JSON = {
         "name": apex,
         "namespace": canary.namespace,
@@ -110,7 +111,7 @@ def traefik_service(canary: canary_api.Canary, *, owner_refs: bool = True) -> JS
     if not labels:
         del metadata["labels"]
     if owner_refs:
-        metadata["ownerReferences"] = [_meta.owner_reference(canary)]
+        metadata["ownerReferences"] = [router_helpers.owner_reference(canary)]
     return {
         "apiVersion": API_VERSION,
         "kind": "TraefikService",
@@ -127,17 +128,17 @@ def plan_traefik_service_update(
     As Flagger, a TraefikService listing two services is compared with primary and canary;
     the weights in effect are kept.
     """
-    _, _, canary_name = _meta.service_names(canary)
+    _, _, canary_name = router_helpers.service_names(canary)
     old: JSON = dict(existing.get("spec") or {})
     old_services = ((old.get("weighted") or {}).get("services")) or []
     want = traefik_service_spec(canary)
     if len(old_services) == 2:
         want["weighted"]["services"].append(_backend(canary, canary_name, 100))
-    labels, annotations = _meta.apex_metadata(canary)
-    return _meta.plan_update(
+    labels, annotations = router_helpers.apex_metadata(canary)
+    return router_helpers.plan_update(
         existing,
         want,
-        owned=_meta.controlled_by(existing, canary),
+        owned=router_helpers.controlled_by(existing, canary),
         comparable=_without_weights,
         keep=_keep_weights,
         annotations=annotations,
@@ -147,16 +148,18 @@ def plan_traefik_service_update(
 
 def read_routes(canary: canary_api.Canary, spec: Mapping[str, Any]) -> tuple[int, int, bool]:
     """The (primary, canary, mirrored) weights: the primary's, and the rest to the canary."""
-    apex, primary, _ = _meta.service_names(canary)
+    apex, primary, _ = router_helpers.service_names(canary)
     services = ((spec.get("weighted") or {}).get("services")) or []
     if len(services) < 1:
-        raise _meta.RouterError(f"TraefikService {apex}.{canary.namespace} services not found")
-    return _meta.primary_share(services, primary, name=lambda s: s.get("name"))
+        raise router_helpers.RouterError(
+            f"TraefikService {apex}.{canary.namespace} services not found"
+        )
+    return router_helpers.primary_share(services, primary, name=lambda s: s.get("name"))
 
 
 def original_spec(obj: Mapping[str, Any]) -> JSON | None:
     """The spec kept before Flagger took the TraefikService over, or ``None``."""
-    return _meta.original_spec(obj, "TraefikService")
+    return router_helpers.original_spec(obj, "TraefikService")
 
 
 # --- the router -----------------------------------------------------------------------------
@@ -165,7 +168,7 @@ def original_spec(obj: Mapping[str, Any]) -> JSON | None:
 class TraefikRouter:
     """Reconciles a canary's TraefikService and moves its weights."""
 
-    def __init__(self, kube: _meta.KubeClient, *, set_owner_refs: bool = True) -> None:
+    def __init__(self, kube: router_helpers.KubeClient, *, set_owner_refs: bool = True) -> None:
         self.kube = kube
         self.set_owner_refs = set_owner_refs
 
@@ -174,7 +177,7 @@ class TraefikRouter:
         check_supported(canary)
         where = self._where(canary)
         existing = await self._get(canary)
-        await _meta.create_or_update(
+        await router_helpers.create_or_update(
             self.kube,
             canary,
             existing,
@@ -189,18 +192,18 @@ class TraefikRouter:
     ) -> None:
         """Route ``primary_weight``/``canary_weight`` percent."""
         check_supported(canary)
-        apex, _, _ = _meta.service_names(canary)
+        apex, _, _ = router_helpers.service_names(canary)
         if primary_weight == 0 and canary_weight == 0:
-            raise _meta.RouterError(
+            raise router_helpers.RouterError(
                 f"RoutingRule {apex}.{canary.namespace} update failed: no valid weights"
             )
         existing = await self._must_get(canary)
-        spec = _meta.deep_copy(dict(existing.get("spec") or {}))
+        spec = router_helpers.deep_copy(dict(existing.get("spec") or {}))
         spec.setdefault("weighted", {})["services"] = traefik_service_spec(
             canary, primary_weight, canary_weight
         )["weighted"]["services"]
         if spec != existing.get("spec"):
-            await _meta.write(
+            await router_helpers.write(
                 self.kube.replace, {**existing, "spec": spec}, f"{self._where(canary)} update error"
             )
 
@@ -214,31 +217,31 @@ class TraefikRouter:
         existing = await self._get(canary)
         if existing is None:
             return
-        await _meta.give_back(
+        await router_helpers.give_back(
             self.kube,
             canary,
             existing,
             original_spec(existing),
             self._where(canary),
-            log=None if _meta.controlled_by(existing, canary) else _log,
+            log=None if router_helpers.controlled_by(existing, canary) else _log,
         )
 
     async def _get(self, canary: canary_api.Canary) -> JSON | None:
-        apex, _, _ = _meta.service_names(canary)
+        apex, _, _ = router_helpers.service_names(canary)
         try:
             return await self.kube.get(API_VERSION, "TraefikService", apex, canary.namespace)
         except Exception as exc:
-            raise _meta.RouterError(f"{self._where(canary)} query error: {exc}") from exc
+            raise router_helpers.RouterError(f"{self._where(canary)} query error: {exc}") from exc
 
     async def _must_get(self, canary: canary_api.Canary) -> JSON:
         found = await self._get(canary)
         if found is None:
-            raise _meta.RouterError(f"{self._where(canary)} query error: not found")
+            raise router_helpers.RouterError(f"{self._where(canary)} query error: not found")
         return found
 
     @staticmethod
     def _where(canary: canary_api.Canary) -> str:
-        return f"TraefikService {_meta.service_names(canary)[0]}.{canary.namespace}"
+        return f"TraefikService {router_helpers.service_names(canary)[0]}.{canary.namespace}"
 
 
 @plugins.hookimpl
@@ -264,7 +267,7 @@ def _backend(canary: canary_api.Canary, name: str, weight: int) -> JSON:
     backend: JSON = {
         "name": name,
         "namespace": canary.namespace,
-        "port": _meta.service(canary).port,
+        "port": router_helpers.service(canary).port,
     }
     if weight:
         backend["weight"] = weight

@@ -1,8 +1,13 @@
-"""Webhook calls, notifiers and the loadtester (installed as ``flagger.webhooks``).
+"""Built-in notifiers and the loadtester (installed as ``flagger.webhooks``).
 
-This package module is a plugin (entry point ``flagger`` → ``notifiers``) declaring every
-AlertProvider ``spec.type`` Flagger has. Types whose notifier has not landed yet are declared with
-``implemented=False`` so that manifests using them validate.
+- :mod:`flagger.webhooks.notifiers`: one module per AlertProvider type (Slack, MS Teams, ...);
+- :mod:`flagger.webhooks.loadtester`: Flagger's load testing webhook service
+  (``flagger-loadtester``).
+
+The webhook calls a Canary makes are core: :mod:`flagger.hooks`. This package module is a plugin
+(entry point ``flagger`` → ``notifiers``) declaring every AlertProvider ``spec.type`` Flagger has.
+Types whose notifier has not landed yet are declared with ``implemented=False`` so that manifests
+using them validate.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from flagger import plugins
 #: Every AlertProvider type Flagger has (``reference/flagger.md`` §2).
 FLAGGER_NOTIFIERS = ("discord", "gchat", "msteams", "rocket", "slack")
 
-#: Notifiers whose implementation is installed in this package (each ``notify_<type>`` module
+#: Notifiers whose implementation is installed in :mod:`flagger.webhooks.notifiers` (each module
 #: is its own entry point).
 IMPLEMENTED: frozenset[str] = frozenset(FLAGGER_NOTIFIERS)
 

@@ -28,13 +28,13 @@ failing call ends Flagger's tick; the next tick starts again from the stored sta
 
 Modules: :mod:`~flagger.analysis.observation` (inputs), :mod:`~flagger.analysis.checks`
 (requests and answers), :mod:`~flagger.analysis.decision` (outputs),
-:mod:`~flagger.analysis.engine` (the tick), :mod:`~flagger.analysis.status` (how Flagger edits
-the status, revision detection), :mod:`~flagger.analysis.weights` (the traffic ladder),
+:mod:`~flagger.analysis.engine` (the tick), :mod:`~flagger.analysis.status_editor` (how Flagger
+edits the status, revision detection), :mod:`~flagger.analysis.weights` (the traffic ladder),
 :mod:`~flagger.analysis.messages` (Flagger's wording).
 """
 
 from __future__ import annotations
 
-from flagger.analysis import checks, decision, engine, messages, observation, status, weights
+from flagger.analysis import checks, decision, engine, messages, observation, status_editor, weights
 
-__all__ = ["checks", "decision", "engine", "messages", "observation", "status", "weights"]
+__all__ = ["checks", "decision", "engine", "messages", "observation", "status_editor", "weights"]

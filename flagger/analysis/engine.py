@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 
 from flagger.analysis import checks, decision, messages, observation, weights
-from flagger.analysis import status as status_edit
+from flagger.analysis import status_editor as status_edit
 from flagger.api import analysis as analysis_api
 from flagger.api import canary as canary_api
 from flagger.api import status as status_api

@@ -3,8 +3,8 @@
 Modules (import the module, e.g. ``from flagger.api import canary``):
 
 - :mod:`~flagger.api.canary`, :mod:`~flagger.api.analysis`, :mod:`~flagger.api.service`,
-  :mod:`~flagger.api.status`: the Canary and its parts; :mod:`~flagger.api.istio` and
-  :mod:`~flagger.api.gatewayapi`: pass-through routing structures.
+  :mod:`~flagger.api.status`: the Canary and its parts; :mod:`~flagger.api.istio_types` and
+  :mod:`~flagger.api.gatewayapi_types`: pass-through routing structures.
 - :mod:`~flagger.api.metric_template`, :mod:`~flagger.api.alert_provider`: the other kinds.
 - :mod:`~flagger.api.common`: conventions (wire names, ``effective_<field>`` defaults, CRD
   metadata) and shared types.

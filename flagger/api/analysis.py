@@ -14,7 +14,7 @@ from typing import Literal
 
 import pydantic
 
-from flagger.api import common, durations, istio
+from flagger.api import common, durations, istio_types
 from flagger.api.common import field
 
 #: Metrics Flagger computes itself from the mesh's observer (no template needed).
@@ -211,7 +211,7 @@ class CanaryAnalysis(common.FlaggerModel):
     canary_ready_threshold: common.IntNumber | None = field(
         "Percentage of pods that need to be available to consider canary as ready"
     )
-    match: list[istio.CanaryMatch] | None = field("A/B testing match conditions")
+    match: list[istio_types.CanaryMatch] | None = field("A/B testing match conditions")
     metrics: list[CanaryMetric] | None = field("Metric check list for this canary")
     alerts: list[CanaryAlert] | None = field("Alert list for this canary analysis")
     webhooks: list[CanaryWebhook] | None = field("Webhook list for this canary")

@@ -2,8 +2,8 @@
 
 From it Flagger generates the ``<name>`` (apex), ``<name>-primary`` and ``<name>-canary``
 Services plus the router's objects (VirtualService, HTTPRoute, Ingress, ...). Istio and
-Gateway API pass-through settings live in :mod:`flagger.api.istio` and
-:mod:`flagger.api.gatewayapi`.
+Gateway API pass-through settings live in :mod:`flagger.api.istio_types` and
+:mod:`flagger.api.gatewayapi_types`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 import annotated_types
 
-from flagger.api import common, gatewayapi, istio
+from flagger.api import common, gatewayapi_types, istio_types
 from flagger.api.common import field
 
 DEFAULT_PORT_NAME = "http"
@@ -54,21 +54,21 @@ class CanaryService(common.FlaggerModel):
     backends: list[str] | None = field("AppMesh backend array")
     hosts: list[str] | None = field("The list of host names for this service")
     delegation: bool | None = field("enable behaving as a delegate VirtualService")
-    match: list[istio.HTTPMatchRequest] | None = field("URI match conditions")
-    retries: istio.HTTPRetry | None = field("Retry policy for HTTP requests")
-    rewrite: istio.HTTPRewrite | None = field("Rewrite HTTP URIs")
-    mirror: list[gatewayapi.HTTPRequestMirrorFilter] | None = field(
+    match: list[istio_types.HTTPMatchRequest] | None = field("URI match conditions")
+    retries: istio_types.HTTPRetry | None = field("Retry policy for HTTP requests")
+    rewrite: istio_types.HTTPRewrite | None = field("Rewrite HTTP URIs")
+    mirror: list[gatewayapi_types.HTTPRequestMirrorFilter] | None = field(
         "Mirror defines a schema for a filter that mirrors requests."
     )
-    headers: istio.Headers | None = field("Headers operations")
+    headers: istio_types.Headers | None = field("Headers operations")
     gateways: list[str] | None = field("The list of Istio gateway for this virtual service")
-    gateway_refs: Annotated[list[gatewayapi.ParentReference], annotated_types.MaxLen(32)] | None = (
-        field("The list of parent Gateways for a HTTPRoute")
-    )
-    cors_policy: istio.CorsPolicy | None = field(
+    gateway_refs: (
+        Annotated[list[gatewayapi_types.ParentReference], annotated_types.MaxLen(32)] | None
+    ) = field("The list of parent Gateways for a HTTPRoute")
+    cors_policy: istio_types.CorsPolicy | None = field(
         "Istio Cross-Origin Resource Sharing policy (CORS)"
     )
-    traffic_policy: istio.TrafficPolicy | None = field("Istio traffic policy")
+    traffic_policy: istio_types.TrafficPolicy | None = field("Istio traffic policy")
     apex: CustomMetadata | None = field("Metadata to add to the apex service")
     primary: CustomMetadata | None = field("Metadata to add to the primary service")
     canary: CustomMetadata | None = field("Metadata to add to the canary service")

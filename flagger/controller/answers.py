@@ -19,9 +19,11 @@ from flagger import plugins
 from flagger.analysis import checks, engine
 from flagger.api import canary as canary_api
 from flagger.api import metric_template as template_api
+from flagger.hooks import calls
 from flagger.kube import client as kube_client
-from flagger.metrics import backend_common, observers, prometheus, templating
-from flagger.webhooks import calls
+from flagger.metrics import observers
+from flagger.metrics.backends import backend_common, prometheus
+from flagger.templating import queries
 
 TEMPLATE_API_VERSION = "flagger.app/v1beta1"
 
@@ -74,7 +76,7 @@ class Answers:
         observer = self.plugins.observer(provider, self.context)
         try:
             query = observers.render(observer, request.source, canary, metric.effective_interval)
-        except (LookupError, templating.TemplateError) as exc:
+        except (LookupError, queries.TemplateError) as exc:
             return checks.QueryFailed(str(exc))
         outcome = await _run(backend, query)
         if request.source == "request-duration" and isinstance(outcome, checks.MetricValue):
@@ -104,11 +106,11 @@ class Answers:
         except (plugins.UnknownPlugin, ValueError, LookupError) as exc:
             return checks.TemplateError(f"Metric template {where} error: {exc}")
         try:
-            query = templating.render(
+            query = queries.render(
                 spec.query or "",
-                templating.model_for(canary, metric.effective_interval, metric.template_variables),
+                queries.model_for(canary, metric.effective_interval, metric.template_variables),
             )
-        except templating.TemplateError as exc:
+        except queries.TemplateError as exc:
             return checks.TemplateError(f"Metric template {where} query render error: {exc}")
         return await _run(backend, query)
 

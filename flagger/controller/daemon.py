@@ -21,12 +21,13 @@ import aiohttp
 import flagger
 from flagger import options as options_api
 from flagger import plugins, validate_command
+from flagger.alerting import notifications
 from flagger.controller import answers, leader, scheduling, ticking
+from flagger.hooks import event_hooks
 from flagger.kube import client as kube_client
 from flagger.kube import informers
 from flagger.observability import events, logs, server
 from flagger.observability import metrics as metrics_api
-from flagger.webhooks import event_hooks, notifiers
 
 log = logs.get_logger("flagger")
 
@@ -59,8 +60,8 @@ async def run(opts: options_api.Options, *, stop: asyncio.Event | None = None) -
         kube.api_client,
         on_event=event_hooks.EventForwarder(opts.event_webhook or None, session=session),
     )
-    notifications = notifiers.Notifications(installed, context, registry=metrics.registry)
-    notifications.start()
+    alert_sender = notifications.Notifications(installed, context, registry=metrics.registry)
+    alert_sender.start()
     shell = ticking.Shell(
         kube=kube,
         installed=installed,
@@ -78,7 +79,7 @@ async def run(opts: options_api.Options, *, stop: asyncio.Event | None = None) -
         options=opts,
         session=session,
         known=validate_command.known_names(installed),
-        notifications=notifications,
+        notifications=alert_sender,
     )
     caches = informers.InformerSet()
     elector = (
@@ -121,7 +122,7 @@ async def run(opts: options_api.Options, *, stop: asyncio.Event | None = None) -
         if keeping is not None:
             keeping.cancel()
         await recorder.flush()
-        await notifications.close()
+        await alert_sender.close()
         if elector is not None and code == 0:
             await elector.release()
         await http.stop()

@@ -26,25 +26,25 @@ import aiohttp
 
 from flagger import options as options_api
 from flagger import plugins
+from flagger import router_helpers as router_errors
+from flagger import services as services_api
+from flagger.alerting import notifications
 from flagger.analysis import checks, decision, engine, messages, observation
-from flagger.analysis import status as status_edit
+from flagger.analysis import status_editor as status_edit
 from flagger.api import canary as canary_api
 from flagger.api import documents, durations, validation
 from flagger.api import metric_template as template_api
 from flagger.api import status as status_api
 from flagger.controller import answers as answers_api
 from flagger.controller import status_writer
+from flagger.hooks import calls
 from flagger.kube import client as kube_client
-from flagger.metrics import prometheus
+from flagger.metrics.backends import prometheus
 from flagger.observability import events, logs
 from flagger.observability import metrics as metrics_api
-from flagger.providers import _meta as router_errors
-from flagger.providers import kubernetes as services_api
-from flagger.webhooks import calls, notifiers
 from flagger.workloads import controller as workloads
-from flagger.workloads import errors as workload_errors
-from flagger.workloads import options as workload_options
 from flagger.workloads import readiness as workload_readiness
+from flagger.workloads import workload_errors, workload_options
 
 API_VERSION = "flagger.app/v1beta1"
 CONFIGURED = "Configured"
@@ -73,7 +73,7 @@ class Shell:
     options: options_api.Options
     session: aiohttp.ClientSession
     known: validation.KnownNames
-    notifications: notifiers.Notifications
+    notifications: notifications.Notifications
 
     @property
     def workload_settings(self) -> workload_options.Options:

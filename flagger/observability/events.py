@@ -6,7 +6,7 @@ Flagger reports each step three ways at once (``pkg/controller/events.go``), and
 1. a log line with the canary's ``name.namespace`` in the ``canary`` field;
 2. a core/v1 Event on the Canary with reason ``Synced``, source component ``flagger`` and the
    Canary's uid and resourceVersion in ``involvedObject``, so ``kubectl describe canary`` lists it;
-3. the event webhooks (an optional callback; :mod:`flagger.webhooks.event_hooks` implements
+3. the event webhooks (an optional callback; :mod:`flagger.hooks.event_hooks` implements
    Flagger's rule that a Canary's ``event`` hooks replace the global ``-event-webhook``).
 
 The three entry points keep Flagger's pairing of event type and log level::

@@ -58,7 +58,7 @@ DEFAULT_IMAGES: dict[str, ImageProgram] = {
         env={"PODINFO_VERSION": "{tag}"},
     ),
     "ghcr.io/fluxcd/flagger-loadtester": ImageProgram(
-        argv=_python_module("flagger.webhooks.loadtester"),
+        argv=_python_module("flagger.webhooks.loadtester.app"),
         binaries=frozenset({"loadtester"}),
         host_args=("-host", "{pod_ip}"),
     ),

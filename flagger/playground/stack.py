@@ -27,7 +27,7 @@ from flagger.devcluster import cluster as devcluster
 from flagger.devcluster import processes
 from flagger.kube import client as kube_client
 from flagger.playground import meshproxy, nodeagent
-from flagger.playground import prometheus as prometheus_api
+from flagger.playground import prometheus_process as prometheus_api
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 NODE_NAME = "playground-node"

@@ -21,13 +21,13 @@ from flagger.kube import errors as kube_errors
 from flagger.workloads import (
     configs,
     controller,
-    errors,
     hpa,
     keda,
     metadata,
-    options,
     readiness,
     revision,
+    workload_errors,
+    workload_options,
 )
 
 __all__ = ["PodWorkloadController", "ready_threshold"]
@@ -51,9 +51,11 @@ class PodWorkloadController:
     COPIED_FIELDS: ClassVar[tuple[str, ...]] = ()  # spec fields promotion copies
     PLURAL: ClassVar[str] = ""  # for Flagger-style "not found" messages
 
-    def __init__(self, kube: kube_client.Kube, settings: options.Options | None = None) -> None:
+    def __init__(
+        self, kube: kube_client.Kube, settings: workload_options.Options | None = None
+    ) -> None:
         self.kube = kube
-        self.options = settings or options.Options()
+        self.options = settings or workload_options.Options()
 
     # --- reading --------------------------------------------------------------------------
 
@@ -68,7 +70,7 @@ class PodWorkloadController:
     async def _get(self, name: str, namespace: str) -> dict[str, Any]:
         obj = await self.kube.get(API_VERSION, self.KIND, name, namespace)
         if obj is None:
-            raise errors.WorkloadError(
+            raise workload_errors.WorkloadError(
                 f"{self.KIND.lower()} {name}.{namespace} get query error: "
                 f'{self.PLURAL}.apps "{name}" not found'
             )

@@ -18,7 +18,7 @@ from typing import Protocol
 
 from flagger.api import canary as canary_api
 from flagger.kube import client as kube_client
-from flagger.workloads import configs, errors, metadata, options, readiness
+from flagger.workloads import configs, metadata, readiness, workload_errors, workload_options
 
 __all__ = [
     "Initialization",
@@ -125,15 +125,17 @@ class WorkloadController(Protocol):
 
 
 def for_canary(
-    kube: kube_client.Kube, canary: canary_api.Canary, settings: options.Options | None = None
+    kube: kube_client.Kube,
+    canary: canary_api.Canary,
+    settings: workload_options.Options | None = None,
 ) -> WorkloadController:
     """The controller for the Canary's `targetRef.kind`."""
     from flagger.workloads import daemonset, deployment
 
-    settings = settings or options.Options()
+    settings = settings or workload_options.Options()
     kind = canary.spec.target_ref.kind
     if kind == "Deployment":
         return deployment.DeploymentController(kube, settings)
     if kind == "DaemonSet":
         return daemonset.DaemonSetController(kube, settings)
-    raise errors.WorkloadError(f"workload kind {kind} is not handled by flagger.workloads")
+    raise workload_errors.WorkloadError(f"workload kind {kind} is not handled by flagger.workloads")

@@ -17,7 +17,7 @@ from typing import Any
 
 from flagger.api import canary as canary_api
 from flagger.kube import client as kube_client
-from flagger.workloads import errors, metadata
+from flagger.workloads import metadata, workload_errors
 
 __all__ = ["API_VERSION", "primary_hpa_spec", "reconcile_primary_hpa"]
 
@@ -71,11 +71,11 @@ async def reconcile_primary_hpa(
     if ref is None:
         return None
     if ref.kind != KIND:
-        raise errors.WorkloadError(f"cd.Spec.AutoscalerRef.Kind is invalid: {ref.kind}")
+        raise workload_errors.WorkloadError(f"cd.Spec.AutoscalerRef.Kind is invalid: {ref.kind}")
     namespace = canary.namespace
     hpa = await kube.get(API_VERSION, KIND, ref.name, namespace)
     if hpa is None:
-        raise errors.WorkloadError(
+        raise workload_errors.WorkloadError(
             f"HorizontalPodAutoscaler {ref.name}.{namespace} get query error: "
             f'horizontalpodautoscalers.autoscaling "{ref.name}" not found'
         )

@@ -33,7 +33,7 @@ from typing import Any
 from flagger.api import canary as canary_api
 from flagger.kube import client as kube_client
 from flagger.kube import errors as kube_errors
-from flagger.workloads import errors, hpa, metadata
+from flagger.workloads import hpa, metadata, workload_errors
 
 __all__ = [
     "API_VERSION",
@@ -131,11 +131,11 @@ async def get_scaled_object(kube: kube_client.Kube, name: str, namespace: str) -
     try:
         scaled_object = await kube.get(API_VERSION, KIND, name, namespace)
     except kube_errors.UnknownKind as exc:
-        raise errors.WorkloadError(
+        raise workload_errors.WorkloadError(
             f"Keda ScaledObject {name}.{namespace} get query error: {exc}"
         ) from exc
     if scaled_object is None:
-        raise errors.WorkloadError(
+        raise workload_errors.WorkloadError(
             f"Keda ScaledObject {name}.{namespace} get query error: "
             f'scaledobjects.keda.sh "{name}" not found'
         )
@@ -156,7 +156,7 @@ async def reconcile_primary_scaled_object(
     if ref is None:
         return None
     if ref.kind != KIND:
-        raise errors.WorkloadError(f"cd.Spec.AutoscalerRef.Kind is invalid: {ref.kind}")
+        raise workload_errors.WorkloadError(f"cd.Spec.AutoscalerRef.Kind is invalid: {ref.kind}")
     namespace = canary.namespace
     target = await get_scaled_object(kube, ref.name, namespace)
     wanted = primary_scaled_object_spec(canary, target)
@@ -182,7 +182,7 @@ async def reconcile_primary_scaled_object(
                 }
             )
         except kube_errors.ApiError as exc:
-            raise errors.WorkloadError(
+            raise workload_errors.WorkloadError(
                 f"creating Keda ScaledObject {name}.{namespace} failed: {exc}"
             ) from exc
         return f"Keda ScaledObject {name}.{namespace} created"
@@ -201,12 +201,12 @@ async def reconcile_primary_scaled_object(
         except kube_errors.Conflict as exc:
             current = await kube.get(API_VERSION, KIND, name, namespace)
             if current is None or attempt == _UPDATE_ATTEMPTS - 1:
-                raise errors.WorkloadError(
+                raise workload_errors.WorkloadError(
                     f"updating ScaledObject {name}.{namespace} failed: {exc}"
                 ) from exc
             existing = current
         except kube_errors.ApiError as exc:
-            raise errors.WorkloadError(
+            raise workload_errors.WorkloadError(
                 f"updating ScaledObject {name}.{namespace} failed: {exc}"
             ) from exc
     return f"Keda ScaledObject {name}.{namespace} updated"
@@ -241,6 +241,6 @@ async def _set_paused(kube: kube_client.Kube, canary: canary_api.Canary, value: 
             {"metadata": {"annotations": {PAUSED_REPLICAS_ANNOTATION: value}}},
         )
     except kube_errors.ApiError as exc:
-        raise errors.WorkloadError(
+        raise workload_errors.WorkloadError(
             f"Keda ScaledObject {ref.name}.{canary.namespace} update query error: {exc}"
         ) from exc

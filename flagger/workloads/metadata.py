@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from flagger.api import canary as canary_api
-from flagger.workloads import errors
+from flagger.workloads import workload_errors
 
 __all__ = [
     "FLAGGER_ID",
@@ -99,7 +99,7 @@ def owner_reference(canary: canary_api.Canary) -> dict[str, Any]:
     """A controller owner reference to the Canary (needs `metadata.uid`)."""
     uid = canary.metadata.get("uid")
     if not uid:
-        raise errors.WorkloadError(
+        raise workload_errors.WorkloadError(
             f"canary {canary.name}.{canary.namespace} has no metadata.uid (not read from the API?)"
         )
     return {
@@ -128,7 +128,7 @@ def selector_label(workload: Mapping[str, Any], selector_labels: Iterable[str]) 
 
 
 def _raise(message: str) -> tuple[str, str]:
-    raise errors.WorkloadError(message)
+    raise workload_errors.WorkloadError(message)
 
 
 def discover_ports(

@@ -24,8 +24,9 @@ import prometheus_client
 import pytest
 
 from flagger import cli, docs_gen, simulation, validate_command
+from flagger.alerting import delivery
 from flagger.observability import metrics as metrics_module
-from flagger.webhooks import loadtester, notify_delivery
+from flagger.webhooks.loadtester import app
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -244,7 +245,7 @@ def _parse_loadtester(args: list[str]) -> str:
     err = io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
         try:
-            loadtester.parse_args(args, environ={})
+            app.parse_args(args, environ={})
         except SystemExit as exc:
             return err.getvalue() if exc.code else ""
     return ""
@@ -316,7 +317,7 @@ def test_metrics_reference_names_every_metric_and_label() -> None:
         for c in vars(metrics).values()
         if isinstance(c, prometheus_client.metrics.MetricWrapperBase)
     ]
-    collectors.append(notify_delivery.FailureCounter().counter)
+    collectors.append(delivery.FailureCounter().counter)
     assert len(collectors) >= 9
     for collector in collectors:
         name = collector._name

@@ -90,7 +90,7 @@ def test_plugins_command_prints_kind_name_package(capsys: pytest.CaptureFixture[
 
 
 def test_an_installed_plugin_given_again_is_served_once() -> None:
-    from flagger.webhooks import notify_slack
+    from flagger.webhooks.notifiers import slack
 
-    installed = plugins.load(extra=[notify_slack])
+    installed = plugins.load(extra=[slack])
     assert [x.name for x in installed.listings() if x.name == "slack"] == ["slack"]

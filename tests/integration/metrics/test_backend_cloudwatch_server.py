@@ -27,7 +27,7 @@ import pytest
 from aiohttp import web
 
 from flagger import plugins
-from flagger.metrics import cloudwatch
+from flagger.metrics.backends import cloudwatch
 
 botocore_auth = pytest.importorskip("botocore.auth", reason="cloudwatch extra not installed")
 botocore_awsrequest = pytest.importorskip("botocore.awsrequest")

@@ -20,7 +20,7 @@ import pytest
 from aiohttp import web
 
 from flagger import plugins
-from flagger.metrics import datadog
+from flagger.metrics.backends import datadog
 
 API_KEY, APP_KEY = "api-key-1", "app-key-1"
 

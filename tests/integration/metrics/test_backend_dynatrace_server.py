@@ -21,7 +21,7 @@ import pytest
 from aiohttp import web
 
 from flagger import plugins
-from flagger.metrics import dynatrace
+from flagger.metrics.backends import dynatrace
 
 TOKEN = "dt0c01.SAMPLE.TOKEN"
 SELECTOR = "builtin:service.errors.total.rate:filter(eq(dt.entity.service,SERVICE-1))"

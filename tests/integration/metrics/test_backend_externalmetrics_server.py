@@ -27,7 +27,7 @@ from aiohttp import web
 from flagger import plugins
 from flagger.devcluster import cluster as devcluster
 from flagger.kube import client as kube_client
-from flagger.metrics import externalmetrics
+from flagger.metrics.backends import externalmetrics
 
 pytestmark = pytest.mark.cluster
 

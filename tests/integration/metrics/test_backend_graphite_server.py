@@ -34,7 +34,8 @@ from aiohttp import ClientSession, web
 
 from flagger import plugins
 from flagger.api.canary import Canary
-from flagger.metrics import graphite, prometheus, templating
+from flagger.metrics.backends import graphite, prometheus
+from flagger.templating import queries
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 CARBON = shutil.which("carbon-cache")
@@ -241,7 +242,7 @@ async def test_metric_template_with_variables_runs(backend: graphite.GraphiteBac
         }
     )
     template = "target=maxSeries(test.{{ target }}.requests)\n&from=-{{ variables.window }}\n"
-    query = templating.render(template, templating.model_for(canary, "1m", {"window": "2min"}))
+    query = queries.render(template, queries.model_for(canary, "1m", {"window": "2min"}))
     assert await backend.run_query(query) == 40.0
 
 

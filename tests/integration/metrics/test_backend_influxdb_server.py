@@ -23,7 +23,7 @@ import pytest
 from aiohttp import web
 
 from flagger import plugins
-from flagger.metrics import influxdb, prometheus
+from flagger.metrics.backends import influxdb, prometheus
 
 TOKEN = "influx-token=="
 ORG = "flagger-org"

@@ -24,7 +24,7 @@ import pytest
 from flagger import plugins
 from flagger.devcluster import cluster as devcluster
 from flagger.kube import client as kube_client
-from flagger.metrics import keptn
+from flagger.metrics.backends import keptn
 
 pytestmark = pytest.mark.cluster
 

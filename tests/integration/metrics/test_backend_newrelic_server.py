@@ -21,7 +21,7 @@ import pytest
 from aiohttp import web
 
 from flagger import plugins
-from flagger.metrics import newrelic
+from flagger.metrics.backends import newrelic
 
 ACCOUNT, KEY = "51312", "NRIQ-query-key"
 

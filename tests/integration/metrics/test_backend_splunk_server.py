@@ -27,7 +27,7 @@ import pytest
 from aiohttp import web
 
 from flagger import plugins
-from flagger.metrics import splunk
+from flagger.metrics.backends import splunk
 
 TOKEN = "sf-access-token"
 PROGRAM = "data('service.request.count', filter=filter('sf_service', 'podinfo')).sum().publish()"

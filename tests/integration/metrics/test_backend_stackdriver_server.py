@@ -30,7 +30,7 @@ import pytest
 from aiohttp import web
 
 from flagger import plugins
-from flagger.metrics import prometheus, stackdriver
+from flagger.metrics.backends import prometheus, stackdriver
 
 google_jwt = pytest.importorskip("google.auth.jwt", reason="stackdriver extra not installed")
 rsa = pytest.importorskip("cryptography.hazmat.primitives.asymmetric.rsa")

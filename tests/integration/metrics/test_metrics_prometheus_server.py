@@ -37,7 +37,9 @@ from flagger import plugins
 from flagger.api import durations
 from flagger.api.canary import Canary
 from flagger.devcluster import pki
-from flagger.metrics import observers, prometheus, templating
+from flagger.metrics import observers
+from flagger.metrics.backends import prometheus
+from flagger.templating import queries
 
 ISTIO_BUCKETS = (
     0.5,
@@ -222,8 +224,8 @@ async def test_metric_template_with_variables_runs(
         '  reporter="{{ variables.reporter }}", destination_workload_namespace="{{ namespace }}",\n'
         '  destination_workload="{{ target }}", response_code=~"5.."}[{{ interval }}]))'
     )
-    model = templating.model_for(_canary("backend"), "1m", {"reporter": "source"})
-    rate_5xx = await backend.run_query(templating.render(template, model))
+    model = queries.model_for(_canary("backend"), "1m", {"reporter": "source"})
+    rate_5xx = await backend.run_query(queries.render(template, model))
     assert rate_5xx > 0  # the source reporter's 500s
 
 

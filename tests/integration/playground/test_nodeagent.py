@@ -338,8 +338,8 @@ async def test_deployment_of_podinfo_runs_the_real_demo_app(
 
 
 @pytest.mark.skipif(
-    importlib.util.find_spec("flagger.webhooks.loadtester") is None,
-    reason="flagger.webhooks.loadtester is not written yet",
+    importlib.util.find_spec("flagger.webhooks.loadtester.app") is None,
+    reason="flagger.webhooks.loadtester.app is not written yet",
 )
 async def test_the_loadtester_image_runs_the_loadtester_ready_by_its_charts_exec_probe(
     agent: nodeagent.NodeAgent, api: kube_client.Kube, ns: str

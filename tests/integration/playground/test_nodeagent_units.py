@@ -42,7 +42,7 @@ def test_loadtester_command_line() -> None:
     argv = found[0].command_line(["./loadtester", "-port=8080", "-timeout=1h"], [], "127.0.0.9")
     assert argv[1:] == [
         "-m",
-        "flagger.webhooks.loadtester",
+        "flagger.webhooks.loadtester.app",
         "-port=8080",
         "-timeout=1h",
         "-host",

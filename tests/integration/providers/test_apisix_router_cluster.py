@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
+from flagger import router_helpers
 from flagger.api import canary as canary_api
 from flagger.kube import client as kube_client
-from flagger.providers import _meta, apisix
+from flagger.providers import apisix
 
 pytestmark = pytest.mark.cluster
 
@@ -130,7 +131,7 @@ async def test_clear_errors(
 ) -> None:
     canary = await make_canary({"port": 80})
     canary.spec.route_ref = canary_api.RouteReference.model_validate(ROUTE_REF)
-    with pytest.raises(_meta.RouterError, match=r"APISIX route podinfo\..* not found"):
+    with pytest.raises(router_helpers.RouterError, match=r"APISIX route podinfo\..* not found"):
         await apisix.ApisixRouter(client).reconcile(canary)
     ab = await make_canary(
         {"port": 80},

@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
+from flagger import router_helpers
 from flagger.api import canary as canary_api
 from flagger.kube import client as kube_client
-from flagger.providers import _meta, appmesh
+from flagger.providers import appmesh
 
 pytestmark = pytest.mark.cluster
 
@@ -152,7 +153,7 @@ async def test_takeover_and_finalize(
     await router.reconcile(canary)
     vr = await _get(client, V1B2, "VirtualRouter", "podinfo", namespace)
     assert vr["spec"]["routes"][0]["name"] == "podinfo"
-    assert _meta.CONFIG_ANNOTATION in vr["metadata"]["annotations"]
+    assert router_helpers.CONFIG_ANNOTATION in vr["metadata"]["annotations"]
     await router.set_routes(canary, 90, 10, False)
 
     await router.finalize(canary)
@@ -164,7 +165,7 @@ async def test_clear_errors(
     client: kube_client.Kube, namespace: str, make_canary: MakeCanary
 ) -> None:
     canary = await make_canary({"port": 9898})
-    with pytest.raises(_meta.RouterError, match="mesh name cannot be empty"):
+    with pytest.raises(router_helpers.RouterError, match="mesh name cannot be empty"):
         await appmesh.AppMeshRouter(client).reconcile(canary)
     mirrored = await make_canary(
         {"port": 9898},

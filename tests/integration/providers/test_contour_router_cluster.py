@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
+from flagger import router_helpers
 from flagger.api import canary as canary_api
 from flagger.kube import client as kube_client
-from flagger.providers import _meta, contour
+from flagger.providers import contour
 
 pytestmark = pytest.mark.cluster
 
@@ -54,7 +55,7 @@ async def test_reconcile_then_shift_weights(
     assert updated["spec"]["routes"][0]["timeoutPolicy"] == {"response": "30s", "idle": "5m"}
     assert await router.get_routes(canary) == (90, 10, False)
 
-    with pytest.raises(_meta.RouterError, match="no valid weights"):
+    with pytest.raises(router_helpers.RouterError, match="no valid weights"):
         await router.set_routes(canary, 0, 0, False)
 
 

@@ -13,10 +13,11 @@ from typing import Any
 
 import pytest
 
+from flagger import router_helpers
 from flagger.api import analysis as analysis_api
 from flagger.api import canary as canary_api
 from flagger.kube import client as kube_client
-from flagger.providers import _meta, gloo
+from flagger.providers import gloo
 
 pytestmark = pytest.mark.cluster
 
@@ -135,12 +136,13 @@ async def test_clear_errors(
 ) -> None:
     canary = await make_canary({"port": 9898})
     with pytest.raises(
-        _meta.RouterError, match=r"error creating flagger primary upstream: service podinfo-primary"
+        router_helpers.RouterError,
+        match=r"error creating flagger primary upstream: service podinfo-primary",
     ):
         await gloo.GlooRouter(client).reconcile(canary)
     await _services(client, namespace)
     canary.spec.upstream_ref = canary_api.UpstreamReference.model_validate(
         {"apiVersion": "gloo.solo.io/v1", "kind": "Upstream", "name": "missing"}
     )
-    with pytest.raises(_meta.RouterError, match=r"config upstream missing\..* not found"):
+    with pytest.raises(router_helpers.RouterError, match=r"config upstream missing\..* not found"):
         await gloo.GlooRouter(client).reconcile(canary)

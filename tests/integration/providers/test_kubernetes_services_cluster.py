@@ -13,16 +13,16 @@ from typing import Any
 
 import pytest
 
+from flagger import services
 from flagger.api import canary as canary_api
 from flagger.api import service as service_api
 from flagger.kube import client as kube_client
-from flagger.providers import kubernetes
 
 MakeCanary = Callable[..., Awaitable[canary_api.Canary]]
 
 pytestmark = pytest.mark.cluster
 
-TARGET = kubernetes.TargetSelector("app", "podinfo", {"metrics": 9797})
+TARGET = services.TargetSelector("app", "podinfo", {"metrics": 9797})
 
 
 async def _services(client: kube_client.Kube, namespace: str) -> dict[str, dict[str, Any]]:
@@ -35,7 +35,7 @@ async def test_creates_the_three_services_once(
     canary = await make_canary(
         {"port": 9898, "portDiscovery": True, "apex": {"labels": {"tier": "web"}}}
     )
-    router = kubernetes.ServiceRouter(client, TARGET)
+    router = services.ServiceRouter(client, TARGET)
     await router.initialize(canary)
     await router.reconcile(canary)
 
@@ -74,7 +74,7 @@ async def test_spec_change_updates_in_place(
     client: kube_client.Kube, namespace: str, make_canary: MakeCanary
 ) -> None:
     canary = await make_canary({"port": 9898})
-    router = kubernetes.ServiceRouter(client, kubernetes.TargetSelector("app", "podinfo"))
+    router = services.ServiceRouter(client, services.TargetSelector("app", "podinfo"))
     await router.initialize(canary)
     before = await client.get("v1", "Service", "podinfo-canary", namespace)
     assert before is not None
@@ -107,7 +107,7 @@ async def test_takes_over_the_apex_and_gives_it_back(
         }
     )
     canary = await make_canary({"port": 9898})
-    router = kubernetes.ServiceRouter(client, kubernetes.TargetSelector("app", "podinfo"))
+    router = services.ServiceRouter(client, services.TargetSelector("app", "podinfo"))
     await router.reconcile(canary)
     taken = await client.get("v1", "Service", "podinfo", namespace)
     assert taken is not None

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from flagger import plugins
+from flagger import plugins, router_helpers
 from flagger.api import canary as canary_api
 from flagger.kube import client as kube_client
-from flagger.providers import _meta, nginx
+from flagger.providers import nginx
 
 pytestmark = pytest.mark.cluster
 
@@ -252,10 +252,14 @@ async def test_plugin_hook_uses_the_annotation_prefix(
 async def test_errors(client: kube_client.Kube, namespace: str) -> None:
     router = nginx.NginxRouter(client)
     canary = await make(client, namespace)
-    with pytest.raises(_meta.RouterError, match=r"ingress podinfo\..* get query error: not found"):
+    with pytest.raises(
+        router_helpers.RouterError, match=r"ingress podinfo\..* get query error: not found"
+    ):
         await router.reconcile(canary)
     await client.create(ingress(namespace, service="other"))
-    with pytest.raises(_meta.RouterError, match="backend podinfo not found in ingress podinfo"):
+    with pytest.raises(
+        router_helpers.RouterError, match="backend podinfo not found in ingress podinfo"
+    ):
         await router.reconcile(canary)
     mirror = canary.model_copy(deep=True)
     assert mirror.spec.analysis is not None

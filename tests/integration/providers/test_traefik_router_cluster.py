@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
+from flagger import router_helpers
 from flagger.api import canary as canary_api
 from flagger.kube import client as kube_client
-from flagger.providers import _meta, traefik
+from flagger.providers import traefik
 
 pytestmark = pytest.mark.cluster
 
@@ -58,7 +59,7 @@ async def test_reconcile_then_shift_weights(
     assert (await _get(client, namespace))["spec"]["weighted"]["services"] == [
         {"name": "podinfo-primary", "namespace": namespace, "port": 8080, "weight": 100}
     ]
-    with pytest.raises(_meta.RouterError, match="no valid weights"):
+    with pytest.raises(router_helpers.RouterError, match="no valid weights"):
         await router.set_routes(canary, 0, 0, False)
 
 

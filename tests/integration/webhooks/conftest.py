@@ -1,4 +1,4 @@
-"""The loadtester as users run it: ``python -m flagger.webhooks.loadtester`` in a process of its
+"""The loadtester as users run it: ``python -m flagger.webhooks.loadtester.app`` in a process of its
 own on 127.0.0.1, a free port, JSON logs in a file the tests read.
 
 ``start_loadtester(*flags, env=...)`` starts one and waits for its "Starting load tester" line;
@@ -56,7 +56,7 @@ class Loadtester:
                 [
                     sys.executable,
                     "-m",
-                    "flagger.webhooks.loadtester",
+                    "flagger.webhooks.loadtester.app",
                     "-host",
                     "127.0.0.1",
                     "-port=0",

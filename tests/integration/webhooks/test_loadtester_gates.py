@@ -61,7 +61,7 @@ async def test_unreadable_gates_file_stops_the_start_with_a_message(tmp_path: pa
         [
             sys.executable,
             "-m",
-            "flagger.webhooks.loadtester",
+            "flagger.webhooks.loadtester.app",
             "-port=0",
             "-host=127.0.0.1",
             f"-gates-file={gates_file}",

@@ -19,18 +19,12 @@ import pytest
 from aiohttp import web
 
 from flagger import plugins
+from flagger.alerting import notifications
+from flagger.alerting.delivery import DeliveryPolicy
 from flagger.api import canary as canary_api
 from flagger.devcluster import cluster as devcluster
 from flagger.kube import client as kube_client
-from flagger.webhooks import (
-    notifiers,
-    notify_discord,
-    notify_gchat,
-    notify_msteams,
-    notify_rocket,
-    notify_slack,
-)
-from flagger.webhooks.notify_delivery import DeliveryPolicy
+from flagger.webhooks.notifiers import discord, gchat, msteams, rocket, slack
 
 pytestmark = pytest.mark.cluster
 
@@ -123,12 +117,10 @@ def canary(namespace: str, alerts: list[dict[str, Any]]) -> canary_api.Canary:
 
 def sender(
     kube: kube_client.Kube, registry: prometheus_client.CollectorRegistry, **options: Any
-) -> notifiers.Notifications:
-    installed = plugins.load(
-        [notify_slack, notify_discord, notify_rocket, notify_msteams, notify_gchat]
-    )
+) -> notifications.Notifications:
+    installed = plugins.load([slack, discord, rocket, msteams, gchat])
     context = plugins.PluginContext(kube=kube, options={"cluster-name": "kind-1", **options})
-    found = notifiers.Notifications(installed, context, registry=registry, policy=FAST)
+    found = notifications.Notifications(installed, context, registry=registry, policy=FAST)
     found.start()
     return found
 

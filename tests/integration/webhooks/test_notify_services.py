@@ -26,16 +26,13 @@ import pytest
 from aiohttp import web
 
 from flagger import plugins
-from flagger.webhooks import (
-    notifiers,
-    notify_delivery,
-    notify_discord,
-    notify_gchat,
-    notify_msteams,
-    notify_rocket,
-    notify_slack,
-)
-from flagger.webhooks.notify_delivery import Alert, DeliveryError, DeliveryPolicy
+from flagger.alerting import delivery, notifications
+from flagger.alerting.delivery import Alert, DeliveryError, DeliveryPolicy
+from flagger.webhooks.notifiers import discord as notify_discord
+from flagger.webhooks.notifiers import gchat as notify_gchat
+from flagger.webhooks.notifiers import msteams as notify_msteams
+from flagger.webhooks.notifiers import rocket as notify_rocket
+from flagger.webhooks.notifiers import slack as notify_slack
 
 Answer = tuple[int, Any]
 Check = Callable[[web.Request, Any], Answer]
@@ -474,7 +471,7 @@ async def test_global_slack_retries_on_500_then_delivers() -> None:
     installed = plugins.load([notify_slack, notify_msteams])
     async with running(slack_webhook) as slack:
         slack.fail_first = 2
-        sender = notifiers.Notifications(
+        sender = notifications.Notifications(
             installed,
             _context(
                 **{
@@ -514,7 +511,7 @@ async def test_global_msteams_wins_and_failures_are_counted_once() -> None:
     installed = plugins.load([notify_slack, notify_msteams])
     async with running(teams) as service, running(slack_webhook) as slack:
         service.fail_first = 100
-        sender = notifiers.Notifications(
+        sender = notifications.Notifications(
             installed,
             _context(
                 **{
@@ -542,7 +539,7 @@ async def test_global_msteams_wins_and_failures_are_counted_once() -> None:
 
 async def test_global_slack_without_a_channel_is_refused_like_flagger() -> None:
     installed = plugins.load([notify_slack])
-    sender = notifiers.Notifications(
+    sender = notifications.Notifications(
         installed, _context(**{"slack-url": "https://h.example/x"}), policy=FAST
     )
     sender.start()
@@ -555,7 +552,7 @@ async def test_notify_returns_at_once_while_a_service_hangs() -> None:
     installed = plugins.load([notify_slack])
     async with running(slack_webhook) as slack:
         slack.delay = 0.5
-        sender = notifiers.Notifications(
+        sender = notifications.Notifications(
             installed,
             _context(**{"slack-url": slack.url, "slack-channel": "ops", "slack-user": "flagger"}),
             policy=DeliveryPolicy(queue_size=2, workers=1, timeout=2, attempts=1),
@@ -575,7 +572,7 @@ async def test_notify_returns_at_once_while_a_service_hangs() -> None:
         "message 1",
         "message 6",
     ]
-    assert sender.failures.value("slack", notify_delivery.QUEUE_FULL) == 4
+    assert sender.failures.value("slack", delivery.QUEUE_FULL) == 4
 
 
 async def test_the_proxy_environment_is_honoured_without_a_proxy_setting(

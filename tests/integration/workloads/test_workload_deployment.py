@@ -25,10 +25,10 @@ from flagger.workloads import (
     configs,
     controller,
     deployment,
-    errors,
-    options,
     readiness,
     revision,
+    workload_errors,
+    workload_options,
 )
 
 pytestmark = pytest.mark.cluster
@@ -167,7 +167,7 @@ async def setup(kube: kube_client.Kube, namespace: str, **canary_spec: Any) -> A
     await create_configs(kube, namespace)
     await kube.create(podinfo(namespace))
     canary = await create_canary(kube, namespace, **canary_spec)
-    return canary, deployment.DeploymentController(kube, options.Options())
+    return canary, deployment.DeploymentController(kube, workload_options.Options())
 
 
 async def test_initialize_creates_the_primary(client: kube_client.Kube, namespace: str) -> None:
@@ -553,7 +553,7 @@ async def test_progress_deadline_from_status_write(
 async def test_metadata_and_factory(client: kube_client.Kube, namespace: str) -> None:
     canary, _ = await setup(client, namespace, service={"port": 9898, "portDiscovery": True})
     workload = controller.for_canary(
-        client, canary, options.Options(selector_labels=("name", "app"))
+        client, canary, workload_options.Options(selector_labels=("name", "app"))
     )
     found = await workload.get_metadata(canary)
     assert (found.label, found.label_value, found.primary_label_value) == (
@@ -565,7 +565,7 @@ async def test_metadata_and_factory(client: kube_client.Kube, namespace: str) ->
 
     missing = with_status(canary)
     missing.spec.target_ref.name = "nope"
-    with pytest.raises(errors.WorkloadError) as caught:
+    with pytest.raises(workload_errors.WorkloadError) as caught:
         await workload.initialize(missing)
     assert caught.value.message == (
         f'deployment nope.{namespace} get query error: deployments.apps "nope" not found'

@@ -15,7 +15,14 @@ import pytest
 from workload_fixtures import create_canary  # type: ignore[import-not-found]
 
 from flagger.kube import client as kube_client
-from flagger.workloads import controller, daemonset, deployment, errors, keda, options
+from flagger.workloads import (
+    controller,
+    daemonset,
+    deployment,
+    keda,
+    workload_errors,
+    workload_options,
+)
 
 pytestmark = pytest.mark.cluster
 
@@ -95,9 +102,9 @@ async def setup(
         kube, namespace, target_kind=kind, autoscalerRef={**KEDA_REF, **autoscaler}
     )
     workload: controller.WorkloadController = (
-        deployment.DeploymentController(kube, options.Options())
+        deployment.DeploymentController(kube, workload_options.Options())
         if kind == "Deployment"
-        else daemonset.DaemonSetController(kube, options.Options())
+        else daemonset.DaemonSetController(kube, workload_options.Options())
     )
     return canary, workload
 
@@ -220,10 +227,10 @@ async def test_missing_scaled_object(client: kube_client.Kube, namespace: str) -
         f"Keda ScaledObject podinfo-so.{namespace} get query error: "
         'scaledobjects.keda.sh "podinfo-so" not found'
     )
-    with pytest.raises(errors.WorkloadError) as caught:
+    with pytest.raises(workload_errors.WorkloadError) as caught:
         await workload.reconcile_primary_scaler(canary, init=True)
     assert caught.value.message == message
-    with pytest.raises(errors.WorkloadError) as caught:
+    with pytest.raises(workload_errors.WorkloadError) as caught:
         await workload.pause_target_scaler(canary)
     assert caught.value.message == message
 

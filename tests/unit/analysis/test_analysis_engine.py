@@ -11,7 +11,7 @@ import pytest
 
 from flagger import simulation
 from flagger.analysis import checks, decision, engine, observation
-from flagger.analysis import status as status_edit
+from flagger.analysis import status_editor as status_edit
 from flagger.api import status
 
 Phase = status.CanaryPhase

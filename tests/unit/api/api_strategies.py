@@ -21,7 +21,7 @@ import annotated_types
 import pydantic
 from hypothesis import strategies as st
 
-from flagger.api import analysis, canary, common, istio, service, status
+from flagger.api import analysis, canary, common, istio_types, service, status
 
 # Printable text without characters YAML treats specially at the edges.
 _ALPHABET = st.characters(
@@ -195,7 +195,7 @@ _ANALYSIS_OPTIONAL: dict[str, st.SearchStrategy[Any]] = {
     "iterations": st.integers(0, 50),
     "stepWeights": st.lists(st.integers(1, 100), max_size=4),
     "mirror": st.booleans(),
-    "match": st.lists(documents_for(istio.CanaryMatch), max_size=2),
+    "match": st.lists(documents_for(istio_types.CanaryMatch), max_size=2),
     "sessionAffinity": documents_for(analysis.SessionAffinity),
 }
 ANALYSES = st.fixed_dictionaries(_ANALYSIS_REQUIRED, optional=_ANALYSIS_OPTIONAL)

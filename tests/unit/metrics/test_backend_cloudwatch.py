@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from flagger import plugins
-from flagger.metrics import cloudwatch, prometheus
+from flagger.metrics.backends import cloudwatch, prometheus
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from flagger import plugins
-from flagger.metrics import backend_common as common
-from flagger.metrics import datadog
+from flagger.metrics.backends import backend_common as common
+from flagger.metrics.backends import datadog
 
 KEYS = {"datadog_api_key": "api", "datadog_application_key": "app"}
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from flagger import plugins
-from flagger.metrics import backend_common as common
-from flagger.metrics import dynatrace
+from flagger.metrics.backends import backend_common as common
+from flagger.metrics.backends import dynatrace
 
 ADDRESS = "https://mySampleEnv.live.dynatrace.com"
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from flagger import plugins
-from flagger.metrics import graphite, prometheus
+from flagger.metrics.backends import graphite, prometheus
 
 
 def _series(*points: Any, target: str = "app.requests") -> dict[str, Any]:

@@ -14,7 +14,7 @@ import re
 import pytest
 
 from flagger import plugins
-from flagger.metrics import influxdb, prometheus
+from flagger.metrics.backends import influxdb, prometheus
 
 HEAD = (
     "#datatype,string,long,dateTimeRFC3339,dateTimeRFC3339,{kind},string,string\r\n"

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 
 from flagger import plugins
-from flagger.metrics import backend_common as common
-from flagger.metrics import keptn
+from flagger.metrics.backends import backend_common as common
+from flagger.metrics.backends import keptn
 
 
 def test_keptn_metric_queries() -> None:

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from flagger import plugins
-from flagger.metrics import backend_common as common
-from flagger.metrics import newrelic
+from flagger.metrics.backends import backend_common as common
+from flagger.metrics.backends import newrelic
 
 KEYS = {"newrelic_account_id": "51312", "newrelic_query_key": "query-key"}
 

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from flagger import plugins
-from flagger.metrics import backend_common as common
-from flagger.metrics import splunk
+from flagger.metrics.backends import backend_common as common
+from flagger.metrics.backends import splunk
 
 
 def _spec(**extra: Any) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from flagger import plugins
-from flagger.metrics import prometheus, stackdriver
+from flagger.metrics.backends import prometheus, stackdriver
 
 
 def _answer(*series: list[dict[str, Any]]) -> bytes:

@@ -13,13 +13,9 @@ import pytest
 
 from flagger import plugins
 from flagger.api.canary import Canary
-from flagger.metrics import (
-    observers,
-    observers_appmesh,
-    observers_linkerd,
-    observers_nginx,
-    prometheus,
-)
+from flagger.metrics import observers
+from flagger.metrics.backends import prometheus
+from flagger.metrics.observers import appmesh_queries, linkerd_queries, nginx_queries
 
 
 def _canary(provider: str | None = None, kind: str = "Deployment") -> Canary:
@@ -108,11 +104,11 @@ def test_other_metric_names_have_no_builtin_query() -> None:
         ("kubernetes", observers.APP_HTTP),
         ("gatewayapi:v1", observers.APP_HTTP),
         ("gatewayapi:v1beta1", observers.APP_HTTP),
-        ("linkerd", observers_linkerd.LINKERD),
+        ("linkerd", linkerd_queries.LINKERD),
         ("knative", None),
-        ("appmesh:v1beta2", observers_appmesh.APPMESH),
+        ("appmesh:v1beta2", appmesh_queries.APPMESH),
         ("contour:service", observers.ISTIO),
-        ("nginx", observers_nginx.NGINX),
+        ("nginx", nginx_queries.NGINX),
         ("smi:v1alpha3", observers.ISTIO),
         ("kubernetes:service", observers.ISTIO),
         ("something-else", observers.ISTIO),

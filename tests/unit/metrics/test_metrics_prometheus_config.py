@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from flagger import plugins
-from flagger.metrics import prometheus
+from flagger.metrics.backends import prometheus
 
 
 def _answer(kind: str, result: Any) -> bytes:

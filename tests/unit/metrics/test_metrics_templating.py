@@ -17,11 +17,11 @@ import yaml
 from flagger.api import documents
 from flagger.api.canary import Canary
 from flagger.api.metric_template import MetricTemplate
-from flagger.metrics import templating
+from flagger.templating import queries
 
 UPSTREAM = pathlib.Path(__file__).resolve().parents[3] / ".." / "shared" / "compat" / "upstream"
 
-MODEL = templating.QueryModel(
+MODEL = queries.QueryModel(
     name="podinfo",
     namespace="test",
     target="podinfo-deploy",
@@ -63,7 +63,7 @@ def _canary(**spec: Any) -> Canary:
     ],
 )
 def test_each_function_renders_its_value(template: str, expected: str) -> None:
-    assert templating.render(template, MODEL) == expected
+    assert queries.render(template, MODEL) == expected
 
 
 @pytest.mark.parametrize(
@@ -79,7 +79,7 @@ def test_each_function_renders_its_value(template: str, expected: str) -> None:
     ],
 )
 def test_spacing_trim_markers_and_comments_follow_go(template: str, expected: str) -> None:
-    assert templating.render(template, MODEL) == expected
+    assert queries.render(template, MODEL) == expected
 
 
 @pytest.mark.parametrize(
@@ -100,7 +100,7 @@ def test_spacing_trim_markers_and_comments_follow_go(template: str, expected: st
     ],
 )
 def test_go_builtins_and_pipelines(template: str, expected: str) -> None:
-    assert templating.render(template, MODEL) == expected
+    assert queries.render(template, MODEL) == expected
 
 
 def test_skipper_tutorial_route_regex() -> None:
@@ -108,21 +108,21 @@ def test_skipper_tutorial_route_regex() -> None:
         'route=~"{{ printf "kube(ew)?_%s__%s_canary__.*__%s_canary(_[0-9]+)?" '
         'namespace ingress service }}"'
     )
-    assert templating.render(template, MODEL) == (
+    assert queries.render(template, MODEL) == (
         'route=~"kube(ew)?_test__podinfo-ing_canary__.*__podinfo-svc_canary(_[0-9]+)?"'
     )
 
 
 def test_multiline_query_keeps_its_layout() -> None:
     template = 'sum(\n  rate(x{ns="{{ namespace }}",\n  pod=~"{{ target }}-.*"}[{{ interval }}])\n)'
-    assert templating.render(template, MODEL) == (
+    assert queries.render(template, MODEL) == (
         'sum(\n  rate(x{ns="test",\n  pod=~"podinfo-deploy-.*"}[2m])\n)'
     )
 
 
 def test_model_defaults_service_ingress_and_route_to_the_target() -> None:
-    model = templating.model_for(_canary(), "30s", {"k": "v"})
-    assert model == templating.QueryModel(
+    model = queries.model_for(_canary(), "30s", {"k": "v"})
+    assert model == queries.QueryModel(
         name="podinfo",
         namespace="test",
         target="podinfo-deploy",
@@ -140,14 +140,14 @@ def test_model_uses_service_name_ingress_ref_and_route_ref() -> None:
         ingressRef={"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": "public"},
         routeRef={"apiVersion": "apisix.apache.org/v2", "kind": "ApisixRoute", "name": "r1"},
     )
-    model = templating.model_for(canary, "1m")
+    model = queries.model_for(canary, "1m")
     assert (model.service, model.ingress, model.route) == ("frontend", "public", "r1")
     assert model.variables == {}
 
 
 def test_unknown_function_names_it_and_lists_the_available_ones() -> None:
-    with pytest.raises(templating.TemplateSyntaxError) as raised:
-        templating.render('up{job="x"}\nand {{ workload }}', MODEL)
+    with pytest.raises(queries.TemplateSyntaxError) as raised:
+        queries.render('up{job="x"}\nand {{ workload }}', MODEL)
     assert str(raised.value) == (
         'template parsing failed: template: tmpl:2: function "workload" not defined '
         "(available: name, namespace, target, service, ingress, route, interval, variables)"
@@ -155,8 +155,8 @@ def test_unknown_function_names_it_and_lists_the_available_ones() -> None:
 
 
 def test_missing_variable_names_the_key_and_the_available_ones() -> None:
-    with pytest.raises(templating.MissingKeyError) as raised:
-        templating.render('x{dir="{{ variables.dirction }}"}', MODEL)
+    with pytest.raises(queries.MissingKeyError) as raised:
+        queries.render('x{dir="{{ variables.dirction }}"}', MODEL)
     error = raised.value
     assert error.key == "dirction"
     assert error.available == ("app", "direction")
@@ -168,14 +168,14 @@ def test_missing_variable_names_the_key_and_the_available_ones() -> None:
 
 
 def test_missing_variable_without_template_variables_says_so() -> None:
-    model = templating.model_for(_canary(), "1m")
-    with pytest.raises(templating.MissingKeyError, match="the metric sets no templateVariables"):
-        templating.render("{{ variables.direction }}", model)
+    model = queries.model_for(_canary(), "1m")
+    with pytest.raises(queries.MissingKeyError, match="the metric sets no templateVariables"):
+        queries.render("{{ variables.direction }}", model)
 
 
 def test_go_style_data_access_is_an_error_pointing_to_the_function() -> None:
-    with pytest.raises(templating.MissingKeyError) as raised:
-        templating.render("{{ .Namespace }}", MODEL)
+    with pytest.raises(queries.MissingKeyError) as raised:
+        queries.render("{{ .Namespace }}", MODEL)
     assert 'no entry for key "Namespace"' in str(raised.value)
     assert "{{ namespace }}" in str(raised.value)
 
@@ -196,8 +196,8 @@ def test_go_style_data_access_is_an_error_pointing_to_the_function() -> None:
     ],
 )
 def test_invalid_or_unsupported_text_is_a_syntax_error(template: str, message: str) -> None:
-    with pytest.raises(templating.TemplateSyntaxError, match=r"^template parsing failed: ") as r:
-        templating.render(template, MODEL)
+    with pytest.raises(queries.TemplateSyntaxError, match=r"^template parsing failed: ") as r:
+        queries.render(template, MODEL)
     assert message in str(r.value)
 
 
@@ -211,13 +211,13 @@ def test_invalid_or_unsupported_text_is_a_syntax_error(template: str, message: s
     ],
 )
 def test_execution_errors_read_like_go(template: str, message: str) -> None:
-    with pytest.raises(templating.TemplateError, match=r"^template execution failed: ") as r:
-        templating.render(template, MODEL)
+    with pytest.raises(queries.TemplateError, match=r"^template execution failed: ") as r:
+        queries.render(template, MODEL)
     assert message in str(r.value)
 
 
 def test_errors_are_value_errors() -> None:
-    assert issubclass(templating.TemplateError, ValueError)
+    assert issubclass(queries.TemplateError, ValueError)
 
 
 def _corpus_templates() -> list[pathlib.Path]:
@@ -232,7 +232,7 @@ def test_every_documented_metric_template_renders(path: pathlib.Path) -> None:
     template = documents.parse_object(yaml.safe_load(path.read_text()))
     assert isinstance(template, MetricTemplate)
     query = template.spec.query
-    rendered = templating.render(query, MODEL)
+    rendered = queries.render(query, MODEL)
     assert "{{" not in rendered and "}}" not in rendered.replace("}}[", "")
     if "{{ namespace }}" in query:
         assert "test" in rendered

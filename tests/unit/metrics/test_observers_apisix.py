@@ -13,7 +13,9 @@ import pytest
 
 from flagger import plugins
 from flagger.api.canary import Canary
-from flagger.metrics import observers, observers_apisix, prometheus
+from flagger.metrics import observers
+from flagger.metrics.backends import prometheus
+from flagger.metrics.observers import apisix_queries
 
 SUCCESS_RATE = (
     ' sum( rate( apisix_http_status{ route=~"default_myroute-podinfo-canary_.+",'
@@ -53,22 +55,22 @@ def _canary() -> Canary:
     [(observers.REQUEST_SUCCESS_RATE, SUCCESS_RATE), (observers.REQUEST_DURATION, DURATION)],
 )
 def test_rendered_queries_are_flaggers(metric: str, expected: str) -> None:
-    rendered = observers.render(observers_apisix.APISIX, metric, _canary(), "1m")
+    rendered = observers.render(apisix_queries.APISIX, metric, _canary(), "1m")
     assert prometheus.compact_query(rendered) == expected
 
 
 def test_templates_keep_flaggers_layout() -> None:
     for metric in (observers.REQUEST_SUCCESS_RATE, observers.REQUEST_DURATION):
-        template = observers_apisix.APISIX.query(metric)
+        template = apisix_queries.APISIX.query(metric)
         assert template is not None and template.startswith("\n\t")
         assert "[{{ interval }}]" in template
 
 
 def test_duration_is_already_milliseconds() -> None:
-    assert observers_apisix.APISIX.duration_ms(2415.9) == 2415
-    assert observers_apisix.APISIX.query("error-rate") is None
+    assert apisix_queries.APISIX.duration_ms(2415.9) == 2415
+    assert apisix_queries.APISIX.query("error-rate") is None
 
 
 def test_observer_satisfies_the_plugin_protocol() -> None:
-    assert isinstance(observers_apisix.APISIX, plugins.Observer)
-    assert observers_apisix.PROVIDERS == ("apisix",)
+    assert isinstance(apisix_queries.APISIX, plugins.Observer)
+    assert apisix_queries.PROVIDERS == ("apisix",)

@@ -12,7 +12,9 @@ import pytest
 
 from flagger import plugins
 from flagger.api.canary import Canary
-from flagger.metrics import observers, observers_appmesh, prometheus
+from flagger.metrics import observers
+from flagger.metrics.backends import prometheus
+from flagger.metrics.observers import appmesh_queries
 
 SUCCESS_RATE = (
     ' sum( rate( envoy_cluster_upstream_rq{ kubernetes_namespace="default",'
@@ -50,22 +52,22 @@ def _canary() -> Canary:
     [(observers.REQUEST_SUCCESS_RATE, SUCCESS_RATE), (observers.REQUEST_DURATION, DURATION)],
 )
 def test_rendered_queries_are_flaggers(metric: str, expected: str) -> None:
-    rendered = observers.render(observers_appmesh.APPMESH, metric, _canary(), "1m")
+    rendered = observers.render(appmesh_queries.APPMESH, metric, _canary(), "1m")
     assert prometheus.compact_query(rendered) == expected
 
 
 def test_templates_keep_flaggers_layout() -> None:
     for metric in (observers.REQUEST_SUCCESS_RATE, observers.REQUEST_DURATION):
-        template = observers_appmesh.APPMESH.query(metric)
+        template = appmesh_queries.APPMESH.query(metric)
         assert template is not None and template.startswith("\n\t")
         assert "[{{ interval }}]" in template
 
 
 def test_duration_is_already_milliseconds() -> None:
-    assert observers_appmesh.APPMESH.duration_ms(2415.9) == 2415
-    assert observers_appmesh.APPMESH.query("error-rate") is None
+    assert appmesh_queries.APPMESH.duration_ms(2415.9) == 2415
+    assert appmesh_queries.APPMESH.query("error-rate") is None
 
 
 def test_observer_satisfies_the_plugin_protocol() -> None:
-    assert isinstance(observers_appmesh.APPMESH, plugins.Observer)
-    assert observers_appmesh.PROVIDERS == ("appmesh", "appmesh:v1beta2")
+    assert isinstance(appmesh_queries.APPMESH, plugins.Observer)
+    assert appmesh_queries.PROVIDERS == ("appmesh", "appmesh:v1beta2")

@@ -12,7 +12,9 @@ import pytest
 
 from flagger import plugins
 from flagger.api.canary import Canary
-from flagger.metrics import observers, observers_contour, prometheus
+from flagger.metrics import observers
+from flagger.metrics.backends import prometheus
+from flagger.metrics.observers import contour_queries
 
 SUCCESS_RATE = (
     " sum( rate( envoy_cluster_upstream_rq{"
@@ -48,22 +50,22 @@ def _canary() -> Canary:
     [(observers.REQUEST_SUCCESS_RATE, SUCCESS_RATE), (observers.REQUEST_DURATION, DURATION)],
 )
 def test_rendered_queries_are_flaggers(metric: str, expected: str) -> None:
-    rendered = observers.render(observers_contour.CONTOUR, metric, _canary(), "1m")
+    rendered = observers.render(contour_queries.CONTOUR, metric, _canary(), "1m")
     assert prometheus.compact_query(rendered) == expected
 
 
 def test_templates_keep_flaggers_layout() -> None:
     for metric in (observers.REQUEST_SUCCESS_RATE, observers.REQUEST_DURATION):
-        template = observers_contour.CONTOUR.query(metric)
+        template = contour_queries.CONTOUR.query(metric)
         assert template is not None and template.startswith("\n\t")
         assert "[{{ interval }}]" in template
 
 
 def test_duration_is_already_milliseconds() -> None:
-    assert observers_contour.CONTOUR.duration_ms(2415.9) == 2415
-    assert observers_contour.CONTOUR.query("error-rate") is None
+    assert contour_queries.CONTOUR.duration_ms(2415.9) == 2415
+    assert contour_queries.CONTOUR.query("error-rate") is None
 
 
 def test_observer_satisfies_the_plugin_protocol() -> None:
-    assert isinstance(observers_contour.CONTOUR, plugins.Observer)
-    assert observers_contour.PROVIDERS == ("contour",)
+    assert isinstance(contour_queries.CONTOUR, plugins.Observer)
+    assert contour_queries.PROVIDERS == ("contour",)

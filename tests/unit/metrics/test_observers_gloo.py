@@ -13,7 +13,9 @@ import pytest
 
 from flagger import plugins
 from flagger.api.canary import Canary
-from flagger.metrics import observers, observers_gloo, prometheus
+from flagger.metrics import observers
+from flagger.metrics.backends import prometheus
+from flagger.metrics.observers import gloo_queries
 
 SUCCESS_RATE = (
     " sum( rate( envoy_cluster_upstream_rq{"
@@ -51,22 +53,22 @@ def _canary() -> Canary:
     [(observers.REQUEST_SUCCESS_RATE, SUCCESS_RATE), (observers.REQUEST_DURATION, DURATION)],
 )
 def test_rendered_queries_are_flaggers(metric: str, expected: str) -> None:
-    rendered = observers.render(observers_gloo.GLOO, metric, _canary(), "1m")
+    rendered = observers.render(gloo_queries.GLOO, metric, _canary(), "1m")
     assert prometheus.compact_query(rendered) == expected
 
 
 def test_templates_keep_flaggers_layout() -> None:
     for metric in (observers.REQUEST_SUCCESS_RATE, observers.REQUEST_DURATION):
-        template = observers_gloo.GLOO.query(metric)
+        template = gloo_queries.GLOO.query(metric)
         assert template is not None and template.startswith("\n\t")
         assert "[{{ interval }}]" in template
 
 
 def test_duration_is_already_milliseconds() -> None:
-    assert observers_gloo.GLOO.duration_ms(2415.9) == 2415
-    assert observers_gloo.GLOO.query("error-rate") is None
+    assert gloo_queries.GLOO.duration_ms(2415.9) == 2415
+    assert gloo_queries.GLOO.query("error-rate") is None
 
 
 def test_observer_satisfies_the_plugin_protocol() -> None:
-    assert isinstance(observers_gloo.GLOO, plugins.Observer)
-    assert observers_gloo.PROVIDERS == ("gloo",)
+    assert isinstance(gloo_queries.GLOO, plugins.Observer)
+    assert gloo_queries.PROVIDERS == ("gloo",)

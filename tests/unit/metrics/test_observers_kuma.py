@@ -10,7 +10,9 @@ import pytest
 
 from flagger import plugins
 from flagger.api.canary import Canary
-from flagger.metrics import observers, observers_kuma, prometheus
+from flagger.metrics import observers
+from flagger.metrics.backends import prometheus
+from flagger.metrics.observers import kuma_queries
 
 # Flagger's pkg/metrics/observers/kuma_test.go, verbatim.
 SUCCESS_RATE = (
@@ -45,12 +47,12 @@ def _canary() -> Canary:
     [("request-success-rate", SUCCESS_RATE), ("request-duration", DURATION)],
 )
 def test_rendered_queries_are_flaggers(metric: str, expected: str) -> None:
-    rendered = observers.render(observers_kuma.KUMA, metric, _canary(), "1m")
+    rendered = observers.render(kuma_queries.KUMA, metric, _canary(), "1m")
     assert prometheus.compact_query(rendered) == expected
 
 
 def test_template_layout_and_units() -> None:
-    observer = observers_kuma.KUMA
+    observer = kuma_queries.KUMA
     assert isinstance(observer, plugins.Observer)
     duration = observer.query("request-duration")
     assert duration is not None

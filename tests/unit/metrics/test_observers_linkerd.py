@@ -10,7 +10,9 @@ import pytest
 
 from flagger import plugins
 from flagger.api.canary import Canary
-from flagger.metrics import observers, observers_linkerd, prometheus
+from flagger.metrics import observers
+from flagger.metrics.backends import prometheus
+from flagger.metrics.observers import linkerd_queries
 
 # What Flagger's pkg/metrics/observers/linkerd_test.go expects Prometheus to receive.
 SUCCESS_RATE = (
@@ -45,12 +47,12 @@ def _canary() -> Canary:
     [("request-success-rate", SUCCESS_RATE), ("request-duration", DURATION)],
 )
 def test_rendered_queries_are_flaggers(metric: str, expected: str) -> None:
-    rendered = observers.render(observers_linkerd.LINKERD, metric, _canary(), "1m")
+    rendered = observers.render(linkerd_queries.LINKERD, metric, _canary(), "1m")
     assert prometheus.compact_query(rendered) == expected
 
 
 def test_template_layout_and_units() -> None:
-    observer = observers_linkerd.LINKERD
+    observer = linkerd_queries.LINKERD
     assert isinstance(observer, plugins.Observer)
     duration = observer.query("request-duration")
     assert duration is not None
@@ -58,4 +60,4 @@ def test_template_layout_and_units() -> None:
     assert duration.endswith("\t\t\t\t}[{{ interval }}]\n\t\t\t)\n\t\t) by (le)\n\t)")
     assert observer.query("request-count") is None
     assert observer.duration_ms(2415.9) == 2415
-    assert observers_linkerd.PROVIDERS == ("linkerd",)
+    assert linkerd_queries.PROVIDERS == ("linkerd",)

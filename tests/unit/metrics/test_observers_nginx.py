@@ -11,7 +11,9 @@ import pytest
 
 from flagger import plugins
 from flagger.api.canary import Canary
-from flagger.metrics import observers, observers_nginx, prometheus
+from flagger.metrics import observers
+from flagger.metrics.backends import prometheus
+from flagger.metrics.observers import nginx_queries
 
 
 def _canary(ingress: str | None = "podinfo") -> Canary:
@@ -59,12 +61,12 @@ DURATION = (
     ],
 )
 def test_rendered_queries_are_flaggers(metric: str, expected: str) -> None:
-    rendered = observers.render(observers_nginx.NGINX, metric, _canary(), "1m")
+    rendered = observers.render(nginx_queries.NGINX, metric, _canary(), "1m")
     assert prometheus.compact_query(rendered) == expected
 
 
 def test_templates_keep_flaggers_layout() -> None:
-    template = observers_nginx.NGINX.query("request-success-rate")
+    template = nginx_queries.NGINX.query("request-success-rate")
     assert template is not None
     assert template.startswith(
         "\n\tsum(\n\t\trate(\n\t\t\tnginx_ingress_controller_requests{\n"
@@ -75,14 +77,14 @@ def test_templates_keep_flaggers_layout() -> None:
 
 def test_ingress_defaults_to_the_target_without_ingress_ref() -> None:
     rendered = observers.render(
-        observers_nginx.NGINX, "request-success-rate", _canary(ingress=None), "30s"
+        nginx_queries.NGINX, "request-success-rate", _canary(ingress=None), "30s"
     )
     assert 'ingress="podinfo"' in rendered and rendered.count("[30s]") == 2
 
 
 def test_duration_is_already_milliseconds() -> None:
-    assert observers_nginx.NGINX.duration_ms(100.7) == 100
-    assert observers.request_duration_ms(observers_nginx.NGINX, 12.9) == 12
+    assert nginx_queries.NGINX.duration_ms(100.7) == 100
+    assert observers.request_duration_ms(nginx_queries.NGINX, 12.9) == 12
 
 
 @pytest.mark.parametrize(
@@ -95,11 +97,11 @@ def test_duration_is_already_milliseconds() -> None:
     ],
 )
 def test_plugin_hook_answers_for_nginx_only(provider: str, served: bool) -> None:
-    found = observers_nginx.flagger_observer(provider, plugins.PluginContext())
-    assert (found is observers_nginx.NGINX) is served
+    found = nginx_queries.flagger_observer(provider, plugins.PluginContext())
+    assert (found is nginx_queries.NGINX) is served
     if not served:
         assert found is None
 
 
 def test_provides_the_nginx_observer() -> None:
-    assert observers_nginx.flagger_provides() == [plugins.Provided(plugins.Kind.OBSERVER, "nginx")]
+    assert nginx_queries.flagger_provides() == [plugins.Provided(plugins.Kind.OBSERVER, "nginx")]

@@ -10,7 +10,9 @@ import pytest
 
 from flagger import plugins
 from flagger.api.canary import Canary
-from flagger.metrics import observers, observers_osm, prometheus
+from flagger.metrics import observers
+from flagger.metrics.backends import prometheus
+from flagger.metrics.observers import osm_queries
 
 # Flagger's pkg/metrics/observers/osm_test.go, verbatim.
 SUCCESS_RATE = (
@@ -47,12 +49,12 @@ def _canary() -> Canary:
     [("request-success-rate", SUCCESS_RATE), ("request-duration", DURATION)],
 )
 def test_rendered_queries_are_flaggers(metric: str, expected: str) -> None:
-    rendered = observers.render(observers_osm.OSM, metric, _canary(), "1m")
+    rendered = observers.render(osm_queries.OSM, metric, _canary(), "1m")
     assert prometheus.compact_query(rendered) == expected
 
 
 def test_template_layout_and_units() -> None:
-    observer = observers_osm.OSM
+    observer = osm_queries.OSM
     assert isinstance(observer, plugins.Observer)
     success = observer.query("request-success-rate")
     assert success is not None

@@ -11,7 +11,9 @@ import pytest
 
 from flagger import plugins
 from flagger.api.canary import Canary
-from flagger.metrics import observers_skipper, prometheus, templating
+from flagger.metrics.backends import prometheus
+from flagger.metrics.observers import skipper_queries
+from flagger.templating import queries
 
 
 def _canary(
@@ -57,7 +59,7 @@ DURATION = (
     ],
 )
 def test_rendered_queries_are_flaggers(metric: str, expected: str) -> None:
-    rendered = observers_skipper.render(metric, _canary(), "1m")
+    rendered = skipper_queries.render(metric, _canary(), "1m")
     assert prometheus.compact_query(rendered) == expected
 
 
@@ -65,8 +67,8 @@ def test_rendered_queries_are_flaggers(metric: str, expected: str) -> None:
 def test_served_templates_render_as_flaggers_texts(metric: str) -> None:
     """Flagger's text with the ``$route`` variable expanded by hand equals the served template
     rendered: the only difference is where the printf is written."""
-    model = observers_skipper.SKIPPER.encode_model(templating.model_for(_canary(), "1m"))
-    flagger_text = observers_skipper.FLAGGER_QUERIES[metric]
+    model = skipper_queries.SKIPPER.encode_model(queries.model_for(_canary(), "1m"))
+    flagger_text = skipper_queries.FLAGGER_QUERIES[metric]
     route = (
         f"kube(ew)?_{model.namespace}__{model.ingress}_canary__.*__{model.service}_canary(_[0-9]+)?"
     )
@@ -75,29 +77,29 @@ def test_served_templates_render_as_flaggers_texts(metric: str) -> None:
         .replace("{{ $route }}", route)
         .replace("{{ interval }}", "1m")
     )
-    served = observers_skipper.SKIPPER.query(metric)
+    served = skipper_queries.SKIPPER.query(metric)
     assert served is not None
-    assert templating.render(served, model) == expanded
+    assert queries.render(served, model) == expanded
     assert flagger_text.startswith('{{- $route := printf "kube(ew)?_%s__%s_canary__')
 
 
 def test_names_are_encoded_as_skipper_does() -> None:
-    rendered = observers_skipper.render(
+    rendered = skipper_queries.render(
         "request-duration",
         _canary(namespace="team-a", service="my.app", ingress="web-ingress"),
         "1m",
     )
     assert "kube(ew)?_team_a__web_ingress_canary__.*__my_app_canary(_[0-9]+)?" in rendered
-    assert observers_skipper.encode("a-b.c/d_e") == "a_b_c_d_e"
+    assert skipper_queries.encode("a-b.c/d_e") == "a_b_c_d_e"
 
 
 def test_duration_is_already_milliseconds() -> None:
-    assert observers_skipper.SKIPPER.duration_ms(250.9) == 250
+    assert skipper_queries.SKIPPER.duration_ms(250.9) == 250
 
 
 def test_unknown_metric() -> None:
     with pytest.raises(LookupError, match="no built-in metric 'x'"):
-        observers_skipper.render("x", _canary(), "1m")
+        skipper_queries.render("x", _canary(), "1m")
 
 
 @pytest.mark.parametrize(
@@ -109,8 +111,8 @@ def test_unknown_metric() -> None:
     ],
 )
 def test_plugin_hook_answers_for_skipper_only(provider: str, served: bool) -> None:
-    found = observers_skipper.flagger_observer(provider, plugins.PluginContext())
-    assert (found is observers_skipper.SKIPPER) is served
-    assert observers_skipper.flagger_provides() == [
+    found = skipper_queries.flagger_observer(provider, plugins.PluginContext())
+    assert (found is skipper_queries.SKIPPER) is served
+    assert skipper_queries.flagger_provides() == [
         plugins.Provided(plugins.Kind.OBSERVER, "skipper")
     ]

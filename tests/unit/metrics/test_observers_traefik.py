@@ -13,7 +13,9 @@ import pytest
 
 from flagger import plugins
 from flagger.api.canary import Canary
-from flagger.metrics import observers, observers_traefik, prometheus
+from flagger.metrics import observers
+from flagger.metrics.backends import prometheus
+from flagger.metrics.observers import traefik_queries
 
 SUCCESS_RATE = (
     " sum( rate( traefik_service_request_duration_seconds_bucket{"
@@ -53,22 +55,22 @@ def _canary() -> Canary:
     [(observers.REQUEST_SUCCESS_RATE, SUCCESS_RATE), (observers.REQUEST_DURATION, DURATION)],
 )
 def test_rendered_queries_are_flaggers(metric: str, expected: str) -> None:
-    rendered = observers.render(observers_traefik.TRAEFIK, metric, _canary(), "1m")
+    rendered = observers.render(traefik_queries.TRAEFIK, metric, _canary(), "1m")
     assert prometheus.compact_query(rendered) == expected
 
 
 def test_templates_keep_flaggers_layout() -> None:
     for metric in (observers.REQUEST_SUCCESS_RATE, observers.REQUEST_DURATION):
-        template = observers_traefik.TRAEFIK.query(metric)
+        template = traefik_queries.TRAEFIK.query(metric)
         assert template is not None and template.startswith("\n\t")
         assert "[{{ interval }}]" in template
 
 
 def test_duration_is_already_milliseconds() -> None:
-    assert observers_traefik.TRAEFIK.duration_ms(2415.9) == 2415
-    assert observers_traefik.TRAEFIK.query("error-rate") is None
+    assert traefik_queries.TRAEFIK.duration_ms(2415.9) == 2415
+    assert traefik_queries.TRAEFIK.query("error-rate") is None
 
 
 def test_observer_satisfies_the_plugin_protocol() -> None:
-    assert isinstance(observers_traefik.TRAEFIK, plugins.Observer)
-    assert observers_traefik.PROVIDERS == ("traefik",)
+    assert isinstance(traefik_queries.TRAEFIK, plugins.Observer)
+    assert traefik_queries.PROVIDERS == ("traefik",)

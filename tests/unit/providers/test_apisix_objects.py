@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from flagger import plugins
+from flagger import plugins, router_helpers
 from flagger.api import canary as canary_api
-from flagger.providers import _meta, apisix
+from flagger.providers import apisix
 
 OWNER = {
     "apiVersion": "flagger.app/v1beta1",
@@ -152,7 +152,7 @@ def test_update_plan_and_takeover() -> None:
     assert updated is not None
     assert updated["spec"]["http"][0]["match"]["paths"] == ["/v2/*"]
     assert apisix.read_routes(canary, updated["spec"]) == (80, 20, False)
-    assert _meta.CONFIG_ANNOTATION not in (updated["metadata"].get("annotations") or {})
+    assert router_helpers.CONFIG_ANNOTATION not in (updated["metadata"].get("annotations") or {})
 
     foreign = {
         "apiVersion": "apisix.apache.org/v2",
@@ -189,12 +189,12 @@ def test_update_plan_and_takeover() -> None:
     ],
 )
 def test_routes_that_cannot_be_cloned(route: dict[str, Any], message: str) -> None:
-    with pytest.raises(_meta.RouterError, match=message):
+    with pytest.raises(router_helpers.RouterError, match=message):
         apisix.canary_route(make_canary(), route)
 
 
 def test_missing_route_ref() -> None:
-    with pytest.raises(_meta.RouterError, match="apisix route selector is empty"):
+    with pytest.raises(router_helpers.RouterError, match="apisix route selector is empty"):
         apisix.canary_route_name(make_canary(route=None))
 
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from flagger import plugins
+from flagger import plugins, router_helpers
 from flagger.api import canary as canary_api
-from flagger.providers import _meta, appmesh
+from flagger.providers import appmesh
 
 OWNER = {
     "apiVersion": "flagger.app/v1beta1",
@@ -221,10 +221,14 @@ def test_v1beta1_default_retry_policy() -> None:
 
 def test_v1beta1_read_routes_errors() -> None:
     canary = make_canary({"port": 9898, "meshName": "global"}, provider="appmesh")
-    with pytest.raises(_meta.RouterError, match=r"VirtualService routes podinfo\.test not found"):
+    with pytest.raises(
+        router_helpers.RouterError, match=r"VirtualService routes podinfo\.test not found"
+    ):
         appmesh.read_routes_v1beta1(canary, {"routes": []})
     zero = appmesh.routed_v1beta1(canary, appmesh.v1beta1_virtual_service_spec(canary, 0), 0, 0)
-    with pytest.raises(_meta.RouterError, match="does not contain routes for podinfo-primary"):
+    with pytest.raises(
+        router_helpers.RouterError, match="does not contain routes for podinfo-primary"
+    ):
         appmesh.read_routes_v1beta1(canary, zero)
 
 
@@ -404,7 +408,7 @@ def test_v1beta2_blue_green_weights_round_trip() -> None:
         40,
         False,
     )
-    with pytest.raises(_meta.RouterError, match="VirtualRouter routes podinfo not found"):
+    with pytest.raises(router_helpers.RouterError, match="VirtualRouter routes podinfo not found"):
         appmesh.read_routes_v1beta2(canary, {"routes": [{"name": "x", "httpRoute": {}}]})
 
 
@@ -447,7 +451,7 @@ def test_update_plan_ignores_weights_and_controller_fields() -> None:
         "perRequest": {"unit": "ms", "value": 5000}
     }
     # an object the Canary owns is not "taken over"
-    assert _meta.CONFIG_ANNOTATION not in (updated["metadata"].get("annotations") or {})
+    assert router_helpers.CONFIG_ANNOTATION not in (updated["metadata"].get("annotations") or {})
 
 
 def test_takeover_keeps_the_original_spec() -> None:
@@ -467,7 +471,7 @@ def test_takeover_keeps_the_original_spec() -> None:
     )
     updated = appmesh.plan_update(canary, theirs, want["spec"])
     assert updated is not None and updated["spec"] == want["spec"]
-    kept = updated["metadata"]["annotations"][_meta.CONFIG_ANNOTATION]
+    kept = updated["metadata"]["annotations"][router_helpers.CONFIG_ANNOTATION]
     assert json.loads(kept) == theirs["spec"]
     assert appmesh.original_spec(updated) == theirs["spec"]
     # kubectl's copy is used as it is
@@ -475,12 +479,14 @@ def test_takeover_keeps_the_original_spec() -> None:
         **theirs,
         "metadata": {
             **theirs["metadata"],
-            "annotations": {_meta.KUBECTL_ANNOTATION: json.dumps({"spec": {"listeners": []}})},
+            "annotations": {
+                router_helpers.KUBECTL_ANNOTATION: json.dumps({"spec": {"listeners": []}})
+            },
         },
     }
     again = appmesh.plan_update(canary, applied, want["spec"])
     assert again is not None
-    assert _meta.CONFIG_ANNOTATION not in again["metadata"]["annotations"]
+    assert router_helpers.CONFIG_ANNOTATION not in again["metadata"]["annotations"]
     assert appmesh.original_spec(again) == {"listeners": []}
 
 
@@ -490,10 +496,12 @@ def test_original_spec_rejects_garbage() -> None:
         "metadata": {
             "name": "podinfo",
             "namespace": "test",
-            "annotations": {_meta.CONFIG_ANNOTATION: "{"},
+            "annotations": {router_helpers.CONFIG_ANNOTATION: "{"},
         },
     }
-    with pytest.raises(_meta.RouterError, match=r"VirtualRouter podinfo\.test failed to unMarshal"):
+    with pytest.raises(
+        router_helpers.RouterError, match=r"VirtualRouter podinfo\.test failed to unMarshal"
+    ):
         appmesh.original_spec(broken)
     assert appmesh.original_spec({"metadata": {}}) is None
 
@@ -536,7 +544,7 @@ def test_unsupported_features_are_named(
         f"canary podinfo.test: provider appmesh:v1beta2 does not support {feature}; "
         f"providers that do: {others}"
     )
-    assert isinstance(caught.value, _meta.RouterError)
+    assert isinstance(caught.value, router_helpers.RouterError)
 
 
 def test_header_ab_is_supported() -> None:

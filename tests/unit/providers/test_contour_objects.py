@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from flagger import plugins
+from flagger import plugins, router_helpers
 from flagger.api import canary as canary_api
-from flagger.providers import _meta, contour
+from flagger.providers import contour
 
 OWNER = {
     "apiVersion": "flagger.app/v1beta1",
@@ -151,7 +151,9 @@ def test_blue_green_switch() -> None:
         backend("podinfo-canary", 100),
     ]
     assert contour.read_routes(canary, spec) == (0, 100, False)
-    with pytest.raises(_meta.RouterError, match=r"HTTPProxy podinfo\.test services not found"):
+    with pytest.raises(
+        router_helpers.RouterError, match=r"HTTPProxy podinfo\.test services not found"
+    ):
         contour.read_routes(canary, {"routes": [{"services": [backend("podinfo-primary")]}]})
 
 
@@ -166,7 +168,7 @@ def test_update_plan() -> None:
     assert updated is not None
     assert updated["spec"]["routes"][0]["timeoutPolicy"] == {"response": "3s", "idle": "5m"}
     assert contour.read_routes(changed, updated["spec"]) == (60, 40, False)
-    assert _meta.CONFIG_ANNOTATION not in updated["metadata"]["annotations"]
+    assert router_helpers.CONFIG_ANNOTATION not in updated["metadata"]["annotations"]
 
     # a new ingress class is an update of the metadata only
     relabelled = contour.plan_http_proxy_update(canary, live, ingress_class="internal")
@@ -188,7 +190,7 @@ def test_takeover_keeps_the_original() -> None:
     assert updated["metadata"]["annotations"] == {
         "a": "b",
         **FLUX_OPT_OUT,
-        _meta.CONFIG_ANNOTATION: json.dumps(users["spec"], separators=(",", ":")),
+        router_helpers.CONFIG_ANNOTATION: json.dumps(users["spec"], separators=(",", ":")),
     }
     assert contour.original_spec(updated) == users["spec"]
 

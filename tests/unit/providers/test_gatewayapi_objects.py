@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
+from flagger import router_helpers
 from flagger.api import canary as canary_api
-from flagger.providers import _meta, gatewayapi
+from flagger.providers import gatewayapi
 
 OWNER = {
     "apiVersion": "flagger.app/v1beta1",
@@ -525,7 +526,7 @@ def test_read_routes_waits_for_the_parent_to_accept_the_generation() -> None:
         },
     }
     with pytest.raises(
-        _meta.RouterError,
+        router_helpers.RouterError,
         match=(
             r"HTTPRoute podinfo.test parent gateway is not ready \(status: True, observed "
             r"generation: 2, current generation: 3\)"
@@ -613,7 +614,7 @@ def test_takeover_keeps_the_original_spec() -> None:
     }
     updated = gatewayapi.plan_http_route_update(canary, V1, theirs)
     assert updated is not None
-    kept = updated["metadata"]["annotations"][_meta.CONFIG_ANNOTATION]
+    kept = updated["metadata"]["annotations"][router_helpers.CONFIG_ANNOTATION]
     assert json.loads(kept) == theirs["spec"]
     assert gatewayapi.original_spec(updated) == theirs["spec"]
     # once kept, later updates keep the same original
@@ -621,7 +622,7 @@ def test_takeover_keeps_the_original_spec() -> None:
         make_canary(svc(hosts=["x.example.com"])), V1, updated
     )
     assert again is not None
-    assert again["metadata"]["annotations"][_meta.CONFIG_ANNOTATION] == kept
+    assert again["metadata"]["annotations"][router_helpers.CONFIG_ANNOTATION] == kept
 
 
 def test_original_spec_from_kubectl() -> None:
@@ -630,13 +631,17 @@ def test_original_spec_from_kubectl() -> None:
         "kind": "HTTPRoute",
         "spec": {"parentRefs": [{"name": "gw"}]},
     }
-    obj = {"metadata": {"annotations": {_meta.KUBECTL_ANNOTATION: json.dumps(applied)}}}
+    obj = {"metadata": {"annotations": {router_helpers.KUBECTL_ANNOTATION: json.dumps(applied)}}}
     assert gatewayapi.original_spec(obj) == {"parentRefs": [{"name": "gw"}]}
     assert gatewayapi.original_spec({"metadata": {}}) is None
     broken = {
-        "metadata": {"name": "p", "namespace": "t", "annotations": {_meta.CONFIG_ANNOTATION: "{"}}
+        "metadata": {
+            "name": "p",
+            "namespace": "t",
+            "annotations": {router_helpers.CONFIG_ANNOTATION: "{"},
+        }
     }
-    with pytest.raises(_meta.RouterError, match="failed to unMarshal"):
+    with pytest.raises(router_helpers.RouterError, match="failed to unMarshal"):
         gatewayapi.original_spec(broken)
 
 
@@ -646,7 +651,7 @@ def test_original_spec_from_kubectl() -> None:
 def test_gateway_refs_are_required() -> None:
     canary = make_canary({"port": 9898})
     with pytest.raises(
-        _meta.RouterError, match=r"canary podinfo\.test: GatewayRefs must be specified"
+        router_helpers.RouterError, match=r"canary podinfo\.test: GatewayRefs must be specified"
     ):
         gatewayapi.http_route_spec(canary, V1)
 
@@ -695,7 +700,7 @@ def test_match_selectors_gateway_api_cannot_express(
 ) -> None:
     canary = make_canary(service, analysis)
     with pytest.raises(
-        _meta.RouterError,
+        router_helpers.RouterError,
         match=rf"canary podinfo.test: Invalid request matching selectors: Gateway "
         rf"API doesn't support the specified {what} matching selector",
     ):

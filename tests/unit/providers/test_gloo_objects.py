@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from flagger import plugins
+from flagger import plugins, router_helpers
 from flagger.api import canary as canary_api
-from flagger.providers import _meta, gloo
+from flagger.providers import gloo
 
 OWNER = {
     "apiVersion": "flagger.app/v1beta1",
@@ -211,7 +211,9 @@ def test_ab_matchers() -> None:
 def test_blue_green_and_errors() -> None:
     canary = make_canary({"port": 9898}, {"interval": "1m", "threshold": 5, "iterations": 5})
     assert gloo.read_routes(canary, gloo.route_table_spec(canary, 0, 100)) == (0, 100, False)
-    with pytest.raises(_meta.RouterError, match=r"RouteTable podinfo\.test destinations not"):
+    with pytest.raises(
+        router_helpers.RouterError, match=r"RouteTable podinfo\.test destinations not"
+    ):
         gloo.read_routes(canary, {"routes": [{"routeAction": {"multi": {"destinations": []}}}]})
 
 
@@ -231,7 +233,7 @@ def test_update_plan_and_takeover() -> None:
     updated = gloo.plan_route_table_update(ab, live)
     assert updated is not None and updated["spec"]["routes"][0]["matchers"]
     assert gloo.read_routes(ab, updated["spec"]) == (60, 40, False)
-    assert _meta.CONFIG_ANNOTATION not in updated["metadata"]["annotations"]
+    assert router_helpers.CONFIG_ANNOTATION not in updated["metadata"]["annotations"]
 
     users = {
         "apiVersion": "gateway.solo.io/v1",
@@ -241,7 +243,10 @@ def test_update_plan_and_takeover() -> None:
     }
     taken = gloo.plan_route_table_update(canary, users)
     assert taken is not None and taken["spec"] == gloo.route_table_spec(canary)
-    assert json.loads(taken["metadata"]["annotations"][_meta.CONFIG_ANNOTATION]) == users["spec"]
+    assert (
+        json.loads(taken["metadata"]["annotations"][router_helpers.CONFIG_ANNOTATION])
+        == users["spec"]
+    )
     assert gloo.original_spec(taken) == users["spec"]
 
 

@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
+from flagger import router_helpers
 from flagger.api import canary as canary_api
-from flagger.providers import _meta, istio
+from flagger.providers import istio
 
 OWNER = {
     "apiVersion": "flagger.app/v1beta1",
@@ -368,7 +369,7 @@ def test_delegation() -> None:
             ],
         },
     }
-    with pytest.raises(_meta.RouterError, match="cannot have hosts and gateways"):
+    with pytest.raises(router_helpers.RouterError, match="cannot have hosts and gateways"):
         istio.virtual_service(
             make_canary({"port": 9898, "delegation": True, "hosts": ["a.example.com"]})
         )
@@ -399,7 +400,9 @@ def test_tcp() -> None:
 
 def test_routes_missing_is_an_error() -> None:
     canary = make_canary({"port": 9898})
-    with pytest.raises(_meta.RouterError, match="does not contain routes for podinfo-primary"):
+    with pytest.raises(
+        router_helpers.RouterError, match="does not contain routes for podinfo-primary"
+    ):
         istio.read_routes(canary, {"hosts": ["podinfo"], "http": [{"route": [dest("x", 100)]}]})
 
 
@@ -468,14 +471,19 @@ def test_original_spec_prefers_kubectl_last_applied() -> None:
         "metadata": {
             "name": "podinfo",
             "annotations": {
-                _meta.KUBECTL_ANNOTATION: json.dumps(applied),
-                _meta.CONFIG_ANNOTATION: '{"hosts":["other"]}',
+                router_helpers.KUBECTL_ANNOTATION: json.dumps(applied),
+                router_helpers.CONFIG_ANNOTATION: '{"hosts":["other"]}',
             },
         }
     }
     assert istio.original_spec(obj) == {"hosts": ["podinfo"]}
     assert istio.original_spec({"metadata": {"name": "podinfo"}}) is None
-    with pytest.raises(_meta.RouterError, match="failed to unMarshal"):
+    with pytest.raises(router_helpers.RouterError, match="failed to unMarshal"):
         istio.original_spec(
-            {"metadata": {"name": "p", "annotations": {_meta.CONFIG_ANNOTATION: "not json"}}}
+            {
+                "metadata": {
+                    "name": "p",
+                    "annotations": {router_helpers.CONFIG_ANNOTATION: "not json"},
+                }
+            }
         )

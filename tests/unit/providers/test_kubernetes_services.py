@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flagger import services
 from flagger.api import canary as canary_api
-from flagger.providers import kubernetes
 
 OWNER = {
     "apiVersion": "flagger.app/v1beta1",
@@ -26,7 +26,7 @@ FLUX_OPT_OUT = {
     "kustomize.toolkit.fluxcd.io/reconcile": "disabled",
     "helm.toolkit.fluxcd.io/driftDetection": "disabled",
 }
-TARGET = kubernetes.TargetSelector(label="app", value="podinfo")
+TARGET = services.TargetSelector(label="app", value="podinfo")
 
 
 def make_canary(service: dict[str, Any], **status: Any) -> canary_api.Canary:
@@ -47,7 +47,7 @@ def make_canary(service: dict[str, Any], **status: Any) -> canary_api.Canary:
 
 def test_default_services() -> None:
     canary = make_canary({"port": 9898})
-    apex = kubernetes.build_service(canary, "podinfo", "podinfo-primary", None, TARGET)
+    apex = services.build_service(canary, "podinfo", "podinfo-primary", None, TARGET)
     assert apex == {
         "apiVersion": "v1",
         "kind": "Service",
@@ -64,7 +64,7 @@ def test_default_services() -> None:
             "ports": [{"name": "http", "protocol": "TCP", "port": 9898, "targetPort": 9898}],
         },
     }
-    canary_svc = kubernetes.build_service(canary, "podinfo-canary", "podinfo", None, TARGET)
+    canary_svc = services.build_service(canary, "podinfo-canary", "podinfo", None, TARGET)
     assert canary_svc == {
         "apiVersion": "v1",
         "kind": "Service",
@@ -97,10 +97,10 @@ def test_every_service_option() -> None:
             "primary": {"labels": {"tier": "web"}, "annotations": {"team": "a"}},
         }
     )
-    target = kubernetes.TargetSelector(
+    target = services.TargetSelector(
         "app.kubernetes.io/name", "web", {"metrics": 9797, "grpc": 9999}
     )
-    primary = kubernetes.build_service(
+    primary = services.build_service(
         canary,
         "frontend-primary",
         "web-primary",
@@ -152,13 +152,13 @@ def test_port_discovery_skips_sidecars_and_the_routed_port() -> None:
         {"name": "worker", "ports": [{"containerPort": 8081}]},
     ]
     by_port = make_canary({"port": 9898, "portDiscovery": True})
-    assert kubernetes.discover_ports(by_port, containers) == {
+    assert services.discover_ports(by_port, containers) == {
         "metrics": 9797,
         "tcp-app-2": 7070,
         "tcp-worker-0": 8081,
     }
     by_name = make_canary({"port": 80, "targetPort": "metrics", "portDiscovery": True})
-    assert kubernetes.discover_ports(by_name, containers) == {
+    assert services.discover_ports(by_name, containers) == {
         "http": 9898,
         "tcp-app-2": 7070,
         "tcp-worker-0": 8081,
@@ -174,17 +174,17 @@ def _live(obj: dict[str, Any], **meta: Any) -> dict[str, Any]:
 
 def test_unchanged_service_is_not_written() -> None:
     canary = make_canary({"port": 9898})
-    desired = kubernetes.build_service(canary, "podinfo", "podinfo-primary", None, TARGET)
-    assert kubernetes.plan_service_update(canary, desired, _live(desired), TARGET) is None
+    desired = services.build_service(canary, "podinfo", "podinfo-primary", None, TARGET)
+    assert services.plan_service_update(canary, desired, _live(desired), TARGET) is None
 
 
 def test_changed_port_updates_ports_and_keeps_node_ports() -> None:
     canary = make_canary({"port": 8080})
-    desired = kubernetes.build_service(canary, "podinfo", "podinfo-primary", None, TARGET)
+    desired = services.build_service(canary, "podinfo", "podinfo-primary", None, TARGET)
     before = make_canary({"port": 9898})
-    live = _live(kubernetes.build_service(before, "podinfo", "podinfo-primary", None, TARGET))
+    live = _live(services.build_service(before, "podinfo", "podinfo-primary", None, TARGET))
     live["spec"]["ports"] = [{**live["spec"]["ports"][0], "nodePort": 30080}]
-    updated = kubernetes.plan_service_update(canary, desired, live, TARGET)
+    updated = services.plan_service_update(canary, desired, live, TARGET)
     assert updated is not None
     assert updated["spec"]["ports"] == [
         {"name": "http", "protocol": "TCP", "port": 8080, "targetPort": 8080, "nodePort": 30080}
@@ -195,7 +195,7 @@ def test_changed_port_updates_ports_and_keeps_node_ports() -> None:
 
 def test_taken_over_apex_gets_selector_and_ports_but_keeps_its_metadata() -> None:
     canary = make_canary({"port": 9898, "apex": {"labels": {"x": "y"}}})
-    desired = kubernetes.build_service(
+    desired = services.build_service(
         canary, "podinfo", "podinfo-primary", canary.spec.service.apex, TARGET
     )  # type: ignore[union-attr]
     users: dict[str, Any] = {
@@ -215,7 +215,7 @@ def test_taken_over_apex_gets_selector_and_ports_but_keeps_its_metadata() -> Non
             "ports": [{"name": "http", "protocol": "TCP", "port": 9898, "targetPort": 9898}],
         },
     }
-    assert kubernetes.plan_service_update(canary, desired, users, TARGET) == {
+    assert services.plan_service_update(canary, desired, users, TARGET) == {
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {
@@ -242,13 +242,13 @@ def test_owned_service_metadata_follows_the_spec_except_unmanaged_keys() -> None
             "unmanagedMetadata": {"annotations": ["cloud.example.com/lb"], "labels": ["injected"]},
         }
     )
-    desired = kubernetes.build_service(
+    desired = services.build_service(
         canary, "podinfo-canary", "podinfo", canary.spec.service.canary, TARGET
     )  # type: ignore[union-attr]
     live = _live(desired)
     live["metadata"]["labels"] = {"app": "podinfo-canary", "injected": "yes", "old": "x"}
     live["metadata"]["annotations"] = {"a": "1", "cloud.example.com/lb": "internal", **FLUX_OPT_OUT}
-    updated = kubernetes.plan_service_update(canary, desired, live, TARGET)
+    updated = services.plan_service_update(canary, desired, live, TARGET)
     assert updated is not None
     assert updated["metadata"]["labels"] == {
         "tier": "web",
@@ -261,18 +261,18 @@ def test_owned_service_metadata_follows_the_spec_except_unmanaged_keys() -> None
         **FLUX_OPT_OUT,
     }
     # once in line, the unmanaged keys alone cause no write
-    assert kubernetes.plan_service_update(canary, desired, updated, TARGET) is None
+    assert services.plan_service_update(canary, desired, updated, TARGET) is None
 
 
 def test_apex_routing_to_the_canary_is_left_alone() -> None:
     canary = make_canary({"port": 8080})
-    desired = kubernetes.build_service(canary, "podinfo", "podinfo-primary", None, TARGET)
-    live = _live(kubernetes.build_service(canary, "podinfo", "podinfo-canary", None, TARGET))
-    assert kubernetes.plan_service_update(canary, desired, live, TARGET) is None
+    desired = services.build_service(canary, "podinfo", "podinfo-primary", None, TARGET)
+    live = _live(services.build_service(canary, "podinfo", "podinfo-canary", None, TARGET))
+    assert services.plan_service_update(canary, desired, live, TARGET) is None
 
 
 async def test_blue_green_router_reports_canary_once_iterating() -> None:
-    router = kubernetes.KubernetesRouter()
+    router = services.KubernetesRouter()
     assert await router.get_routes(make_canary({"port": 9898})) == (100, 0, False)
     assert await router.get_routes(make_canary({"port": 9898}, iterations=0)) == (100, 0, False)
     assert await router.get_routes(make_canary({"port": 9898}, iterations=1)) == (0, 100, False)
@@ -285,6 +285,6 @@ def test_service_target_uses_no_service_router() -> None:
     canary = make_canary({"port": 9898})
     canary.spec.target_ref.kind = "Service"
     assert isinstance(
-        kubernetes.service_router(None, canary, TARGET),  # type: ignore[arg-type]
-        kubernetes.NoopServiceRouter,
+        services.service_router(None, canary, TARGET),  # type: ignore[arg-type]
+        services.NoopServiceRouter,
     )

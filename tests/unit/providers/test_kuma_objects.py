@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
+from flagger import router_helpers
 from flagger.api import canary as canary_api
-from flagger.providers import _meta, kuma
+from flagger.providers import kuma
 
 OWNER = {
     "apiVersion": "flagger.app/v1beta1",
@@ -103,7 +104,7 @@ def test_weights_round_trip() -> None:
     # the canary gets what the primary does not, as Flagger reads it
     assert kuma.read_routes(canary, kuma.routed_spec(canary, spec, 0, 100)) == (0, 100, False)
     with pytest.raises(
-        _meta.RouterError,
+        router_helpers.RouterError,
         match=(
             "TrafficRoute podinfo does not contain routes for podinfo-primary and podinfo-canary"
         ),
@@ -119,7 +120,7 @@ def test_update_plan() -> None:
     moved = kuma.plan_traffic_route_update(make_canary({"port": 8080}), ours)
     assert moved is not None
     assert moved["spec"] == kuma.traffic_route_spec(make_canary({"port": 8080}))
-    assert _meta.CONFIG_ANNOTATION not in moved["metadata"]["annotations"]
+    assert router_helpers.CONFIG_ANNOTATION not in moved["metadata"]["annotations"]
     theirs = {
         "apiVersion": "kuma.io/v1alpha1",
         "kind": "TrafficRoute",
@@ -132,7 +133,10 @@ def test_update_plan() -> None:
     }
     taken = kuma.plan_traffic_route_update(canary, theirs)
     assert taken is not None
-    assert json.loads(taken["metadata"]["annotations"][_meta.CONFIG_ANNOTATION]) == theirs["spec"]
+    assert (
+        json.loads(taken["metadata"]["annotations"][router_helpers.CONFIG_ANNOTATION])
+        == theirs["spec"]
+    )
     assert kuma.original_spec(taken) == theirs["spec"]
 
 

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
+from flagger import router_helpers
 from flagger.api import canary as canary_api
-from flagger.providers import _meta, nginx
+from flagger.providers import nginx
 
 OWNER = {
     "apiVersion": "flagger.app/v1beta1",
@@ -153,7 +154,7 @@ def test_every_path_to_the_apex_is_rewritten_and_the_original_is_untouched() -> 
             }
         }
     )
-    before = _meta.deep_copy(ingress)
+    before = router_helpers.deep_copy(ingress)
     spec = nginx.canary_ingress_spec(make_canary(), ingress)
     assert spec["rules"][1] == {
         "http": {
@@ -181,7 +182,9 @@ def test_service_name_overrides_the_target_name() -> None:
 def test_missing_backend_is_an_error() -> None:
     ingress = original_ingress()
     ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"] = backend("other")
-    with pytest.raises(_meta.RouterError, match="backend podinfo not found in ingress podinfo"):
+    with pytest.raises(
+        router_helpers.RouterError, match="backend podinfo not found in ingress podinfo"
+    ):
         nginx.canary_ingress_spec(make_canary(), ingress)
 
 
@@ -284,7 +287,7 @@ def test_read_routes_without_annotations_is_all_primary() -> None:
 
 
 def test_read_routes_rejects_a_bad_weight() -> None:
-    with pytest.raises(_meta.RouterError, match="failed to convert ten to int"):
+    with pytest.raises(router_helpers.RouterError, match="failed to convert ten to int"):
         nginx.read_routes(make_canary(), {f"{P}/canary-weight": "ten"}, P)
 
 
@@ -351,7 +354,7 @@ def test_unsupported_requests_name_canary_provider_and_feature(
         match=f"canary podinfo.test: provider nginx does not support {feature}",
     ) as caught:
         nginx.check_supported(make_canary(analysis))
-    assert isinstance(caught.value, _meta.RouterError)
+    assert isinstance(caught.value, router_helpers.RouterError)
     assert caught.value.provider == "nginx" and caught.value.canary == "podinfo.test"
 
 

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
+from flagger import router_helpers
 from flagger.api import canary as canary_api
-from flagger.providers import _meta, nginx, skipper
+from flagger.providers import nginx, skipper
 
 OWNER = {
     "apiVersion": "flagger.app/v1beta1",
@@ -134,7 +135,9 @@ def test_without_annotations() -> None:
 def test_missing_backend_is_an_error() -> None:
     ingress = original_ingress()
     ingress["spec"]["rules"][0]["http"]["paths"] = [path("other")]
-    with pytest.raises(_meta.RouterError, match="backend podinfo not found in ingress podinfo"):
+    with pytest.raises(
+        router_helpers.RouterError, match="backend podinfo not found in ingress podinfo"
+    ):
         skipper.canary_ingress_spec(make_canary(), ingress)
 
 
@@ -181,7 +184,7 @@ def test_insert_predicate() -> None:
     ],
 )
 def test_read_routes_errors(annotations: dict[str, str], message: str) -> None:
-    with pytest.raises(_meta.RouterError, match=message):
+    with pytest.raises(router_helpers.RouterError, match=message):
         skipper.read_routes(make_canary(), annotations, "podinfo-canary.test")
 
 

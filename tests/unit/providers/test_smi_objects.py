@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
+from flagger import router_helpers
 from flagger.api import canary as canary_api
-from flagger.providers import _meta, smi
+from flagger.providers import smi
 
 OWNER = {
     "apiVersion": "flagger.app/v1beta1",
@@ -132,7 +133,7 @@ def test_read_routes_quantities_and_missing_backends() -> None:
     }
     assert smi.read_routes(canary, spec) == (100, 0, False)
     with pytest.raises(
-        _meta.RouterError,
+        router_helpers.RouterError,
         match=(
             r"TrafficSplit podinfo\.test does not contain routes for podinfo-primary and "
             "podinfo-canary"
@@ -163,7 +164,7 @@ def test_update_plan() -> None:
     }
     taken = smi.plan_traffic_split_update(canary, flavor, theirs)
     assert taken is not None
-    stored = taken["metadata"]["annotations"][_meta.CONFIG_ANNOTATION]
+    stored = taken["metadata"]["annotations"][router_helpers.CONFIG_ANNOTATION]
     assert json.loads(stored) == theirs["spec"]
     assert smi.original_spec(taken) == theirs["spec"]
 

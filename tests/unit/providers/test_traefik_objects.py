@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from flagger import plugins
+from flagger import plugins, router_helpers
 from flagger.api import canary as canary_api
-from flagger.providers import _meta, traefik
+from flagger.providers import traefik
 
 OWNER = {
     "apiVersion": "flagger.app/v1beta1",
@@ -88,7 +88,9 @@ def test_weights_and_blue_green() -> None:
         "weighted": {"services": [svc("podinfo-primary"), svc("podinfo-canary", 100)]}
     }
     assert traefik.read_routes(canary, switched) == (0, 100, False)
-    with pytest.raises(_meta.RouterError, match=r"TraefikService podinfo\.test services not"):
+    with pytest.raises(
+        router_helpers.RouterError, match=r"TraefikService podinfo\.test services not"
+    ):
         traefik.read_routes(canary, {"weighted": {"services": []}})
 
 
@@ -108,7 +110,7 @@ def test_update_plan() -> None:
             ]
         }
     }
-    assert _meta.CONFIG_ANNOTATION not in updated["metadata"]["annotations"]
+    assert router_helpers.CONFIG_ANNOTATION not in updated["metadata"]["annotations"]
 
 
 def test_takeover_keeps_the_original() -> None:
@@ -122,7 +124,10 @@ def test_takeover_keeps_the_original() -> None:
     updated = traefik.plan_traefik_service_update(canary, users)
     assert updated is not None
     assert updated["spec"] == traefik.traefik_service_spec(canary)
-    assert json.loads(updated["metadata"]["annotations"][_meta.CONFIG_ANNOTATION]) == users["spec"]
+    assert (
+        json.loads(updated["metadata"]["annotations"][router_helpers.CONFIG_ANNOTATION])
+        == users["spec"]
+    )
     assert traefik.original_spec(updated) == users["spec"]
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from flagger.webhooks import loadtester
+from flagger.webhooks.loadtester import app
 
 
 def test_defaults_are_flaggers() -> None:
-    settings = loadtester.parse_args([], environ={})
+    settings = app.parse_args([], environ={})
     assert settings.port == 9090
     assert settings.timeout == 3600.0
     assert settings.log_level == "debug"
@@ -23,11 +23,11 @@ def test_defaults_are_flaggers() -> None:
     "argv", [["-port=8080"], ["-port", "8080"], ["--port=8080"], ["--port", "8080"]]
 )
 def test_flags_take_one_or_two_dashes(argv: list[str]) -> None:
-    assert loadtester.parse_args(argv, environ={}).port == 8080
+    assert app.parse_args(argv, environ={}).port == 8080
 
 
 def test_the_charts_flags_parse() -> None:
-    settings = loadtester.parse_args(
+    settings = app.parse_args(
         [
             "-port=8080",
             "-log-level=info",
@@ -47,7 +47,7 @@ def test_the_charts_flags_parse() -> None:
     ("text", "seconds"), [("30s", 30.0), ("5m", 300.0), ("1m30s", 90.0), ("500ms", 0.5)]
 )
 def test_timeout_is_a_go_duration(text: str, seconds: float) -> None:
-    assert loadtester.parse_args(["-timeout", text], environ={}).timeout == seconds
+    assert app.parse_args(["-timeout", text], environ={}).timeout == seconds
 
 
 @pytest.mark.parametrize(
@@ -59,18 +59,16 @@ def test_timeout_is_a_go_duration(text: str, seconds: float) -> None:
     ],
 )
 def test_boolean_flags_like_go(argv: list[str], expected: bool) -> None:
-    assert loadtester.parse_args(argv, environ={}).log_cmd_output is expected
+    assert app.parse_args(argv, environ={}).log_cmd_output is expected
 
 
 def test_token_from_environment_unless_given() -> None:
-    assert loadtester.parse_args([], environ={"LOADTESTER_TOKEN": "env"}).token == "env"
-    assert loadtester.parse_args(["-token=flag"], environ={"LOADTESTER_TOKEN": "env"}).token == (
-        "flag"
-    )
+    assert app.parse_args([], environ={"LOADTESTER_TOKEN": "env"}).token == "env"
+    assert app.parse_args(["-token=flag"], environ={"LOADTESTER_TOKEN": "env"}).token == ("flag")
 
 
 def test_allow_is_repeatable() -> None:
-    settings = loadtester.parse_args(["-allow", "hey .*", "--allow=curl .*"], environ={})
+    settings = app.parse_args(["-allow", "hey .*", "--allow=curl .*"], environ={})
     assert settings.allow == ("hey .*", "curl .*")
     assert len(settings.access().allow) == 2
 
@@ -90,6 +88,6 @@ def test_allow_is_repeatable() -> None:
 )
 def test_bad_flags_exit_with_a_message(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
-        loadtester.parse_args(argv, environ={})
+        app.parse_args(argv, environ={})
     assert exited.value.code == 2
     assert "flagger-loadtester: error:" in capsys.readouterr().err

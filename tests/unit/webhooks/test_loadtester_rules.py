@@ -10,19 +10,20 @@ from collections.abc import Mapping
 
 import pytest
 
-from flagger.webhooks import loadtester, loadtester_gates, loadtester_tasks
-from flagger.webhooks.loadtester_access import Access
+from flagger.webhooks.loadtester import app, tasks
+from flagger.webhooks.loadtester import gates as gate_stores
+from flagger.webhooks.loadtester.access import Access
 
 
 def test_payload_is_flaggers_webhook_payload() -> None:
-    payload = loadtester.decode_payload(
+    payload = app.decode_payload(
         b'{"name":"podinfo","namespace":"test","phase":"Progressing","checksum":"x",'
         b'"metadata":{"type":"bash","cmd":"echo hi","returnCmdOutput":true},"extra":1}'
     )
     assert payload.canary == "podinfo.test"
     assert payload.phase == "Progressing"
     assert payload.metadata == {"type": "bash", "cmd": "echo hi", "returnCmdOutput": "true"}
-    assert loadtester.decode_payload(b"null") == loadtester.Payload()
+    assert app.decode_payload(b"null") == app.Payload()
 
 
 @pytest.mark.parametrize(
@@ -37,8 +38,8 @@ def test_payload_is_flaggers_webhook_payload() -> None:
     ],
 )
 def test_bad_payloads_say_decoding_failed(body: bytes) -> None:
-    with pytest.raises(loadtester.BadPayload, match="decoding the request body failed"):
-        loadtester.decode_payload(body)
+    with pytest.raises(app.BadPayload, match="decoding the request body failed"):
+        app.decode_payload(body)
 
 
 def test_token_needs_the_bearer_scheme_and_the_exact_token() -> None:
@@ -92,14 +93,12 @@ def test_allow_list_matches_whole_commands() -> None:
     ],
 )
 def test_go_booleans(text: str | None, expected: bool) -> None:
-    assert loadtester_tasks.parse_go_bool(text) is expected
+    assert tasks.parse_go_bool(text) is expected
 
 
 def test_failure_text_is_flaggers() -> None:
-    outcome = loadtester_tasks.Outcome(False, "", "exit status 1")
-    assert loadtester_tasks.failure_text("false", outcome) == (
-        "command false failed: : exit status 1"
-    )
+    outcome = tasks.Outcome(False, "", "exit status 1")
+    assert tasks.failure_text("false", outcome) == ("command false failed: : exit status 1")
 
 
 def test_tool_commands_split_on_whitespace(
@@ -109,15 +108,15 @@ def test_tool_commands_split_on_whitespace(
     kubectl.write_text("#!/bin/sh\n")
     kubectl.chmod(0o755)
     monkeypatch.setenv("PATH", str(tmp_path))
-    assert loadtester_tasks.tool_command("kubectl", " get  pods -n test ") == [
+    assert tasks.tool_command("kubectl", " get  pods -n test ") == [
         str(kubectl),
         "get",
         "pods",
         "-n",
         "test",
     ]
-    with pytest.raises(loadtester_tasks.ToolMissing, match='"helmv3" or "helm" is not installed'):
-        loadtester_tasks.tool_command("helmv3", "test podinfo")
+    with pytest.raises(tasks.ToolMissing, match='"helmv3" or "helm" is not installed'):
+        tasks.tool_command("helmv3", "test podinfo")
 
 
 class _Recording:
@@ -142,7 +141,7 @@ class _Recording:
 
 async def test_gates_start_closed_and_every_change_is_saved() -> None:
     store = _Recording({"kept.test": True})
-    gates = loadtester_gates.Gates(store)
+    gates = gate_stores.Gates(store)
     assert await gates.load() == 1
     assert gates.is_open("kept.test")
     assert not gates.is_open("podinfo.test")

@@ -12,8 +12,8 @@ from collections.abc import Awaitable, Callable
 import prometheus_client
 import pytest
 
-from flagger.webhooks import notify_delivery
-from flagger.webhooks.notify_delivery import DeliveryError, DeliveryPolicy, DeliveryQueue
+from flagger.alerting import delivery
+from flagger.alerting.delivery import DeliveryError, DeliveryPolicy, DeliveryQueue
 
 FAST = DeliveryPolicy(
     queue_size=10, workers=3, timeout=0.5, attempts=3, wait_min=0.01, wait_max=0.02
@@ -22,7 +22,7 @@ FAST = DeliveryPolicy(
 
 async def test_submit_does_not_wait_and_a_full_queue_drops() -> None:
     registry = prometheus_client.CollectorRegistry()
-    counter = notify_delivery.FailureCounter(registry)
+    counter = delivery.FailureCounter(registry)
     queue = DeliveryQueue(DeliveryPolicy(queue_size=2, workers=1), counter)
     release = asyncio.Event()
     ran: list[int] = []
@@ -148,7 +148,7 @@ async def test_each_attempt_has_a_timeout() -> None:
     ],
 )
 def test_classify(exc: BaseException, reason: str, retriable: bool) -> None:
-    found = notify_delivery.classify(exc)
+    found = delivery.classify(exc)
     assert (found.reason, found.retriable) == (reason, retriable)
 
 

@@ -8,19 +8,13 @@ from typing import Any
 
 import pytest
 
-from flagger.webhooks import (
-    notify_delivery,
-    notify_discord,
-    notify_gchat,
-    notify_msteams,
-    notify_rocket,
-    notify_slack,
-)
-from flagger.webhooks.notify_delivery import Alert, DeliveryError
+from flagger.alerting import delivery
+from flagger.alerting.delivery import Alert, DeliveryError
+from flagger.webhooks.notifiers import discord, gchat, msteams, rocket, slack
 
 
 def alert(severity: str = "info", with_fields: bool = True) -> Alert:
-    fields: list[notify_delivery.Field] = (
+    fields: list[delivery.Field] = (
         [
             {"name": "Cluster", "value": "prod"},
             {"name": "Target", "value": "Deployment/podinfo.test"},
@@ -41,7 +35,7 @@ def alert(severity: str = "info", with_fields: bool = True) -> Alert:
 
 
 def test_slack_payload() -> None:
-    assert notify_slack.payload(alert(), "general", "flagger") == {
+    assert slack.payload(alert(), "general", "flagger") == {
         "channel": "general",
         "username": "flagger",
         "icon_url": "",
@@ -65,25 +59,25 @@ def test_slack_payload() -> None:
     ("severity", "color"), [("info", "good"), ("warn", "good"), ("error", "danger")]
 )
 def test_slack_colour_follows_severity(severity: str, color: str) -> None:
-    sent = notify_slack.payload(alert(severity), "general", "flagger")
+    sent = slack.payload(alert(severity), "general", "flagger")
     assert sent["attachments"][0]["color"] == color
 
 
 def test_slack_without_fields_sends_an_empty_list() -> None:
-    sent = notify_slack.payload(alert(with_fields=False), "ops", "bot")
+    sent = slack.payload(alert(with_fields=False), "ops", "bot")
     assert sent["attachments"][0]["fields"] == []
     assert (sent["channel"], sent["username"]) == ("ops", "bot")
 
 
 @pytest.mark.parametrize(("severity", "color"), [("info", "#0076D7"), ("error", "#FF0000")])
 def test_rocket_payload_is_slacks_with_hex_colours(severity: str, color: str) -> None:
-    expected = notify_slack.payload(alert(severity), "general", "flagger")
+    expected = slack.payload(alert(severity), "general", "flagger")
     expected["attachments"][0]["color"] = color
-    assert notify_rocket.payload(alert(severity), "general", "flagger") == expected
+    assert rocket.payload(alert(severity), "general", "flagger") == expected
 
 
 def test_msteams_payload() -> None:
-    assert notify_msteams.payload(alert()) == {
+    assert msteams.payload(alert()) == {
         "@type": "MessageCard",
         "@context": "http://schema.org/extensions",
         "themeColor": "0076D7",
@@ -102,13 +96,13 @@ def test_msteams_payload() -> None:
 
 
 def test_msteams_is_red_on_error_only() -> None:
-    assert notify_msteams.payload(alert("error"))["themeColor"] == "FF0000"
-    assert notify_msteams.payload(alert("warn"))["themeColor"] == "0076D7"
+    assert msteams.payload(alert("error"))["themeColor"] == "FF0000"
+    assert msteams.payload(alert("warn"))["themeColor"] == "0076D7"
 
 
 def test_gchat_payload() -> None:
     grey = "<font color=#848484><strong>{}</strong></font>"
-    assert notify_gchat.payload(alert("error")) == {
+    assert gchat.payload(alert("error")) == {
         "cards": [
             {
                 "header": {
@@ -161,41 +155,37 @@ def test_gchat_payload() -> None:
     ],
 )
 def test_discord_posts_to_the_slack_endpoint(url: str, expected: str) -> None:
-    assert notify_discord.slack_url(url) == expected
+    assert discord.slack_url(url) == expected
 
 
 @pytest.mark.parametrize(
     ("factory", "error"),
     [
         (
-            lambda: notify_slack.SlackNotifier("not a url", channel="c", username="u"),
+            lambda: slack.SlackNotifier("not a url", channel="c", username="u"),
             "invalid Slack hook URL not a url",
         ),
         (
-            lambda: notify_slack.SlackNotifier(
-                "https://hooks.slack.com/x", channel="", username="u"
-            ),
+            lambda: slack.SlackNotifier("https://hooks.slack.com/x", channel="", username="u"),
             "empty Slack channel",
         ),
         (
-            lambda: notify_slack.SlackNotifier(
-                "https://hooks.slack.com/x", channel="c", username=""
-            ),
+            lambda: slack.SlackNotifier("https://hooks.slack.com/x", channel="c", username=""),
             "empty Slack username",
         ),
         (
-            lambda: notify_discord.DiscordNotifier("ftp://x", channel="c", username="u"),
+            lambda: discord.DiscordNotifier("ftp://x", channel="c", username="u"),
             "invalid Discord hook URL ftp://x",
         ),
         (
-            lambda: notify_rocket.RocketNotifier("https://r/x", channel="", username="u"),
+            lambda: rocket.RocketNotifier("https://r/x", channel="", username="u"),
             "empty Rocket channel",
         ),
         (
-            lambda: notify_msteams.MSTeamsNotifier("/relative"),
+            lambda: msteams.MSTeamsNotifier("/relative"),
             "invalid MS Teams webhook URL /relative",
         ),
-        (lambda: notify_gchat.GChatNotifier(""), "invalid Google Chat webhook URL "),
+        (lambda: gchat.GChatNotifier(""), "invalid Google Chat webhook URL "),
     ],
 )
 def test_unusable_settings_are_refused_with_flaggers_words(factory: Any, error: str) -> None:
@@ -209,11 +199,11 @@ def test_unusable_settings_are_refused_with_flaggers_words(factory: Any, error: 
 @pytest.mark.parametrize(
     ("module", "provider_type", "cls"),
     [
-        (notify_slack, "slack", notify_slack.SlackNotifier),
-        (notify_discord, "discord", notify_discord.DiscordNotifier),
-        (notify_rocket, "rocket", notify_rocket.RocketNotifier),
-        (notify_msteams, "msteams", notify_msteams.MSTeamsNotifier),
-        (notify_gchat, "gchat", notify_gchat.GChatNotifier),
+        (slack, "slack", slack.SlackNotifier),
+        (discord, "discord", discord.DiscordNotifier),
+        (rocket, "rocket", rocket.RocketNotifier),
+        (msteams, "msteams", msteams.MSTeamsNotifier),
+        (gchat, "gchat", gchat.GChatNotifier),
     ],
 )
 def test_each_hook_serves_its_type_only(module: Any, provider_type: str, cls: type) -> None:
@@ -241,8 +231,8 @@ def test_plugin_manager_finds_every_notifier() -> None:
     installed = plugins.load()
     spec = {"address": "https://example.com/hook", "channel": "general", "username": "flagger"}
     for provider_type, cls in [
-        ("slack", notify_slack.SlackNotifier),
-        ("msteams", notify_msteams.MSTeamsNotifier),
-        ("gchat", notify_gchat.GChatNotifier),
+        ("slack", slack.SlackNotifier),
+        ("msteams", msteams.MSTeamsNotifier),
+        ("gchat", gchat.GChatNotifier),
     ]:
         assert isinstance(installed.notifier(provider_type, spec, plugins.PluginContext()), cls)

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from flagger.alerting import notifications
 from flagger.api import canary as canary_api
-from flagger.webhooks import notifiers
 
 
 def make_canary(analysis: dict[str, Any] | None = None, **spec: Any) -> canary_api.Canary:
@@ -46,7 +46,7 @@ def make_canary(analysis: dict[str, Any] | None = None, **spec: Any) -> canary_a
     ],
 )
 def test_severity_routing(severity: str, subscribed: str | None, sent: bool) -> None:
-    assert notifiers.should_alert(severity, subscribed) is sent
+    assert notifications.should_alert(severity, subscribed) is sent
 
 
 def test_fields_with_details_for_a_canary_release() -> None:
@@ -54,7 +54,7 @@ def test_fields_with_details_for_a_canary_release() -> None:
         {"interval": "1m", "threshold": 5, "stepWeight": 10, "maxWeight": 50},
         progressDeadlineSeconds=120,
     )
-    assert notifiers.alert_fields(canary, "prod", with_details=True) == [
+    assert notifications.alert_fields(canary, "prod", with_details=True) == [
         {"name": "Cluster", "value": "prod"},
         {"name": "Target", "value": "Deployment/podinfo.test"},
         {"name": "Failed checks threshold", "value": "5"},
@@ -65,10 +65,10 @@ def test_fields_with_details_for_a_canary_release() -> None:
 
 def test_fields_without_details_carry_only_the_cluster() -> None:
     canary = make_canary({"interval": "1m", "threshold": 5, "stepWeight": 10})
-    assert notifiers.alert_fields(canary, "prod", with_details=False) == [
+    assert notifications.alert_fields(canary, "prod", with_details=False) == [
         {"name": "Cluster", "value": "prod"}
     ]
-    assert notifiers.alert_fields(canary, "", with_details=False) == []
+    assert notifications.alert_fields(canary, "", with_details=False) == []
 
 
 @pytest.mark.parametrize(
@@ -86,7 +86,7 @@ def test_fields_without_details_carry_only_the_cluster() -> None:
 )
 def test_traffic_routing_per_strategy(analysis: dict[str, Any], routing: str | None) -> None:
     canary = make_canary({"interval": "1m", "threshold": 2, **analysis})
-    fields = notifiers.alert_fields(canary, "", with_details=True)
+    fields = notifications.alert_fields(canary, "", with_details=True)
     assert [f["name"] for f in fields][:3] == [
         "Target",
         "Failed checks threshold",
@@ -99,7 +99,7 @@ def test_traffic_routing_per_strategy(analysis: dict[str, Any], routing: str | N
 
 def test_build_alert() -> None:
     canary = make_canary({"interval": "1m", "threshold": 5, "stepWeight": 10})
-    alert = notifiers.build_alert(
+    alert = notifications.build_alert(
         canary, "Failed checks threshold reached 5", "error", cluster="prod", phase="Failed"
     )
     assert alert == {
@@ -126,16 +126,16 @@ def test_build_alert_reads_the_phase_from_the_status() -> None:
             ).status
         }
     )
-    assert notifiers.build_alert(canary, "m", "info")["phase"] == "Progressing"
-    assert notifiers.build_alert(make_canary(), "m", "info")["phase"] == ""
+    assert notifications.build_alert(canary, "m", "info")["phase"] == "Progressing"
+    assert notifications.build_alert(make_canary(), "m", "info")["phase"] == ""
 
 
 def test_template_variables_are_all_filled_on_every_alert() -> None:
     canary = make_canary({"interval": "1m", "threshold": 3, "iterations": 4})
-    alert = notifiers.build_alert(
+    alert = notifications.build_alert(
         canary, "Canary is waiting for approval.", "warn", cluster="eu-1", phase="Waiting"
     )
-    assert notifiers.template_variables(canary, alert).functions().keys() == {
+    assert notifications.template_variables(canary, alert).functions().keys() == {
         "name",
         "namespace",
         "message",
@@ -147,7 +147,9 @@ def test_template_variables_are_all_filled_on_every_alert() -> None:
         "deadline",
         "routing",
     }
-    values = {k: f() for k, f in notifiers.template_variables(canary, alert).functions().items()}
+    values = {
+        k: f() for k, f in notifications.template_variables(canary, alert).functions().items()
+    }
     assert values == {
         "name": "podinfo",
         "namespace": "test",
@@ -204,4 +206,4 @@ def test_template_variables_are_all_filled_on_every_alert() -> None:
     ],
 )
 def test_global_notifier_from_flags(options: dict[str, str], expected: Any) -> None:
-    assert notifiers.global_provider(options) == expected
+    assert notifications.global_provider(options) == expected

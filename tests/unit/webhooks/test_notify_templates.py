@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from flagger.webhooks import alert_templates
-from flagger.webhooks.alert_templates import TemplateVariables
+from flagger.alerting import templates
+from flagger.alerting.templates import TemplateVariables
 
 VALUES = TemplateVariables(
     name="podinfo",
@@ -44,12 +44,12 @@ VALUES = TemplateVariables(
     ],
 )
 def test_render(template: str, text: str) -> None:
-    assert alert_templates.render(template, VALUES) == text
+    assert templates.render(template, VALUES) == text
 
 
 def test_every_documented_variable_renders() -> None:
-    for variable in alert_templates.VARIABLES:
-        assert alert_templates.validate_template(f"{{{{ {variable} }}}}") == []
+    for variable in templates.VARIABLES:
+        assert templates.validate_template(f"{{{{ {variable} }}}}") == []
 
 
 @pytest.mark.parametrize(
@@ -67,21 +67,21 @@ def test_every_documented_variable_renders() -> None:
     ],
 )
 def test_validation_names_the_problem(template: str, error: str) -> None:
-    problems = alert_templates.validate_template(template)
+    problems = templates.validate_template(template)
     assert len(problems) == 1
     assert error in problems[0]
     assert "query templates" not in problems[0]
 
 
 def test_an_empty_template_is_refused() -> None:
-    assert alert_templates.validate_template("  ") == [
+    assert templates.validate_template("  ") == [
         "the template is empty; remove the annotation to send Flagger's message"
     ]
 
 
 def test_render_raises_alert_template_error() -> None:
-    with pytest.raises(alert_templates.AlertTemplateError, match='function "oops" not defined'):
-        alert_templates.render("{{ oops }}", VALUES)
+    with pytest.raises(templates.AlertTemplateError, match='function "oops" not defined'):
+        templates.render("{{ oops }}", VALUES)
 
 
 def test_the_annotation_on_an_alert_provider() -> None:
@@ -89,14 +89,14 @@ def test_the_annotation_on_an_alert_provider() -> None:
         "name": "on-call",
         "annotations": {"flagger.app/alert-template": "{{ severity }} {{ mesage }}"},
     }
-    assert alert_templates.template_of(metadata) == "{{ severity }} {{ mesage }}"
-    assert alert_templates.template_of({"name": "x"}) is None
-    assert alert_templates.template_of(None) is None
-    [(path, message)] = alert_templates.annotation_problems(metadata)
+    assert templates.template_of(metadata) == "{{ severity }} {{ mesage }}"
+    assert templates.template_of({"name": "x"}) is None
+    assert templates.template_of(None) is None
+    [(path, message)] = templates.annotation_problems(metadata)
     assert path == 'metadata.annotations["flagger.app/alert-template"]'
     assert 'function "mesage" not defined' in message
     assert (
-        alert_templates.annotation_problems(
+        templates.annotation_problems(
             {"annotations": {"flagger.app/alert-template": "{{ message }}"}}
         )
         == []

@@ -21,7 +21,7 @@ import pytest
 
 from flagger.api import analysis as analysis_api
 from flagger.api import canary as canary_api
-from flagger.webhooks import calls, payloads
+from flagger.hooks import calls, payloads
 
 MakeCanary = Callable[..., canary_api.Canary]
 FAST = calls.CallPolicy(wait_min=0.01, wait_max=0.05)

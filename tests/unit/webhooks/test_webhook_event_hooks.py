@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flagger.api import canary as canary_api
-from flagger.webhooks import event_hooks
+from flagger.hooks import event_hooks
 
 MakeCanary = Callable[..., canary_api.Canary]
 

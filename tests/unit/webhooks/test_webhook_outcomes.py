@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 
 from flagger.api import canary as canary_api
-from flagger.webhooks import calls, outcomes
+from flagger.hooks import calls, outcomes
 
 V = outcomes.Verdict
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flagger.api import canary as canary_api
-from flagger.webhooks import payloads
+from flagger.hooks import payloads
 
 MakeCanary = Callable[..., canary_api.Canary]
 STATUS = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flagger.workloads import errors, metadata
+from flagger.workloads import metadata, workload_errors
 
 LABELS = {
     "app": "podinfo",
@@ -52,7 +52,7 @@ def test_selector_label_order() -> None:
         "app.kubernetes.io/name",
         "z",
     )
-    with pytest.raises(errors.WorkloadError) as caught:
+    with pytest.raises(workload_errors.WorkloadError) as caught:
         metadata.selector_label(workload({"tier": "web"}), labels)
     assert caught.value.message == (
         "deployment podinfo.test spec.selector.matchLabels must "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from flagger.workloads import daemonset, deployment, options, revision
+from flagger.workloads import daemonset, deployment, revision, workload_options
 
 TARGET: dict[str, Any] = {
     "apiVersion": "apps/v1",
@@ -24,7 +24,7 @@ TARGET: dict[str, Any] = {
 
 
 def test_scale_to_zero_selector_is_not_a_new_revision() -> None:
-    controller = daemonset.DaemonSetController(None, options.Options())  # type: ignore[arg-type]
+    controller = daemonset.DaemonSetController(None, workload_options.Options())  # type: ignore[arg-type]
     stopped = copy.deepcopy(TARGET)
     stopped["spec"]["template"]["spec"]["nodeSelector"][daemonset.SCALE_TO_ZERO_SELECTOR] = "true"
     assert controller.revision_hash(stopped) == controller.revision_hash(TARGET)
@@ -36,7 +36,7 @@ def test_scale_to_zero_selector_is_not_a_new_revision() -> None:
 
 
 def test_deployment_hash_is_the_template_hash() -> None:
-    controller = deployment.DeploymentController(None, options.Options())  # type: ignore[arg-type]
+    controller = deployment.DeploymentController(None, workload_options.Options())  # type: ignore[arg-type]
     target = copy.deepcopy(TARGET)
     target["kind"] = "Deployment"
     assert controller.revision_hash(target) == revision.template_hash(target["spec"]["template"])

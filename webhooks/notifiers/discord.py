@@ -1,0 +1,84 @@
+"""The ``discord`` notifier: Flagger's Slack message sent to Discord's Slack-compatible endpoint.
+
+Discord accepts Slack's payload at ``<webhook>/slack``; Flagger appends ``/slack`` to the
+webhook's path unless the URL already ends with it (the query string is kept), and sends the
+Slack payload of :func:`flagger.webhooks.notifiers.slack.payload` unchanged: ``good``/``danger``
+colours, ``:rocket:`` icon.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+import yarl
+
+from flagger import plugins
+from flagger.alerting import delivery
+
+from . import slack
+
+__all__ = ["DiscordNotifier", "flagger_notifier", "slack_url"]
+
+TYPE = "discord"
+
+
+def slack_url(url: str) -> str:
+    """The webhook URL with ``/slack`` appended to its path, as Flagger does."""
+    delivery.check_url(url, "Discord hook")
+    if url.endswith("/slack"):
+        return url
+    parsed = yarl.URL(url, encoded=True)
+    path = posixpath.normpath(posixpath.join(parsed.raw_path or "/", "slack"))
+    return str(parsed.with_path(path, encoded=True, keep_query=True, keep_fragment=True))
+
+
+class DiscordNotifier:
+    """Posts alerts to one Discord webhook."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        channel: str,
+        username: str,
+        proxy: str = "",
+        token: str = "",
+        timeout: float = delivery.DEFAULT_TIMEOUT,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self.url = slack_url(url)
+        slack.check_names("Discord", username, channel)
+        self.channel, self.username = channel, username
+        self.proxy, self.token = proxy, token
+        self.timeout, self.session = timeout, session
+
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any]) -> DiscordNotifier:
+        return cls(
+            str(spec.get("address") or ""),
+            channel=str(spec.get("channel") or ""),
+            username=str(spec.get("username") or ""),
+            proxy=str(spec.get("proxy") or ""),
+            token=str(spec.get("token") or ""),
+        )
+
+    async def post(self, alert: Mapping[str, Any]) -> None:
+        await delivery.post_json(
+            self.url,
+            slack.payload(alert, self.channel, self.username),
+            proxy=self.proxy,
+            token=self.token,
+            timeout=self.timeout,
+            session=self.session,
+        )
+
+
+@plugins.hookimpl
+def flagger_notifier(
+    provider_type: str, spec: Mapping[str, Any], context: plugins.PluginContext
+) -> plugins.Notifier | None:
+    """The Discord notifier for an AlertProvider of type ``discord``."""
+    return DiscordNotifier.from_spec(spec) if provider_type == TYPE else None

@@ -1,0 +1,92 @@
+"""The ``msteams`` notifier: Flagger's MessageCard to a Microsoft Teams incoming webhook.
+
+The payload is Flagger's ``MSTeamsPayload``, an Office 365 connector card::
+
+    {"@type": "MessageCard", "@context": "http://schema.org/extensions",
+     "themeColor": "0076D7", "summary": "podinfo.test",
+     "sections": [{"activityTitle": "New revision detected, progressing canary analysis.",
+                   "activitySubtitle": "podinfo.test",
+                   "facts": [{"name": "Target", "value": "Deployment/podinfo.test"}]}]}
+
+The theme is blue (``0076D7``), red (``FF0000``) for error alerts. Teams ignores the channel and
+user name (a webhook belongs to one channel).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+
+from flagger import plugins
+from flagger.alerting import delivery
+
+__all__ = ["MSTeamsNotifier", "flagger_notifier", "payload"]
+
+TYPE = "msteams"
+BLUE, RED = "0076D7", "FF0000"
+
+
+def payload(alert: Mapping[str, Any]) -> dict[str, Any]:
+    """Flagger's MessageCard for an alert."""
+    subject = f"{alert['name']}.{alert['namespace']}"
+    return {
+        "@type": "MessageCard",
+        "@context": "http://schema.org/extensions",
+        "themeColor": RED if alert.get("severity") == "error" else BLUE,
+        "summary": subject,
+        "sections": [
+            {
+                "activityTitle": alert["message"],
+                "activitySubtitle": subject,
+                "facts": [
+                    {"name": str(f["name"]), "value": str(f["value"])}
+                    for f in alert.get("fields") or []
+                ],
+            }
+        ],
+    }
+
+
+class MSTeamsNotifier:
+    """Posts alerts to one Teams incoming webhook."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        proxy: str = "",
+        token: str = "",
+        timeout: float = delivery.DEFAULT_TIMEOUT,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self.url = delivery.check_url(url, "MS Teams webhook")
+        self.proxy, self.token = proxy, token
+        self.timeout, self.session = timeout, session
+
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any]) -> MSTeamsNotifier:
+        return cls(
+            str(spec.get("address") or ""),
+            proxy=str(spec.get("proxy") or ""),
+            token=str(spec.get("token") or ""),
+        )
+
+    async def post(self, alert: Mapping[str, Any]) -> None:
+        await delivery.post_json(
+            self.url,
+            payload(alert),
+            proxy=self.proxy,
+            token=self.token,
+            timeout=self.timeout,
+            session=self.session,
+        )
+
+
+@plugins.hookimpl
+def flagger_notifier(
+    provider_type: str, spec: Mapping[str, Any], context: plugins.PluginContext
+) -> plugins.Notifier | None:
+    """The Teams notifier for an AlertProvider of type ``msteams``."""
+    return MSTeamsNotifier.from_spec(spec) if provider_type == TYPE else None
