@@ -1,4 +1,4 @@
-"""Kubernetes Services for a canary, and the ``kubernetes`` (blue/green) router.
+"""Kubernetes Services for a canary: the three Services every provider routes through.
 
 For a Deployment or DaemonSet target whose pods carry ``app: podinfo`` Flagger keeps three
 ClusterIP Services (:class:`ServiceRouter`, Flagger's ``KubernetesDefaultRouter``):
@@ -17,9 +17,9 @@ exists (made by someone else) is taken over: its selector and ports are rewritte
 is left alone, and ``finalize`` points it back at the target's pods. Metadata keys listed in
 ``spec.service.unmanagedMetadata`` are never changed. Nothing is written when nothing changed.
 
-:class:`KubernetesRouter` is the mesh router of the ``kubernetes`` provider: plain Services
-cannot split traffic, so it writes nothing; Flagger runs it as blue/green and it reports all
-traffic on the canary once the analysis has started iterating (Flagger's ``NopRouter``).
+This is core: the controller keeps these Services for every routing provider. The
+``kubernetes`` provider's mesh router (blue/green, writes nothing) is the plugin
+:mod:`flagger.providers.kubernetes`.
 """
 
 from __future__ import annotations
@@ -30,25 +30,20 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from flagger import plugins, router_helpers
+from flagger import router_helpers
 from flagger.api import canary as canary_api
 from flagger.api import service as service_api
 
 __all__ = [
-    "NAME",
-    "KubernetesRouter",
     "NoopServiceRouter",
     "ServiceRouter",
     "TargetSelector",
     "build_service",
     "discover_ports",
-    "flagger_provides",
-    "flagger_router",
     "plan_service_update",
     "service_router",
 ]
 
-NAME = "kubernetes"
 #: Sidecar containers whose ports port discovery skips.
 SIDECARS = frozenset({"istio-proxy", "envoy"})
 
@@ -308,45 +303,6 @@ def service_router(
     if canary.spec.target_ref.kind == "Service":
         return NoopServiceRouter()
     return ServiceRouter(kube, target)
-
-
-class KubernetesRouter:
-    """The ``kubernetes`` provider's mesh router: Services alone cannot split traffic.
-
-    It writes nothing. The analysis runs as blue/green, and the router reports all traffic on
-    the primary until the first iteration, then all on the canary (Flagger's ``NopRouter``).
-    The apex Service is restored by :meth:`ServiceRouter.finalize`, which the controller runs
-    for every provider.
-    """
-
-    async def reconcile(self, canary: canary_api.Canary) -> None:
-        return None
-
-    async def set_routes(
-        self, canary: canary_api.Canary, primary_weight: int, canary_weight: int, mirrored: bool
-    ) -> None:
-        return None
-
-    async def get_routes(self, canary: canary_api.Canary) -> tuple[int, int, bool]:
-        iterations = canary.status.iterations if canary.status is not None else None
-        if iterations:
-            return 0, 100, False
-        return 100, 0, False
-
-    async def finalize(self, canary: canary_api.Canary) -> None:
-        return None
-
-
-@plugins.hookimpl
-def flagger_provides() -> list[plugins.Provided]:
-    """This module serves the ``kubernetes`` routing provider."""
-    return [plugins.Provided(plugins.Kind.ROUTER, NAME)]
-
-
-@plugins.hookimpl
-def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router | None:
-    """The ``kubernetes`` mesh router."""
-    return KubernetesRouter() if name == NAME else None
 
 
 # --- helpers --------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import Any
 
 from flagger import services
 from flagger.api import canary as canary_api
+from flagger.providers import kubernetes
 
 OWNER = {
     "apiVersion": "flagger.app/v1beta1",
@@ -272,7 +273,7 @@ def test_apex_routing_to_the_canary_is_left_alone() -> None:
 
 
 async def test_blue_green_router_reports_canary_once_iterating() -> None:
-    router = services.KubernetesRouter()
+    router = kubernetes.KubernetesRouter()
     assert await router.get_routes(make_canary({"port": 9898})) == (100, 0, False)
     assert await router.get_routes(make_canary({"port": 9898}, iterations=0)) == (100, 0, False)
     assert await router.get_routes(make_canary({"port": 9898}, iterations=1)) == (0, 100, False)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from flagger import plugins, services
-from flagger.providers import istio
+from flagger import plugins
+from flagger.providers import istio, kubernetes
 
 
 def test_each_module_serves_its_provider() -> None:
@@ -11,7 +11,7 @@ def test_each_module_serves_its_provider() -> None:
     installed = plugins.load()
     context = plugins.PluginContext(kube=object())
     assert isinstance(installed.router("istio", context), istio.IstioRouter)
-    assert isinstance(installed.router("kubernetes", context), services.KubernetesRouter)
+    assert isinstance(installed.router("kubernetes", context), kubernetes.KubernetesRouter)
     for router in (installed.router("istio", context), installed.router("kubernetes", context)):
         assert isinstance(router, plugins.Router)
     listed = [
@@ -29,4 +29,4 @@ def test_istio_objects_have_no_owner_when_the_mesh_is_another_cluster() -> None:
     router = istio.flagger_router("istio", context)
     assert isinstance(router, istio.IstioRouter) and router.set_owner_refs is False
     assert istio.flagger_router("linkerd", context) is None
-    assert services.flagger_router("istio", context) is None
+    assert kubernetes.flagger_router("istio", context) is None
