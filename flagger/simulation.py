@@ -177,6 +177,8 @@ class World:
             )
             severity: decision.Severity = "info" if result.ok else "warning"
             self.history.append((self.elapsed, decision.Event(text, severity, phase)))
+            if not result.ok:
+                return  # Flagger stops at the first failing post-rollout hook
 
     def advance_clock(self) -> None:
         self.elapsed += self.interval

@@ -53,6 +53,7 @@ import yarl
 from prometheus_client import metrics_core
 from prometheus_client import registry as registry_module
 
+from flagger import outgoing
 from flagger.observability import logs
 
 __all__ = [
@@ -152,7 +153,7 @@ async def post_json(
                 PROVIDER_ERROR, f"unable to parse proxy URL '{proxy}', error: {exc}"
             ) from None
     owned = session is None
-    client = session if session is not None else aiohttp.ClientSession(trust_env=True)
+    client = session if session is not None else outgoing.client_session()
     try:
         async with client.post(
             url,

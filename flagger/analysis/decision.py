@@ -66,10 +66,12 @@ class ReconcilePrimaryScaler:
 
 @dataclasses.dataclass(frozen=True)
 class RunPostRolloutHooks:
-    """Call every ``post-rollout`` hook with ``phase``; results are only reported.
+    """Call the ``post-rollout`` hooks in order with ``phase``, stopping at the first failure;
+    results are only reported (they change no decision).
 
-    The shell reports each result with :func:`flagger.analysis.messages.post_rollout_passed`
-    or :func:`~flagger.analysis.messages.post_rollout_failed`.
+    The shell records an Event for each result with
+    :func:`flagger.analysis.messages.post_rollout_passed` or
+    :func:`~flagger.analysis.messages.post_rollout_failed`.
     """
 
     phase: status.CanaryPhase

@@ -16,11 +16,9 @@ import dataclasses
 import signal
 from typing import Any
 
-import aiohttp
-
 import flagger
 from flagger import options as options_api
-from flagger import plugins, validate_command
+from flagger import outgoing, plugins, validate_command
 from flagger.alerting import notifications
 from flagger.controller import answers, leader, scheduling, ticking
 from flagger.hooks import event_hooks
@@ -46,8 +44,8 @@ async def run(opts: options_api.Options, *, stop: asyncio.Event | None = None) -
     )
     metrics = metrics_api.Metrics()
     metrics.set_info(flagger.__version__, opts.mesh_provider)
-    # Honour HTTP_PROXY/NO_PROXY for webhooks and notifications, as Go's http client does.
-    session = aiohttp.ClientSession(trust_env=True)
+    # One session policy for webhooks, notifications and metrics: HTTP_PROXY/NO_PROXY honoured.
+    session = outgoing.client_session()
     installed = plugins.load()
     context = plugins.PluginContext(
         kube=kube,

@@ -150,7 +150,7 @@ async def _advance(shell: Shell, canary: canary_api.Canary, raw: dict[str, Any])
     workload = workloads.for_canary(shell.kube, canary, shell.workload_settings)
     services = await _service_router(shell, canary, workload)
     await services.initialize(canary)
-    if first_run:
+    if first_run and not canary.spec.effective_skip_analysis:
         await _check_metric_providers(shell, canary)
     init = await workload.initialize(canary)
     for line in init.log_lines:
@@ -336,13 +336,13 @@ async def _act(
             await workload.resume_target_scaler(canary)
         case decision.RunPostRolloutHooks(phase=phase):
             await _post_rollout(shell, canary, phase)
-        case decision.Event(message=message, severity=severity):
+        case decision.Event(message=message, severity=severity, phase=phase):
             record = {
                 "info": shell.recorder.record_info,
                 "warning": shell.recorder.record_warning,
                 "error": shell.recorder.record_error,
             }[severity]
-            record(canary, message)
+            record(_at_phase(canary, phase), message)
         case decision.Log(message=message, level=level):
             getattr(log, level)(message, canary=canary)
         case decision.Alert(message=message, severity=severity, with_details=details):
@@ -364,59 +364,92 @@ async def _act(
                 shell.metrics.count_failure(canary, analysis_status)
 
 
+def _at_phase(canary: canary_api.Canary, phase: status_api.CanaryPhase) -> canary_api.Canary:
+    """The canary as Flagger passes it to its event recorder: with the phase the event belongs
+    to (``Initialized``, ``Progressing``, ``Succeeded``, ``Failed``...), which event webhooks
+    receive as ``phase``."""
+    current = canary.status or status_api.CanaryStatus()
+    if current.phase is phase:
+        return canary
+    return canary.model_copy(update={"status": current.model_copy(update={"phase": phase})})
+
+
 async def _post_rollout(
     shell: Shell, canary: canary_api.Canary, phase: status_api.CanaryPhase
 ) -> None:
+    """Flagger's ``runPostRolloutHooks``: an Event per hook that passed, and the first failure
+    stops the remaining hooks. After a promotion the events carry phase Succeeded."""
     analysis = canary.spec.effective_analysis
+    if phase is status_api.CanaryPhase.SUCCEEDED:
+        canary = _at_phase(canary, phase)
     for hook in analysis.effective_webhooks if analysis else []:
         if hook.effective_type != "post-rollout":
             continue
         result = await calls.call(hook, canary, phase.value, session=shell.session)
-        if result.ok:
-            log.info(messages.post_rollout_passed(hook.name), canary=canary)
-        else:
+        if not result.ok:
             shell.recorder.record_warning(
                 canary, messages.post_rollout_failed(hook.name, result.message)
             )
+            return
+        shell.recorder.record_info(canary, messages.post_rollout_passed(hook.name))
 
 
 async def _check_metric_providers(shell: Shell, canary: canary_api.Canary) -> None:
-    """During initialisation, tell (by an event) when a metric provider does not answer: the
-    metrics server of the built-in metrics, and each MetricTemplate's provider."""
+    """Flagger's ``checkMetricProviderAvailability`` during initialisation: the metrics server
+    of the built-in metrics, then each MetricTemplate's provider, in the order of the metrics.
+    The first problem is one error Event; when every provider answers, a Normal Event says so."""
+    problem = await _metric_provider_problem(shell, canary)
+    if problem:
+        shell.recorder.record_error(canary, f"Error checking metric providers: {problem}")
+    else:
+        shell.recorder.record_info(canary, "all the metrics providers are available!")
+
+
+async def _metric_provider_problem(shell: Shell, canary: canary_api.Canary) -> str:
+    """The first unavailable metric provider, worded as Flagger 1.44 (typos included); ""."""
     analysis = canary.spec.effective_analysis
-    if analysis is None:
-        return
-    metrics = analysis.effective_metrics
-    if any(m.is_builtin or m.query for m in metrics):
-        address = canary.spec.metrics_server or shell.options.metrics_server
-        backend = prometheus.PrometheusBackend(address, session=shell.session)
-        if not await backend.is_online():
-            shell.recorder.record_error(
-                canary, f"Error checking metric providers: prometheus not avaiable at {address}"
-            )
-    for metric in metrics:
+    for metric in analysis.effective_metrics if analysis else []:
+        if metric.is_builtin:
+            address = canary.spec.metrics_server or shell.options.metrics_server
+            try:
+                backend = prometheus.PrometheusBackend(address, session=shell.session)
+                await backend.check_online()
+            except Exception as exc:  # an unreachable provider is only worth an event
+                return f"prometheus not avaiable: {exc}"
+            continue
         ref = metric.template_ref
         if ref is None:
             continue
         namespace = ref.namespace or canary.namespace
+        where = f"{ref.name}.{namespace}"
         raw = await shell.kube.get(
             answers_api.TEMPLATE_API_VERSION, "MetricTemplate", ref.name, namespace
         )
         if raw is None:
-            continue  # reported when the metric is checked
+            found = f'metrictemplate.flagger.app "{ref.name}" not found'
+            return f"metric template {where} error: {found}"
         try:
             template = template_api.MetricTemplate.model_validate(raw)
+        except ValueError as exc:
+            return f"metric template {where} error: {exc}"
+        kind = template.spec.provider.type
+        try:
             provider = await shell.answers.backend(template, namespace, metric.effective_interval)
-            online = await provider.is_online()
-            reason = "" if online else "not online"
-        except Exception as exc:  # any failure here is only worth an event
-            online, reason = False, str(exc)
-        if not online:
-            shell.recorder.record_error(
-                canary,
-                f"{raw['spec']['provider'].get('type')} in metric template "
-                f"{ref.name}.{namespace} not available: {reason}",
-            )
+        except LookupError:
+            secret = template.spec.provider.secret_ref
+            name = secret.name if secret else ""
+            return f'metric template {where} secret {name} error: secrets "{name}" not found'
+        except Exception as exc:
+            return f"metric template {where} provider {kind} error: {exc}"
+        try:
+            check = getattr(provider, "check_online", None)
+            if check is not None:
+                await check()
+            elif not await provider.is_online():
+                raise RuntimeError("<nil>")
+        except Exception as exc:
+            return f"{kind} in metric template {where} not avaiable: {exc}"
+    return ""
 
 
 async def _report(shell: Shell, raw: dict[str, Any], reason: str, message: str) -> None:

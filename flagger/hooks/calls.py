@@ -40,6 +40,7 @@ import aiohttp
 import tenacity
 import yarl
 
+from flagger import outgoing
 from flagger.api import analysis as analysis_api
 from flagger.api import canary as canary_api
 from flagger.api import durations
@@ -209,7 +210,7 @@ async def post(
         reraise=True,
     )
     if session is None:
-        async with aiohttp.ClientSession() as own:
+        async with outgoing.client_session() as own:
             last: _Attempt = await retrying(attempt, own)
     else:
         last = await retrying(attempt, session)

@@ -243,7 +243,11 @@ class PodWorkloadController:
                 for k, v in (primary_meta.get("annotations") or {}).items()
                 if k in NOT_COPIED_ANNOTATIONS
             },
-            **_annotations(target_meta.get("annotations")),
+            **_annotations(
+                metadata.include_labels_by_prefix(
+                    target_meta.get("annotations"), self.options.include_label_prefixes
+                )
+            ),
         }
         # A JSON patch replaces exactly what promotion owns, without a resourceVersion: the
         # primary's status changes many times a second during a rollout, and a PUT would

@@ -263,7 +263,9 @@ def _primary_copy(
             "name": metadata.primary_name(str(meta["name"])),
             "namespace": canary.namespace,
             "labels": metadata.include_labels_by_prefix(meta.get("labels"), prefixes),
-            "annotations": metadata.filter_metadata(meta.get("annotations")),
+            # Flagger copies no annotation: last-applied-configuration of a Secret holds its
+            # stringData in clear text.
+            "annotations": {},
             "ownerReferences": [metadata.owner_reference(canary)],
         },
     }

@@ -4,9 +4,10 @@ Flagger's rules, kept as pure functions on raw JSON:
 
 - The selector label is the first of `-selector-labels` present in the target's
   `spec.selector.matchLabels`; the primary is selected by the same key with `<value>-primary`.
-- Labels copied to the primary are filtered by `-include-label-prefix`; keys containing
-  `toolkit.fluxcd.io` are dropped everywhere so Flux does not garbage-collect or fight over
-  objects Flagger manages.
+- Labels copied to the primary are filtered by `-include-label-prefix` (`*` copies all, an empty
+  prefix none, so the unset flag copies no label); at promotion the primary's annotations are
+  replaced by the target's, filtered the same way. Keys containing `toolkit.fluxcd.io` are
+  dropped everywhere so Flux does not garbage-collect or fight over objects Flagger manages.
 - The primary pod template gets a fresh `flagger-id` annotation on every copy, which forces a
   rolling update even when only a referenced ConfigMap changed.
 - Everything generated is owned by the Canary (a controller reference), so deleting the Canary
@@ -63,12 +64,13 @@ def primary_name(name: str) -> str:
 def include_labels_by_prefix(
     labels: Mapping[str, str] | None, prefixes: Iterable[str]
 ) -> dict[str, str]:
-    """Labels whose key starts with one of `prefixes` ("*" or "" match all), no Flux keys."""
+    """Labels whose key starts with one of `prefixes`, no Flux keys (Go's
+    `includeLabelsByPrefix`): "*" matches every key, an empty prefix none."""
     wanted = tuple(prefixes)
     return {
         key: value
         for key, value in (labels or {}).items()
-        if TOOLKIT_MARKER not in key and any(p in ("*", "") or key.startswith(p) for p in wanted)
+        if TOOLKIT_MARKER not in key and any(p == "*" or (p and key.startswith(p)) for p in wanted)
     }
 
 

@@ -20,8 +20,9 @@ class Options:
     """`-selector-labels`, `-include-label-prefix` and `-enable-config-tracking`.
 
     `include_label_prefixes` filters the labels copied from the target to the primary
-    workload; "*" or an empty prefix matches every key, so the default (flag unset, which Go
-    splits into [""]) copies all labels. Keys containing `toolkit.fluxcd.io` are always dropped.
+    workload (and its annotations at promotion); "*" matches every key and an empty prefix
+    none, so the default (flag unset, which Go splits into [""]) copies no label. Keys
+    containing `toolkit.fluxcd.io` are always dropped.
     """
 
     selector_labels: tuple[str, ...] = DEFAULT_SELECTOR_LABELS

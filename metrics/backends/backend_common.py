@@ -35,7 +35,7 @@ from typing import Any
 
 import aiohttp
 
-from flagger import plugins
+from flagger import outgoing, plugins
 from flagger.api import durations
 from flagger.metrics.backends import prometheus
 
@@ -228,7 +228,7 @@ class HttpClient:
         """Send one request; :class:`QueryError` ``request failed: ...`` when it cannot."""
         if self._session is not None:
             return await self._send(self._session, method, url, headers, params, json_body)
-        async with aiohttp.ClientSession(trust_env=True) as session:
+        async with outgoing.client_session() as session:
             return await self._send(session, method, url, headers, params, json_body)
 
     async def _send(

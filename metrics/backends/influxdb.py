@@ -45,7 +45,7 @@ from typing import Any
 
 import aiohttp
 
-from flagger import plugins
+from flagger import outgoing, plugins
 from flagger.metrics.backends import backend_common, prometheus
 
 __all__ = [
@@ -233,7 +233,7 @@ class InfluxdbBackend:
     async def _post(self, query: str) -> tuple[int, bytes]:
         if self._session is not None:
             return await self._send(self._session, query)
-        async with aiohttp.ClientSession() as session:
+        async with outgoing.client_session() as session:
             return await self._send(session, query)
 
     async def _send(self, session: aiohttp.ClientSession, query: str) -> tuple[int, bytes]:

@@ -52,7 +52,7 @@ from typing import Any
 
 import aiohttp
 
-from flagger import plugins
+from flagger import outgoing, plugins
 
 __all__ = [
     "CREDENTIALS_KEY",
@@ -260,7 +260,7 @@ class PrometheusBackend:
         """The single value of ``query``; :class:`flagger.plugins.NoValuesFound` when none."""
         if self._session is not None:
             return await self._get(self._session, query)
-        async with aiohttp.ClientSession() as session:
+        async with outgoing.client_session() as session:
             return await self._get(session, query)
 
     async def _get(self, session: aiohttp.ClientSession, query: str) -> float:

@@ -39,7 +39,7 @@ from typing import Any
 
 import aiohttp
 
-from flagger import plugins
+from flagger import outgoing, plugins
 from flagger.metrics.backends import backend_common as common
 
 __all__ = [
@@ -192,7 +192,7 @@ class SplunkBackend:
                 if self._session is not None:
                     points = await self._compute(self._session, query)
                 else:
-                    async with aiohttp.ClientSession(trust_env=True) as session:
+                    async with outgoing.client_session() as session:
                         points = await self._compute(session, query)
         except TimeoutError as err:
             raise common.QueryError(

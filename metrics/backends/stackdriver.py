@@ -59,7 +59,7 @@ from typing import Any
 
 import aiohttp
 
-from flagger import plugins
+from flagger import outgoing, plugins
 from flagger.metrics.backends import prometheus
 
 __all__ = [
@@ -256,7 +256,7 @@ class StackdriverBackend:
         url = f"{self.endpoint}/v3/projects/{urllib.parse.quote(self.project)}/timeSeries:query"
         if self._session is not None:
             return await self._send(self._session, url, headers, query)
-        async with aiohttp.ClientSession() as session:
+        async with outgoing.client_session() as session:
             return await self._send(session, url, headers, query)
 
     async def _send(

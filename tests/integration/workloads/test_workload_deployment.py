@@ -37,6 +37,9 @@ IMAGE = "ghcr.io/stefanprodan/podinfo:6.0.0"
 NEW_IMAGE = "ghcr.io/stefanprodan/podinfo:6.0.1"
 
 
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
 def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
@@ -73,7 +76,11 @@ async def create_configs(kube: kube_client.Kube, namespace: str) -> None:
             "apiVersion": "v1",
             "kind": "Secret",
             "type": "Opaque",
-            "metadata": {"name": "podinfo-secret-env", "namespace": namespace},
+            "metadata": {
+                "name": "podinfo-secret-env",
+                "namespace": namespace,
+                "annotations": {LAST_APPLIED: '{"stringData":{"password":"s3cr3t"}}'},
+            },
             "data": {"password": b64("s3cr3t")},
         },
         {
@@ -163,11 +170,16 @@ def podinfo(namespace: str, replicas: int = 2, image: str = IMAGE) -> dict[str, 
     }
 
 
-async def setup(kube: kube_client.Kube, namespace: str, **canary_spec: Any) -> Any:
+async def setup(
+    kube: kube_client.Kube,
+    namespace: str,
+    settings: workload_options.Options | None = None,
+    **canary_spec: Any,
+) -> Any:
     await create_configs(kube, namespace)
     await kube.create(podinfo(namespace))
     canary = await create_canary(kube, namespace, **canary_spec)
-    return canary, deployment.DeploymentController(kube, workload_options.Options())
+    return canary, deployment.DeploymentController(kube, settings or workload_options.Options())
 
 
 async def test_initialize_creates_the_primary(client: kube_client.Kube, namespace: str) -> None:
@@ -182,7 +194,8 @@ async def test_initialize_creates_the_primary(client: kube_client.Kube, namespac
     assert primary["spec"]["selector"] == {"matchLabels": {"app": "podinfo-primary"}}
     assert primary["spec"]["replicas"] == 2
     assert primary["spec"]["minReadySeconds"] == 3
-    assert primary["metadata"]["labels"] == {"app": "podinfo-primary", "team": "web"}
+    # -include-label-prefix unset: Flagger copies no target label (Go's includeLabelsByPrefix)
+    assert primary["metadata"]["labels"] == {"app": "podinfo-primary"}
     owner = primary["metadata"]["ownerReferences"]
     assert owner == [
         {
@@ -210,11 +223,13 @@ async def test_initialize_creates_the_primary(client: kube_client.Kube, namespac
 
     cm = await client.get("v1", "ConfigMap", "podinfo-config-env-primary", namespace)
     assert cm is not None and cm["data"] == {"PODINFO_UI_COLOR": "#34577c"}
-    assert cm["metadata"]["labels"] == {"app": "podinfo"}  # no Flux label
+    assert not cm["metadata"].get("labels")  # unset -include-label-prefix: none copied
     assert cm["metadata"]["ownerReferences"][0]["uid"] == canary.metadata["uid"]
     secret = await client.get("v1", "Secret", "podinfo-secret-env-primary", namespace)
     assert secret is not None and secret["type"] == "Opaque"
     assert secret["data"] == {"password": b64("s3cr3t")}
+    # No annotation is copied onto -primary configs: last-applied holds stringData in clear.
+    assert not secret["metadata"].get("annotations")
     assert await client.get("v1", "ConfigMap", "shared-primary", namespace) is None
     assert await client.get("v1", "Secret", "registry-primary", namespace) is None
 
@@ -325,7 +340,7 @@ async def test_promote_copies_template_and_configs(
     assert container["envFrom"] == [{"configMapRef": {"name": "podinfo-config-env-primary"}}]
     assert after["spec"]["selector"] == {"matchLabels": {"app": "podinfo-primary"}}
     assert after["spec"]["replicas"] == 3  # no autoscaler: replicas follow the target
-    assert after["metadata"]["labels"] == {"app": "podinfo-primary", "team": "web", "release": "2"}
+    assert after["metadata"]["labels"] == {"app": "podinfo-primary"}
     old_id = before["spec"]["template"]["metadata"]["annotations"]["flagger-id"]
     assert after["spec"]["template"]["metadata"]["annotations"]["flagger-id"] != old_id
     cm = await client.get("v1", "ConfigMap", "podinfo-config-env-primary", namespace)
@@ -570,3 +585,35 @@ async def test_metadata_and_factory(client: kube_client.Kube, namespace: str) ->
     assert caught.value.message == (
         f'deployment nope.{namespace} get query error: deployments.apps "nope" not found'
     )
+
+
+async def test_include_label_prefix_filters_labels_and_promoted_annotations(
+    client: kube_client.Kube, namespace: str
+) -> None:
+    """`-include-label-prefix=team,release`: only those keys reach the primary, and promotion
+    replaces the primary's annotations with the target's, filtered the same way (Flagger)."""
+    settings = workload_options.Options(include_label_prefixes=("team", "release"))
+    canary, workload = await setup(client, namespace, settings)
+    await workload.initialize(canary)
+    primary = await client.get("apps/v1", "Deployment", "podinfo-primary", namespace)
+    assert primary is not None
+    assert primary["metadata"]["labels"] == {"app": "podinfo-primary", "team": "web"}
+    await client.patch(
+        "apps/v1",
+        "Deployment",
+        "podinfo",
+        namespace,
+        {
+            "metadata": {
+                "labels": {"release": "2", "argocd.argoproj.io/instance": "shop"},
+                "annotations": {"release/notes": "v2", "owner": "someone"},
+            }
+        },
+    )
+    await workload.promote(canary)
+    after = await client.get("apps/v1", "Deployment", "podinfo-primary", namespace)
+    assert after is not None
+    assert after["metadata"]["labels"] == {"app": "podinfo-primary", "team": "web", "release": "2"}
+    annotations = after["metadata"].get("annotations") or {}
+    assert annotations.get("release/notes") == "v2"
+    assert "owner" not in annotations

@@ -15,8 +15,9 @@ LABELS = {
 
 
 def test_include_labels_by_prefix() -> None:
+    """Go's includeLabelsByPrefix: the unset flag (split into [""]) copies no label."""
     everything = {k: v for k, v in LABELS.items() if "toolkit" not in k}
-    assert metadata.include_labels_by_prefix(LABELS, ("",)) == everything
+    assert metadata.include_labels_by_prefix(LABELS, ("",)) == {}
     assert metadata.include_labels_by_prefix(LABELS, ("*",)) == everything
     assert metadata.include_labels_by_prefix(LABELS, ("app.kubernetes.io", "team")) == {
         "team": "a",
