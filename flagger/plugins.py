@@ -127,6 +127,17 @@ class MetricBackend(Protocol):
         """Tell whether the provider answers."""
 
 
+@runtime_checkable
+class RangeQueryBackend(Protocol):
+    """A metric backend that can also return every sample of a window (Prometheus can); the
+    baseline comparison needs one."""
+
+    async def run_range_query(
+        self, query: str, start: float, end: float, step: float
+    ) -> list[float]:
+        """The samples of ``query`` from ``start`` to ``end`` (Unix seconds) every ``step`` s."""
+
+
 class NoValuesFound(Exception):
     """A query returned no value (empty or NaN): the check fails as Flagger's does."""
 

@@ -14,8 +14,12 @@ each event as the daemon would log it, prefixed with the simulated elapsed time:
 
 ``--metric NAME=V1,V2,...`` gives the values a metric returns, one per query (the last one
 repeats; ``none`` means "no values found"). Metrics without values pass with a value inside
-their ``thresholdRange``. ``--webhook NAME=pass|fail,...`` does the same for webhooks, which
-pass by default. Exit status: 0 when promoted, 1 when rolled back (or stuck), 2 on bad input.
+their ``thresholdRange``. ``--samples NAME=C1,C2,.../P1,P2,...`` gives a baseline comparison
+the canary's and the primary's samples for one check (repeat it for the next checks; the last
+repeats); the comparison's settings come from the MetricTemplate of that name in the same file
+(its ``flagger.app/baseline-*`` annotations), else the defaults.
+``--webhook NAME=pass|fail,...`` does the same for webhooks, which pass by default. Exit
+status: 0 when promoted, 1 when rolled back (or stuck), 2 on bad input.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from typing import TextIO
 from flagger.analysis import checks, decision, engine, messages, observation
 from flagger.api import analysis as analysis_api
 from flagger.api import canary as canary_api
+from flagger.api import comparison as comparison_api
 from flagger.api import documents, durations, status, validation
 
 Phase = status.CanaryPhase
@@ -193,8 +198,22 @@ def elapsed_text(seconds: float) -> str:
     return f"{whole // 3600:02d}:{whole // 60 % 60:02d}:{whole % 60:02d}"
 
 
+@dataclasses.dataclass(frozen=True)
+class Manifests:
+    """What ``flagger simulate`` reads from its file: the Canary, and the baseline comparison
+    settings of the MetricTemplates beside it (by template name)."""
+
+    canary: canary_api.Canary
+    comparisons: dict[str, comparison_api.Comparison]
+
+
 def load_canary(path: str) -> canary_api.Canary:
     """Read and validate the Canary in ``path`` (``-`` for stdin); :class:`InputError` if bad."""
+    return load_manifests(path).canary
+
+
+def load_manifests(path: str) -> Manifests:
+    """The Canary in ``path`` (``-`` for stdin) and the MetricTemplates' comparisons."""
     try:
         if path == "-":
             text = sys.stdin.read()
@@ -207,6 +226,28 @@ def load_canary(path: str) -> canary_api.Canary:
         docs = documents.load_documents(text, path)
     except documents.DocumentError as exc:
         raise InputError(str(exc)) from exc
+    return Manifests(_canary_of(docs, path), _comparisons_of(docs, path))
+
+
+def _comparisons_of(
+    docs: list[tuple[object, int]], path: str
+) -> dict[str, comparison_api.Comparison]:
+    found: dict[str, comparison_api.Comparison] = {}
+    for doc, line in docs:
+        if not (isinstance(doc, dict) and doc.get("kind") == "MetricTemplate"):
+            continue
+        metadata = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+        assert isinstance(metadata, dict)
+        try:
+            settings = comparison_api.from_annotations(metadata.get("annotations"))
+        except comparison_api.ComparisonError as exc:
+            raise InputError(f"{path}:{line}: {documents.describe(doc)}: {exc}") from None
+        if settings is not None:
+            found[str(metadata.get("name"))] = settings
+    return found
+
+
+def _canary_of(docs: list[tuple[object, int]], path: str) -> canary_api.Canary:
     found = [
         (doc, line)
         for doc, line in docs
@@ -256,6 +297,59 @@ def parse_metric_values(
     return found
 
 
+def parse_samples(
+    options: Sequence[str], manifests: Manifests
+) -> dict[str, list[checks.MetricOutcome]]:
+    """``--samples NAME=C1,C2,.../P1,P2,...``: one baseline comparison check per option."""
+    canary = manifests.canary
+    spec = canary.spec.effective_analysis
+    metrics = {m.name: m for m in (spec.effective_metrics if spec is not None else [])}
+    found: dict[str, list[checks.MetricOutcome]] = {}
+    for option in options:
+        name, sep, rest = option.partition("=")
+        canary_text, slash, primary_text = rest.partition("/")
+        if not sep or not slash or not name:
+            raise InputError(
+                f"--samples {option}: write NAME=C1,C2,.../P1,P2,... (canary samples, a slash, "
+                "primary samples), e.g. --samples latency=105,110,98,120,101/100,99,104,97,102"
+            )
+        metric = metrics.get(name)
+        if metric is None:
+            listed = ", ".join(metrics) or "none"
+            raise InputError(
+                f"--samples {option}: the Canary has no metric named {name!r}; it has: {listed}"
+            )
+        if metric.template_ref is None:
+            raise InputError(
+                f"--samples {option}: metric {name!r} has no templateRef; a baseline "
+                "comparison is a MetricTemplate annotated flagger.app/baseline-comparison"
+            )
+        settings = manifests.comparisons.get(metric.template_ref.name, comparison_api.Comparison())
+        target = canary.spec.target_ref.name
+        found.setdefault(name, []).append(
+            checks.Samples(
+                _numbers(option, canary_text),
+                _numbers(option, primary_text),
+                settings,
+                f"{target}-primary",
+            )
+        )
+    return found
+
+
+def _numbers(option: str, text: str) -> tuple[float, ...]:
+    values: list[float] = []
+    for token in (t.strip() for t in text.split(",") if t.strip()):
+        try:
+            number = float(token)
+        except ValueError:
+            raise InputError(f"--samples {option}: {token!r} is not a number") from None
+        if not math.isfinite(number):
+            raise InputError(f"--samples {option}: {token!r} is not a finite number")
+        values.append(number)
+    return tuple(values)
+
+
 def parse_webhook_results(
     options: Sequence[str], canary: canary_api.Canary
 ) -> dict[str, list[bool]]:
@@ -298,6 +392,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="NAME=V1,V2,...",
         help="values a metric returns, one per check; the last repeats; none = no values",
+    )
+    parser.add_argument(
+        "--samples",
+        action="append",
+        default=[],
+        metavar="NAME=C1,C2,.../P1,P2,...",
+        help="a baseline comparison's canary/primary samples for one check; repeat for the "
+        "next checks, the last repeats",
     )
     parser.add_argument(
         "--webhook",
@@ -344,11 +446,17 @@ def main(argv: Sequence[str]) -> int:
     """Entry point of ``flagger simulate``; returns the exit status."""
     args = build_parser().parse_args(list(argv))
     try:
-        canary = load_canary(args.canary)
+        manifests = load_manifests(args.canary)
+        canary = manifests.canary
+        metrics = parse_metric_values(args.metric, canary)
+        for name, samples in parse_samples(args.samples, manifests).items():
+            if name in metrics:
+                raise InputError(f"metric {name!r} is given both --metric and --samples")
+            metrics[name] = samples
         world = World(
             canary=canary,
             mesh_provider=args.mesh_provider,
-            metrics=parse_metric_values(args.metric, canary),
+            metrics=metrics,
             webhooks=parse_webhook_results(args.webhook, canary),
         )
     except InputError as exc:

@@ -8,7 +8,8 @@ One line per object on stdout:
     ERROR Canary test/podinfo: spec.analysis.stepWeights: <what is wrong and the fix>
     SKIP Deployment test/podinfo: not a flagger.app object
 
-Warnings (deprecated or ignored settings) go to stderr. Exit status: 0 when every object is
+Warnings (deprecated or ignored settings) and notes (what an extension of Flagger's API, such as
+a baseline comparison, will do) go to stderr. Exit status: 0 when every object is
 valid, 1 when any is invalid, 2 when an input cannot be read or parsed (with the file and line).
 """
 
@@ -76,8 +77,9 @@ def _check(doc: Any, where: str, known: validation.KnownNames, out: TextIO, err:
                 metadata if isinstance(metadata, Mapping) else None
             )
         ]
-    for warning in (p.message for p in found if not p.is_error):
-        err.write(f"WARNING {what}: {warning}\n")
+    for problem in (p for p in found if not p.is_error):
+        label = "NOTE" if problem.severity == "note" else "WARNING"
+        err.write(f"{label} {what}: {problem.message}\n")
     if errors:
         out.write(f"ERROR {what}: {'; '.join(errors)}\n")
         return False

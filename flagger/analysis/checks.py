@@ -7,7 +7,8 @@ asks for one check at a time (see :mod:`flagger.analysis.engine`) and the shell 
 
 - :class:`CallWebhook` -> :class:`WebhookResult` (success means an HTTP status <= 202)
 - :class:`QueryMetric` -> :class:`MetricValue`, :class:`NoValues`, :class:`QueryFailed` or
-  :class:`TemplateError`
+  :class:`TemplateError`; or :class:`Samples` for a MetricTemplate that compares the canary
+  with its baseline (see :mod:`flagger.api.comparison`)
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import dataclasses
 from typing import Literal
 
 from flagger.api import analysis, status
+from flagger.api import comparison as comparison_api
 
 #: How a metric is evaluated: one of the two built-in observer metrics, the deprecated inline
 #: ``query`` (run on the Prometheus of the canary's ``metricsServer``), or a MetricTemplate.
@@ -77,6 +79,19 @@ class MetricValue:
 
 
 @dataclasses.dataclass(frozen=True)
+class Samples:
+    """A baseline comparison's two sample lists, from range queries over the same window.
+
+    ``baseline`` names the workload the baseline samples come from (``podinfo-primary``).
+    """
+
+    canary: tuple[float, ...]
+    primary: tuple[float, ...]
+    comparison: comparison_api.Comparison
+    baseline: str
+
+
+@dataclasses.dataclass(frozen=True)
 class NoValues:
     """The query returned nothing (or NaN): the check fails with Flagger's "no values found"."""
 
@@ -101,7 +116,7 @@ class TemplateError:
     message: str
 
 
-MetricOutcome = MetricValue | NoValues | QueryFailed | TemplateError
+MetricOutcome = MetricValue | Samples | NoValues | QueryFailed | TemplateError
 Response = WebhookResult | MetricOutcome
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator
 
-from flagger.analysis import checks, decision, messages, observation, weights
+from flagger.analysis import baseline, checks, decision, messages, observation, weights
 from flagger.analysis import status_editor as status_edit
 from flagger.api import analysis as analysis_api
 from flagger.api import canary as canary_api
@@ -446,12 +446,44 @@ class _Tick:
             else:
                 self.error(messages.prometheus_failed(outcome.error))
             return False
+        if isinstance(outcome, checks.Samples):
+            return self.judge_against_baseline(metric, outcome)
         value = outcome.value
         self.act(decision.RecordMetricValue(metric.name, value))
         halt = self.halt_message(metric, source, value)
         if halt is not None:
             self.warn(halt)
             return False
+        return True
+
+    def judge_against_baseline(
+        self, metric: analysis_api.CanaryMetric, samples: checks.Samples
+    ) -> bool:
+        """The baseline judge (an extension): pass unless the canary is significantly worse."""
+        verdict = baseline.judge(
+            self.name,
+            metric.name,
+            samples.canary,
+            samples.primary,
+            samples.comparison,
+            samples.baseline,
+        )
+        if verdict is None:
+            self.warn(
+                messages.baseline_too_few(
+                    self.name,
+                    metric.name,
+                    len(samples.canary),
+                    len(samples.primary),
+                    baseline.MIN_SAMPLES,
+                )
+            )
+            return False
+        self.act(decision.RecordMetricValue(metric.name, verdict.canary_median))
+        if verdict.worse:
+            self.warn(verdict.message)
+            return False
+        self.event(verdict.message)
         return True
 
     def no_values(self, metric: analysis_api.CanaryMetric, source: str, error: str) -> str:

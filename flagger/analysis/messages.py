@@ -248,6 +248,41 @@ def metric_query_failed(metric: str, error: str) -> str:
     return f"Metric query failed for {metric}: {error}"
 
 
+# --- extensions (no Flagger wording to follow) ------------------------------------------------
+
+
+def baseline_verdict(
+    canary: str,
+    metric: str,
+    canary_median: float,
+    baseline: str,
+    baseline_median: float,
+    p_value: float,
+    significance: float,
+    settings: str,
+    worse: bool,
+) -> str:
+    """The baseline judge's decision, with the figures behind it."""
+    head = "Halt advancement " if worse else ""
+    verdict = "significantly worse" if worse else "not significantly worse"
+    relation = "<" if worse else ">="
+    return (
+        f"{head}{canary} baseline comparison {metric}: canary median {canary_median:.6g}, "
+        f"{baseline} median {baseline_median:.6g}, p-value {p_value:.4g} {relation} "
+        f"{significance:g} ({settings}): canary is {verdict}"
+    )
+
+
+def baseline_too_few(
+    canary: str, metric: str, canary_count: int, baseline_count: int, minimum: int
+) -> str:
+    return (
+        f"Halt advancement {canary} baseline comparison {metric}: too few samples "
+        f"(canary {canary_count}, primary {baseline_count}; at least {minimum} each are needed: "
+        "widen the metric's interval or shorten flagger.app/baseline-step)"
+    )
+
+
 # --- alerts ------------------------------------------------------------------------------------
 
 ALERT_WAITING_APPROVAL = "Canary is waiting for approval."

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import pydantic
 
-Severity = Literal["error", "warning"]
+Severity = Literal["error", "warning", "note"]
 _SIMPLE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 
@@ -27,7 +27,8 @@ class Problem:
     """One finding: ``path`` in wire names, a ``message`` starting with the path, a severity.
 
     Errors make the object unusable (the API server or Flagger would reject it); warnings
-    point at deprecated or ignored settings.
+    point at deprecated or ignored settings; notes explain an extension of Flagger's API that
+    the object uses (Flagger (Go) ignores it).
     """
 
     path: str
@@ -51,6 +52,11 @@ def error(path: str, text: str) -> Problem:
 def warning(path: str, text: str) -> Problem:
     """A warning at ``path``; ``text`` says what is wrong and the fix."""
     return Problem(path, f"{path or 'document'}: {text}", "warning")
+
+
+def note(path: str, text: str) -> Problem:
+    """A note at ``path``: what an extension of Flagger's API will do with this object."""
+    return Problem(path, f"{path or 'document'}: {text}", "note")
 
 
 def join_path(parts: Iterable[str | int]) -> str:

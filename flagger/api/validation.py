@@ -24,11 +24,12 @@ from flagger.api import (
     analysis,
     canary,
     common,
+    comparison,
     documents,
     durations,
     metric_template,
 )
-from flagger.api.problems import Problem, error, warning
+from flagger.api.problems import Problem, error, note, warning
 
 _CRD_DURATION = re.compile(common.CRD_DURATION_PATTERN)
 
@@ -385,6 +386,36 @@ def _check_metric_template(
         )
     if not obj.spec.query.strip():
         found.append(error("spec.query", "is empty; write the query to run"))
+    return found + _check_comparison(obj)
+
+
+def _check_comparison(obj: metric_template.MetricTemplate) -> list[Problem]:
+    """The baseline comparison annotations (an extension, see :mod:`flagger.api.comparison`)."""
+    try:
+        settings = comparison.from_annotations(obj.metadata.get("annotations"))
+    except comparison.ComparisonError as exc:
+        return [error(exc.path, exc.text)]
+    if settings is None:
+        return []
+    found = [
+        note(
+            f'metadata.annotations["{comparison.COMPARISON}"]',
+            "baseline comparison (an extension; Flagger (Go) ignores it and runs an instant "
+            "threshold check): the query runs as a range query over each metric's interval, "
+            "once with {{ target }} naming the canary and once naming <target>-primary; the "
+            "check fails when a one-sided Mann-Whitney U test finds the canary significantly "
+            f"worse ({settings.describe()}); threshold and thresholdRange are not used",
+        )
+    ]
+    if "target" not in obj.spec.query:
+        found.append(
+            warning(
+                "spec.query",
+                "a baseline comparison needs {{ target }} in the query, or the canary and the "
+                "primary get the same series; select the workload with it, e.g. "
+                'pod=~"{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"',
+            )
+        )
     return found
 
 

@@ -10,6 +10,8 @@ raises for a user's mistake: a missing template or an unreachable Prometheus is 
 from __future__ import annotations
 
 import base64
+import dataclasses
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +20,8 @@ import aiohttp
 from flagger import plugins
 from flagger.analysis import checks, engine
 from flagger.api import canary as canary_api
+from flagger.api import comparison as comparison_api
+from flagger.api import durations
 from flagger.api import metric_template as template_api
 from flagger.hooks import calls
 from flagger.kube import client as kube_client
@@ -102,17 +106,40 @@ class Answers:
             return checks.TemplateError(f"Metric template {where} error: {exc}")
         spec = template.spec
         try:
+            comparison = comparison_api.from_annotations(template.metadata.get("annotations"))
+        except comparison_api.ComparisonError as exc:
+            return checks.TemplateError(f"Metric template {where} error: {exc}")
+        try:
             backend = await self.backend(template, namespace, metric.effective_interval)
         except (plugins.UnknownPlugin, ValueError, LookupError) as exc:
             return checks.TemplateError(f"Metric template {where} error: {exc}")
+        model = queries.model_for(canary, metric.effective_interval, metric.template_variables)
         try:
-            query = queries.render(
-                spec.query or "",
-                queries.model_for(canary, metric.effective_interval, metric.template_variables),
-            )
+            query = queries.render(spec.query or "", model)
         except queries.TemplateError as exc:
             return checks.TemplateError(f"Metric template {where} query render error: {exc}")
-        return await _run(backend, query)
+        if comparison is None:
+            return await _run(backend, query)
+        if not isinstance(backend, plugins.RangeQueryBackend):
+            return checks.TemplateError(
+                f"Metric template {where} error: provider {spec.provider.type} cannot run the "
+                "range queries a baseline comparison needs; use a prometheus provider or drop "
+                f"the {comparison_api.COMPARISON} annotation"
+            )
+        primary = f"{model.target}-primary"
+        baseline_query = queries.render(
+            spec.query or "", dataclasses.replace(model, target=primary)
+        )
+        window = durations.parse_duration(metric.effective_interval)
+        step = comparison.step_seconds(window)
+        end = time.time()
+        canary_samples = await _run_range(backend, query, end - window, end, step)
+        if not isinstance(canary_samples, list):
+            return canary_samples
+        primary_samples = await _run_range(backend, baseline_query, end - window, end, step)
+        if not isinstance(primary_samples, list):
+            return primary_samples
+        return checks.Samples(tuple(canary_samples), tuple(primary_samples), comparison, primary)
 
     async def backend(
         self, template: template_api.MetricTemplate, namespace: str, interval: str = "1m"
@@ -134,6 +161,17 @@ class Answers:
 async def _run(backend: plugins.MetricBackend, query: str) -> checks.MetricOutcome:
     try:
         return checks.MetricValue(await backend.run_query(query))
+    except plugins.NoValuesFound as exc:
+        return checks.NoValues(str(exc) or "no values found")
+    except Exception as exc:  # an unreachable or failing backend is an answer, not a crash
+        return checks.QueryFailed(str(exc) or type(exc).__name__)
+
+
+async def _run_range(
+    backend: plugins.RangeQueryBackend, query: str, start: float, end: float, step: float
+) -> list[float] | checks.NoValues | checks.QueryFailed:
+    try:
+        return await backend.run_range_query(query, start, end, step)
     except plugins.NoValuesFound as exc:
         return checks.NoValues(str(exc) or "no values found")
     except Exception as exc:  # an unreachable or failing backend is an answer, not a crash

@@ -68,6 +68,7 @@ __all__ = [
     "flagger_metric_backend",
     "flagger_provides",
     "from_provider_spec",
+    "parse_range_response",
     "parse_response",
 ]
 
@@ -177,6 +178,46 @@ def parse_response(status: int, body: bytes) -> float:
     return _sample_value(result[0].get("value"))
 
 
+def parse_range_response(status: int, body: bytes) -> list[float]:
+    """The samples of a ``/api/v1/query_range`` answer: one series, NaN samples dropped.
+
+    An empty matrix raises :class:`flagger.plugins.NoValuesFound`; several series raise
+    :class:`QueryError` (the query must aggregate to one series per workload).
+    """
+    text = body.decode(errors="replace")
+    try:
+        answer = json.loads(text)
+    except ValueError:
+        answer = None
+    if status >= 400 or not isinstance(answer, dict) or answer.get("status") == "error":
+        raise QueryError(_error_text(status, answer, text))
+    data = answer.get("data")
+    if not isinstance(data, dict) or data.get("resultType") != "matrix":
+        kind = data.get("resultType") if isinstance(data, dict) else None
+        raise QueryError(f"unsupported result type {kind!r}: a range query must return a matrix")
+    result = data.get("result")
+    if not isinstance(result, list) or not result:
+        raise plugins.NoValuesFound(NO_VALUES_FOUND)
+    if len(result) > 1:
+        series = ", ".join(_labels(s.get("metric")) for s in result[:5])
+        raise QueryError(
+            f"query returned {len(result)} series, expected one (aggregate the query, e.g. "
+            f"with sum()): {series}"
+        )
+    values = result[0].get("values")
+    if not isinstance(values, list):
+        raise QueryError(f"error unmarshaling result: no values in {text[:200]!r}")
+    samples: list[float] = []
+    for pair in values:
+        try:
+            samples.append(_sample_value(pair))
+        except plugins.NoValuesFound:
+            continue
+    if not samples:
+        raise plugins.NoValuesFound(NO_VALUES_FOUND)
+    return samples
+
+
 def _sample_value(pair: Any) -> float:
     if not isinstance(pair, list) or len(pair) != 2 or not isinstance(pair[1], str):
         raise QueryError(f"error unmarshaling result: unexpected sample {pair!r}")
@@ -242,6 +283,13 @@ class PrometheusBackend:
         base = self.address.rstrip("/")
         return f"{base}/api/v1/query?" + urllib.parse.urlencode({"query": compact_query(query)})
 
+    def range_query_url(self, query: str, start: float, end: float, step: float) -> str:
+        """``<address>/api/v1/query_range?query=...&start=...&end=...&step=...``."""
+        base = self.address.rstrip("/")
+        params = {"query": compact_query(query), "start": f"{start:.3f}", "end": f"{end:.3f}"}
+        params["step"] = f"{step:g}s"
+        return f"{base}/api/v1/query_range?" + urllib.parse.urlencode(params)
+
     def request_headers(self) -> list[tuple[str, str]]:
         """Custom headers (every value of each) plus ``Authorization`` from the credentials,
         which replaces a custom one."""
@@ -263,10 +311,27 @@ class PrometheusBackend:
         async with outgoing.client_session() as session:
             return await self._get(session, query)
 
+    async def run_range_query(
+        self, query: str, start: float, end: float, step: float
+    ) -> list[float]:
+        """The samples of ``query`` from ``start`` to ``end`` (Unix seconds) every ``step``
+        seconds; :class:`flagger.plugins.NoValuesFound` when there are none."""
+        url = self.range_query_url(query, start, end, step)
+        if self._session is not None:
+            status, body = await self._fetch(self._session, url)
+        else:
+            async with aiohttp.ClientSession() as session:
+                status, body = await self._fetch(session, url)
+        return parse_range_response(status, body)
+
     async def _get(self, session: aiohttp.ClientSession, query: str) -> float:
+        status, body = await self._fetch(session, self.query_url(query))
+        return parse_response(status, body)
+
+    async def _fetch(self, session: aiohttp.ClientSession, url: str) -> tuple[int, bytes]:
         try:
             async with session.get(
-                self.query_url(query),
+                url,
                 headers=self.request_headers(),
                 ssl=not self.insecure_skip_verify,
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
@@ -277,7 +342,7 @@ class PrometheusBackend:
             raise QueryError(f"request failed: timeout after {self.timeout:g}s") from err
         except aiohttp.ClientError as err:
             raise QueryError(f"request failed: {err}") from err
-        return parse_response(status, body)
+        return status, body
 
     async def check_online(self) -> None:
         """Raise (with the reason) unless Prometheus answers ``vector(1)`` with 1."""

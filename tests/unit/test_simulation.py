@@ -217,3 +217,83 @@ def test_a_gate_that_never_opens_stops_with_an_explanation(
     assert lines[0] == "00:00:00 Halt frontend.test advancement waiting for approval approval"
     assert "Final phase: Waiting" in lines
     assert "did not finish" in lines[-1]
+
+
+JUDGE = """\
+apiVersion: flagger.app/v1beta1
+kind: MetricTemplate
+metadata:
+  name: latency
+  namespace: test
+  annotations:
+    flagger.app/baseline-comparison: higher-is-worse
+    flagger.app/baseline-tolerance: "10%"
+spec:
+  provider:
+    type: prometheus
+    address: http://prometheus.istio-system:9090
+  query: avg(latency_ms{workload="{{ target }}"})
+---
+apiVersion: flagger.app/v1beta1
+kind: Canary
+metadata:
+  name: podinfo
+  namespace: test
+spec:
+  targetRef:
+    apiVersion: apps/v1
+    kind: Deployment
+    name: podinfo
+  service:
+    port: 9898
+  analysis:
+    interval: 1m
+    threshold: 1
+    maxWeight: 50
+    stepWeight: 25
+    metrics:
+    - name: latency
+      templateRef:
+        name: latency
+      interval: 5m
+"""
+
+
+def test_samples_drive_the_baseline_judge(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "judge.yaml"
+    path.write_text(JUDGE)
+    within = "latency=105,108,104,109,106,107/100,99,101,98,102,100"
+    worse = "latency=150,160,155,170,158,162/100,99,101,98,102,100"
+    code, lines, _ = run(capsys, str(path), "--samples", within, "--samples", worse)
+    assert code == 1
+    judged = [line for line in lines if "baseline comparison latency" in line]
+    assert judged[0] == (
+        "00:02:00 podinfo.test baseline comparison latency: canary median 106.5, "
+        "podinfo-primary median 100, p-value 0.9935 >= 0.05 (higher is worse, tolerance 10%): "
+        "canary is not significantly worse"
+    )
+    assert judged[1].startswith(
+        "00:03:00 Halt advancement podinfo.test baseline comparison latency: canary median 159, "
+        "podinfo-primary median 100, p-value 0.002499 < 0.05"
+    )
+    assert "Rolling back podinfo.test failed checks threshold reached 1" in "\n".join(lines)
+
+
+@pytest.mark.parametrize(
+    ("option", "wanted"),
+    [
+        ("latency=1,2,3", "write NAME=C1,C2,.../P1,P2,..."),
+        ("speed=1,2/3,4", "no metric named 'speed'"),
+        ("latency=1,x/3,4", "'x' is not a number"),
+    ],
+)
+def test_bad_samples_are_input_errors(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str], option: str, wanted: str
+) -> None:
+    path = tmp_path / "judge.yaml"
+    path.write_text(JUDGE)
+    code, _, err = run(capsys, str(path), "--samples", option)
+    assert code == 2
+    assert wanted in err
