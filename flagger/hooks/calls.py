@@ -45,7 +45,7 @@ from flagger.api import analysis as analysis_api
 from flagger.api import canary as canary_api
 from flagger.api import durations
 
-from . import payloads
+from . import idempotency, payloads
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -118,8 +118,14 @@ async def call(
     session: aiohttp.ClientSession | None = None,
     policy: CallPolicy = DEFAULT_POLICY,
 ) -> HookResult:
-    """POST Flagger's payload for ``canary`` in ``phase`` to ``hook`` and report the outcome."""
-    document = payloads.payload(canary, phase, hook.metadata)
+    """POST Flagger's payload for ``canary`` in ``phase`` to ``hook`` and report the outcome.
+
+    The call carries the step's idempotency key (:mod:`flagger.hooks.idempotency`) as the
+    ``Idempotency-Key`` header and the ``idempotencyKey`` metadata key.
+    """
+    key = idempotency.hook_key(canary, hook, phase)
+    metadata = {**(hook.metadata or {}), idempotency.METADATA_KEY: key}
+    document = payloads.payload(canary, phase, metadata)
     timeout = hook.timeout if hook.timeout and len(hook.timeout) >= 2 else DEFAULT_TIMEOUT
     return await post(
         hook.url,
@@ -130,6 +136,7 @@ async def call(
         disable_tls=bool(hook.disable_tls),
         session=session,
         policy=policy,
+        idempotency_key=key,
     )
 
 
@@ -144,7 +151,9 @@ async def call_event(
     policy: CallPolicy = DEFAULT_POLICY,
 ) -> HookResult:
     """POST an event (``message``, ``event_type`` Normal/Warning) to an ``event`` hook."""
-    document = payloads.event_payload(canary, message, event_type, hook.metadata, now=now)
+    key = idempotency.event_key(canary, message, event_type)
+    metadata = {**(hook.metadata or {}), idempotency.METADATA_KEY: key}
+    document = payloads.event_payload(canary, message, event_type, metadata, now=now)
     return await post(
         hook.url,
         document,
@@ -154,6 +163,7 @@ async def call_event(
         disable_tls=bool(hook.disable_tls),
         session=session,
         policy=policy,
+        idempotency_key=key,
     )
 
 
@@ -167,9 +177,11 @@ async def post(
     disable_tls: bool = False,
     session: aiohttp.ClientSession | None = None,
     policy: CallPolicy = DEFAULT_POLICY,
+    idempotency_key: str = "",
 ) -> HookResult:
     """POST ``document`` as Go-encoded JSON to ``url`` with Flagger's timeout and retry rules.
 
+    Every attempt carries ``idempotency_key`` (when given) as the ``Idempotency-Key`` header.
     Never raises for a failed call (only on cancellation): the outcome is in the result.
     """
     began = time.monotonic()
@@ -195,12 +207,17 @@ async def post(
         seconds = _DEFAULT_TIMEOUT_SECONDS
 
     body = payloads.encode(document)
+    headers = {"Content-Type": "application/json"}
+    if idempotency_key:
+        headers[idempotency.HEADER] = idempotency_key
     attempts = 0
 
     async def attempt(http: aiohttp.ClientSession) -> _Attempt:
         nonlocal attempts
         attempts += 1
-        return await _exchange(http, url, body, seconds, disable_tls, policy.max_body_bytes)
+        return await _exchange(
+            http, url, body, headers, seconds, disable_tls, policy.max_body_bytes
+        )
 
     retrying = tenacity.AsyncRetrying(
         stop=tenacity.stop_after_attempt(max(0, retries) + 1),
@@ -243,6 +260,7 @@ async def _exchange(
     http: aiohttp.ClientSession,
     url: str,
     body: bytes,
+    headers: Mapping[str, str],
     timeout: float,
     disable_tls: bool,
     limit: int,
@@ -255,7 +273,7 @@ async def _exchange(
         async with http.post(
             url,
             data=body,
-            headers={"Content-Type": "application/json"},
+            headers=headers,
             timeout=aiohttp.ClientTimeout(total=timeout),
             ssl=not disable_tls,
             max_redirects=10,

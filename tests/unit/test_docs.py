@@ -26,7 +26,9 @@ import pytest
 from flagger import cli, docs_gen, simulation, validate_command
 from flagger.alerting import delivery
 from flagger.observability import metrics as metrics_module
+from flagger.webhooks.loadtester import access as loadtester_access
 from flagger.webhooks.loadtester import app
+from flagger.webhooks.loadtester import commands as loadtester_commands
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -283,6 +285,43 @@ def test_every_documented_command_is_real() -> None:
     assert not problems, "\n".join(problems)
     assert checked["flagger"] >= 10 and checked["kubectl"] >= 20, checked
     assert checked["flagger-loadtester"] >= 2, checked
+
+
+def _allow_rules(words: list[str]) -> list[str]:
+    """The ``-allow`` values of a ``flagger-loadtester`` command line."""
+    rules = []
+    for i, word in enumerate(words):
+        if word in ("-allow", "--allow") and i + 1 < len(words):
+            rules.append(words[i + 1])
+        elif word.startswith(("-allow=", "--allow=")):
+            rules.append(word.split("=", 1)[1])
+    return rules
+
+
+def test_documented_allow_rules_admit_the_documented_load_tests() -> None:
+    """Every ``-allow`` rule in the docs compiles; the strict-mode examples admit the load
+    tests the docs' Canaries run (``cmd:`` values) that strict mode can run, and refuse the
+    attacks docs/security.md lists."""
+    rules: list[str] = []
+    for _where, block in _blocks(SHELL_LANGUAGES):
+        for words in _commands(block):
+            if pathlib.PurePath(words[0]).name == "flagger-loadtester":
+                rules += _allow_rules(words)
+    assert len(rules) >= 4, rules
+    access = loadtester_access.Access(allow=loadtester_access.compile_rules(rules))
+    commands = set()
+    for path in DOCS.rglob("*.md"):
+        commands.update(re.findall(r'cmd: "?(hey [^"\n]+?)"?\n', path.read_text()))
+    assert "hey -z 1m -q 10 -c 2 http://podinfo-canary.test:9898/" in commands
+    for command in sorted(commands):
+        access.argv(command)  # raises Refused, naming the command and the reason
+    for attack in (
+        "hey -z 1m -q 10 -c 2 http://podinfo-canary.test:9898/; touch x",
+        "hey -z 1m -q 10 -c 2 http://podinfo-canary.test:9898/>x",
+        "curl -sd test -o /etc/x http://podinfo-canary.test:9898/",
+    ):
+        with pytest.raises(loadtester_commands.Refused):
+            access.argv(attack)
 
 
 def test_command_checks_catch_mistakes() -> None:

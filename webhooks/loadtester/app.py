@@ -22,11 +22,19 @@ Task types (``metadata.type``; ``metadata.cmd`` is the command):
 
 - ``cmd`` (default): ``sh -c cmd`` in the background, 202 at once; a command already running
   for the canary is skipped (``flagger.webhooks.loadtester.tasks.CommandRunner``). This is how a
-  load test runs: ``hey -z 1m -q 10 -c 2 http://podinfo-canary.test:9898/``.
+  load test runs: ``hey -z 1m -q 10 -c 2 http://podinfo-canary.test:9898/``. A call whose
+  idempotency key (``Idempotency-Key`` header or ``metadata.idempotencyKey``, sent by the daemon
+  with every call) already started a command within ``-idempotency-window`` (default 10m) is
+  answered 202 without running it again: a daemon that crashed mid-step and repeats the call
+  does not start a second load test. The keys are kept with the gates.
 - ``bash``: ``bash -c cmd``, blocking: 200 (with the output when ``returnCmdOutput: "true"``) or
   500 with ``command <cmd> failed: <output>: <error>``.
 - ``kubectl``, ``helm``, ``helmv3``: ``<tool> cmd`` (split on whitespace, no shell), blocking
   like ``bash``; 500 naming the binary when it is not installed.
+
+With ``-allow`` rules (strict mode, ``flagger.webhooks.loadtester.commands``) ``cmd`` and the
+tool tasks are parsed into argv, checked against the rules and run without a shell, and ``bash``
+tasks are refused with 403.
 - ``concord``, ``ngrinder``: 501, not implemented here (run their clients from a ``cmd`` task).
 - anything else: 400 ``unknown task type <type>``.
 
@@ -36,8 +44,10 @@ playground, cluster names resolve only through the mesh proxy, and ``hey`` ignor
 rejects a bare ``host:port``): ``hey -x http://127.0.0.1:PORT -z 1m -q 10 -c 2 URL``.
 
 Beyond Flagger: ``-token`` (or ``LOADTESTER_TOKEN``) and ``-allow`` close the "anyone can run
-any command" hole (``flagger.webhooks.loadtester.access``), and ``-gates-file`` or
-``-gates-configmap`` keep gates across restarts (``flagger.webhooks.loadtester.gates``).
+any command" hole (``flagger.webhooks.loadtester.access``); without a token the loadtester
+listens on 127.0.0.1 only unless ``-insecure-allow-anyone`` is given. ``-gates-file`` or
+``-gates-configmap`` keep gates (and idempotency keys) across restarts
+(``flagger.webhooks.loadtester.gates``).
 Flags take one dash or two, with ``=`` or a space: ``-port=8080``, ``--port 8080``.
 """
 
@@ -59,10 +69,11 @@ from aiohttp import web
 
 import flagger
 from flagger.api import durations
+from flagger.hooks import idempotency
 from flagger.observability import logs
 from flagger.webhooks.loadtester import access as access_rules
+from flagger.webhooks.loadtester import commands, tasks
 from flagger.webhooks.loadtester import gates as gates_store
-from flagger.webhooks.loadtester import tasks
 
 __all__ = [
     "BadPayload",
@@ -102,6 +113,15 @@ class Settings:
     gates_file: str = ""
     gates_configmap: str = ""
     kubeconfig: str = ""
+    insecure_allow_anyone: bool = False
+    idempotency_window: float = 600.0
+
+    @property
+    def listen_host(self) -> str:
+        """The address to listen on: every interface with a token, else 127.0.0.1 by default."""
+        if self.host or self.token or self.insecure_allow_anyone:
+            return self.host
+        return "127.0.0.1"
 
     def access(self) -> access_rules.Access:
         """The access rules these flags describe."""
@@ -113,7 +133,7 @@ class Settings:
         return access_rules.Access(
             token=self.token,
             namespace_regexp=namespace[0] if namespace else None,
-            allow=access_rules.compile_patterns(self.allow, "-allow"),
+            allow=access_rules.compile_rules(self.allow),
         )
 
 
@@ -155,7 +175,11 @@ def build_parser() -> argparse.ArgumentParser:
         parser.add_argument(f"-{name}", f"--{name}", dest=name.replace("-", "_"), **kwargs)
 
     flag("port", type=_port, default=9090, help="port to listen on (default 9090; 0: any free)")
-    flag("host", default="", help="address to listen on (default: every interface)")
+    flag(
+        "host",
+        default="",
+        help="address to listen on (default: every interface with -token, else 127.0.0.1)",
+    )
     flag(
         "timeout",
         type=_duration,
@@ -198,8 +222,25 @@ def build_parser() -> argparse.ArgumentParser:
         "allow",
         action="append",
         default=[],
-        metavar="REGEXP",
-        help="allow only task commands matching this regular expression in full (repeatable)",
+        metavar="RULE",
+        help="strict mode: run only commands whose argv matches this rule, one regular "
+        "expression per argument (repeatable); no shell, bash tasks refused",
+    )
+    flag(
+        "insecure-allow-anyone",
+        type=_go_bool,
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="BOOL",
+        help="listen on every interface without -token: anyone who reaches it runs commands",
+    )
+    flag(
+        "idempotency-window",
+        type=_duration,
+        default=600.0,
+        metavar="DURATION",
+        help="a cmd task whose idempotency key ran within this long is not run again (default 10m)",
     )
     flag("gates-file", default="", metavar="PATH", help="keep gates in this JSON file")
     flag(
@@ -237,12 +278,19 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str] | None = None) ->
         gates_file=args.gates_file,
         gates_configmap=args.gates_configmap,
         kubeconfig=args.kubeconfig,
+        insecure_allow_anyone=args.insecure_allow_anyone,
+        idempotency_window=args.idempotency_window,
     )
     try:
         settings.access()
         logs.parse_level(settings.log_level)
     except ValueError as exc:
         parser.error(str(exc))
+    refusal = access_rules.listen_refusal(
+        settings.host, settings.token, settings.insecure_allow_anyone
+    )
+    if refusal:
+        parser.error(refusal)
     return settings
 
 
@@ -316,9 +364,14 @@ class _Api:
     """The request handlers, over the gates, the command runner and the access rules."""
 
     def __init__(
-        self, access: access_rules.Access, gates: gates_store.Gates, runner: tasks.CommandRunner
+        self,
+        access: access_rules.Access,
+        gates: gates_store.Gates,
+        runner: tasks.CommandRunner,
+        idempotency_window: float,
     ) -> None:
         self.access, self.gates, self.runner = access, gates, runner
+        self.idempotency_window = idempotency_window
 
     @web.middleware
     async def authenticate(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -342,7 +395,8 @@ class _Api:
             raise web.HTTPBadRequest(text=str(exc)) from None
         if not self.access.namespace_ok(payload.namespace):
             log.warning(
-                f"namespace {payload.namespace!r} does not match -namespace-regexp",
+                f"namespace {payload.namespace!r} is not a namespace name matching "
+                f"-namespace-regexp",
                 canary=payload.canary,
             )
             raise web.HTTPForbidden(text="Forbidden")
@@ -405,14 +459,31 @@ class _Api:
         if task_type == "cmd":
             if "cmd" not in metadata:
                 return _text_response(400, "cmd not found in metadata")
-            if not self.access.command_allowed(command):
-                return self.refuse(payload, command)
+            argv: list[str] | None = None
+            if self.access.strict:
+                try:
+                    argv = self.access.argv(command)
+                except commands.Refused as exc:
+                    return self.refuse(payload, str(exc))
+            key = request.headers.get(idempotency.HEADER) or metadata.get(
+                idempotency.METADATA_KEY, ""
+            )
+            if key and not await self.first_time(payload, key, command):
+                return _text_response(202)
             self.runner.submit(
                 payload.canary,
                 command,
+                argv=argv,
                 log_output=tasks.parse_go_bool(metadata.get("logCmdOutput")),
             )
             return _text_response(202)
+        if task_type == "bash" and self.access.strict:
+            return self.refuse(
+                payload,
+                f'command "{command}" is not allowed by this loadtester: bash tasks are '
+                f"refused under -allow rules, which admit no shell; use a cmd task with a "
+                f"command the rules allow",
+            )
         if task_type == "bash" or task_type in tasks.TOOL_BINARIES:
             return await self.blocking(payload, task_type, command)
         if task_type in NOT_IMPLEMENTED:
@@ -425,22 +496,42 @@ class _Api:
             return _text_response(501, message)
         return _text_response(400, f"unknown task type {task_type}")
 
-    def refuse(self, payload: Payload, command: str) -> web.Response:
-        message = self.access.refusal(command)
+    async def first_time(self, payload: Payload, key: str, command: str) -> bool:
+        """Record ``key``; False (logged) when it already started a command in the window."""
+        try:
+            fresh = await self.gates.remember(key, self.idempotency_window)
+        except Exception as exc:  # at-least-once beats refusing: run it, say why
+            log.error(
+                f"idempotency key {key} not saved to {self.gates.store.describe()}: {exc}",
+                canary=payload.canary,
+            )
+            return True
+        if not fresh:
+            log.info(
+                f"command skipped {command}: idempotency key {key} already ran",
+                canary=payload.canary,
+            )
+        return fresh
+
+    def refuse(self, payload: Payload, message: str) -> web.Response:
         log.warning(message, canary=payload.canary)
         return _text_response(403, message)
 
     async def blocking(self, payload: Payload, task_type: str, command: str) -> web.Response:
         line = command if task_type == "bash" else f"{task_type} {command}"
-        if not self.access.command_allowed(line):
-            return self.refuse(payload, line)
+        strict_argv: list[str] | None = None
+        if self.access.strict:
+            try:
+                strict_argv = self.access.argv(command, task_type)
+            except commands.Refused as exc:
+                return self.refuse(payload, str(exc))
         canary = payload.canary
         if task_type == "bash":
             log.info(f"bash command {command}", canary=canary)
             argv = ["bash", "-c", command]
         else:
             try:
-                argv = tasks.tool_command(task_type, command)
+                argv = tasks.tool_command(task_type, command, strict_argv)
             except tasks.ToolMissing as exc:
                 log.error(str(exc), canary=canary)
                 return _text_response(500, str(exc))
@@ -457,10 +548,13 @@ class _Api:
 
 
 def build_app(
-    access: access_rules.Access, gates: gates_store.Gates, runner: tasks.CommandRunner
+    access: access_rules.Access,
+    gates: gates_store.Gates,
+    runner: tasks.CommandRunner,
+    idempotency_window: float = 600.0,
 ) -> web.Application:
     """The loadtester's aiohttp application."""
-    api = _Api(access, gates, runner)
+    api = _Api(access, gates, runner, idempotency_window)
     app = web.Application(middlewares=[api.authenticate])
     routes: list[tuple[str, Handler]] = [
         ("/healthz", api.healthz),
@@ -523,20 +617,29 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
             log.error(f"loading gates from {store.describe()} failed: {exc}")
             return 1
         log.info(f"gates kept in {store.describe()}: {count} loaded")
-        web_runner = web.AppRunner(
-            build_app(settings.access(), gates, runner), access_log=None, handle_signals=False
-        )
+        app = build_app(settings.access(), gates, runner, settings.idempotency_window)
+        web_runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await web_runner.setup()
-        site = web.TCPSite(web_runner, settings.host or None, settings.port)
+        host = settings.listen_host
+        site = web.TCPSite(web_runner, host or None, settings.port)
         try:
             await site.start()
         except OSError as exc:
-            log.error(f"cannot listen on {settings.host or '*'}:{settings.port}: {exc}")
+            log.error(f"cannot listen on {host or '*'}:{settings.port}: {exc}")
             return 1
         port = web_runner.addresses[0][1]
+        if not settings.token:
+            log.warning(
+                "no -token: anyone who reaches this loadtester can run commands"
+                + (
+                    "; listening on 127.0.0.1 only (set -token, or -insecure-allow-anyone)"
+                    if host == "127.0.0.1" and not settings.host
+                    else ""
+                )
+            )
         log.info(
             f"Starting load tester v{flagger.__version__} API on port {port}",
-            host=settings.host or "*",
+            host=host or "*",
             port=port,
         )
         await stop.wait()

@@ -8,7 +8,8 @@ Flagger's loadtester (``pkg/loadtester``) has two kinds of task:
   ``signal: killed``). :func:`run` runs one; :func:`tool_command` builds the argument vector of a
   tool task the way Flagger does (``strings.Fields``: split on whitespace, no shell quoting).
 - **Asynchronous** (``cmd``, the default): the call answers 202 at once and
-  :class:`CommandRunner` runs ``sh -c <cmd>`` in the background. A command already running for
+  :class:`CommandRunner` runs ``sh -c <cmd>`` in the background (in strict mode, the checked
+  argv, without a shell). A command already running for
   the same canary is skipped, not queued (Flagger keys its runner on canary + command), so a
   ``hey`` load test posted on every analysis iteration runs once at a time.
 
@@ -76,16 +77,18 @@ def failure_text(command: str, outcome: Outcome) -> str:
     return f"command {command} failed: {outcome.output}: {outcome.error}"
 
 
-def tool_command(task_type: str, command: str) -> list[str]:
+def tool_command(task_type: str, command: str, argv: Sequence[str] | None = None) -> list[str]:
     """The argument vector of a ``kubectl``/``helm``/``helmv3`` task.
 
-    Raises :class:`ToolMissing` with a message naming the binary when none is installed.
+    ``argv`` is strict mode's checked argv (``[task_type, *arguments]``); without it the
+    command is split on whitespace as Flagger does. Raises :class:`ToolMissing` with a message
+    naming the binary when none is installed.
     """
     candidates = TOOL_BINARIES[task_type]
     for binary in candidates:
         found = shutil.which(binary)
         if found:
-            return [found, *command.split()]
+            return [found, *(argv[1:] if argv is not None else command.split())]
     names = " or ".join(f'"{b}"' for b in candidates)
     raise ToolMissing(
         f"{task_type} task: {names} is not installed on this loadtester "
@@ -164,8 +167,16 @@ class CommandRunner:
         """(canary, command) of the tasks running now."""
         return list(self._running)
 
-    def submit(self, canary: str, command: str, *, log_output: bool = False) -> bool:
-        """Start ``sh -c command`` unless it is already running for ``canary``.
+    def submit(
+        self,
+        canary: str,
+        command: str,
+        *,
+        argv: Sequence[str] | None = None,
+        log_output: bool = False,
+    ) -> bool:
+        """Start ``sh -c command`` (or ``argv`` without a shell, when given) unless it is
+        already running for ``canary``.
 
         Returns False when the command was skipped as a duplicate.
         """
@@ -174,14 +185,17 @@ class CommandRunner:
             log.info(f"command skipped {command} is already running", canary=canary)
             return False
         self.executions += 1
-        task = asyncio.create_task(self._run(canary, command, log_output or self.log_output))
+        program = list(argv) if argv is not None else ["sh", "-c", command]
+        task = asyncio.create_task(
+            self._run(canary, command, program, log_output or self.log_output)
+        )
         self._running[key] = task
         task.add_done_callback(lambda _: self._running.pop(key, None))
         return True
 
-    async def _run(self, canary: str, command: str, log_output: bool) -> None:
+    async def _run(self, canary: str, command: str, argv: Sequence[str], log_output: bool) -> None:
         log.info(f"command starting {command}", canary=canary)
-        outcome = await run(["sh", "-c", command], self.timeout)
+        outcome = await run(argv, self.timeout)
         if not outcome.ok:
             log.error(f"command failed {command} {outcome.error} {outcome.output}", canary=canary)
             return

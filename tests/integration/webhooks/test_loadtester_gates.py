@@ -43,12 +43,33 @@ async def test_gates_file_keeps_gates_across_a_kill(
     first.kill()
 
     assert json.loads(gates_file.read_text()) == {
-        "gates": {"frontend.test": True, "rollback.backend.test": True, "backend.test": False}
+        "gates": {"frontend.test": True, "rollback.backend.test": True, "backend.test": False},
+        "keys": {},
     }
 
     second = await start_loadtester(f"--gates-file={gates_file}")
     assert f"gates kept in file {gates_file}: 3 loaded" in second.messages()
     await _assert_gates_kept(second, make_payload)
+
+
+async def test_idempotency_keys_survive_a_loadtester_kill(
+    start_loadtester: StartLoadtester, make_payload: MakePayload, tmp_path: pathlib.Path
+) -> None:
+    """A cmd task repeated with its key (a daemon retrying a step) runs once, even when the
+    loadtester was killed in between; another key runs; the header counts as the metadata."""
+    gates_file, out = tmp_path / "gates.json", tmp_path / "runs"
+    command = f"echo run >> {out}"
+    first = await start_loadtester("-gates-file", str(gates_file))
+    assert (await first.post("/", make_payload(cmd=command, idempotencyKey="step-1")))[0] == 202
+    await first.wait_for_message(f"command finished {command}")
+    first.kill()
+
+    second = await start_loadtester("-gates-file", str(gates_file))
+    assert (await second.post("/", make_payload(cmd=command, idempotencyKey="step-1")))[0] == 202
+    await second.wait_for_message(f"command skipped {command}: idempotency key step-1 already ran")
+    assert (await second.post("/", make_payload(cmd=command, idempotencyKey="step-2")))[0] == 202
+    await second.wait_for_message(f"command finished {command}")
+    assert out.read_text() == "run\nrun\n"
 
 
 async def test_unreadable_gates_file_stops_the_start_with_a_message(tmp_path: pathlib.Path) -> None:

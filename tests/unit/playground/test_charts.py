@@ -8,6 +8,7 @@ the helm test hook; the loadtester with its defaults and with RBAC. Every render
 
 from __future__ import annotations
 
+import base64
 import io
 import pathlib
 import shlex
@@ -18,6 +19,7 @@ import yaml
 
 from flagger import validate_command
 from flagger.playground import charts
+from flagger.webhooks.loadtester import app as loadtester_command
 
 PODINFO = charts.chart_path("podinfo")
 LOADTESTER = charts.chart_path("loadtester")
@@ -373,6 +375,7 @@ def test_loadtester_defaults_match_flaggers_chart() -> None:
     objects = loadtester()
     assert list(objects) == [
         "ServiceAccount/flagger-loadtester",
+        "Secret/flagger-loadtester-token",
         "Service/flagger-loadtester",
         "Deployment/flagger-loadtester",
     ]
@@ -389,6 +392,15 @@ def test_loadtester_defaults_match_flaggers_chart() -> None:
     assert main["image"] == "ghcr.io/fluxcd/flagger-loadtester:0.38.0"
     assert main["command"] == ["./loadtester", "-port=8080", "-log-level=info", "-timeout=1h"]
     assert main["ports"] == [{"name": "http", "containerPort": 8080}]
+    # a token by default, from a generated Secret (40 random characters)
+    assert main["env"] == [
+        {
+            "name": "LOADTESTER_TOKEN",
+            "valueFrom": {"secretKeyRef": {"name": "flagger-loadtester-token", "key": "token"}},
+        }
+    ]
+    token = base64.b64decode(objects["Secret/flagger-loadtester-token"]["data"]["token"])
+    assert len(token) == 40 and token.isalnum()
     assert main["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert deployment["metadata"]["labels"]["app.kubernetes.io/instance"] == "flagger-loadtester"
 
@@ -397,7 +409,8 @@ def test_loadtester_flags_and_rbac() -> None:
     objects = loadtester(
         {
             "cmd": {"timeout": "10m", "namespaceRegexp": "^test$"},
-            "extraArgs": ["-allow-list=/etc/allow"],
+            "extraArgs": ["-allow=hey -z \\S+ http://\\S+"],
+            "token": {"existingSecret": "mine"},
             "logLevel": "debug",
             "rbac": {
                 "create": True,
@@ -414,8 +427,12 @@ def test_loadtester_flags_and_rbac() -> None:
         "-log-level=debug",
         "-timeout=10m",
         "-namespace-regexp=^test$",
-        "-allow-list=/etc/allow",
+        "-allow=hey -z \\S+ http://\\S+",
     ]
+    assert "Secret/tester-loadtester-token" not in objects
+    assert main["env"][0]["valueFrom"]["secretKeyRef"] == {"name": "mine", "key": "token"}
+    # every argument is a real flag of the loadtester
+    loadtester_command.parse_args(main["command"][1:], environ={"LOADTESTER_TOKEN": "x"})
     binding = objects["ClusterRoleBinding/tester-loadtester"]
     assert binding["roleRef"]["kind"] == "ClusterRole"
     assert binding["subjects"] == [

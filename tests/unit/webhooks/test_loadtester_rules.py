@@ -12,7 +12,8 @@ import pytest
 
 from flagger.webhooks.loadtester import app, tasks
 from flagger.webhooks.loadtester import gates as gate_stores
-from flagger.webhooks.loadtester.access import Access
+from flagger.webhooks.loadtester.access import Access, compile_rules
+from flagger.webhooks.loadtester.commands import Refused
 
 
 def test_payload_is_flaggers_webhook_payload() -> None:
@@ -70,13 +71,36 @@ def test_namespace_regexp_searches_like_go() -> None:
     assert not Access(namespace_regexp=re.compile("^test$")).namespace_ok("test-2")
 
 
-def test_allow_list_matches_whole_commands() -> None:
-    rules = Access(allow=(re.compile(r"hey -z \S+ -q \d+ -c \d+ http://\S+"),))
-    assert rules.command_allowed("hey -z 1m -q 10 -c 2 http://podinfo-canary.test:9898/")
-    assert not rules.command_allowed("hey -z 1m -q 10 -c 2 http://x/ ; rm -rf /")
-    assert not rules.command_allowed("curl http://x/")
-    assert "curl http://x/" in rules.refusal("curl http://x/")
-    assert Access().command_allowed("anything at all")
+@pytest.mark.parametrize("namespace", ["test\n", "test\r", "test ", "Test", "test/x", "-test"])
+def test_namespace_regexp_refuses_what_is_not_a_namespace_name(namespace: str) -> None:
+    """Python's ``$`` matches before a final newline: ``^test$`` must not admit "test\\n"."""
+    assert re.search("^test$", "test\n"), "the trap this test is about"
+    assert not Access(namespace_regexp=re.compile("^test$|test")).namespace_ok(namespace)
+
+
+def test_allow_rules_match_argv_word_by_word() -> None:
+    rules = Access(allow=compile_rules([r"hey -z \S+ -q \d+ -c \d+ http://\S+"]))
+    assert rules.argv("hey -z 1m -q 10 -c 2 http://podinfo-canary.test:9898/") == [
+        "hey",
+        "-z",
+        "1m",
+        "-q",
+        "10",
+        "-c",
+        "2",
+        "http://podinfo-canary.test:9898/",
+    ]
+    for refused in (
+        "hey -z 1m -q 10 -c 2 http://x/ ; rm -rf /",
+        "hey -z 1m -q 10 -c 2 http://x/ extra",
+        "hey -z 1m -q 10 http://x/",
+        "curl http://x/",
+    ):
+        with pytest.raises(Refused, match="is not allowed by this loadtester"):
+            rules.argv(refused)
+    with pytest.raises(Refused, match=r"matches none of the -allow rules \('hey"):
+        rules.argv("curl http://x/")
+    assert rules.strict and not Access().strict
 
 
 @pytest.mark.parametrize(
@@ -125,6 +149,7 @@ class _Recording:
     def __init__(self, kept: dict[str, bool]) -> None:
         self.kept = kept
         self.saved: list[tuple[str, bool, dict[str, bool]]] = []
+        self.saved_keys: list[dict[str, float]] = []
 
     def describe(self) -> str:
         return "recording"
@@ -134,6 +159,12 @@ class _Recording:
 
     async def save(self, key: str, is_open: bool, gates: Mapping[str, bool]) -> None:
         self.saved.append((key, is_open, dict(gates)))
+
+    async def load_keys(self) -> dict[str, float]:
+        return {}
+
+    async def save_keys(self, added: Mapping[str, float], keys: Mapping[str, float]) -> None:
+        self.saved_keys.append(dict(keys))
 
     async def close(self) -> None:
         return None
@@ -152,3 +183,31 @@ async def test_gates_start_closed_and_every_change_is_saved() -> None:
         ("podinfo.test", False, {"kept.test": True, "podinfo.test": False}),
     ]
     assert not gates.is_open("podinfo.test")
+
+
+async def test_idempotency_keys_run_once_per_window_and_are_saved_first() -> None:
+    store = _Recording({})
+    gates = gate_stores.Gates(store)
+    await gates.load()
+    assert await gates.remember("k1", 60, now=1000.0)
+    assert store.saved_keys == [{"k1": 1000.0}], "saved before the command may run"
+    assert not await gates.remember("k1", 60, now=1059.0)
+    assert await gates.remember("k2", 60, now=1059.0)
+    assert await gates.remember("k1", 60, now=1061.0), "a key older than the window expired"
+    assert store.saved_keys[-1] == {"k1": 1061.0, "k2": 1059.0}
+
+
+async def test_file_store_keeps_gates_and_keys_across_restarts(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "gates.json"
+    first = gate_stores.Gates(gate_stores.FileStore(path))
+    await first.load()
+    await first.set("podinfo.test", True)
+    assert await first.remember("abc", 600)
+    second = gate_stores.Gates(gate_stores.FileStore(path))
+    assert await second.load() == 1
+    assert second.is_open("podinfo.test")
+    assert not await second.remember("abc", 600), "a restarted loadtester remembers the key"
+    await second.set("podinfo.test", False)
+    third = gate_stores.Gates(gate_stores.FileStore(path))
+    await third.load()
+    assert not third.is_open("podinfo.test") and not await third.remember("abc", 600)

@@ -21,7 +21,7 @@ import pytest
 
 from flagger.api import analysis as analysis_api
 from flagger.api import canary as canary_api
-from flagger.hooks import calls, payloads
+from flagger.hooks import calls, idempotency, payloads
 
 MakeCanary = Callable[..., canary_api.Canary]
 FAST = calls.CallPolicy(wait_min=0.01, wait_max=0.05)
@@ -44,12 +44,14 @@ async def test_posts_flaggers_json_document(receiver: Any, make_canary: MakeCana
     [request] = receiver.received
     assert request.path == "/gate/check"
     assert request.headers["Content-Type"] == "application/json"
+    key = idempotency.hook_key(canary, hook("x", type="pre-rollout"), "Progressing")
+    assert request.headers["Idempotency-Key"] == key
     assert json.loads(request.body) == {
         "name": "podinfo",
         "namespace": "test",
         "phase": "Progressing",
         "checksum": payloads.checksum(canary),
-        "metadata": {"cmd": "curl"},
+        "metadata": {"cmd": "curl", "idempotencyKey": key},
     }
 
 

@@ -40,6 +40,7 @@ async def test_event_hook_replaces_the_global_webhook(
     assert document["phase"] == "Progressing"
     metadata = document["metadata"]
     assert metadata.pop("timestamp").isdigit()
+    assert metadata.pop("idempotencyKey") == request.headers["Idempotency-Key"]
     assert metadata == {
         "eventMessage": "Advance podinfo.test canary weight 10",
         "eventType": "Normal",
