@@ -317,12 +317,12 @@ class MeshProxy:
                 await self._backoff(tries, deadline)
                 continue
             try:
-                response = await self._stream_back(request, upstream, decision, try_started)
+                response, cut = await self._stream_back(request, upstream, decision, try_started)
             finally:
                 upstream.release()
                 report.response_code = upstream.status
                 self._record("destination", report, try_started)
-            flags = "URX" if tries > 1 and upstream.status >= 500 else "-"
+            flags = cut or ("URX" if tries > 1 and upstream.status >= 500 else "-")
             return response, _Outcome(upstream.status, flags)
 
     async def _stream_back(
@@ -331,7 +331,12 @@ class MeshProxy:
         upstream: aiohttp.ClientResponse,
         decision: mesh_routing.Decision | None,
         try_started: float,
-    ) -> web.StreamResponse:
+    ) -> tuple[web.StreamResponse, str]:
+        """Stream the upstream answer to the client; return it with Envoy's response flag for
+        an answer cut short (``DC``: the client hung up, ``UC``: the upstream did), else ``""``.
+
+        A client that hangs up mid-response is ordinary traffic (``hey`` stopping, a timeout on
+        the caller's side): it is counted and logged at debug, never raised."""
         response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
         for name, value in upstream.headers.items():
             if name.lower() not in HOP_BY_HOP:
@@ -344,11 +349,18 @@ class MeshProxy:
             )
         if upstream.headers.get("Content-Length") is not None:
             response.content_length = int(upstream.headers["Content-Length"])
-        await response.prepare(request)
-        async for chunk in upstream.content.iter_chunked(CHUNK_SIZE):
-            await response.write(chunk)
-        await response.write_eof()
-        return response
+        try:
+            await response.prepare(request)
+            async for chunk in upstream.content.iter_chunked(CHUNK_SIZE):
+                await response.write(chunk)
+            await response.write_eof()
+        except ConnectionResetError as exc:  # aiohttp's ClientConnectionResetError is one
+            log.debug("Downstream closed the connection mid-response", error=str(exc))
+            return response, "DC"
+        except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
+            log.debug("Upstream closed the connection mid-response", error=str(exc))
+            return response, "UC"
+        return response, ""
 
     async def _forward_direct(
         self, request: web.BaseRequest, target: _Target, body: bytes
@@ -374,7 +386,8 @@ class MeshProxy:
         except (aiohttp.ClientConnectionError, OSError) as exc:
             return _text(502, f"cannot reach {target.authority}: {exc}")
         try:
-            return await self._stream_back(request, upstream, None, time.monotonic())
+            response, _cut = await self._stream_back(request, upstream, None, time.monotonic())
+            return response
         finally:
             upstream.release()
 

@@ -19,7 +19,8 @@ A :class:`ContainerRunner` is the node agent's container runtime and prober for 
 5. :meth:`ContainerRunner.stop` sends SIGTERM to the process group, then SIGKILL after the
    grace period.
 
-A container whose image runs no process (``prepare`` None) is simply running and Ready.
+A container whose image has no local program (``prepare`` None) waits in ``ImagePullBackOff``
+and is never Ready, as a bad image on a cluster.
 :meth:`ContainerRunner.status` is the container's ``containerStatuses`` entry.
 """
 
@@ -158,9 +159,7 @@ class ContainerRunner:
     def start(self) -> None:
         """Start the container (in a background task)."""
         if self._prepare is None:
-            self._state = {"running": {"startedAt": now_rfc3339()}}
-            self.started = self.ready = True
-            self._notify()
+            self._waiting("ImagePullBackOff", f'Back-off pulling image "{self.image}"')
             return
         self._task = asyncio.create_task(self._run(self._prepare), name=f"container {self.name}")
 

@@ -9,7 +9,8 @@ A :class:`PodWorker` does for one pod what a kubelet's pod worker does:
    every :data:`VOLUME_REFRESH_SECONDS`;
 3. starts a :class:`~flagger.playground.node_containers.ContainerRunner` per container: images
    in the table run their program with the pod's environment and the agent's (``HTTP_PROXY``,
-   ``NO_PROXY``...), other images run nothing and get a ``NoProcess`` event;
+   ``NO_PROXY``...), other images run nothing: their containers wait in
+   ``ImagePullBackOff`` (never Ready) with ``Failed`` and ``BackOff`` Events, as on a cluster;
 4. writes the pod's status through the status subresource whenever a container changes;
 5. when the pod is being deleted, stops the processes (grace period from the pod, capped) and
    then deletes the pod object with grace 0, as a kubelet confirms a deletion; when the pod
@@ -35,7 +36,7 @@ import aiohttp
 from flagger.kube import client as kube_client
 from flagger.kube import errors
 from flagger.observability import logs
-from flagger.playground import node_containers, node_images, node_podspec, node_status
+from flagger.playground import node_containers, node_images, node_mesh, node_podspec, node_status
 
 __all__ = ["COMPONENT", "EventWriter", "PodContext", "PodWorker", "base_environment"]
 
@@ -314,17 +315,19 @@ class PodWorker:
         found = node_images.lookup(context.images, image)
         name = str(container["name"])
         if found is None:
+            # As a kubelet whose registry lacks the image: the pod never becomes Ready.
             context.events.record(
                 self.pod,
-                "Normal",
-                "NoProcess",
-                f"image {image} has no local process in the playground; marked Ready without "
-                "running it",
+                "Warning",
+                "Failed",
+                f'Failed to pull image "{image}": the playground has no local program for '
+                "this image (known: " + ", ".join(sorted(context.images)) + ")",
                 container=name,
             )
-            self._log.info(
-                "Image has no local process; container marked Ready", image=image, container=name
+            context.events.record(
+                self.pod, "Normal", "BackOff", f'Back-off pulling image "{image}"', container=name
             )
+            self._log.info("Image has no local program: ImagePullBackOff", image=image)
         prepare = None if found is None else self._preparer(container, *found)
         return node_containers.ContainerRunner(
             spec=container,
@@ -351,7 +354,7 @@ class PodWorker:
                 **base_environment(),
                 **program.environment(tag),
                 "HOSTNAME": self.name,
-                **self._context.env,
+                **node_mesh.identified_proxy_env(self._context.env, self.namespace, self.name),
                 **own,
             }
             command = [node_podspec.expand(str(w), own) for w in container.get("command") or []]

@@ -1,9 +1,12 @@
 """What the node agent reports: pod addresses and pod status.
 
-Pod addresses: every pod gets an address of its own on the loopback interface, 127.0.0.N with
-N from 2 upward (127.0.0.1 is the node's own address, the ``hostIP``); an address is free again
-once its pod's processes have stopped, and the lowest free one is handed out first, as Linux
-hands out file descriptors. :class:`AddressPool` keeps the book.
+Pod addresses: every pod gets an address of its own on the loopback interface (127.0.0.1 is the
+node's own address, the ``hostIP``); an address is free again once its pod's processes have
+stopped, and the lowest free one is handed out first, as Linux hands out file descriptors.
+:class:`AddressPool` keeps the book. Several agents on one machine (a playground while the tests
+run) must not hand out the same address: each one claims a /16 block of its own,
+``127.X.0.0/16`` (:class:`AddressBlock`, an exclusive lock on a file that the kernel drops when
+the process ends, so a killed agent leaves no stale claim).
 
 Pod status: :class:`PodStatus` turns the containers' statuses into the ``status`` a kubelet
 writes: ``phase``, ``podIP``/``podIPs``, ``hostIP``/``hostIPs``, ``startTime``, the conditions
@@ -14,13 +17,62 @@ writes: ``phase``, ``podIP``/``podIPs``, ``hostIP``/``hostIPs``, ``startTime``, 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import ipaddress
+import os
+import pathlib
+import tempfile
 from collections.abc import Sequence
 from typing import Any
 
 from flagger.playground.node_containers import now_rfc3339
 
-__all__ = ["AddressPool", "PodStatus", "phase"]
+__all__ = ["AddressBlock", "AddressPool", "PodStatus", "phase"]
+
+#: Where the agents of this machine keep their block claims.
+BLOCK_LOCK_DIR = pathlib.Path(tempfile.gettempdir()) / "flagger-playground-address-blocks"
+#: 127.0.X and 127.1.X stay for fixed addresses (servers on 127.0.0.1, tests' own picks).
+FIRST_BLOCK, LAST_BLOCK = 2, 254
+
+
+class AddressBlock:
+    """``127.X.0.0/16`` claimed by this process until :meth:`release` (or its exit)."""
+
+    def __init__(self, octet: int, fd: int) -> None:
+        self.octet, self._fd = octet, fd
+
+    @classmethod
+    def claim(cls, lock_dir: pathlib.Path | None = None) -> AddressBlock:
+        """The first block no other live process holds."""
+        where = lock_dir or BLOCK_LOCK_DIR
+        where.mkdir(parents=True, exist_ok=True, mode=0o1777)
+        for octet in range(FIRST_BLOCK, LAST_BLOCK + 1):
+            fd = os.open(where / f"127.{octet}.lock", os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                continue
+            return cls(octet, fd)
+        raise RuntimeError(f"every 127.X.0.0/16 address block is taken (claims in {where})")
+
+    @property
+    def first(self) -> str:
+        """The first pod address of the block."""
+        return f"127.{self.octet}.0.2"
+
+    @property
+    def last(self) -> str:
+        """The last pod address of the block."""
+        return f"127.{self.octet}.255.254"
+
+    def release(self) -> None:
+        """Give the block back."""
+        if self._fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = -1
 
 
 class AddressPool:

@@ -7,17 +7,20 @@ kubelet's place (and kwok's, which only pretends): it
   ``Ready`` condition's heartbeat and its ``kube-node-lease`` Lease fresh every
   ``heartbeat_seconds``, so the controller-manager never marks it NotReady;
 - watches the pods the real kube-scheduler binds to it, and runs each one with a
-  :class:`~flagger.playground.node_pods.PodWorker`: an address 127.0.0.N of its own, its
+  :class:`~flagger.playground.node_pods.PodWorker`: an address of its own (in a 127.X.0.0/16
+  block the agent claims, so agents side by side never share one), its
   volumes as files, a process per container for the images of
   :data:`~flagger.playground.node_images.DEFAULT_IMAGES` (the demo app for podinfo, the
   loadtester for flagger-loadtester), readiness/liveness probes, restarts, and the status a
-  kubelet reports; pods of other images are Running and Ready without a process and say so in
-  a ``NoProcess`` Event;
+  kubelet reports; containers of other images wait in ``ImagePullBackOff`` and are never
+  Ready, as a bad image on a cluster;
 - stops a pod's processes when it is deleted and then confirms the deletion.
 
 Every process gets the agent's ``env`` too: that is how the playground's mesh proxy becomes the
-``HTTP_PROXY`` of every app. Logs are JSON lines (``flagger.observability.logs``); each pod's
-process output is in ``<workdir>/pods/<namespace>_<name>_<uid>/logs/<container>.log``.
+``HTTP_PROXY`` of every app, with the pod's identity in it and shims for tools that ignore it
+(`node_mesh`), so a bare ``svc`` resolves in the pod's namespace as with cluster DNS. Logs are
+JSON lines (``flagger.observability.logs``); each pod's process output is in
+``<workdir>/pods/<namespace>_<name>_<uid>/logs/<container>.log``.
 
 Command line::
 
@@ -31,6 +34,7 @@ import argparse
 import asyncio
 import contextlib
 import datetime
+import os
 import pathlib
 import platform
 import signal
@@ -44,7 +48,7 @@ import aiohttp
 from flagger.kube import client as kube_client
 from flagger.kube import errors, informers
 from flagger.observability import logs
-from flagger.playground import node_containers, node_images, node_pods, node_status
+from flagger.playground import node_containers, node_images, node_mesh, node_pods, node_status
 
 __all__ = ["DEFAULT_NODE_NAME", "NodeAgent", "main"]
 
@@ -105,7 +109,7 @@ class NodeAgent:
         env: Mapping[str, str] | None = None,
         *,
         images: Mapping[str, node_images.ImageProgram] | None = None,
-        first_address: str = "127.0.0.2",
+        first_address: str | None = None,
         host_ip: str = "127.0.0.1",
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
         grace_cap_seconds: float = GRACE_CAP_SECONDS,
@@ -119,7 +123,12 @@ class NodeAgent:
             node_images.DEFAULT_IMAGES if images is None else images
         )
         self.host_ip = host_ip
-        self.addresses = node_status.AddressPool(first_address)
+        #: Without ``first_address``, a /16 block of 127.0.0.0/8 no other agent holds.
+        self.block = None if first_address else node_status.AddressBlock.claim()
+        if self.block is not None:
+            self.addresses = node_status.AddressPool(self.block.first, self.block.last)
+        else:
+            self.addresses = node_status.AddressPool(first_address or "127.0.0.2")
         self._heartbeat_seconds = heartbeat_seconds
         self._grace_cap = grace_cap_seconds
         self._workers: dict[str, node_pods.PodWorker] = {}
@@ -138,6 +147,10 @@ class NodeAgent:
     async def start(self) -> None:
         """Register the node, start heartbeats and run the pods bound to it."""
         self.workdir.mkdir(parents=True, exist_ok=True)
+        shims = self.workdir / "bin"
+        if node_mesh.write_shims(shims):
+            path = self.env.get("PATH") or os.environ.get("PATH", "")
+            self.env["PATH"] = f"{shims}:{path}"
         self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True))
         self._events = node_pods.EventWriter(self.kube, self.node_name)
         self._context = node_pods.PodContext(
@@ -184,6 +197,8 @@ class NodeAgent:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        if self.block is not None:
+            self.block.release()
         self._log.info("Node agent stopped", pods=len(workers))
 
     async def __aenter__(self) -> NodeAgent:
@@ -415,8 +430,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--first-address",
-        default="127.0.0.2",
-        help="the first pod address handed out (default 127.0.0.2)",
+        help="the first pod address handed out (default: a 127.X.0.0/16 block no other agent "
+        "on this machine holds, from 127.X.0.2)",
     )
     parser.add_argument("--heartbeat-seconds", type=float, default=HEARTBEAT_SECONDS)
     parser.add_argument("--log-level", default="info", help="debug, info, warn or error")

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import itertools
 import json
+import logging
 import os
 import random
 import shutil
@@ -59,9 +61,18 @@ class Backend:
         self._flaky: collections.Counter[str] = collections.Counter()
         self._runner: web.AppRunner | None = None
 
-    async def _handle(self, request: web.Request) -> web.Response:
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.received.append((request.raw_path, dict(request.headers)))
         parts = request.path.strip("/").split("/")
+        if parts[0] == "stream":  # a long answer, sent slowly
+            streamed = web.StreamResponse()
+            await streamed.prepare(request)
+            with contextlib.suppress(ConnectionResetError):
+                for _ in range(40):
+                    await streamed.write(b"x" * 65536)
+                    await asyncio.sleep(0.05)
+                await streamed.write_eof()
+            return streamed
         if parts[0] == "status" and len(parts) == 2:
             return web.Response(status=int(parts[1]), text=self.name)
         if parts[0] == "delay" and len(parts) == 2:
@@ -616,6 +627,42 @@ async def test_metrics_have_istio_names_labels_and_counts(mesh: Mesh) -> None:
         and labels.get("destination_workload") == "frontend"
     )
     assert buckets[:4] == [0.5, 1, 5, 10] and buckets[-2:] == [3600000, float("inf")]
+
+
+async def test_a_client_hanging_up_mid_answer_is_counted_not_raised(
+    mesh: Mesh, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Istio counts a client disconnect with the response flag DC; no error is logged."""
+    for _ in range(3):
+        reader, writer = await asyncio.open_connection("127.0.0.1", mesh.proxy.port)
+        writer.write(
+            f"GET http://frontend-canary.{mesh.namespace}:{PORT}/stream HTTP/1.1\r\n"
+            f"Host: frontend-canary.{mesh.namespace}:{PORT}\r\n\r\n".encode()
+        )
+        await writer.drain()
+        assert (await reader.readline()).startswith(b"HTTP/1.1 200")
+        await reader.readexactly(1000)
+        writer.transport.abort()  # hang up mid-answer
+
+    def flagged() -> float:
+        return sum(
+            value
+            for name, labels, value in samples
+            if name == "istio_requests_total"
+            and labels.get("reporter") == "source"
+            and labels.get("response_flags") == "DC"
+        )
+
+    samples: list[tuple[str, dict[str, str], float]] = []
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        samples = await mesh.metrics()
+        if flagged() >= 3:
+            break
+        await asyncio.sleep(0.2)
+    assert flagged() == 3
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+    assert (await mesh.get(f"http://frontend:{PORT}/", as_caller=True))[0] == 200
 
 
 async def test_post_bodies_go_through_and_come_back(mesh: Mesh) -> None:

@@ -313,7 +313,8 @@ async def test_deployment_of_podinfo_becomes_available_with_processes_on_pod_ips
         env = await http_json(ip, 9898, "/env")
         assert env["PODINFO_VERSION"] == "6.1.0"
         assert env["HOSTNAME"] == found["metadata"]["name"]
-        assert env["HTTP_PROXY"] == AGENT_ENV["HTTP_PROXY"]
+        # The mesh proxy learns who calls: the pod's namespace and name ride in the URL.
+        assert env["HTTP_PROXY"] == f"http://{ns}:{found['metadata']['name']}@127.0.0.1:9"
         pid = agent.processes()[(ns, found["metadata"]["name"], "podinfo")]
         assert alive(pid)
         log = agent.pod_directory(ns, found["metadata"]["name"])
@@ -606,23 +607,41 @@ async def test_a_deleted_pod_stops_its_process_and_disappears(
     assert ip not in agent.addresses.taken()
 
 
-async def test_an_unknown_image_is_ready_without_a_process_and_says_so(
+async def test_an_unknown_image_waits_in_image_pull_back_off_and_is_never_ready(
     agent: nodeagent.NodeAgent, api: kube_client.Kube, ns: str
 ) -> None:
     await create(
         api, ns, pod("web", "nginx:1.27", readinessProbe={"httpGet": {"path": "/", "port": 80}})
     )
-    found = await running_pod(api, ns, "web")
-    assert found["status"]["podIP"].startswith("127.0.")
+
+    async def backing_off() -> dict[str, Any] | None:
+        found = await get_pod(api, ns, "web")
+        statuses = ((found or {}).get("status") or {}).get("containerStatuses") or []
+        waiting = statuses[0].get("state", {}).get("waiting", {}) if statuses else {}
+        return found if waiting.get("reason") == "ImagePullBackOff" else None
+
+    found = await eventually(backing_off, what="ImagePullBackOff")
+    assert found["status"]["phase"] == "Pending"
+    assert condition(found, "Ready") == "False"
     assert (ns, "web", "app") not in agent.processes()
 
-    async def event() -> list[dict[str, Any]]:
-        return [e for e in await events_of(api, ns, "web") if e["reason"] == "NoProcess"]
+    async def events() -> dict[str, str]:
+        return {e["reason"]: e["message"] for e in await events_of(api, ns, "web")}
 
-    (recorded,) = await eventually(event, what="NoProcess event")
-    assert recorded["message"] == (
-        "image nginx:1.27 has no local process in the playground; marked Ready without running it"
+    recorded = await eventually(
+        lambda: _having(events, {"Failed", "BackOff"}), what="Failed and BackOff events"
     )
+    assert recorded["BackOff"] == 'Back-off pulling image "nginx:1.27"'
+    assert recorded["Failed"].startswith('Failed to pull image "nginx:1.27": ')
+    await asyncio.sleep(2)  # still not Ready a while later
+    assert condition(await get_pod(api, ns, "web"), "Ready") == "False"
+
+
+async def _having(
+    read: Callable[[], Awaitable[dict[str, str]]], reasons: set[str]
+) -> dict[str, str] | None:
+    found = await read()
+    return found if reasons <= found.keys() else None
 
 
 # --- stopping -----------------------------------------------------------------------------
@@ -637,7 +656,6 @@ async def test_stopping_an_agent_kills_its_processes(
         tmp_path,
         AGENT_ENV,
         images=agent.images,
-        first_address="127.0.1.2",
     )
     await second.start()
     try:
@@ -645,7 +663,10 @@ async def test_stopping_an_agent_kills_its_processes(
         spec["spec"]["nodeName"] = "playground-node-2"
         await create(api, ns, spec)
         found = await running_pod(api, ns, "pinned")
-        assert found["status"]["podIP"] == "127.0.1.2"
+        # Each agent has a block of its own: the two never hand out the same address.
+        assert second.block is not None and agent.block is not None
+        assert second.block.octet != agent.block.octet
+        assert found["status"]["podIP"] == second.block.first
         pid = second.processes()[(ns, "pinned", "app")]
     finally:
         await second.stop()
@@ -684,8 +705,13 @@ async def test_the_command_line_agent_runs_pods_and_stops_them_on_sigterm(
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+
+    async def addressed() -> dict[str, Any] | None:
+        found = await get_pod(api, ns, "cli")
+        return found if ((found or {}).get("status") or {}).get("podIP") else None
+
     try:
-        found = await running_pod(api, ns, "cli")
+        found = await eventually(addressed, what="pod cli addressed")
         assert found["status"]["podIP"] == "127.0.2.2"
     finally:
         process.send_signal(signal.SIGTERM)

@@ -146,6 +146,26 @@ def test_addresses_start_at_two_and_are_reused_lowest_first() -> None:
     assert pool.allocate(preferred="127.0.0.2") == "127.0.0.5"  # taken: the next free one
 
 
+def test_address_blocks_are_held_until_released_and_never_shared(tmp_path: pathlib.Path) -> None:
+    first = node_status.AddressBlock.claim(tmp_path)
+    second = node_status.AddressBlock.claim(tmp_path)
+    try:
+        assert first.octet != second.octet
+        assert (first.first, first.last) == (
+            f"127.{first.octet}.0.2",
+            f"127.{first.octet}.255.254",
+        )
+        pool = node_status.AddressPool(second.first, second.last)
+        assert pool.allocate() == f"127.{second.octet}.0.2"
+        first.release()
+        again = node_status.AddressBlock.claim(tmp_path)
+        assert again.octet == first.octet  # a released block is free for the next agent
+        again.release()
+    finally:
+        first.release()
+        second.release()
+
+
 def test_exec_health_checks_of_the_charts_become_http_checks() -> None:
     container = {"ports": [{"name": "http", "containerPort": 9898}]}
     podinfo = node_probes.parse(
