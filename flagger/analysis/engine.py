@@ -194,15 +194,15 @@ class _Tick:
             self.event(messages.restarting_analysis(self.target))
             return
 
-        retriable, readiness_error = True, ""
         if not self.obs.canary.ready:
-            if self.obs.canary.retriable:
-                self.warn(self.obs.canary.message)
-                return
-            retriable, readiness_error = False, self.obs.canary.message
+            # Flagger 1.44: a canary past its progress deadline rolls back in any phase
+            self.warn(self.obs.canary.message)
+            if not self.obs.canary.retriable:
+                self.rollback()
+            return
 
         if self.skip:
-            self.skip_analysis(retriable, readiness_error)
+            self.skip_analysis()
             return
 
         phase = self.editor.phase
@@ -225,12 +225,10 @@ class _Tick:
             return
 
         threshold = self.spec.effective_threshold
-        if phase in (Phase.PROGRESSING, Phase.WAITING_PROMOTION) and (
-            not retriable or self.editor.failed_checks >= threshold
+        if (
+            phase in (Phase.PROGRESSING, Phase.WAITING_PROMOTION)
+            and self.editor.failed_checks >= threshold
         ):
-            if not retriable:
-                self.warn(messages.deadline_exceeded(self.name, readiness_error))
-                self.alert(messages.alert_deadline(readiness_error), "error")
             self.rollback()
             return
 
@@ -329,8 +327,8 @@ class _Tick:
         self.act(decision.RecordPhase(phase))
         if phase in (Phase.PROGRESSING, Phase.WAITING_PROMOTION, Phase.PROMOTING, Phase.FINALISING):
             return True
-        # Flagger syncs first so that the webhooks see the new checksum
-        self.editor.sync(Phase.PROGRESSING)
+        # Flagger 1.44 calls the gate with the canary's real phase (Initialized, Succeeded,
+        # then Waiting) and its status unchanged; the halt is reported once, on entering Waiting.
         if not (yield from self.confirm_rollout_hooks()):
             return False
         self.event(messages.new_revision(self.target), phase=Phase.PROGRESSING)
@@ -449,7 +447,10 @@ class _Tick:
         if isinstance(outcome, checks.Samples):
             return self.judge_against_baseline(metric, outcome)
         value = outcome.value
-        self.act(decision.RecordMetricValue(metric.name, value))
+        # the built-in request-duration is checked in milliseconds but recorded in seconds
+        # (Flagger's SetAnalysis(val.Seconds()); its dashboards and alerts assume seconds)
+        recorded = value / 1000.0 if source == "request-duration" else value
+        self.act(decision.RecordMetricValue(metric.name, recorded))
         halt = self.halt_message(metric, source, value)
         if halt is not None:
             self.warn(halt)
@@ -643,12 +644,7 @@ class _Tick:
         self.alert(messages.ALERT_SUCCEEDED, "info")
         self.act(decision.RecordOutcome(True, deployment_strategy(self.canary, self.provider)))
 
-    def skip_analysis(self, retriable: bool, readiness_error: str) -> None:
-        if not retriable:
-            self.warn(messages.deadline_exceeded(self.name, readiness_error))
-            self.alert(messages.alert_deadline(readiness_error), "error")
-            self.rollback()
-            return
+    def skip_analysis(self) -> None:
         self.set_routes(weights.TOTAL_WEIGHT, 0)
         self.act(decision.RecordWeight(weights.TOTAL_WEIGHT, 0))
         self.event(messages.copying(self.target, self.primary))
@@ -688,11 +684,12 @@ class _Tick:
         working copy of the new revision to zero (fluxcd/flagger#1931), so the canary gets all
         the traffic and keeps its replicas; the run is marked Failed.
         """
+        self.warn(messages.promotion_failed(self.target, error))
+        self.alert(messages.alert_promotion_failed(error), "error")
         self.set_routes(0, weights.TOTAL_WEIGHT)
         self.act(decision.RecordWeight(0, weights.TOTAL_WEIGHT))
-        self.warn(messages.promotion_failed(self.target), phase=Phase.FAILED)
-        self.alert(messages.alert_promotion_failed(error), "error")
-        self.editor.set_phase(Phase.FAILED)
+        # Flagger's SyncStatus(Failed) with the weight that matches the routing
+        self.editor.sync(Phase.FAILED, weight=weights.TOTAL_WEIGHT)
         self.act(decision.RecordPhase(Phase.FAILED))
         self.act(decision.RunPostRolloutHooks(Phase.FAILED))
         self.act(decision.RecordOutcome(False, deployment_strategy(self.canary, self.provider)))

@@ -96,8 +96,8 @@ def canary_failed(canary: str) -> str:
     return f"Canary failed! Scaling down {canary}"
 
 
-def promotion_failed(target: str) -> str:
-    return f"Promotion failed! Routing all traffic to canary {target}"
+def promotion_failed(target: str, error: str) -> str:
+    return f"Promotion of {target} failed, primary not ready: {error}"
 
 
 def suspended() -> str:
@@ -181,10 +181,6 @@ def post_rollout_failed(hook: str, error: str) -> str:
 
 def threshold_reached(canary: str, failed_checks: int) -> str:
     return f"Rolling back {canary} failed checks threshold reached {failed_checks}"
-
-
-def deadline_exceeded(canary: str, error: str) -> str:
-    return f"Rolling back {canary} progress deadline exceeded {error}"
 
 
 def manual_rollback(canary: str) -> str:
@@ -302,12 +298,8 @@ def alert_threshold(failed_checks: int) -> str:
     return f"Failed checks threshold reached {failed_checks}"
 
 
-def alert_deadline(error: str) -> str:
-    return f"Progress deadline exceeded {error}"
-
-
 def alert_promotion_failed(error: str) -> str:
-    return f"Promotion failed, primary is not ready: {error}"
+    return f"Promotion failed, primary not ready: {error}"
 
 
 # --- the Promoted condition ----------------------------------------------------------------------

@@ -4,10 +4,10 @@
 :class:`~flagger.api.problems.Problem` entries; it never raises. Schema errors (unknown
 fields, wrong types, missing fields) come first, then the rules Flagger's CRD expresses with
 ``oneOf``/patterns and the rules Flagger applies at run time: durations that parse, an
-interval of at least 10s, weights within 0..100, an increasing ``stepWeights`` ladder,
-``thresholdRange.min <= max``, metrics that Flagger can evaluate, A/B ``match`` with
-``iterations``. With :class:`KnownNames` (from the plugin manager) provider names are checked
-against what is installed.
+interval of at least 10s (a warning: like Flagger, the daemon clamps it), weights within
+0..100, an increasing ``stepWeights`` ladder, ``thresholdRange.min <= max``, metrics that
+Flagger can evaluate, distinct session-affinity cookie names. With :class:`KnownNames` (from
+the plugin manager) provider names are checked against what is installed.
 """
 
 from __future__ import annotations
@@ -237,10 +237,10 @@ def _check_analysis(path: str, spec: analysis.CanaryAnalysis) -> list[Problem]:
         seconds = _seconds(spec.interval)
         if seconds is not None and seconds < analysis.MIN_INTERVAL_SECONDS:
             found.append(
-                error(
+                warning(
                     f"{path}.interval",
-                    f"{spec.interval} is below Flagger's minimum of 10s; use 10s or more, "
-                    "e.g. interval: 30s",
+                    f"{spec.interval} is below Flagger's minimum of 10s; the analysis runs "
+                    "every 10s (as in Flagger); set interval: 10s or more to say so",
                 )
             )
     for name, value in (
@@ -256,12 +256,15 @@ def _check_analysis(path: str, spec: analysis.CanaryAnalysis) -> list[Problem]:
                 error(f"{path}.{name}", f"must be a percentage within 0..100, got {value}")
             )
     found += _check_step_weights(f"{path}.stepWeights", spec.step_weights)
-    if spec.match and not spec.iterations:
+    # match without iterations is Flagger's weighted canary of the matching requests (Istio
+    # splits them by stepWeight(s)); the shape check above asks for one way of advancing.
+    affinity = spec.session_affinity
+    if affinity is not None and affinity.cookie_name == affinity.primary_cookie_name:
         found.append(
             error(
-                f"{path}.match",
-                "A/B testing needs iterations (the number of checks before promotion); "
-                "add iterations, e.g. iterations: 10",
+                f"{path}.sessionAffinity.primaryCookieName",
+                "can't use the same cookie name for both primary and cookie name; please "
+                "update them to be different",
             )
         )
     for index, metric in enumerate(spec.metrics or []):

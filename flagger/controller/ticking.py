@@ -121,6 +121,8 @@ async def tick(shell: Shell, name: str, namespace: str) -> Outcome:
             return outcome
         if canary.spec.suspend:
             log.debug(messages.suspended(), canary=canary)
+            # Flagger records it (an Event whose count grows each tick, and the event webhook)
+            shell.recorder.record_info(canary, messages.suspended())
             return outcome
         await _advance(shell, canary, raw)
     except UserError as exc:
@@ -156,7 +158,9 @@ async def _advance(shell: Shell, canary: canary_api.Canary, raw: dict[str, Any])
     for line in init.log_lines:
         log.info(line, canary=canary)
     if canary.spec.autoscaler_ref is not None:
-        scaler_line = await workload.reconcile_primary_scaler(canary, init=first_run)
+        # Flagger creates the primary's autoscaler here and updates it only at promotion
+        # (fluxcd/flagger#591): a target HPA edit waits for the next promotion.
+        scaler_line = await workload.reconcile_primary_scaler(canary, init=True)
         if scaler_line:
             log.info(scaler_line, canary=canary)
     await services.reconcile(canary)

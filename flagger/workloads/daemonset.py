@@ -55,11 +55,19 @@ class DaemonSetController(base.PodWorkloadController):
     def _readiness(
         self, canary: canary_api.Canary, daemonset: Mapping[str, Any], *, primary: bool
     ) -> readiness.Readiness:
-        return readiness.daemonset_readiness(
+        verdict = readiness.daemonset_readiness(
             daemonset,
             deadline_seconds=canary.spec.effective_progress_deadline_seconds,
             ready_threshold=base.ready_threshold(canary, primary=primary),
             last_transition_time=canary.status.last_transition_time if canary.status else None,
+        )
+        name = f"{(daemonset.get('metadata') or {}).get('name')}.{canary.namespace}"
+        if primary:
+            return readiness.not_ready(verdict, f"primary daemonset {name} not ready")
+        # Flagger 1.44's wording, typo included
+        retryable = "true" if verdict.retriable else "false"
+        return readiness.not_ready(
+            verdict, f"canary damonset {name} not ready with retryable {retryable}"
         )
 
     async def scale_to_zero(self, canary: canary_api.Canary) -> None:

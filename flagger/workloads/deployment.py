@@ -47,18 +47,24 @@ class DeploymentController(base.PodWorkloadController):
 
     async def is_primary_ready(self, canary: canary_api.Canary) -> readiness.Readiness:
         primary = await self.get_primary(canary)
-        return readiness.deployment_readiness(
+        verdict = readiness.deployment_readiness(
             primary,
             deadline_seconds=canary.spec.effective_progress_deadline_seconds,
             ready_threshold=base.ready_threshold(canary, primary=True),
         )
+        name = (primary.get("metadata") or {}).get("name")
+        return readiness.not_ready(verdict, f"{name}.{canary.namespace} not ready")
 
     async def is_canary_ready(self, canary: canary_api.Canary) -> readiness.Readiness:
         target = await self.get_target(canary)
-        return readiness.deployment_readiness(
+        verdict = readiness.deployment_readiness(
             target,
             deadline_seconds=canary.spec.effective_progress_deadline_seconds,
             ready_threshold=base.ready_threshold(canary, primary=False),
+        )
+        name = canary.spec.target_ref.name
+        return readiness.not_ready(
+            verdict, f"canary deployment {name}.{canary.namespace} not ready"
         )
 
     # --- scaling --------------------------------------------------------------------------

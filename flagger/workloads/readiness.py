@@ -2,16 +2,18 @@
 
 A workload is ready when the controller has observed its latest generation and enough updated
 replicas are available. While it is not, the answer is *retriable* (halt this tick, look again
-next tick) with one of Flagger's messages, each after
-`Halt advancement podinfo.test waiting for rollout to finish: `:
+next tick) with one of Flagger's reasons:
 
-    1 out of 2 new replicas have been updated
-    1 old replicas are pending termination
-    0 of 2 (readyThreshold 100%) updated replicas are available
+    waiting for rollout to finish: 1 out of 2 new replicas have been updated
+    waiting for rollout to finish: 1 old replicas are pending termination
+    waiting for rollout to finish: 0 of 2 (readyThreshold 100%) updated replicas are available
 
-It becomes *not retriable* — the caller rolls back with `Rolling back podinfo.test progress
-deadline exceeded <message>` — when the Deployment reports `ProgressDeadlineExceeded`, or when
-`Available=False/MinimumReplicasUnavailable` has lasted longer than `progressDeadlineSeconds`.
+The workload controllers prefix the reason as Flagger 1.44 does (`canary deployment
+podinfo.test not ready: ...`, `podinfo-primary.test not ready: ...`, see `not_ready`).
+
+It becomes *not retriable* — the caller rolls back — when the Deployment reports
+`ProgressDeadlineExceeded`, or when `Available=False/MinimumReplicasUnavailable` has lasted
+longer than `progressDeadlineSeconds`.
 DaemonSets have no progress condition, so their deadline counts from the Canary's
 `status.lastTransitionTime`.
 
@@ -29,7 +31,13 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["Readiness", "daemonset_readiness", "deployment_readiness", "parse_time"]
+__all__ = [
+    "Readiness",
+    "daemonset_readiness",
+    "deployment_readiness",
+    "not_ready",
+    "parse_time",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,11 +80,15 @@ def _threshold(count: int, ready_threshold: int) -> int:
 
 
 def _halt(obj: Mapping[str, Any], reason: str) -> str:
-    meta = obj.get("metadata") or {}
-    return (
-        f"Halt advancement {meta.get('name')}.{meta.get('namespace')} "
-        f"waiting for rollout to finish: {reason}"
-    )
+    return f"waiting for rollout to finish: {reason}"
+
+
+def not_ready(verdict: Readiness, prefix: str) -> Readiness:
+    """``verdict`` with its message behind ``prefix`` (``canary deployment podinfo.test not
+    ready``), as Flagger 1.44's ``IsCanaryReady``/``IsPrimaryReady`` wrap the reason."""
+    if verdict.ready:
+        return verdict
+    return dataclasses.replace(verdict, message=f"{prefix}: {verdict.message}")
 
 
 def deployment_readiness(

@@ -477,7 +477,7 @@ async def test_rollout_that_cannot_finish(client: kube_client.Kube, namespace: s
         lambda r: "updated replicas are available" in r.message,
     )
     assert verdict == readiness.Readiness.waiting(
-        f"Halt advancement podinfo.{namespace} waiting for rollout to finish: "
+        f"canary deployment podinfo.{namespace} not ready: waiting for rollout to finish: "
         "0 of 2 (readyThreshold 100%) updated replicas are available"
     )
 
@@ -529,7 +529,8 @@ async def test_progress_deadline_exceeded(client: kube_client.Kube, namespace: s
         lambda: workload.is_canary_ready(canary), lambda r: not r.retriable, timeout=20
     )
     assert verdict == readiness.Readiness.failed(
-        'deployment "podinfo" exceeded its progress deadline'
+        f'canary deployment podinfo.{namespace} not ready: deployment "podinfo" exceeded its '
+        "progress deadline"
     )
 
 

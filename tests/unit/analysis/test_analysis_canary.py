@@ -24,7 +24,7 @@ Phase = status.CanaryPhase
 def test_initialization_waits_for_the_primary_then_scales_the_target_down() -> None:
     world = simulation.World(canary=fx.make_canary(autoscaler=True))
     world.primary = observation.Readiness.waiting(
-        "Halt advancement podinfo-primary.test waiting for rollout to finish: "
+        "podinfo-primary.test not ready: waiting for rollout to finish: "
         "0 of 1 (readyThreshold 100%) updated replicas are available"
     )
     first = world.tick()
@@ -162,6 +162,9 @@ def test_metric_halts_count_failed_checks_and_recovery_continues() -> None:
     assert world.status.failed_checks == 2
     recorded = [a for _, a in world.history if isinstance(a, decision.RecordMetricValue)]
     assert decision.RecordMetricValue("request-success-rate", 62.5) in recorded
+    # flagger_canary_metric_analysis{metric="request-duration"} is in seconds, as Flagger's
+    durations = [a.value for a in recorded if a.metric == "request-duration"]
+    assert durations[:2] == [0.12, 2.4159]
 
 
 def test_threshold_reached_rolls_back_to_the_primary() -> None:
@@ -271,8 +274,11 @@ def test_confirm_rollout_gate_holds_the_canary_in_waiting() -> None:
     assert world.status.conditions[0].message == "Waiting for approval."
     assert world.routes.canary == 0
     assert decision.ScaleFromZero() not in held.actions
-    fx.step(world)
+    still = fx.step(world)
     assert fx.phase(world) is Phase.WAITING
+    # Flagger 1.44 reports the halt once, on entering Waiting, not on every tick
+    assert still.messages == []
+    assert not [a for a in still.actions if isinstance(a, decision.Alert)]
     opened = fx.step(world)
     assert opened.messages == [
         "Confirm-rollout check gate passed",
@@ -280,8 +286,10 @@ def test_confirm_rollout_gate_holds_the_canary_in_waiting() -> None:
     ]
     assert fx.phase(world) is Phase.PROGRESSING
     gate_calls = [r for r in world.requests if isinstance(r, checks.CallWebhook)]
-    assert {r.phase for r in gate_calls} == {Phase.PROGRESSING}
-    assert all(r.status.last_applied_spec == "rev-2" for r in gate_calls)
+    # the gate sees the canary's real phase and its status before the new revision is synced
+    assert [r.phase for r in gate_calls] == [Phase.INITIALIZED, Phase.WAITING, Phase.WAITING]
+    assert all(r.status.last_applied_spec != "rev-2" for r in gate_calls)
+    assert world.status.last_applied_spec == "rev-2"
 
 
 def test_confirm_traffic_increase_holds_the_weight() -> None:
@@ -495,19 +503,21 @@ def test_canary_progress_deadline_rolls_back() -> None:
     fx.new_revision(world)
     fx.step(world)
     world.canary_readiness = observation.Readiness.waiting(
-        "Halt advancement podinfo.test waiting for rollout to finish: 0 of 1 (readyThreshold "
-        "100%) updated replicas are available"
+        "canary deployment podinfo.test not ready: waiting for rollout to finish: "
+        "0 of 1 (readyThreshold 100%) updated replicas are available"
     )
     waiting = fx.step(world)
     assert waiting.messages == [world.canary_readiness.message]
     assert fx.phase(world) is Phase.PROGRESSING
     world.canary_readiness = observation.Readiness.failed(
-        'deployment "podinfo" exceeded its progress deadline'
+        'canary deployment podinfo.test not ready: deployment "podinfo" exceeded its progress '
+        "deadline"
     )
     result = fx.step(world)
+    # Flagger 1.44: the readiness error, then the rollback (no "Rolling back ... progress
+    # deadline exceeded", which is dead code in 1.44)
     assert result.messages == [
-        "Rolling back podinfo.test progress deadline exceeded "
-        'deployment "podinfo" exceeded its progress deadline',
+        world.canary_readiness.message,
         "Canary failed! Scaling down podinfo.test",
     ]
     assert fx.phase(world) is Phase.FAILED
@@ -542,9 +552,13 @@ def test_a_primary_that_breaks_during_promotion_leaves_traffic_on_the_canary() -
     result = fx.step(world)
     assert result.messages == [
         "primary exceeded its progress deadline",
-        "Promotion failed! Routing all traffic to canary podinfo.test",
+        "Promotion of podinfo.test failed, primary not ready: primary exceeded its progress "
+        "deadline",
     ]
+    alerts = [a.message for a in result.actions if isinstance(a, decision.Alert)]
+    assert alerts == ["Promotion failed, primary not ready: primary exceeded its progress deadline"]
     assert world.routes == observation.Routes(0, 100, False)
+    assert world.status.canary_weight == 100  # Flagger reports the weight matching the routes
     assert decision.ScaleToZero() not in result.actions
     assert fx.phase(world) is Phase.FAILED
 
@@ -575,10 +589,21 @@ def test_skip_analysis_still_rolls_back_a_canary_past_its_deadline() -> None:
     fx.new_revision(world)
     fx.step(world)
     world.canary_readiness = observation.Readiness.failed("deadline")
-    assert fx.step(world).messages == [
-        "Rolling back podinfo.test progress deadline exceeded deadline",
-        "Canary failed! Scaling down podinfo.test",
-    ]
+    assert fx.step(world).messages == ["deadline", "Canary failed! Scaling down podinfo.test"]
+
+
+def test_a_canary_past_its_deadline_during_promotion_rolls_back() -> None:
+    """Flagger 1.44 (since 1.36.1) rolls back a non-retriable canary in any phase."""
+    world = fx.initialized(
+        fx.make_canary({"interval": "1m", "threshold": 2, "stepWeight": 50, "maxWeight": 50})
+    )
+    fx.new_revision(world)
+    for _ in range(3):
+        fx.step(world)
+    assert fx.phase(world) is Phase.PROMOTING
+    world.canary_readiness = observation.Readiness.failed("deadline")
+    assert fx.step(world).messages == ["deadline", "Canary failed! Scaling down podinfo.test"]
+    assert fx.phase(world) is Phase.FAILED
 
 
 def test_suspend_skips_every_run_even_mid_analysis() -> None:

@@ -97,11 +97,6 @@ FAILING: dict[str, tuple[dict[str, Any], str, tuple[str, ...]]] = {
         "spec.analysis.interval",
         ("rejected by Flagger's CRD", "write it as 60m"),
     ),
-    "interval below 10s": (
-        analysis_doc(interval="5s"),
-        "spec.analysis.interval",
-        ("below Flagger's minimum of 10s", "e.g. interval: 30s"),
-    ),
     "interval missing": (
         analysis_doc(interval=None),
         "spec.analysis.interval",
@@ -184,10 +179,10 @@ FAILING: dict[str, tuple[dict[str, Any], str, tuple[str, ...]]] = {
         "spec.analysis.webhooks[0].url",
         ("not an absolute http(s) URL", "http://flagger-loadtester.test/"),
     ),
-    "A/B match without iterations": (
-        analysis_doc(match=[{"headers": {"x-canary": {"exact": "insider"}}}]),
-        "spec.analysis.match",
-        ("needs iterations", "iterations: 10"),
+    "same cookie name for primary and canary": (
+        analysis_doc(sessionAffinity={"cookieName": "flagger", "primaryCookieName": "flagger"}),
+        "spec.analysis.sessionAffinity.primaryCookieName",
+        ("can't use the same cookie name", "update them to be different"),
     ),
     "service timeout does not parse": (
         canary_doc(service={"port": 80, "timeout": "30"}),
@@ -394,6 +389,11 @@ PASSING: dict[str, dict[str, Any]] = {
         metrics=[{"name": "request-duration", "interval": "30s"}],
         webhooks=[{"name": "load", "url": "https://lt.example/", "timeout": "15s"}],
     ),
+    # Flagger 1.44: Istio splits the matching requests by weight (no iterations needed)
+    "match with stepWeight": analysis_doc(match=[{"headers": {"x-canary": {"exact": "insider"}}}]),
+    "match with stepWeights": analysis_doc(
+        stepWeight=None, stepWeights=[5, 10, 50], match=[{"headers": {"x-user": {"exact": "a"}}}]
+    ),
     "A/B match with iterations": analysis_doc(
         stepWeight=None, iterations=10, match=[{"headers": {"x-canary": {"exact": "insider"}}}]
     ),
@@ -478,6 +478,11 @@ WARNINGS: dict[str, tuple[dict[str, Any], str, tuple[str, ...]]] = {
         "spec.analysis.metrics[0].threshold",
         ("deprecated", "thresholdRange"),
     ),
+    "interval below 10s is clamped": (
+        analysis_doc(interval="5s"),
+        "spec.analysis.interval",
+        ("below Flagger's minimum of 10s", "runs every 10s", "interval: 10s"),
+    ),
     "legacy apiVersion": (
         {**metric_template_doc(), "apiVersion": "flagger.app/v1alpha1"},
         "apiVersion",
@@ -497,7 +502,7 @@ def test_warnings_name_the_field_and_the_fix(case: str) -> None:
 
 def test_deprecated_canary_analysis_is_checked_too() -> None:
     doc = canary_doc(
-        analysis=None, canaryAnalysis={"interval": "5s", "threshold": 1, "iterations": 5}
+        analysis=None, canaryAnalysis={"interval": "5x", "threshold": 1, "iterations": 5}
     )
     assert [p.path for p in errors(doc)] == ["spec.canaryAnalysis.interval"]
 

@@ -39,7 +39,7 @@ def check(obj: dict[str, Any], threshold: int = 100) -> readiness.Readiness:
     )
 
 
-PREFIX = "Halt advancement podinfo.test waiting for rollout to finish: "
+PREFIX = "waiting for rollout to finish: "
 
 
 def test_ready() -> None:
