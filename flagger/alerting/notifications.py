@@ -48,7 +48,7 @@ from flagger import plugins
 from flagger.api import analysis as analysis_api
 from flagger.api import canary as canary_api
 from flagger.kube import errors as kube_errors
-from flagger.observability import logs
+from flagger.observability import logs, redaction
 
 from . import delivery, templates
 from .delivery import Alert, DeliveryError, DeliveryPolicy, Field
@@ -151,7 +151,7 @@ def build_alert(
     return Alert(
         name=canary.name,
         namespace=canary.namespace,
-        message=message,
+        message=redaction.redact(message),
         severity=severity,
         fields=alert_fields(canary, cluster, with_details),
         phase=phase if phase is not None else _phase(canary),

@@ -19,6 +19,7 @@ import dataclasses
 from typing import Any
 
 from flagger.controller import ticking
+from flagger.kube import errors as kube_errors
 from flagger.kube import informers
 from flagger.observability import logs
 from flagger.workloads import configs, revision
@@ -139,7 +140,11 @@ class Scheduler:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a bug or an outage: report, and try again later
-                log.exception(f"Canary {key.name}.{key.namespace} tick failed: {exc}")
+                log.failure(
+                    f"Canary {key.name}.{key.namespace} tick failed",
+                    exc,
+                    expected=kube_errors.is_outage(exc),
+                )
             else:
                 if not outcome.exists:
                     self.tasks.pop(key, None)

@@ -39,6 +39,7 @@ from flagger.controller import answers as answers_api
 from flagger.controller import status_writer
 from flagger.hooks import calls
 from flagger.kube import client as kube_client
+from flagger.kube import errors as kube_errors
 from flagger.metrics.backends import prometheus
 from flagger.observability import events, logs
 from flagger.observability import metrics as metrics_api
@@ -309,7 +310,12 @@ async def _execute(
             await _act(shell, canary, action, router, workload)
         except Exception as exc:
             if not isinstance(action, decision.FALLIBLE):
-                log.exception(f"{type(action).__name__} failed: {exc}", canary=canary)
+                log.failure(
+                    f"{type(action).__name__} failed",
+                    exc,
+                    canary=canary,
+                    expected=kube_errors.is_outage(exc),
+                )
                 continue
             shell.recorder.record_error(canary, f"{type(action).__name__} failed: {exc}")
             return False

@@ -19,6 +19,9 @@ A call is one HTTP ``POST`` of the JSON document of :mod:`flagger.hooks.payloads
   ``POST <url> giving up after N attempt(s)`` (and ``: <error>`` after a transport error).
   Even ``retries: 0`` gives that message for a 5xx, exactly as Flagger prints it; the status
   and body stay available on :class:`HookResult`.
+- **Credentials never printed**: the URL in a failure message has its userinfo and credential
+  parameters (``?token=``...) replaced by ``xxxxx`` (:mod:`flagger.observability.redaction`),
+  and so has any URL a receiver echoes in its answer.
 - **disableTLS** skips verification of the server's certificate (Go's ``InsecureSkipVerify``);
   the connection is still TLS.
 
@@ -38,12 +41,12 @@ from typing import Any
 
 import aiohttp
 import tenacity
-import yarl
 
 from flagger import outgoing
 from flagger.api import analysis as analysis_api
 from flagger.api import canary as canary_api
 from flagger.api import durations
+from flagger.observability import redaction
 
 from . import idempotency, payloads
 
@@ -185,7 +188,7 @@ async def post(
     Never raises for a failed call (only on cancellation): the outcome is in the result.
     """
     began = time.monotonic()
-    shown = _redact(url)
+    shown = redaction.redact_url(url)
 
     def result(ok: bool, message: str, attempts: int, last: _Attempt | None = None) -> HookResult:
         return HookResult(
@@ -194,7 +197,7 @@ async def post(
             ok=ok,
             status=last.status if last else None,
             body=last.body if last else "",
-            message=message,
+            message=redaction.redact(message),
             attempts=attempts,
             seconds=time.monotonic() - began,
         )
@@ -327,14 +330,3 @@ def _retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
-
-
-def _redact(url: str) -> str:
-    """The URL with a password replaced as go-retryablehttp prints it (``xxxxx``)."""
-    try:
-        parsed = yarl.URL(url)
-    except (TypeError, ValueError):
-        return url
-    if parsed.password is None:
-        return url
-    return str(parsed.with_password("xxxxx"))

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
+
 __all__ = [
     "ApiError",
     "Conflict",
@@ -24,6 +26,7 @@ __all__ = [
     "NotFound",
     "UnknownKind",
     "from_status",
+    "is_outage",
 ]
 
 
@@ -35,6 +38,12 @@ class ApiError(Exception):
         self.status = status
         self.reason = reason
         self.message = message
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` is an expected failure of talking to the API server (a refusal, an
+    outage, a timeout) rather than a bug: logged in one line, its stack trace only at debug."""
+    return isinstance(exc, ApiError | aiohttp.ClientError | TimeoutError | OSError)
 
 
 class NotFound(ApiError):

@@ -40,7 +40,7 @@ from typing import Any
 
 from flagger.api import canary as canary_api
 from flagger.kube.client import FIELD_MANAGER
-from flagger.observability import logs
+from flagger.observability import logs, redaction
 
 __all__ = ["NORMAL", "REASON", "WARNING", "EventCallback", "EventRecorder"]
 
@@ -131,7 +131,11 @@ class EventRecorder:
         self.record(canary, WARNING, message, logging.ERROR)
 
     def record(self, canary: canary_api.Canary, event_type: str, message: str, level: int) -> None:
-        """Log ``message`` now; write the Event and call the webhooks in the background."""
+        """Log ``message`` now; write the Event and call the webhooks in the background.
+
+        Credentials in URLs are redacted first: no Event, log line or event webhook sees them.
+        """
+        message = redaction.redact(message)
         log.log(level, message, canary=canary)
         if self._core is None and self.on_event is None:
             return

@@ -16,6 +16,9 @@ One JSON object per line, for example::
   ``logger.With("canary", ...)``), then any extra fields given to the call.
 - ``stacktrace``: the formatted exception, when there is one.
 
+Credentials in URLs (``?token=``, ``user:password@``...) are replaced by ``xxxxx`` in the
+message, the fields and the stack trace (:mod:`flagger.observability.redaction`).
+
 :func:`setup` installs the formatter on the root logger at a ``-log-level`` value. Code logs
 through :func:`get_logger`, whose :class:`CanaryLogger` takes the canary and extra fields as
 keywords: ``log.info("Advance podinfo.test canary weight 10", canary=canary)``.
@@ -30,6 +33,8 @@ import os
 import sys
 from collections.abc import Mapping
 from typing import IO, Any, Protocol
+
+from . import redaction
 
 __all__ = ["CanaryLogger", "JsonFormatter", "canary_key", "get_logger", "parse_level", "setup"]
 
@@ -95,17 +100,17 @@ class JsonFormatter(logging.Formatter):
             "level": _ZAP_NAMES.get(record.levelno, record.levelname.lower()),
             "ts": _timestamp(record.created),
             "caller": _caller(record),
-            "msg": record.getMessage(),
+            "msg": redaction.redact(record.getMessage()),
         }
         fields = getattr(record, FIELDS_ATTRIBUTE, None)
         if isinstance(fields, Mapping):
             for key, value in fields.items():
                 if key not in entry:
-                    entry[key] = value
+                    entry[key] = redaction.redact(value) if isinstance(value, str) else value
         if record.exc_info:
-            entry["stacktrace"] = self.formatException(record.exc_info)
+            entry["stacktrace"] = redaction.redact(self.formatException(record.exc_info))
         elif record.stack_info:
-            entry["stacktrace"] = record.stack_info
+            entry["stacktrace"] = redaction.redact(record.stack_info)
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
@@ -218,6 +223,27 @@ class CanaryLogger:
     ) -> None:
         """Log at error level with the current exception as ``stacktrace``."""
         self._emit(logging.ERROR, msg, args, canary, True, fields)
+
+    def failure(
+        self,
+        msg: str,
+        exc: BaseException,
+        *,
+        canary: _Named | str | None = None,
+        expected: bool = True,
+        **fields: Any,
+    ) -> None:
+        """One error line for a failure: ``msg: <class>: <cause>``, with an ``error`` field
+        naming the class. An expected failure (an outage, a refused request) carries its stack
+        trace only when debug logging is on; an unexpected one (a bug) always does.
+
+        Call it from an ``except`` block (the trace is the current exception's).
+        """
+        cause = str(exc).strip()
+        name = type(exc).__name__
+        line = f"{msg}: {name}: {cause}" if cause else f"{msg}: {name}"
+        trace = not expected or self.logger.isEnabledFor(logging.DEBUG)
+        self._emit(logging.ERROR, "%s", (line,), canary, trace, {**fields, "error": name})
 
 
 def get_logger(name: str) -> CanaryLogger:
