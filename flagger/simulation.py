@@ -18,8 +18,11 @@ their ``thresholdRange``. ``--samples NAME=C1,C2,.../P1,P2,...`` gives a baselin
 the canary's and the primary's samples for one check (repeat it for the next checks; the last
 repeats); the comparison's settings come from the MetricTemplate of that name in the same file
 (its ``flagger.app/baseline-*`` annotations), else the defaults.
-``--webhook NAME=pass|fail,...`` does the same for webhooks, which pass by default. Exit
-status: 0 when promoted, 1 when rolled back (or stuck), 2 on bad input.
+``--webhook NAME=pass|fail,...`` does the same for webhooks, which pass by default.
+``--then-revert`` changes the target back to the first revision after a promotion, as
+``kubectl rollout undo`` would, and plays that run too: with the Canary's
+``flagger.app/rollback-window`` annotation it is promoted at once, without it analysed again.
+Exit status: 0 when promoted, 1 when rolled back (or stuck), 2 on bad input.
 """
 
 from __future__ import annotations
@@ -409,6 +412,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="results of a webhook, one per call; the last repeats (default pass)",
     )
     parser.add_argument(
+        "--then-revert",
+        action="store_true",
+        help="after a promotion, change the target back to the first revision and play on "
+        "(shows the flagger.app/rollback-window annotation at work)",
+    )
+    parser.add_argument(
         "--mesh-provider",
         default=engine.DEFAULT_MESH_PROVIDER,
         help="the daemon's -mesh-provider, used when the Canary sets no provider (default istio)",
@@ -416,11 +425,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def simulate(world: World, out: TextIO) -> Phase:
-    """Initialize, inject a new revision, tick until the run ends; print the timeline."""
+def simulate(world: World, out: TextIO, *, then_revert: bool = False) -> Phase:
+    """Initialize, inject a new revision, tick until the run ends; print the timeline.
+
+    ``then_revert``: after a promotion, change the target back to the first revision and play
+    that run as well.
+    """
     world.tick()  # initialization, not part of the timeline
     world.history.clear()
     world.revision = observation.Revision(NEW_REVISION, {})
+    phase = _play(world, out)
+    if not then_revert:
+        return phase
+    if phase is not Phase.SUCCEEDED:
+        out.write("Not reverting: the new revision was not promoted; the primary runs the first\n")
+        return phase
+    world.advance_clock()
+    out.write(f"{elapsed_text(world.elapsed)} (target reverted to {FIRST_REVISION})\n")
+    world.revision = observation.Revision(FIRST_REVISION, {})
+    return _play(world, out)
+
+
+def _play(world: World, out: TextIO) -> Phase:
+    """Tick until the run ends, printing the timeline."""
     for _ in range(MAX_TICKS):
         start = len(world.history)
         world.tick()
@@ -463,7 +490,7 @@ def main(argv: Sequence[str]) -> int:
         sys.stderr.write(f"flagger simulate: {exc}\n")
         return 2
     out = sys.stdout
-    phase = simulate(world, out)
+    phase = simulate(world, out, then_revert=args.then_revert)
     interval = durations.format_duration(world.interval)
     out.write(f"Final phase: {phase.value or 'unknown'}\n")
     out.write(f"Total time: {elapsed_text(world.elapsed)} (analysis interval {interval})\n")

@@ -28,6 +28,7 @@ from flagger.analysis import baseline, checks, decision, messages, observation, 
 from flagger.analysis import status_editor as status_edit
 from flagger.api import analysis as analysis_api
 from flagger.api import canary as canary_api
+from flagger.api import rollback_window
 from flagger.api import status as status_api
 
 Phase = status_api.CanaryPhase
@@ -125,6 +126,7 @@ class _Tick:
         # the original status decides change detection, as Flagger's in-memory copy does
         self.seen = self.editor.snapshot()
         self.webhooks = self.spec.effective_webhooks
+        self.window = _rollback_window(canary)
 
     # --- output ----------------------------------------------------------------------------
 
@@ -186,6 +188,10 @@ class _Tick:
         self.act(decision.RecordWeight(primary_weight, canary_weight))
 
         if not (yield from self.check_canary_status()):
+            return
+
+        if self.reverted_to_known_good():
+            self.fast_rollback()
             return
 
         if self.revision_changed_during_analysis():
@@ -294,6 +300,7 @@ class _Tick:
         self.act(decision.Log(f"Scaling down {self.canary.spec.target_ref.kind} {self.target}"))
         self.act(decision.ScaleToZero())
         self.editor.sync(Phase.INITIALIZED)
+        self.editor.remember_promoted(self.window)
         self.act(decision.RecordPhase(Phase.INITIALIZED))
         self.event(messages.initialization_done(self.name))
         self.alert(messages.alert_initialized(self.canary.spec.target_ref.kind), "info", True)
@@ -310,6 +317,35 @@ class _Tick:
         if line:
             self.act(decision.Log(line))
         return changed
+
+    # --- rollback window (an extension, see flagger.api.rollback_window) ----------------------
+
+    @property
+    def observed_revision(self) -> str:
+        return status_edit.revision_key(self.obs.revision.spec_hash, self.obs.revision.configs)
+
+    def known_good(self) -> bool:
+        """The observed revision is one of the last promoted ones (the window is on)."""
+        remembered = self.seen.promoted_revisions or []
+        return self.window > 0 and self.observed_revision in remembered[-self.window :]
+
+    def reverted_to_known_good(self) -> bool:
+        """During an analysis, the target went back to a revision promoted before."""
+        if self.editor.phase not in (Phase.PROGRESSING, Phase.WAITING_PROMOTION):
+            return False
+        applied = status_edit.revision_key(
+            self.seen.last_applied_spec or "", self.seen.tracked_configs
+        )
+        return self.observed_revision != applied and self.known_good()
+
+    def fast_rollback(self) -> None:
+        """Promote a known-good revision at once: no canary pods, no analysis."""
+        self.editor.sync(Phase.PROGRESSING)
+        self.event(messages.rolling_back_known_good(self.target, self.observed_revision))
+        self.promote_at_once()
+        self.event(messages.promotion_completed(self.target))
+        self.alert(messages.ALERT_SUCCEEDED, "info")
+        self.act(decision.RecordOutcome(True, deployment_strategy(self.canary, self.provider)))
 
     def revision_changed_during_analysis(self) -> bool:
         if self.editor.phase not in (Phase.PROGRESSING, Phase.WAITING_PROMOTION):
@@ -330,6 +366,9 @@ class _Tick:
         # Flagger 1.44 calls the gate with the canary's real phase (Initialized, Succeeded,
         # then Waiting) and its status unchanged; the halt is reported once, on entering Waiting.
         if not (yield from self.confirm_rollout_hooks()):
+            return False
+        if self.known_good():
+            self.fast_rollback()
             return False
         self.event(messages.new_revision(self.target), phase=Phase.PROGRESSING)
         self.alert(messages.ALERT_NEW_REVISION, "info", True)
@@ -638,6 +677,7 @@ class _Tick:
             self.act(decision.PauseTargetScaler())
         self.act(decision.ScaleToZero())
         self.editor.set_phase(Phase.SUCCEEDED)
+        self.editor.remember_promoted(self.window)
         self.act(decision.RecordPhase(Phase.SUCCEEDED))
         self.act(decision.RunPostRolloutHooks(Phase.SUCCEEDED))
         self.event(messages.promotion_completed(self.target))
@@ -645,6 +685,14 @@ class _Tick:
         self.act(decision.RecordOutcome(True, deployment_strategy(self.canary, self.provider)))
 
     def skip_analysis(self) -> None:
+        self.promote_at_once()
+        self.event(messages.promotion_skipped(self.target))
+        self.alert(messages.ALERT_SKIPPED, "info")
+        self.act(decision.RecordOutcome(True, deployment_strategy(self.canary, self.provider)))
+
+    def promote_at_once(self) -> None:
+        """All traffic to the primary, the target copied onto it, the canary scaled to zero,
+        Succeeded (skipAnalysis, and the rollback window's fast rollback)."""
         self.set_routes(weights.TOTAL_WEIGHT, 0)
         self.act(decision.RecordWeight(weights.TOTAL_WEIGHT, 0))
         self.event(messages.copying(self.target, self.primary))
@@ -654,11 +702,9 @@ class _Tick:
             self.act(decision.PauseTargetScaler())
         self.act(decision.ScaleToZero())
         self.editor.set_phase(Phase.SUCCEEDED)
+        self.editor.remember_promoted(self.window)
         self.act(decision.RecordPhase(Phase.SUCCEEDED))
         self.act(decision.RunPostRolloutHooks(Phase.SUCCEEDED))
-        self.event(messages.promotion_skipped(self.target))
-        self.alert(messages.ALERT_SKIPPED, "info")
-        self.act(decision.RecordOutcome(True, deployment_strategy(self.canary, self.provider)))
 
     def rollback(self) -> None:
         """Route everything to the primary, scale the canary to zero, mark Failed."""
@@ -693,3 +739,11 @@ class _Tick:
         self.act(decision.RecordPhase(Phase.FAILED))
         self.act(decision.RunPostRolloutHooks(Phase.FAILED))
         self.act(decision.RecordOutcome(False, deployment_strategy(self.canary, self.provider)))
+
+
+def _rollback_window(canary: canary_api.Canary) -> int:
+    """The rollback window K (0: off); a bad annotation is reported by validation, not here."""
+    try:
+        return rollback_window.revisions(canary.metadata)
+    except ValueError:
+        return 0

@@ -269,6 +269,10 @@ def baseline_verdict(
     )
 
 
+def rolling_back_known_good(target: str, revision: str) -> str:
+    return f"Rolling back {target} to revision {revision} known good, skipping analysis"
+
+
 def baseline_too_few(
     canary: str, metric: str, canary_count: int, baseline_count: int, minimum: int
 ) -> str:

@@ -19,6 +19,7 @@ on Initialized and Succeeded, False on Failed, Unknown otherwise; the reason is 
 from __future__ import annotations
 
 import datetime
+import hashlib
 from collections.abc import Mapping
 
 from flagger.analysis import messages, observation
@@ -112,6 +113,15 @@ def changed_config(
     return False, None
 
 
+def revision_key(spec_hash: str, configs: Mapping[str, str] | None) -> str:
+    """A revision as the rollback window remembers it: the pod template hash, plus a digest of
+    the tracked config checksums when there are any (a config change is a new revision)."""
+    if not configs:
+        return spec_hash
+    joined = "\n".join(f"{k}={v}" for k, v in sorted(configs.items()))
+    return f"{spec_hash}-{hashlib.sha256(joined.encode()).hexdigest()[:10]}"
+
+
 class StatusEditor:
     """A working copy of the status, edited the way Flagger edits it during one tick."""
 
@@ -200,6 +210,20 @@ class StatusEditor:
         if phase in (Phase.INITIALIZED, Phase.SUCCEEDED):
             self.status.last_promoted_spec = self.status.last_applied_spec
         self._conditions(phase)
+
+    @property
+    def applied_revision(self) -> str:
+        """The :func:`revision_key` of the revision the status was last synced to."""
+        return revision_key(self.status.last_applied_spec or "", self.status.tracked_configs)
+
+    def remember_promoted(self, window: int) -> None:
+        """Keep the applied revision among the last ``window`` promoted ones (rollback window);
+        a revision promoted again moves to the end. Nothing is kept with no window."""
+        if window <= 0 or not self.status.last_applied_spec:
+            return
+        key = self.applied_revision
+        kept = [r for r in self.status.promoted_revisions or [] if r != key]
+        self.status.promoted_revisions = [*kept, key][-window:]
 
     def set_weight(self, weight: int) -> None:
         self.status.canary_weight = weight

@@ -68,6 +68,10 @@ class CanaryStatus(common.FlaggerModel):
         "Session affinity cookie of the previous canary run"
     )
     conditions: list[CanaryCondition] | None = field("Status conditions of this canary")
+    promoted_revisions: list[str] | None = field(
+        "The last promoted revisions, oldest first, kept with the flagger.app/rollback-window "
+        "annotation (an extension)"
+    )
 
     @property
     def effective_phase(self) -> CanaryPhase:

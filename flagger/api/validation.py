@@ -28,6 +28,7 @@ from flagger.api import (
     documents,
     durations,
     metric_template,
+    rollback_window,
 )
 from flagger.api.problems import Problem, error, note, warning
 
@@ -161,7 +162,26 @@ def _check_canary(obj: canary.Canary, known: KnownNames | None) -> list[Problem]
         found += _check_analysis("spec.analysis", spec.analysis)
     elif spec.canary_analysis is not None:
         found += _check_analysis("spec.canaryAnalysis", spec.canary_analysis)
-    return found
+    return found + _check_rollback_window(obj)
+
+
+def _check_rollback_window(obj: canary.Canary) -> list[Problem]:
+    """The rollback window annotation (an extension, see :mod:`flagger.api.rollback_window`)."""
+    try:
+        window = rollback_window.revisions(obj.metadata)
+    except ValueError as exc:
+        message = str(exc).removeprefix(f"{rollback_window.PATH}: ")
+        return [error(rollback_window.PATH, message)]
+    if window == 0:
+        return []
+    return [
+        note(
+            rollback_window.PATH,
+            f"rollback window (an extension; Flagger (Go) ignores it): the last {window} promoted "
+            "revisions are kept in status.promotedRevisions, and a target changed back to one "
+            "of them is promoted at once, skipping the analysis",
+        )
+    ]
 
 
 def _check_target(spec: canary.CanarySpec) -> list[Problem]:

@@ -297,3 +297,31 @@ def test_bad_samples_are_input_errors(
     code, _, err = run(capsys, str(path), "--samples", option)
     assert code == 2
     assert wanted in err
+
+
+def test_then_revert_shows_the_rollback_window(
+    frontend: str, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    windowed = tmp_path / "windowed.yaml"
+    windowed.write_text(
+        FRONTEND.replace(
+            "  namespace: test\n",
+            '  namespace: test\n  annotations:\n    flagger.app/rollback-window: "2"\n',
+            1,
+        )
+    )
+    code, lines, _ = run(capsys, str(windowed), "--then-revert")
+    assert code == 0
+    reverted = lines.index("00:14:00 (target reverted to simulated-revision-1)")
+    assert lines[reverted + 1 : reverted + 4] == [
+        "00:14:00 Rolling back frontend.test to revision simulated-revision-1 known good, "
+        "skipping analysis",
+        "00:14:00 Copying frontend.test template spec to frontend-primary.test",
+        "00:14:00 Promotion completed! Scaling down frontend.test",
+    ]
+    assert lines[-1] == "Total time: 00:14:00 (analysis interval 1m0s)"
+    # without the annotation the first revision is analysed again from the start
+    code, lines, _ = run(capsys, frontend, "--then-revert")
+    reverted = lines.index("00:14:00 (target reverted to simulated-revision-1)")
+    assert lines[reverted + 1] == "00:14:00 New revision detected! Scaling up frontend.test"
+    assert not any("known good" in line for line in lines)

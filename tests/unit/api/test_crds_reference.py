@@ -47,6 +47,10 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("Canary.spec.canaryAnalysis", "property"): (
         "the deprecated alias of analysis, described so the API server does not prune it"
     ),
+    ("Canary.status.promotedRevisions", "property"): (
+        "the rollback window's memory (an extension): the last promoted revisions, kept only "
+        "with the flagger.app/rollback-window annotation; Flagger's CRD prunes it"
+    ),
     ("Canary.spec.service.mirror", "required"): (
         "Flagger puts required: [backendRef] on the array, where it checks nothing; ours puts it "
         "on the items, where Gateway API (and our model) require it"
