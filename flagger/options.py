@@ -2,7 +2,8 @@
 
 Flagger is a Go program, so its users write ``-mesh-provider=istio``; ``--mesh-provider istio``
 works too. Boolean flags accept ``-flag``, ``-flag=true`` and ``-flag=false``. The notifier flags
-also read Flagger's environment variables (``SLACK_URL``, ``MSTEAMS_URL``, ...) when not given.
+also read Flagger's environment variables (``SLACK_URL``, ``MSTEAMS_URL``, ...), which win
+over their flags when set, as in Flagger.
 """
 
 from __future__ import annotations
@@ -53,13 +54,12 @@ class Options:
     version: bool = False
 
 
-#: Flag name -> environment variable Flagger reads when the flag is not given.
+#: Flag name -> environment variable Flagger reads; a non-empty variable wins over the flag
+#: (Go's ``fromEnv(envVar, flagValue)``). Flagger 1.44 reads no SLACK_USER/SLACK_CHANNEL.
 ENVIRONMENT = {
     "slack-url": "SLACK_URL",
     "slack-token": "SLACK_TOKEN",
     "slack-proxy-url": "SLACK_PROXY_URL",
-    "slack-user": "SLACK_USER",
-    "slack-channel": "SLACK_CHANNEL",
     "msteams-url": "MSTEAMS_URL",
     "msteams-proxy-url": "MSTEAMS_PROXY_URL",
     "event-webhook": "EVENT_WEBHOOK_URL",
@@ -70,10 +70,15 @@ HELP = {
     "master": "the API server address, overriding the kubeconfig's",
     "kubeconfig-qps": "client-side requests per second to the API server",
     "kubeconfig-burst": "client-side burst of requests to the API server",
-    "kubeconfig-service-mesh": "kubeconfig of the cluster running the service mesh",
+    "kubeconfig-service-mesh": (
+        "kubeconfig of the cluster running the service mesh; routing objects are written there"
+    ),
     "metrics-server": "Prometheus URL for the built-in metrics",
-    "control-loop-interval": "how often canaries are (re)scheduled, a Go duration",
-    "threadiness": "worker count (kept for compatibility; one task runs per canary)",
+    "control-loop-interval": (
+        "ignored, with a warning at start-up: each canary ticks every analysis.interval and "
+        "watch events wake it"
+    ),
+    "threadiness": "ignored, with a warning at start-up: one task runs per canary",
     "log-level": "debug, info, warn or error",
     "zap-encoding": "log encoding (JSON lines whatever the value, kept for compatibility)",
     "zap-replace-globals": "kept for compatibility",
@@ -96,7 +101,9 @@ HELP = {
     "enable-config-tracking": "track ConfigMaps and Secrets of the targets",
     "no-cross-namespace-refs": "refuse references to objects in other namespaces",
     "enable-leader-election": "run with a Lease so that only one replica acts",
-    "leader-election-namespace": "namespace of the leader-election Lease",
+    "leader-election-namespace": (
+        "namespace of the leader-election Lease (-namespace wins when set)"
+    ),
     "version": "print the version and exit",
 }
 
@@ -166,14 +173,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def from_namespace(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Options:
-    """Build :class:`Options` from parsed flags, then Flagger's environment variables."""
+    """Build :class:`Options` from parsed flags; Flagger's environment variables, when set and
+    not empty, win over their flags (as Go's ``fromEnv`` does)."""
     environ = os.environ if environ is None else environ
     values: dict[str, object] = {}
     for field in dataclasses.fields(Options):
         given = getattr(args, field.name, None)
         if given is not None:
             values[field.name] = given
-            continue
         variable = ENVIRONMENT.get(field.name.replace("_", "-"))
         if variable and environ.get(variable):
             values[field.name] = environ[variable]

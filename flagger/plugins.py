@@ -70,10 +70,19 @@ class PluginContext:
 
     ``kube`` is the daemon's Kubernetes client (typed loosely here so that this module stays
     at the bottom of the import graph); ``options`` are the command-line flags by name.
+    ``mesh_kube`` is the client of the service-mesh cluster (``-kubeconfig-service-mesh``,
+    Flagger's ``meshClient``): routers write their mesh objects through it. It is ``kube``
+    unless a separate mesh cluster is configured.
     """
 
     kube: Any = None
     options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    mesh_client: Any = None
+
+    @property
+    def mesh_kube(self) -> Any:
+        """The client for mesh routing objects: the mesh cluster's, else ``kube``."""
+        return self.mesh_client if self.mesh_client is not None else self.kube
 
 
 # --- contracts -----------------------------------------------------------------------------

@@ -296,7 +296,7 @@ def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router 
         return None
     options = context.options
     return ContourRouter(
-        context.kube,
+        context.mesh_kube,
         ingress_class=str(options.get("ingress-class") or ""),
         set_owner_refs=not options.get("kubeconfig-service-mesh"),
     )

@@ -464,7 +464,7 @@ def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router 
         return None
     options = context.options
     remote_mesh = options.get("kubeconfig-service-mesh") or options.get("kubeconfig_service_mesh")
-    return GatewayAPIRouter(context.kube, flavor, set_owner_refs=not remote_mesh)
+    return GatewayAPIRouter(context.mesh_kube, flavor, set_owner_refs=not remote_mesh)
 
 
 # --- helpers --------------------------------------------------------------------------------

@@ -403,7 +403,7 @@ def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router 
         return None
     options = context.options
     remote_mesh = options.get("kubeconfig-service-mesh") or options.get("kubeconfig_service_mesh")
-    return IstioRouter(context.kube, set_owner_refs=not remote_mesh)
+    return IstioRouter(context.mesh_kube, set_owner_refs=not remote_mesh)
 
 
 # --- helpers --------------------------------------------------------------------------------

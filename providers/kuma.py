@@ -256,7 +256,7 @@ def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router 
         return None
     options = context.options
     remote_mesh = options.get("kubeconfig-service-mesh") or options.get("kubeconfig_service_mesh")
-    return KumaRouter(context.kube, set_owner_refs=not remote_mesh)
+    return KumaRouter(context.mesh_kube, set_owner_refs=not remote_mesh)
 
 
 # --- helpers --------------------------------------------------------------------------------

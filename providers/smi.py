@@ -316,7 +316,7 @@ def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router 
         return None
     options = context.options
     remote_mesh = options.get("kubeconfig-service-mesh") or options.get("kubeconfig_service_mesh")
-    return SmiRouter(context.kube, flavor, set_owner_refs=not remote_mesh)
+    return SmiRouter(context.mesh_kube, flavor, set_owner_refs=not remote_mesh)
 
 
 # --- helpers --------------------------------------------------------------------------------

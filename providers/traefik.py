@@ -256,7 +256,7 @@ def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router 
     if name != NAME:
         return None
     return TraefikRouter(
-        context.kube, set_owner_refs=not context.options.get("kubeconfig-service-mesh")
+        context.mesh_kube, set_owner_refs=not context.options.get("kubeconfig-service-mesh")
     )
 
 

@@ -40,8 +40,23 @@ async def run(opts: options_api.Options, *, stop: asyncio.Event | None = None) -
             loop.add_signal_handler(sig, stop.set)
 
     kube = await kube_client.Kube.connect(
-        opts.kubeconfig or None, qps=opts.kubeconfig_qps, burst=opts.kubeconfig_burst
+        opts.kubeconfig or None,
+        qps=opts.kubeconfig_qps,
+        burst=opts.kubeconfig_burst,
+        master=opts.master or None,
     )
+    # Flagger's meshClient: routing objects go to the mesh cluster when one is configured
+    mesh_kube = (
+        await kube_client.Kube.connect(
+            opts.kubeconfig_service_mesh,
+            qps=opts.kubeconfig_qps,
+            burst=opts.kubeconfig_burst,
+            master=opts.master or None,
+        )
+        if opts.kubeconfig_service_mesh
+        else None
+    )
+    _warn_ignored_flags(opts)
     metrics = metrics_api.Metrics()
     metrics.set_info(flagger.__version__, opts.mesh_provider)
     # One session policy for webhooks, notifications and metrics: HTTP_PROXY/NO_PROXY honoured.
@@ -49,6 +64,7 @@ async def run(opts: options_api.Options, *, stop: asyncio.Event | None = None) -
     installed = plugins.load()
     context = plugins.PluginContext(
         kube=kube,
+        mesh_client=mesh_kube,
         options={
             field.name.replace("_", "-"): getattr(opts, field.name)
             for field in dataclasses.fields(opts)
@@ -81,7 +97,8 @@ async def run(opts: options_api.Options, *, stop: asyncio.Event | None = None) -
     )
     caches = informers.InformerSet()
     elector = (
-        leader.LeaderElector(kube, opts.leader_election_namespace)
+        # Flagger puts the Lease in -namespace when it is set
+        leader.LeaderElector(kube, opts.namespace or opts.leader_election_namespace)
         if opts.enable_leader_election
         else None
     )
@@ -126,6 +143,8 @@ async def run(opts: options_api.Options, *, stop: asyncio.Event | None = None) -
         await http.stop()
         await session.close()
         await kube.close()
+        if mesh_kube is not None:
+            await mesh_kube.close()
     return code
 
 
@@ -166,3 +185,18 @@ async def _until(stop: asyncio.Event, work: Any) -> bool:
         return True
     task.cancel()
     return False
+
+
+def _warn_ignored_flags(opts: options_api.Options) -> None:
+    """Flagger's scheduling flags that have no meaning here, said once at start-up."""
+    defaults = options_api.Options()
+    if opts.control_loop_interval != defaults.control_loop_interval:
+        log.warning(
+            "-control-loop-interval is ignored: each Canary ticks every analysis.interval and "
+            "watch events wake it at once, so there is no global sync loop to tune"
+        )
+    if opts.threadiness != defaults.threadiness:
+        log.warning(
+            "-threadiness is ignored: each Canary runs in its own task, so Canaries never wait "
+            "for a free worker"
+        )

@@ -120,6 +120,10 @@ async def tick(shell: Shell, name: str, namespace: str) -> Outcome:
     try:
         if await _handle_finalizer(shell, canary, raw):
             return outcome
+        blocked = _cross_namespace_ref(canary) if shell.options.no_cross_namespace_refs else ""
+        if blocked:
+            await _report(shell, raw, "InvalidSpec", f"invalid canary spec: {blocked}")
+            return outcome
         if canary.spec.suspend:
             log.debug(messages.suspended(), canary=canary)
             # Flagger records it (an Event whose count grows each tick, and the event webhook)
@@ -372,6 +376,34 @@ async def _act(
                 shell.metrics.count_success(canary, analysis_status)
             else:
                 shell.metrics.count_failure(canary, analysis_status)
+
+
+def _cross_namespace_ref(canary: canary_api.Canary) -> str:
+    """Flagger's ``verifyNoCrossNamespaceRefs`` (``-no-cross-namespace-refs``): the first Gloo
+    upstreamRef, MetricTemplate or AlertProvider reference into another namespace; ""."""
+    namespace = canary.namespace
+    upstream = canary.spec.upstream_ref
+    if upstream is not None and (upstream.namespace or namespace) != namespace:
+        return (
+            f"can't access gloo upstream {upstream.name}.{upstream.namespace}, "
+            "cross-namespace references are blocked"
+        )
+    analysis = canary.spec.analysis
+    for metric in analysis.metrics or [] if analysis else []:
+        ref = metric.template_ref
+        if ref is not None and (ref.namespace or namespace) != namespace:
+            return (
+                f"can't access metric template {ref.name}.{ref.namespace}, "
+                "cross-namespace references are blocked"
+            )
+    for alert in analysis.alerts or [] if analysis else []:
+        provider = alert.provider_ref
+        if (provider.namespace or namespace) != namespace:
+            return (
+                f"can't access alert provider {provider.name}.{provider.namespace}, "
+                "cross-namespace references are blocked"
+            )
+    return ""
 
 
 def _at_phase(canary: canary_api.Canary, phase: status_api.CanaryPhase) -> canary_api.Canary:

@@ -157,10 +157,16 @@ class Kube:
 
     @classmethod
     async def connect(
-        cls, kubeconfig: str | None = None, *, qps: float = 100.0, burst: int = 250
+        cls,
+        kubeconfig: str | None = None,
+        *,
+        qps: float = 100.0,
+        burst: int = 250,
+        master: str | None = None,
     ) -> Kube:
         """Log in with a kubeconfig file; with None, in-cluster config when
-        KUBERNETES_SERVICE_HOST is set, else ~/.kube/config."""
+        KUBERNETES_SERVICE_HOST is set, else ~/.kube/config. ``master`` (Flagger's ``-master``)
+        overrides the API server address the configuration gives."""
         configuration = k8s_client.Configuration()
         if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
             k8s_config.load_incluster_config(  # type: ignore[no-untyped-call]
@@ -170,6 +176,8 @@ class Kube:
             await k8s_config.load_kube_config(
                 config_file=kubeconfig, client_configuration=configuration
             )
+        if master:
+            configuration.host = master.rstrip("/")
         return cls(k8s_client.ApiClient(configuration), qps=qps, burst=burst)
 
     async def close(self) -> None:
