@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test playground lint types contracts unit integration control-plane crds docs deploy-files clean system-deps
+.PHONY: test playground lint types contracts unit integration control-plane crds docs deploy-files clean system-deps bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,12 @@ integration: $(STAMP) system-deps control-plane
 ## Lint, types, layering contracts, then the whole test suite on a real local control plane.
 test: $(STAMP) system-deps control-plane lint types contracts
 	$(BIN)/pytest
+
+## Scale benchmark on a local control plane: N canaries (BENCH_N="10 100 500 1000"), figures
+## printed as a table; with FLAGGER_GO=<flagger binary> the same work runs against Flagger (Go).
+BENCH_N ?= 10 100
+bench: $(STAMP) control-plane
+	$(BIN)/python -m bench -n $(BENCH_N) $(BENCH_ARGS)
 
 ## The tutorial on a local control plane.
 playground: $(STAMP) system-deps control-plane

@@ -1,0 +1,362 @@
+"""One bench run: N canaries under one operator, from bootstrap through idle to a burst rollout."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import dataclasses
+import math
+import pathlib
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bench import objects, operators, probes
+from flagger.devcluster import cluster as devcluster
+from flagger.devcluster import processes
+from flagger.kube import client as kube_client
+from flagger.kube import errors, informers
+
+ACCOUNTS_NAMESPACE = "bench-system"
+LATENESS_METRIC = "flagger_tick_lateness_seconds"
+CONCURRENCY = 64
+MAX_SHARDS = 4
+SHARD_LABEL = "bench.flagger.app/shard"
+
+
+class BenchError(RuntimeError):
+    """The operator failed (exited, or never initialised the canaries)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    n: int
+    interval: int = 10
+    iterations: int = 3
+    idle_seconds: float = 120.0
+    bootstrap_timeout: float | None = None
+    burst_timeout: float | None = None
+    labels: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def burst_deadline(self) -> float:
+        """How long a burst may take: the issue's target plus as much again, at least 10 min."""
+        target = (self.iterations + 2) * self.interval + 60
+        return self.burst_timeout or max(600.0, 2.0 * target)
+
+    @property
+    def bootstrap_deadline(self) -> float:
+        return self.bootstrap_timeout or max(180.0, 1.0 * self.n)
+
+
+@dataclasses.dataclass
+class Result:
+    """The figures of one operator at one N (NaN when not measured)."""
+
+    operator: str
+    n: int
+    figures: dict[str, float] = dataclasses.field(default_factory=dict)
+    requests: collections.Counter[tuple[str, str]] = dataclasses.field(
+        default_factory=collections.Counter
+    )
+    expected_ticks: float = 0.0
+    succeeded: int = 0
+    foreign: list[str] = dataclasses.field(default_factory=list)
+    """Requests a shard made about another shard's canaries (sharded runs only)."""
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+
+class CanaryWatch:
+    """The bench's own watch of every Canary's phase, with when each phase was first seen."""
+
+    def __init__(self, kube: kube_client.Kube) -> None:
+        self.history: dict[informers.ObjectKey, list[tuple[float, str]]] = collections.defaultdict(
+            list
+        )
+        self.informer: informers.Informer[str] = informers.Informer(
+            kube, "flagger.app/v1beta1", "Canary", reduce=_phase
+        )
+        self.informer.subscribe(self._changed)
+
+    def _changed(self, key: informers.ObjectKey, old: str | None, new: str | None) -> None:
+        if new is not None:
+            self.history[key].append((time.time(), new))
+
+    def phase(self, key: informers.ObjectKey) -> str:
+        return self.informer.get(key.name, key.namespace) or ""
+
+    def first(self, key: informers.ObjectKey, phase: str, after: float) -> float | None:
+        return next((t for t, p in self.history[key] if p == phase and t >= after), None)
+
+
+def _phase(obj: dict[str, Any]) -> str:
+    return str((obj.get("status") or {}).get("phase") or "")
+
+
+async def _bounded(jobs: list[Callable[[], Awaitable[Any]]]) -> list[Any]:
+    gate = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(job: Callable[[], Awaitable[Any]]) -> Any:
+        async with gate:
+            return await job()
+
+    return await asyncio.gather(*(one(j) for j in jobs))
+
+
+async def _create(kube: kube_client.Kube, obj: dict[str, Any]) -> None:
+    with contextlib.suppress(errors.Conflict):
+        await kube.create(obj)
+
+
+async def prepare_cluster(cluster: devcluster.LocalCluster, kube: kube_client.Kube, n: int) -> None:
+    """CRDs, room for the pods (extra kwok nodes) and the operators' accounts."""
+    crds = pathlib.Path(__file__).resolve().parents[1] / "deploy" / "crds" / "crds.yaml"
+    cluster.kubectl("apply", "--server-side", "-f", str(crds))
+    for _ in range(30):
+        waited = cluster.kubectl(
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            "crd/canaries.flagger.app",
+            check=False,
+        )
+        if waited.returncode == 0:
+            break
+        await asyncio.sleep(1)
+    else:
+        raise BenchError(f"the Canary CRD is not established: {waited.stderr}")
+    nodes = math.ceil(3 * n / objects.PODS_PER_NODE)
+    await _bounded(
+        [lambda i=i: _create(kube, objects.kwok_node(f"kwok-bench-{i}")) for i in range(nodes)]
+    )
+    await _create(kube, objects.namespace(ACCOUNTS_NAMESPACE))
+    for name in ("ours", "flagger", *(f"ours-{shard}" for shard in range(MAX_SHARDS))):
+        for obj in objects.operator_account(ACCOUNTS_NAMESPACE, name):
+            await _create(kube, obj)
+
+
+async def run_one(
+    cluster: devcluster.LocalCluster,
+    kube: kube_client.Kube,
+    operator: operators.Operator,
+    settings: Settings,
+    webhook: str,
+    workdir: pathlib.Path,
+    *,
+    prefix: str,
+    extra: tuple[str, ...] = (),
+    shards: int = 1,
+) -> Result:
+    """Create the canaries, start the operator (``shards`` replicas, each with
+    ``-watch-label-selector`` on its shard) and measure it; clean up after."""
+    n = settings.n
+    where = objects.placement(prefix, n)
+    spaces = objects.namespaces(prefix, n)
+    result = Result(operator.label, n)
+    accounts = [operator.label] if shards == 1 else [f"{operator.label}-{i}" for i in range(shards)]
+    audits = [
+        probes.AuditLog(
+            cluster.audit_log or workdir / "none", f"system:serviceaccount:{ACCOUNTS_NAMESPACE}:{a}"
+        )
+        for a in accounts
+    ]
+    for audit in audits:
+        audit.poll()  # skip what came before
+    await _bounded([lambda ns=ns: _create(kube, objects.namespace(ns)) for ns in spaces])
+    shard_of = {key: f"shard-{i % shards}" for i, key in enumerate(where)}
+    shard_labels = (lambda key: {SHARD_LABEL: shard_of[key]}) if shards > 1 else (lambda key: {})
+    await _bounded(
+        [lambda ns=ns, name=name: _create(kube, objects.deployment(ns, name)) for ns, name in where]
+    )
+    await _bounded(
+        [
+            lambda ns=ns, name=name: _create(
+                kube,
+                objects.canary(
+                    ns,
+                    name,
+                    webhook=webhook,
+                    interval=f"{settings.interval}s",
+                    iterations=settings.iterations,
+                    labels=shard_labels((ns, name)),
+                ),
+            )
+            for ns, name in where
+        ]
+    )
+    watch = CanaryWatch(kube)
+    watch.informer.start()
+    await watch.informer.wait_synced(60)
+    keys = [informers.ObjectKey(ns, name) for ns, name in where]
+
+    running: list[operators.Running] = []
+    ports: list[int] = []
+    began = time.time()
+    try:
+        for shard in range(shards):
+            port = processes.free_port()
+            more = (f"-watch-label-selector={SHARD_LABEL}=shard-{shard}",) if shards > 1 else ()
+            kubeconfig = cluster.service_account_kubeconfig(ACCOUNTS_NAMESPACE, accounts[shard])
+            argv = operator.argv(kubeconfig, port, *extra, *more)
+            running.append(
+                operators.Running(argv, workdir / f"{prefix}-{operator.label}-{shard}.log")
+            )
+            ports.append(port)
+
+        def alive() -> None:
+            for proc in running:
+                if not proc.alive():
+                    raise BenchError(f"{operator.label} exited early; log tail:\n{proc.tail()}")
+
+        # --- bootstrap ---
+        while True:
+            alive()
+            done = sum(1 for k in keys if watch.phase(k) == "Initialized")
+            if done == n:
+                break
+            if time.time() - began > settings.bootstrap_deadline:
+                raise BenchError(
+                    f"{operator.label}: {done} of {n} canaries Initialized after "
+                    f"{settings.bootstrap_deadline:.0f}s; log tail:\n{running[0].tail()}"
+                )
+            await asyncio.sleep(0.25)
+        result.figures["bootstrap_s"] = time.time() - began
+        await asyncio.sleep(min(settings.interval + 2, settings.idle_seconds))
+
+        # --- idle ---
+        pids = [p.pid for p in running]
+        urls = [f"http://127.0.0.1:{port}/metrics" for port in ports]
+        scrapes0 = [_scrape(u) for u in urls]
+        cpu0 = sum(probes.cpu_seconds(p) for p in pids)
+        t0 = time.time()
+        await asyncio.sleep(settings.idle_seconds)
+        t1 = time.time()
+        cpu1 = sum(probes.cpu_seconds(p) for p in pids)
+        scrapes1 = [_scrape(u) for u in urls]
+        alive()
+        idle = t1 - t0
+        result.figures["idle_cpu_s_per_120s"] = (cpu1 - cpu0) * 120.0 / idle
+        result.figures["rss_mb"] = sum(probes.rss_bytes(p) for p in pids) / 2**20
+        requests = [r for audit in audits for r in audit.between(t0, t1)]
+        result.requests = probes.by_verb_and_resource(requests)
+        result.expected_ticks = n * idle / settings.interval
+        buckets = _merge(
+            [
+                probes.histogram_delta(b, a, LATENESS_METRIC)
+                for b, a in zip(scrapes0, scrapes1, strict=True)
+            ]
+        )
+        if buckets and buckets[-1][1] > 0:
+            ticks = buckets[-1][1]
+            result.figures["lateness_p50_s"] = probes.histogram_quantile(buckets, 0.5)
+            result.figures["lateness_p99_s"] = probes.histogram_quantile(buckets, 0.99)
+            result.notes.append("tick lateness from the daemon's histogram")
+        else:
+            starts = probes.tick_starts(requests, settings.interval)
+            late = probes.lateness_from_starts(starts, settings.interval)
+            ticks = float(sum(len(v) for v in starts.values()))
+            result.figures["lateness_p50_s"] = probes.percentile(late, 0.5)
+            result.figures["lateness_p99_s"] = probes.percentile(late, 0.99)
+            result.notes.append("tick lateness from Canary GETs in the audit log")
+        result.figures["idle_ticks"] = ticks
+        reads = sum(c for (verb, _), c in result.requests.items() if verb in probes.READ_VERBS)
+        writes = sum(c for (verb, _), c in result.requests.items() if verb in probes.WRITE_VERBS)
+        per_tick = max(result.expected_ticks, 1.0)
+        result.figures["reads_per_tick"] = reads / per_tick
+        result.figures["writes_per_tick"] = writes / per_tick
+        result.figures["cpu_ms_per_tick"] = 1000.0 * (cpu1 - cpu0) / max(ticks, 1.0)
+
+        # --- burst ---
+        cpu0 = sum(probes.cpu_seconds(p) for p in pids)
+        peak = 0
+        patched: dict[informers.ObjectKey, float] = {}
+
+        async def change(key: informers.ObjectKey) -> None:
+            patched[key] = time.time()
+            await kube.patch(
+                "apps/v1",
+                "Deployment",
+                key.name,
+                key.namespace,
+                {"spec": {"template": {"metadata": {"annotations": {"bench/revision": "2"}}}}},
+            )
+
+        burst_began = time.time()
+        await _bounded([lambda k=k: change(k) for k in keys])
+        while True:
+            alive()
+            peak = max(peak, sum(probes.rss_bytes(p) for p in pids))
+            finished = [k for k in keys if watch.first(k, "Succeeded", patched[k]) is not None]
+            if len(finished) == n or time.time() - burst_began > settings.burst_deadline:
+                break
+            await asyncio.sleep(0.5)
+        ended = time.time()
+        result.succeeded = len(finished)
+        detected = [
+            t - patched[k]
+            for k in keys
+            if (t := watch.first(k, "Progressing", patched[k])) is not None
+        ]
+        result.figures["detect_p50_s"] = probes.percentile(detected, 0.5)
+        result.figures["detect_p99_s"] = probes.percentile(detected, 0.99)
+        result.figures["burst_s"] = (
+            max(t for k in keys if (t := watch.first(k, "Succeeded", patched[k])) is not None)
+            - burst_began
+            if len(finished) == n
+            else math.nan
+        )
+        result.figures["burst_succeeded"] = float(len(finished))
+        result.figures["burst_cpu_s"] = sum(probes.cpu_seconds(p) for p in pids) - cpu0
+        result.figures["burst_peak_rss_mb"] = peak / 2**20
+        if len(finished) < n:
+            result.notes.append(
+                f"burst: {len(finished)} of {n} Succeeded within {ended - burst_began:.0f}s"
+            )
+        if shards > 1:
+            result.foreign = _foreign(audits, shard_of)
+            result.notes.append(
+                f"{shards} shards: {len(result.foreign)} requests about another shard's canaries"
+            )
+    finally:
+        for proc in running:
+            proc.stop()
+        await watch.informer.stop()
+        for ns in spaces:
+            cluster.kubectl("delete", "namespace", ns, "--wait=false", check=False)
+    return result
+
+
+def _foreign(audits: list[probes.AuditLog], shard_of: dict[tuple[str, str], str]) -> list[str]:
+    """Requests of shard i's daemon about a Canary (or its Deployments) of another shard."""
+    found = []
+    for shard, audit in enumerate(audits):
+        for r in audit.poll():
+            name = r.name.removesuffix("-primary").removesuffix("-canary")
+            owner = shard_of.get((r.namespace, name))
+            if owner is not None and owner != f"shard-{shard}":
+                found.append(f"shard-{shard} {r.verb} {r.resource} {r.namespace}/{r.name}")
+    return found
+
+
+def _scrape(url: str) -> dict[str, list[tuple[dict[str, str], float]]]:
+    try:
+        return probes.scrape(url)
+    except OSError:
+        return {}
+
+
+def _merge(parts: list[list[tuple[float, float]]]) -> list[tuple[float, float]]:
+    summed: dict[float, float] = collections.defaultdict(float)
+    for part in parts:
+        for le, count in part:
+            summed[le] += count
+    return sorted(summed.items())
+
+
+async def wait_namespaces_gone(cluster: devcluster.LocalCluster, prefix: str, n: int) -> None:
+    """Let the previous run's namespaces finish terminating, so runs do not overlap."""
+    spaces = [f"namespace/{ns}" for ns in objects.namespaces(prefix, n)]
+    await asyncio.to_thread(
+        cluster.kubectl, "wait", "--for=delete", "--timeout=300s", *spaces, check=False
+    )

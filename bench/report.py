@@ -1,0 +1,72 @@
+"""The bench's printed table: one block per N, this daemon beside Flagger (Go) and the ratio."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from bench.harness import Result
+
+ROWS: tuple[tuple[str, str, str], ...] = (
+    ("bootstrap_s", "bootstrap to all Initialized (s)", "{:.1f}"),
+    ("idle_cpu_s_per_120s", "idle CPU (s per 120 s)", "{:.2f}"),
+    ("cpu_ms_per_tick", "CPU per canary tick (ms)", "{:.2f}"),
+    ("rss_mb", "RSS (MB)", "{:.0f}"),
+    ("idle_ticks", "idle ticks done", "{:.0f}"),
+    ("lateness_p50_s", "tick lateness p50 (s)", "{:.3f}"),
+    ("lateness_p99_s", "tick lateness p99 (s)", "{:.3f}"),
+    ("reads_per_tick", "API reads per idle tick per canary", "{:.2f}"),
+    ("writes_per_tick", "API writes per idle tick per canary", "{:.2f}"),
+    ("detect_p50_s", "burst: change -> detected p50 (s)", "{:.2f}"),
+    ("detect_p99_s", "burst: change -> detected p99 (s)", "{:.2f}"),
+    ("burst_succeeded", "burst: Succeeded", "{:.0f}"),
+    ("burst_s", "burst: all Succeeded after (s)", "{:.1f}"),
+    ("burst_cpu_s", "burst: CPU (s)", "{:.1f}"),
+    ("burst_peak_rss_mb", "burst: peak RSS (MB)", "{:.0f}"),
+)
+
+
+def _cell(fmt: str, value: float | None) -> str:
+    if value is None or math.isnan(value):
+        return "-"
+    return fmt.format(value)
+
+
+def table(ours: Result, theirs: Result | None, *, title: str = "") -> str:
+    """A Markdown table of one N."""
+    head = f"### N = {ours.n}{title} (expected idle ticks: {ours.expected_ticks:.0f})"
+    lines = [
+        head,
+        "",
+        "| figure | this project | Flagger (Go) | ours/Flagger |",
+        "|---|---|---|---|",
+    ]
+    for key, label, fmt in ROWS:
+        mine = ours.figures.get(key)
+        other = theirs.figures.get(key) if theirs else None
+        ratio = (
+            f"{mine / other:.2f}"
+            if mine is not None and other and not math.isnan(mine) and not math.isnan(other)
+            else "-"
+        )
+        lines.append(f"| {label} | {_cell(fmt, mine)} | {_cell(fmt, other)} | {ratio} |")
+    lines.append("")
+    lines += [breakdown(r) for r in (ours, theirs) if r is not None]
+    for r in (ours, theirs):
+        if r is not None:
+            lines += [f"note ({r.operator}): {note}" for note in r.notes]
+    return "\n".join(lines)
+
+
+def breakdown(result: Result, top: int = 8) -> str:
+    """Requests per idle tick per canary by verb and resource (watches included)."""
+    per = max(result.expected_ticks, 1.0)
+    parts = [
+        f"{verb} {resource} {count / per:.2f}"
+        for (verb, resource), count in result.requests.most_common(top)
+    ]
+    return f"{result.operator} requests per idle tick per canary: " + (", ".join(parts) or "none")
+
+
+def summary(results: Sequence[tuple[Result, Result | None]]) -> str:
+    return "\n\n".join(table(o, t) for o, t in results)
