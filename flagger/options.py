@@ -51,6 +51,7 @@ class Options:
     no_cross_namespace_refs: bool = False
     enable_leader_election: bool = False
     leader_election_namespace: str = "kube-system"
+    watch_label_selector: str = ""
     version: bool = False
 
 
@@ -104,6 +105,8 @@ HELP = {
     "leader-election-namespace": (
         "namespace of the leader-election Lease (-namespace wins when set)"
     ),
+    "watch-label-selector": "only act on Canaries with these labels, e.g. "
+    "sharding.fluxcd.io/key=shard1 (one shard per replica; its Lease is per shard)",
     "version": "print the version and exit",
 }
 

@@ -22,8 +22,8 @@ from flagger import outgoing, plugins, validate_command
 from flagger.alerting import notifications
 from flagger.controller import answers, leader, scheduling, ticking
 from flagger.hooks import event_hooks
+from flagger.kube import cache, informers
 from flagger.kube import client as kube_client
-from flagger.kube import informers
 from flagger.observability import events, logs, server
 from flagger.observability import metrics as metrics_api
 
@@ -39,7 +39,7 @@ async def run(opts: options_api.Options, *, stop: asyncio.Event | None = None) -
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
 
-    kube = await kube_client.Kube.connect(
+    kube = await cache.CachedKube.connect(
         opts.kubeconfig or None,
         qps=opts.kubeconfig_qps,
         burst=opts.kubeconfig_burst,
@@ -97,8 +97,12 @@ async def run(opts: options_api.Options, *, stop: asyncio.Event | None = None) -
     )
     caches = informers.InformerSet()
     elector = (
-        # Flagger puts the Lease in -namespace when it is set
-        leader.LeaderElector(kube, opts.namespace or opts.leader_election_namespace)
+        # Flagger puts the Lease in -namespace when it is set; one Lease per shard
+        leader.LeaderElector(
+            kube,
+            opts.namespace or opts.leader_election_namespace,
+            name=leader.lease_name(opts.watch_label_selector),
+        )
         if opts.enable_leader_election
         else None
     )
@@ -114,6 +118,15 @@ async def run(opts: options_api.Options, *, stop: asyncio.Event | None = None) -
         metrics_port=http.port,
     )
     scheduler = scheduling.Scheduler(shell)
+    metrics.track(
+        metrics_api.Saturation(
+            requests=lambda: kube.requests,
+            throttled_seconds=lambda: kube.throttled_seconds,
+            cached=kube.cached,
+            queued=lambda: scheduler.queued,
+            running=lambda: scheduler.running,
+        )
+    )
     code = 0
     keeping: asyncio.Task[None] | None = None
     try:
@@ -150,22 +163,27 @@ async def run(opts: options_api.Options, *, stop: asyncio.Event | None = None) -
 
 def _watch(
     caches: informers.InformerSet,
-    kube: kube_client.Kube,
+    kube: cache.CachedKube,
     opts: options_api.Options,
     scheduler: scheduling.Scheduler,
 ) -> None:
+    """Watch-fed caches that serve the ticks' reads and wake the canaries' tasks."""
     namespace = opts.namespace or None
     canaries = caches.add(
-        informers.Informer(
-            kube, "flagger.app/v1beta1", "Canary", namespace, reduce=scheduling.reduce_canary
+        kube.cache(
+            "flagger.app/v1beta1",
+            "Canary",
+            namespace,
+            label_selector=opts.watch_label_selector or None,
         )
     )
-    canaries.subscribe(scheduler.canary_changed)
+    canaries.subscribe(informers.projected(scheduling.reduce_canary, scheduler.canary_changed))
     for kind in ("Deployment", "DaemonSet"):
-        workloads = caches.add(
-            informers.Informer(kube, "apps/v1", kind, namespace, reduce=scheduling.reduce_workload)
+        workloads = caches.add(kube.cache("apps/v1", kind, namespace))
+        workloads.subscribe(
+            informers.projected(scheduling.reduce_workload, scheduler.workload_changed)
         )
-        workloads.subscribe(scheduler.workload_changed)
+    caches.add(kube.cache("v1", "Service", namespace))
     if opts.enable_config_tracking:
         for kind, name in (("ConfigMap", "configmap"), ("Secret", "secret")):
             found = caches.add(

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import hashlib
+import re
 import socket
 import uuid
 from typing import Any
@@ -21,6 +23,17 @@ from flagger.observability import logs
 
 LEASE_NAME = "flagger-leader-election"
 log = logs.get_logger("flagger.leader")
+
+
+def lease_name(watch_label_selector: str = "") -> str:
+    """The Lease of a shard: Flagger's name, plus the shard's selector (slugged, with a short
+    hash) when ``-watch-label-selector`` restricts the replica to a shard, so that each shard
+    elects its own leader."""
+    if not watch_label_selector:
+        return LEASE_NAME
+    slug = re.sub(r"[^a-z0-9]+", "-", watch_label_selector.lower()).strip("-")[:40].strip("-")
+    digest = hashlib.sha256(watch_label_selector.encode()).hexdigest()[:8]
+    return f"{LEASE_NAME}-{slug}-{digest}"
 
 
 class LostLeadership(Exception):

@@ -1,7 +1,12 @@
 """One asyncio task per canary, ticking on its interval and woken early by what it depends on.
 
 Each Canary gets a task that runs a tick at once, then one every ``analysis.interval``, as
-Flagger's scheduler does. Watch-fed caches wake a canary's task before its interval is up:
+Flagger's scheduler does: at a fixed rate (a tick is due one interval after the previous one was
+due, however long it took), with at most ``MAX_CONCURRENT_TICKS`` ticks of different canaries
+running at once, so a slow webhook or provider call of one canary holds one slot and delays no
+other. How late each tick starts against when it was due is the
+``flagger_tick_lateness_seconds`` histogram; due ticks waiting for a slot are the queue depth.
+Watch-fed caches wake a canary's task before its interval is up:
 
 - the Canary's spec changed (its ``generation``; status writes do not wake anything);
 - its target's pod template changed (replica or status changes do not);
@@ -26,6 +31,7 @@ from flagger.workloads import configs, revision
 
 log = logs.get_logger("flagger.scheduler")
 RETRY_SECONDS = 10.0
+MAX_CONCURRENT_TICKS = 64
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +67,11 @@ class Scheduler:
         self.wakes: dict[informers.ObjectKey, asyncio.Event] = {}
         self._targets: dict[informers.ObjectKey, informers.ObjectKey] = {}
         self._tracked: dict[informers.ObjectKey, frozenset[str]] = {}
+        self._slots = asyncio.Semaphore(MAX_CONCURRENT_TICKS)
+        self.queued = 0
+        """Ticks that are due and wait for a slot."""
+        self.running = 0
+        """Ticks running now."""
 
     # --- informer callbacks -----------------------------------------------------------------
 
@@ -131,12 +142,14 @@ class Scheduler:
         self.tasks.clear()
 
     async def _run(self, key: informers.ObjectKey) -> None:
+        loop = asyncio.get_running_loop()
         wake = self.wakes[key]
+        due = loop.time()
         while True:
             wake.clear()
             interval = RETRY_SECONDS
             try:
-                outcome = await ticking.tick(self.shell, key.name, key.namespace)
+                outcome = await self._tick(key, due)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a bug or an outage: report, and try again later
@@ -154,5 +167,26 @@ class Scheduler:
                 if outcome.target:
                     self._targets[key] = informers.ObjectKey(key.namespace, outcome.target)
                 self._tracked[key] = outcome.tracked
+            # Fixed rate: due one interval after the last due time; when more than an interval
+            # behind, one catch-up tick rather than a burst.
+            due = max(due + interval, loop.time() - interval)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), interval)
+                await asyncio.wait_for(wake.wait(), max(0.0, due - loop.time()))
+            if wake.is_set():
+                due = loop.time()
+
+    async def _tick(self, key: informers.ObjectKey, due: float) -> ticking.Outcome:
+        """One tick in a concurrency slot; its lateness against ``due`` is recorded."""
+        self.queued += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self.queued -= 1
+        self.running += 1
+        try:
+            late = asyncio.get_running_loop().time() - due
+            self.shell.metrics.observe_lateness(max(0.0, late))
+            return await ticking.tick(self.shell, key.name, key.namespace)
+        finally:
+            self.running -= 1
+            self._slots.release()

@@ -10,6 +10,10 @@ speaks plain JSON over REST paths it builds itself:
   retried a bounded number of times with exponential backoff (tenacity).
 - A client-side token bucket enforces `qps`/`burst`, like Flagger's `-kubeconfig-qps` and
   `-kubeconfig-burst`, so a thousand canaries cannot flood the API server.
+- Requests go over one keep-alive aiohttp session without per-request environment lookups:
+  kubernetes-asyncio opens its session with ``trust_env=True``, which makes aiohttp read
+  ``~/.netrc`` and the proxy variables (in a thread) on every request; the proxy for the API
+  server is resolved once instead. Bodies are encoded and answers decoded once, by us.
 - Errors are `flagger.kube.errors.ApiError` subclasses; `get` returns None on 404 and `delete`
   ignores 404.
 
@@ -26,14 +30,18 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import collections
 import contextlib
 import dataclasses
 import json
 import logging
+import math
 import os
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import AsyncIterator
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import aiohttp
 import tenacity
@@ -53,6 +61,8 @@ _PATCH_CONTENT_TYPES: dict[str, str] = {
     "json": "application/json-patch+json",
 }
 REQUEST_TIMEOUT_SECONDS = 30.0
+THROTTLE_LOG_SECONDS = 1.0
+THROTTLE_LOG_EVERY = 10.0
 RETRY_ATTEMPTS = 5
 LIST_PAGE_SIZE = 500
 #: The field manager of every write, as Flagger's (client-go names it after the binary).
@@ -70,6 +80,7 @@ class _NoResponseBodies(logging.Filter):
 
 
 logging.getLogger("kubernetes_asyncio.client.rest").addFilter(_NoResponseBodies())
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,7 +124,9 @@ class _TokenBucket:
         self._stamp = time.monotonic()
         self._lock = asyncio.Lock()
 
-    async def acquire(self) -> None:
+    async def acquire(self) -> float:
+        """Take a token, waiting for one when the bucket is empty; the seconds waited."""
+        began = time.monotonic()
         async with self._lock:
             now = time.monotonic()
             self._tokens = min(self._capacity, self._tokens + (now - self._stamp) * self._rate)
@@ -123,6 +136,7 @@ class _TokenBucket:
                 self._stamp = time.monotonic()
                 self._tokens = 1.0
             self._tokens -= 1.0
+        return time.monotonic() - began
 
 
 def _transient(exc: BaseException) -> bool:
@@ -149,6 +163,12 @@ class Kube:
         self._timeout = timeout
         self._discovery: dict[str, dict[str, Resource]] = {}
         self._discovery_locks: dict[str, asyncio.Lock] = {}
+        self._session: aiohttp.ClientSession | None = None
+        self.requests: collections.Counter[str] = collections.Counter()
+        """API requests sent, by HTTP verb (``WATCH`` for watches), retries included."""
+        self.throttled_seconds = 0.0
+        """Seconds requests waited for the client-side rate limit (``-kubeconfig-qps``)."""
+        self._throttle_logged = -math.inf
 
     @property
     def api_client(self) -> Any:
@@ -163,7 +183,7 @@ class Kube:
         qps: float = 100.0,
         burst: int = 250,
         master: str | None = None,
-    ) -> Kube:
+    ) -> Self:
         """Log in with a kubeconfig file; with None, in-cluster config when
         KUBERNETES_SERVICE_HOST is set, else ~/.kube/config. ``master`` (Flagger's ``-master``)
         overrides the API server address the configuration gives."""
@@ -357,22 +377,14 @@ class Kube:
             query["labelSelector"] = label_selector
         if bookmarks:
             query["allowWatchBookmarks"] = "true"
-        await self._bucket.acquire()
+        await self._throttle("WATCH", res.path(namespace))
         timeout = aiohttp.ClientTimeout(
             total=None,
             connect=self._timeout,
             sock_connect=self._timeout,
             sock_read=timeout_seconds + self._timeout,
         )
-        resp = await self._api.call_api(
-            res.path(namespace),
-            "GET",
-            query_params=list(query.items()),
-            header_params={"Accept": "application/json"},
-            auth_settings=["BearerToken"],
-            _preload_content=False,
-            _request_timeout=timeout,
-        )
+        resp = await self._send("GET", res.path(namespace), query, None, None, timeout)
         try:
             if resp.status >= 300:
                 raise errors.from_status(resp.status, _decode(await resp.read()))
@@ -425,19 +437,12 @@ class Kube:
     async def _request_once(
         self, method: str, path: str, query: dict[str, str] | None, body: Any, content_type: str
     ) -> Any:
-        await self._bucket.acquire()
-        params = list((query or {}).items())
+        await self._throttle(method, path)
+        params = dict(query or {})
         if method in _WRITE_METHODS:
-            params.append(("fieldManager", FIELD_MANAGER))
-        resp = await self._api.call_api(
-            path,
-            method,
-            query_params=params,
-            header_params={"Accept": "application/json", "Content-Type": content_type},
-            body=body,
-            auth_settings=["BearerToken"],
-            _preload_content=False,
-            _request_timeout=aiohttp.ClientTimeout(total=self._timeout),
+            params["fieldManager"] = FIELD_MANAGER
+        resp = await self._send(
+            method, path, params, body, content_type, aiohttp.ClientTimeout(total=self._timeout)
         )
         try:
             data = await resp.read()
@@ -447,6 +452,80 @@ class Kube:
         if resp.status >= 300:
             raise errors.from_status(resp.status, decoded)
         return decoded
+
+    async def _throttle(self, verb: str, path: str) -> None:
+        """Wait for the rate limit; count the request; say so (at most every 10 s) when a
+        request waited over a second, in client-go's words."""
+        waited = await self._bucket.acquire()
+        self.requests[verb] += 1
+        self.throttled_seconds += waited
+        now = time.monotonic()
+        if waited > THROTTLE_LOG_SECONDS and now - self._throttle_logged > THROTTLE_LOG_EVERY:
+            self._throttle_logged = now
+            log.info(
+                "Waited for %.3fs due to client-side throttling, not priority and fairness, "
+                "request: %s:%s",
+                waited,
+                verb,
+                self._api.configuration.host + path,
+            )
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str] | None,
+        body: Any,
+        content_type: str | None,
+        timeout: aiohttp.ClientTimeout,
+    ) -> aiohttp.ClientResponse:
+        """Send one request with the client's credentials and default headers (User-Agent)."""
+        headers: dict[str, str] = {**self._api.default_headers, "Accept": "application/json"}
+        if content_type:
+            headers["Content-Type"] = content_type
+        await self._api.update_params_for_auth(headers, [], ["BearerToken"])
+        url = self._api.configuration.host + path
+        if query:
+            url += "?" + urllib.parse.urlencode(query)
+        rest = self._api.rest_client
+        extra: dict[str, Any] = {}
+        if rest.server_hostname:
+            extra["server_hostname"] = rest.server_hostname
+        if rest.proxy_headers:
+            extra["proxy_headers"] = rest.proxy_headers
+        return await self._transport().request(
+            method,
+            url,
+            headers=headers,
+            data=None if body is None else json.dumps(body),
+            timeout=timeout,
+            proxy=rest.proxy,
+            **extra,
+        )
+
+    def _transport(self) -> aiohttp.ClientSession:
+        """The API client's keep-alive session, reopened once without ``trust_env`` (so no
+        netrc or proxy lookup per request), with the API server's proxy resolved here."""
+        if self._session is None or self._session.closed:
+            rest = self._api.rest_client
+            inherited: aiohttp.ClientSession = rest.pool_manager
+            if rest.proxy is None:
+                rest.proxy = env_proxy(self._api.configuration.host)
+            self._session = aiohttp.ClientSession(
+                connector=inherited.connector, trust_env=False, read_bufsize=2**21
+            )
+            inherited.detach()
+            rest.pool_manager = self._session
+        return self._session
+
+
+def env_proxy(server: str) -> str | None:
+    """The proxy ``HTTPS_PROXY``/``HTTP_PROXY`` name for ``server``, unless ``NO_PROXY``
+    exempts it (what ``trust_env`` looked up on every request)."""
+    parts = urllib.parse.urlsplit(server)
+    if not parts.hostname or urllib.request.proxy_bypass(parts.hostname):
+        return None
+    return urllib.request.getproxies().get(parts.scheme)
 
 
 def _decode(data: bytes) -> Any:

@@ -34,9 +34,10 @@ from typing import Any, Generic, NamedTuple, TypeVar
 from flagger.kube import client as kube_client
 from flagger.kube import errors
 
-__all__ = ["ChangeCallback", "Informer", "InformerSet", "ObjectKey", "key_of"]
+__all__ = ["ChangeCallback", "Informer", "InformerSet", "ObjectKey", "key_of", "projected"]
 
 T = TypeVar("T")
+U = TypeVar("U")
 log = logging.getLogger(__name__)
 
 BACKOFF_INITIAL_SECONDS = 0.2
@@ -51,6 +52,19 @@ class ObjectKey(NamedTuple):
 
 
 ChangeCallback = Callable[[ObjectKey, T | None, T | None], None]
+
+
+def projected(view: Callable[[Any], U], on_change: ChangeCallback[U]) -> ChangeCallback[Any]:
+    """A subscriber that sees ``view(object)`` and is called only when that view changes, for
+    sharing one informer among subscribers that care about different parts of an object."""
+
+    def changed(key: ObjectKey, old: Any, new: Any) -> None:
+        before = None if old is None else view(old)
+        after = None if new is None else view(new)
+        if old is None or new is None or before != after:
+            on_change(key, before, after)
+
+    return changed
 
 
 def key_of(obj: dict[str, Any]) -> ObjectKey:
@@ -108,6 +122,11 @@ class Informer(Generic[T]):
     def items(self) -> Iterator[tuple[ObjectKey, T]]:
         """Every cached object with its reduced view (a snapshot)."""
         return iter(list(self._cache.items()))
+
+    @property
+    def label_selector(self) -> str | None:
+        """The label selector the informer watches with (None: every object)."""
+        return self._label_selector
 
     def __len__(self) -> int:
         return len(self._cache)
@@ -258,6 +277,9 @@ class InformerSet:
         """Register an informer (started with the others); returns it."""
         self._informers.append(informer)
         return informer
+
+    def __iter__(self) -> Iterator[Informer[Any]]:
+        return iter(list(self._informers))
 
     @property
     def synced(self) -> bool:

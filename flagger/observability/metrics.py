@@ -12,6 +12,15 @@ keep working because every series is the one Flagger's ``pkg/metrics/recorder.go
     flagger_canary_successes_total{name, namespace, deployment_strategy, analysis_status}
     flagger_canary_failures_total{name, namespace, deployment_strategy, analysis_status}
 
+and, beyond Flagger's, the daemon's saturation (so a dashboard shows it coming)::
+
+    flagger_tick_lateness_seconds                   histogram: tick start - when it was due
+    flagger_kube_requests_total{verb}               API requests sent (WATCH for watches)
+    flagger_kube_client_throttled_seconds_total     time requests waited for -kubeconfig-qps
+    flagger_cache_objects{kind}                     objects held by the watch caches
+    flagger_scheduler_queue_depth                   due ticks waiting for a slot
+    flagger_scheduler_running_ticks                 ticks running now
+
 As in Flagger, ``name`` is the canary's ``targetRef.name`` (usually equal to the Canary's own
 name), ``deployment_strategy`` is ``canary``, ``blue-green`` or ``ab-testing`` and
 ``analysis_status`` is ``completed``, or ``skipped`` for a promotion with ``skipAnalysis``.
@@ -26,7 +35,8 @@ families are exactly Flagger's.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping
 from typing import Final, Literal
 
 import prometheus_client
@@ -44,6 +54,18 @@ ANALYSIS_SKIPPED: Final = "skipped"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 AnalysisStatus = Literal["completed", "skipped"]
+LATENESS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class Saturation:
+    """Where the daemon's saturation figures are read from at scrape time."""
+
+    requests: Callable[[], Mapping[str, int]]
+    throttled_seconds: Callable[[], float]
+    cached: Callable[[], Mapping[str, int]]
+    queued: Callable[[], int]
+    running: Callable[[], int]
 
 
 def _target(canary: canary_api.Canary) -> str:
@@ -128,6 +150,21 @@ class Metrics:
             registry=r,
         )
 
+        self.lateness = prometheus_client.Histogram(
+            "flagger_tick_lateness_seconds",
+            "Seconds a canary tick started after it was due.",
+            buckets=LATENESS_BUCKETS,
+            registry=r,
+        )
+
+    def observe_lateness(self, seconds: float) -> None:
+        """Record how late a tick started against when it was due."""
+        self.lateness.observe(seconds)
+
+    def track(self, saturation: Saturation) -> None:
+        """Expose the API request counts, throttling, cache sizes and queue depth."""
+        self.registry.register(_SaturationCollector(saturation))
+
     def set_info(self, version: str, mesh_provider: str) -> None:
         """Publish the daemon's version and default mesh provider."""
         self.info.labels(version, mesh_provider).set(1)
@@ -191,6 +228,40 @@ class Metrics:
     def exposition(self) -> bytes:
         """The registry in Prometheus' text format."""
         return prometheus_client.generate_latest(self.registry)
+
+
+class _SaturationCollector(registry_module.Collector):
+    def __init__(self, source: Saturation) -> None:
+        self.source = source
+
+    def collect(self) -> Iterable[metrics_core.Metric]:
+        requests = metrics_core.CounterMetricFamily(
+            "flagger_kube_requests", "Kubernetes API requests sent, by verb.", labels=["verb"]
+        )
+        for verb, count in sorted(self.source.requests().items()):
+            requests.add_metric([verb], count)
+        yield requests
+        yield metrics_core.CounterMetricFamily(
+            "flagger_kube_client_throttled_seconds",
+            "Seconds API requests waited for the client-side rate limit.",
+            value=self.source.throttled_seconds(),
+        )
+        cached = metrics_core.GaugeMetricFamily(
+            "flagger_cache_objects", "Objects held by the watch caches.", labels=["kind"]
+        )
+        for kind, count in sorted(self.source.cached().items()):
+            cached.add_metric([kind], count)
+        yield cached
+        yield metrics_core.GaugeMetricFamily(
+            "flagger_scheduler_queue_depth",
+            "Canary ticks that are due and wait for a slot.",
+            value=self.source.queued(),
+        )
+        yield metrics_core.GaugeMetricFamily(
+            "flagger_scheduler_running_ticks",
+            "Canary ticks running now.",
+            value=self.source.running(),
+        )
 
 
 class _WithoutCreated(registry_module.Collector):
