@@ -25,6 +25,9 @@ class _Metrics:
     def set_total(self, namespace: str, count: int) -> None:
         return None
 
+    def observe_lateness(self, seconds: float) -> None:
+        return None
+
 
 class _Shell:
     metrics = _Metrics()
