@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test playground lint types contracts unit integration control-plane crds docs deploy-files clean system-deps bench
+.PHONY: test playground lint types contracts unit integration control-plane crds docs deploy-files clean system-deps bench flagger-go switchover-flagger
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,6 +60,18 @@ bench: $(STAMP) control-plane
 ## The tutorial on a local control plane.
 playground: $(STAMP) system-deps control-plane
 	$(BIN)/flagger playground
+
+## Flagger (Go) v1.44.0 for the side-by-side targets: FLAGGER_GO_BIN, else `go install` into
+## GOPATH/bin (needs Go and the module proxy).
+FLAGGER_GO_VERSION ?= v1.44.0
+FLAGGER_GO_BIN ?= $(shell go env GOPATH 2>/dev/null)/bin/flagger
+flagger-go:
+	test -x "$(FLAGGER_GO_BIN)" || go install github.com/fluxcd/flagger/cmd/flagger@$(FLAGGER_GO_VERSION)
+	"$(FLAGGER_GO_BIN)" -version
+
+## Flagger (Go) initialises and promotes Canaries, then ours takes over: no analysis starts.
+switchover-flagger: $(STAMP) control-plane flagger-go
+	FLAGGER_GO_BIN="$(FLAGGER_GO_BIN)" $(BIN)/pytest -q tests/e2e/test_switchover_from_flagger_go.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -36,7 +36,7 @@ from flagger.api import documents, durations, validation
 from flagger.api import metric_template as template_api
 from flagger.api import status as status_api
 from flagger.controller import answers as answers_api
-from flagger.controller import status_writer
+from flagger.controller import status_writer, switchover
 from flagger.hooks import calls
 from flagger.kube import client as kube_client
 from flagger.kube import errors as kube_errors
@@ -172,6 +172,13 @@ async def _advance(shell: Shell, canary: canary_api.Canary, raw: dict[str, Any])
     await router.reconcile(canary)
 
     revision = await workload.revision(canary)
+    observed = observation.Revision(
+        revision.spec_hash,
+        revision.tracked_configs if shell.options.enable_config_tracking else None,
+    )
+    adopted = await switchover.adopt_foreign_revision(shell.kube, canary, workload, observed)
+    if adopted is not canary and adopted.status is not None:
+        canary, raw = adopted, {**raw, "status": adopted.status.to_dict()}
     primary, canary_weight, mirrored = await router.get_routes(canary)
     primary_ready = init.readiness if first_run else await workload.is_primary_ready(canary)
     canary_ready = (
@@ -179,10 +186,7 @@ async def _advance(shell: Shell, canary: canary_api.Canary, raw: dict[str, Any])
     )
     seen = observation.Observation(
         now=now,
-        revision=observation.Revision(
-            revision.spec_hash,
-            revision.tracked_configs if shell.options.enable_config_tracking else None,
-        ),
+        revision=observed,
         routes=observation.Routes(primary, canary_weight, mirrored),
         primary=_readiness(primary_ready),
         canary=_readiness(canary_ready),

@@ -108,6 +108,36 @@ class PodWorkloadController:
         refs = await self.target_configs(canary, target)
         return controller.Revision(self.revision_hash(target), configs.tracked_configs(refs))
 
+    async def primary_matches_target(self, canary: canary_api.Canary) -> bool:
+        """True when `<target>-primary` already runs the target's pod template (the same
+        template promotion would write, `flagger-id` aside) and each tracked config's
+        `-primary` copy holds the original's data: there is nothing new to analyse.
+
+        Used when the status holds a revision hash this daemon did not compute (one written by
+        Flagger, Go): the two hash functions differ, the pod templates do not.
+        """
+        target = await self.get_target(canary)
+        primary = await self.kube.get(
+            API_VERSION,
+            self.KIND,
+            metadata.primary_name(canary.spec.target_ref.name),
+            canary.namespace,
+        )
+        if primary is None:
+            return False
+        label, value = self.selector(target)
+        refs = await self.target_configs(canary, target)
+        wanted = self.primary_template(target, refs, label, value)
+        if _without_flagger_id(wanted) != _without_flagger_id(_template(primary)):
+            return False
+        for ref in refs.values():
+            copy_ = await self.kube.get(
+                "v1", ref.api_kind, metadata.primary_name(ref.name), canary.namespace
+            )
+            if copy_ is None or configs.config_checksum(copy_) != ref.checksum:
+                return False
+        return True
+
     async def has_target_changed(self, canary: canary_api.Canary) -> bool:
         target = await self.get_target(canary)
         status = canary.status
@@ -340,6 +370,19 @@ def _template(workload: Mapping[str, Any]) -> dict[str, Any]:
 
 def _pod_spec(workload: Mapping[str, Any]) -> dict[str, Any]:
     return dict(_template(workload).get("spec") or {})
+
+
+def _without_flagger_id(template: Mapping[str, Any]) -> dict[str, Any]:
+    """A pod template without the `flagger-id` annotation (fresh on every promotion), and
+    without empty metadata maps (the API server drops them)."""
+    found = copy.deepcopy(dict(template))
+    meta = dict(found.get("metadata") or {})
+    annotations = {
+        k: v for k, v in (meta.get("annotations") or {}).items() if k != metadata.FLAGGER_ID
+    }
+    meta["annotations"] = annotations
+    found["metadata"] = {k: v for k, v in meta.items() if v not in ({}, None)}
+    return found
 
 
 def _annotations(annotations: Mapping[str, str] | None) -> dict[str, str]:

@@ -87,6 +87,11 @@ class WorkloadController(Protocol):
         """The current template hash and tracked config checksums (for the status)."""
         ...
 
+    async def primary_matches_target(self, canary: canary_api.Canary) -> bool:
+        """True when the primary already runs the target's revision and configs (modulo the
+        `-primary` renames): a switch-over from Flagger (Go) needs no new analysis."""
+        ...
+
     async def has_target_changed(self, canary: canary_api.Canary) -> bool:
         """True when the template hash is a new revision (see `revision.has_changed`)."""
         ...

@@ -1,6 +1,6 @@
 """One daemon, several Canaries: the broken ones are reported, the good one is not slowed.
 
-Matrix: a Canary whose target does not exist, one with an invalid interval, one asking for a
+Matrix: a Canary whose target does not exist, one with equal session cookie names, one asking for a
 provider no plugin serves, one using ``revertOnDeletion``, and a good one (kubernetes provider,
 skipAnalysis) whose target change must wake it within 2 s instead of at its next interval.
 """
@@ -122,8 +122,17 @@ def test_broken_canaries_are_reported_and_the_good_one_is_woken(
         _deployment("good", namespace),
         _canary("good", namespace),
         _canary("ghost", namespace),
-        _deployment("slow", namespace),
-        _canary("slow", namespace, analysis={"interval": "5s", "threshold": 1, "iterations": 2}),
+        _deployment("sticky", namespace),
+        _canary(
+            "sticky",
+            namespace,
+            analysis={
+                "interval": "30s",
+                "threshold": 1,
+                "iterations": 2,
+                "sessionAffinity": {"cookieName": "same", "primaryCookieName": "same"},
+            },
+        ),
         _deployment("meshless", namespace),
         _canary("meshless", namespace, provider="linkerd2"),
     ]
@@ -131,7 +140,7 @@ def test_broken_canaries_are_reported_and_the_good_one_is_woken(
 
     expected = {
         "ghost": ("TargetNotFound", f"Deployment ghost.{namespace} not found"),
-        "slow": ("InvalidSpec", "spec.analysis.interval"),
+        "sticky": ("InvalidSpec", "spec.analysis.sessionAffinity.primaryCookieName"),
         "meshless": ("InvalidSpec", "unknown router 'linkerd2'"),
     }
     for name, (reason, text) in expected.items():
