@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test playground lint types contracts unit integration control-plane crds docs deploy-files clean system-deps bench flagger-go switchover-flagger
+.PHONY: test playground lint types contracts unit integration control-plane crds docs deploy-files clean system-deps bench flagger-go switchover-flagger idempotency
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ test: $(STAMP) system-deps control-plane lint types contracts
 BENCH_N ?= 10 100
 bench: $(STAMP) control-plane
 	$(BIN)/python -m bench -n $(BENCH_N) $(BENCH_ARGS)
+
+## Long form of the webhook idempotency test: SIGKILL the daemon during hooks (about 3 minutes).
+idempotency: $(STAMP) system-deps control-plane
+	FLAGGER_LONG_TESTS=1 $(BIN)/pytest -s tests/integration/controller/test_webhook_delivery.py
 
 ## The tutorial on a local control plane.
 playground: $(STAMP) system-deps control-plane

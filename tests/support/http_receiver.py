@@ -1,16 +1,30 @@
 """A local aiohttp server, in a thread of its own, that records the JSON it is sent.
 
-Tests set the status each path answers with (``answers[path] = 500``) and read what arrived
-(``received``). It binds 127.0.0.1 on a free port and is stopped by :meth:`Receiver.stop`.
+Tests set the status each path answers with (``answers[path] = 500``), the body
+(``bodies[path]``) and a delay (``delays[path]`` seconds), and read what arrived: ``received``
+(path and JSON) and ``requests`` (every request whole: path, query, headers, raw body), with
+``in_flight`` counting the requests not answered yet. It binds 127.0.0.1 on a free port and is
+stopped by :meth:`Receiver.stop`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 from typing import Any
 
 from aiohttp import web
+
+
+@dataclasses.dataclass(frozen=True)
+class Request:
+    """One request as it arrived."""
+
+    path: str
+    query: str
+    headers: dict[str, str]
+    raw: bytes
 
 
 class Receiver:
@@ -19,15 +33,30 @@ class Receiver:
     def __init__(self) -> None:
         self.received: list[tuple[str, Any]] = []
         self.answers: dict[str, int] = {}
+        self.bodies: dict[str, str] = {}
+        self.delays: dict[str, float] = {}
+        self.requests: list[Request] = []
+        self.in_flight = 0
         self.url = ""
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
     async def _handle(self, request: web.Request) -> web.Response:
-        body = await request.json() if request.can_read_body else None
+        raw = await request.read()
+        self.requests.append(
+            Request(request.path, request.query_string, dict(request.headers), raw)
+        )
+        body = await request.json() if raw else None
         self.received.append((request.path, body))
-        return web.Response(status=self.answers.get(request.path, 200), text="ok")
+        self.in_flight += 1
+        try:
+            await asyncio.sleep(self.delays.get(request.path, 0.0))
+        finally:
+            self.in_flight -= 1
+        return web.Response(
+            status=self.answers.get(request.path, 200), text=self.bodies.get(request.path, "ok")
+        )
 
     async def _start(self) -> None:
         app = web.Application()

@@ -91,3 +91,41 @@ def test_bad_flags_exit_with_a_message(argv: list[str], capsys: pytest.CaptureFi
         app.parse_args(argv, environ={})
     assert exited.value.code == 2
     assert "flagger-loadtester: error:" in capsys.readouterr().err
+
+
+def test_without_a_token_only_loopback(capsys: pytest.CaptureFixture[str]) -> None:
+    """No token: 127.0.0.1 by default; another -host refuses to start unless
+    -insecure-allow-anyone; with a token, every interface as in Flagger."""
+    assert app.parse_args([], environ={}).listen_host == "127.0.0.1"
+    assert app.parse_args(["-host", "127.0.0.9"], environ={}).listen_host == "127.0.0.9"
+    assert app.parse_args(["-host", "localhost"], environ={}).listen_host == "localhost"
+    for host in ("0.0.0.0", "10.1.2.3", "::", "podinfo.test"):
+        with pytest.raises(SystemExit) as exited:
+            app.parse_args(["-host", host], environ={})
+        assert exited.value.code == 2
+        err = capsys.readouterr().err
+        assert f"refusing to listen on {host} without -token" in err
+        assert "-insecure-allow-anyone" in err
+    assert app.parse_args(["-insecure-allow-anyone"], environ={}).listen_host == ""
+    assert app.parse_args(["-host=0.0.0.0", "-insecure-allow-anyone"], environ={}).host == "0.0.0.0"
+    assert app.parse_args([], environ={"LOADTESTER_TOKEN": "t"}).listen_host == ""
+    assert app.parse_args(["-token", "t", "-host", "0.0.0.0"], environ={}).listen_host == "0.0.0.0"
+
+
+async def test_serving_without_a_token_binds_loopback_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """serve() listens where listen_host says (captured at the socket, then refused)."""
+    hosts: list[str | None] = []
+
+    class _Site:
+        def __init__(self, runner: object, host: str | None, port: int) -> None:
+            hosts.append(host)
+
+        async def start(self) -> None:
+            raise OSError("captured")
+
+    monkeypatch.setattr(app.web, "TCPSite", _Site)
+    assert await app.serve(app.parse_args(["-port", "0"], environ={})) == 1
+    assert await app.serve(app.parse_args(["-token", "t"], environ={})) == 1
+    assert hosts == ["127.0.0.1", None]
