@@ -224,6 +224,9 @@ OVERLAYS: Mapping[str, tuple[str, str, tuple[str, ...]]] = {
     "gatewayapi": ("flagger-system", "gatewayapi:v1", ("gatewayapi",)),
     "linkerd": ("linkerd", "linkerd", ("linkerd",)),
     "kubernetes": ("flagger-system", "kubernetes", ("kubernetes",)),
+    "apisix": ("apisix", "apisix", ("apisix",)),
+    "contour": ("projectcontour", "contour", ("contour",)),
+    "kuma": ("kuma-system", "kuma", ("kuma",)),
 }
 
 _HEADER = "# Generated from flagger/deploy_rbac.py (python -m flagger.deploy_rbac); do not edit.\n"

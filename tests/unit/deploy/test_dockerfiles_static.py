@@ -78,3 +78,17 @@ def test_entrypoints_are_read_in_exec_form() -> None:
     text = (IMAGES / "Dockerfile.flagger").read_text()
     assert dockerlint.exec_form(text, "ENTRYPOINT") == ["flagger"]
     assert dockerlint.exec_form(text, "CMD") == ["run"]
+
+
+def test_loadtester_ships_what_flaggers_image_ships() -> None:
+    """17 of the 53 manifests in Flagger's docs call curl from the loadtester; its image also
+    has jq, wrk, ghz and grpc_health_probe. Each must reach the final stage's PATH."""
+    text = (IMAGES / "Dockerfile.loadtester").read_text()
+    final = text.rsplit("\nFROM ", 1)[1]
+    for package in ("hey=", "curl=", "jq=", "wrk=", "git="):
+        assert package in final, f"{package} not installed in the final stage"
+    copied = " ".join(line for line in final.splitlines() if line.startswith("COPY --from="))
+    for binary in ("ghz", "grpc_health_probe", "kubectl", "helm"):
+        assert binary in copied, f"{binary} not copied into the final stage"
+    assert 'go install "github.com/bojand/ghz/cmd/ghz@' in text
+    assert 'go install "github.com/grpc-ecosystem/grpc-health-probe@' in text
