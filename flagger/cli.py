@@ -7,6 +7,9 @@
 - ``flagger playground [--exit] [--json FILE]``: the tutorial, played on this machine.
 - ``flagger simulate CANARY.yaml [--metric NAME=V1,V2,...] [--webhook NAME=pass|fail,...]``:
   the analysis with a simulated clock and no cluster.
+- ``flagger get canaries|canary NAME``, ``flagger watch NAME``, ``flagger promote|abort|retry|
+  pause|resume NAME``, ``flagger dashboard``: operating rollouts by hand, as the user
+  (:mod:`flagger.cli_ops`; also installed as the kubectl plugin ``kubectl-flagger``).
 """
 
 from __future__ import annotations
@@ -124,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("rest", nargs=argparse.REMAINDER)
     simulate.set_defaults(func=_simulate)
+
+    from flagger import cli_ops
+
+    cli_ops.add_commands(commands)
     return parser
 
 

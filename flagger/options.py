@@ -52,6 +52,7 @@ class Options:
     enable_leader_election: bool = False
     leader_election_namespace: str = "kube-system"
     watch_label_selector: str = ""
+    dashboard_address: str = ""
     version: bool = False
 
 
@@ -107,6 +108,7 @@ HELP = {
     ),
     "watch-label-selector": "only act on Canaries with these labels, e.g. "
     "sharding.fluxcd.io/key=shard1 (one shard per replica; its Lease is per shard)",
+    "dashboard-address": "serve the read-only web dashboard on HOST:PORT (empty: off)",
     "version": "print the version and exit",
 }
 

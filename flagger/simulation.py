@@ -37,10 +37,10 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from flagger.analysis import checks, decision, engine, messages, observation
+from flagger.api import actions, documents, durations, status, validation
 from flagger.api import analysis as analysis_api
 from flagger.api import canary as canary_api
 from flagger.api import comparison as comparison_api
-from flagger.api import documents, durations, status, validation
 
 Phase = status.CanaryPhase
 EPOCH = datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)
@@ -98,6 +98,8 @@ class World:
     requests: list[checks.Request] = dataclasses.field(default_factory=list)
     #: (elapsed seconds, action) for every action carried out, in order.
     history: list[tuple[float, decision.Action]] = dataclasses.field(default_factory=list)
+    #: The Canary's annotations (a ``flagger.app/action`` request made by hand).
+    annotations: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def provider(self) -> str:
@@ -131,6 +133,9 @@ class World:
             routes=routes,
             primary=self.primary,
             canary=self.canary_readiness,
+            action=actions.pending(
+                self.annotations, self.status.last_action.id if self.status.last_action else None
+            ),
         )
 
     def answer(self, request: checks.Request) -> checks.Response:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator
 
-from flagger.analysis import baseline, checks, decision, messages, observation, weights
+from flagger.analysis import baseline, checks, decision, manual, messages, observation, weights
 from flagger.analysis import status_editor as status_edit
 from flagger.api import analysis as analysis_api
 from flagger.api import canary as canary_api
@@ -123,6 +123,8 @@ class _Tick:
         self.editor = status_edit.StatusEditor(canary, obs, self.spec.iterations or 0)
         self.actions: list[decision.Action] = []
         self.record_duration = False
+        # a step asked by hand (flagger promote): its checks and gates are skipped
+        self.manual_step = False
         # the original status decides change detection, as Flagger's in-memory copy does
         self.seen = self.editor.snapshot()
         self.webhooks = self.spec.effective_webhooks
@@ -165,6 +167,9 @@ class _Tick:
             self.act(decision.Log(messages.suspended(), "debug"))
             self.event(messages.suspended())
             return
+        if self.obs.action is not None:
+            yield from manual.handle(self, self.obs.action)
+            return
         phase = self.editor.phase
         if phase in (Phase.NEW, Phase.INITIALIZING):
             self.initialize()
@@ -172,7 +177,10 @@ class _Tick:
         if not self.should_advance():
             self.act(decision.RecordPhase(self.editor.phase))
             return
-        max_weight = weights.max_weight(self.spec)
+        if self.editor.status.paused:
+            self.act(decision.Log(f"Canary {self.name} is paused", "debug"))
+            self.act(decision.RecordPhase(self.editor.phase))
+            return
 
         if not self.skip and not self.obs.primary.ready:
             self.warn(self.obs.primary.message)
@@ -251,7 +259,14 @@ class _Tick:
         elif not (yield from self.run_analysis()):
             self.editor.set_failed_checks(self.editor.failed_checks + 1)
             return
+        yield from self.run_strategy()
 
+    def run_strategy(self) -> Generator[checks.Request, checks.Response, None]:
+        """The strategy's next step (A/B, blue/green or canary), once the checks passed."""
+        routes = self.obs.routes
+        primary_weight, canary_weight, mirrored = routes.primary, routes.canary, routes.mirrored
+        phase = self.editor.phase
+        max_weight = weights.max_weight(self.spec)
         match = self.spec.match
         iterations = self.spec.iterations or 0
         if self.provider == KUBERNETES:
@@ -393,6 +408,8 @@ class _Tick:
         return answer
 
     def confirm_rollout_hooks(self) -> Checking:
+        if self.manual_step:
+            return True
         for hook in self.hooks("confirm-rollout"):
             result = yield from self.call(hook, self.editor.phase)
             if not result.ok:
@@ -406,6 +423,8 @@ class _Tick:
         return True
 
     def confirm_promotion_hooks(self) -> Checking:
+        if self.manual_step:
+            return True
         for hook in self.hooks("confirm-promotion"):
             result = yield from self.call(hook, Phase.PROGRESSING)
             if not result.ok:
@@ -421,6 +440,8 @@ class _Tick:
         return True
 
     def confirm_traffic_increase_hooks(self) -> Checking:
+        if self.manual_step:
+            return True
         for hook in self.hooks("confirm-traffic-increase"):
             result = yield from self.call(hook, Phase.PROGRESSING)
             if not result.ok:

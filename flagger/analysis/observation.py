@@ -13,6 +13,8 @@ import dataclasses
 import datetime
 from collections.abc import Mapping
 
+from flagger.api import actions
+
 
 @dataclasses.dataclass(frozen=True)
 class Readiness:
@@ -70,7 +72,8 @@ class Observation:
     """Everything one tick is decided from, besides the Canary object itself.
 
     ``now`` is the time the shell stamps on status changes (``lastTransitionTime`` and the
-    ``Promoted`` condition); the decision code never reads a clock.
+    ``Promoted`` condition); the decision code never reads a clock. ``action`` is the pending
+    request from the ``flagger.app/action`` annotation, read by the shell.
     """
 
     now: datetime.datetime
@@ -78,3 +81,5 @@ class Observation:
     routes: Routes = Routes()
     primary: Readiness = Readiness()
     canary: Readiness = Readiness()
+    #: A request made by hand and not handled yet (see :mod:`flagger.analysis.manual`).
+    action: actions.ActionRequest | actions.InvalidRequest | None = None

@@ -45,6 +45,18 @@ class CanaryCondition(common.FlaggerModel):
     message: str | None = field("Message associated with this condition")
 
 
+class CanaryActionRecord(common.FlaggerModel):
+    """The last request made by hand (``flagger.app/action``) and what the daemon did with it."""
+
+    id: str = common.required("Id of the request (from the flagger.app/action annotation)")
+    action: str = common.required("promote, abort, retry, pause or resume")
+    full: bool | None = field("promote --full: skip every remaining step")
+    requested_by: str | None = field("Who asked, as the API server named them")
+    accepted: bool = common.required("Whether the daemon acted on the request")
+    message: str | None = field("What the daemon did, or why it could not")
+    handled_at: common.Timestamp | None = field("When the daemon handled the request")
+
+
 class CanaryStatus(common.FlaggerModel):
     """CanaryStatus defines the observed state of a canary."""
 
@@ -71,6 +83,10 @@ class CanaryStatus(common.FlaggerModel):
     promoted_revisions: list[str] | None = field(
         "The last promoted revisions, oldest first, kept with the flagger.app/rollback-window "
         "annotation (an extension)"
+    )
+    paused: bool | None = field("The analysis is paused by hand (flagger pause); resume goes on")
+    last_action: CanaryActionRecord | None = field(
+        "The last request made by hand (flagger.app/action annotation) and its outcome"
     )
 
     @property

@@ -21,6 +21,7 @@ from flagger import options as options_api
 from flagger import outgoing, plugins, validate_command
 from flagger.alerting import notifications
 from flagger.controller import answers, leader, scheduling, ticking
+from flagger.dashboard import server as dashboard_server
 from flagger.hooks import event_hooks
 from flagger.kube import cache, informers
 from flagger.kube import client as kube_client
@@ -112,6 +113,7 @@ async def run(opts: options_api.Options, *, stop: asyncio.Event | None = None) -
         return leading and caches.synced
 
     http = await server.start(metrics, ready, port=opts.port)
+    dashboard = await _dashboard(kube, opts)
     log.info(
         f"Starting flagger {flagger.__version__}",
         mesh_provider=opts.mesh_provider,
@@ -154,6 +156,8 @@ async def run(opts: options_api.Options, *, stop: asyncio.Event | None = None) -
         if elector is not None and code == 0:
             await elector.release()
         await http.stop()
+        if dashboard is not None:
+            await dashboard.stop()
         await session.close()
         await kube.close()
         if mesh_kube is not None:
@@ -190,6 +194,31 @@ def _watch(
                 informers.Informer(kube, "v1", kind, namespace, reduce=scheduling.reduce_config)
             )
             found.subscribe(scheduler.config_changed(name))
+
+
+async def _dashboard(
+    kube: kube_client.Kube, opts: options_api.Options
+) -> dashboard_server.Running | None:
+    """``-dashboard-address``: the dashboard, read-only (it runs with the daemon's account)."""
+    if not opts.dashboard_address:
+        return None
+    host, _, port = opts.dashboard_address.rpartition(":")
+    if not port.isdigit():
+        log.error(
+            f"-dashboard-address {opts.dashboard_address!r} is not HOST:PORT; "
+            "use e.g. 127.0.0.1:8090 (the dashboard is not served)"
+        )
+        return None
+    settings = dashboard_server.Settings(
+        namespace=opts.namespace or None,
+        read_only=True,
+        read_only_reason="served by the daemon: read-only; use `flagger dashboard` as yourself",
+    )
+    running = await dashboard_server.start(
+        kube, settings, address=host.strip("[]") or "127.0.0.1", port=int(port or 8090)
+    )
+    log.info(f"Dashboard on {running.url}")
+    return running
 
 
 async def _until(stop: asyncio.Event, work: Any) -> bool:

@@ -8,7 +8,8 @@ other. How late each tick starts against when it was due is the
 ``flagger_tick_lateness_seconds`` histogram; due ticks waiting for a slot are the queue depth.
 Watch-fed caches wake a canary's task before its interval is up:
 
-- the Canary's spec changed (its ``generation``; status writes do not wake anything);
+- the Canary's spec changed (its ``generation``; status writes do not wake anything), or a
+  person asked for an action (the ``flagger.app/action`` annotation changed);
 - its target's pod template changed (replica or status changes do not);
 - a ConfigMap or Secret in its ``status.trackedConfigs`` changed (by content checksum).
 
@@ -23,6 +24,7 @@ import contextlib
 import dataclasses
 from typing import Any
 
+from flagger.api import actions
 from flagger.controller import ticking
 from flagger.kube import errors as kube_errors
 from flagger.kube import informers
@@ -40,12 +42,18 @@ class CanaryView:
 
     generation: int
     deleting: bool
+    action: str = ""
 
 
 def reduce_canary(obj: dict[str, Any]) -> CanaryView:
-    """A Canary, reduced to its generation and whether it is being deleted."""
+    """A Canary, reduced to its generation, whether it is being deleted, and the request made
+    by hand (``flagger.app/action``: metadata, so it does not move the generation)."""
     meta = obj.get("metadata") or {}
-    return CanaryView(int(meta.get("generation") or 0), bool(meta.get("deletionTimestamp")))
+    return CanaryView(
+        int(meta.get("generation") or 0),
+        bool(meta.get("deletionTimestamp")),
+        str((meta.get("annotations") or {}).get(actions.ANNOTATION) or ""),
+    )
 
 
 def reduce_workload(obj: dict[str, Any]) -> str:

@@ -31,8 +31,8 @@ from flagger import services as services_api
 from flagger.alerting import notifications
 from flagger.analysis import checks, decision, engine, messages, observation
 from flagger.analysis import status_editor as status_edit
+from flagger.api import actions, documents, durations, validation
 from flagger.api import canary as canary_api
-from flagger.api import documents, durations, validation
 from flagger.api import metric_template as template_api
 from flagger.api import status as status_api
 from flagger.controller import answers as answers_api
@@ -190,6 +190,7 @@ async def _advance(shell: Shell, canary: canary_api.Canary, raw: dict[str, Any])
         routes=observation.Routes(primary, canary_weight, mirrored),
         primary=_readiness(primary_ready),
         canary=_readiness(canary_ready),
+        action=_pending_action(canary, raw),
     )
     began = time.monotonic()
     ticking = engine.tick(canary, seen, mesh_provider=shell.options.mesh_provider)
@@ -286,6 +287,15 @@ async def _service_router(
     return services_api.service_router(
         shell.kube, canary, services_api.TargetSelector(meta.label, meta.label_value, meta.ports)
     )
+
+
+def _pending_action(
+    canary: canary_api.Canary, raw: dict[str, Any]
+) -> actions.ActionRequest | actions.InvalidRequest | None:
+    """The request made by hand that this canary's status has not recorded yet."""
+    handled = canary.status.last_action if canary.status else None
+    annotations = (raw.get("metadata") or {}).get("annotations")
+    return actions.pending(annotations, handled.id if handled else None)
 
 
 def _readiness(verdict: workload_readiness.Readiness) -> observation.Readiness:

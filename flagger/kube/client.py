@@ -155,8 +155,12 @@ class Kube:
         qps: float = 100.0,
         burst: int = 250,
         timeout: float = REQUEST_TIMEOUT_SECONDS,
+        field_manager: str = FIELD_MANAGER,
     ) -> None:
+        """``field_manager`` names the owner of what this client writes (``flagger`` for the
+        daemon; ``flagger-cli`` for the commands a person runs)."""
         self._api = api
+        self.field_manager = field_manager
         if hasattr(api, "user_agent"):
             api.user_agent = USER_AGENT
         self._bucket = _TokenBucket(qps, burst)
@@ -440,7 +444,7 @@ class Kube:
         await self._throttle(method, path)
         params = dict(query or {})
         if method in _WRITE_METHODS:
-            params["fieldManager"] = FIELD_MANAGER
+            params["fieldManager"] = self.field_manager
         resp = await self._send(
             method, path, params, body, content_type, aiohttp.ClientTimeout(total=self._timeout)
         )

@@ -7,7 +7,8 @@
   Deployments or Helm values, are skipped by the validator itself, as for a rendered chart).
 - Every shell command in ``sh``/``bash``/``console`` blocks that starts with ``flagger`` or
   ``flagger-loadtester`` parses with the real argument parsers (a real subcommand and real
-  flags), and every ``kubectl`` command names a real kubectl subcommand.
+  flags), every ``kubectl flagger`` command parses with the plugin's parser, and every other
+  ``kubectl`` command names a real kubectl subcommand.
 - The metrics reference names every metric the daemon exposes, with its labels.
 """
 
@@ -23,7 +24,7 @@ from collections.abc import Iterator
 import prometheus_client
 import pytest
 
-from flagger import cli, docs_gen, simulation, validate_command
+from flagger import cli, cli_ops, docs_gen, simulation, validate_command
 from flagger.alerting import delivery
 from flagger.observability import metrics as metrics_module
 from flagger.webhooks.loadtester import access as loadtester_access
@@ -243,6 +244,17 @@ def _parse_flagger(args: list[str]) -> str:
     return ""
 
 
+def _parse_kubectl_plugin(args: list[str]) -> str:
+    """``kubectl flagger ARGS``: the plugin's parser's complaint, or ``""``."""
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            cli_ops.build_kubectl_parser().parse_args(args)
+        except SystemExit as exc:
+            return err.getvalue() if exc.code else ""
+    return ""
+
+
 def _parse_loadtester(args: list[str]) -> str:
     err = io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
@@ -274,6 +286,8 @@ def test_every_documented_command_is_real() -> None:
                 problem = _parse_flagger(words[1:])
             elif program == "flagger-loadtester":
                 problem = _parse_loadtester(words[1:])
+            elif program == "kubectl" and _kubectl_subcommand(words[1:]) == "flagger":
+                problem = _parse_kubectl_plugin(words[words.index("flagger") + 1 :])
             elif program == "kubectl":
                 sub = _kubectl_subcommand(words[1:])
                 problem = "" if sub in KUBECTL else f"kubectl has no subcommand {sub!r}"
@@ -335,6 +349,9 @@ def test_command_checks_catch_mistakes() -> None:
     assert "unrecognized" in _parse_loadtester(["-tokens", "x"])
     assert _kubectl_subcommand(["-n", "test", "get", "canary"]) == "get"
     assert _kubectl_subcommand(["--context=prod", "rollout", "status"]) == "rollout"
+    assert _parse_kubectl_plugin(["promote", "podinfo", "-n", "test", "--full"]) == ""
+    assert "unrecognized" in _parse_kubectl_plugin(["abort", "podinfo", "--full"])
+    assert "invalid choice" in _parse_kubectl_plugin(["rollback", "podinfo"])
     assert list(_commands("flagger-loadtester -allow 'a \\| b' && X=1 flagger crds")) == [
         ["flagger-loadtester", "-allow", "a \\| b"],
         ["flagger", "crds"],

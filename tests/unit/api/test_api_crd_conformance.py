@@ -26,6 +26,8 @@ EXTRA_FIELDS = {
     "Canary.spec.canaryAnalysis",  # the deprecated alias of analysis (pruned by upstream's CRD)
     "MetricTemplate.status",  # Flagger's Go types have a status the CRD does not describe
     "AlertProvider.status",
+    "Canary.status.paused",  # operating by hand (flagger pause/resume), docs/operating-by-hand.md
+    "Canary.status.lastAction",  # the last flagger.app/action request and its outcome
 }
 # Keywords compared verbatim when the CRD states them.
 KEYWORDS = ("pattern", "default", "maxItems", "maxLength", "minLength", "minimum", "maximum")

@@ -1,0 +1,203 @@
+"""Actions asked by hand, on the local control plane, with the daemon running as users run it.
+
+One Canary (Istio, interval 60m once initialized, so that nothing moves unless asked) driven only
+by ``flagger`` commands run as processes. For each action the test measures the time from the
+command's return to the daemon's Event (printed, and under 1 s), and checks the outcome:
+pause/resume (weights kept), promote one step (weight +10), abort (Failed, routes 100/0),
+retry (Progressing again, no spec change), a refused action (Warning event naming why),
+promote --full (Promoting). Then GitOps safety: with the daemon stopped, a request is made, the
+unchanged Canary manifest is re-applied by server-side apply under another field manager (as
+Flux does), the daemon starts and acts once; another re-apply does not repeat it. Then RBAC:
+a ServiceAccount without ``patch`` is told which verb and resource it lacks; and
+``kubectl flagger get canaries -A`` works through the control plane's kubectl.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import ops_world as w  # type: ignore[import-not-found, unused-ignore]
+import pytest
+
+from flagger.api import actions
+from flagger.devcluster import cluster as devcluster
+from tests.support import daemon_process
+
+pytestmark = pytest.mark.cluster
+
+NAME = "podinfo"
+
+
+def _daemon(cluster: devcluster.LocalCluster, namespace: str, log: pathlib.Path) -> Any:
+    flags = ["-kubeconfig", str(cluster.kubeconfig), "-namespace", namespace]
+    flags += ["-mesh-provider", "istio", "-port", "0", "-log-level", "info"]
+    return daemon_process.Daemon(flags, log).start()
+
+
+@pytest.fixture
+def world(
+    cluster: devcluster.LocalCluster, namespace: str, tmp_path: pathlib.Path
+) -> Iterator[dict[str, Any]]:
+    daemon = _daemon(cluster, namespace, tmp_path / "flagger.log")
+    try:
+        w.apply(cluster, [w.deployment(NAME, namespace), w.canary(NAME, namespace, "10s")])
+        w.wait_phase(cluster, namespace, NAME, "Initialized", 60, daemon)
+        yield {"daemon": daemon, "log": tmp_path / "flagger.log"}
+    finally:
+        daemon.stop()
+
+
+def _routes(cluster: devcluster.LocalCluster, namespace: str) -> dict[str, int]:
+    found = cluster.api(
+        "GET", f"/apis/networking.istio.io/v1beta1/namespaces/{namespace}/virtualservices/{NAME}"
+    )
+    return {r["destination"]["host"]: r["weight"] for r in found["spec"]["http"][0]["route"]}
+
+
+def test_actions_change_the_outcome_within_a_second_and_survive_a_gitops_reapply(
+    cluster: devcluster.LocalCluster, namespace: str, world: dict[str, Any], tmp_path: pathlib.Path
+) -> None:
+    daemon = world["daemon"]
+    kubeconfig = cluster.kubeconfig
+    ref = f"{NAME}.{namespace}"
+    # A long interval from now on: only a wake-up can make the daemon act quickly.
+    manifest = w.canary(NAME, namespace, "60m")
+    w.apply(cluster, [manifest])
+    cluster.kubectl(
+        "-n", namespace, "set", "image", f"deployment/{NAME}",
+        f"{NAME}=ghcr.io/stefanprodan/podinfo:6.0.1",
+    )  # fmt: skip
+    w.wait_phase(cluster, namespace, NAME, "Progressing", 30, daemon)
+
+    timings: dict[str, float] = {}
+
+    def act(label: str, *args: str, event: str) -> float:
+        done, returned = w.flagger(*args, NAME, "-n", namespace, kubeconfig=kubeconfig)
+        assert "requested for" in done.stdout, done.stdout
+        timings[label] = w.event_delay(cluster, namespace, NAME, event, returned)
+        return timings[label]
+
+    act("pause", "pause", event=f"Analysis of {ref} paused by")
+    assert w.status(cluster, namespace, NAME)["paused"] is True
+    act("resume", "resume", event=f"Analysis of {ref} resumed by")
+    assert not w.status(cluster, namespace, NAME).get("paused")
+
+    act("promote (one step)", "promote", event=f"Advance of {ref} requested by")
+    time.sleep(0.3)  # the routes are written in the same tick, just before the event
+    assert w.status(cluster, namespace, NAME)["canaryWeight"] == 10
+    assert _routes(cluster, namespace) == {f"{NAME}-primary": 90, f"{NAME}-canary": 10}
+
+    act("abort", "abort", event=f"Rollback of {ref} requested by")
+    w.wait_phase(cluster, namespace, NAME, "Failed", 5, daemon)
+    assert _routes(cluster, namespace) == {f"{NAME}-primary": 100, f"{NAME}-canary": 0}
+    generation = w.get(cluster, namespace, NAME)["metadata"]["generation"]
+
+    act("retry", "retry", event=f"Retry of {ref} requested by")
+    w.wait_phase(cluster, namespace, NAME, "Progressing", 5, daemon)
+    assert w.get(cluster, namespace, NAME)["metadata"]["generation"] == generation, "no spec change"
+
+    act("refused (resume)", "resume", event=f"cannot resume {ref}: the analysis is not paused")
+    assert w.last_action(cluster, namespace, NAME)["accepted"] is False
+
+    act("promote --full", "promote", "--full", event=f"Promotion of {ref} requested by")
+    w.wait_phase(cluster, namespace, NAME, "Promoting", 5, daemon)
+    messages = daemon.messages(ref)
+    assert any(m.startswith(f"Rollback of {ref} requested by") for m in messages), "log line"
+
+    print("\naction -> Event after the command returned:")
+    for label, seconds in timings.items():
+        print(f"  {label:<20} {seconds * 1000:6.0f} ms")
+    assert max(timings.values()) < 1.0, timings
+
+    # --- GitOps: the request survives a server-side re-apply, and is acted on once ------------
+    daemon.stop()
+    w.flagger("abort", NAME, "-n", namespace, kubeconfig=kubeconfig)
+    wanted = w.get(cluster, namespace, NAME)["metadata"]["annotations"][actions.ANNOTATION]
+    request_id = actions.parse(wanted).id
+    flux = tmp_path / "canary.json"
+    flux.write_text(json.dumps(manifest))
+    for _ in range(2):
+        cluster.kubectl(
+            "apply", "--server-side", "--force-conflicts",
+            "--field-manager", "kustomize-controller", "-f", str(flux),
+        )  # fmt: skip
+    found = w.get(cluster, namespace, NAME)
+    assert found["metadata"]["annotations"][actions.ANNOTATION] == wanted, "the re-apply kept it"
+    managers = {m["manager"] for m in found["metadata"]["managedFields"]}
+    assert {"kustomize-controller", "flagger-cli"} <= managers
+    restarted = _daemon(cluster, namespace, world["log"])
+    world["daemon"] = restarted
+    try:
+        # Promoting cannot be aborted: the request is refused, once, after the restart.
+        deadline = time.monotonic() + 30
+        while w.last_action(cluster, namespace, NAME).get("id") != request_id:
+            assert time.monotonic() < deadline, w.dump(w.status(cluster, namespace, NAME))
+            time.sleep(0.2)
+        cluster.kubectl(
+            "apply", "--server-side", "--force-conflicts",
+            "--field-manager", "kustomize-controller", "-f", str(flux),
+        )  # fmt: skip
+        time.sleep(2)
+        refusals = [
+            e
+            for e in w.events(cluster, namespace, NAME)
+            if str(e["message"]).startswith(f"cannot abort {ref}")
+        ]
+        assert len(refusals) == 1 and refusals[0].get("count", 1) == 1, refusals
+        assert w.status(cluster, namespace, NAME)["phase"] == "Promoting"
+    finally:
+        restarted.stop()
+
+
+def test_a_user_without_patch_is_told_the_verb_and_resource(
+    cluster: devcluster.LocalCluster, namespace: str
+) -> None:
+    w.apply(cluster, [w.canary(NAME, namespace, "1m")])
+    cluster.kubectl("-n", namespace, "create", "serviceaccount", "viewer")
+    cluster.kubectl(
+        "-n", namespace, "create", "role", "canary-viewer",
+        "--verb=get,list,watch", "--resource=canaries.flagger.app,events",
+    )  # fmt: skip
+    cluster.kubectl(
+        "-n", namespace, "create", "rolebinding", "canary-viewer",
+        "--role=canary-viewer", f"--serviceaccount={namespace}:viewer",
+    )  # fmt: skip
+    viewer = cluster.service_account_kubeconfig(namespace, "viewer")
+    listed, _ = w.flagger("get", "canaries", "-n", namespace, kubeconfig=viewer)
+    assert listed.stdout.splitlines()[1].split()[0] == NAME
+    refused, _ = w.flagger("promote", NAME, "-n", namespace, kubeconfig=viewer, check=False)
+    assert refused.returncode == 1
+    assert refused.stderr.startswith(
+        f"error: forbidden: user 'system:serviceaccount:{namespace}:viewer' cannot patch "
+        f"resource canaries.flagger.app in namespace {namespace}"
+    ), refused.stderr
+    assert "Traceback" not in refused.stderr
+    annotations = w.get(cluster, namespace, NAME)["metadata"].get("annotations") or {}
+    assert actions.ANNOTATION not in annotations
+
+
+def test_kubectl_finds_the_plugin(cluster: devcluster.LocalCluster, namespace: str) -> None:
+    w.apply(cluster, [w.canary(NAME, namespace, "1m")])
+    env = {
+        **os.environ,
+        "PATH": f"{w.BIN}:{os.environ['PATH']}",
+        "KUBECONFIG": str(cluster.kubeconfig),
+    }
+    done = subprocess.run(
+        [str(cluster.bin_dir / "kubectl"), "flagger", "get", "canaries", "-A"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    header, *rows = done.stdout.splitlines()
+    assert header.split()[:3] == ["NAMESPACE", "NAME", "STATUS"]
+    assert [namespace, NAME] in [row.split()[:2] for row in rows]
