@@ -3,11 +3,13 @@
 # by the package (policy-rc.d): the tests start their own processes on 127.0.0.1.
 #   openssl: the control plane's certificates; prometheus: a real metrics server; hey: the
 #   loadtester's load generator; nginx: the NGINX router's real-traffic test; graphite-carbon,
-#   graphite-web: a real Graphite for the graphite metric backend;
+#   graphite-web: a real Graphite for the graphite metric backend; chromium: the dashboard's
+#   browser test (Playwright drives /usr/bin/chromium; no browser is downloaded);
 #   make, git, ca-certificates: the build.
 set -euo pipefail
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-packages=(openssl make git ca-certificates prometheus hey nginx graphite-carbon graphite-web)
+packages=(openssl make git ca-certificates prometheus hey nginx graphite-carbon graphite-web
+  chromium)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 [ ${#missing[@]} -eq 0 ] && exit 0

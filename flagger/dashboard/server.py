@@ -131,6 +131,7 @@ class _Dashboard:
                 "metrics": metric_series,
                 "actions": await self._actions(namespace, name, detail),
                 "readOnly": self.settings.read_only,
+                "user": self.user,
                 "now": time.time(),
             }
         )

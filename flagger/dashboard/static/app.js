@@ -147,6 +147,7 @@ async function showCanary(namespace, name) {
   let body;
   try { body = await getJSON(`/api/canaries/${namespace}/${name}`); }
   catch (e) { document.getElementById("title").textContent = e.message; return; }
+  header(body);
   const d = body.detail, s = d.summary;
   document.getElementById("title").textContent = `${s.name}.${s.namespace}`;
   const line = document.getElementById("status-line");
