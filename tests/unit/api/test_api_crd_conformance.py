@@ -28,6 +28,7 @@ EXTRA_FIELDS = {
     "AlertProvider.status",
     "Canary.status.paused",  # operating by hand (flagger pause/resume), docs/operating-by-hand.md
     "Canary.status.lastAction",  # the last flagger.app/action request and its outcome
+    "Canary.status.promotedRevisions",  # rollback-window extension (added on main without this)
 }
 # Keywords compared verbatim when the CRD states them.
 KEYWORDS = ("pattern", "default", "maxItems", "maxLength", "minLength", "minimum", "maximum")
