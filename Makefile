@@ -73,6 +73,11 @@ flagger-go:
 	test -x "$(FLAGGER_GO_BIN)" || go install github.com/fluxcd/flagger/cmd/flagger@$(FLAGGER_GO_VERSION)
 	"$(FLAGGER_GO_BIN)" -version
 
+## Flagger (Go) and ours on the same Canaries: objects, Events and webhook payloads diffed into
+## build/diff-flagger.md (differences explained in docs/coming-from-flagger.md).
+diff-flagger: $(STAMP) control-plane flagger-go
+	FLAGGER_GO_BIN="$(FLAGGER_GO_BIN)" $(BIN)/pytest -q -s tests/e2e/test_diff_flagger_go.py
+
 ## Flagger (Go) initialises and promotes Canaries, then ours takes over: no analysis starts.
 switchover-flagger: $(STAMP) control-plane flagger-go
 	FLAGGER_GO_BIN="$(FLAGGER_GO_BIN)" $(BIN)/pytest -q tests/e2e/test_switchover_from_flagger_go.py

@@ -122,7 +122,8 @@ def config_checksum(obj: Mapping[str, Any]) -> str | None:
     """The checksum of a ConfigMap or Secret, or None when it is not tracked (opted out,
     unsupported Secret type). Usable as an informer `reduce` so Secret data is never kept."""
     meta = obj.get("metadata") or {}
-    if (meta.get("annotations") or {}).get(OPT_OUT_ANNOTATION) == "disabled":
+    # Flagger's configIsDisabled: any value starting with "disable"
+    if str((meta.get("annotations") or {}).get(OPT_OUT_ANNOTATION, "")).startswith("disable"):
         return None
     if obj.get("kind") == "Secret":
         if obj.get("type", "Opaque") not in SUPPORTED_SECRET_TYPES:

@@ -135,7 +135,7 @@ def for_canary(
     settings: workload_options.Options | None = None,
 ) -> WorkloadController:
     """The controller for the Canary's `targetRef.kind`."""
-    from flagger.workloads import daemonset, deployment
+    from flagger.workloads import daemonset, deployment, service
 
     settings = settings or workload_options.Options()
     kind = canary.spec.target_ref.kind
@@ -143,4 +143,6 @@ def for_canary(
         return deployment.DeploymentController(kube, settings)
     if kind == "DaemonSet":
         return daemonset.DaemonSetController(kube, settings)
+    if kind == service.KIND:
+        return service.ServiceController(kube, settings)
     raise workload_errors.WorkloadError(f"workload kind {kind} is not handled by flagger.workloads")

@@ -53,6 +53,9 @@ def test_checksum_matches_go() -> None:
     assert configs.checksum(None) == hashlib.sha256(b"null").hexdigest()[:16]
 
 
+OPT_OUT = "flagger.app/config-tracking"
+
+
 def test_config_checksum_filters() -> None:
     cm = {"kind": "ConfigMap", "metadata": {"name": "x"}, "data": {"k": "v"}}
     assert configs.config_checksum(cm) == configs.checksum({"k": "v"})
@@ -61,6 +64,12 @@ def test_config_checksum_filters() -> None:
         "metadata": {"name": "x", "annotations": {"flagger.app/config-tracking": "disabled"}},
     }
     assert configs.config_checksum(opted_out) is None
+    # Flagger's configIsDisabled is a prefix test: "disable" and "disabled-for-now" opt out too
+    for value in ("disable", "disabled-for-now"):
+        annotated = {**cm, "metadata": {"name": "x", "annotations": {OPT_OUT: value}}}
+        assert configs.config_checksum(annotated) is None
+    enabled = {**cm, "metadata": {"name": "x", "annotations": {OPT_OUT: "enabled"}}}
+    assert configs.config_checksum(enabled) is not None
     for kind, tracked in [
         ("Opaque", True),
         ("kubernetes.io/tls", True),
