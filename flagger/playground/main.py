@@ -2,7 +2,8 @@
 
 ``--exit`` ends after the tutorial (exit 0 only when every outcome matched); ``--json FILE``
 writes the phases, the outcomes and the message timeline. Without ``--exit`` it keeps running,
-printing how to reach everything, until Ctrl-C, which stops every process it started.
+printing how to reach everything (the dashboard, a ``flagger watch`` command, the kubeconfig),
+until Ctrl-C, which stops every process it started.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import pathlib
 import signal
 import time
 
+from flagger.dashboard import server as dashboard_server
 from flagger.playground import stack, tutorial
 
 
@@ -46,12 +48,23 @@ async def run(*, exit_after: bool, json_path: pathlib.Path | None) -> int:
         if exit_after:
             return 0 if ok else 1
         where = playground.endpoints()
+        assert playground.kube is not None
+        dashboard = await dashboard_server.start(
+            playground.kube, dashboard_server.Settings(prometheus=where.prometheus), port=0
+        )
         print(f"""
 The playground keeps running. Ctrl-C stops everything it started.
   kubectl:      kubectl --kubeconfig {where.kubeconfig} get canaries -A -o wide
+  dashboard:    {dashboard.url}
+  watch:        flagger watch backend -n test --kubeconfig {where.kubeconfig}
+  by hand:      flagger promote NAME -n test --kubeconfig {where.kubeconfig}
+                (also abort, retry, pause, resume; or the dashboard's buttons)
   frontend:     curl -x {where.proxy} http://frontend.test:9898/
   Prometheus:   {where.prometheus}
   daemon:       {where.daemon_metrics}  (log: {where.daemon_log})
 """)
-        await stop.wait()
+        try:
+            await stop.wait()
+        finally:
+            await dashboard.stop()
         return 0

@@ -8,7 +8,9 @@ The steps, as the tutorial tells them:
 3. meanwhile change the backend's configuration while requests to ``backend-canary`` hit
    ``/status/500`` and ``/delay/1``: the analysis halts on success rate and on latency, recovers
    when they stop, and promotes;
-4. release the backend again with errors that persist: it is rolled back at the threshold.
+4. release the backend again with errors that persist: it is rolled back at the threshold;
+   meanwhile a frontend release halts on errors and is promoted by hand
+   (``flagger promote frontend -n test --full``).
 
 Every outcome is checked (:class:`Outcome`); the daemon's messages are printed as they come,
 with a live weight display, and can be written to a JSON file.
@@ -24,6 +26,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from flagger.api import actions
+from flagger.ops import requests
 from flagger.playground import charts, stack
 
 NS = "test"
@@ -115,7 +119,7 @@ class Tutorial:
         )
         try:
             await asyncio.gather(self._frontend(), self._backend())
-            await self._backend_rollback()
+            await asyncio.gather(self._backend_rollback(), self._frontend_by_hand())
         finally:
             for load in self._background:
                 load.terminate()
@@ -226,6 +230,34 @@ class Tutorial:
         self.outcomes.append(
             Outcome(f"backend {TAG_AFTER} with persistent errors", "Failed", phase)
         )
+
+    async def _frontend_by_hand(self) -> None:
+        """A release halted by its metrics, promoted by a person (GitOps-safe: an annotation)."""
+        await asyncio.sleep(5)
+        self.say("releasing the frontend again, with errors on frontend-canary: it halts...")
+        errors = await self._hey(
+            f"http://frontend-canary.{NS}:9898/status/500", seconds=600, qps=10, workers=2
+        )
+        try:
+            values = _values(
+                "frontend",
+                TAG_AFTER,
+                proxy=self.stack.proxy_url,
+                backend=f"http://backend.{NS}:9898/echo",
+                timeout="31s",
+            )
+            await self._upgrade("frontend", values)
+            await self._wait_message("frontend", "advancement success rate", 180, exact=False)
+            assert self.stack.kube is not None
+            self.say(f"$ flagger promote frontend -n {NS} --full   # a person decides to ship it")
+            await requests.send(
+                self.stack.kube, "frontend", NS, actions.Action.PROMOTE, full=True, user="you"
+            )
+            phase = await self._wait_phase("frontend", "Succeeded", 180)
+        finally:
+            errors.terminate()
+            await errors.wait()
+        self.outcomes.append(Outcome("halted frontend promoted by hand", "Succeeded", phase))
 
     # --- helpers --------------------------------------------------------------------------
 

@@ -62,14 +62,16 @@ def test_playground_plays_the_tutorial(tmp_path: pathlib.Path) -> None:
     def read() -> None:
         assert process.stdout is not None
         current: tuple[int, dict[str, float]] | None = None
+        promoted = False  # the second release sends errors to frontend-canary on purpose
         for line in process.stdout:
             output.append(line)
             if not telemetry_port and (found := TELEMETRY.search(line)):
                 telemetry_port.append(int(found.group(1)))
             match = WEIGHT_LINE.match(line)
-            if not match or not telemetry_port:
+            if not match or not telemetry_port or promoted:
                 continue
             phase, weight = match.group(1), int(match.group(2))
+            promoted = phase == "Succeeded"
             counts = _frontend_requests(telemetry_port[0])
             if current is not None and current[0] > 0:
                 canary = counts.get("frontend", 0.0) - current[1].get("frontend", 0.0)
@@ -104,6 +106,7 @@ def test_playground_plays_the_tutorial(tmp_path: pathlib.Path) -> None:
         "Failed",
         "Succeeded",
         "Succeeded",
+        "Succeeded",
         "yes",
     ]
 
@@ -119,6 +122,20 @@ def test_playground_plays_the_tutorial(tmp_path: pathlib.Path) -> None:
         if position < len(expected) and message == expected[position]:
             position += 1
     assert position == len(expected), frontend
+    # The second frontend release halts on errors and is promoted by hand.
+    by_hand = [
+        "New revision detected! Scaling up frontend.test",
+        "Halt frontend.test advancement success rate",
+        "Promotion of frontend.test requested by you: skipping the remaining analysis",
+        "Copying frontend.test template spec to frontend-primary.test",
+        "Promotion completed! Scaling down frontend.test",
+    ]
+    rest = frontend[frontend.index(expected[-1]) + 1 :]
+    position = 0
+    for message in rest:
+        if position < len(by_hand) and message.startswith(by_hand[position]):
+            position += 1
+    assert position == len(by_hand), rest
 
     backend = [m["msg"] for m in played["messages"] if m["canary"] == "backend"]
     assert any(

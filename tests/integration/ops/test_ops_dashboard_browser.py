@@ -3,9 +3,10 @@
 ``flagger dashboard`` runs as a user runs it (a process, the admin kubeconfig) against the local
 control plane while the daemon analyses a new revision of ``frontend`` (Istio, interval 10s).
 The page must list the canary, show its weight moving, and promote it when Promote is clicked
-(the phase goes Promoting, then Succeeded). A second dashboard, run as a ServiceAccount without
-``patch`` on canaries, shows the buttons disabled with the RBAC reason. Screenshots are saved
-under ``build/artifacts/dashboard/`` (CI keeps them as artefacts).
+(the phase goes Promoting, then Succeeded); ``flagger watch``, reading from a pipe, follows the
+same rollout in plain text and exits when it settles. A second dashboard, run as a
+ServiceAccount without ``patch`` on canaries, shows the buttons disabled with the RBAC reason.
+Screenshots are saved under ``build/artifacts/dashboard/`` of the checkout and stay there.
 
 Skips when Playwright or ``/usr/bin/chromium`` is missing (``make system-deps`` installs it;
 no browser is downloaded).
@@ -95,6 +96,14 @@ def test_the_dashboard_shows_a_rollout_and_promotes_it(
             f"{NAME}=ghcr.io/stefanprodan/podinfo:6.0.1",
         )  # fmt: skip
         expect(row).to_contain_text("Progressing", timeout=15_000)
+        # `flagger watch` follows the same rollout from a pipe (no TTY) until it settles.
+        watching = subprocess.Popen(
+            [w.FLAGGER, "watch", NAME, "-n", namespace, "--kubeconfig", str(cluster.kubeconfig)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
         page.screenshot(path=str(ARTIFACTS / "1-canaries.png"), full_page=True)
 
         row.click()
@@ -128,6 +137,12 @@ def test_the_dashboard_shows_a_rollout_and_promotes_it(
         expect(phase).to_have_text("Succeeded", timeout=40_000)
         expect(page.locator("#events")).to_contain_text("Promotion completed!", timeout=5_000)
         page.screenshot(path=str(ARTIFACTS / "4-promoted.png"), full_page=True)
+        watched, _ = watching.communicate(timeout=15)
+        assert watching.returncode == 0, watched
+        assert "\033[" not in watched, "no colour off a terminal"
+        assert re.search(r"^Progressing +\[#+\.*\] canary weight 10% ", watched, re.M), watched
+        assert f"Promotion of {NAME}.{namespace} requested by" in watched
+        assert watched.rstrip().endswith(f"{NAME}.{namespace} settled: Succeeded"), watched
 
         # A user who may read canaries but not patch them: buttons disabled, with the reason.
         cluster.kubectl("-n", namespace, "create", "serviceaccount", "viewer")
