@@ -126,6 +126,15 @@ PROVIDERS: Mapping[str, tuple[Rule, ...]] = {
     "kuma": _routes("kuma.io", "trafficroutes"),
     "traefik": _routes("traefik.io", "traefikservices"),
     "apisix": _routes("apisix.apache.org", "apisixroutes"),
+    "knative": (
+        Rule(
+            "serving.knative.dev",
+            "services",
+            ("get", "update", "patch"),
+            "the target's primary-revision annotation and spec.traffic",
+        ),
+        Rule("serving.knative.dev", "revisions", ("get",), "readiness of the two revisions"),
+    ),
     # Not a router: autoscalerRef of kind ScaledObject, enabled like a provider.
     "keda": _routes("keda.sh", "scaledobjects"),
 }
@@ -227,6 +236,7 @@ OVERLAYS: Mapping[str, tuple[str, str, tuple[str, ...]]] = {
     "apisix": ("apisix", "apisix", ("apisix",)),
     "contour": ("projectcontour", "contour", ("contour",)),
     "kuma": ("kuma-system", "kuma", ("kuma",)),
+    "knative": ("flagger-system", "knative", ("knative",)),
 }
 
 _HEADER = "# Generated from flagger/deploy_rbac.py (python -m flagger.deploy_rbac); do not edit.\n"

@@ -55,6 +55,7 @@ IMPLEMENTED: frozenset[str] = frozenset(
         "apisix",
         "nginx",
         "skipper",
+        "knative",
     }
 )
 

@@ -98,7 +98,7 @@ def metrics_provider(canary: canary_api.Canary, mesh_provider: str) -> str:
     name = "crossover" if "crossover" in mesh_provider else mesh_provider
     if canary.spec.provider:
         name = "linkerd" if "linkerd" in mesh_provider else canary.spec.provider
-    if canary.spec.target_ref.kind == "Service":
+    if canary.spec.target_ref.kind == "Service" and not canary.spec.target_ref.is_knative:
         name += ":service"
     return name
 

@@ -185,22 +185,31 @@ def _check_rollback_window(obj: canary.Canary) -> list[Problem]:
 
 
 def _check_target(spec: canary.CanarySpec) -> list[Problem]:
-    if not spec.target_ref.is_knative:
-        return []
+    """Flagger's ``verifyKnativeCanary``: a Knative Service target and the ``knative`` provider
+    go together (an unset provider does not pair), and a Knative Service has no autoscalerRef."""
+    ref = spec.target_ref
     found: list[Problem] = []
-    if spec.provider is not None and spec.provider != "knative":
+    if ref.is_knative and spec.provider != "knative":
         found.append(
             error(
                 "spec.provider",
-                f"a Knative Service target needs provider knative, got {spec.provider!r}; "
+                f"can't use {spec.provider or ''} provider with Knative Service as target; "
                 "set provider: knative",
             )
         )
-    if spec.autoscaler_ref is not None:
+    elif spec.provider == "knative" and not ref.is_knative:
+        found.append(
+            error(
+                "spec.targetRef",
+                f"can't use {ref.api_version}/{ref.kind} as target if provider is set to "
+                "knative; target a serving.knative.dev/v1 Service or change the provider",
+            )
+        )
+    if ref.is_knative and spec.autoscaler_ref is not None:
         found.append(
             error(
                 "spec.autoscalerRef",
-                "a Knative Service scales itself; remove autoscalerRef",
+                "can't use autoscaler with Knative Service; remove autoscalerRef",
             )
         )
     return found

@@ -269,7 +269,7 @@ def _play(
 
 # --- normalising and diffing ----------------------------------------------------------------
 
-_DROPPED_META = ("uid", "resourceVersion", "creationTimestamp", "managedFields", "generation")
+_DROPPED_META = ("uid", "resourceVersion", "creationTimestamp", "generation")
 _DROPPED_ANNOTATIONS = (
     "deployment.kubernetes.io/revision",
     "kubectl.kubernetes.io/last-applied-configuration",
@@ -282,6 +282,11 @@ def _normalise(obj: dict[str, Any], ns: str) -> dict[str, Any]:
     meta = found.get("metadata") or {}
     for key in _DROPPED_META:
         meta.pop(key, None)
+    # who wrote the object, not when: the field managers' names and operations
+    managers = {
+        (m.get("manager"), m.get("operation")) for m in meta.pop("managedFields", None) or []
+    }
+    meta["managers"] = sorted(f"{m}/{o}" for m, o in managers)
     meta.pop("namespace", None)
     for ref in meta.get("ownerReferences") or []:
         ref.pop("uid", None)
@@ -299,6 +304,19 @@ def _normalise(obj: dict[str, Any], ns: str) -> dict[str, Any]:
     text = json.dumps(found, sort_keys=True).replace(ns, "<ns>")
     normalised: dict[str, Any] = json.loads(text)
     return normalised
+
+
+def _canary_status(status: dict[str, Any]) -> dict[str, Any]:
+    """The status without times; the revision hashes (computed differently by design) reduced
+    to whether the applied revision is the promoted one."""
+    found = copy.deepcopy(status)
+    found.pop("lastTransitionTime", None)
+    for condition in found.get("conditions") or []:
+        condition.pop("lastTransitionTime", None)
+        condition.pop("lastUpdateTime", None)
+    applied, promoted = found.pop("lastAppliedSpec", None), found.pop("lastPromotedSpec", None)
+    found["appliedIsPromoted"] = applied is not None and applied == promoted
+    return found
 
 
 def _flatten(value: Any, path: str = "") -> dict[str, Any]:
@@ -416,34 +434,41 @@ def test_differential(
     report = ["# Flagger (Go) 1.44 vs ours, side by side", ""]
     for name in SCENARIOS:
         go_ns, py_ns = f"go-{name}", f"py-{name}"
+        objects = (_objects(cluster, go_ns), _objects(cluster, py_ns))
+        events = (_events(cluster, go_ns), _events(cluster, py_ns))
+        payloads = (_payloads(receiver, "go", go_ns), _payloads(receiver, "py", py_ns))
+        statuses = (
+            _canary_status(_status(cluster, go_ns)),
+            _canary_status(_status(cluster, py_ns)),
+        )
         report += [
             f"## {name}",
             "",
-            f"final phase: Go {go_phases[name]} / ours {py_phases[name]}",
+            f"final phase: Go {go_phases[name]} / ours {py_phases[name]}; objects "
+            f"{len(objects[0])}/{len(objects[1])}, Events {len(events[0])}/{len(events[1])}, "
+            f"webhook payloads {len(payloads[0])}/{len(payloads[1])} (Go/ours)",
             "",
-        ]
-        report += [
             "### objects",
             "",
-            *(_object_diff(_objects(cluster, go_ns), _objects(cluster, py_ns)) or ["(identical)"]),
+            *(_object_diff(*objects) or ["(identical)"]),
             "",
-        ]
-        report += [
-            "### events",
+            "### Canary status",
+            "",
+            *(
+                _object_diff({"Canary/podinfo": statuses[0]}, {"Canary/podinfo": statuses[1]})
+                or ["(identical)"]
+            ),
+            "",
+            "### Events",
             "",
             "```diff",
-            *(_sequence_diff(_events(cluster, go_ns), _events(cluster, py_ns)) or ["(identical)"]),
+            *(_sequence_diff(*events) or ["(identical)", *events[1]]),
             "```",
             "",
-        ]
-        report += [
             "### event-webhook payloads (phase | type | message)",
             "",
             "```diff",
-            *(
-                _sequence_diff(_payloads(receiver, "go", go_ns), _payloads(receiver, "py", py_ns))
-                or ["(identical)"]
-            ),
+            *(_sequence_diff(*payloads) or ["(identical)", *payloads[1]]),
             "```",
             "",
         ]

@@ -65,10 +65,24 @@ def test_unknown_name_lists_the_installed_ones() -> None:
     assert "fakemesh" in message and "istio" in message
 
 
-def test_unimplemented_builtin_is_not_served() -> None:
+class _DeclaringPlugin:
+    @plugins.hookimpl
+    def flagger_provides(self) -> list[plugins.Provided]:
+        return [plugins.Provided(plugins.Kind.ROUTER, "futuremesh", False)]
+
+
+def test_unimplemented_name_is_not_served() -> None:
     """A declared name without an implementation is an error, never a silent fallback."""
+    installed = plugins.load(extra=[_DeclaringPlugin()])
     with pytest.raises(plugins.UnknownPlugin):
-        plugins.load().router("knative", plugins.PluginContext())
+        installed.router("futuremesh", plugins.PluginContext())
+
+
+def test_knative_router_is_served() -> None:
+    from flagger.providers import knative
+
+    router = plugins.load().router("knative", plugins.PluginContext())
+    assert isinstance(router, knative.KnativeRouter)
 
 
 def test_nop_objects_keep_traffic_on_primary() -> None:

@@ -222,7 +222,33 @@ FAILING: dict[str, tuple[dict[str, Any], str, tuple[str, ...]]] = {
             targetRef={"apiVersion": "serving.knative.dev/v1", "kind": "Service", "name": "p"},
         ),
         "spec.provider",
-        ("needs provider knative", "set provider: knative"),
+        ("can't use istio provider with Knative Service as target", "set provider: knative"),
+    ),
+    "knative target without a provider": (
+        canary_doc(
+            targetRef={"apiVersion": "serving.knative.dev/v1", "kind": "Service", "name": "p"}
+        ),
+        "spec.provider",
+        ("can't use  provider with Knative Service as target", "set provider: knative"),
+    ),
+    "knative provider with a Deployment": (
+        canary_doc(provider="knative"),
+        "spec.targetRef",
+        ("can't use apps/v1/Deployment as target if provider is set to knative",),
+    ),
+    "knative target with an autoscaler": (
+        canary_doc(
+            provider="knative",
+            service=None,
+            targetRef={"apiVersion": "serving.knative.dev/v1", "kind": "Service", "name": "p"},
+            autoscalerRef={
+                "apiVersion": "autoscaling/v2",
+                "kind": "HorizontalPodAutoscaler",
+                "name": "p",
+            },
+        ),
+        "spec.autoscalerRef",
+        ("can't use autoscaler with Knative Service", "remove autoscalerRef"),
     ),
     "unknown router": (
         canary_doc(provider="istoi"),

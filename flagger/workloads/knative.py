@@ -1,0 +1,179 @@
+"""Knative Service targets (``serving.knative.dev/v1`` ``Service``), as Flagger's
+``KnativeController``.
+
+Knative keeps every revision of a Service; Flagger routes between two of them instead of
+copying a Deployment. The primary is the revision named in the Service's
+``flagger.app/primary-revision`` annotation, the canary is ``status.latestCreatedRevisionName``
+(Knative's latest revision):
+
+- **Initialisation** (phase empty or Initializing) records the latest revision as the primary and
+  sends it all the traffic (``spec.traffic``: latest revision 0%, primary 100%).
+- **The revision** is the hash of ``status.latestCreatedRevisionName``: a new Knative revision is
+  a new revision to analyse. There are no tracked configs.
+- **Readiness** is the Knative Revision's ``Ready`` condition (retriable, as in Flagger).
+- **Promotion** moves the annotation to the latest revision. Nothing is scaled (Knative scales
+  revisions itself) and there is no autoscalerRef.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flagger.api import canary as canary_api
+from flagger.api import status as status_api
+from flagger.kube import client as kube_client
+from flagger.workloads import (
+    configs,
+    controller,
+    metadata,
+    readiness,
+    revision,
+    workload_errors,
+    workload_options,
+)
+
+__all__ = ["API_VERSION", "PRIMARY_REVISION", "KnativeController", "traffic"]
+
+API_VERSION = "serving.knative.dev/v1"
+KIND = "Service"
+#: The annotation on the Knative Service naming the primary revision (Flagger's).
+PRIMARY_REVISION = "flagger.app/primary-revision"
+_FIRST_RUN = (None, status_api.CanaryPhase.NEW, status_api.CanaryPhase.INITIALIZING)
+
+
+def traffic(primary_revision: str, primary: int, canary: int) -> list[dict[str, Any]]:
+    """Knative's ``spec.traffic`` for the weights: the latest revision is the canary."""
+    return [
+        {"latestRevision": True, "percent": canary},
+        {"revisionName": primary_revision, "percent": primary},
+    ]
+
+
+class KnativeController:
+    """Flagger's workload controller for Knative Service targets."""
+
+    def __init__(
+        self, kube: kube_client.Kube, settings: workload_options.Options | None = None
+    ) -> None:
+        self.kube = kube
+        self.options = settings or workload_options.Options()
+
+    async def get_target(self, canary: canary_api.Canary) -> dict[str, Any]:
+        """The Knative Service; `WorkloadError` when it does not exist."""
+        name = canary.spec.target_ref.name
+        found: dict[str, Any] | None = await self.kube.get(
+            API_VERSION, KIND, name, canary.namespace
+        )
+        if found is None:
+            raise workload_errors.WorkloadError(
+                f"Knative Service {name}.{canary.namespace} get query error: "
+                f'services.serving.knative.dev "{name}" not found'
+            )
+        return found
+
+    async def get_metadata(self, canary: canary_api.Canary) -> metadata.Metadata:
+        return metadata.Metadata("", "")
+
+    async def initialize(self, canary: canary_api.Canary) -> controller.Initialization:
+        service = await self.get_target(canary)
+        phase = canary.status.phase if canary.status else None
+        lines: tuple[str, ...] = ()
+        if phase in _FIRST_RUN:
+            latest = _latest(service)
+            await self.kube.patch(
+                API_VERSION,
+                KIND,
+                canary.spec.target_ref.name,
+                canary.namespace,
+                {
+                    "metadata": {"annotations": {PRIMARY_REVISION: latest}},
+                    "spec": {"traffic": traffic(latest, 100, 0)},
+                },
+            )
+            lines = (f"Knative Service {canary.spec.target_ref.name}.{canary.namespace} updated",)
+        return controller.Initialization(False, readiness.Readiness.ok(), lines)
+
+    async def _revision_ready(self, canary: canary_api.Canary, name: str) -> readiness.Readiness:
+        found = await self.kube.get(API_VERSION, "Revision", name, canary.namespace)
+        if found is None:
+            return readiness.Readiness.waiting(
+                f"Knative Revision {name}.{canary.namespace} get query error: "
+                f'revisions.serving.knative.dev "{name}" not found'
+            )
+        conditions = (found.get("status") or {}).get("conditions") or []
+        if any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions):
+            return readiness.Readiness.ok()
+        return readiness.Readiness.waiting(
+            f"Knative Revision {name}.{canary.namespace} is not ready"
+        )
+
+    async def is_primary_ready(self, canary: canary_api.Canary) -> readiness.Readiness:
+        service = await self.get_target(canary)
+        name = (service.get("metadata") or {}).get("annotations", {}).get(PRIMARY_REVISION)
+        if not name:
+            return readiness.Readiness.waiting(
+                f"Knative Service {canary.spec.target_ref.name}.{canary.namespace} primary "
+                "revision annotation not found"
+            )
+        return await self._revision_ready(canary, str(name))
+
+    async def is_canary_ready(self, canary: canary_api.Canary) -> readiness.Readiness:
+        return await self._revision_ready(canary, _latest(await self.get_target(canary)))
+
+    async def promote(self, canary: canary_api.Canary) -> controller.Promotion:
+        latest = _latest(await self.get_target(canary))
+        await self.kube.patch(
+            API_VERSION,
+            KIND,
+            canary.spec.target_ref.name,
+            canary.namespace,
+            {"metadata": {"annotations": {PRIMARY_REVISION: latest}}},
+        )
+        return controller.Promotion(latest, ())
+
+    async def revision(self, canary: canary_api.Canary) -> controller.Revision:
+        latest = _latest(await self.get_target(canary))
+        return controller.Revision(revision.template_hash({"revision": latest}), {})
+
+    async def primary_matches_target(self, canary: canary_api.Canary) -> bool:
+        service = await self.get_target(canary)
+        annotations = (service.get("metadata") or {}).get("annotations") or {}
+        return bool(annotations.get(PRIMARY_REVISION)) and annotations.get(
+            PRIMARY_REVISION
+        ) == _latest(service)
+
+    async def has_target_changed(self, canary: canary_api.Canary) -> bool:
+        status = canary.status
+        return revision.has_changed(
+            (await self.revision(canary)).spec_hash,
+            status.last_applied_spec if status else None,
+            status.last_promoted_spec if status else None,
+        )
+
+    async def have_dependencies_changed(self, canary: canary_api.Canary) -> configs.ConfigChanges:
+        return configs.ConfigChanges(False)
+
+    async def reconcile_primary_scaler(
+        self, canary: canary_api.Canary, *, init: bool
+    ) -> str | None:
+        return None
+
+    async def pause_target_scaler(self, canary: canary_api.Canary) -> None:
+        return None
+
+    async def resume_target_scaler(self, canary: canary_api.Canary) -> None:
+        return None
+
+    async def scale_to_zero(self, canary: canary_api.Canary) -> None:
+        return None
+
+    async def scale_from_zero(self, canary: canary_api.Canary) -> None:
+        return None
+
+    async def finalize(self, canary: canary_api.Canary) -> None:
+        return None
+
+
+def _latest(service: Mapping[str, Any]) -> str:
+    return str((service.get("status") or {}).get("latestCreatedRevisionName") or "")
