@@ -1,5 +1,6 @@
 """Actions asked by hand, on the local control plane, with the daemon running as users run it.
 
+The daemon also serves its dashboard (``-dashboard-address``): read-only, actions refused.
 One Canary (Istio, interval 60m once initialized, so that nothing moves unless asked) driven only
 by ``flagger`` commands run as processes. For each action the test measures the time from the
 command's return to the daemon's Event (printed, and under 1 s), and checks the outcome:
@@ -19,6 +20,8 @@ import os
 import pathlib
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,6 +30,7 @@ import pytest
 
 from flagger.api import actions
 from flagger.devcluster import cluster as devcluster
+from flagger.devcluster import processes
 from tests.support import daemon_process
 
 pytestmark = pytest.mark.cluster
@@ -34,21 +38,36 @@ pytestmark = pytest.mark.cluster
 NAME = "podinfo"
 
 
-def _daemon(cluster: devcluster.LocalCluster, namespace: str, log: pathlib.Path) -> Any:
+def _daemon(
+    cluster: devcluster.LocalCluster, namespace: str, log: pathlib.Path, dashboard: int = 0
+) -> Any:
     flags = ["-kubeconfig", str(cluster.kubeconfig), "-namespace", namespace]
     flags += ["-mesh-provider", "istio", "-port", "0", "-log-level", "info"]
+    if dashboard:
+        flags += ["-dashboard-address", f"127.0.0.1:{dashboard}"]
     return daemon_process.Daemon(flags, log).start()
+
+
+def _http(url: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> Any:
+    """(status, JSON answer) of a GET, or of a POST when ``body`` is given."""
+    request = urllib.request.Request(url, data=body, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
 
 
 @pytest.fixture
 def world(
     cluster: devcluster.LocalCluster, namespace: str, tmp_path: pathlib.Path
 ) -> Iterator[dict[str, Any]]:
-    daemon = _daemon(cluster, namespace, tmp_path / "flagger.log")
+    port = processes.free_port()
+    daemon = _daemon(cluster, namespace, tmp_path / "flagger.log", dashboard=port)
     try:
         w.apply(cluster, [w.deployment(NAME, namespace), w.canary(NAME, namespace, "10s")])
         w.wait_phase(cluster, namespace, NAME, "Initialized", 60, daemon)
-        yield {"daemon": daemon, "log": tmp_path / "flagger.log"}
+        yield {"daemon": daemon, "log": tmp_path / "flagger.log", "dashboard": port}
     finally:
         daemon.stop()
 
@@ -66,6 +85,15 @@ def test_actions_change_the_outcome_within_a_second_and_survive_a_gitops_reapply
     daemon = world["daemon"]
     kubeconfig = cluster.kubeconfig
     ref = f"{NAME}.{namespace}"
+    # The daemon's own dashboard (-dashboard-address) lists the canary and refuses actions.
+    served = f"http://127.0.0.1:{world['dashboard']}"
+    status, listed = _http(f"{served}/api/canaries")
+    assert status == 200 and listed["readOnly"] is True
+    assert [c["name"] for c in listed["canaries"]] == [NAME]
+    asked = json.dumps({"action": "abort"}).encode()
+    json_headers = {"Content-Type": "application/json", "X-Flagger-Dashboard": "1"}
+    status, answer = _http(f"{served}/api/canaries/{namespace}/{NAME}/actions", asked, json_headers)
+    assert status == 403 and "read-only" in answer["error"]
     # A long interval from now on: only a wake-up can make the daemon act quickly.
     manifest = w.canary(NAME, namespace, "60m")
     w.apply(cluster, [manifest])
@@ -171,6 +199,9 @@ def test_a_user_without_patch_is_told_the_verb_and_resource(
     viewer = cluster.service_account_kubeconfig(namespace, "viewer")
     listed, _ = w.flagger("get", "canaries", "-n", namespace, kubeconfig=viewer)
     assert listed.stdout.splitlines()[1].split()[0] == NAME
+    shown, _ = w.flagger("get", "canary", NAME, "-n", namespace, kubeconfig=viewer)
+    assert f"Name:         {NAME}\nNamespace:    {namespace}\n" in shown.stdout
+    assert "Weights:      10% -> 20% -> 30% -> 40% -> 50%" in shown.stdout, shown.stdout
     refused, _ = w.flagger("promote", NAME, "-n", namespace, kubeconfig=viewer, check=False)
     assert refused.returncode == 1
     assert refused.stderr.startswith(

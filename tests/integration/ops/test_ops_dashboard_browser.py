@@ -18,6 +18,8 @@ import pathlib
 import re
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -123,6 +125,16 @@ def test_the_dashboard_shows_a_rollout_and_promotes_it(
         )
         expect(page.locator('button[data-action="retry"]')).to_be_disabled()
         page.screenshot(path=str(ARTIFACTS / "2-canary-progressing.png"), full_page=True)
+
+        # A POST without the dashboard's header (what a form on another site sends) is refused.
+        forged = urllib.request.Request(
+            f"{url}api/canaries/{namespace}/{NAME}/actions",
+            data=b'{"action": "abort"}',
+            headers={"Content-Type": "application/json"},
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(forged, timeout=10)
+        assert refused.value.code == 400
 
         promote = page.locator('button[data-action="promote-full"]')
         expect(promote).to_be_enabled()
