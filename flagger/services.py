@@ -63,6 +63,9 @@ class TargetSelector:
     label: str
     value: str
     ports: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    #: The apex Service's selector when it is not the primary's pods: with replica-based
+    #: weights (:mod:`flagger.api.replica_weights`) a label both workloads' pods carry.
+    apex_selector: Mapping[str, str] | None = None
 
 
 def discover_ports(
@@ -100,8 +103,10 @@ def build_service(
     pod_selector: str,
     metadata: service_api.CustomMetadata | None,
     target: TargetSelector,
+    selector: Mapping[str, str] | None = None,
 ) -> JSON:
-    """The Service ``name`` Flagger creates, selecting pods labelled ``<label>: pod_selector``."""
+    """The Service ``name`` Flagger creates, selecting pods labelled ``<label>: pod_selector``
+    (or by ``selector`` when given)."""
     svc = router_helpers.service(canary)
     main: JSON = {
         "name": svc.effective_port_name,
@@ -117,7 +122,7 @@ def build_service(
     ]
     spec: JSON = {
         "type": "ClusterIP",
-        "selector": {target.label: pod_selector},
+        "selector": dict(selector) if selector else {target.label: pod_selector},
         "ports": [main, *extra],
     }
     if svc.headless:
@@ -219,7 +224,11 @@ class ServiceRouter:
         """Create or update the apex ``<svc>``, selecting the primary's pods."""
         apex, _, _ = router_helpers.service_names(canary)
         await self._reconcile(
-            canary, apex, f"{self.target.value}-primary", router_helpers.service(canary).apex
+            canary,
+            apex,
+            f"{self.target.value}-primary",
+            router_helpers.service(canary).apex,
+            self.target.apex_selector,
         )
 
     async def finalize(self, canary: canary_api.Canary) -> None:
@@ -261,8 +270,9 @@ class ServiceRouter:
         name: str,
         pod_selector: str,
         metadata: service_api.CustomMetadata | None,
+        selector: Mapping[str, str] | None = None,
     ) -> None:
-        desired = build_service(canary, name, pod_selector, metadata, self.target)
+        desired = build_service(canary, name, pod_selector, metadata, self.target, selector)
         existing = await self.kube.get("v1", "Service", name, canary.namespace)
         if existing is None:
             await router_helpers.write(

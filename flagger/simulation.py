@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from flagger.analysis import checks, decision, engine, messages, observation
-from flagger.api import actions, documents, durations, status, validation
+from flagger.api import actions, documents, durations, replica_weights, status, validation
 from flagger.api import analysis as analysis_api
 from flagger.api import canary as canary_api
 from flagger.api import comparison as comparison_api
@@ -93,6 +93,8 @@ class World:
     canary_readiness: observation.Readiness = dataclasses.field(
         default_factory=observation.Readiness
     )
+    #: The primary's and canary's replicas together, for replica-based weights.
+    replicas: int = 4
     elapsed: float = 0.0
     calls: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
     requests: list[checks.Request] = dataclasses.field(default_factory=list)
@@ -118,9 +120,16 @@ class World:
         spec = self.canary.spec.effective_analysis
         return spec.interval_seconds if spec is not None else analysis_api.DEFAULT_INTERVAL_SECONDS
 
+    @property
+    def routes_by_service(self) -> bool:
+        """The kubernetes provider without replica-based weights routes nothing."""
+        return self.provider == engine.KUBERNETES and not replica_weights.enabled(
+            self.canary.metadata
+        )
+
     def observe(self) -> observation.Observation:
         routes = self.routes
-        if self.provider == engine.KUBERNETES:
+        if self.routes_by_service:
             # Flagger's kubernetes router routes nothing: it reports the canary once iterating
             routes = (
                 observation.Routes(0, 100)
@@ -136,6 +145,7 @@ class World:
             action=actions.pending(
                 self.annotations, self.status.last_action.id if self.status.last_action else None
             ),
+            replicas=self.replicas,
         )
 
     def answer(self, request: checks.Request) -> checks.Response:
@@ -169,7 +179,7 @@ class World:
         )
         for action in result.actions:
             self.history.append((self.elapsed, action))
-            if isinstance(action, decision.SetRoutes) and self.provider != engine.KUBERNETES:
+            if isinstance(action, decision.SetRoutes) and not self.routes_by_service:
                 self.routes = observation.Routes(action.primary, action.canary, action.mirrored)
             elif isinstance(action, decision.RunPostRolloutHooks):
                 self.post_rollout(action.phase)

@@ -28,7 +28,7 @@ from flagger.analysis import baseline, checks, decision, manual, messages, obser
 from flagger.analysis import status_editor as status_edit
 from flagger.api import analysis as analysis_api
 from flagger.api import canary as canary_api
-from flagger.api import rollback_window
+from flagger.api import replica_weights, rollback_window
 from flagger.api import status as status_api
 
 Phase = status_api.CanaryPhase
@@ -79,7 +79,9 @@ def decide(
 def deployment_strategy(canary: canary_api.Canary, provider: str) -> str:
     """The ``deployment_strategy`` label of the success and failure counters."""
     spec = canary.spec.effective_analysis or analysis_api.CanaryAnalysis()
-    if provider == KUBERNETES:
+    if provider == KUBERNETES and not (
+        replica_weights.enabled(canary.metadata) and not spec.iterations
+    ):
         return "blue_green"
     if spec.match and spec.iterations:
         return "ab_testing"
@@ -129,6 +131,7 @@ class _Tick:
         self.seen = self.editor.snapshot()
         self.webhooks = self.spec.effective_webhooks
         self.window = _rollback_window(canary)
+        self.by_replicas = self.provider == KUBERNETES and replica_weights.enabled(canary.metadata)
 
     # --- output ----------------------------------------------------------------------------
 
@@ -273,7 +276,7 @@ class _Tick:
             if match:
                 self.warn(messages.AB_NOT_SUPPORTED)
                 match = None
-            if iterations < 1:
+            if iterations < 1 and not self.by_replicas:
                 self.warn(messages.PROGRESSIVE_NOT_SUPPORTED)
                 self.warn(messages.SETTING_ITERATIONS)
                 iterations = KUBERNETES_ITERATIONS
@@ -389,7 +392,8 @@ class _Tick:
         self.alert(messages.ALERT_NEW_REVISION, "info", True)
         if self.has_scaler:
             self.act(decision.ResumeTargetScaler())
-        self.act(decision.ScaleFromZero())
+        if not self.by_replicas:  # by replicas, each step scales the canary (from zero)
+            self.act(decision.ScaleFromZero())
         self.editor.sync(Phase.PROGRESSING)
         self.act(decision.RecordPhase(Phase.PROGRESSING))
         return False
@@ -602,6 +606,10 @@ class _Tick:
     # --- strategies --------------------------------------------------------------------------
 
     def promote(self) -> None:
+        if self.by_replicas:
+            # all replicas back on the primary first: the promotion then rolls its pods
+            self.set_routes(weights.TOTAL_WEIGHT, 0)
+            self.act(decision.RecordWeight(weights.TOTAL_WEIGHT, 0))
         self.event(messages.copying(self.target, self.primary))
         self.act(decision.Promote())
         self.editor.set_phase(Phase.PROMOTING)
@@ -664,6 +672,13 @@ class _Tick:
             self.editor.set_weight(canary_weight)
             self.act(decision.RecordWeight(primary_weight, canary_weight))
             self.event(messages.advance_canary_weight(self.name, canary_weight))
+            if self.by_replicas:
+                parts = replica_weights.split(self.obs.replicas, canary_weight)
+                self.event(
+                    messages.replica_split(
+                        self.name, parts.canary, parts.primary, parts.share, canary_weight
+                    )
+                )
             return
         if not (yield from self.confirm_promotion_hooks()):
             return

@@ -273,6 +273,16 @@ def rolling_back_known_good(target: str, revision: str) -> str:
     return f"Rolling back {target} to revision {revision} known good, skipping analysis"
 
 
+def replica_split(
+    canary: str, canary_replicas: int, primary_replicas: int, share: float, weight: int
+) -> str:
+    return (
+        f"Traffic split by replicas for {canary}: {canary_replicas} canary and "
+        f"{primary_replicas} primary replicas behind the apex Service, {share:.4g}% to the "
+        f"canary (weight {weight}%)"
+    )
+
+
 def baseline_too_few(
     canary: str, metric: str, canary_count: int, baseline_count: int, minimum: int
 ) -> str:

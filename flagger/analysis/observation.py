@@ -83,3 +83,5 @@ class Observation:
     canary: Readiness = Readiness()
     #: A request made by hand and not handled yet (see :mod:`flagger.analysis.manual`).
     action: actions.ActionRequest | actions.InvalidRequest | None = None
+    #: With replica-based weights: the primary's and the canary's replicas together.
+    replicas: int = 0

@@ -28,6 +28,7 @@ from flagger.api import (
     documents,
     durations,
     metric_template,
+    replica_weights,
     rollback_window,
 )
 from flagger.api.problems import Problem, error, note, warning
@@ -162,7 +163,44 @@ def _check_canary(obj: canary.Canary, known: KnownNames | None) -> list[Problem]
         found += _check_analysis("spec.analysis", spec.analysis)
     elif spec.canary_analysis is not None:
         found += _check_analysis("spec.canaryAnalysis", spec.canary_analysis)
-    return found + _check_rollback_window(obj)
+    return found + _check_rollback_window(obj) + _check_replica_weights(obj)
+
+
+def _check_replica_weights(obj: canary.Canary) -> list[Problem]:
+    """Replica-based weights (an extension, see :mod:`flagger.api.replica_weights`)."""
+    try:
+        key = replica_weights.split_label(obj.metadata)
+    except ValueError as exc:
+        return [error(replica_weights.PATH, str(exc).removeprefix(f"{replica_weights.PATH}: "))]
+    if key is None:
+        return []
+    spec = obj.spec
+    if spec.provider != "kubernetes":
+        return [
+            error(
+                replica_weights.PATH,
+                f"replica-based weights are for provider kubernetes (the provider is "
+                f"{spec.provider or 'the daemon default'}); set spec.provider: kubernetes or "
+                "remove the annotation",
+            )
+        ]
+    if spec.target_ref.kind != "Deployment" or spec.autoscaler_ref is not None:
+        return [
+            error(
+                replica_weights.PATH,
+                "replica-based weights need a Deployment target without autoscalerRef (the "
+                "daemon sets the replica counts); remove autoscalerRef or the annotation",
+            )
+        ]
+    return [
+        note(
+            replica_weights.PATH,
+            f"replica-based weights (an extension; Flagger (Go) ignores it and runs blue/green): "
+            f"the apex Service selects the pods of both workloads by their {key} label, and "
+            "each step gives the canary ceil(N * weight / 100) of the N replicas, the primary "
+            "the rest (at least one); the Events give the share achieved",
+        )
+    ]
 
 
 def _check_rollback_window(obj: canary.Canary) -> list[Problem]:

@@ -31,7 +31,7 @@ from flagger import services as services_api
 from flagger.alerting import notifications
 from flagger.analysis import checks, decision, engine, messages, observation
 from flagger.analysis import status_editor as status_edit
-from flagger.api import actions, documents, durations, validation
+from flagger.api import actions, documents, durations, replica_weights, validation
 from flagger.api import canary as canary_api
 from flagger.api import metric_template as template_api
 from flagger.api import status as status_api
@@ -189,6 +189,9 @@ async def _advance(shell: Shell, canary: canary_api.Canary, raw: dict[str, Any])
         revision=observed,
         routes=observation.Routes(primary, canary_weight, mirrored),
         primary=_readiness(primary_ready),
+        replicas=await _replica_total(shell, canary)
+        if replica_weights.enabled(canary.metadata)
+        else 0,
         canary=_readiness(canary_ready),
         action=_pending_action(canary, raw),
     )
@@ -278,14 +281,18 @@ async def _service_router(
 ) -> Any:
     """The apex/primary/canary Services' router for the target's selector label."""
     ref = canary.spec.target_ref
-    if await shell.kube.get(ref.api_version, ref.kind, ref.name, canary.namespace) is None:
+    target = await shell.kube.get(ref.api_version, ref.kind, ref.name, canary.namespace)
+    if target is None:
         raise UserError(
             "TargetNotFound",
             f"{ref.kind} {ref.name}.{canary.namespace} not found; create it or fix spec.targetRef",
         )
     meta = await workload.get_metadata(canary)
+    apex_selector = _replica_apex_selector(canary, target, meta.label)
     return services_api.service_router(
-        shell.kube, canary, services_api.TargetSelector(meta.label, meta.label_value, meta.ports)
+        shell.kube,
+        canary,
+        services_api.TargetSelector(meta.label, meta.label_value, meta.ports, apex_selector),
     )
 
 
@@ -296,6 +303,46 @@ def _pending_action(
     handled = canary.status.last_action if canary.status else None
     annotations = (raw.get("metadata") or {}).get("annotations")
     return actions.pending(annotations, handled.id if handled else None)
+
+
+def _replica_apex_selector(
+    canary: canary_api.Canary, target: dict[str, Any], selector_label: str
+) -> dict[str, str] | None:
+    """With replica-based weights, the apex selects both workloads' pods by the shared label."""
+    try:
+        key = replica_weights.split_label(canary.metadata)
+    except ValueError as exc:
+        raise UserError("InvalidSpec", str(exc)) from None
+    if key is None:
+        return None
+    ref = canary.spec.target_ref
+    if ref.kind != "Deployment":
+        raise UserError(
+            "InvalidSpec",
+            f"{replica_weights.PATH}: replica-based weights need a Deployment target, not "
+            f"{ref.kind}; remove the annotation",
+        )
+    template = ((target.get("spec") or {}).get("template") or {}).get("metadata") or {}
+    value = (template.get("labels") or {}).get(key)
+    if key == selector_label or value is None:
+        raise UserError(
+            "InvalidSpec",
+            f"{replica_weights.PATH}: the pod template of {ref.kind} {ref.name}.{canary.namespace} "
+            f"has no label {key!r} besides its selector label {selector_label!r}; add one "
+            f"(e.g. {key}: {ref.name}) that the primary's pods will share",
+        )
+    return {key: str(value)}
+
+
+async def _replica_total(shell: Shell, canary: canary_api.Canary) -> int:
+    """The replicas of the target and its primary together (replica-based weights)."""
+    ref = canary.spec.target_ref
+    total = 0
+    for name in (ref.name, f"{ref.name}-primary"):
+        found = await shell.kube.get(ref.api_version, ref.kind, name, canary.namespace)
+        replicas = ((found or {}).get("spec") or {}).get("replicas")
+        total += 0 if found is None else (1 if replicas is None else int(replicas))
+    return total
 
 
 def _readiness(verdict: workload_readiness.Readiness) -> observation.Readiness:
