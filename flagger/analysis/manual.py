@@ -20,13 +20,16 @@ resume        paused                                      go on from where it wa
 ============  ==========================================  ========================================
 
 Anything else is refused with a Warning event naming why ("cannot promote podinfo.test: no
-analysis in progress"). Either way the request is recorded in ``status.lastAction`` (id, who,
-accepted, message), written with the rest of the status, so it is handled exactly once.
+analysis in progress"); a Canary with ``spec.suspend: true`` is not ticked, and the shell
+refuses its requests with :func:`refused_while_suspended`. Either way the request is recorded
+in ``status.lastAction`` (id, who, accepted, message), written with the rest of the status, so
+it is handled exactly once.
 Accepted actions are also sent to the alert providers.
 """
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Generator
 from typing import TYPE_CHECKING
 
@@ -78,8 +81,7 @@ def handle(run: engine._Tick, request: actions.ActionRequest | actions.InvalidRe
     """Act on ``request`` (or refuse it) and record it; the tick then ends."""
     why = refusal(run, request)
     if why is not None:
-        verb = request.action.value if isinstance(request, actions.ActionRequest) else "act on"
-        message = f"cannot {verb} {run.name}: {why}{_asked(request)}"
+        message = refusal_message(run.name, request, why)
         run.warn(message)
         _record(run, request, accepted=False, message=message)
         run.act(decision.RecordPhase(run.editor.phase))
@@ -125,6 +127,24 @@ def handle(run: engine._Tick, request: actions.ActionRequest | actions.InvalidRe
     run.act(decision.RecordPhase(editor.phase))
 
 
+def refusal_message(
+    canary: str, request: actions.ActionRequest | actions.InvalidRequest, why: str
+) -> str:
+    """``cannot promote podinfo.test: no analysis in progress (request 3f2a91c0 by alice)``."""
+    verb = request.action.value if isinstance(request, actions.ActionRequest) else "act on"
+    return f"cannot {verb} {canary}: {why}{_asked(request)}"
+
+
+def refused_while_suspended(
+    canary: str, request: actions.ActionRequest | actions.InvalidRequest, now: datetime.datetime
+) -> tuple[str, status_api.CanaryActionRecord]:
+    """A request made while ``spec.suspend`` is true (the canary is not ticked): the Warning
+    event's text and the ``status.lastAction`` record refusing it."""
+    why = "the canary is suspended (spec.suspend: true); resume it first"
+    message = refusal_message(canary, request, why)
+    return message, _record_of(request, accepted=False, message=message, now=now)
+
+
 def _asked(request: actions.ActionRequest | actions.InvalidRequest) -> str:
     if isinstance(request, actions.InvalidRequest):
         return ""
@@ -150,13 +170,25 @@ def _record(
     accepted: bool,
     message: str,
 ) -> None:
+    run.editor.status.last_action = _record_of(
+        request, accepted=accepted, message=message, now=run.obs.now
+    )
+
+
+def _record_of(
+    request: actions.ActionRequest | actions.InvalidRequest,
+    *,
+    accepted: bool,
+    message: str,
+    now: datetime.datetime,
+) -> status_api.CanaryActionRecord:
     valid = request if isinstance(request, actions.ActionRequest) else None
-    run.editor.status.last_action = status_api.CanaryActionRecord(
+    return status_api.CanaryActionRecord(
         id=request.id,
         action=valid.action.value if valid else "invalid",
         full=True if valid and valid.full else None,
         requested_by=(valid.requested_by or None) if valid else None,
         accepted=accepted,
         message=message,
-        handled_at=status_edit.timestamp(run.obs.now),
+        handled_at=status_edit.timestamp(now),
     )

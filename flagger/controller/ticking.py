@@ -29,7 +29,7 @@ from flagger import plugins
 from flagger import router_helpers as router_errors
 from flagger import services as services_api
 from flagger.alerting import notifications
-from flagger.analysis import checks, decision, engine, messages, observation
+from flagger.analysis import checks, decision, engine, manual, messages, observation
 from flagger.analysis import status_editor as status_edit
 from flagger.api import actions, documents, durations, replica_weights, validation
 from flagger.api import canary as canary_api
@@ -128,6 +128,7 @@ async def tick(shell: Shell, name: str, namespace: str) -> Outcome:
             log.debug(messages.suspended(), canary=canary)
             # Flagger records it (an Event whose count grows each tick, and the event webhook)
             shell.recorder.record_info(canary, messages.suspended())
+            await _refuse_while_suspended(shell, canary, raw)
             return outcome
         await _advance(shell, canary, raw)
     except UserError as exc:
@@ -343,6 +344,21 @@ async def _replica_total(shell: Shell, canary: canary_api.Canary) -> int:
         replicas = ((found or {}).get("spec") or {}).get("replicas")
         total += 0 if found is None else (1 if replicas is None else int(replicas))
     return total
+
+
+async def _refuse_while_suspended(
+    shell: Shell, canary: canary_api.Canary, raw: dict[str, Any]
+) -> None:
+    """A request made by hand on a suspended canary is refused, not kept for later."""
+    pending = _pending_action(canary, raw)
+    if pending is None:
+        return
+    now = datetime.datetime.now(datetime.UTC)
+    name = messages.ref(canary.name, canary.namespace)
+    message, record = manual.refused_while_suspended(name, pending, now)
+    shell.recorder.record_warning(canary, message)
+    status = (canary.status or status_api.CanaryStatus()).model_copy(update={"last_action": record})
+    await status_writer.write(shell.kube, canary.name, canary.namespace, status.to_dict())
 
 
 def _readiness(verdict: workload_readiness.Readiness) -> observation.Readiness:

@@ -179,6 +179,17 @@ def test_actions_change_the_outcome_within_a_second_and_survive_a_gitops_reapply
         ]
         assert len(refusals) == 1 and refusals[0].get("count", 1) == 1, refusals
         assert w.status(cluster, namespace, NAME)["phase"] == "Promoting"
+
+        # A suspended canary is not ticked: a request is refused at once, not kept for later.
+        cluster.kubectl(
+            "-n", namespace, "patch", "canary", NAME, "--type=merge",
+            "-p", '{"spec": {"suspend": true}}',
+        )  # fmt: skip
+        _, returned = w.flagger("pause", NAME, "-n", namespace, kubeconfig=kubeconfig)
+        prefix = f"cannot pause {ref}: the canary is suspended (spec.suspend: true)"
+        delay = w.event_delay(cluster, namespace, NAME, prefix, returned)
+        print(f"  refused (suspended)  {delay * 1000:6.0f} ms")
+        assert w.last_action(cluster, namespace, NAME)["accepted"] is False
     finally:
         restarted.stop()
 

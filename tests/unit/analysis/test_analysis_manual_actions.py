@@ -11,7 +11,7 @@ from __future__ import annotations
 import analysis_fixtures as fx  # type: ignore[import-not-found, unused-ignore]
 
 from flagger import simulation
-from flagger.analysis import checks, decision, observation
+from flagger.analysis import checks, decision, manual, observation
 from flagger.api import actions, status
 
 Phase = status.CanaryPhase
@@ -202,3 +202,14 @@ def test_an_unreadable_request_is_reported_once() -> None:
     )
     assert world.routes.canary == 10
     assert fx.step(world).messages == ["Advance podinfo.test canary weight 20"]
+
+
+def test_a_request_on_a_suspended_canary_is_refused_with_the_reason() -> None:
+    request = actions.ActionRequest(Action.PROMOTE, "r10abcdef", requested_by="bob")
+    message, record = manual.refused_while_suspended("podinfo.test", request, simulation.EPOCH)
+    assert message == (
+        "cannot promote podinfo.test: the canary is suspended (spec.suspend: true); "
+        "resume it first (request r10abcde by bob)"
+    )
+    assert (record.id, record.accepted, record.requested_by) == ("r10abcdef", False, "bob")
+    assert record.handled_at == "2024-01-01T00:00:00Z"
