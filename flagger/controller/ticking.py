@@ -245,7 +245,10 @@ async def _handle_finalizer(shell: Shell, canary: canary_api.Canary, raw: dict[s
         status = (canary.status or status_api.CanaryStatus()).model_copy()
         status.phase = status_api.CanaryPhase.TERMINATING
         await status_writer.write(shell.kube, canary.name, canary.namespace, status.to_dict())
+        shell.recorder.record_info(canary, f"Terminating canary {canary.name}.{canary.namespace}")
     workload = workloads.for_canary(shell.kube, canary, shell.workload_settings)
+    # Flagger resumes a KEDA ScaledObject paused at zero, or the target would stay stopped
+    await workload.resume_target_scaler(canary)
     await workload.finalize(canary)
     ready = await workload.is_canary_ready(canary)
     if not ready.ready:
@@ -274,6 +277,7 @@ async def _handle_finalizer(shell: Shell, canary: canary_api.Canary, raw: dict[s
             },
         )
     log.info(f"Finalization complete for {canary.name}.{canary.namespace}", canary=canary)
+    shell.recorder.record_info(canary, f"Terminated canary {canary.name}.{canary.namespace}")
     return True
 
 

@@ -114,6 +114,8 @@ class EventRecorder:
         self._written: collections.OrderedDict[_Key, _Written] = collections.OrderedDict()
         self._locks: dict[_Key, _KeyLock] = {}
         self._pending: set[asyncio.Task[None]] = set()
+        # the last delivery per canary (namespace, name): its webhook call goes first
+        self._last_forward: dict[tuple[str, str], asyncio.Task[None]] = {}
         self.dropped = 0
 
     # --- the three entry points, as in Flagger ----------------------------------------------
@@ -154,9 +156,17 @@ class EventRecorder:
             )
             return
         now = self._clock()
-        task = loop.create_task(self._deliver(canary, event_type, message, now))
+        order = (canary.namespace, canary.name)
+        previous = self._last_forward.get(order)
+        task = loop.create_task(self._deliver(canary, event_type, message, now, previous))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
+        self._last_forward[order] = task
+        task.add_done_callback(lambda done: self._forget_forward(order, done))
+
+    def _forget_forward(self, order: tuple[str, str], done: asyncio.Task[None]) -> None:
+        if self._last_forward.get(order) is done:
+            del self._last_forward[order]
 
     async def flush(self) -> None:
         """Wait until every event recorded so far has been written and sent."""
@@ -171,14 +181,32 @@ class EventRecorder:
     # --- delivery ---------------------------------------------------------------------------
 
     async def _deliver(
-        self, canary: canary_api.Canary, event_type: str, message: str, now: float
+        self,
+        canary: canary_api.Canary,
+        event_type: str,
+        message: str,
+        now: float,
+        previous: asyncio.Task[None] | None = None,
     ) -> None:
         jobs: list[Awaitable[None]] = []
         if self._core is not None:
             jobs.append(self._write(canary, event_type, message, now))
         if self.on_event is not None:
-            jobs.append(self._forward(canary, event_type, message))
+            jobs.append(self._forward_after(previous, canary, event_type, message))
         await asyncio.gather(*jobs)
+
+    async def _forward_after(
+        self,
+        previous: asyncio.Task[None] | None,
+        canary: canary_api.Canary,
+        event_type: str,
+        message: str,
+    ) -> None:
+        """Send after the canary's previous event was sent: a receiver sees a canary's events
+        in the order Flagger sends them (it calls the webhook inline)."""
+        if previous is not None and not previous.done():
+            await asyncio.wait([previous])
+        await self._forward(canary, event_type, message)
 
     async def _forward(self, canary: canary_api.Canary, event_type: str, message: str) -> None:
         assert self.on_event is not None

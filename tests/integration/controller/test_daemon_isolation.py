@@ -254,6 +254,13 @@ def test_revert_on_deletion_gives_the_target_back(
         return done.returncode != 0 and "NotFound" in done.stderr
 
     _wait(gone, 60, "the Canary's deletion")
+    said = daemon.wait_for(
+        f"app.{namespace}",
+        lambda m: f"Terminated canary app.{namespace}" in m,
+        10,
+        "Flagger's 'Terminated canary' event",
+    )
+    assert f"Terminating canary app.{namespace}" in said
     target = json.loads(
         cluster.kubectl("get", "deployment", "app", "-n", namespace, "-o", "json").stdout
     )
@@ -262,3 +269,61 @@ def test_revert_on_deletion_gives_the_target_back(
         cluster.kubectl("get", "service", "app", "-n", namespace, "-o", "json").stdout
     )
     assert apex["spec"]["selector"] == {"app": "app"}, "the apex selects the target again"
+
+
+def test_primary_hpa_follows_the_target_only_at_promotion(
+    cluster: devcluster.LocalCluster, namespace: str, daemon: daemon_process.Daemon
+) -> None:
+    """Flagger (#591) copies the target's HPA into ``<hpa>-primary`` at promotion only: an HPA
+    edit without a new revision leaves the primary's autoscaler alone."""
+
+    def hpa(max_replicas: int) -> dict[str, Any]:
+        return {
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": "scaled", "namespace": namespace},
+            "spec": {
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "scaled"},
+                "minReplicas": 1,
+                "maxReplicas": max_replicas,
+            },
+        }
+
+    docs = [
+        _deployment("scaled", namespace),
+        hpa(4),
+        _canary(
+            "scaled",
+            namespace,
+            analysis={"interval": "10s", "threshold": 2, "iterations": 1},
+            autoscalerRef={
+                "apiVersion": "autoscaling/v2",
+                "kind": "HorizontalPodAutoscaler",
+                "name": "scaled",
+            },
+        ),
+    ]
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs))
+    _wait(
+        lambda: _status(cluster, namespace, "scaled").get("phase") == "Initialized",
+        60,
+        "scaled Initialized",
+    )
+
+    def primary_max() -> int:
+        out = cluster.kubectl("get", "hpa", "scaled-primary", "-n", namespace, "-o", "json").stdout
+        return int(json.loads(out)["spec"]["maxReplicas"])
+
+    assert primary_max() == 4
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(hpa(7)))
+    time.sleep(25)  # two ticks and more
+    assert primary_max() == 4, "no new revision: the primary's HPA is not re-synced"
+    cluster.kubectl(
+        "set",
+        "image",
+        "deployment/scaled",
+        "scaled=ghcr.io/stefanprodan/podinfo:6.0.1",
+        "-n",
+        namespace,
+    )
+    _wait(lambda: primary_max() == 7, 60, "the primary's HPA copied at promotion")

@@ -94,3 +94,25 @@ def test_without_an_event_loop_the_line_is_still_logged(
         recorder.record_info(make_canary(), "Initialization done! podinfo.test")
     assert "Initialization done! podinfo.test" in caplog.text
     assert "no event loop running" in caplog.text
+
+
+async def test_a_canarys_events_reach_the_webhook_in_order(make_canary: MakeCanary) -> None:
+    """Flagger calls the event webhook inline, so a receiver sees a tick's events in order;
+    here they are sent in the background, one canary's events still one after the other."""
+    import random
+
+    received: list[str] = []
+
+    async def slow_then_fast(canary: canary_api.Canary, message: str, event_type: str) -> None:
+        await asyncio.sleep(random.uniform(0, 0.02))
+        received.append(f"{canary.name}:{message}")
+
+    recorder = events.EventRecorder(None, on_event=slow_then_fast)
+    first, second = make_canary("podinfo"), make_canary("other")
+    for index in range(10):
+        recorder.record_info(first, f"step {index}")
+        recorder.record_info(second, f"step {index}")
+    await recorder.flush()
+    for name in ("podinfo", "other"):
+        mine = [r for r in received if r.startswith(f"{name}:")]
+        assert mine == [f"{name}:step {index}" for index in range(10)]
