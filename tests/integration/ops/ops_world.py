@@ -48,8 +48,11 @@ def deployment(name: str, namespace: str, tag: str = "6.0.0") -> dict[str, Any]:
     }
 
 
-def canary(name: str, namespace: str, interval: str, step: int = 10) -> dict[str, Any]:
-    return {
+def canary(
+    name: str, namespace: str, interval: str, step: int = 10, alerts: str = ""
+) -> dict[str, Any]:
+    """An Istio Canary; ``alerts`` names an AlertProvider receiving every severity."""
+    found: dict[str, Any] = {
         "apiVersion": "flagger.app/v1beta1",
         "kind": "Canary",
         "metadata": {"name": name, "namespace": namespace},
@@ -64,6 +67,21 @@ def canary(name: str, namespace: str, interval: str, step: int = 10) -> dict[str
                 "stepWeight": step,
             },
         },
+    }
+    if alerts:
+        found["spec"]["analysis"]["alerts"] = [
+            {"name": alerts, "severity": "info", "providerRef": {"name": alerts}}
+        ]
+    return found
+
+
+def alert_provider(name: str, namespace: str, address: str) -> dict[str, Any]:
+    """A Slack AlertProvider posting to ``address``."""
+    return {
+        "apiVersion": "flagger.app/v1beta1",
+        "kind": "AlertProvider",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"type": "slack", "channel": "releases", "address": address},
     }
 
 

@@ -6,11 +6,13 @@ by ``flagger`` commands run as processes. For each action the test measures the 
 command's return to the daemon's Event (printed, and under 1 s), and checks the outcome:
 pause/resume (weights kept), promote one step (weight +10), abort (Failed, routes 100/0),
 retry (Progressing again, no spec change), a refused action (Warning event naming why),
-promote --full (Promoting). Then GitOps safety: with the daemon stopped, a request is made, the
-unchanged Canary manifest is re-applied by server-side apply under another field manager (as
-Flux does), the daemon starts and acts once; another re-apply does not repeat it. Then RBAC:
-a ServiceAccount without ``patch`` is told which verb and resource it lacks; and
-``kubectl flagger get canaries -A`` works through the control plane's kubectl.
+promote --full (Promoting); the abort also reaches the Canary's AlertProvider (a Slack
+receiver) and the daemon's log. Then GitOps safety: with the daemon stopped, a request is made,
+the unchanged Canary manifest is re-applied by server-side apply under another field manager
+(as Flux does), the daemon starts and acts once; another re-apply does not repeat it; a request
+on a suspended canary is refused. Then RBAC: a ServiceAccount without ``patch`` is told which
+verb and resource it lacks; and ``kubectl flagger get canaries -A`` works through the control
+plane's kubectl.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import pytest
 from flagger.api import actions
 from flagger.devcluster import cluster as devcluster
 from flagger.devcluster import processes
-from tests.support import daemon_process
+from tests.support import daemon_process, http_receiver
 
 pytestmark = pytest.mark.cluster
 
@@ -64,12 +66,21 @@ def world(
 ) -> Iterator[dict[str, Any]]:
     port = processes.free_port()
     daemon = _daemon(cluster, namespace, tmp_path / "flagger.log", dashboard=port)
+    slack = http_receiver.Receiver().start()
     try:
-        w.apply(cluster, [w.deployment(NAME, namespace), w.canary(NAME, namespace, "10s")])
+        w.apply(
+            cluster,
+            [
+                w.alert_provider("releases", namespace, f"{slack.url}/slack"),
+                w.deployment(NAME, namespace),
+                w.canary(NAME, namespace, "10s", alerts="releases"),
+            ],
+        )
         w.wait_phase(cluster, namespace, NAME, "Initialized", 60, daemon)
-        yield {"daemon": daemon, "log": tmp_path / "flagger.log", "dashboard": port}
+        yield {"daemon": daemon, "log": tmp_path / "flagger.log", "dashboard": port, "slack": slack}
     finally:
         daemon.stop()
+        slack.stop()
 
 
 def _routes(cluster: devcluster.LocalCluster, namespace: str) -> dict[str, int]:
@@ -95,7 +106,7 @@ def test_actions_change_the_outcome_within_a_second_and_survive_a_gitops_reapply
     status, answer = _http(f"{served}/api/canaries/{namespace}/{NAME}/actions", asked, json_headers)
     assert status == 403 and "read-only" in answer["error"]
     # A long interval from now on: only a wake-up can make the daemon act quickly.
-    manifest = w.canary(NAME, namespace, "60m")
+    manifest = w.canary(NAME, namespace, "60m", alerts="releases")
     w.apply(cluster, [manifest])
     cluster.kubectl(
         "-n", namespace, "set", "image", f"deployment/{NAME}",
@@ -137,6 +148,12 @@ def test_actions_change_the_outcome_within_a_second_and_survive_a_gitops_reapply
     w.wait_phase(cluster, namespace, NAME, "Promoting", 5, daemon)
     messages = daemon.messages(ref)
     assert any(m.startswith(f"Rollback of {ref} requested by") for m in messages), "log line"
+    deadline = time.monotonic() + 10
+    while not any(
+        f"Rollback of {ref} requested by" in json.dumps(b) for _, b in world["slack"].received
+    ):
+        assert time.monotonic() < deadline, world["slack"].received  # the alert provider
+        time.sleep(0.2)
 
     print("\naction -> Event after the command returned:")
     for label, seconds in timings.items():
