@@ -78,8 +78,20 @@ class Answers:
             return await _run(backend, query)
         provider = engine.metrics_provider(canary, self.mesh_provider)
         observer = self.plugins.observer(provider, self.context)
+        route = None
+        if provider == "knative":
+            # Flagger's Knative queries name the canary revision: the latest one
+            ref = canary.spec.target_ref
+            service = await self.kube.get(ref.api_version, ref.kind, ref.name, canary.namespace)
+            if service is None:
+                return checks.QueryFailed(
+                    f"Error fetching Knative service {canary.namespace}/{ref.name}: not found"
+                )
+            route = str((service.get("status") or {}).get("latestCreatedRevisionName") or "")
         try:
-            query = observers.render(observer, request.source, canary, metric.effective_interval)
+            query = observers.render(
+                observer, request.source, canary, metric.effective_interval, route=route
+            )
         except (LookupError, queries.TemplateError) as exc:
             return checks.QueryFailed(str(exc))
         outcome = await _run(backend, query)

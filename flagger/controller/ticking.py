@@ -142,6 +142,11 @@ async def _advance(shell: Shell, canary: canary_api.Canary, raw: dict[str, Any])
     now = datetime.datetime.now(datetime.UTC)
     current = canary.status or status_api.CanaryStatus()
     if current.phase in (None, status_api.CanaryPhase.NEW):
+        # said once, when the Canary is first seen: what the daemon adjusts (an interval below
+        # 10s is run every 10s, as Flagger does) and other warnings of `flagger validate`
+        for problem in validation.validate(raw, shell.known):
+            if not problem.is_error:
+                log.warning(problem.message, canary=canary)
         initializing = status_edit.initializing(canary, now)
         written = await status_writer.write(
             shell.kube, canary.name, canary.namespace, initializing.to_dict()

@@ -19,9 +19,10 @@ whitespace before sending them, as Flagger's does). Observers implemented here:
   pods matched by ``<target>-<hash>-<hash>``), used by the ``kubernetes`` provider and the
   Gateway API providers.
 
-Flagger's other meshes (App Mesh, Linkerd, NGINX, ...) have observers of their own that have not
-landed here; for those :func:`observer_for` returns ``None`` so that the daemon reports the
-missing observer instead of silently running another mesh's query.
+Flagger's other meshes (App Mesh, Linkerd, NGINX, Knative, ...) have observers of their own,
+each in a module of this package loaded on first use; a provider listed in
+``_NOT_IMPLEMENTED_PREFIXES`` (none today) gets ``None`` from :func:`observer_for`, so that the
+daemon reports the missing observer instead of silently running another mesh's query.
 """
 
 from __future__ import annotations
@@ -137,6 +138,7 @@ _MESH_OBSERVERS: dict[str, tuple[str, str]] = {
     "gloo": ("gloo_queries", "GLOO"),
     "nginx": ("nginx_queries", "NGINX"),
     "skipper": ("skipper_queries", "SKIPPER"),
+    "knative": ("knative_queries", "KNATIVE"),
 }
 #: Meshes whose observer Flagger picks on the exact name only (``contour:service`` is Istio's).
 _EXACT_OBSERVERS: dict[str, tuple[str, str]] = {
@@ -145,7 +147,7 @@ _EXACT_OBSERVERS: dict[str, tuple[str, str]] = {
     "apisix": ("apisix_queries", "APISIX"),
 }
 #: Routing providers (or name prefixes) whose Flagger observer is not implemented here.
-_NOT_IMPLEMENTED_PREFIXES = ("knative",)
+_NOT_IMPLEMENTED_PREFIXES: tuple[str, ...] = ()
 #: Observer names declared to ``flagger plugins`` (the routing providers they serve).
 SERVED = (
     "istio",
@@ -163,6 +165,7 @@ SERVED = (
     "apisix",
     "nginx",
     "skipper",
+    "knative",
     "smi:v1alpha1",
     "smi:v1alpha2",
     "smi:v1alpha3",
@@ -195,8 +198,16 @@ def _load(module: str, attribute: str) -> QueryObserver:
     return found
 
 
-def render(observer: plugins.Observer, metric: str, canary: Any, interval: str) -> str:
-    """The query a built-in metric runs for a canary over ``interval`` (e.g. ``"1m"``).
+def render(
+    observer: plugins.Observer,
+    metric: str,
+    canary: Any,
+    interval: str,
+    *,
+    route: str | None = None,
+) -> str:
+    """The query a built-in metric runs for a canary over ``interval`` (e.g. ``"1m"``);
+    ``route`` overrides the model's route (Knative's latest revision).
 
     Raises :class:`LookupError` when the observer has no query for ``metric`` and
     :class:`flagger.templating.queries.TemplateError` when the query cannot be rendered.
@@ -205,6 +216,8 @@ def render(observer: plugins.Observer, metric: str, canary: Any, interval: str) 
     if template is None:
         raise LookupError(f"the {_name_of(observer)} observer has no built-in metric {metric!r}")
     model = queries.model_for(canary, interval)
+    if route is not None:
+        model = dataclasses.replace(model, route=route)
     encode = getattr(observer, "encode_model", None)  # Skipper's route names need encoding
     if encode is not None:
         model = encode(model)

@@ -295,7 +295,8 @@ def test_primary_hpa_follows_the_target_only_at_promotion(
         _canary(
             "scaled",
             namespace,
-            analysis={"interval": "10s", "threshold": 2, "iterations": 1},
+            # below Flagger's minimum: run every 10s, with a warning (Flagger clamps silently)
+            analysis={"interval": "5s", "threshold": 2, "iterations": 1},
             autoscalerRef={
                 "apiVersion": "autoscaling/v2",
                 "kind": "HorizontalPodAutoscaler",
@@ -315,6 +316,8 @@ def test_primary_hpa_follows_the_target_only_at_promotion(
         return int(json.loads(out)["spec"]["maxReplicas"])
 
     assert primary_max() == 4
+    warned = daemon.messages(f"scaled.{namespace}")
+    assert any("5s is below Flagger's minimum of 10s" in m for m in warned), warned
     cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(hpa(7)))
     time.sleep(25)  # two ticks and more
     assert primary_max() == 4, "no new revision: the primary's HPA is not re-synced"

@@ -15,7 +15,12 @@ from flagger import plugins
 from flagger.api.canary import Canary
 from flagger.metrics import observers
 from flagger.metrics.backends import prometheus
-from flagger.metrics.observers import appmesh_queries, linkerd_queries, nginx_queries
+from flagger.metrics.observers import (
+    appmesh_queries,
+    knative_queries,
+    linkerd_queries,
+    nginx_queries,
+)
 
 
 def _canary(provider: str | None = None, kind: str = "Deployment") -> Canary:
@@ -105,7 +110,7 @@ def test_other_metric_names_have_no_builtin_query() -> None:
         ("gatewayapi:v1", observers.APP_HTTP),
         ("gatewayapi:v1beta1", observers.APP_HTTP),
         ("linkerd", linkerd_queries.LINKERD),
-        ("knative", None),
+        ("knative", knative_queries.KNATIVE),
         ("appmesh:v1beta2", appmesh_queries.APPMESH),
         ("contour:service", observers.ISTIO),
         ("nginx", nginx_queries.NGINX),
@@ -138,7 +143,16 @@ def test_hooks_serve_flagger_names_through_the_plugin_manager() -> None:
     assert {"istio", "kubernetes", "gatewayapi:v1"} <= installed.names(plugins.Kind.OBSERVER)
     assert installed.observer("istio", context) is observers.ISTIO
     assert installed.observer("kubernetes", context) is observers.APP_HTTP
-    # Known meshes without an observer here, and names Flagger does not know, are left to
-    # other plugins: the manager falls back to its no-op observer.
-    assert isinstance(installed.observer("knative", context), plugins.NopObserver)
+    assert installed.observer("knative", context) is knative_queries.KNATIVE
+    # names Flagger does not know are left to other plugins: the manager falls back to its
+    # no-op observer.
     assert isinstance(installed.observer("fakemesh", context), plugins.NopObserver)
+
+
+def test_knative_queries_name_the_latest_revision() -> None:
+    """Flagger's Knative queries match the Envoy cluster of the canary revision (route)."""
+    query = observers.render(
+        knative_queries.KNATIVE, "request-success-rate", _canary(), "1m", route="podinfo-00002"
+    )
+    assert 'envoy_cluster_name=~"default/podinfo-00002"' in query
+    assert "[1m]" in query
