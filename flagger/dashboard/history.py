@@ -99,7 +99,7 @@ async def prometheus_series(
         "query": query,
         "start": f"{end - seconds:.0f}",
         "end": f"{end:.0f}",
-        "step": "5",
+        "step": "2",
     }
     try:
         async with session.get(
