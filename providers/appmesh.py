@@ -813,9 +813,13 @@ class AppMeshV1beta2Router(_Base):
         *,
         set_owner_refs: bool = True,
         selector_labels: Sequence[str] = (DEFAULT_SELECTOR_LABEL,),
+        workloads: Any = None,
     ) -> None:
         super().__init__(kube, set_owner_refs=set_owner_refs)
         self.selector_labels = tuple(selector_labels) or (DEFAULT_SELECTOR_LABEL,)
+        # the target lives in the main cluster (Flagger's kubeClient); App Mesh objects in
+        # the mesh cluster (its appmeshClient)
+        self.workloads = workloads if workloads is not None else kube
 
     async def reconcile(self, canary: canary_api.Canary) -> None:
         """Create or update the VirtualNodes, VirtualRouters and VirtualServices."""
@@ -888,7 +892,7 @@ class AppMeshV1beta2Router(_Base):
         ``GetMetadata``), else the first configured label."""
         ref = canary.spec.target_ref
         try:
-            target = await self.kube.get(ref.api_version, ref.kind, ref.name, canary.namespace)
+            target = await self.workloads.get(ref.api_version, ref.kind, ref.name, canary.namespace)
         except Exception as exc:
             raise router_helpers.RouterError(
                 f"{ref.kind} {ref.name}.{canary.namespace} get query error: {exc}"
@@ -917,10 +921,12 @@ def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router 
     options = context.options
     own = not options.get("kubeconfig-service-mesh")
     if name == NAME:
-        return AppMeshRouter(context.kube, set_owner_refs=own)
+        return AppMeshRouter(context.mesh_kube, set_owner_refs=own)
     if name == NAME_V1BETA2:
         labels = options.get("selector-labels") or (DEFAULT_SELECTOR_LABEL,)
         if isinstance(labels, str):
             labels = tuple(p.strip() for p in labels.split(",") if p.strip())
-        return AppMeshV1beta2Router(context.kube, set_owner_refs=own, selector_labels=labels)
+        return AppMeshV1beta2Router(
+            context.mesh_kube, set_owner_refs=own, selector_labels=labels, workloads=context.kube
+        )
     return None

@@ -271,8 +271,12 @@ class GlooRouter:
         *,
         set_owner_refs: bool = True,
         include_label_prefixes: Iterable[str] = (),
+        services: router_helpers.KubeClient | None = None,
     ) -> None:
         self.kube = kube
+        # core Services live in the main cluster (Flagger's kubeClient), Gloo objects in the
+        # mesh cluster (its glooClient)
+        self.services = services if services is not None else kube
         self.set_owner_refs = set_owner_refs
         self.include_label_prefixes = tuple(include_label_prefixes)
 
@@ -375,8 +379,9 @@ class GlooRouter:
     async def _read(
         self, api_version: str, kind: str, name: str, namespace: str, what: str
     ) -> JSON | None:
+        client = self.services if api_version == "v1" else self.kube
         try:
-            return await self.kube.get(api_version, kind, name, namespace)
+            return await client.get(api_version, kind, name, namespace)
         except Exception as exc:
             raise router_helpers.RouterError(
                 f"{what} {name}.{namespace} get query error: {exc}"
@@ -415,9 +420,10 @@ def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router 
     if isinstance(prefixes, str):
         prefixes = tuple(p.strip() for p in prefixes.split(","))
     return GlooRouter(
-        context.kube,
+        context.mesh_kube,
         set_owner_refs=not options.get("kubeconfig-service-mesh"),
         include_label_prefixes=prefixes,
+        services=context.kube,
     )
 
 

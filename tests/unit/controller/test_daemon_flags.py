@@ -14,7 +14,7 @@ from flagger import options, plugins
 from flagger.api import canary as canary_api
 from flagger.controller import daemon, ticking
 from flagger.kube import client as kube_client
-from flagger.providers import istio
+from flagger.providers import appmesh, gloo, istio
 
 
 def test_environment_wins_over_flags() -> None:
@@ -65,6 +65,14 @@ def test_mesh_routers_write_through_the_mesh_cluster_client() -> None:
     router = istio.flagger_router(istio.NAME, context)
     assert router is not None and router.kube is mesh
     assert plugins.PluginContext(kube=main).mesh_kube is main
+    # Gloo and App Mesh read objects of the main cluster (Services, the target) and write
+    # theirs in the mesh cluster, as Flagger's kubeClient/meshClient pairs do
+    gloo_router = gloo.flagger_router(gloo.NAME, context)
+    assert isinstance(gloo_router, gloo.GlooRouter)
+    assert (gloo_router.kube, gloo_router.services) == (mesh, main)
+    appmesh_router = appmesh.flagger_router(appmesh.NAME_V1BETA2, context)
+    assert isinstance(appmesh_router, appmesh.AppMeshV1beta2Router)
+    assert (appmesh_router.kube, appmesh_router.workloads) == (mesh, main)
 
 
 def _canary(**spec: object) -> canary_api.Canary:
