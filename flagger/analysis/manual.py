@@ -55,9 +55,12 @@ def refusal(
     """Why ``request`` makes no sense now, or None when it does."""
     if isinstance(request, actions.InvalidRequest):
         return request.message
-    phase = run.editor.phase
-    paused = bool(run.editor.status.paused)
-    action = request.action
+    return why_not(request.action, run.editor.phase, bool(run.editor.status.paused))
+
+
+def why_not(action: actions.Action, phase: Phase, paused: bool) -> str | None:
+    """Why ``action`` makes no sense in ``phase``, or None when it does (the dashboard asks
+    the same question to disable its buttons)."""
     if phase in (Phase.TERMINATING, Phase.TERMINATED):
         return "the canary is being deleted"
     if phase in (Phase.NEW, Phase.INITIALIZING):

@@ -27,7 +27,9 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from flagger.analysis import manual
 from flagger.api import actions
+from flagger.api import status as status_api
 from flagger.kube import client as kube_client
 from flagger.ops import connection, reading, requests, views
 
@@ -165,24 +167,19 @@ class _Dashboard:
             access = connection.Access(False, self.settings.read_only_reason)
         else:
             access = await self._may_patch(namespace, name)
-        phase = detail.summary.phase
-        paused = detail.summary.paused
-        in_analysis = phase in ("Progressing", "WaitingPromotion", "Waiting")
-        sense = {
-            "promote": (in_analysis, "no analysis in progress"),
-            "abort": (in_analysis, "no analysis in progress"),
-            "retry": (phase == "Failed", "only a failed release can be retried"),
-            "pause": (in_analysis and not paused, "no running analysis to pause"),
-            "resume": (paused, "the analysis is not paused"),
-        }
+        try:
+            phase = status_api.CanaryPhase(detail.summary.phase)
+        except ValueError:
+            phase = status_api.CanaryPhase.NEW
         found = {}
-        for action, (makes_sense, why) in sense.items():
+        for action in actions.Action:
+            why = manual.why_not(action, phase, detail.summary.paused)
             if not access.allowed:
-                found[action] = {"enabled": False, "reason": access.reason}
-            elif not makes_sense:
-                found[action] = {"enabled": False, "reason": f"{why} ({phase or 'New'})"}
+                found[action.value] = {"enabled": False, "reason": access.reason}
+            elif why is not None:
+                found[action.value] = {"enabled": False, "reason": why}
             else:
-                found[action] = {"enabled": True, "reason": ""}
+                found[action.value] = {"enabled": True, "reason": ""}
         return found
 
     async def _may_patch(self, namespace: str, name: str) -> connection.Access:
