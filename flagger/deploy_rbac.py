@@ -78,6 +78,12 @@ CORE: tuple[Rule, ...] = (
         "DaemonSet targets, as Deployments",
     ),
     Rule(
+        "apps",
+        "statefulsets",
+        ("get", "list", "watch", "create", "patch"),
+        "StatefulSet targets (an extension), as Deployments",
+    ),
+    Rule(
         "autoscaling",
         "horizontalpodautoscalers",
         ("get", "create", "update"),

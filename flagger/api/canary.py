@@ -52,7 +52,9 @@ class TargetReference(common.FlaggerModel):
     """Target selector: the workload to roll out."""
 
     api_version: str = common.required("API version of the target")
-    kind: Literal["DaemonSet", "Deployment", "Service"] = common.required("Kind of the target")
+    kind: Literal["DaemonSet", "Deployment", "Service", "StatefulSet"] = common.required(
+        "Kind of the target (StatefulSet is an extension)"
+    )
     name: str = common.required("Name of the target")
 
     @property

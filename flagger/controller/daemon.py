@@ -182,7 +182,7 @@ def _watch(
         )
     )
     canaries.subscribe(informers.projected(scheduling.reduce_canary, scheduler.canary_changed))
-    for kind in ("Deployment", "DaemonSet"):
+    for kind in ("Deployment", "DaemonSet", "StatefulSet"):
         workloads = caches.add(kube.cache("apps/v1", kind, namespace))
         workloads.subscribe(
             informers.projected(scheduling.reduce_workload, scheduler.workload_changed)

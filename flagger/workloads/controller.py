@@ -135,7 +135,7 @@ def for_canary(
     settings: workload_options.Options | None = None,
 ) -> WorkloadController:
     """The controller for the Canary's `targetRef.kind`."""
-    from flagger.workloads import daemonset, deployment, knative, service
+    from flagger.workloads import daemonset, deployment, knative, service, statefulset
 
     settings = settings or workload_options.Options()
     kind = canary.spec.target_ref.kind
@@ -143,6 +143,8 @@ def for_canary(
         return deployment.DeploymentController(kube, settings)
     if kind == "DaemonSet":
         return daemonset.DaemonSetController(kube, settings)
+    if kind == statefulset.KIND:
+        return statefulset.StatefulSetController(kube, settings)
     if canary.spec.target_ref.is_knative:
         return knative.KnativeController(kube, settings)
     if kind == service.KIND:

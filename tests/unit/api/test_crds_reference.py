@@ -47,6 +47,9 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("Canary.spec.canaryAnalysis", "property"): (
         "the deprecated alias of analysis, described so the API server does not prune it"
     ),
+    ("Canary.spec.targetRef.kind", "enum"): (
+        "StatefulSet targets (an extension); Flagger's CRD refuses kind StatefulSet"
+    ),
     ("Canary.status.promotedRevisions", "property"): (
         "the rollback window's memory (an extension): the last promoted revisions, kept only "
         "with the flagger.app/rollback-window annotation; Flagger's CRD prunes it"
