@@ -28,7 +28,11 @@ EXTRA_FIELDS = {
     "AlertProvider.status",
     "Canary.status.paused",  # operating by hand (flagger pause/resume), docs/operating-by-hand.md
     "Canary.status.lastAction",  # the last flagger.app/action request and its outcome
-    "Canary.status.promotedRevisions",  # rollback-window extension (added on main without this)
+    "Canary.status.promotedRevisions",  # rollback window (extension), docs/rollback-window.md
+}
+# Enum values the models accept beyond the CRD, on purpose.
+EXTRA_ENUM_VALUES = {
+    "Canary.spec.targetRef.kind": {"StatefulSet"},  # StatefulSet targets, docs/statefulset.md
 }
 # Keywords compared verbatim when the CRD states them.
 KEYWORDS = ("pattern", "default", "maxItems", "maxLength", "minLength", "minimum", "maximum")
@@ -78,7 +82,7 @@ def _compare(
     if "enum" in crd:
         const = [ours["const"]] if "const" in ours else []  # one-value Literal
         enum = ours.get("enum") or const or ours.get(common.BUILTIN_ENUM_KEY) or []
-        if set(enum) != set(crd["enum"]):
+        if set(enum) - EXTRA_ENUM_VALUES.get(path, set()) != set(crd["enum"]):
             issues.append(f"{path}: enum {sorted(enum)}, CRD says {sorted(crd['enum'])}")
     for keyword in KEYWORDS:
         if keyword in crd and ours.get(keyword) != crd[keyword]:

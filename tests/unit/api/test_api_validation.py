@@ -311,9 +311,9 @@ FAILING: dict[str, tuple[dict[str, Any], str, tuple[str, ...]]] = {
         ("must be one of", "did you mean 'pre-rollout'?"),
     ),
     "unsupported target kind": (
-        canary_doc(targetRef={"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "db"}),
+        canary_doc(targetRef={"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "db"}),
         "spec.targetRef.kind",
-        ("'DaemonSet', 'Deployment' or 'Service'", "'StatefulSet'"),
+        ("'DaemonSet', 'Deployment', 'Service' or 'StatefulSet'", "'ReplicaSet'"),
     ),
     "missing required field": (
         canary_doc(targetRef={"apiVersion": "apps/v1", "kind": "Deployment"}),

@@ -50,6 +50,12 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("Canary.spec.targetRef.kind", "enum"): (
         "StatefulSet targets (an extension); Flagger's CRD refuses kind StatefulSet"
     ),
+    ("Canary.status.paused", "property"): (
+        "operating by hand (an extension): flagger pause/resume, docs/operating-by-hand.md"
+    ),
+    ("Canary.status.lastAction", "property"): (
+        "operating by hand (an extension): the last flagger.app/action request and its outcome"
+    ),
     ("Canary.status.promotedRevisions", "property"): (
         "the rollback window's memory (an extension): the last promoted revisions, kept only "
         "with the flagger.app/rollback-window annotation; Flagger's CRD prunes it"
