@@ -12,6 +12,13 @@ Flagger's own ClusterRole grants every verb on every provider's API group. Here 
 leader-election Lease) plus the rules of the enabled providers only, with the verbs the code
 uses: routers read, create and update their objects (owner references let Kubernetes' garbage
 collector delete them, so no ``delete``); workloads are patched; the Canary's status is replaced.
+
+Secrets: the core rules only ``get`` them (the ``secretRef`` of MetricTemplates and
+AlertProviders). Config tracking (:data:`CONFIG_TRACKING`, on by default as in Flagger) adds
+``list``/``watch`` on Secrets and ConfigMaps (the targets' configs are watched; only checksums
+are kept) and ``create``/``update`` (their ``-primary`` copies). ``-enable-config-tracking=false``
+(the chart's ``configTracking.enabled: false``) drops those rules: a namespaced install
+(``-namespace``) bound by a RoleBinding limits what remains to one namespace.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 __all__ = [
+    "CONFIG_TRACKING",
     "CORE",
     "OVERLAYS",
     "PROVIDERS",
@@ -89,18 +97,7 @@ CORE: tuple[Rule, ...] = (
         ("get", "create", "update"),
         "autoscalerRef: the primary's HPA is a copy of the target's",
     ),
-    Rule(
-        "",
-        "configmaps",
-        ("get", "list", "watch", "create", "update"),
-        "config tracking: <name>-primary copies of the target's ConfigMaps",
-    ),
-    Rule(
-        "",
-        "secrets",
-        ("get", "list", "watch", "create", "update"),
-        "config tracking, and MetricTemplate/AlertProvider secretRefs",
-    ),
+    Rule("", "secrets", ("get",), "MetricTemplate and AlertProvider secretRefs"),
     Rule(
         "",
         "services",
@@ -109,6 +106,23 @@ CORE: tuple[Rule, ...] = (
     ),
     Rule("", "events", ("create", "patch"), "events on the Canaries (repeats are patched)"),
     Rule("coordination.k8s.io", "leases", ("get", "create", "update"), "-enable-leader-election"),
+)
+
+
+#: Rules of config tracking (``-enable-config-tracking``, on by default), on top of :data:`CORE`.
+CONFIG_TRACKING: tuple[Rule, ...] = (
+    Rule(
+        "",
+        "configmaps",
+        ("get", "list", "watch", "create", "update"),
+        "config tracking: the targets' ConfigMaps are watched and copied to <name>-primary",
+    ),
+    Rule(
+        "",
+        "secrets",
+        ("list", "watch", "create", "update"),
+        "config tracking: the targets' Secrets are watched (checksums only) and copied",
+    ),
 )
 
 
@@ -159,9 +173,10 @@ def provider_key(name: str) -> str:
     return key
 
 
-def rules_for(providers: Iterable[str]) -> list[Rule]:
-    """:data:`CORE` plus the rules of each provider, without duplicates, in table order."""
-    rules = list(CORE)
+def rules_for(providers: Iterable[str], config_tracking: bool = True) -> list[Rule]:
+    """:data:`CORE`, :data:`CONFIG_TRACKING` when enabled, and the rules of each provider,
+    without duplicates, in table order."""
+    rules = list(CORE) + (list(CONFIG_TRACKING) if config_tracking else [])
     for name in providers:
         for rule in PROVIDERS[provider_key(name)]:
             if rule not in rules:
@@ -169,9 +184,9 @@ def rules_for(providers: Iterable[str]) -> list[Rule]:
     return rules
 
 
-def grants(providers: Iterable[str]) -> set[Grant]:
+def grants(providers: Iterable[str], config_tracking: bool = True) -> set[Grant]:
     """Every (verb, group, resource) a role for ``providers`` allows."""
-    return {grant for rule in rules_for(providers) for grant in rule.grants()}
+    return {grant for rule in rules_for(providers, config_tracking) for grant in rule.grants()}
 
 
 def _k8s_rules(rules: Iterable[Rule]) -> list[dict[str, Any]]:
@@ -182,7 +197,10 @@ def _k8s_rules(rules: Iterable[Rule]) -> list[dict[str, Any]]:
 
 
 def cluster_role(
-    providers: Iterable[str], name: str = "flagger", labels: Mapping[str, str] | None = None
+    providers: Iterable[str],
+    name: str = "flagger",
+    labels: Mapping[str, str] | None = None,
+    config_tracking: bool = True,
 ) -> dict[str, Any]:
     """The ClusterRole object for ``providers``."""
     meta: dict[str, Any] = {"name": name}
@@ -192,7 +210,7 @@ def cluster_role(
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRole",
         "metadata": meta,
-        "rules": _k8s_rules(rules_for(providers)),
+        "rules": _k8s_rules(rules_for(providers, config_tracking)),
     }
 
 
@@ -210,10 +228,11 @@ def cluster_role_binding(
 
 
 def table_document() -> dict[str, Any]:
-    """The table as the Helm chart reads it (``files/rbac-rules.yaml``): ``core`` and one list
-    of Kubernetes rules per provider key, plus the aliases."""
+    """The table as the Helm chart reads it (``files/rbac-rules.yaml``): ``core``,
+    ``configTracking``, one list of Kubernetes rules per provider key, plus the aliases."""
     return {
         "core": _k8s_rules(CORE),
+        "configTracking": _k8s_rules(CONFIG_TRACKING),
         "providers": {key: _k8s_rules(rules) for key, rules in PROVIDERS.items()},
         "aliases": dict(_ALIASES),
     }

@@ -230,10 +230,16 @@ def phase_is(
 
 
 def run_to_promotion(
-    cluster: devcluster.LocalCluster, namespace: str, diagnose: Callable[[], str] = lambda: ""
+    cluster: devcluster.LocalCluster,
+    namespace: str,
+    diagnose: Callable[[], str] = lambda: "",
+    *,
+    touch_template: bool = False,
 ) -> None:
     """Initialise both Canaries, change the app's ConfigMap, Secret and HPA, wait for its
-    promotion, then delete the ``app`` Canary and wait for it to be gone.
+    promotion, then delete the ``app`` Canary and wait for it to be gone. With
+    ``touch_template`` the pod template changes too (without config tracking, a config change
+    alone starts no analysis).
 
     The ``agent`` DaemonSet only needs its primary created and its target scaled down (some
     daemon versions see the scale-down as a new revision and analyse it: both are fine).
@@ -273,6 +279,9 @@ def run_to_promotion(
     cluster.kubectl(
         "patch", "hpa", "app", "-n", namespace, "-p", json.dumps({"spec": {"maxReplicas": 3}})
     )
+    if touch_template:
+        template = {"spec": {"template": {"metadata": {"annotations": {"revision": "2"}}}}}
+        cluster.kubectl("patch", "deployment", "app", "-n", namespace, "-p", json.dumps(template))
     wait(phase_is(cluster, namespace, "app", "Succeeded"), 180, "app Succeeded", diagnose)
     cluster.kubectl("delete", "canary", "app", "-n", namespace, "--wait=false")
     wait(

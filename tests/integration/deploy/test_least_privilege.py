@@ -1,7 +1,9 @@
 """Least privilege, proven with the API server's audit log.
 
-For the ``istio`` and ``kubernetes`` providers: the ClusterRole, binding and ServiceAccount
-rendered by the Helm chart (``deploy/charts/flagger``, ``meshProvider`` set) are installed on an
+For the ``istio`` and ``kubernetes`` providers, and ``kubernetes`` with config tracking disabled
+(``configTracking.enabled: false``: the role keeps only ``get`` on Secrets, nothing on
+ConfigMaps): the ClusterRole, binding and ServiceAccount rendered by the Helm chart
+(``deploy/charts/flagger``, ``meshProvider`` set) are installed on an
 audited control plane; the daemon runs as that ServiceAccount (a minted token, nothing else)
 through :mod:`scenario` to promotion and the Canary's deletion. Every (verb, group, resource) the
 ServiceAccount asked for is read back from the audit log and compared with the role: a grant never
@@ -25,17 +27,24 @@ pytestmark = pytest.mark.cluster
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 CHART = ROOT / "deploy" / "charts" / "flagger"
-PROVIDERS = ("istio", "kubernetes")
+#: variant -> (provider, config tracking)
+VARIANTS = {
+    "istio": ("istio", True),
+    "kubernetes": ("kubernetes", True),
+    "untracked": ("kubernetes", False),
+}
 
 
-def _rbac_objects(provider: str, namespace: str) -> list[dict[str, object]]:
-    """The chart's ServiceAccount, ClusterRole and binding for ``provider``."""
+def _rbac_objects(variant: str, namespace: str) -> list[dict[str, object]]:
+    """The chart's ServiceAccount, ClusterRole and binding for ``variant``."""
+    provider, tracking = VARIANTS[variant]
     rendered = charts.render(
         CHART,
         {
             "meshProvider": provider,
-            "fullnameOverride": f"flagger-{provider}",
+            "fullnameOverride": f"flagger-{variant}",
             "serviceAccount": {"name": "flagger"},
+            "configTracking": {"enabled": tracking},
         },
         release="flagger",
         namespace=namespace,
@@ -53,23 +62,24 @@ def test_the_role_is_exactly_what_the_daemon_uses(
     failures: dict[str, BaseException] = {}
     granted: dict[str, set[deploy_rbac.Grant]] = {}
 
-    def run(provider: str) -> None:
-        namespace = f"lp-{provider}"
+    def run(variant: str) -> None:
+        provider, tracking = VARIANTS[variant]
+        namespace = f"lp-{variant}"
         try:
             audited.api(
                 "POST",
                 "/api/v1/namespaces",
                 {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
             )
-            rbac = _rbac_objects(provider, namespace)
+            rbac = _rbac_objects(variant, namespace)
             role = next(o for o in rbac if o["kind"] == "ClusterRole")
-            granted[provider] = deploy_rbac.rendered_rules(role)
+            granted[variant] = deploy_rbac.rendered_rules(role)
             scenario.apply(audited, rbac)
             kubeconfig = audited.service_account_kubeconfig(namespace, "flagger")
             scenario.apply(
                 audited, scenario.objects(namespace, provider, prometheus.url, receiver.url)
             )
-            daemon = daemons[provider] = daemon_process.Daemon(
+            daemon = daemons[variant] = daemon_process.Daemon(
                 [
                     "-kubeconfig",
                     str(kubeconfig),
@@ -86,20 +96,21 @@ def test_the_role_is_exactly_what_the_daemon_uses(
                     "-enable-leader-election",
                     "-leader-election-namespace",
                     namespace,
+                    f"-enable-config-tracking={str(tracking).lower()}",
                 ],
-                tmp_path / f"{provider}.log",
+                tmp_path / f"{variant}.log",
             ).start()
 
             def tail() -> str:
                 return "\n".join(daemon.log.read_text().splitlines()[-30:])
 
-            scenario.run_to_promotion(audited, namespace, tail)
+            scenario.run_to_promotion(audited, namespace, tail, touch_template=not tracking)
             assert daemon.stop() == 0, "the daemon stops cleanly"
         except BaseException as exc:
-            failures[provider] = exc
+            failures[variant] = exc
 
     try:
-        threads = [threading.Thread(target=run, args=(p,)) for p in PROVIDERS]
+        threads = [threading.Thread(target=run, args=(v,)) for v in VARIANTS]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -114,18 +125,21 @@ def test_the_role_is_exactly_what_the_daemon_uses(
 
     events = audited.audit_events()
     problems = []
-    for provider in PROVIDERS:
-        mine = audit.by_user(events, f"system:serviceaccount:lp-{provider}:flagger")
+    for variant, (provider, tracking) in VARIANTS.items():
+        mine = audit.by_user(events, f"system:serviceaccount:lp-{variant}:flagger")
         used = audit.used(mine)
-        print(f"\n{provider}: {sum(used.values())} requests as the ServiceAccount")
-        print(audit.table(used, granted[provider]))
+        print(f"\n{variant}: {sum(used.values())} requests as the ServiceAccount")
+        print(audit.table(used, granted[variant]))
         print("non-resource (system:discovery):", ", ".join(sorted(audit.non_resource(mine))))
-        assert granted[provider] == deploy_rbac.grants([provider]), "the chart renders the table"
-        unused = sorted(granted[provider] - set(used))
-        outside = sorted(set(used) - granted[provider])
+        expected = deploy_rbac.grants([provider], config_tracking=tracking)
+        assert granted[variant] == expected, "the chart renders the table"
+        unused = sorted(granted[variant] - set(used))
+        outside = sorted(set(used) - granted[variant])
         denied = audit.denied(mine)
         if unused:
-            problems.append(f"{provider}: granted but never used: {unused}")
+            problems.append(f"{variant}: granted but never used: {unused}")
         if outside or denied:
-            problems.append(f"{provider}: denied: {denied or outside}")
+            problems.append(f"{variant}: denied: {denied or outside}")
+    untracked = {g for g in granted["untracked"] if g[2] in ("secrets", "configmaps")}
+    assert untracked == {("get", "", "secrets")}, untracked
     assert not problems, "\n".join(problems)

@@ -63,6 +63,28 @@ def test_the_chart_grants_what_the_table_says(provider: str) -> None:
     )
 
 
+def test_without_config_tracking_secrets_are_only_read_by_name() -> None:
+    """configTracking.enabled=false: -enable-config-tracking=false, and the role keeps only
+    `get` on Secrets (secretRefs), nothing on ConfigMaps."""
+    values = {"meshProvider": "kubernetes", "configTracking": {"enabled": False}}
+    granted = deploy_rbac.rendered_rules(_role(values))
+    assert granted == deploy_rbac.grants(["kubernetes"], config_tracking=False)
+    assert {g for g in granted if g[2] in ("secrets", "configmaps")} == {("get", "", "secrets")}
+    tracking = deploy_rbac.rendered_rules(_role({"meshProvider": "kubernetes"}))
+    assert tracking - granted == {
+        *(("list", "", r) for r in ("secrets", "configmaps")),
+        *(("watch", "", r) for r in ("secrets", "configmaps")),
+        *(("create", "", r) for r in ("secrets", "configmaps")),
+        *(("update", "", r) for r in ("secrets", "configmaps")),
+        ("get", "", "configmaps"),
+    }
+    objects = charts.render(CHART, values, release="flagger", namespace="flagger-system")
+    [deployment] = [o for o in objects if o["kind"] == "Deployment"]
+    args = deployment["spec"]["template"]["spec"]["containers"][0].get("args") or []
+    command = deployment["spec"]["template"]["spec"]["containers"][0].get("command") or []
+    assert "-enable-config-tracking=false" in [*command, *args]
+
+
 def test_default_provider_is_istio() -> None:
     assert deploy_rbac.rendered_rules(_role({})) == deploy_rbac.grants(["istio"])
 
