@@ -207,6 +207,13 @@ def test_actions_change_the_outcome_within_a_second_and_survive_a_gitops_reapply
         delay = w.event_delay(cluster, namespace, NAME, prefix, returned)
         print(f"  refused (suspended)  {delay * 1000:6.0f} ms")
         assert w.last_action(cluster, namespace, NAME)["accepted"] is False
+        # --wait prints the daemon's answer; a refusal exits 1
+        waited, _ = w.flagger(
+            "retry", NAME, "-n", namespace, "--wait", kubeconfig=kubeconfig, check=False
+        )
+        assert waited.returncode == 1, waited.stdout + waited.stderr
+        answer = waited.stdout.splitlines()[-1]
+        assert answer.startswith(f"cannot retry {ref}: the canary is suspended"), waited.stdout
     finally:
         restarted.stop()
 
