@@ -228,7 +228,7 @@ class Notifications:
             self.global_type, spec = found
             try:
                 self.global_notifier = self.installed.notifier(self.global_type, spec, self.context)
-                log.info(f"Notifications enabled for {spec['address'][:30]}")
+                log.info(f"Notifications enabled for {redaction.redact_url(spec['address'])[:30]}")
             except Exception as exc:
                 log.error(f"Notifier {exc}")
         self.queue.start()
