@@ -23,6 +23,7 @@ from collections.abc import Iterator
 
 import prometheus_client
 import pytest
+import yaml
 
 from flagger import cli, cli_ops, docs_gen, simulation, validate_command
 from flagger.alerting import delivery
@@ -30,6 +31,7 @@ from flagger.observability import metrics as metrics_module
 from flagger.webhooks.loadtester import access as loadtester_access
 from flagger.webhooks.loadtester import app
 from flagger.webhooks.loadtester import commands as loadtester_commands
+from tests import conftest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -327,6 +329,17 @@ def test_documented_allow_rules_admit_the_documented_load_tests() -> None:
     for path in DOCS.rglob("*.md"):
         commands.update(re.findall(r'cmd: "?(hey [^"\n]+?)"?\n', path.read_text()))
     assert "hey -z 1m -q 10 -c 2 http://podinfo-canary.test:9898/" in commands
+    # and every cmd task of Flagger's own documentation manifests (bash tasks are refused in
+    # strict mode, as docs/security.md says)
+    for path in conftest.upstream_manifests():
+        for document in yaml.safe_load_all(path.read_text()):
+            if not isinstance(document, dict) or document.get("kind") != "Canary":
+                continue
+            for hook in (document["spec"].get("analysis") or {}).get("webhooks") or []:
+                metadata = hook.get("metadata") or {}
+                if "cmd" in metadata and metadata.get("type", "cmd") == "cmd":
+                    commands.add(metadata["cmd"])
+    assert len(commands) >= (15 if conftest.upstream_manifests() else 1), sorted(commands)
     for command in sorted(commands):
         access.argv(command)  # raises Refused, naming the command and the reason
     for attack in (
