@@ -92,7 +92,19 @@ def build_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser(
         "validate", help="validate manifests (files, directories, or - for stdin)"
     )
-    validate.add_argument("paths", nargs="+", metavar="FILE")
+    from flagger.api import documents
+
+    validate.add_argument(
+        "paths",
+        nargs="+",
+        metavar="FILE",
+        help=(
+            "a manifest, a directory of them, or - for stdin; exit 0 when all are valid, 1 when "
+            "any is invalid or holds no object, 2 when one cannot be read or parsed. Limits: "
+            f"{documents.MAX_BYTES // 2**20} MiB per input; {documents.MAX_DEPTH} levels of "
+            f"nesting and {documents.MAX_NODES:,} values (aliases expanded) per document"
+        ),
+    )
     validate.set_defaults(func=_validate)
 
     crds = commands.add_parser("crds", help="print the CustomResourceDefinitions")

@@ -9,8 +9,11 @@ One line per object on stdout:
     SKIP Deployment test/podinfo: not a flagger.app object
 
 Warnings (deprecated or ignored settings) and notes (what an extension of Flagger's API, such as
-a baseline comparison, will do) go to stderr. Exit status: 0 when every object is
-valid, 1 when any is invalid, 2 when an input cannot be read or parsed (with the file and line).
+a baseline comparison, will do) go to stderr. Exit status: 0 when every object is valid, 1 when
+any is invalid or an input holds no object at all, 2 when an input cannot be read or parsed (with
+the file and line). Inputs are read up to the limits of :mod:`flagger.api.documents` (16 MiB per
+input; 100 levels of nesting and 100,000 values per document); beyond them the input is refused
+as unreadable, quickly and without a traceback.
 """
 
 from __future__ import annotations
@@ -52,6 +55,9 @@ def run(
             err.write(f"ERROR {exc}\n")
             unreadable = True
             continue
+        if not docs:
+            err.write(f"ERROR {source}: no objects (the input is empty or only comments)\n")
+            invalid = True
         for doc, line in _expand(docs):
             invalid |= not _check(doc, f"{source}:{line}", known, out, err)
     if unreadable:
@@ -104,7 +110,12 @@ def _inputs(paths: Sequence[str], err: TextIO) -> Iterator[tuple[str, str | None
     """``(source name, text)`` for every input; text is None when it cannot be read."""
     for raw in paths:
         if raw == "-":
-            yield "<stdin>", sys.stdin.read()
+            text = sys.stdin.read(documents.MAX_BYTES + 1)
+            if len(text) > documents.MAX_BYTES:
+                err.write(f"ERROR <stdin>: {documents.too_large(len(text))}\n")
+                yield "<stdin>", None
+            else:
+                yield "<stdin>", text
             continue
         path = pathlib.Path(raw)
         if path.is_dir():
@@ -120,8 +131,17 @@ def _inputs(paths: Sequence[str], err: TextIO) -> Iterator[tuple[str, str | None
 
 def _read(path: pathlib.Path, err: TextIO) -> Iterator[tuple[str, str | None]]:
     try:
-        yield str(path), path.read_text()
+        with path.open("rb") as file:
+            data = file.read(documents.MAX_BYTES + 1)
+        if len(data) > documents.MAX_BYTES:
+            size = max(len(data), path.stat().st_size)
+            err.write(f"ERROR {path}: {documents.too_large(size)}\n")
+            yield str(path), None
+            return
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         err.write(f"ERROR {path}: cannot read: {reason}\n")
         yield str(path), None
+        return
+    yield str(path), text

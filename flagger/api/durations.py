@@ -63,7 +63,13 @@ def parse_duration_nanos(text: str) -> int:
             raise ValueError(f'invalid duration "{text}": missing unit; {_HINT}')
         if unit not in _NANOS_PER_UNIT:
             raise ValueError(f'invalid duration "{text}": unknown unit "{unit}"; {_HINT}')
-        value = Fraction(int(whole or "0"))
+        if len(whole.lstrip("0")) > 30:
+            raise ValueError(
+                f'invalid duration "{text[:40]}…": it is too long (Go durations stop at about '
+                '290 years); use a shorter one, e.g. "30s"'
+            )
+        value = Fraction(int(whole.lstrip("0") or "0"))
+        fraction = fraction[:30]  # beyond a nanosecond of any unit: truncated, as Go does
         if fraction:
             value += Fraction(int(fraction), 10 ** len(fraction))
         total += value * _NANOS_PER_UNIT[unit]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import re
 import types
 import typing
@@ -143,7 +144,7 @@ def _number_hint(value: Any) -> str:
     """Advice for a number field: unquote a quoted number, else write a plain number."""
     if isinstance(value, str) and re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", value.strip()):
         return f"; write it without quotes: {value.strip()}"
-    if isinstance(value, float):
+    if isinstance(value, float) and math.isfinite(value):
         return f"; use a whole number, e.g. {round(value)}"
     return "; write a plain number such as 5"
 

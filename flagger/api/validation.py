@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import itertools
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -31,7 +32,7 @@ from flagger.api import (
     replica_weights,
     rollback_window,
 )
-from flagger.api.problems import Problem, error, note, warning
+from flagger.api.problems import Problem, error, join_path, note, warning
 
 _CRD_DURATION = re.compile(common.CRD_DURATION_PATTERN)
 
@@ -72,6 +73,10 @@ def _validate(obj: common.Resource | Mapping[str, Any], known: KnownNames | None
         header = _check_header(obj)
         if header:
             return header
+        if documents.is_flagger_document(obj):
+            unstorable = _non_finite_numbers(obj)
+            if unstorable:
+                return unstorable
         try:
             parsed = documents.parse_object(obj)
         except documents.InvalidObjectError as exc:
@@ -499,6 +504,31 @@ def _check_alert_provider(
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+
+_YAML_NON_FINITE = {"inf": ".inf", "-inf": "-.inf", "nan": ".nan"}
+
+
+def _non_finite_numbers(doc: Mapping[str, Any]) -> list[Problem]:
+    """``.inf``, ``-.inf`` and ``.nan`` anywhere in ``doc``: JSON, hence Kubernetes, has none."""
+    found: list[Problem] = []
+    stack: list[tuple[list[str | int], Any]] = [([], doc)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            spelled = _YAML_NON_FINITE[str(value)]
+            found.append(
+                error(
+                    join_path(path),
+                    f"{spelled} is not a number Kubernetes can store (JSON has no infinity or "
+                    "NaN); write a finite number",
+                )
+            )
+        elif isinstance(value, Mapping):
+            stack.extend(([*path, str(k)], v) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend(([*path, i], v) for i, v in enumerate(value))
+    return sorted(found, key=lambda p: p.path)
 
 
 def _check_duration(path: str, value: str | None, *, crd_pattern: bool) -> list[Problem]:
