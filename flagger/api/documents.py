@@ -85,7 +85,7 @@ class _Loader(yaml.SafeLoader):
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         self._nodes += 1
         if self._depth >= MAX_DEPTH or self._nodes > MAX_NODES:
-            mark = self.peek_event().start_mark
+            mark = self.get_mark()
             what = (
                 _too_deep()
                 if self._depth >= MAX_DEPTH
@@ -95,7 +95,7 @@ class _Loader(yaml.SafeLoader):
             raise yaml.composer.ComposerError(None, None, what, mark)
         self._depth += 1
         try:
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            return super().compose_node(parent, index)
         finally:
             self._depth -= 1
 
@@ -109,7 +109,7 @@ class _Loader(yaml.SafeLoader):
                 "64-bit); write a smaller number",
                 node.start_mark,
             )
-        return super().construct_yaml_int(node)  # type: ignore[no-any-return]
+        return super().construct_yaml_int(node)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
