@@ -9,8 +9,9 @@ controller binds them and kwok runs the pods. Checked, with the names of real ob
 - initialization: ``db-primary`` has ``serviceName: db-primary`` and its own claims
   ``data-db-primary-0/1``; ``db`` is scaled to zero and its claims ``data-db-0/1`` are kept
   (``whenScaled: Retain``);
-- a new image goes through the analysis and is promoted: ``db-primary`` runs it, its claims are
-  the same objects (same UIDs) as before, the canary's claims are still there;
+- a new image is promoted (``skipAnalysis``, which copies the template as an analysis does):
+  ``db-primary`` runs it, its claims are the same objects (same UIDs) as before, the canary's
+  claims are still there;
 - an image whose rollout check fails is rolled back: ``db-primary`` keeps the promoted image,
   ``db`` is at zero, every claim is still there and bound.
 """
@@ -153,7 +154,10 @@ def test_statefulset_promotion_and_rollback_keep_separate_claims(
     # the third release's rollout check calls an address that refuses connections
     closed = "http://127.0.0.1:9/"
     docs = _objects(namespace, closed)
-    docs[-1]["spec"]["analysis"]["webhooks"] = []  # the first release passes
+    docs[-1]["spec"]["analysis"]["webhooks"] = []
+    # the first release is promoted without an analysis (skipAnalysis) to keep the test short:
+    # the promotion copies the template as it does after an analysis
+    docs[-1]["spec"]["skipAnalysis"] = True
     cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs))
     daemon.wait_for(name, lambda m: f"Initialization done! {name}" in m, 120, "initialization")
     primary = _get(cluster, namespace, "statefulset", "db-primary")
@@ -179,13 +183,17 @@ def test_statefulset_promotion_and_rollback_keep_separate_claims(
         "-n", namespace, "set", "image", "statefulset/db", f"db={IMAGE.format('6.0.1')}"
     )
     daemon.wait_for(
-        name, lambda m: f"Promotion completed! Scaling down {name}" in m, 150, "promotion"
+        name,
+        lambda m: f"Promotion completed! Canary analysis was skipped for {name}" in m,
+        90,
+        "promotion",
     )
     assert _image(_get(cluster, namespace, "statefulset", "db-primary")) == IMAGE.format("6.0.1")
     after = _claims(cluster, namespace)
     assert after == before  # same claims, same UIDs: the primary's data stayed with it
 
     docs[-1]["spec"]["analysis"]["webhooks"] = [{"name": "check", "url": closed, "timeout": "2s"}]
+    docs[-1]["spec"]["skipAnalysis"] = False
     cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(docs[-1]))
     cluster.kubectl(
         "-n", namespace, "set", "image", "statefulset/db", f"db={IMAGE.format('6.0.2')}"

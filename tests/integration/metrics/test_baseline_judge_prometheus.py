@@ -181,7 +181,8 @@ def test_judge_on_generated_series(prometheus_url: str, case: str, passes: bool)
     assert samples.baseline == f"{case}-primary"
     judged = [e for e in _events(result) if "baseline comparison latency" in e.message]
     assert len(judged) == 1, _events(result)
-    print(f"\n{case}: {judged[0].message}")  # the figures for the report (pytest -s)
+    counts = f"{len(samples.canary)}/{len(samples.primary)} samples"
+    print(f"\n{case} ({counts}): {judged[0].message}")  # the figures (pytest -s)
     if passes:
         assert judged[0].severity == "info"
         assert "canary is not significantly worse" in judged[0].message
