@@ -25,6 +25,7 @@ from typing import Any, TextIO
 
 from flagger import plugins
 from flagger.alerting import templates
+from flagger.api import canary as canary_api
 from flagger.api import documents, validation
 
 SUFFIXES = (".yaml", ".yml", ".json")
@@ -45,6 +46,8 @@ def run(
     """Validate every object in ``paths``; return the exit status."""
     known = known or known_names(plugins.load())
     unreadable = invalid = False
+    given: set[tuple[str, str, str]] = set()
+    wanted: list[tuple[str, str, str, str, str]] = []
     for source, text in _inputs(paths, err):
         if text is None:
             unreadable = True
@@ -60,6 +63,14 @@ def run(
             invalid = True
         for doc, line in _expand(docs):
             invalid |= not _check(doc, f"{source}:{line}", known, out, err)
+            _collect(doc, given, wanted)
+    for what, path, kind, namespace, name in wanted:
+        if (kind, namespace, name) not in given:
+            err.write(
+                f"WARNING {what}: {path}: {kind} {namespace}/{name} is not among the inputs; "
+                "make sure it exists in the cluster (the daemon reports it missing), or "
+                "validate it together with this Canary\n"
+            )
     if unreadable:
         return 2
     return 1 if invalid else 0
@@ -91,6 +102,37 @@ def _check(doc: Any, where: str, known: validation.KnownNames, out: TextIO, err:
         return False
     out.write(f"OK {what}\n")
     return True
+
+
+def _collect(
+    doc: Any, given: set[tuple[str, str, str]], wanted: list[tuple[str, str, str, str, str]]
+) -> None:
+    """Note the MetricTemplates and AlertProviders in the inputs, and what Canaries refer to."""
+    try:
+        parsed = documents.parse_object(doc)
+    except documents.InvalidObjectError:
+        return
+    if parsed is None:
+        return
+    namespace = parsed.namespace or ""
+    if not isinstance(parsed, canary_api.Canary):
+        given.add((parsed.kind, namespace, parsed.name))
+        return
+    settings = parsed.spec.effective_analysis
+    if settings is None:
+        return
+    what = documents.describe(parsed)
+    path = "spec.analysis" if parsed.spec.analysis is not None else "spec.canaryAnalysis"
+    for index, metric in enumerate(settings.metrics or []):
+        ref = metric.template_ref
+        if ref is not None:
+            where = f"{path}.metrics[{index}].templateRef"
+            wanted.append((what, where, "MetricTemplate", ref.namespace or namespace, ref.name))
+    for index, alert in enumerate(settings.alerts or []):
+        ref = alert.provider_ref
+        if ref is not None:
+            where = f"{path}.alerts[{index}].providerRef"
+            wanted.append((what, where, "AlertProvider", ref.namespace or namespace, ref.name))
 
 
 def _expand(docs: list[tuple[Any, int]]) -> Iterator[tuple[Any, int]]:

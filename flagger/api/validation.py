@@ -166,9 +166,53 @@ def _check_canary(obj: canary.Canary, known: KnownNames | None) -> list[Problem]
         )
     if spec.analysis is not None:
         found += _check_analysis("spec.analysis", spec.analysis)
+        found += _check_provider_features(spec, "spec.analysis", spec.analysis)
     elif spec.canary_analysis is not None:
         found += _check_analysis("spec.canaryAnalysis", spec.canary_analysis)
+        found += _check_provider_features(spec, "spec.canaryAnalysis", spec.canary_analysis)
+    found += _check_deadline(spec)
     return found + _check_rollback_window(obj) + _check_replica_weights(obj)
+
+
+def _check_deadline(spec: canary.CanarySpec) -> list[Problem]:
+    deadline = spec.progress_deadline_seconds
+    if deadline is None or deadline > 0:
+        return []
+    return [
+        error(
+            "spec.progressDeadlineSeconds",
+            f"must be a positive number of seconds, got {deadline}; remove it for the "
+            "default of 600 or set e.g. progressDeadlineSeconds: 600",
+        )
+    ]
+
+
+def _check_provider_features(
+    spec: canary.CanarySpec, path: str, settings: analysis.CanaryAnalysis
+) -> list[Problem]:
+    """What the ``kubernetes`` provider (blue/green by Service selectors) cannot do: it has
+    no router to match requests (A/B testing) or to mirror them."""
+    if spec.provider != "kubernetes":
+        return []
+    found: list[Problem] = []
+    if settings.match:
+        found.append(
+            error(
+                f"{path}.match",
+                "A/B testing routes requests by header or cookie, which the kubernetes "
+                "provider (Service selectors only) cannot do; remove match or use a mesh or "
+                "ingress provider such as istio or nginx",
+            )
+        )
+    if settings.mirror:
+        found.append(
+            error(
+                f"{path}.mirror",
+                "the kubernetes provider (Service selectors only) cannot mirror traffic; "
+                "remove mirror or use a provider that mirrors, such as istio",
+            )
+        )
+    return found
 
 
 def _check_replica_weights(obj: canary.Canary) -> list[Problem]:
@@ -327,6 +371,14 @@ def _check_analysis(path: str, spec: analysis.CanaryAnalysis) -> list[Problem]:
             found.append(
                 error(f"{path}.{name}", f"must be a percentage within 0..100, got {value}")
             )
+    if spec.threshold is not None and spec.threshold < 1:
+        found.append(
+            error(
+                f"{path}.threshold",
+                f"must be at least 1 (the failed checks that roll the canary back), got "
+                f"{spec.threshold}; set e.g. threshold: 5",
+            )
+        )
     found += _check_step_weights(f"{path}.stepWeights", spec.step_weights)
     # match without iterations is Flagger's weighted canary of the matching requests (Istio
     # splits them by stepWeight(s)); the shape check above asks for one way of advancing.

@@ -122,3 +122,59 @@ spec: {type: slack, channel: alerts, address: "https://hooks.slack.com/services/
     assert "colour" in out
     (tmp_path / "provider.yaml").write_text(provider.replace("colour", "severity"))
     assert _run([str(tmp_path / "provider.yaml")])[0] == 0
+
+
+SEMANTIC = """\
+apiVersion: flagger.app/v1beta1
+kind: Canary
+metadata: {name: podinfo, namespace: test}
+spec:
+  provider: kubernetes
+  progressDeadlineSeconds: -1
+  targetRef: {apiVersion: apps/v1, kind: Deployment, name: podinfo}
+  service: {port: 9898}
+  analysis:
+    interval: 1m
+    threshold: 0
+    iterations: 5
+    mirror: true
+    match: [{headers: {x-canary: {exact: insider}}}]
+    metrics: [{name: latency, templateRef: {name: latency}, thresholdRange: {max: 1}}]
+    alerts: [{name: on-call, providerRef: {name: slack}}]
+"""
+TEMPLATE = """\
+apiVersion: flagger.app/v1beta1
+kind: MetricTemplate
+metadata: {name: latency, namespace: test}
+spec: {provider: {type: prometheus, address: "http://prometheus:9090"}, query: up}
+"""
+
+
+def test_schema_admitted_broken_canary_names_each_field_and_fix(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "canary.yaml").write_text(SEMANTIC)
+    code, out, err = _run([str(tmp_path / "canary.yaml")])
+    assert code == 1
+    for field, fix in (
+        ("spec.analysis.threshold", "set e.g. threshold: 5"),
+        ("spec.progressDeadlineSeconds", "set e.g. progressDeadlineSeconds: 600"),
+        ("spec.analysis.match", "remove match or use a mesh or ingress provider"),
+        ("spec.analysis.mirror", "remove mirror or use a provider that mirrors"),
+    ):
+        assert f"{field}: " in out and fix in out, (field, out)
+    assert "templateRef: MetricTemplate test/latency is not among the inputs" in err
+    assert "providerRef: AlertProvider test/slack is not among the inputs" in err
+
+
+def test_references_found_among_the_inputs_are_not_warned(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "canary.yaml").write_text(SEMANTIC)
+    (tmp_path / "template.yaml").write_text(TEMPLATE)
+    _, _, err = _run([str(tmp_path)])
+    assert "MetricTemplate test/latency" not in err
+    assert "AlertProvider test/slack is not among the inputs" in err
+
+
+def test_empty_input_is_a_named_error(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "empty.yaml").write_text("")
+    code, out, err = _run([str(tmp_path / "empty.yaml")])
+    assert (code, out) == (1, "")
+    assert "empty.yaml: no objects (the input is empty or only comments)" in err
