@@ -27,6 +27,8 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from flagger.workloads import kinds
+
 __all__ = [
     "CONFIG_TRACKING",
     "CORE",
@@ -73,24 +75,8 @@ CORE: tuple[Rule, ...] = (
     Rule("flagger.app", "canaries/status", ("update",), "the Canary's state lives in its status"),
     Rule("flagger.app", "metrictemplates", ("get",), "analysis.metrics[].templateRef"),
     Rule("flagger.app", "alertproviders", ("get",), "analysis.alerts[].providerRef"),
-    Rule(
-        "apps",
-        "deployments",
-        ("get", "list", "watch", "create", "patch"),
-        "targets are watched and scaled; <name>-primary is created and promoted",
-    ),
-    Rule(
-        "apps",
-        "daemonsets",
-        ("get", "list", "watch", "create", "patch"),
-        "DaemonSet targets, as Deployments",
-    ),
-    Rule(
-        "apps",
-        "statefulsets",
-        ("get", "list", "watch", "create", "patch"),
-        "StatefulSet targets (an extension), as Deployments",
-    ),
+    # One rule per target kind of the core role (flagger.workloads.kinds).
+    *(Rule(k.group, k.plural, k.verbs, k.why) for k in kinds.RBAC_KINDS),
     Rule(
         "autoscaling",
         "horizontalpodautoscalers",

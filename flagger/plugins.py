@@ -19,13 +19,16 @@ beside each protocol (Flagger's habit of null objects instead of ``None`` checks
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import enum
 import importlib.metadata
 from collections.abc import Iterable, Mapping
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import pluggy
+
+JSON = dict[str, Any]
 
 PROJECT = "flagger"
 ENTRY_POINT_GROUP = "flagger"
@@ -62,6 +65,78 @@ class Listing:
     name: str
     package: str
     implemented: bool
+
+
+class Reader(Protocol):
+    """Reads of Kubernetes objects, as raw JSON dicts: exactly the read methods (and signatures)
+    of ``flagger.kube.client.Kube``, so that a watch-cache-backed reader can stand in for it.
+
+    Workload controllers and routers read through a ``Reader``; writes go to a
+    :class:`KubeClient`.
+    """
+
+    async def get(
+        self, api_version: str, kind: str, name: str, namespace: str | None = None
+    ) -> JSON | None:
+        """The object, or None when it does not exist."""
+        ...
+
+    async def list(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+    ) -> builtins.list[JSON]:
+        """All objects of a kind (in a namespace, or everywhere when None)."""
+        ...
+
+    async def list_snapshot(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> tuple[builtins.list[JSON], str]:
+        """All objects and the list's resourceVersion (a watch can resume from it)."""
+        ...
+
+
+class KubeClient(Reader, Protocol):
+    """The Kubernetes client plugins get (``PluginContext.kube``): the :class:`Reader` methods
+    plus the writes of ``flagger.kube.client.Kube``. Errors are ``flagger.kube.errors``'
+    (``NotFound``, ``Conflict``...)."""
+
+    async def create(self, obj: JSON) -> JSON:
+        """POST the object (``Conflict`` when it already exists)."""
+        ...
+
+    async def replace(self, obj: JSON) -> JSON:
+        """PUT the object (``Conflict`` on a stale ``metadata.resourceVersion``)."""
+        ...
+
+    async def patch(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        namespace: str | None,
+        patch: JSON | builtins.list[Any],
+        *,
+        patch_type: Literal["merge", "strategic", "json"] = "merge",
+        subresource: str | None = None,
+    ) -> JSON:
+        """PATCH an object (merge, strategic merge or JSON patch), optionally a subresource."""
+        ...
+
+    async def delete(
+        self, api_version: str, kind: str, name: str, namespace: str | None = None
+    ) -> None:
+        """DELETE the object; one already gone is fine."""
+        ...
 
 
 @dataclasses.dataclass

@@ -13,8 +13,8 @@ Services and the mesh objects named after them:
   ``flagger.kubernetes.io/original-configuration`` annotation (unless kubectl's
   last-applied-configuration already holds it), so ``finalize`` can put it back.
 
-Routers talk to the API server through :class:`KubeClient`, the subset of
-``flagger.kube.client.Kube`` they need (raw JSON dicts in and out).
+Routers talk to the API server through :class:`flagger.plugins.KubeClient` (raw JSON dicts in
+and out).
 
 What the routers share lives here too: taking an object over and giving it back
 (:func:`controlled_by`, :func:`save_original_spec`, :func:`plan_update`, :func:`original_spec`,
@@ -30,8 +30,9 @@ import copy
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
+from flagger import plugins
 from flagger.api import canary as canary_api
 from flagger.api import common
 from flagger.api import service as service_api
@@ -81,16 +82,8 @@ TOOLKIT_ANNOTATIONS: Mapping[str, str] = {
 JSON = dict[str, Any]
 
 
-class KubeClient(Protocol):
-    """The part of ``flagger.kube.client.Kube`` routers use."""
-
-    async def get(
-        self, api_version: str, kind: str, name: str, namespace: str | None = None
-    ) -> JSON | None: ...
-
-    async def create(self, obj: JSON) -> JSON: ...
-
-    async def replace(self, obj: JSON) -> JSON: ...
+#: The Kubernetes client routers get (public contract: :class:`flagger.plugins.KubeClient`).
+KubeClient = plugins.KubeClient
 
 
 class RouterError(Exception):

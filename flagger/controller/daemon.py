@@ -27,6 +27,7 @@ from flagger.kube import cache, informers
 from flagger.kube import client as kube_client
 from flagger.observability import events, logs, server
 from flagger.observability import metrics as metrics_api
+from flagger.workloads import kinds
 
 log = logs.get_logger("flagger")
 
@@ -182,8 +183,8 @@ def _watch(
         )
     )
     canaries.subscribe(informers.projected(scheduling.reduce_canary, scheduler.canary_changed))
-    for kind in ("Deployment", "DaemonSet", "StatefulSet"):
-        workloads = caches.add(kube.cache("apps/v1", kind, namespace))
+    for target in kinds.WATCHED_KINDS:
+        workloads = caches.add(kube.cache(target.api_version, target.kind, namespace))
         workloads.subscribe(
             informers.projected(scheduling.reduce_workload, scheduler.workload_changed)
         )

@@ -27,7 +27,7 @@ from flagger.api import status as status_api
 from flagger.controller import status_writer
 from flagger.kube import client as kube_client
 from flagger.observability import logs
-from flagger.workloads import controller as workloads
+from flagger.workloads import contract
 
 __all__ = ["adopt_foreign_revision"]
 
@@ -38,7 +38,7 @@ _SETTLED = (status_api.CanaryPhase.INITIALIZED, status_api.CanaryPhase.SUCCEEDED
 async def adopt_foreign_revision(
     kube: kube_client.Kube,
     canary: canary_api.Canary,
-    workload: workloads.WorkloadController,
+    workload: contract.WorkloadController,
     revision: observation.Revision,
 ) -> canary_api.Canary:
     """The Canary, with our revision hash adopted (and written) when the change it seems to

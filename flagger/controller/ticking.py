@@ -43,9 +43,9 @@ from flagger.kube import errors as kube_errors
 from flagger.metrics.backends import prometheus
 from flagger.observability import events, logs
 from flagger.observability import metrics as metrics_api
+from flagger.workloads import contract, workload_errors, workload_options
 from flagger.workloads import controller as workloads
 from flagger.workloads import readiness as workload_readiness
-from flagger.workloads import workload_errors, workload_options
 
 API_VERSION = "flagger.app/v1beta1"
 CONFIGURED = "Configured"
@@ -287,7 +287,7 @@ async def _handle_finalizer(shell: Shell, canary: canary_api.Canary, raw: dict[s
 
 
 async def _service_router(
-    shell: Shell, canary: canary_api.Canary, workload: workloads.WorkloadController
+    shell: Shell, canary: canary_api.Canary, workload: contract.WorkloadController
 ) -> Any:
     """The apex/primary/canary Services' router for the target's selector label."""
     ref = canary.spec.target_ref
@@ -392,7 +392,7 @@ async def _execute(
     canary: canary_api.Canary,
     outcome: decision.Decision,
     router: plugins.Router,
-    workload: workloads.WorkloadController,
+    workload: contract.WorkloadController,
 ) -> bool:
     """Carry out the actions in order; False when a cluster-changing one failed."""
     for action in outcome.actions:
@@ -417,7 +417,7 @@ async def _act(
     canary: canary_api.Canary,
     action: decision.Action,
     router: plugins.Router,
-    workload: workloads.WorkloadController,
+    workload: contract.WorkloadController,
 ) -> None:
     match action:
         case decision.SetRoutes(primary=p, canary=c, mirrored=m):

@@ -1,6 +1,6 @@
 """What Deployment and DaemonSet controllers share: the primary copy and the revision logic.
 
-`PodWorkloadController` implements the parts of `controller.WorkloadController` that depend
+`PodWorkloadController` implements the parts of `contract.WorkloadController` that depend
 only on "an apps/v1 object with a selector and a pod template": reading the target, the
 selector label, revision hashes, config tracking, creating the primary and promoting into it,
 and the autoscaler (`hpa` or `keda`, chosen by `autoscalerRef.kind`).
@@ -14,13 +14,14 @@ import copy
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from flagger import plugins
 from flagger.api import canary as canary_api
 from flagger.api import status as status_api
 from flagger.kube import client as kube_client
 from flagger.kube import errors as kube_errors
 from flagger.workloads import (
     configs,
-    controller,
+    contract,
     hpa,
     keda,
     metadata,
@@ -52,9 +53,14 @@ class PodWorkloadController:
     PLURAL: ClassVar[str] = ""  # for Flagger-style "not found" messages
 
     def __init__(
-        self, kube: kube_client.Kube, settings: workload_options.Options | None = None
+        self,
+        kube: kube_client.Kube,
+        settings: workload_options.Options | None = None,
+        reader: plugins.Reader | None = None,
     ) -> None:
         self.kube = kube
+        #: Where the controller reads objects: a watch cache when given, else the client.
+        self.reader: plugins.Reader = reader if reader is not None else kube
         self.options = settings or workload_options.Options()
 
     # --- reading --------------------------------------------------------------------------
@@ -68,7 +74,7 @@ class PodWorkloadController:
         return await self._get(metadata.primary_name(canary.spec.target_ref.name), canary.namespace)
 
     async def _get(self, name: str, namespace: str) -> dict[str, Any]:
-        obj = await self.kube.get(API_VERSION, self.KIND, name, namespace)
+        obj = await self.reader.get(API_VERSION, self.KIND, name, namespace)
         if obj is None:
             raise workload_errors.WorkloadError(
                 f"{self.KIND.lower()} {name}.{namespace} get query error: "
@@ -103,10 +109,10 @@ class PodWorkloadController:
             template["spec"] = self.primary_pod_spec(dict(template["spec"]))
         return revision.template_hash(template)
 
-    async def revision(self, canary: canary_api.Canary) -> controller.Revision:
+    async def revision(self, canary: canary_api.Canary) -> contract.Revision:
         target = await self.get_target(canary)
         refs = await self.target_configs(canary, target)
-        return controller.Revision(self.revision_hash(target), configs.tracked_configs(refs))
+        return contract.Revision(self.revision_hash(target), configs.tracked_configs(refs))
 
     async def primary_matches_target(self, canary: canary_api.Canary) -> bool:
         """True when `<target>-primary` already runs the target's pod template (the same
@@ -157,13 +163,13 @@ class PodWorkloadController:
 
     # --- initialization -------------------------------------------------------------------
 
-    async def initialize(self, canary: canary_api.Canary) -> controller.Initialization:
+    async def initialize(self, canary: canary_api.Canary) -> contract.Initialization:
         target = await self.get_target(canary)
         label, value = self.selector(target)
         name = metadata.primary_name(canary.spec.target_ref.name)
         created = False
         lines: list[str] = []
-        if await self.kube.get(API_VERSION, self.KIND, name, canary.namespace) is None:
+        if await self.reader.get(API_VERSION, self.KIND, name, canary.namespace) is None:
             refs = await self.target_configs(canary, target)
             lines += await configs.sync_primary_configs(
                 self.kube, canary, refs, self.options.include_label_prefixes
@@ -180,7 +186,7 @@ class PodWorkloadController:
             verdict = await self.is_primary_ready(canary)
         else:
             verdict = readiness.Readiness.ok()
-        return controller.Initialization(created, verdict, tuple(lines))
+        return contract.Initialization(created, verdict, tuple(lines))
 
     def new_primary(
         self,
@@ -250,7 +256,7 @@ class PodWorkloadController:
 
     # --- promotion ------------------------------------------------------------------------
 
-    async def promote(self, canary: canary_api.Canary) -> controller.Promotion:
+    async def promote(self, canary: canary_api.Canary) -> contract.Promotion:
         target = await self.get_target(canary)
         label, value = self.selector(target)
         refs = await self.target_configs(canary, target)
@@ -300,9 +306,7 @@ class PodWorkloadController:
         await self.kube.patch(
             API_VERSION, self.KIND, primary_meta["name"], canary.namespace, ops, patch_type="json"
         )
-        return controller.Promotion(
-            metadata.primary_name(canary.spec.target_ref.name), tuple(lines)
-        )
+        return contract.Promotion(metadata.primary_name(canary.spec.target_ref.name), tuple(lines))
 
     # --- scaling and readiness (kind-specific) --------------------------------------------
 
@@ -347,7 +351,7 @@ class PodWorkloadController:
             else (hpa.API_VERSION, "minReplicas")
         )
         try:
-            scaler = await self.kube.get(api_version, ref.kind, ref.name, canary.namespace)
+            scaler = await self.reader.get(api_version, ref.kind, ref.name, canary.namespace)
         except kube_errors.UnknownKind:
             return None  # Flagger ignores any error reading the scaler here
         minimum = ((scaler or {}).get("spec") or {}).get(field)

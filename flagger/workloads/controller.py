@@ -1,152 +1,32 @@
-"""The workload controller contract, its results, and the factory by target kind.
+"""The workload controller for a Canary's target, chosen by ``targetRef`` from
+:data:`flagger.workloads.kinds.KINDS`.
 
-Flagger's `canary.Controller` interface, async and side-effect honest: each method reads and
-writes the workload objects through `flagger.kube.client.Kube` and *returns* what the caller
-needs (readiness verdicts, hashes, tracked configs, log lines); none of them writes the Canary
-status or emits events, which the canary controller does with Flagger's wording:
-
-    result = await workload.promote(canary)
-    log.info(f"Copying {target}.{ns} template spec to {result.primary}.{ns}")
-
-Implementations: `deployment.DeploymentController`, `daemonset.DaemonSetController`.
+The contract every controller satisfies is :mod:`flagger.workloads.contract`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Protocol
-
+from flagger import plugins
 from flagger.api import canary as canary_api
 from flagger.kube import client as kube_client
-from flagger.workloads import configs, metadata, readiness, workload_errors, workload_options
+from flagger.workloads import contract, kinds, workload_errors, workload_options
 
-__all__ = [
-    "Initialization",
-    "Promotion",
-    "Revision",
-    "WorkloadController",
-    "for_canary",
-]
-
-
-@dataclasses.dataclass(frozen=True)
-class Initialization:
-    """What `initialize` did and whether the primary is ready to take traffic.
-
-    `readiness` is always ready after the first initialization (phase past Initializing) or
-    with `skipAnalysis`; otherwise it is the primary's readiness (a non-retriable verdict
-    means roll back).
-    """
-
-    primary_created: bool
-    readiness: readiness.Readiness
-    log_lines: tuple[str, ...] = ()
-
-
-@dataclasses.dataclass(frozen=True)
-class Promotion:
-    """What `promote` copied: the primary's name and the `-primary` configs written."""
-
-    primary: str
-    log_lines: tuple[str, ...] = ()
-
-
-@dataclasses.dataclass(frozen=True)
-class Revision:
-    """The target's current revision: `status.lastAppliedSpec` and `status.trackedConfigs`."""
-
-    spec_hash: str
-    tracked_configs: dict[str, str]
-
-
-class WorkloadController(Protocol):
-    """Flagger's workload controller for one target kind (all methods are async)."""
-
-    async def get_metadata(self, canary: canary_api.Canary) -> metadata.Metadata:
-        """The selector label, its value and (`portDiscovery`) the extra container ports."""
-        ...
-
-    async def initialize(self, canary: canary_api.Canary) -> Initialization:
-        """Create `<target>-primary` and the `-primary` configs when missing; on the first run
-        (phase empty or Initializing, analysis not skipped) report the primary's readiness."""
-        ...
-
-    async def is_primary_ready(self, canary: canary_api.Canary) -> readiness.Readiness:
-        """Readiness of `<target>-primary` with `primaryReadyThreshold`."""
-        ...
-
-    async def is_canary_ready(self, canary: canary_api.Canary) -> readiness.Readiness:
-        """Readiness of the target with `canaryReadyThreshold`."""
-        ...
-
-    async def promote(self, canary: canary_api.Canary) -> Promotion:
-        """Copy the target's pod template (configs renamed) and settings into the primary."""
-        ...
-
-    async def revision(self, canary: canary_api.Canary) -> Revision:
-        """The current template hash and tracked config checksums (for the status)."""
-        ...
-
-    async def primary_matches_target(self, canary: canary_api.Canary) -> bool:
-        """True when the primary already runs the target's revision and configs (modulo the
-        `-primary` renames): a switch-over from Flagger (Go) needs no new analysis."""
-        ...
-
-    async def has_target_changed(self, canary: canary_api.Canary) -> bool:
-        """True when the template hash is a new revision (see `revision.has_changed`)."""
-        ...
-
-    async def have_dependencies_changed(self, canary: canary_api.Canary) -> configs.ConfigChanges:
-        """Whether tracked ConfigMaps/Secrets differ from `status.trackedConfigs`."""
-        ...
-
-    async def reconcile_primary_scaler(
-        self, canary: canary_api.Canary, *, init: bool
-    ) -> str | None:
-        """Create/update the primary's autoscaler (`<hpa>-primary` or KEDA `<so>-primary`, by
-        `autoscalerRef.kind`); a log line when something was written."""
-        ...
-
-    async def pause_target_scaler(self, canary: canary_api.Canary) -> None:
-        """Flagger's `PauseTargetScaler`: annotate the target's KEDA ScaledObject with
-        `autoscaling.keda.sh/paused-replicas: "0"`; nothing for an HPA or no autoscaler."""
-        ...
-
-    async def resume_target_scaler(self, canary: canary_api.Canary) -> None:
-        """Flagger's `ResumeTargetScaler`: remove that annotation; nothing for an HPA."""
-        ...
-
-    async def scale_to_zero(self, canary: canary_api.Canary) -> None:
-        """Stop the target's pods."""
-        ...
-
-    async def scale_from_zero(self, canary: canary_api.Canary) -> None:
-        """Start the target's pods again."""
-        ...
-
-    async def finalize(self, canary: canary_api.Canary) -> None:
-        """`revertOnDeletion`: give the target back the primary's capacity."""
-        ...
+__all__ = ["for_canary"]
 
 
 def for_canary(
     kube: kube_client.Kube,
     canary: canary_api.Canary,
     settings: workload_options.Options | None = None,
-) -> WorkloadController:
-    """The controller for the Canary's `targetRef.kind`."""
-    from flagger.workloads import daemonset, deployment, knative, service, statefulset
-
-    settings = settings or workload_options.Options()
-    kind = canary.spec.target_ref.kind
-    if kind == "Deployment":
-        return deployment.DeploymentController(kube, settings)
-    if kind == "DaemonSet":
-        return daemonset.DaemonSetController(kube, settings)
-    if kind == statefulset.KIND:
-        return statefulset.StatefulSetController(kube, settings)
-    if canary.spec.target_ref.is_knative:
-        return knative.KnativeController(kube, settings)
-    if kind == service.KIND:
-        return service.ServiceController(kube, settings)
-    raise workload_errors.WorkloadError(f"workload kind {kind} is not handled by flagger.workloads")
+    *,
+    reader: plugins.Reader | None = None,
+) -> contract.WorkloadController:
+    """The controller for the Canary's target; reads go through ``reader`` when given (a watch
+    cache), else through ``kube``."""
+    ref = canary.spec.target_ref
+    row = kinds.for_target(ref.api_version, ref.kind)
+    if row is None:
+        raise workload_errors.WorkloadError(
+            f"workload kind {ref.kind} is not handled by flagger.workloads"
+        )
+    return row.controller(kube, settings or workload_options.Options(), reader)

@@ -81,7 +81,7 @@ class DeploymentController(base.PodWorkloadController):
 
     async def finalize(self, canary: canary_api.Canary) -> None:
         """Give the target the primary's replicas (scale from zero without a primary)."""
-        primary = await self.kube.get(
+        primary = await self.reader.get(
             base.API_VERSION,
             self.KIND,
             metadata.primary_name(canary.spec.target_ref.name),
@@ -94,7 +94,7 @@ class DeploymentController(base.PodWorkloadController):
         await self._scale(canary, int(replicas) if replicas is not None else 1)
 
     async def _replicas_to_restore(self, canary: canary_api.Canary) -> int:
-        primary = await self.kube.get(
+        primary = await self.reader.get(
             base.API_VERSION,
             self.KIND,
             metadata.primary_name(canary.spec.target_ref.name),

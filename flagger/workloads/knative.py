@@ -20,12 +20,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from flagger import plugins
 from flagger.api import canary as canary_api
 from flagger.api import status as status_api
 from flagger.kube import client as kube_client
 from flagger.workloads import (
     configs,
-    controller,
+    contract,
     metadata,
     readiness,
     revision,
@@ -54,15 +55,19 @@ class KnativeController:
     """Flagger's workload controller for Knative Service targets."""
 
     def __init__(
-        self, kube: kube_client.Kube, settings: workload_options.Options | None = None
+        self,
+        kube: kube_client.Kube,
+        settings: workload_options.Options | None = None,
+        reader: plugins.Reader | None = None,
     ) -> None:
         self.kube = kube
+        self.reader: plugins.Reader = reader if reader is not None else kube
         self.options = settings or workload_options.Options()
 
     async def get_target(self, canary: canary_api.Canary) -> dict[str, Any]:
         """The Knative Service; `WorkloadError` when it does not exist."""
         name = canary.spec.target_ref.name
-        found: dict[str, Any] | None = await self.kube.get(
+        found: dict[str, Any] | None = await self.reader.get(
             API_VERSION, KIND, name, canary.namespace
         )
         if found is None:
@@ -75,7 +80,7 @@ class KnativeController:
     async def get_metadata(self, canary: canary_api.Canary) -> metadata.Metadata:
         return metadata.Metadata("", "")
 
-    async def initialize(self, canary: canary_api.Canary) -> controller.Initialization:
+    async def initialize(self, canary: canary_api.Canary) -> contract.Initialization:
         service = await self.get_target(canary)
         phase = canary.status.phase if canary.status else None
         lines: tuple[str, ...] = ()
@@ -92,10 +97,10 @@ class KnativeController:
                 },
             )
             lines = (f"Knative Service {canary.spec.target_ref.name}.{canary.namespace} updated",)
-        return controller.Initialization(False, readiness.Readiness.ok(), lines)
+        return contract.Initialization(False, readiness.Readiness.ok(), lines)
 
     async def _revision_ready(self, canary: canary_api.Canary, name: str) -> readiness.Readiness:
-        found = await self.kube.get(API_VERSION, "Revision", name, canary.namespace)
+        found = await self.reader.get(API_VERSION, "Revision", name, canary.namespace)
         if found is None:
             return readiness.Readiness.waiting(
                 f"Knative Revision {name}.{canary.namespace} get query error: "
@@ -121,7 +126,7 @@ class KnativeController:
     async def is_canary_ready(self, canary: canary_api.Canary) -> readiness.Readiness:
         return await self._revision_ready(canary, _latest(await self.get_target(canary)))
 
-    async def promote(self, canary: canary_api.Canary) -> controller.Promotion:
+    async def promote(self, canary: canary_api.Canary) -> contract.Promotion:
         latest = _latest(await self.get_target(canary))
         await self.kube.patch(
             API_VERSION,
@@ -130,11 +135,11 @@ class KnativeController:
             canary.namespace,
             {"metadata": {"annotations": {PRIMARY_REVISION: latest}}},
         )
-        return controller.Promotion(latest, ())
+        return contract.Promotion(latest, ())
 
-    async def revision(self, canary: canary_api.Canary) -> controller.Revision:
+    async def revision(self, canary: canary_api.Canary) -> contract.Revision:
         latest = _latest(await self.get_target(canary))
-        return controller.Revision(revision.template_hash({"revision": latest}), {})
+        return contract.Revision(revision.template_hash({"revision": latest}), {})
 
     async def primary_matches_target(self, canary: canary_api.Canary) -> bool:
         service = await self.get_target(canary)

@@ -21,11 +21,12 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from flagger import plugins
 from flagger.api import canary as canary_api
 from flagger.kube import client as kube_client
 from flagger.workloads import (
     configs,
-    controller,
+    contract,
     metadata,
     readiness,
     revision,
@@ -44,13 +45,17 @@ class ServiceController:
     """Flagger's workload controller for ``Service`` targets."""
 
     def __init__(
-        self, kube: kube_client.Kube, settings: workload_options.Options | None = None
+        self,
+        kube: kube_client.Kube,
+        settings: workload_options.Options | None = None,
+        reader: plugins.Reader | None = None,
     ) -> None:
         self.kube = kube
+        self.reader: plugins.Reader = reader if reader is not None else kube
         self.options = settings or workload_options.Options()
 
     async def _get(self, name: str, namespace: str) -> dict[str, Any] | None:
-        found: dict[str, Any] | None = await self.kube.get("v1", KIND, name, namespace)
+        found: dict[str, Any] | None = await self.reader.get("v1", KIND, name, namespace)
         return found
 
     async def get_target(self, canary: canary_api.Canary) -> dict[str, Any]:
@@ -66,7 +71,7 @@ class ServiceController:
     async def get_metadata(self, canary: canary_api.Canary) -> metadata.Metadata:
         return metadata.Metadata("", "")
 
-    async def initialize(self, canary: canary_api.Canary) -> controller.Initialization:
+    async def initialize(self, canary: canary_api.Canary) -> contract.Initialization:
         target = await self.get_target(canary)
         name = canary.spec.target_ref.name
         lines: list[str] = []
@@ -86,7 +91,7 @@ class ServiceController:
             await self.kube.create(self._copy(canary, primary_name, target, None))
             lines.append(f"Service {primary_name}.{canary.namespace} created")
             created = True
-        return controller.Initialization(created, readiness.Readiness.ok(), tuple(lines))
+        return contract.Initialization(created, readiness.Readiness.ok(), tuple(lines))
 
     def _copy(
         self,
@@ -129,7 +134,7 @@ class ServiceController:
     async def is_canary_ready(self, canary: canary_api.Canary) -> readiness.Readiness:
         return readiness.Readiness.ok()
 
-    async def promote(self, canary: canary_api.Canary) -> controller.Promotion:
+    async def promote(self, canary: canary_api.Canary) -> contract.Promotion:
         target = await self.get_target(canary)
         primary_name = metadata.primary_name(canary.spec.target_ref.name)
         primary = await self._get(primary_name, canary.namespace)
@@ -149,11 +154,11 @@ class ServiceController:
         )
         wanted["metadata"]["resourceVersion"] = primary["metadata"]["resourceVersion"]
         await self.kube.replace(wanted)
-        return controller.Promotion(primary_name, ())
+        return contract.Promotion(primary_name, ())
 
-    async def revision(self, canary: canary_api.Canary) -> controller.Revision:
+    async def revision(self, canary: canary_api.Canary) -> contract.Revision:
         target = await self.get_target(canary)
-        return controller.Revision(revision.template_hash(target.get("spec") or {}), {})
+        return contract.Revision(revision.template_hash(target.get("spec") or {}), {})
 
     async def primary_matches_target(self, canary: canary_api.Canary) -> bool:
         target = await self.get_target(canary)

@@ -23,6 +23,7 @@ from workload_fixtures import (  # type: ignore[import-not-found]
 from flagger.kube import client as kube_client
 from flagger.workloads import (
     configs,
+    contract,
     controller,
     deployment,
     readiness,
@@ -329,7 +330,7 @@ async def test_promote_copies_template_and_configs(
     )
 
     result = await workload.promote(canary)
-    assert result == controller.Promotion(
+    assert result == contract.Promotion(
         "podinfo-primary", ("ConfigMap podinfo-config-env-primary synced",)
     )
 

@@ -16,7 +16,7 @@ from workload_fixtures import create_canary  # type: ignore[import-not-found]
 
 from flagger.kube import client as kube_client
 from flagger.workloads import (
-    controller,
+    contract,
     daemonset,
     deployment,
     keda,
@@ -101,7 +101,7 @@ async def setup(
     canary = await create_canary(
         kube, namespace, target_kind=kind, autoscalerRef={**KEDA_REF, **autoscaler}
     )
-    workload: controller.WorkloadController = (
+    workload: contract.WorkloadController = (
         deployment.DeploymentController(kube, workload_options.Options())
         if kind == "Deployment"
         else daemonset.DaemonSetController(kube, workload_options.Options())
