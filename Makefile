@@ -28,7 +28,7 @@ types: $(STAMP)
 	MYPY=$(BIN)/mypy bash scripts/typecheck.sh
 
 contracts: $(STAMP)
-	$(BIN)/lint-imports
+	LINT_IMPORTS=$(BIN)/lint-imports bash scripts/contracts.sh
 
 crds: $(STAMP)
 	$(BIN)/flagger crds > deploy/crds/crds.yaml
