@@ -6,7 +6,7 @@ selector matches, and the daemon) runs a Canary with ``provider: kubernetes``, t
 ``flagger.app/replica-split-label: app.kubernetes.io/name``, 4 replicas and ``stepWeights:
 [10, 50]``. A ``confirm-traffic-increase`` gate served by the test lets one step through at a
 time, so each step is measured while it holds: once both Deployments have the expected ready
-replicas, 1000 requests to the apex Service (``podinfo.test:9898/version``) through the proxy
+replicas and the pods scaled away are gone, 1000 requests to the apex Service (``podinfo.test:9898/version``) through the proxy
 are counted by the version that answered. The canary's share must equal the replica ratio
 within 3 points (the proxy picks endpoints round-robin): 0% before the first step, 25% for
 weight 10 (1 of 4 replicas: the granularity), 50% for weight 50; after the promotion, 100% of
@@ -136,6 +136,9 @@ async def _shares(session: aiohttp.ClientSession, proxy: str) -> collections.Cou
             semaphore,
             session.get("http://podinfo.test:9898/version", proxy=proxy) as response,
         ):
+            if response.status != 200:
+                found[f"HTTP {response.status}"] += 1
+                return
             body = await response.json(content_type=None)
             found[str(body.get("version"))] += 1
 
@@ -173,6 +176,12 @@ async def test_canary_share_follows_the_replica_ratio(tmp_path: Any) -> None:
                 and (status.get("replicas") or 0) == replicas
             )
 
+        async def settled() -> bool:
+            """Exactly the 4 pods behind the apex Service, none of them terminating."""
+            pods = await kube.list("v1", "Pod", NS, label_selector="app.kubernetes.io/name=podinfo")
+            live = [p for p in pods if not (p.get("metadata") or {}).get("deletionTimestamp")]
+            return len(pods) == 4 and len(live) == 4
+
         async def initialized() -> bool:
             return (await canary()).get("phase") == "Initialized" and await ready(
                 "podinfo-primary", 4
@@ -189,6 +198,7 @@ async def test_canary_share_follows_the_replica_ratio(tmp_path: Any) -> None:
             f"podinfo={IMAGE.format(V2)}",
         )
         measured: list[tuple[int, int, int, float]] = []
+        failures: collections.Counter[str] = collections.Counter()
         async with aiohttp.ClientSession() as session:
 
             async def progressing() -> bool:
@@ -196,6 +206,7 @@ async def test_canary_share_follows_the_replica_ratio(tmp_path: Any) -> None:
 
             await _eventually(progressing, 60, "Progressing", log)
             counts = await _shares(session, stack.proxy_url)
+            failures.update({k: v for k, v in counts.items() if k.startswith("HTTP")})
             measured.append((0, 0, 4, 100.0 * counts[V2] / REQUESTS))
             for weight, canary_replicas in ((10, 1), (50, 2)):
                 gate.passes = 1
@@ -205,10 +216,12 @@ async def test_canary_share_follows_the_replica_ratio(tmp_path: Any) -> None:
                         (await canary()).get("canaryWeight") == w
                         and await ready("podinfo", c)
                         and await ready("podinfo-primary", 4 - c)
+                        and await settled()
                     )
 
                 await _eventually(stepped, 90, f"weight {weight}", log)
                 counts = await _shares(session, stack.proxy_url)
+                failures.update({k: v for k, v in counts.items() if k.startswith("HTTP")})
                 share = 100.0 * counts[V2] / REQUESTS
                 measured.append((weight, canary_replicas, 4 - canary_replicas, share))
             gate.passes = 100
@@ -221,11 +234,13 @@ async def test_canary_share_follows_the_replica_ratio(tmp_path: Any) -> None:
             await _eventually(succeeded, 120, "promotion", log)
             await _eventually(lambda: ready("podinfo", 0), 60, "canary scaled to zero", log)
             counts = await _shares(session, stack.proxy_url)
+            failures.update({k: v for k, v in counts.items() if k.startswith("HTTP")})
             measured.append((100, 0, 4, 100.0 * counts[V2] / REQUESTS))
         print("\nweight, canary replicas, primary replicas, canary share of 1000 requests:")
         for row in measured:
             print(f"  {row[0]:>3}% {row[1]} {row[2]} {row[3]:.1f}%")
         expected = [0.0, 25.0, 50.0, 100.0]
+        assert not failures, failures  # every request answered by one version or the other
         for (weight, _, _, share), wanted in zip(measured, expected, strict=True):
             assert abs(share - wanted) <= 3, (weight, share, measured)
         messages = [line.get("msg", "") for line in stack.daemon_lines()]
