@@ -6,11 +6,12 @@ selector matches, and the daemon) runs a Canary with ``provider: kubernetes``, t
 ``flagger.app/replica-split-label: app.kubernetes.io/name``, 4 replicas and ``stepWeights:
 [10, 50]``. A ``confirm-traffic-increase`` gate served by the test lets one step through at a
 time, so each step is measured while it holds: once both Deployments have the expected ready
-replicas and the pods scaled away are gone, 1000 requests to the apex Service (``podinfo.test:9898/version``) through the proxy
-are counted by the version that answered. The canary's share must equal the replica ratio
-within 3 points (the proxy picks endpoints round-robin): 0% before the first step, 25% for
-weight 10 (1 of 4 replicas: the granularity), 50% for weight 50; after the promotion, 100% of
-the requests are answered by the new version from the primary.
+replicas and the pods scaled away are gone, 1000 requests to the apex Service
+(``podinfo.test:9898/version``) through the proxy are counted by the version that answered
+(a non-200 answer fails the test). The canary's share must equal the replica ratio within 3
+points (the proxy picks endpoints round-robin): 0% before the first step, 25% for weight 10 (1
+of 4 replicas: the granularity), 50% for weight 50; after the promotion, 100% of the requests
+are answered by the new version from the primary.
 """
 
 from __future__ import annotations
