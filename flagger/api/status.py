@@ -72,6 +72,10 @@ class CanaryStatus(common.FlaggerModel):
     last_applied_spec: str | None = field("LastAppliedSpec of this canary")
     last_promoted_spec: str | None = field("LastPromotedSpec of this canary")
     last_transition_time: common.Timestamp | None = field("LastTransitionTime of this canary")
+    last_check_time: common.Timestamp | None = field(
+        "When the analysis last ran its checks (an extension): the next check waits until "
+        "analysis.interval has passed since then, also when the daemon restarts"
+    )
     session_affinity_cookie: str | None = field("Session affinity cookie of the current canary run")
     primary_session_affinity_cookie: str | None = field(
         "Primary session affinity cookie of the current canary run"

@@ -130,7 +130,9 @@ async def tick(shell: Shell, name: str, namespace: str) -> Outcome:
             shell.recorder.record_info(canary, messages.suspended())
             await _refuse_while_suspended(shell, canary, raw)
             return outcome
-        await _advance(shell, canary, raw)
+        wait = await _advance(shell, canary, raw)
+        if wait is not None:
+            return dataclasses.replace(outcome, interval=wait)
     except UserError as exc:
         await _report(shell, raw, exc.reason, str(exc))
     except (workload_errors.WorkloadError, plugins.UnknownPlugin, router_errors.RouterError) as exc:
@@ -138,7 +140,49 @@ async def tick(shell: Shell, name: str, namespace: str) -> Outcome:
     return outcome
 
 
-async def _advance(shell: Shell, canary: canary_api.Canary, raw: dict[str, Any]) -> None:
+#: Phases whose ticks run the analysis checks; their time is kept in ``status.lastCheckTime``.
+CHECKING = frozenset(
+    {
+        status_api.CanaryPhase.PROGRESSING,
+        status_api.CanaryPhase.WAITING_PROMOTION,
+        status_api.CanaryPhase.PROMOTING,
+        status_api.CanaryPhase.FINALISING,
+    }
+)
+
+
+def seconds_until_due(
+    canary: canary_api.Canary, revision: str, now: datetime.datetime, manual: bool
+) -> float | None:
+    """Seconds before the next check may run, when a check ran less than ``analysis.interval``
+    ago (by ``status.lastCheckTime``, so it holds across restarts); None when it may run now.
+
+    A new revision or a request made by hand is never held back."""
+    status = canary.status
+    settings = canary.spec.effective_analysis
+    if status is None or settings is None or manual or not status.last_check_time:
+        return None
+    if status.phase not in CHECKING or status.last_applied_spec != revision:
+        return None
+    try:
+        last = datetime.datetime.fromisoformat(status.last_check_time.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if last.tzinfo is None:
+        last = last.replace(tzinfo=datetime.UTC)
+    left = (last - now).total_seconds() + settings.interval_seconds
+    return left if left > 0 else None
+
+
+def check_stamp(now: datetime.datetime) -> str:
+    """``status.lastCheckTime`` for a check at ``now``: rounded up to the second, so the next
+    check is never due early."""
+    whole = now.replace(microsecond=0)
+    return status_edit.timestamp(whole if whole == now else whole + datetime.timedelta(seconds=1))
+
+
+async def _advance(shell: Shell, canary: canary_api.Canary, raw: dict[str, Any]) -> float | None:
+    """One step of the analysis; the seconds to wait instead of the interval, if any."""
     now = datetime.datetime.now(datetime.UTC)
     current = canary.status or status_api.CanaryStatus()
     if current.phase in (None, status_api.CanaryPhase.NEW):
@@ -152,7 +196,7 @@ async def _advance(shell: Shell, canary: canary_api.Canary, raw: dict[str, Any])
             shell.kube, canary.name, canary.namespace, initializing.to_dict()
         )
         if written is None:
-            return
+            return None
         canary = canary.model_copy(update={"status": initializing})
         raw = written
     phase = (canary.status.phase if canary.status else None) or status_api.CanaryPhase.NEW
@@ -201,6 +245,10 @@ async def _advance(shell: Shell, canary: canary_api.Canary, raw: dict[str, Any])
         canary=_readiness(canary_ready),
         action=_pending_action(canary, raw),
     )
+    wait = seconds_until_due(canary, observed.spec_hash, now, seen.action is not None)
+    if wait is not None:
+        log.debug(f"Next check in {wait:.1f}s (analysis.interval since the last)", canary=canary)
+        return wait
     began = time.monotonic()
     ticking = engine.tick(canary, seen, mesh_provider=shell.options.mesh_provider)
     decided = await _drive(shell, canary, ticking)
@@ -208,14 +256,17 @@ async def _advance(shell: Shell, canary: canary_api.Canary, raw: dict[str, Any])
     if decided.record_duration:
         shell.metrics.observe_duration(canary, time.monotonic() - began)
     if not done:
-        return
+        return None
     # The decision's status, plus cookies a router recorded, minus a cleared problem condition.
     stored = dict(raw.get("status") or {})
     status = decided.status.to_dict() if decided.status is not None else stored
     status = {**status, **_cookies(canary, decided)}
     status = _without_configured(status) or status
+    if phase in CHECKING or status.get("phase") in CHECKING:
+        status = {**status, "lastCheckTime": check_stamp(now)}
     if status != stored:
         await status_writer.write(shell.kube, canary.name, canary.namespace, status)
+    return None
 
 
 async def _handle_finalizer(shell: Shell, canary: canary_api.Canary, raw: dict[str, Any]) -> bool:
@@ -251,21 +302,30 @@ async def _handle_finalizer(shell: Shell, canary: canary_api.Canary, raw: dict[s
         status.phase = status_api.CanaryPhase.TERMINATING
         await status_writer.write(shell.kube, canary.name, canary.namespace, status.to_dict())
         shell.recorder.record_info(canary, f"Terminating canary {canary.name}.{canary.namespace}")
-    workload = workloads.for_canary(shell.kube, canary, shell.workload_settings)
-    # Flagger resumes a KEDA ScaledObject paused at zero, or the target would stay stopped
-    await workload.resume_target_scaler(canary)
-    await workload.finalize(canary)
-    ready = await workload.is_canary_ready(canary)
-    if not ready.ready:
-        log.info(
-            f"Waiting for {canary.spec.target_ref.name}.{canary.namespace} to be ready "
-            f"before reverting: {ready.message}",
-            canary=canary,
-        )
+    ref = canary.spec.target_ref
+    if await shell.kube.get(ref.api_version, ref.kind, ref.name, canary.namespace) is None:
+        await _release(shell, canary, f"{ref.kind} {ref.name}.{canary.namespace} is gone")
         return True
-    await (await _service_router(shell, canary, workload)).finalize(canary)
-    provider = engine.effective_provider(canary, shell.options.mesh_provider)
-    await shell.installed.router(provider, shell.context).finalize(canary)
+    try:
+        return await _revert(shell, canary)
+    except kube_errors.ApiError as exc:
+        if "being terminated" not in exc.message:  # Kubernetes' NamespaceTerminating refusal
+            raise
+        await _release(shell, canary, f"namespace {canary.namespace} is being deleted")
+        return True
+
+
+async def _release(shell: Shell, canary: canary_api.Canary, why: str) -> None:
+    """Let the Canary go without a revert: nothing is left to revert to. A finalizer must never
+    block the deletion of a Canary, or of its namespace, forever."""
+    shell.recorder.record_warning(
+        canary,
+        f"Releasing finalizer of {canary.name}.{canary.namespace} without reverting: {why}",
+    )
+    await _drop_finalizer(shell, canary)
+
+
+async def _drop_finalizer(shell: Shell, canary: canary_api.Canary) -> None:
     fresh = await shell.kube.get(API_VERSION, "Canary", canary.name, canary.namespace)
     if fresh is not None:
         fresh_meta = fresh.get("metadata") or {}
@@ -281,6 +341,26 @@ async def _handle_finalizer(shell: Shell, canary: canary_api.Canary, raw: dict[s
                 }
             },
         )
+
+
+async def _revert(shell: Shell, canary: canary_api.Canary) -> bool:
+    """Give the target back its traffic, then drop the finalizer. True (the tick is done)."""
+    workload = workloads.for_canary(shell.kube, canary, shell.workload_settings)
+    # Flagger resumes a KEDA ScaledObject paused at zero, or the target would stay stopped
+    await workload.resume_target_scaler(canary)
+    await workload.finalize(canary)
+    ready = await workload.is_canary_ready(canary)
+    if not ready.ready:
+        log.info(
+            f"Waiting for {canary.spec.target_ref.name}.{canary.namespace} to be ready "
+            f"before reverting: {ready.message}",
+            canary=canary,
+        )
+        return True
+    await (await _service_router(shell, canary, workload)).finalize(canary)
+    provider = engine.effective_provider(canary, shell.options.mesh_provider)
+    await shell.installed.router(provider, shell.context).finalize(canary)
+    await _drop_finalizer(shell, canary)
     log.info(f"Finalization complete for {canary.name}.{canary.namespace}", canary=canary)
     shell.recorder.record_info(canary, f"Terminated canary {canary.name}.{canary.namespace}")
     return True

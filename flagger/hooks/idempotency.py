@@ -47,6 +47,9 @@ def _step(canary: canary_api.Canary, phase: str) -> list[object]:
         (status.iterations or 0) if status else 0,
         (status.failed_checks or 0) if status else 0,
         (status.last_transition_time or "") if status else "",
+        # the previous check's time: a held step (status otherwise unchanged) is a new call on
+        # each check, and a retry after a crash (status not yet written) repeats the key
+        (status.last_check_time or "") if status else "",
     ]
 
 

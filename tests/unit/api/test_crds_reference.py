@@ -50,6 +50,10 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("Canary.spec.targetRef.kind", "enum"): (
         "StatefulSet targets (an extension); Flagger's CRD refuses kind StatefulSet"
     ),
+    ("Canary.status.lastCheckTime", "property"): (
+        "the time of the last analysis check (an extension), so a restarted daemon never runs "
+        "the next step before analysis.interval; Flagger's CRD prunes it"
+    ),
     ("Canary.status.paused", "property"): (
         "operating by hand (an extension): flagger pause/resume, docs/operating-by-hand.md"
     ),
