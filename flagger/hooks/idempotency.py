@@ -10,11 +10,12 @@ The key is a hash of what identifies the step in the persisted status, and nothi
 
     canary uid (name.namespace without one), revision checksum (lastAppliedSpec and
     trackedConfigs), the payload's phase, canaryWeight, iterations, failedChecks,
-    lastTransitionTime, the hook's type and name (event hooks: the event's type and message)
+    lastTransitionTime, lastCheckTime, the hook's type and name (event hooks: the event's type
+    and message)
 
 A retried step reads the same status, so it sends the same key; any step the daemon completed
-changed at least one of those fields (a new weight, iteration, failed check or phase), so the
-next step sends a new key. Two hooks of one step differ by name. Time, attempts and the daemon
+changed at least one of those fields (a new weight, iteration, failed check or phase; a held
+step still writes a new lastCheckTime), so the next step sends a new key. Two hooks of one step differ by name. Time, attempts and the daemon
 instance are deliberately left out.
 """
 
