@@ -15,8 +15,9 @@ The key is a hash of what identifies the step in the persisted status, and nothi
 
 A retried step reads the same status, so it sends the same key; any step the daemon completed
 changed at least one of those fields (a new weight, iteration, failed check or phase; a held
-step still writes a new lastCheckTime), so the next step sends a new key. Two hooks of one step differ by name. Time, attempts and the daemon
-instance are deliberately left out.
+step still writes a new lastCheckTime), so the next step sends a new key. Two hooks of one step
+differ by name. The clock at the call, attempts and the daemon instance are deliberately left
+out.
 """
 
 from __future__ import annotations
