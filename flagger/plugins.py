@@ -15,6 +15,17 @@ A plugin module implements some of the hooks below with ``@flagger.plugins.hooki
 
 Each implementation satisfies a ``typing.Protocol`` defined here; a no-op implementation sits
 beside each protocol (Flagger's habit of null objects instead of ``None`` checks).
+
+Errors a plugin raises (the daemon reports them on the Canary: a Warning event and, for a router,
+the ``Configured=False`` condition; any other exception a router raises, except the API server's
+own errors, is reported as a :class:`RouterError` too)::
+
+    PluginError
+     ├── RouterError              a router could not read or write its objects
+     │    └── UnsupportedFeature  (flagger.router_helpers) the provider cannot do what is asked
+     └── NoValuesFound            a query returned no value: the check fails
+
+    UnknownPlugin (LookupError)   no installed plugin serves a name
 """
 
 from __future__ import annotations
@@ -160,6 +171,17 @@ class PluginContext:
         return self.mesh_client if self.mesh_client is not None else self.kube
 
 
+# --- errors --------------------------------------------------------------------------------
+
+
+class PluginError(Exception):
+    """The root of the errors plugins raise; the message names the object and what to change."""
+
+
+class RouterError(PluginError):
+    """A router could not read or write its objects; the message names the object and why."""
+
+
 # --- contracts -----------------------------------------------------------------------------
 
 
@@ -222,7 +244,7 @@ class RangeQueryBackend(Protocol):
         """The samples of ``query`` from ``start`` to ``end`` (Unix seconds) every ``step`` s."""
 
 
-class NoValuesFound(Exception):
+class NoValuesFound(PluginError):
     """A query returned no value (empty or NaN): the check fails as Flagger's does."""
 
 

@@ -86,8 +86,8 @@ JSON = dict[str, Any]
 KubeClient = plugins.KubeClient
 
 
-class RouterError(Exception):
-    """A router could not read or write its objects; the message names the object and why."""
+#: A router could not read or write its objects (:class:`flagger.plugins.RouterError`).
+RouterError = plugins.RouterError
 
 
 def canary_id(canary: canary_api.Canary) -> str:

@@ -20,13 +20,13 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import time
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 import aiohttp
 
 from flagger import options as options_api
 from flagger import plugins
-from flagger import router_helpers as router_errors
 from flagger import services as services_api
 from flagger.alerting import notifications
 from flagger.analysis import checks, decision, engine, manual, messages, observation
@@ -135,7 +135,7 @@ async def tick(shell: Shell, name: str, namespace: str) -> Outcome:
             return dataclasses.replace(outcome, interval=wait)
     except UserError as exc:
         await _report(shell, raw, exc.reason, str(exc))
-    except (workload_errors.WorkloadError, plugins.UnknownPlugin, router_errors.RouterError) as exc:
+    except (workload_errors.WorkloadError, plugins.UnknownPlugin, plugins.RouterError) as exc:
         await _report(shell, raw, "ReconcileError", str(exc))
     return outcome
 
@@ -181,6 +181,46 @@ def check_stamp(now: datetime.datetime) -> str:
     return status_edit.timestamp(whole if whole == now else whole + datetime.timedelta(seconds=1))
 
 
+_T = TypeVar("_T")
+
+
+class ReportedRouter:
+    """A router whose failures reach the Canary: any exception it raises, other than the API
+    server's own (an outage is retried, not reported), becomes a :class:`plugins.RouterError`,
+    which the tick reports as a Warning event and ``Configured=False``. A third-party router's
+    ``KeyError`` is thus reported like a built-in router's ``RouterError``."""
+
+    def __init__(self, provider: str, router: plugins.Router) -> None:
+        self.provider = provider
+        self.router = router
+
+    async def _guard(self, call: Awaitable[_T]) -> _T:
+        try:
+            return await call
+        except plugins.PluginError:
+            raise
+        except Exception as exc:
+            if kube_errors.is_outage(exc):
+                raise
+            raise plugins.RouterError(
+                f"{self.provider} router failed: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    async def reconcile(self, canary: canary_api.Canary) -> None:
+        await self._guard(self.router.reconcile(canary))
+
+    async def set_routes(
+        self, canary: canary_api.Canary, primary_weight: int, canary_weight: int, mirrored: bool
+    ) -> None:
+        await self._guard(self.router.set_routes(canary, primary_weight, canary_weight, mirrored))
+
+    async def get_routes(self, canary: canary_api.Canary) -> tuple[int, int, bool]:
+        return await self._guard(self.router.get_routes(canary))
+
+    async def finalize(self, canary: canary_api.Canary) -> None:
+        await self._guard(self.router.finalize(canary))
+
+
 async def _advance(shell: Shell, canary: canary_api.Canary, raw: dict[str, Any]) -> float | None:
     """One step of the analysis; the seconds to wait instead of the interval, if any."""
     now = datetime.datetime.now(datetime.UTC)
@@ -203,7 +243,7 @@ async def _advance(shell: Shell, canary: canary_api.Canary, raw: dict[str, Any])
     first_run = phase in (status_api.CanaryPhase.NEW, status_api.CanaryPhase.INITIALIZING)
 
     provider = engine.effective_provider(canary, shell.options.mesh_provider)
-    router = shell.installed.router(provider, shell.context)
+    router = ReportedRouter(provider, shell.installed.router(provider, shell.context))
     workload = workloads.for_canary(shell.kube, canary, shell.workload_settings)
     services = await _service_router(shell, canary, workload)
     await services.initialize(canary)
@@ -359,7 +399,7 @@ async def _revert(shell: Shell, canary: canary_api.Canary) -> bool:
         return True
     await (await _service_router(shell, canary, workload)).finalize(canary)
     provider = engine.effective_provider(canary, shell.options.mesh_provider)
-    await shell.installed.router(provider, shell.context).finalize(canary)
+    await ReportedRouter(provider, shell.installed.router(provider, shell.context)).finalize(canary)
     await _drop_finalizer(shell, canary)
     log.info(f"Finalization complete for {canary.name}.{canary.namespace}", canary=canary)
     shell.recorder.record_info(canary, f"Terminated canary {canary.name}.{canary.namespace}")
