@@ -3,7 +3,8 @@
 In one namespace: a Deployment ``app`` with an HPA, a tracked ConfigMap and Secret, analysed with
 a webhook, a MetricTemplate (with a ``secretRef``) against a real Prometheus and an AlertProvider
 (with a ``secretRef``) receiving the alerts, ``revertOnDeletion`` and a user-made apex Service
-(taken over, then given back), a traffic policy changed on the way; a DaemonSet ``agent``; and a
+(taken over, then given back), a traffic policy changed on the way; a DaemonSet ``agent``; a
+StatefulSet ``store`` (the StatefulSet extension); and a
 ``ghost`` Canary whose target is missing, so its Warning repeats (a repeated event is patched).
 :func:`run_to_promotion` drives both to promotion, changes the HPA so its primary copy is
 updated, and deletes ``app`` so the Canary gives its target back.
@@ -185,6 +186,31 @@ def objects(
             },
         },
         {
+            "apiVersion": "apps/v1",
+            "kind": "StatefulSet",
+            "metadata": {"name": "store", "namespace": ns, "labels": {"app": "store"}},
+            "spec": {
+                "replicas": 1,
+                "serviceName": "store",
+                "selector": {"matchLabels": {"app": "store"}},
+                "template": {
+                    "metadata": {"labels": {"app": "store"}},
+                    "spec": {"containers": [{"name": "store", "image": f"{IMAGE}:6.0.0"}]},
+                },
+            },
+        },
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "Canary",
+            "metadata": {"name": "store", "namespace": ns},
+            "spec": {
+                "provider": provider,
+                "targetRef": {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "store"},
+                "service": {"port": 9898},
+                "analysis": {"interval": "10s", "threshold": 2, "iterations": 1},
+            },
+        },
+        {
             "apiVersion": "flagger.app/v1beta1",
             "kind": "Canary",
             "metadata": {"name": "ghost", "namespace": ns},
@@ -241,7 +267,8 @@ def run_to_promotion(
     ``touch_template`` the pod template changes too (without config tracking, a config change
     alone starts no analysis).
 
-    The ``agent`` DaemonSet only needs its primary created and its target scaled down (some
+    The ``agent`` DaemonSet and the ``store`` StatefulSet only need their primary created and
+    their target scaled down (some
     daemon versions see the scale-down as a new revision and analyse it: both are fine).
     """
     wait(phase_is(cluster, namespace, "app", "Initialized"), 90, "app Initialized", diagnose)
@@ -252,6 +279,15 @@ def run_to_promotion(
         ),
         90,
         "agent Initialized",
+        diagnose,
+    )
+    wait(
+        lambda: (
+            status(cluster, namespace, "store").get("phase")
+            in ("Initialized", "Progressing", "Promoting", "Finalising", "Succeeded")
+        ),
+        90,
+        "store Initialized",
         diagnose,
     )
     traffic = {"spec": {"service": {"port": 9898, "trafficPolicy": {"tls": {"mode": "DISABLE"}}}}}
