@@ -136,7 +136,7 @@ async def prepare_cluster(cluster: devcluster.LocalCluster, kube: kube_client.Ku
             await _create(kube, obj)
 
 
-async def run_one(
+async def run_one(  # noqa: C901
     cluster: devcluster.LocalCluster,
     kube: kube_client.Kube,
     operator: operators.Operator,

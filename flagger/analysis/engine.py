@@ -165,7 +165,7 @@ class _Tick:
 
     # --- the tick --------------------------------------------------------------------------
 
-    def advance(self) -> Generator[checks.Request, checks.Response, None]:
+    def advance(self) -> Generator[checks.Request, checks.Response, None]:  # noqa: C901
         if self.canary.spec.suspend:
             self.act(decision.Log(messages.suspended(), "debug"))
             self.event(messages.suspended())

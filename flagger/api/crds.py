@@ -160,7 +160,7 @@ class _Converter:
             return {**self.resolve(target), **outer}
         return node
 
-    def convert(self, raw: dict[str, Any], path: str) -> dict[str, Any]:
+    def convert(self, raw: dict[str, Any], path: str) -> dict[str, Any]:  # noqa: C901
         node = self.resolve(raw)
         unknown = sorted(set(node) - _HANDLED)
         if unknown:

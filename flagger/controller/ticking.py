@@ -532,7 +532,7 @@ async def _execute(
     return True
 
 
-async def _act(
+async def _act(  # noqa: C901
     shell: Shell,
     canary: canary_api.Canary,
     action: decision.Action,

@@ -291,7 +291,7 @@ def _differs(existing: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
     )
 
 
-def apply_primary_configs(
+def apply_primary_configs(  # noqa: C901
     pod_spec: Mapping[str, Any], refs: Mapping[str, ConfigRef]
 ) -> dict[str, Any]:
     """A copy of `pod_spec` whose references to tracked configs point at the `-primary` copies."""

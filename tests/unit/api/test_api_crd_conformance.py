@@ -67,7 +67,7 @@ def _one_of_sets(crd: dict[str, Any]) -> set[frozenset[str]]:
     return sets
 
 
-def _compare(
+def _compare(  # noqa: C901
     path: str, crd: dict[str, Any], ours: dict[str, Any], defs: dict[str, Any]
 ) -> list[str]:
     issues: list[str] = []

@@ -53,7 +53,7 @@ ALLOWED_KEYS = {
 JUNCTOR_FORBIDDEN = {"description", "type", "default", "additionalProperties", "nullable"}
 
 
-def structural_problems(node: dict[str, Any], path: str = "") -> list[str]:
+def structural_problems(node: dict[str, Any], path: str = "") -> list[str]:  # noqa: C901
     """Where ``node`` breaks the API server's rules for a structural schema (empty if none)."""
     problems = [f"{path}: unknown keyword {key!r}" for key in node if key not in ALLOWED_KEYS]
     open_node = node.get("x-kubernetes-int-or-string") or node.get(

@@ -97,7 +97,7 @@ def check(text: str) -> list[str]:
     return problems
 
 
-def _check_final(final: list[Instruction]) -> list[str]:
+def _check_final(final: list[Instruction]) -> list[str]:  # noqa: C901
     problems: list[str] = []
     users = [i for i in final if i.keyword == "USER"]
     runs = [i for i in final if i.keyword == "RUN"]
