@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test playground lint types contracts unit integration control-plane crds docs deploy-files clean system-deps bench flagger-go switchover-flagger idempotency
+.PHONY: test faults playground lint types contracts unit integration control-plane crds docs deploy-files clean system-deps bench flagger-go switchover-flagger idempotency
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ unit: $(STAMP)
 
 integration: $(STAMP) system-deps control-plane
 	$(BIN)/pytest tests/integration
+
+## The fault-injection suite, long form, with its table (the short form runs in `make test`).
+faults: $(STAMP) system-deps control-plane
+	FLAGGER_FAULTS=long $(BIN)/pytest tests/faults -p no:cacheprovider -rA
 
 ## Lint, types, layering contracts, then the whole test suite on a real local control plane.
 test: $(STAMP) system-deps control-plane lint types contracts
