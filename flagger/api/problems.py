@@ -20,7 +20,7 @@ from typing import Any, Literal
 import pydantic
 
 Severity = Literal["error", "warning", "note"]
-_SIMPLE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+_SIMPLE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,7 +66,7 @@ def join_path(parts: Iterable[str | int]) -> str:
     for part in parts:
         if isinstance(part, int):
             text += f"[{part}]"
-        elif _SIMPLE_KEY.match(part):
+        elif _SIMPLE_KEY.fullmatch(part):
             text += f".{part}" if text else part
         else:
             text += f'["{part}"]'

@@ -465,7 +465,7 @@ _TRACING_HEADERS = (
     "x-b3-flags",
     "x-ot-span-context",
 )
-_VALID_HASH = re.compile(r"^[a-f0-9]{40}$")
+_VALID_HASH = re.compile(r"[a-f0-9]{40}")
 
 
 @dataclasses.dataclass
@@ -763,7 +763,7 @@ class DemoApp:
     async def store_read(self, request: web.Request) -> web.Response:
         """``GET /store/{hash}``: what was stored under that hash, 202 as podinfo answers."""
         digest = request.match_info["hash"]
-        if not _VALID_HASH.match(digest):
+        if not _VALID_HASH.fullmatch(digest):
             return _error_response("invalid hash", 400)
         try:
             content = (self.data_path / digest).read_bytes()

@@ -43,7 +43,7 @@ __all__ = [
 Fetch = Callable[[str, str, str], Awaitable[dict[str, Any] | None]]
 
 _REFERENCE = re.compile(r"\$\$|\$\(([A-Za-z_][-._A-Za-z0-9]*)\)")
-_FIELD_KEY = re.compile(r"^metadata\.(labels|annotations)\['([^']+)'\]$")
+_FIELD_KEY = re.compile(r"metadata\.(labels|annotations)\['([^']+)'\]")
 _DEFAULT_MODE = 0o644
 
 
@@ -68,7 +68,7 @@ def field_value(pod: Mapping[str, Any], path: str) -> str:
     meta = pod.get("metadata") or {}
     spec = pod.get("spec") or {}
     status = pod.get("status") or {}
-    keyed = _FIELD_KEY.match(path)
+    keyed = _FIELD_KEY.fullmatch(path)
     if keyed:
         return str((meta.get(keyed.group(1)) or {}).get(keyed.group(2), ""))
     if path in ("metadata.labels", "metadata.annotations"):

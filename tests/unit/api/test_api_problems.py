@@ -79,3 +79,9 @@ def test_problem_text() -> None:
     assert found.is_error
     assert not problems.warning("", "old").is_error
     assert problems.warning("", "old").message == "document: old"
+
+
+def test_a_key_ending_in_a_newline_is_quoted() -> None:
+    """``$`` would admit "name\\n" as a plain key; the whole key must match."""
+    assert problems.join_path(["spec", "name\n", 0]) == 'spec["name\n"][0]'
+    assert problems.join_path(["spec", "analysis"]) == "spec.analysis"
