@@ -248,6 +248,13 @@ class NoValuesFound(PluginError):
     """A query returned no value (empty or NaN): the check fails as Flagger's does."""
 
 
+#: Keys the daemon adds to a MetricTemplate's ``spec.provider`` before handing it to
+#: ``flagger_metric_backend``: the decoded data of the ``secretRef`` Secret, and the canary
+#: metric's ``interval`` (a Go duration; some backends window their queries by it).
+CREDENTIALS_KEY = "credentials"
+INTERVAL_KEY = "metricInterval"
+
+
 class NopMetricBackend:
     """A backend without data: every query has no values."""
 

@@ -25,8 +25,7 @@ from flagger.api import durations
 from flagger.api import metric_template as template_api
 from flagger.hooks import calls
 from flagger.kube import client as kube_client
-from flagger.metrics import observers
-from flagger.metrics.backends import backend_common, prometheus
+from flagger.metrics.backends import prometheus
 from flagger.templating import queries
 
 TEMPLATE_API_VERSION = "flagger.app/v1beta1"
@@ -89,14 +88,14 @@ class Answers:
                 )
             route = str((service.get("status") or {}).get("latestCreatedRevisionName") or "")
         try:
-            query = observers.render(
+            query = queries.render_observer_query(
                 observer, request.source, canary, metric.effective_interval, route=route
             )
         except (LookupError, queries.TemplateError) as exc:
             return checks.QueryFailed(str(exc))
         outcome = await _run(backend, query)
         if request.source == "request-duration" and isinstance(outcome, checks.MetricValue):
-            return checks.MetricValue(float(observers.request_duration_ms(observer, outcome.value)))
+            return checks.MetricValue(float(queries.request_duration_ms(observer, outcome.value)))
         return outcome
 
     async def _template(
@@ -160,13 +159,13 @@ class Answers:
         decoded and the metric's interval (CloudWatch, Datadog... window their queries by it).
         Raises :class:`LookupError` when the Secret is missing."""
         provider: dict[str, Any] = template.spec.provider.to_dict()
-        provider[backend_common.INTERVAL_KEY] = interval
+        provider[plugins.INTERVAL_KEY] = interval
         secret_ref = template.spec.provider.secret_ref
         if secret_ref is not None:
             secret = await self.kube.get("v1", "Secret", secret_ref.name, namespace)
             if secret is None:
                 raise LookupError(f'secret "{secret_ref.name}" not found')
-            provider[prometheus.CREDENTIALS_KEY] = _decode(secret.get("data") or {})
+            provider[plugins.CREDENTIALS_KEY] = _decode(secret.get("data") or {})
         return self.plugins.metric_backend(template.spec.provider.type, provider, self.context)
 
 

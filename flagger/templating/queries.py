@@ -21,6 +21,7 @@ pure.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -35,6 +36,8 @@ __all__ = [
     "TemplateSyntaxError",
     "model_for",
     "render",
+    "render_observer_query",
+    "request_duration_ms",
 ]
 
 #: The functions a query template may call, in Flagger's order.
@@ -95,3 +98,45 @@ def render(template: str, model: QueryModel) -> str:
     supported here) and :class:`MissingKeyError` for a key that is not there.
     """
     return gotemplate.render(template, model.functions(), {"variables": _NO_VARIABLES})
+
+
+# --- the built-in metrics' queries (an observer's templates) ---------------------------
+
+
+def render_observer_query(
+    observer: Any,
+    metric: str,
+    canary: Any,
+    interval: str,
+    *,
+    route: str | None = None,
+) -> str:
+    """The query a built-in metric runs for a canary over ``interval`` (e.g. ``"1m"``);
+    ``route`` overrides the model's route (Knative's latest revision).
+
+    Raises :class:`LookupError` when the observer has no query for ``metric`` and
+    :class:`TemplateError` when the query cannot be rendered.
+    """
+    template = observer.query(metric)
+    if template is None:
+        raise LookupError(f"the {_name_of(observer)} observer has no built-in metric {metric!r}")
+    model = model_for(canary, interval)
+    if route is not None:
+        model = dataclasses.replace(model, route=route)
+    encode = getattr(observer, "encode_model", None)  # Skipper's route names need encoding
+    if encode is not None:
+        model = encode(model)
+    return render(template, model)
+
+
+def request_duration_ms(observer: Any, value: float) -> int:
+    """A ``request-duration`` result in whole milliseconds for any observer (one without a
+    ``duration_ms`` method is taken to answer in milliseconds)."""
+    convert = getattr(observer, "duration_ms", None)
+    if convert is None:
+        return math.trunc(value)
+    return int(convert(value))
+
+
+def _name_of(observer: Any) -> str:
+    return str(getattr(observer, "name", type(observer).__name__))

@@ -59,7 +59,7 @@ __all__ = [
 
 CREDENTIALS_KEY = prometheus.CREDENTIALS_KEY
 #: Key of the provider spec mapping under which the caller passes the metric's interval.
-INTERVAL_KEY = "metricInterval"
+INTERVAL_KEY = plugins.INTERVAL_KEY
 #: Flagger's default metric interval.
 DEFAULT_INTERVAL = "1m"
 #: Flagger's timeout for every request to a metric provider.

@@ -77,7 +77,7 @@ PROVIDER_TYPE = "prometheus"
 ONLINE_QUERY = "vector(1)"
 DEFAULT_TIMEOUT_SECONDS = 5.0
 #: Key of the provider spec mapping under which the caller passes the decoded Secret data.
-CREDENTIALS_KEY = "credentials"
+CREDENTIALS_KEY = plugins.CREDENTIALS_KEY
 NO_VALUES_FOUND = "no values found"
 
 _WHITESPACE = re.compile(r"\s+")

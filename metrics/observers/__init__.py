@@ -31,7 +31,6 @@ import dataclasses
 import importlib
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 from flagger import plugins
 from flagger.api import canary as canary_api
@@ -198,43 +197,9 @@ def _load(module: str, attribute: str) -> QueryObserver:
     return found
 
 
-def render(
-    observer: plugins.Observer,
-    metric: str,
-    canary: Any,
-    interval: str,
-    *,
-    route: str | None = None,
-) -> str:
-    """The query a built-in metric runs for a canary over ``interval`` (e.g. ``"1m"``);
-    ``route`` overrides the model's route (Knative's latest revision).
-
-    Raises :class:`LookupError` when the observer has no query for ``metric`` and
-    :class:`flagger.templating.queries.TemplateError` when the query cannot be rendered.
-    """
-    template = observer.query(metric)
-    if template is None:
-        raise LookupError(f"the {_name_of(observer)} observer has no built-in metric {metric!r}")
-    model = queries.model_for(canary, interval)
-    if route is not None:
-        model = dataclasses.replace(model, route=route)
-    encode = getattr(observer, "encode_model", None)  # Skipper's route names need encoding
-    if encode is not None:
-        model = encode(model)
-    return queries.render(template, model)
-
-
-def request_duration_ms(observer: plugins.Observer, value: float) -> int:
-    """A ``request-duration`` result in whole milliseconds for any observer (one without a
-    ``duration_ms`` method is taken to answer in milliseconds)."""
-    convert = getattr(observer, "duration_ms", None)
-    if convert is None:
-        return math.trunc(value)
-    return int(convert(value))
-
-
-def _name_of(observer: plugins.Observer) -> str:
-    return str(getattr(observer, "name", type(observer).__name__))
+#: Kept here for the plugins and tests that call them; the daemon uses the core's.
+render = queries.render_observer_query
+request_duration_ms = queries.request_duration_ms
 
 
 # --- plugin hooks ---------------------------------------------------------------------------
