@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from flagger import plugins
 from flagger.kube import errors, informers
 from tests.support.fake_kube import CachedFakeKube, FakeKube
 
@@ -245,3 +246,9 @@ async def _until(condition: Any, seconds: float = 2.0) -> None:
             await asyncio.sleep(0.001)
 
     await asyncio.wait_for(wait(), seconds)
+
+
+def test_the_fake_satisfies_the_plugin_client_protocols() -> None:
+    client: plugins.KubeClient = FakeKube()  # mypy holds the signatures to the protocols
+    reader: plugins.Reader = client
+    assert reader is client
