@@ -97,7 +97,9 @@ HELP = {
     "namespace": "only watch this namespace (empty: all)",
     "mesh-provider": "default routing provider of Canaries without spec.provider",
     "selector-labels": "comma list of label keys that select a target's pods",
-    "include-label-prefix": "comma list of label prefixes copied to the primary ('*' for all)",
+    "include-label-prefix": (
+        "comma list of label prefixes copied to the primary ('*' for all; empty copies none)"
+    ),
     "ingress-annotations-prefix": "annotation prefix of the NGINX ingress controller",
     "ingress-class": "ingress class of the generated Contour objects",
     "enable-config-tracking": "track ConfigMaps and Secrets of the targets",
