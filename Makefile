@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test faults playground lint types contracts unit integration control-plane crds docs deploy-files clean system-deps bench flagger-go switchover-flagger idempotency
+.PHONY: test faults playground playground-helm e2e-helm flux lint types contracts unit integration control-plane crds docs deploy-files clean system-deps bench flagger-go switchover-flagger idempotency
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ system-deps:
 
 control-plane:
 	bash scripts/build-control-plane.sh
+
+## Flux's source-, kustomize- and helm-controller for the GitOps playground (cached after once).
+flux:
+	bash scripts/build-flux.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -52,7 +56,7 @@ faults: $(STAMP) system-deps control-plane
 	FLAGGER_FAULTS=long $(BIN)/pytest tests/faults -p no:cacheprovider -rA
 
 ## Lint, types, layering contracts, then the whole test suite on a real local control plane.
-test: $(STAMP) system-deps control-plane lint types contracts
+test: $(STAMP) system-deps control-plane flux lint types contracts
 	$(BIN)/pytest
 
 ## Scale benchmark on a local control plane: N canaries (BENCH_N="10 100 500 1000"), figures
@@ -65,9 +69,17 @@ bench: $(STAMP) control-plane
 idempotency: $(STAMP) system-deps control-plane
 	FLAGGER_LONG_TESTS=1 $(BIN)/pytest -s tests/integration/controller/test_webhook_delivery.py
 
-## The tutorial on a local control plane.
-playground: $(STAMP) system-deps control-plane
+## The tutorial on a local control plane, through Git commits and Flux.
+playground: $(STAMP) system-deps control-plane flux
 	$(BIN)/flagger playground
+
+## The tutorial's Helm half: the playground installs the charts itself (no Git, no Flux).
+playground-helm: $(STAMP) system-deps control-plane
+	$(BIN)/flagger playground --helm
+
+## The Helm-mode playground end to end (make test runs the GitOps mode's).
+e2e-helm: $(STAMP) system-deps control-plane
+	FLAGGER_E2E_HELM=1 $(BIN)/pytest tests/e2e/test_playground.py -k helm
 
 ## Flagger (Go) v1.44.0 for the side-by-side targets: FLAGGER_GO_BIN, else `go install` into
 ## GOPATH/bin (needs Go and the module proxy).

@@ -4,7 +4,8 @@
 - ``flagger validate FILE...``: check Canary, MetricTemplate and AlertProvider manifests.
 - ``flagger crds``: print the CustomResourceDefinitions generated from the models.
 - ``flagger run [FLAGS]`` (or ``flagger FLAGS``, as Flagger's binary is started): the daemon.
-- ``flagger playground [--exit] [--json FILE]``: the tutorial, played on this machine.
+- ``flagger playground [--exit] [--json FILE] [--helm]``: the tutorial, played on this machine
+  (through Git commits and Flux, or with ``--helm`` by installing the charts directly).
 - ``flagger simulate CANARY.yaml [--metric NAME=V1,V2,...] [--webhook NAME=pass|fail,...]``:
   the analysis with a simulated clock and no cluster.
 - ``flagger get canaries|canary NAME``, ``flagger watch NAME``, ``flagger promote|abort|retry|
@@ -67,7 +68,9 @@ def _playground(args: argparse.Namespace) -> int:
 
     from flagger.playground import main as playground
 
-    return asyncio.run(playground.run(exit_after=args.exit, json_path=args.json))
+    return asyncio.run(
+        playground.run(exit_after=args.exit, json_path=args.json, gitops=not args.helm)
+    )
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -129,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=pathlib.Path,
         metavar="FILE",
         help="write the phases, outcomes and message timeline to FILE",
+    )
+    play.add_argument(
+        "--helm",
+        action="store_true",
+        help="install and upgrade the charts directly (no Git, no Flux: faster)",
     )
     play.set_defaults(func=_playground)
 

@@ -18,16 +18,17 @@ from flagger.dashboard import server as dashboard_server
 from flagger.playground import stack, tutorial
 
 
-async def run(*, exit_after: bool, json_path: pathlib.Path | None) -> int:
-    """Play the tutorial; return the exit status."""
+async def run(*, exit_after: bool, json_path: pathlib.Path | None, gitops: bool = True) -> int:
+    """Play the tutorial (through Git and Flux unless ``gitops`` is False); the exit status."""
     began = time.monotonic()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    async with stack.Stack() as playground:
+    async with stack.Stack(gitops=gitops) as playground:
         started = time.monotonic()
+        warm = started - began
         play = tutorial.Tutorial(playground)
         playing = asyncio.create_task(play.play())
         stopping = asyncio.create_task(stop.wait())
@@ -40,9 +41,15 @@ async def run(*, exit_after: bool, json_path: pathlib.Path | None) -> int:
         ok = playing.result()
         if json_path is not None:
             play.write_json(json_path)
+        built = (
+            f"; Flux's controllers built in {playground.flux_build_seconds:.0f}s"
+            if (playground.flux_build_seconds)
+            else ""
+        )
         print(
             f"tutorial played in {time.monotonic() - started:.0f}s "
-            f"(set-up included: {time.monotonic() - began:.0f}s); "
+            f"(stack started in {warm:.0f}s{built}; "
+            f"set-up included: {time.monotonic() - began:.0f}s); "
             f"{'every outcome matched' if ok else 'some outcomes did not match'}"
         )
         if exit_after:
@@ -59,7 +66,7 @@ The playground keeps running. Ctrl-C stops everything it started.
   watch:        flagger watch backend -n test --kubeconfig {where.kubeconfig}
   by hand:      flagger promote NAME -n test --kubeconfig {where.kubeconfig}
                 (also abort, retry, pause, resume; or the dashboard's buttons)
-  frontend:     curl -x {where.proxy} http://frontend.test:9898/
+{where.git_lines}  frontend:     curl -x {where.proxy} http://frontend.test:9898/
   Prometheus:   {where.prometheus}
   daemon:       {where.daemon_metrics}  (log: {where.daemon_log})
 """)

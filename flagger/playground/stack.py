@@ -4,7 +4,9 @@
 2. the node agent, which runs the pods of known images as processes on 127.0.0.N;
 3. the mesh proxy (the Istio data plane every process talks through, ``HTTP_PROXY``);
 4. Debian's Prometheus, scraping the proxy, the daemon and the demo apps' pods;
-5. the CRDs (ours and Istio's), then the daemon itself: ``flagger run`` in a process of its own.
+5. the CRDs (ours and Istio's), then the daemon itself: ``flagger run`` in a process of its own;
+6. with ``gitops=True``, Flux's source-, kustomize- and helm-controller (`flux_controllers`,
+   built once from the Go module proxy) and a Git repository served on 127.0.0.1 (`gitserver`).
 
 :class:`Stack` is an async context manager; leaving it stops every process it started, by PID.
 """
@@ -20,13 +22,14 @@ import pathlib
 import shutil
 import sys
 import tempfile
+import time
 from types import TracebackType
 from typing import Any
 
 from flagger.devcluster import cluster as devcluster
 from flagger.devcluster import processes
 from flagger.kube import client as kube_client
-from flagger.playground import meshproxy, nodeagent
+from flagger.playground import flux_controllers, gitserver, meshproxy, nodeagent
 from flagger.playground import prometheus_process as prometheus_api
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -43,13 +46,31 @@ class Endpoints:
     prometheus: str
     daemon_metrics: str
     daemon_log: pathlib.Path
+    git_url: str = ""
+    checkout: pathlib.Path | None = None
+
+    @property
+    def git_lines(self) -> str:
+        """The Git lines of the "keeps running" note (none in Helm mode)."""
+        if not self.git_url:
+            return ""
+        return (
+            f"  git:          git clone {self.git_url}  (or commit in {self.checkout})\n"
+            f"  flux:         kubectl --kubeconfig {self.kubeconfig} get gitrepositories,"
+            "kustomizations,helmreleases -A\n"
+        )
 
 
 class Stack:
     """The playground's processes (see the module docstring)."""
 
-    def __init__(self, workdir: pathlib.Path | None = None) -> None:
+    def __init__(self, workdir: pathlib.Path | None = None, *, gitops: bool = False) -> None:
         self.workdir = workdir or pathlib.Path(tempfile.mkdtemp(prefix="flagger-playground-"))
+        self.gitops = gitops
+        self.flux: flux_controllers.Flux | None = None
+        self.git: gitserver.GitServer | None = None
+        #: How long building Flux's controllers took in this run (0 when cached).
+        self.flux_build_seconds = 0.0
         self.cluster: devcluster.LocalCluster | None = None
         self.kube: kube_client.Kube | None = None
         self.agent: nodeagent.NodeAgent | None = None
@@ -79,11 +100,22 @@ class Stack:
 
     async def start(self, progress: Any = print) -> None:
         """Start everything; ``progress(text)`` is told what is happening."""
+        flux_home = await asyncio.to_thread(self._flux_home, progress) if self.gitops else None
         progress("starting the local control plane (built from Go modules on first use)...")
         self.cluster = await asyncio.to_thread(devcluster.LocalCluster.start, kwok=False)
         progress(f"control plane ready in {self.cluster.ready_seconds:.1f}s")
         self.kube = await kube_client.Kube.connect(str(self.cluster.kubeconfig))
         await asyncio.to_thread(self._install_crds)
+        if flux_home is not None:
+            began = time.monotonic()
+            self.flux = flux_controllers.Flux(self.cluster, self.workdir / "flux", flux_home)
+            await asyncio.to_thread(self.flux.start)
+            self.git = gitserver.GitServer(self.workdir / "git")
+            await self.git.start()
+            progress(
+                f"Flux's source-, kustomize- and helm-controller running "
+                f"({time.monotonic() - began:.1f}s); Git repository at {self.git.url}"
+            )
         self.proxy_port = processes.free_port()
         self.mesh_metrics_port = processes.free_port()
         self.proxy = meshproxy.MeshProxy(self.kube)
@@ -99,7 +131,11 @@ class Stack:
         }
         self.agent = nodeagent.NodeAgent(self.kube, NODE_NAME, self.workdir / "pods", env)
         await self.agent.start()
-        progress("node agent running pods as processes on 127.0.0.N")
+        block = self.agent.block
+        progress(
+            "node agent running pods as processes on "
+            + (f"127.{block.octet}.0.0/16" if block else "127.0.0.0/8")
+        )
         self.prometheus = prometheus_api.Prometheus(self.workdir / "prometheus", JOBS)
         await asyncio.to_thread(self.prometheus.start)
         self.prometheus.set_targets("mesh", [f"127.0.0.1:{self.mesh_metrics_port}"])
@@ -141,6 +177,10 @@ class Stack:
             await asyncio.to_thread(self.daemon.stop)
         if self.prometheus is not None:
             await asyncio.to_thread(self.prometheus.stop)
+        if self.git is not None:
+            await self.git.stop()
+        if self.flux is not None:
+            await asyncio.to_thread(self.flux.stop)
         if self.agent is not None:
             await self.agent.stop()
         if self.proxy is not None:
@@ -165,6 +205,8 @@ class Stack:
             self.prometheus.url,
             f"http://127.0.0.1:{self.daemon_port}/metrics",
             self.workdir / "flagger.log",
+            self.git.url if self.git else "",
+            self.workdir / "checkout" if self.git else None,
         )
 
     def daemon_lines(self) -> list[dict[str, Any]]:
@@ -178,6 +220,19 @@ class Stack:
         return found
 
     # --- internals ------------------------------------------------------------------------
+
+    def _flux_home(self, progress: Any) -> pathlib.Path:
+        """Flux's controllers, built first when the cache lacks them (timed)."""
+        try:
+            return flux_controllers.locate(build=False)
+        except flux_controllers.FluxMissing:
+            pass
+        progress("building Flux's controllers from the Go module proxy (once; cached after)...")
+        began = time.monotonic()
+        home = flux_controllers.locate()
+        self.flux_build_seconds = time.monotonic() - began
+        progress(f"Flux's controllers built in {self.flux_build_seconds:.0f}s")
+        return home
 
     def _install_crds(self) -> None:
         assert self.cluster is not None
