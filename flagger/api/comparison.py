@@ -93,7 +93,9 @@ def from_annotations(annotations: Mapping[str, Any] | None) -> Comparison | None
 
     Raises :class:`ComparisonError` naming the annotation and the fix.
     """
-    found = {k: v for k, v in (annotations or {}).items() if k.startswith(PREFIX)}
+    if not isinstance(annotations, Mapping):
+        return None  # not a map: the schema check reports it
+    found = {k: v for k, v in annotations.items() if isinstance(k, str) and k.startswith(PREFIX)}
     if not found:
         return None
     for key in found:

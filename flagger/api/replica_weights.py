@@ -35,8 +35,8 @@ def split_label(metadata: Mapping[str, Any] | None) -> str | None:
 
     Raises :class:`ValueError` naming the annotation and the fix.
     """
-    annotations = (metadata or {}).get("annotations") or {}
-    raw = annotations.get(ANNOTATION)
+    annotations = (metadata or {}).get("annotations")
+    raw = annotations.get(ANNOTATION) if isinstance(annotations, Mapping) else None
     if raw is None:
         return None
     text = str(raw).strip()

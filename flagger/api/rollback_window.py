@@ -26,8 +26,8 @@ MAX_REVISIONS = 20
 
 def revisions(metadata: Mapping[str, Any] | None) -> int:
     """The window K from a Canary's metadata (0: off); :class:`ValueError` naming the fix."""
-    annotations = (metadata or {}).get("annotations") or {}
-    raw = annotations.get(ANNOTATION)
+    annotations = (metadata or {}).get("annotations")
+    raw = annotations.get(ANNOTATION) if isinstance(annotations, Mapping) else None
     if raw is None:
         return 0
     text = str(raw).strip()
