@@ -1,0 +1,148 @@
+"""The daemon's shell over the in-memory API server: a `Shell` as `flagger run` builds it, with
+`tests.support.fake_kube.FakeKube` for the cluster and the Events collected in memory."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime
+from typing import Any
+
+import aiohttp
+
+from flagger import options as options_api
+from flagger import plugins, validate_command
+from flagger.alerting import notifications
+from flagger.api import canary as canary_api
+from flagger.controller import answers, ticking
+from flagger.observability import events
+from flagger.observability import metrics as metrics_api
+from tests.support.fake_kube import FakeKube
+
+NAMESPACE = "test"
+CANARY_API = "flagger.app/v1beta1"
+INTERVAL_SECONDS = 10
+
+
+def deployment(image: str = "ghcr.io/stefanprodan/podinfo:6.0.0") -> dict[str, Any]:
+    """The target Deployment ``podinfo``."""
+    labels = {"app": "podinfo"}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "podinfo", "namespace": NAMESPACE, "labels": labels},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "containers": [
+                        {"name": "podinfo", "image": image, "ports": [{"containerPort": 9898}]}
+                    ]
+                },
+            },
+        },
+    }
+
+
+def canary(provider: str = "kubernetes", **analysis: Any) -> dict[str, Any]:
+    """Canary ``podinfo`` on the Deployment, with an analysis of two 10s iterations."""
+    return {
+        "apiVersion": CANARY_API,
+        "kind": "Canary",
+        "metadata": {"name": "podinfo", "namespace": NAMESPACE},
+        "spec": {
+            "provider": provider,
+            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+            "service": {"port": 9898},
+            "analysis": {"interval": "10s", "threshold": 2, "iterations": 2, **analysis},
+        },
+    }
+
+
+@dataclasses.dataclass
+class World:
+    """A cluster in memory and the daemon's shell over it."""
+
+    kube: FakeKube
+    shell: ticking.Shell
+    events: list[tuple[str, str]]
+    """(type, message) of every Event recorded on the Canary."""
+
+    async def tick(self) -> ticking.Outcome:
+        outcome = await ticking.tick(self.shell, "podinfo", NAMESPACE)
+        await self.shell.recorder.flush()
+        return outcome
+
+    async def tick_after_interval(self) -> ticking.Outcome:
+        """A tick one ``analysis.interval`` after the last check (the daemon runs a check at
+        most once per interval, by ``status.lastCheckTime``; here that time is moved back
+        rather than the test sleeping)."""
+        stored = self.kube.stored(CANARY_API, "Canary", "podinfo", NAMESPACE)
+        last = (stored.get("status") or {}).get("lastCheckTime")
+        if last:
+            when = datetime.datetime.fromisoformat(last.replace("Z", "+00:00"))
+            earlier = when - datetime.timedelta(seconds=INTERVAL_SECONDS + 1)  # stamps round up
+            stored["status"]["lastCheckTime"] = earlier.strftime("%Y-%m-%dT%H:%M:%SZ")
+            self.kube.put(stored)
+        return await self.tick()
+
+    def status(self) -> dict[str, Any]:
+        return dict(self.kube.stored(CANARY_API, "Canary", "podinfo", NAMESPACE).get("status", {}))
+
+    def phase(self) -> str:
+        return str(self.status().get("phase", ""))
+
+    def condition(self, kind: str) -> dict[str, Any]:
+        found = [c for c in self.status().get("conditions") or [] if c.get("type") == kind]
+        return dict(found[0]) if found else {}
+
+    def messages(self) -> list[str]:
+        return [message for _, message in self.events]
+
+    def change_image(self, image: str) -> None:
+        """A user edits the target's pod template (as ``kubectl set image`` would)."""
+        changed = copy.deepcopy(self.kube.stored("apps/v1", "Deployment", "podinfo", NAMESPACE))
+        changed["spec"]["template"]["spec"]["containers"][0]["image"] = image
+        self.kube.put(changed)
+
+
+async def world(session: aiohttp.ClientSession, *, mesh_provider: str = "kubernetes") -> World:
+    """A shell as the daemon builds it (plugins from the entry points), over a fake cluster
+    whose workloads roll out at once."""
+    kube = FakeKube()
+    kube.roll_out = True
+    opts = options_api.Options(mesh_provider=mesh_provider)
+    installed = plugins.load()
+    context = plugins.PluginContext(
+        kube=kube,
+        mesh_client=None,
+        options={f.name.replace("_", "-"): getattr(opts, f.name) for f in dataclasses.fields(opts)},
+    )
+    recorded: list[tuple[str, str]] = []
+
+    async def on_event(canary: canary_api.Canary, message: str, event_type: str) -> None:
+        recorded.append((event_type, message))
+
+    metrics = metrics_api.Metrics(process_metrics=False)
+    shell = ticking.Shell(
+        kube=kube,
+        installed=installed,
+        context=context,
+        answers=answers.Answers(
+            kube,
+            installed,
+            context,
+            session,
+            metrics_server=opts.metrics_server,
+            mesh_provider=opts.mesh_provider,
+        ),
+        recorder=events.EventRecorder(None, on_event=on_event),
+        metrics=metrics,
+        options=opts,
+        session=session,
+        known=validate_command.known_names(installed),
+        notifications=notifications.Notifications(installed, context, registry=metrics.registry),
+    )
+    return World(kube, shell, recorded)
