@@ -452,11 +452,18 @@ def test_loadtester_with_an_existing_service_account_creates_none() -> None:
 # --- both -------------------------------------------------------------------------------------
 
 
+#: Besides the defaults, each chart is linted with the values that switch its optional parts.
+LINT_VALUES: dict[str, dict[str, Any]] = {
+    "podinfo": {"canary": {"enabled": False}},
+    "loadtester": {"rbac": {"create": True}},
+}
+
+
 @pytest.mark.parametrize("name", ["podinfo", "loadtester"])
 def test_helm_lint_finds_no_warning_or_error(name: str) -> None:
     import helm_python
 
-    for values in (None, {"canary": {"enabled": False}, "rbac": {"create": True}}):
+    for values in (None, LINT_VALUES[name]):
         report = helm_python.lint(charts.chart_path(name), values, strict=True, namespace="test")
         serious = [m for m in report["messages"] if m["severity"] >= 2]
         assert (serious, report["errors"]) == ([], []), report
