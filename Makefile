@@ -55,9 +55,13 @@ integration: $(STAMP) system-deps control-plane
 faults: $(STAMP) system-deps control-plane
 	FLAGGER_FAULTS=long $(BIN)/pytest tests/faults -p no:cacheprovider -rA
 
+## Coverage of `flagger` that `make test` must reach (percent). A floor that only rises: when a
+## change lifts coverage, raise it; never lower it. Set a bit under the unit tier alone (the
+## whole suite reaches more): tests/unit measured 65% (13,203 statements) on 2026-12-03.
+COVERAGE_FLOOR ?= 63
 ## Lint, types, layering contracts, then the whole test suite on a real local control plane.
 test: $(STAMP) system-deps control-plane flux lint types contracts
-	$(BIN)/pytest
+	$(BIN)/pytest --cov=flagger --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
 
 ## Scale benchmark on a local control plane: N canaries (BENCH_N="10 100 500 1000"), figures
 ## printed as a table; with FLAGGER_GO=<flagger binary> the same work runs against Flagger (Go).
