@@ -7,7 +7,8 @@ speaks plain JSON over REST paths it builds itself:
 - Kinds are resolved to resources (plural, namespaced or cluster-scoped) through API discovery,
   one request per group/version, cached; a miss refreshes once (a CRD may just have appeared).
 - Every request has a timeout; transient failures (5xx, 429, connection errors, timeouts) are
-  retried a bounded number of times with exponential backoff (tenacity).
+  retried a bounded number of times with exponential backoff (tenacity), or after the
+  server's ``Retry-After`` (at most 30 s) when a 429 or 5xx answer carries one.
 - A client-side token bucket enforces `qps`/`burst`, like Flagger's `-kubeconfig-qps` and
   `-kubeconfig-burst`, so a thousand canaries cannot flood the API server.
 - Requests go over one keep-alive aiohttp session without per-request environment lookups:
@@ -33,6 +34,8 @@ import builtins
 import collections
 import contextlib
 import dataclasses
+import datetime
+import email.utils
 import json
 import logging
 import math
@@ -64,6 +67,8 @@ REQUEST_TIMEOUT_SECONDS = 30.0
 THROTTLE_LOG_SECONDS = 1.0
 THROTTLE_LOG_EVERY = 10.0
 RETRY_ATTEMPTS = 5
+#: The longest a ``Retry-After`` answer makes a request wait before its retry.
+RETRY_AFTER_MAX_SECONDS = 30.0
 LIST_PAGE_SIZE = 500
 #: The field manager of every write, as Flagger's (client-go names it after the binary).
 FIELD_MANAGER = "flagger"
@@ -137,6 +142,37 @@ class _TokenBucket:
                 self._tokens = 1.0
             self._tokens -= 1.0
         return time.monotonic() - began
+
+
+_BACKOFF = tenacity.wait_exponential(multiplier=0.1, max=2.0)
+
+
+def _retry_wait(state: tenacity.RetryCallState) -> float:
+    """The server's ``Retry-After`` (at most `RETRY_AFTER_MAX_SECONDS`) when it gave one, as
+    client-go honours it on 429 and 5xx; exponential backoff otherwise."""
+    exc = state.outcome.exception() if state.outcome else None
+    after = getattr(exc, "retry_after", None)
+    if after is not None:
+        return float(min(after, RETRY_AFTER_MAX_SECONDS))
+    return float(_BACKOFF(state))
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A ``Retry-After`` header (delta-seconds or an HTTP date) in seconds, never negative;
+    None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.UTC)
+    return max(0.0, (when - datetime.datetime.now(datetime.UTC)).total_seconds())
 
 
 def _transient(exc: BaseException) -> bool:
@@ -424,7 +460,7 @@ class Kube:
         """One API call with rate limiting, a timeout and bounded retries; the JSON answer."""
         retrying = tenacity.AsyncRetrying(
             stop=tenacity.stop_after_attempt(RETRY_ATTEMPTS),
-            wait=tenacity.wait_exponential(multiplier=0.1, max=2.0),
+            wait=_retry_wait,
             retry=tenacity.retry_if_exception(_transient),
             reraise=True,
         )
@@ -454,7 +490,10 @@ class Kube:
             resp.release()
         decoded = _decode(data)
         if resp.status >= 300:
-            raise errors.from_status(resp.status, decoded)
+            error = errors.from_status(resp.status, decoded)
+            if resp.status == 429 or resp.status >= 500:
+                error.retry_after = retry_after_seconds(resp.headers.get("Retry-After"))
+            raise error
         return decoded
 
     async def _throttle(self, verb: str, path: str) -> None:

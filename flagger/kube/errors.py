@@ -38,6 +38,8 @@ class ApiError(Exception):
         self.status = status
         self.reason = reason
         self.message = message
+        #: Seconds the server asked us to wait before retrying (``Retry-After``), if it said.
+        self.retry_after: float | None = None
 
 
 def is_outage(exc: BaseException) -> bool:
