@@ -36,7 +36,7 @@ from flagger.api import canary as canary_api
 from flagger.api import metric_template as template_api
 from flagger.api import status as status_api
 from flagger.controller import answers as answers_api
-from flagger.controller import status_writer, switchover
+from flagger.controller import references, status_writer, switchover
 from flagger.hooks import calls
 from flagger.kube import client as kube_client
 from flagger.kube import errors as kube_errors
@@ -123,6 +123,10 @@ async def tick(shell: Shell, name: str, namespace: str) -> Outcome:
         blocked = _cross_namespace_ref(canary) if shell.options.no_cross_namespace_refs else ""
         if blocked:
             await _report(shell, raw, "InvalidSpec", f"invalid canary spec: {blocked}")
+            return outcome
+        missing = await references.missing_reference(shell.kube, canary)
+        if missing:
+            await _report(shell, raw, "MissingReference", missing)
             return outcome
         if canary.spec.suspend:
             log.debug(messages.suspended(), canary=canary)
