@@ -14,21 +14,18 @@ import copy
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from flagger import plugins
 from flagger.api import canary as canary_api
-from flagger.api import status as status_api
-from flagger.kube import client as kube_client
 from flagger.kube import errors as kube_errors
 from flagger.workloads import (
     configs,
     contract,
+    controller_core,
     hpa,
     keda,
     metadata,
     readiness,
     revision,
     workload_errors,
-    workload_options,
 )
 
 __all__ = ["PodWorkloadController", "ready_threshold"]
@@ -42,26 +39,14 @@ NOT_COPIED_ANNOTATIONS = frozenset(
         "kubectl.kubernetes.io/last-applied-configuration",
     }
 )
-_FIRST_RUN_PHASES = (None, status_api.CanaryPhase.NEW, status_api.CanaryPhase.INITIALIZING)
 
 
-class PodWorkloadController:
+class PodWorkloadController(controller_core.ControllerCore):
     """Shared logic of the apps/v1 workload controllers."""
 
     KIND: ClassVar[str] = ""
     COPIED_FIELDS: ClassVar[tuple[str, ...]] = ()  # spec fields promotion copies
     PLURAL: ClassVar[str] = ""  # for Flagger-style "not found" messages
-
-    def __init__(
-        self,
-        kube: kube_client.Kube,
-        settings: workload_options.Options | None = None,
-        reader: plugins.Reader | None = None,
-    ) -> None:
-        self.kube = kube
-        #: Where the controller reads objects: a watch cache when given, else the client.
-        self.reader: plugins.Reader = reader if reader is not None else kube
-        self.options = settings or workload_options.Options()
 
     # --- reading --------------------------------------------------------------------------
 
@@ -182,7 +167,7 @@ class PodWorkloadController:
             except kube_errors.Conflict:
                 pass  # created by an earlier run that died before recording it
         phase = canary.status.phase if canary.status else None
-        if phase in _FIRST_RUN_PHASES and not canary.spec.effective_skip_analysis:
+        if phase in controller_core.FIRST_RUN_PHASES and not canary.spec.effective_skip_analysis:
             verdict = await self.is_primary_ready(canary)
         else:
             verdict = readiness.Readiness.ok()

@@ -20,18 +20,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flagger import plugins
 from flagger.api import canary as canary_api
-from flagger.api import status as status_api
-from flagger.kube import client as kube_client
 from flagger.workloads import (
-    configs,
     contract,
+    controller_core,
     metadata,
     readiness,
     revision,
     workload_errors,
-    workload_options,
 )
 
 __all__ = ["API_VERSION", "PRIMARY_REVISION", "KnativeController", "traffic"]
@@ -40,7 +36,6 @@ API_VERSION = "serving.knative.dev/v1"
 KIND = "Service"
 #: The annotation on the Knative Service naming the primary revision (Flagger's).
 PRIMARY_REVISION = "flagger.app/primary-revision"
-_FIRST_RUN = (None, status_api.CanaryPhase.NEW, status_api.CanaryPhase.INITIALIZING)
 
 
 def traffic(primary_revision: str, primary: int, canary: int) -> list[dict[str, Any]]:
@@ -51,18 +46,8 @@ def traffic(primary_revision: str, primary: int, canary: int) -> list[dict[str, 
     ]
 
 
-class KnativeController:
+class KnativeController(controller_core.UnscaledController):
     """Flagger's workload controller for Knative Service targets."""
-
-    def __init__(
-        self,
-        kube: kube_client.Kube,
-        settings: workload_options.Options | None = None,
-        reader: plugins.Reader | None = None,
-    ) -> None:
-        self.kube = kube
-        self.reader: plugins.Reader = reader if reader is not None else kube
-        self.options = settings or workload_options.Options()
 
     async def get_target(self, canary: canary_api.Canary) -> dict[str, Any]:
         """The Knative Service; `WorkloadError` when it does not exist."""
@@ -84,7 +69,7 @@ class KnativeController:
         service = await self.get_target(canary)
         phase = canary.status.phase if canary.status else None
         lines: tuple[str, ...] = ()
-        if phase in _FIRST_RUN:
+        if phase in controller_core.FIRST_RUN_PHASES:
             latest = _latest(service)
             await self.kube.patch(
                 API_VERSION,
@@ -147,37 +132,6 @@ class KnativeController:
         return bool(annotations.get(PRIMARY_REVISION)) and annotations.get(
             PRIMARY_REVISION
         ) == _latest(service)
-
-    async def has_target_changed(self, canary: canary_api.Canary) -> bool:
-        status = canary.status
-        return revision.has_changed(
-            (await self.revision(canary)).spec_hash,
-            status.last_applied_spec if status else None,
-            status.last_promoted_spec if status else None,
-        )
-
-    async def have_dependencies_changed(self, canary: canary_api.Canary) -> configs.ConfigChanges:
-        return configs.ConfigChanges(False)
-
-    async def reconcile_primary_scaler(
-        self, canary: canary_api.Canary, *, init: bool
-    ) -> str | None:
-        return None
-
-    async def pause_target_scaler(self, canary: canary_api.Canary) -> None:
-        return None
-
-    async def resume_target_scaler(self, canary: canary_api.Canary) -> None:
-        return None
-
-    async def scale_to_zero(self, canary: canary_api.Canary) -> None:
-        return None
-
-    async def scale_from_zero(self, canary: canary_api.Canary) -> None:
-        return None
-
-    async def finalize(self, canary: canary_api.Canary) -> None:
-        return None
 
 
 def _latest(service: Mapping[str, Any]) -> str:

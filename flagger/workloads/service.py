@@ -21,17 +21,14 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from flagger import plugins
 from flagger.api import canary as canary_api
-from flagger.kube import client as kube_client
 from flagger.workloads import (
-    configs,
     contract,
+    controller_core,
     metadata,
     readiness,
     revision,
     workload_errors,
-    workload_options,
 )
 
 __all__ = ["ServiceController"]
@@ -41,18 +38,8 @@ LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 _ASSIGNED = ("clusterIP", "clusterIPs")
 
 
-class ServiceController:
+class ServiceController(controller_core.UnscaledController):
     """Flagger's workload controller for ``Service`` targets."""
-
-    def __init__(
-        self,
-        kube: kube_client.Kube,
-        settings: workload_options.Options | None = None,
-        reader: plugins.Reader | None = None,
-    ) -> None:
-        self.kube = kube
-        self.reader: plugins.Reader = reader if reader is not None else kube
-        self.options = settings or workload_options.Options()
 
     async def _get(self, name: str, namespace: str) -> dict[str, Any] | None:
         found: dict[str, Any] | None = await self.reader.get("v1", KIND, name, namespace)
@@ -168,38 +155,6 @@ class ServiceController:
         if primary is None:
             return False
         return _spec(primary) == _spec(target)
-
-    async def has_target_changed(self, canary: canary_api.Canary) -> bool:
-        status = canary.status
-        current = (await self.revision(canary)).spec_hash
-        return revision.has_changed(
-            current,
-            status.last_applied_spec if status else None,
-            status.last_promoted_spec if status else None,
-        )
-
-    async def have_dependencies_changed(self, canary: canary_api.Canary) -> configs.ConfigChanges:
-        return configs.ConfigChanges(False)
-
-    async def reconcile_primary_scaler(
-        self, canary: canary_api.Canary, *, init: bool
-    ) -> str | None:
-        return None
-
-    async def pause_target_scaler(self, canary: canary_api.Canary) -> None:
-        return None
-
-    async def resume_target_scaler(self, canary: canary_api.Canary) -> None:
-        return None
-
-    async def scale_to_zero(self, canary: canary_api.Canary) -> None:
-        return None
-
-    async def scale_from_zero(self, canary: canary_api.Canary) -> None:
-        return None
-
-    async def finalize(self, canary: canary_api.Canary) -> None:
-        return None
 
 
 def _spec(service: Mapping[str, Any]) -> dict[str, Any]:
