@@ -40,7 +40,7 @@ import pytest
 import yaml
 
 from flagger.devcluster import cluster as devcluster
-from tests.support import daemon_process, istio_traffic, prometheus_server
+from tests.support import daemon_process, istio_traffic, objects, prometheus_server
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "deploy" / "grafana" / "flagger-canary.json"
@@ -127,27 +127,7 @@ def test_rules_pass_promtool(tmp_path: pathlib.Path) -> None:
 
 
 def _app(name: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "namespace": NS, "labels": {"app": name}},
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {
-                    "containers": [
-                        {
-                            "name": name,
-                            "image": "ghcr.io/stefanprodan/podinfo:6.0.0",
-                            "ports": [{"name": "http", "containerPort": 9898}],
-                        }
-                    ]
-                },
-            },
-        },
-    }
+    return objects.podinfo_deployment(name, NS)
 
 
 def _canary(name: str) -> dict[str, Any]:

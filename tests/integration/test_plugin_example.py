@@ -28,7 +28,7 @@ import pytest
 import yaml
 
 from flagger.devcluster import cluster as devcluster
-from tests.support import daemon_process
+from tests.support import daemon_process, objects
 
 EXAMPLE = pathlib.Path(__file__).resolve().parents[2] / "examples" / "flagger-plugin-example"
 PACKAGE = "flagger-plugin-example"
@@ -128,27 +128,7 @@ def test_flagger_validate_accepts_the_provider(installed: None) -> None:
 
 
 def _deployment(image: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "podinfo", "namespace": NS, "labels": {"app": "podinfo"}},
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": {"app": "podinfo"}},
-            "template": {
-                "metadata": {"labels": {"app": "podinfo"}},
-                "spec": {
-                    "containers": [
-                        {
-                            "name": "podinfo",
-                            "image": image,
-                            "ports": [{"name": "http", "containerPort": 9898}],
-                        }
-                    ]
-                },
-            },
-        },
-    }
+    return objects.podinfo_deployment("podinfo", NS, image)
 
 
 def _get(cluster: devcluster.LocalCluster, kind: str, name: str) -> dict[str, Any]:

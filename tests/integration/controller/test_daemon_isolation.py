@@ -20,27 +20,13 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from flagger.devcluster import cluster as devcluster
-from tests.support import daemon_process
+from tests.support import daemon_process, objects
 
 pytestmark = pytest.mark.cluster
 
 
 def _deployment(name: str, namespace: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "namespace": namespace, "labels": {"app": name}},
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {
-                    "containers": [{"name": name, "image": "ghcr.io/stefanprodan/podinfo:6.0.0"}]
-                },
-            },
-        },
-    }
+    return objects.podinfo_deployment(name, namespace, port=None)
 
 
 def _canary(name: str, namespace: str, **spec: Any) -> dict[str, Any]:

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from flagger.devcluster import cluster as devcluster
-from tests.support import daemon_process
+from tests.support import daemon_process, objects
 
 pytestmark = pytest.mark.cluster
 
@@ -28,23 +28,9 @@ V1, V2 = "ghcr.io/stefanprodan/podinfo:6.0.0", "ghcr.io/stefanprodan/podinfo:6.0
 
 def _objects(namespace: str) -> list[dict[str, Any]]:
     return [
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": "podinfo", "namespace": namespace, "labels": {"app": "podinfo"}},
-            "spec": {
-                "replicas": 2,
-                "selector": {"matchLabels": {"app": "podinfo"}},
-                "template": {
-                    "metadata": {"labels": {"app": "podinfo"}},
-                    "spec": {
-                        "containers": [
-                            {"name": "podinfo", "image": V1, "ports": [{"containerPort": 9898}]}
-                        ]
-                    },
-                },
-            },
-        },
+        objects.podinfo_deployment(
+            "podinfo", namespace, V1, replicas=2, port={"containerPort": 9898}
+        ),
         {
             "apiVersion": "flagger.app/v1beta1",
             "kind": "Canary",

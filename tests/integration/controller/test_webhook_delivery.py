@@ -28,7 +28,7 @@ import yaml
 
 from flagger.devcluster import cluster as devcluster
 from tests.integration.webhooks.conftest import Loadtester
-from tests.support import daemon_process, http_receiver
+from tests.support import daemon_process, http_receiver, objects
 
 pytestmark = pytest.mark.cluster
 
@@ -37,27 +37,7 @@ IMAGE = "ghcr.io/stefanprodan/podinfo"
 
 
 def _deployment(namespace: str, tag: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "podinfo", "namespace": namespace, "labels": {"app": "podinfo"}},
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": {"app": "podinfo"}},
-            "template": {
-                "metadata": {"labels": {"app": "podinfo"}},
-                "spec": {
-                    "containers": [
-                        {
-                            "name": "podinfo",
-                            "image": f"{IMAGE}:{tag}",
-                            "ports": [{"name": "http", "containerPort": 9898}],
-                        }
-                    ]
-                },
-            },
-        },
-    }
+    return objects.podinfo_deployment("podinfo", namespace, f"{IMAGE}:{tag}")
 
 
 def _canary(namespace: str, analysis: dict[str, Any]) -> dict[str, Any]:

@@ -18,34 +18,14 @@ from typing import Any
 import yaml
 
 from flagger.devcluster import cluster as devcluster
-from tests.support import daemon_process
+from tests.support import daemon_process, objects
 
 BIN = pathlib.Path(sys.executable).parent
 FLAGGER = str(BIN / "flagger")
 
 
 def deployment(name: str, namespace: str, tag: str = "6.0.0") -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "namespace": namespace, "labels": {"app": name}},
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {
-                    "containers": [
-                        {
-                            "name": name,
-                            "image": f"ghcr.io/stefanprodan/podinfo:{tag}",
-                            "ports": [{"name": "http", "containerPort": 9898}],
-                        }
-                    ]
-                },
-            },
-        },
-    }
+    return objects.podinfo_deployment(name, namespace, f"ghcr.io/stefanprodan/podinfo:{tag}")
 
 
 def canary(

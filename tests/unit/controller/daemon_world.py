@@ -17,6 +17,7 @@ from flagger.api import canary as canary_api
 from flagger.controller import answers, ticking
 from flagger.observability import events
 from flagger.observability import metrics as metrics_api
+from tests.support import objects
 from tests.support.fake_kube import FakeKube
 
 NAMESPACE = "test"
@@ -24,26 +25,11 @@ CANARY_API = "flagger.app/v1beta1"
 INTERVAL_SECONDS = 10
 
 
-def deployment(image: str = "ghcr.io/stefanprodan/podinfo:6.0.0") -> dict[str, Any]:
+def deployment(image: str = objects.PODINFO_IMAGE) -> dict[str, Any]:
     """The target Deployment ``podinfo``."""
-    labels = {"app": "podinfo"}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "podinfo", "namespace": NAMESPACE, "labels": labels},
-        "spec": {
-            "replicas": 2,
-            "selector": {"matchLabels": labels},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "containers": [
-                        {"name": "podinfo", "image": image, "ports": [{"containerPort": 9898}]}
-                    ]
-                },
-            },
-        },
-    }
+    return objects.podinfo_deployment(
+        "podinfo", NAMESPACE, image, replicas=2, port={"containerPort": 9898}
+    )
 
 
 def canary(provider: str = "kubernetes", **analysis: Any) -> dict[str, Any]:
