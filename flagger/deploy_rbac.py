@@ -39,6 +39,7 @@ __all__ = [
     "cluster_role",
     "cluster_role_binding",
     "generated_files",
+    "READ_THROUGH",
     "grants",
     "provider_key",
     "rendered_rules",
@@ -87,11 +88,20 @@ CORE: tuple[Rule, ...] = (
     Rule(
         "",
         "services",
-        ("get", "create", "update"),
-        "the apex, -primary and -canary ClusterIP Services",
+        ("get", "list", "watch", "create", "update"),
+        "the apex, -primary and -canary ClusterIP Services (read from a watch cache)",
     ),
     Rule("", "events", ("create", "patch"), "events on the Canaries (repeats are patched)"),
     Rule("coordination.k8s.io", "leases", ("get", "create", "update"), "-enable-leader-election"),
+)
+
+
+#: Grants the daemon uses only when a watch cache lags behind the daemon's own write by more than
+#: ``flagger.kube.cache.READ_YOUR_WRITES_SECONDS`` (it then reads through once): idle and healthy
+#: runs never use them, so the least-privilege audit does not require them to show up.
+READ_THROUGH: frozenset[Grant] = frozenset(
+    {("get", "flagger.app", "canaries"), ("get", "", "services")}
+    | {("get", k.group, k.plural) for k in kinds.KINDS if k.watched}
 )
 
 

@@ -133,7 +133,8 @@ def test_the_role_is_exactly_what_the_daemon_uses(
         print("non-resource (system:discovery):", ", ".join(sorted(audit.non_resource(mine))))
         expected = deploy_rbac.grants([provider], config_tracking=tracking)
         assert granted[variant] == expected, "the chart renders the table"
-        unused = sorted(granted[variant] - set(used))
+        # A cache read-through after our own write is a slow path an idle run need not take.
+        unused = sorted(granted[variant] - set(used) - deploy_rbac.READ_THROUGH)
         outside = sorted(set(used) - granted[variant])
         denied = audit.denied(mine)
         if unused:
