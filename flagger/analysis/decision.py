@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
+from flagger.api import canary as canary_api
 from flagger.api import status
 
 Severity = Literal["info", "warning", "error"]
@@ -140,7 +141,7 @@ class RecordOutcome:
     """Count a finished run in ``flagger_canary_successes_total`` or ``..._failures_total``."""
 
     succeeded: bool
-    deployment_strategy: str
+    deployment_strategy: canary_api.Strategy
 
 
 Action = (

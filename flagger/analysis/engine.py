@@ -76,20 +76,6 @@ def decide(
     return drive(tick(canary, obs, mesh_provider=mesh_provider), answer)
 
 
-def deployment_strategy(canary: canary_api.Canary, provider: str) -> str:
-    """The ``deployment_strategy`` label of the success and failure counters."""
-    spec = canary.spec.effective_analysis or analysis_api.CanaryAnalysis()
-    if provider == KUBERNETES and not (
-        replica_weights.enabled(canary.metadata) and not spec.iterations
-    ):
-        return "blue_green"
-    if spec.match and spec.iterations:
-        return "ab_testing"
-    if spec.iterations:
-        return "blue_green"
-    return "canary"
-
-
 def effective_provider(canary: canary_api.Canary, mesh_provider: str) -> str:
     """``spec.provider``, else the daemon's ``-mesh-provider``."""
     return canary.spec.provider or mesh_provider
@@ -165,63 +151,86 @@ class _Tick:
 
     # --- the tick --------------------------------------------------------------------------
 
-    def advance(self) -> Generator[checks.Request, checks.Response, None]:  # noqa: C901
-        if self.canary.spec.suspend:
-            self.act(decision.Log(messages.suspended(), "debug"))
-            self.event(messages.suspended())
+    def advance(self) -> Generator[checks.Request, checks.Response, None]:
+        """One tick, stage by stage; each stage may end the tick."""
+        if self.suspended():
             return
         if self.obs.action is not None:
             yield from manual.handle(self, self.obs.action)
             return
-        phase = self.editor.phase
-        if phase in (Phase.NEW, Phase.INITIALIZING):
-            self.initialize()
+        if not self.gates_open() or not self.primary_ready():
             return
+        routes = self.obs.routes
+        self.act(decision.RecordWeight(routes.primary, routes.canary))
+        if not (yield from self.check_canary_status()):
+            return
+        if not self.canary_steady():
+            return
+        if self.skip:
+            self.skip_analysis()
+            return
+        if (yield from self.phase_step(routes.primary, routes.canary)):
+            return
+        yield from self.checks_then_strategy(routes.canary, routes.mirrored)
+
+    def suspended(self) -> bool:
+        """``spec.suspend``: log and report it; the tick ends here."""
+        if not self.canary.spec.suspend:
+            return False
+        self.act(decision.Log(messages.suspended(), "debug"))
+        self.event(messages.suspended())
+        return True
+
+    def gates_open(self) -> bool:
+        """Initialisation, the analysis schedule and ``paused``: False when the tick ends."""
+        if self.editor.phase in (Phase.NEW, Phase.INITIALIZING):
+            self.initialize()
+            return False
         if not self.should_advance():
             self.act(decision.RecordPhase(self.editor.phase))
-            return
+            return False
         if self.editor.status.paused:
             self.act(decision.Log(f"Canary {self.name} is paused", "debug"))
             self.act(decision.RecordPhase(self.editor.phase))
-            return
+            return False
+        return True
 
-        if not self.skip and not self.obs.primary.ready:
-            self.warn(self.obs.primary.message)
-            if not self.obs.primary.retriable:
-                if self.editor.phase in (Phase.PROMOTING, Phase.FINALISING):
-                    self.fail_promotion(self.obs.primary.message)
-                else:
-                    self.rollback()
-            return
+    def primary_ready(self) -> bool:
+        """The primary's readiness (unless skipping analysis); a lasting failure rolls back."""
+        if self.skip or self.obs.primary.ready:
+            return True
+        self.warn(self.obs.primary.message)
+        if not self.obs.primary.retriable:
+            if self.editor.phase in (Phase.PROMOTING, Phase.FINALISING):
+                self.fail_promotion(self.obs.primary.message)
+            else:
+                self.rollback()
+        return False
 
-        routes = self.obs.routes
-        primary_weight, canary_weight, mirrored = routes.primary, routes.canary, routes.mirrored
-        self.act(decision.RecordWeight(primary_weight, canary_weight))
-
-        if not (yield from self.check_canary_status()):
-            return
-
+    def canary_steady(self) -> bool:
+        """A revert to the known-good revision, a new revision mid-analysis, the canary's
+        readiness: False when one of them ended the tick."""
         if self.reverted_to_known_good():
             self.fast_rollback()
-            return
-
+            return False
         if self.revision_changed_during_analysis():
             self.set_routes(weights.TOTAL_WEIGHT, 0)
             self.editor.sync(Phase.PROGRESSING)
             self.event(messages.restarting_analysis(self.target))
-            return
-
+            return False
         if not self.obs.canary.ready:
             # Flagger 1.44: a canary past its progress deadline rolls back in any phase
             self.warn(self.obs.canary.message)
             if not self.obs.canary.retriable:
                 self.rollback()
-            return
+            return False
+        return True
 
-        if self.skip:
-            self.skip_analysis()
-            return
-
+    def phase_step(
+        self, primary_weight: int, canary_weight: int
+    ) -> Generator[checks.Request, checks.Response, bool]:
+        """What the phase alone decides (rollback hooks, promotion, finalising, failed-checks
+        threshold): True when it ended the tick."""
         phase = self.editor.phase
         if phase in (Phase.PROGRESSING, Phase.WAITING, Phase.WAITING_PROMOTION) and (
             yield from self.rollback_hooks(phase)
@@ -229,26 +238,28 @@ class _Tick:
             self.warn(messages.manual_rollback(self.name))
             self.alert(messages.ALERT_MANUAL_ROLLBACK, "warn")
             self.rollback()
-            return
-
+            return True
         if phase is Phase.PROMOTING:
             if self.has_scaler:
                 self.act(decision.ReconcilePrimaryScaler())
             self.promotion_traffic_shift(primary_weight, canary_weight)
-            return
-
+            return True
         if phase is Phase.FINALISING:
             self.finalise()
-            return
-
-        threshold = self.spec.effective_threshold
+            return True
         if (
             phase in (Phase.PROGRESSING, Phase.WAITING_PROMOTION)
-            and self.editor.failed_checks >= threshold
+            and self.editor.failed_checks >= self.spec.effective_threshold
         ):
             self.rollback()
-            return
+            return True
+        return False
 
+    def checks_then_strategy(
+        self, canary_weight: int, mirrored: bool
+    ) -> Generator[checks.Request, checks.Response, None]:
+        """Pre-rollout hooks on the first step, else the metric checks; then the strategy's
+        step. A failure counts one failed check and ends the tick."""
         self.record_duration = True
         if (
             canary_weight == 0
@@ -363,7 +374,7 @@ class _Tick:
         self.promote_at_once()
         self.event(messages.promotion_completed(self.target))
         self.alert(messages.ALERT_SUCCEEDED, "info")
-        self.act(decision.RecordOutcome(True, deployment_strategy(self.canary, self.provider)))
+        self.act(decision.RecordOutcome(True, canary_api.strategy_for(self.canary.spec)))
 
     def revision_changed_during_analysis(self) -> bool:
         if self.editor.phase not in (Phase.PROGRESSING, Phase.WAITING_PROMOTION):
@@ -565,33 +576,48 @@ class _Tick:
     def halt_message(
         self, metric: analysis_api.CanaryMetric, source: str, value: float
     ) -> str | None:
-        limits = metric.threshold_range
-        low = limits.min if limits is not None else None
-        high = limits.max if limits is not None else None
-        threshold = metric.threshold if metric.threshold is not None else 0
+        """Flagger's "halt advancement" message when ``value`` is out of the metric's
+        threshold (or ``thresholdRange``), else None."""
         if source == "request-success-rate":
-            if limits is None:
-                return (
-                    messages.success_rate_below(self.name, value, threshold)
-                    if threshold > value
-                    else None
-                )
-            if low is not None and value < low:
-                return messages.success_rate_below(self.name, value, low)
-            if high is not None and value > high:
-                return messages.success_rate_above(self.name, value, high)
-            return None
+            return self.success_rate_halt(metric, value)
         if source == "request-duration":
-            millis = messages.go_milliseconds(value)
-            if limits is None:
-                limit = messages.go_milliseconds(threshold)
-                return messages.duration_above(self.name, millis, limit) if millis > limit else None
-            if low is not None and millis < messages.go_milliseconds(low):
-                return messages.duration_below(self.name, millis, messages.go_milliseconds(low))
-            if high is not None and millis > messages.go_milliseconds(high):
-                return messages.duration_above(self.name, millis, messages.go_milliseconds(high))
-            return None
-        if limits is None:
+            return self.duration_halt(metric, value)
+        return self.custom_metric_halt(metric, value)
+
+    def success_rate_halt(self, metric: analysis_api.CanaryMetric, value: float) -> str | None:
+        """The builtin success rate: below ``threshold``, or out of ``thresholdRange``."""
+        low, high = _limits(metric)
+        if metric.threshold_range is None:
+            threshold = _threshold(metric)
+            return (
+                messages.success_rate_below(self.name, value, threshold)
+                if threshold > value
+                else None
+            )
+        if low is not None and value < low:
+            return messages.success_rate_below(self.name, value, low)
+        if high is not None and value > high:
+            return messages.success_rate_above(self.name, value, high)
+        return None
+
+    def duration_halt(self, metric: analysis_api.CanaryMetric, value: float) -> str | None:
+        """The builtin duration, compared in Go's whole milliseconds."""
+        low, high = _limits(metric)
+        millis = messages.go_milliseconds(value)
+        if metric.threshold_range is None:
+            limit = messages.go_milliseconds(_threshold(metric))
+            return messages.duration_above(self.name, millis, limit) if millis > limit else None
+        if low is not None and millis < messages.go_milliseconds(low):
+            return messages.duration_below(self.name, millis, messages.go_milliseconds(low))
+        if high is not None and millis > messages.go_milliseconds(high):
+            return messages.duration_above(self.name, millis, messages.go_milliseconds(high))
+        return None
+
+    def custom_metric_halt(self, metric: analysis_api.CanaryMetric, value: float) -> str | None:
+        """A templated or query metric: above ``threshold``, or out of ``thresholdRange``."""
+        low, high = _limits(metric)
+        if metric.threshold_range is None:
+            threshold = _threshold(metric)
             return (
                 messages.metric_above(self.name, metric.name, value, threshold)
                 if value > threshold
@@ -718,13 +744,13 @@ class _Tick:
         self.act(decision.RunPostRolloutHooks(Phase.SUCCEEDED))
         self.event(messages.promotion_completed(self.target))
         self.alert(messages.ALERT_SUCCEEDED, "info")
-        self.act(decision.RecordOutcome(True, deployment_strategy(self.canary, self.provider)))
+        self.act(decision.RecordOutcome(True, canary_api.strategy_for(self.canary.spec)))
 
     def skip_analysis(self) -> None:
         self.promote_at_once()
         self.event(messages.promotion_skipped(self.target))
         self.alert(messages.ALERT_SKIPPED, "info")
-        self.act(decision.RecordOutcome(True, deployment_strategy(self.canary, self.provider)))
+        self.act(decision.RecordOutcome(True, canary_api.strategy_for(self.canary.spec)))
 
     def promote_at_once(self) -> None:
         """All traffic to the primary, the target copied onto it, the canary scaled to zero,
@@ -757,7 +783,7 @@ class _Tick:
         self.editor.sync(Phase.FAILED)
         self.act(decision.RecordPhase(Phase.FAILED))
         self.act(decision.RunPostRolloutHooks(Phase.FAILED))
-        self.act(decision.RecordOutcome(False, deployment_strategy(self.canary, self.provider)))
+        self.act(decision.RecordOutcome(False, canary_api.strategy_for(self.canary.spec)))
 
     def fail_promotion(self, error: str) -> None:
         """The promoted primary cannot become ready: keep the healthy canary serving.
@@ -774,7 +800,7 @@ class _Tick:
         self.editor.sync(Phase.FAILED, weight=weights.TOTAL_WEIGHT)
         self.act(decision.RecordPhase(Phase.FAILED))
         self.act(decision.RunPostRolloutHooks(Phase.FAILED))
-        self.act(decision.RecordOutcome(False, deployment_strategy(self.canary, self.provider)))
+        self.act(decision.RecordOutcome(False, canary_api.strategy_for(self.canary.spec)))
 
 
 def _rollback_window(canary: canary_api.Canary) -> int:
@@ -783,3 +809,14 @@ def _rollback_window(canary: canary_api.Canary) -> int:
         return rollback_window.revisions(canary.metadata)
     except ValueError:
         return 0
+
+
+def _limits(metric: analysis_api.CanaryMetric) -> tuple[float | None, float | None]:
+    """``thresholdRange``'s ``min`` and ``max`` (None when unset)."""
+    limits = metric.threshold_range
+    return (limits.min, limits.max) if limits is not None else (None, None)
+
+
+def _threshold(metric: analysis_api.CanaryMetric) -> float:
+    """``threshold``, 0 when unset."""
+    return metric.threshold if metric.threshold is not None else 0

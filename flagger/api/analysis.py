@@ -262,16 +262,6 @@ class CanaryAnalysis(common.FlaggerModel):
         """The alerts (empty when unset)."""
         return list(self.alerts or [])
 
-    @property
-    def strategy(self) -> Literal["canary", "ab-testing", "blue-green"]:
-        """How traffic moves: ``ab-testing`` with ``match``, ``blue-green`` with only
-        ``iterations``, otherwise ``canary`` (weights)."""
-        if self.match:
-            return "ab-testing"
-        if self.iterations and not self.step_weight and not self.step_weights:
-            return "blue-green"
-        return "canary"
-
 
 def _or_default(value: int | None, default: int) -> int:
     return default if value is None else value

@@ -22,6 +22,8 @@ from flagger.api.service import CanaryService
 from flagger.api.status import CanaryStatus
 
 KIND = "Canary"
+#: The ``deployment_strategy`` label of Flagger's success and failure counters.
+Strategy = Literal["canary", "blue-green", "ab-testing"]
 DEFAULT_PROGRESS_DEADLINE_SECONDS = 600
 
 #: Routing providers of upstream Flagger's CRD enum (plugins may add more).
@@ -170,3 +172,17 @@ class Canary(common.Resource):
     kind: Literal["Canary"] = pydantic.Field(default="Canary", description="Canary")
     spec: CanarySpec = common.required("CanarySpec defines the desired state of a Canary.")
     status: CanaryStatus | None = field("CanaryStatus defines the observed state of a canary.")
+
+
+def strategy_for(spec: CanarySpec) -> Strategy:
+    """How the analysis moves traffic, by Flagger 1.44's rule (``Canary.DeploymentStrategy``).
+
+    ``ab-testing`` with ``match`` and ``iterations``, ``blue-green`` with ``iterations`` alone,
+    otherwise (no analysis, weights only, or ``match`` without ``iterations``) ``canary``.
+    It reads the spec as written: the kubernetes provider's in-memory switch to blue/green
+    does not change it.
+    """
+    analysis = spec.effective_analysis
+    if analysis is None or (analysis.iterations or 0) <= 0:
+        return "canary"
+    return "ab-testing" if analysis.match else "blue-green"

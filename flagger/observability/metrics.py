@@ -72,12 +72,6 @@ def _target(canary: canary_api.Canary) -> str:
     return canary.spec.target_ref.name
 
 
-def deployment_strategy(canary: canary_api.Canary) -> str:
-    """``canary``, ``blue-green`` or ``ab-testing``: the ``deployment_strategy`` label."""
-    analysis = canary.spec.effective_analysis
-    return analysis.strategy if analysis is not None else "canary"
-
-
 def status_value(phase: str | None) -> int:
     """Flagger's ``flagger_canary_status`` value: 0 Progressing, 2 Failed, 1 otherwise."""
     if phase == status_api.CanaryPhase.PROGRESSING:
@@ -196,7 +190,7 @@ class Metrics:
     ) -> None:
         """Count a promotion (``skipped`` when ``skipAnalysis`` promoted it)."""
         self.successes.labels(
-            _target(canary), canary.namespace, deployment_strategy(canary), analysis_status
+            _target(canary), canary.namespace, canary_api.strategy_for(canary.spec), analysis_status
         ).inc()
 
     def count_failure(
@@ -204,7 +198,7 @@ class Metrics:
     ) -> None:
         """Count a rollback."""
         self.failures.labels(
-            _target(canary), canary.namespace, deployment_strategy(canary), analysis_status
+            _target(canary), canary.namespace, canary_api.strategy_for(canary.spec), analysis_status
         ).inc()
 
     def forget(self, canary: canary_api.Canary) -> None:

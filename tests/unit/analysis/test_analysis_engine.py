@@ -127,10 +127,3 @@ def test_config_changes() -> None:
     untracked = status.CanaryStatus()
     assert status_edit.changed_config(untracked, observation.Revision("x", {})) == (False, None)
     assert status_edit.changed_config(untracked, same)[0]
-
-
-def test_deployment_strategy_labels() -> None:
-    assert engine.deployment_strategy(fx.make_canary(), "istio") == "canary"
-    blue_green = fx.make_canary({"interval": "1m", "threshold": 1, "iterations": 3})
-    assert engine.deployment_strategy(blue_green, "istio") == "blue_green"
-    assert engine.deployment_strategy(fx.make_canary(), "kubernetes") == "blue_green"

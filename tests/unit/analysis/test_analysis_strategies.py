@@ -41,7 +41,7 @@ def test_ab_testing_routes_matching_requests_for_each_iteration() -> None:
     assert world.routes == observation.Routes(100, 0, False)
     assert fx.step(world).messages == ["Promotion completed! Scaling down podinfo.test"]
     outcomes = [a for _, a in world.history if isinstance(a, decision.RecordOutcome)]
-    assert outcomes == [decision.RecordOutcome(True, "ab_testing")]
+    assert outcomes == [decision.RecordOutcome(True, "ab-testing")]
 
 
 def test_blue_green_counts_iterations_then_switches_all_traffic() -> None:

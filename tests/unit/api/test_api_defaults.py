@@ -63,17 +63,35 @@ def test_step_weights_cap_max_weight() -> None:
     assert _analysis(maxWeight=0).effective_max_weight == 100
 
 
+_MATCH = [{"headers": {"x-canary": {"exact": "insider"}}}]
+
+
 @pytest.mark.parametrize(
-    ("fields", "strategy"),
+    ("spec", "strategy"),
     [
-        ({"stepWeight": 10}, "canary"),
-        ({"stepWeights": [10, 20]}, "canary"),
-        ({"iterations": 10}, "blue-green"),
-        ({"iterations": 10, "match": [{"headers": {"x": {"exact": "1"}}}]}, "ab-testing"),
+        ({}, "canary"),
+        ({"analysis": {}}, "canary"),
+        ({"analysis": {"stepWeight": 10}}, "canary"),
+        ({"analysis": {"stepWeight": 10, "maxWeight": 30}}, "canary"),
+        ({"analysis": {"stepWeights": [10, 20]}}, "canary"),
+        ({"analysis": {"stepWeight": 10, "mirror": True}}, "canary"),
+        ({"analysis": {"iterations": 10}}, "blue-green"),
+        ({"analysis": {"iterations": 10, "mirror": True}}, "blue-green"),
+        # Flagger 1.44 counts iterations first: step weights beside them do not make a canary
+        ({"analysis": {"iterations": 10, "stepWeight": 5}}, "blue-green"),
+        ({"analysis": {"iterations": 10, "match": _MATCH}}, "ab-testing"),
+        # match without iterations is not A/B testing
+        ({"analysis": {"stepWeight": 10, "match": _MATCH}}, "canary"),
+        ({"analysis": {"iterations": 0, "match": _MATCH}}, "canary"),
+        # the deprecated canaryAnalysis counts when analysis is unset
+        ({"canaryAnalysis": {"iterations": 3}}, "blue-green"),
+        # the kubernetes provider runs blue/green in memory; the label reads the spec
+        ({"provider": "kubernetes", "analysis": {"stepWeight": 10}}, "canary"),
+        ({"provider": "kubernetes", "analysis": {"iterations": 3}}, "blue-green"),
     ],
 )
-def test_strategy(fields: dict[str, Any], strategy: str) -> None:
-    assert _analysis(**fields).strategy == strategy
+def test_strategy_for(spec: dict[str, Any], strategy: str) -> None:
+    assert canary.strategy_for(_spec(**spec)) == strategy
 
 
 def test_metric_defaults() -> None:
