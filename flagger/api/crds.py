@@ -160,33 +160,19 @@ class _Converter:
             return {**self.resolve(target), **outer}
         return node
 
-    def convert(self, raw: dict[str, Any], path: str) -> dict[str, Any]:  # noqa: C901
+    def convert(self, raw: dict[str, Any], path: str) -> dict[str, Any]:
+        """The CRD form of the JSON schema ``raw`` found at ``path``."""
         node = self.resolve(raw)
         unknown = sorted(set(node) - _HANDLED)
         if unknown:
             raise ValueError(f"{path}: no CRD mapping for {unknown}")
         out: dict[str, Any] = {}
-        if "description" in node:
-            out["description"] = node["description"].replace("``", "`")
-        if "type" in node:
-            out["type"] = node["type"]
-        elif "properties" in node or isinstance(node.get("additionalProperties"), dict):
-            out["type"] = "object"
-        if node.get("x-kubernetes-int-or-string"):
-            out["x-kubernetes-int-or-string"] = True
-        if "const" in node:
-            out["enum"] = [node["const"]]
-        elif "enum" in node:
-            out["enum"] = list(node["enum"])
-        if common.BUILTIN_ENUM_KEY in node:
-            out["pattern"] = PROVIDER_NAME_PATTERN
-        for keyword in _COPIED:
-            if keyword in node:
-                out[keyword] = node[keyword]
-        for keyword, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
-            if keyword in node:
-                out[bound] = node[keyword]
-                out[keyword] = True
+        _scalar_keywords(node, out)
+        self._nested(node, out, path)
+        return out
+
+    def _nested(self, node: dict[str, Any], out: dict[str, Any], path: str) -> None:
+        """Properties, items, map values and CEL validations."""
         if "properties" in node:
             self._object(node, out, path)
         if "items" in node:
@@ -198,7 +184,6 @@ class _Converter:
             out["x-kubernetes-preserve-unknown-fields"] = True
         if "x-kubernetes-validations" in node:
             out["x-kubernetes-validations"] = copy.deepcopy(node["x-kubernetes-validations"])
-        return out
 
     def _object(self, node: dict[str, Any], out: dict[str, Any], path: str) -> None:
         properties = {
@@ -309,3 +294,28 @@ def render_all() -> str:
         for crd in all()
     ]
     return HEADER + "---\n" + "---\n".join(documents)
+
+
+def _scalar_keywords(node: dict[str, Any], out: dict[str, Any]) -> None:
+    """Description, type, enum, pattern and bounds of ``node``, in CRD form, into ``out``."""
+    if "description" in node:
+        out["description"] = node["description"].replace("``", "`")
+    if "type" in node:
+        out["type"] = node["type"]
+    elif "properties" in node or isinstance(node.get("additionalProperties"), dict):
+        out["type"] = "object"
+    if node.get("x-kubernetes-int-or-string"):
+        out["x-kubernetes-int-or-string"] = True
+    if "const" in node:
+        out["enum"] = [node["const"]]
+    elif "enum" in node:
+        out["enum"] = list(node["enum"])
+    if common.BUILTIN_ENUM_KEY in node:
+        out["pattern"] = PROVIDER_NAME_PATTERN
+    for keyword in _COPIED:
+        if keyword in node:
+            out[keyword] = node[keyword]
+    for keyword, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if keyword in node:
+            out[bound] = node[keyword]
+            out[keyword] = True
