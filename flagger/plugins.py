@@ -22,8 +22,11 @@ own errors, is reported as a :class:`RouterError` too)::
 
     PluginError
      ├── RouterError              a router could not read or write its objects
-     │    └── UnsupportedFeature  (flagger.router_helpers) the provider cannot do what is asked
-     └── NoValuesFound            a query returned no value: the check fails
+     │    └── UnsupportedFeature  the provider cannot route what the Canary asks for
+     ├── QueryError               a metric query (or availability check) failed
+     ├── NoValuesFound            a query returned no value: the check fails
+     └── ConfigError (also a ValueError)
+                                  a provider spec or its credentials cannot make a backend
 
     UnknownPlugin (LookupError)   no installed plugin serves a name
 """
@@ -34,7 +37,7 @@ import builtins
 import dataclasses
 import enum
 import importlib.metadata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import pluggy
@@ -180,6 +183,58 @@ class PluginError(Exception):
 
 class RouterError(PluginError):
     """A router could not read or write its objects; the message names the object and why."""
+
+
+class _Named(Protocol):
+    """Anything with a name and a namespace (a Canary)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def namespace(self) -> str: ...
+
+
+def unsupported_message(
+    canary: str, provider: str, feature: str, fix: str = "", providers: Sequence[str] = ()
+) -> str:
+    """``canary <name.namespace>: provider <p> does not support <feature>``, then
+    ``; providers that do: <…>`` and ``; <fix>`` when given."""
+    message = f"canary {canary}: provider {provider} does not support {feature}"
+    if providers:
+        message += f"; providers that do: {', '.join(providers)}"
+    if fix:
+        message += f"; {fix}"
+    return message
+
+
+class UnsupportedFeature(RouterError):
+    """A Canary asks its routing provider for something the provider cannot do (rather than
+    the provider silently routing something else). ``canary`` is ``name.namespace``."""
+
+    def __init__(
+        self,
+        canary: _Named,
+        provider: str,
+        feature: str,
+        fix: str = "",
+        *,
+        providers: Sequence[str] = (),
+    ) -> None:
+        self.canary = f"{canary.name}.{canary.namespace}"
+        self.provider, self.feature = provider, feature
+        self.providers = tuple(providers)
+        super().__init__(unsupported_message(self.canary, provider, feature, fix, providers))
+
+
+class QueryError(PluginError):
+    """A metric query or availability check failed; the message carries the provider's text
+    (Flagger shows it after ``<provider> query failed:``)."""
+
+
+class ConfigError(PluginError, ValueError):
+    """A metric provider spec, its credentials or the metric interval cannot make a backend
+    (also a ``ValueError``, as the backends' spec errors always were)."""
 
 
 # --- contracts -----------------------------------------------------------------------------

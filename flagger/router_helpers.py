@@ -367,35 +367,10 @@ MIRRORING = "traffic mirroring (analysis.mirror)"
 SESSION_AFFINITY = "session affinity (analysis.sessionAffinity)"
 
 
-def unsupported_message(
-    canary: str, provider: str, feature: str, fix: str = "", providers: Sequence[str] = ()
-) -> str:
-    """``canary <name.namespace>: provider <p> does not support <feature>``, then
-    ``; providers that do: <…>`` and ``; <fix>`` when given."""
-    message = f"canary {canary}: provider {provider} does not support {feature}"
-    if providers:
-        message += f"; providers that do: {', '.join(providers)}"
-    if fix:
-        message += f"; {fix}"
-    return message
-
-
-class UnsupportedFeature(RouterError):
-    """A Canary asks its routing provider for something the provider cannot do (rather than
-    the provider silently routing something else). ``canary`` is ``name.namespace``."""
-
-    def __init__(
-        self,
-        canary: canary_api.Canary,
-        provider: str,
-        feature: str,
-        fix: str = "",
-        *,
-        providers: Sequence[str] = (),
-    ) -> None:
-        self.canary, self.provider, self.feature = canary_id(canary), provider, feature
-        self.providers = tuple(providers)
-        super().__init__(unsupported_message(self.canary, provider, feature, fix, providers))
+#: The message of :class:`UnsupportedFeature` (:func:`flagger.plugins.unsupported_message`).
+unsupported_message = plugins.unsupported_message
+#: The provider cannot route what a Canary asks (:class:`flagger.plugins.UnsupportedFeature`).
+UnsupportedFeature = plugins.UnsupportedFeature
 
 
 class Refusal(NamedTuple):

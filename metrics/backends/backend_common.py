@@ -68,12 +68,11 @@ NO_VALUES_FOUND = prometheus.NO_VALUES_FOUND
 SECRET_FIELD = "spec.provider.secretRef"
 
 
-class ConfigError(prometheus.ConfigError):
-    """The provider spec, its credentials or the metric interval cannot make a backend."""
-
-
-class QueryError(prometheus.QueryError):
-    """A query (or availability check) failed; the message carries the service's text."""
+#: The provider spec, its credentials or the metric interval cannot make a backend
+#: (:class:`flagger.plugins.ConfigError`).
+ConfigError = plugins.ConfigError
+#: A query (or availability check) failed (:class:`flagger.plugins.QueryError`).
+QueryError = plugins.QueryError
 
 
 # --- reading the spec ------------------------------------------------------------------------

@@ -34,7 +34,7 @@ is a :class:`ConfigError`, raised when the backend is built.
 Exceptions::
 
     ConfigError (ValueError)   the provider spec or credentials are unusable
-    QueryError (Exception)     the query failed (HTTP, Prometheus error, unexpected result)
+    QueryError (PluginError)   the query failed (HTTP, Prometheus error, unexpected result)
     flagger.plugins.NoValuesFound   the query answered no value
 """
 
@@ -83,12 +83,12 @@ NO_VALUES_FOUND = "no values found"
 _WHITESPACE = re.compile(r"\s+")
 
 
-class ConfigError(ValueError):
-    """The provider spec or its credentials cannot make a working backend."""
-
-
-class QueryError(Exception):
-    """A query failed; the message is what Flagger shows after ``Prometheus query failed:``."""
+#: The provider spec or its credentials cannot make a working backend
+#: (:class:`flagger.plugins.ConfigError`, a ``ValueError``).
+ConfigError = plugins.ConfigError
+#: A query failed; the message is what Flagger shows after ``Prometheus query failed:``
+#: (:class:`flagger.plugins.QueryError`).
+QueryError = plugins.QueryError
 
 
 @dataclasses.dataclass(frozen=True)
