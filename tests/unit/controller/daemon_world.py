@@ -47,6 +47,20 @@ def canary(provider: str = "kubernetes", **analysis: Any) -> dict[str, Any]:
     }
 
 
+def renamed(obj: dict[str, Any], name: str) -> dict[str, Any]:
+    """A copy of ``obj`` named ``name`` (a Canary's targetRef follows)."""
+    renamed = copy.deepcopy(obj)
+    renamed["metadata"]["name"] = name
+    if renamed["kind"] == "Canary":
+        renamed["spec"]["targetRef"]["name"] = name
+    else:
+        labels = {"app": name}
+        renamed["metadata"]["labels"] = labels
+        renamed["spec"]["selector"]["matchLabels"] = labels
+        renamed["spec"]["template"]["metadata"]["labels"] = labels
+    return renamed
+
+
 @dataclasses.dataclass
 class World:
     """A cluster in memory and the daemon's shell over it."""

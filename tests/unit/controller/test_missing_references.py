@@ -4,7 +4,6 @@ move, while another Canary carries on; creating the object clears the condition.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -23,20 +22,6 @@ ALERT = {"name": "on-call", "providerRef": {"name": "slack"}}
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as opened:
         yield opened
-
-
-def _renamed(obj: dict[str, Any], name: str) -> dict[str, Any]:
-    """A copy of ``obj`` named ``name`` (a Canary's targetRef follows)."""
-    renamed = copy.deepcopy(obj)
-    renamed["metadata"]["name"] = name
-    if renamed["kind"] == "Canary":
-        renamed["spec"]["targetRef"]["name"] = name
-    else:
-        labels = {"app": name}
-        renamed["metadata"]["labels"] = labels
-        renamed["spec"]["selector"]["matchLabels"] = labels
-        renamed["spec"]["template"]["metadata"]["labels"] = labels
-    return renamed
 
 
 async def _tick_other(world: World) -> None:
@@ -90,8 +75,8 @@ async def test_a_missing_reference_is_configured_false_while_others_carry_on(
     world = await daemon_world.world(session)
     world.kube.put(daemon_world.deployment())
     world.kube.put(daemon_world.canary(**analysis))
-    world.kube.put(_renamed(daemon_world.deployment(), "other"))
-    world.kube.put(_renamed(daemon_world.canary(), "other"))
+    world.kube.put(daemon_world.renamed(daemon_world.deployment(), "other"))
+    world.kube.put(daemon_world.renamed(daemon_world.canary(), "other"))
 
     for _ in range(3):
         await world.tick()
