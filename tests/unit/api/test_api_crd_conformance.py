@@ -29,6 +29,7 @@ EXTRA_FIELDS = {
     "Canary.status.paused",  # operating by hand (flagger pause/resume), docs/operating-by-hand.md
     "Canary.status.lastAction",  # the last flagger.app/action request and its outcome
     "Canary.status.promotedRevisions",  # rollback window (extension), docs/rollback-window.md
+    "Canary.status.lastCheckTime",  # no step before analysis.interval across restarts (extension)
 }
 # Enum values the models accept beyond the CRD, on purpose.
 EXTRA_ENUM_VALUES = {
