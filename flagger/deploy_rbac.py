@@ -74,8 +74,18 @@ CORE: tuple[Rule, ...] = (
         "the informer; patch adds and removes the revertOnDeletion finalizer",
     ),
     Rule("flagger.app", "canaries/status", ("update",), "the Canary's state lives in its status"),
-    Rule("flagger.app", "metrictemplates", ("get",), "analysis.metrics[].templateRef"),
-    Rule("flagger.app", "alertproviders", ("get",), "analysis.alerts[].providerRef"),
+    Rule(
+        "flagger.app",
+        "metrictemplates",
+        ("get", "list", "watch"),
+        "analysis.metrics[].templateRef (read from a watch cache)",
+    ),
+    Rule(
+        "flagger.app",
+        "alertproviders",
+        ("get", "list", "watch"),
+        "analysis.alerts[].providerRef (read from a watch cache)",
+    ),
     # One rule per target kind of the core role (flagger.workloads.kinds).
     *(Rule(k.group, k.plural, k.verbs, k.why) for k in kinds.RBAC_KINDS),
     Rule(
@@ -96,11 +106,14 @@ CORE: tuple[Rule, ...] = (
 )
 
 
-#: Grants the daemon uses only when a watch cache lags behind the daemon's own write by more than
-#: ``flagger.kube.cache.READ_YOUR_WRITES_SECONDS`` (it then reads through once): idle and healthy
-#: runs never use them, so the least-privilege audit does not require them to show up.
+#: Grants the daemon uses only on a slow path: when a watch cache lags behind the daemon's own
+#: write by more than ``flagger.kube.cache.READ_YOUR_WRITES_SECONDS`` (it then reads through
+#: once), or for a reference outside the cached namespace. Idle and healthy runs never use them,
+#: so the least-privilege audit does not require them to show up.
 READ_THROUGH: frozenset[Grant] = frozenset(
     {("get", "flagger.app", "canaries"), ("get", "", "services")}
+    # A reference outside the cached namespace (-namespace) is read through.
+    | {("get", "flagger.app", "metrictemplates"), ("get", "flagger.app", "alertproviders")}
     | {("get", k.group, k.plural) for k in kinds.KINDS if k.watched}
 )
 

@@ -189,6 +189,9 @@ def _watch(
             informers.projected(scheduling.reduce_workload, scheduler.workload_changed)
         )
     caches.add(kube.cache("v1", "Service", namespace))
+    # The analysis's references (checked every tick, read at every check) come from caches too.
+    caches.add(kube.cache(answers.TEMPLATE_API_VERSION, "MetricTemplate", namespace))
+    caches.add(kube.cache(notifications.API_VERSION, notifications.KIND, namespace))
     if opts.enable_config_tracking:
         for kind, name in (("ConfigMap", "configmap"), ("Secret", "secret")):
             found = caches.add(
