@@ -161,12 +161,15 @@ class PluginContext:
     at the bottom of the import graph); ``options`` are the command-line flags by name.
     ``mesh_kube`` is the client of the service-mesh cluster (``-kubeconfig-service-mesh``,
     Flagger's ``meshClient``): routers write their mesh objects through it. It is ``kube``
-    unless a separate mesh cluster is configured.
+    unless a separate mesh cluster is configured. ``session`` is an HTTP session (an
+    ``aiohttp.ClientSession``) a backend may reuse, its owner closes it; ``None``: the backend
+    opens its own (the daemon sets it for the ``-metrics-server`` Prometheus backend).
     """
 
     kube: Any = None
     options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     mesh_client: Any = None
+    session: Any = None
 
     @property
     def mesh_kube(self) -> Any:

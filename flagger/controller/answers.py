@@ -25,7 +25,6 @@ from flagger.api import durations
 from flagger.api import metric_template as template_api
 from flagger.hooks import calls
 from flagger.kube import client as kube_client
-from flagger.metrics.backends import prometheus
 from flagger.templating import queries
 
 TEMPLATE_API_VERSION = "flagger.app/v1beta1"
@@ -71,7 +70,7 @@ class Answers:
         if request.source == "template":
             return await self._template(canary, request)
         address = canary.spec.metrics_server or self.metrics_server
-        backend = prometheus.PrometheusBackend(address, session=self.session)
+        backend = self.metrics_server_backend(address)
         if request.source == "query":
             query = metric.query or ""
             return await _run(backend, query)
@@ -151,6 +150,12 @@ class Answers:
         if not isinstance(primary_samples, list):
             return primary_samples
         return checks.Samples(tuple(canary_samples), tuple(primary_samples), comparison, primary)
+
+    def metrics_server_backend(self, address: str) -> plugins.MetricBackend:
+        """The Prometheus backend of the built-in metrics (``-metrics-server`` or the Canary's
+        ``metricsServer``), built by the installed ``prometheus`` plugin on the daemon's session."""
+        context = dataclasses.replace(self.context, session=self.session)
+        return self.plugins.metric_backend("prometheus", {"address": address}, context)
 
     async def backend(
         self, template: template_api.MetricTemplate, namespace: str, interval: str = "1m"

@@ -40,7 +40,6 @@ from flagger.controller import references, status_writer, switchover
 from flagger.hooks import calls
 from flagger.kube import client as kube_client
 from flagger.kube import errors as kube_errors
-from flagger.metrics.backends import prometheus
 from flagger.observability import events, logs
 from flagger.observability import metrics as metrics_api
 from flagger.workloads import contract, workload_errors, workload_options
@@ -664,8 +663,8 @@ async def _metric_provider_problem(shell: Shell, canary: canary_api.Canary) -> s
         if metric.is_builtin:
             address = canary.spec.metrics_server or shell.options.metrics_server
             try:
-                backend = prometheus.PrometheusBackend(address, session=shell.session)
-                await backend.check_online()
+                backend = shell.answers.metrics_server_backend(address)
+                await backend.check_online()  # type: ignore[attr-defined]
             except Exception as exc:  # an unreachable provider is only worth an event
                 return f"prometheus not avaiable: {exc}"
             continue

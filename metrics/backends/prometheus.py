@@ -400,4 +400,4 @@ def flagger_metric_backend(
     """A Prometheus backend for ``spec`` (raises :class:`ConfigError` when it is unusable)."""
     if provider_type != PROVIDER_TYPE:
         return None
-    return from_provider_spec(spec)
+    return from_provider_spec(spec, session=context.session)

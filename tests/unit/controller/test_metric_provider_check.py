@@ -12,8 +12,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from flagger import plugins
 from flagger.api import canary as canary_api
-from flagger.controller import ticking
+from flagger.controller import answers, ticking
 from flagger.observability import events
 
 ONLINE = {
@@ -61,12 +62,21 @@ async def _check(canary: canary_api.Canary, metrics_server: str) -> list[tuple[s
         return None  # no MetricTemplate exists
 
     recorder = events.EventRecorder(None, on_event=on_event)
+    kube: Any = types.SimpleNamespace(get=get)
     async with aiohttp.ClientSession() as session:
         shell: Any = types.SimpleNamespace(
             recorder=recorder,
             session=session,
             options=types.SimpleNamespace(metrics_server=metrics_server),
-            kube=types.SimpleNamespace(get=get),
+            kube=kube,
+            answers=answers.Answers(
+                kube,
+                plugins.load(),
+                plugins.PluginContext(kube=kube),
+                session,
+                metrics_server=metrics_server,
+                mesh_provider="kubernetes",
+            ),
         )
         await ticking._check_metric_providers(shell, canary)
     await recorder.flush()
