@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from flagger.api import canary as canary_api
-from flagger.controller import ticking
+from flagger.controller import finalize, ticking
 from flagger.kube import errors as kube_errors
 
 NOW = datetime.datetime(2026, 12, 3, 11, 0, 0, 400_000, tzinfo=datetime.UTC)
@@ -97,7 +97,7 @@ async def _delete(kube: _Kube) -> tuple[bool, _Recorder]:
     kube.objects["Canary", "podinfo"] = doc
     recorder = _Recorder()
     shell = types.SimpleNamespace(kube=kube, recorder=recorder)
-    done = await ticking._handle_finalizer(shell, _parsed(doc), doc)  # type: ignore[arg-type]
+    done = await finalize.handle_finalizer(shell, _parsed(doc), doc)  # type: ignore[arg-type]
     return done, recorder
 
 
@@ -122,7 +122,7 @@ async def test_the_finalizer_is_released_when_the_namespace_is_being_deleted(
     async def revert(*_: Any) -> bool:  # the API server refuses to recreate the -canary Service
         raise kube_errors.Forbidden(403, "Forbidden", refusal)
 
-    monkeypatch.setattr(ticking, "_revert", revert)
+    monkeypatch.setattr(finalize, "_revert", revert)
     kube = _Kube({("Deployment", "podinfo"): {"metadata": {}}})
     done, recorder = await _delete(kube)
     assert done

@@ -12,7 +12,7 @@ import pytest
 
 from flagger import options, plugins
 from flagger.api import canary as canary_api
-from flagger.controller import daemon, ticking
+from flagger.controller import daemon, observe
 from flagger.kube import client as kube_client
 from flagger.providers import appmesh, gloo, istio
 
@@ -133,7 +133,7 @@ def _canary(**spec: object) -> canary_api.Canary:
     ],
 )
 def test_no_cross_namespace_refs(spec: dict[str, object], message: str) -> None:
-    assert ticking._cross_namespace_ref(_canary(**spec)) == message
+    assert observe.cross_namespace_ref(_canary(**spec)) == message
 
 
 def test_same_namespace_refs_are_fine() -> None:
@@ -145,7 +145,7 @@ def test_same_namespace_refs_are_fine() -> None:
             "metrics": [{"name": "e", "templateRef": {"name": "errors", "namespace": "test"}}],
         }
     )
-    assert ticking._cross_namespace_ref(canary) == ""
+    assert observe.cross_namespace_ref(canary) == ""
 
 
 def test_ignored_flags_are_announced(caplog: pytest.LogCaptureFixture) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from flagger import simulation
 from flagger.analysis import decision, observation
 from flagger.api import canary as canary_api
-from flagger.controller import ticking
+from flagger.controller import act
 from flagger.hooks import payloads
 from flagger.observability import events
 
@@ -45,7 +45,7 @@ async def _payload_phases(world: simulation.World, ticks: int) -> dict[str, str]
         at_start = world.canary  # the daemon acts on the Canary as read at the tick's start
         for action in world.tick().actions:
             if isinstance(action, decision.Event):
-                await ticking._act(shell, at_start, action, None, None)  # type: ignore[arg-type]
+                await act._act(shell, at_start, action, None, None)  # type: ignore[arg-type]
         world.advance_clock()
     await recorder.flush()
     return sent

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from flagger import plugins
 from flagger.api import canary as canary_api
-from flagger.controller import answers, ticking
+from flagger.controller import act, answers
 from flagger.observability import events
 
 ONLINE = {
@@ -78,7 +78,7 @@ async def _check(canary: canary_api.Canary, metrics_server: str) -> list[tuple[s
                 mesh_provider="kubernetes",
             ),
         )
-        await ticking._check_metric_providers(shell, canary)
+        await act.check_metric_providers(shell, canary)
     await recorder.flush()
     return sent
 

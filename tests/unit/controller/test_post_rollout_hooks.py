@@ -12,7 +12,7 @@ import pytest
 
 from flagger.api import canary as canary_api
 from flagger.api import status as status_api
-from flagger.controller import ticking
+from flagger.controller import act
 from flagger.observability import events
 from tests.support.http_receiver import Receiver
 
@@ -53,7 +53,7 @@ async def _run(receiver: Receiver, phase: status_api.CanaryPhase) -> list[tuple[
     recorder = events.EventRecorder(None, on_event=on_event)
     async with aiohttp.ClientSession() as session:
         shell: Any = types.SimpleNamespace(recorder=recorder, session=session)
-        await ticking._post_rollout(shell, _canary(receiver.url), phase)
+        await act._post_rollout(shell, _canary(receiver.url), phase)
     await recorder.flush()
     return sent
 

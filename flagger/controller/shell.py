@@ -1,0 +1,56 @@
+"""What a tick works with: the daemon's clients, plugins, recorders and options
+(:class:`Shell`), and the error for a problem that is the user's to fix (:class:`UserError`)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import aiohttp
+
+from flagger import options as options_api
+from flagger import plugins
+from flagger.alerting import notifications
+from flagger.api import validation
+from flagger.controller import answers as answers_api
+from flagger.kube import client as kube_client
+from flagger.observability import events, logs
+from flagger.observability import metrics as metrics_api
+from flagger.workloads import workload_options
+
+API_VERSION = "flagger.app/v1beta1"
+
+
+log = logs.get_logger("flagger.controller")
+
+
+class UserError(Exception):
+    """A problem with the Canary or what it points at, reported on its status."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclasses.dataclass
+class Shell:
+    """What a tick needs from the daemon: clients, plugins, recorders and options."""
+
+    kube: kube_client.Kube
+    installed: plugins.Plugins
+    context: plugins.PluginContext
+    answers: answers_api.Answers
+    recorder: events.EventRecorder
+    metrics: metrics_api.Metrics
+    options: options_api.Options
+    session: aiohttp.ClientSession
+    known: validation.KnownNames
+    notifications: notifications.Notifications
+
+    @property
+    def workload_settings(self) -> workload_options.Options:
+        prefixes = self.options.include_label_prefix or ("",)
+        return workload_options.Options(
+            selector_labels=self.options.selector_labels,
+            include_label_prefixes=prefixes,
+            config_tracking=self.options.enable_config_tracking,
+        )
