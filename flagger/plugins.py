@@ -164,12 +164,20 @@ class PluginContext:
     unless a separate mesh cluster is configured. ``session`` is an HTTP session (an
     ``aiohttp.ClientSession``) a backend may reuse, its owner closes it; ``None``: the backend
     opens its own (the daemon sets it for the ``-metrics-server`` Prometheus backend).
+    ``reader`` is a :class:`Reader` serving reads from the daemon's watch caches (Canaries,
+    targets, Services); it is ``kube`` unless a cached reader is given.
     """
 
     kube: Any = None
     options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     mesh_client: Any = None
     session: Any = None
+    cached_reader: Any = None
+
+    @property
+    def reader(self) -> Any:
+        """The client for reads (a :class:`Reader`): the daemon's watch caches, else ``kube``."""
+        return self.cached_reader if self.cached_reader is not None else self.kube
 
     @property
     def mesh_kube(self) -> Any:

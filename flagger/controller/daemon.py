@@ -67,6 +67,7 @@ async def run(opts: options_api.Options, *, stop: asyncio.Event | None = None) -
     context = plugins.PluginContext(
         kube=kube,
         mesh_client=mesh_kube,
+        cached_reader=kube,  # CachedKube: reads served from the watch caches
         options={
             field.name.replace("_", "-"): getattr(opts, field.name)
             for field in dataclasses.fields(opts)

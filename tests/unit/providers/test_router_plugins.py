@@ -30,3 +30,10 @@ def test_istio_objects_have_no_owner_when_the_mesh_is_another_cluster() -> None:
     assert isinstance(router, istio.IstioRouter) and router.set_owner_refs is False
     assert istio.flagger_router("linkerd", context) is None
     assert kubernetes.flagger_router("istio", context) is None
+
+
+def test_routers_read_through_the_cached_reader_when_given() -> None:
+    """A router's context names the daemon's watch-cache reader; without one it is ``kube``."""
+    kube, cached = object(), object()
+    assert plugins.PluginContext(kube=kube).reader is kube
+    assert plugins.PluginContext(kube=kube, cached_reader=cached).reader is cached
