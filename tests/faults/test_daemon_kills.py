@@ -31,13 +31,13 @@ ROLLOUTS = 5 if faults.LONG else 1
 KILLS_PER_ROLLOUT = 4 if faults.LONG else 2
 
 
-def _objects(hooks: str) -> list[dict[str, Any]]:
+def _objects(hooks: str, ns: str = NS) -> list[dict[str, Any]]:
     labels = {"app": "podinfo"}
     return [
         {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
-            "metadata": {"name": "podinfo", "namespace": NS, "labels": labels},
+            "metadata": {"name": "podinfo", "namespace": ns, "labels": labels},
             "spec": {
                 "replicas": 1,
                 "selector": {"matchLabels": labels},
@@ -58,7 +58,7 @@ def _objects(hooks: str) -> list[dict[str, Any]]:
         {
             "apiVersion": "flagger.app/v1beta1",
             "kind": "Canary",
-            "metadata": {"name": "podinfo", "namespace": NS},
+            "metadata": {"name": "podinfo", "namespace": ns},
             "spec": {
                 "provider": "kubernetes",
                 "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
@@ -94,28 +94,28 @@ def world(
         cluster.kubectl("delete", "namespace", NS, "--wait=false", check=False)
 
 
-def _phase(cluster: devcluster.LocalCluster) -> str:
-    out = cluster.kubectl("get", "canary", "podinfo", "-n", NS, "-o", "json", check=False).stdout
+def _phase(cluster: devcluster.LocalCluster, ns: str = NS) -> str:
+    out = cluster.kubectl("get", "canary", "podinfo", "-n", ns, "-o", "json", check=False).stdout
     return str((json.loads(out or "{}").get("status") or {}).get("phase") or "")
 
 
-def _wait(cluster: devcluster.LocalCluster, phases: set[str], timeout: float) -> str:
+def _wait(cluster: devcluster.LocalCluster, phases: set[str], timeout: float, ns: str = NS) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        phase = _phase(cluster)
+        phase = _phase(cluster, ns)
         if phase in phases:
             return phase
         time.sleep(0.5)
-    raise AssertionError(f"phase {_phase(cluster)!r}, waited {timeout:.0f}s for {phases}")
+    raise AssertionError(f"phase {_phase(cluster, ns)!r}, waited {timeout:.0f}s for {phases}")
 
 
-def _event_counts(cluster: devcluster.LocalCluster) -> dict[str, int]:
+def _event_counts(cluster: devcluster.LocalCluster, ns: str = NS) -> dict[str, int]:
     items = json.loads(
         cluster.kubectl(
             "get",
             "events",
             "-n",
-            NS,
+            ns,
             "--field-selector",
             "involvedObject.kind=Canary",
             "-o",
