@@ -38,6 +38,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
+
 from flagger.api import canary as canary_api
 from flagger.kube.client import FIELD_MANAGER
 from flagger.observability import logs, redaction
@@ -234,12 +236,24 @@ class EventRecorder:
         entry = self._locks.setdefault(key, _KeyLock())
         entry.users += 1
         try:
-            async with entry.lock, self._api_slots:
-                await self._write_locked(key, canary, event_type, message, now)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.error("event %r could not be recorded: %s", message, _api_error(exc), canary=canary)
+            for attempt in range(_WRITE_ATTEMPTS):
+                try:
+                    async with entry.lock, self._api_slots:
+                        await self._write_locked(key, canary, event_type, message, now)
+                    return
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    delay = _retry_delay(exc, attempt)
+                    if delay is None or attempt == _WRITE_ATTEMPTS - 1:
+                        log.error(
+                            "event %r could not be recorded: %s",
+                            message,
+                            _api_error(exc),
+                            canary=canary,
+                        )
+                        return
+                    await asyncio.sleep(delay)
         finally:
             entry.users -= 1
             if entry.users == 0:
@@ -253,9 +267,8 @@ class EventRecorder:
         stamp = _rfc3339(now)
         seen = self._written.get(key)
         if seen is not None:
-            seen.count += 1
-            self._written.move_to_end(key)
-            patch = {"count": seen.count, "lastTimestamp": stamp, "message": message}
+            # Counted only once written, so a retried write does not count twice.
+            patch = {"count": seen.count + 1, "lastTimestamp": stamp, "message": message}
             try:
                 await self._core.patch_namespaced_event(
                     seen.name,
@@ -265,13 +278,15 @@ class EventRecorder:
                     field_manager=FIELD_MANAGER,
                     _request_timeout=_API_TIMEOUT_SECONDS,
                 )
+                seen.count += 1
+                self._written.move_to_end(key)
                 return
             except exceptions.ApiException as exc:
                 if exc.status != 404:
                     raise
                 # The Event expired (the API server keeps them an hour): write it afresh.
         name = f"{canary.name}.{time.time_ns():x}"
-        count = seen.count if seen is not None else 1
+        count = seen.count + 1 if seen is not None else 1
         first = seen.first_timestamp if seen is not None else stamp
         body = self._event(canary, name, event_type, message, count, first, stamp)
         await self._core.create_namespaced_event(
@@ -322,6 +337,28 @@ class EventRecorder:
             "reportingComponent": self.component,
             "reportingInstance": "",
         }
+
+
+#: Attempts to write one Event: a 429, a 5xx or a dropped connection is retried, as the daemon's
+#: other API requests are (honouring Retry-After, at most ``_RETRY_AFTER_MAX_SECONDS``).
+_WRITE_ATTEMPTS = 5
+_RETRY_AFTER_MAX_SECONDS = 30.0
+
+
+def _retry_delay(exc: Exception, attempt: int) -> float | None:
+    """Seconds to wait before writing again, or None when the failure is not transient."""
+    backoff: float = 0.2 * 2.0**attempt
+    if isinstance(exc, aiohttp.ClientError | asyncio.TimeoutError | ConnectionError):
+        return backoff
+    status = getattr(exc, "status", None)
+    if not isinstance(status, int) or (status != 429 and status < 500):
+        return None
+    headers = getattr(exc, "headers", None) or {}
+    try:
+        wanted = float(headers.get("Retry-After", ""))
+    except (TypeError, ValueError):
+        return backoff
+    return min(max(wanted, 0.0), _RETRY_AFTER_MAX_SECONDS)
 
 
 def _api_error(exc: Exception) -> str:

@@ -116,3 +116,67 @@ async def test_a_canarys_events_reach_the_webhook_in_order(make_canary: MakeCana
     for name in ("podinfo", "other"):
         mine = [r for r in received if r.startswith(f"{name}:")]
         assert mine == [f"{name}:step {index}" for index in range(10)]
+
+
+class _FlakyCore:
+    """The Event endpoints of CoreV1Api: each write first meets the given failures."""
+
+    def __init__(self, failures: list[Exception]) -> None:
+        self.failures = failures
+        self.created: list[dict[str, object]] = []
+        self.patched: list[dict[str, object]] = []
+
+    def _fail(self) -> None:
+        if self.failures:
+            raise self.failures.pop(0)
+
+    async def create_namespaced_event(self, namespace: str, body: dict[str, object], **_: object):  # type: ignore[no-untyped-def]
+        self._fail()
+        self.created.append(body)
+
+    async def patch_namespaced_event(  # type: ignore[no-untyped-def]
+        self, name: str, namespace: str, body: dict[str, object], **_: object
+    ):
+        self._fail()
+        self.patched.append(body)
+
+
+def _too_many(retry_after: str) -> Exception:
+    from kubernetes_asyncio.client import exceptions
+
+    exc = exceptions.ApiException(status=429, reason="Too Many Requests")
+    exc.headers = {"Retry-After": retry_after}
+    return exc
+
+
+async def test_a_throttled_or_dropped_event_write_is_retried_and_counted_once(
+    make_canary: MakeCanary,
+) -> None:
+    """A 429 (with Retry-After) or a reset connection must not lose the Event users read, and a
+    retried repeat must not count twice."""
+    core = _FlakyCore([_too_many("0"), ConnectionResetError("reset by peer")])
+    recorder = events.EventRecorder(None)
+    recorder._core = core
+    canary = make_canary("podinfo")
+    recorder.record_info(canary, "Advance podinfo.test canary iteration 1/4")
+    await recorder.flush()
+    assert [e["count"] for e in core.created] == [1]
+    core.failures = [_too_many("0")]
+    recorder.record_info(canary, "Advance podinfo.test canary iteration 1/4")
+    await recorder.flush()
+    assert [p["count"] for p in core.patched] == [2]
+
+
+async def test_a_refused_event_write_is_not_retried(
+    make_canary: MakeCanary, caplog: pytest.LogCaptureFixture
+) -> None:
+    from kubernetes_asyncio.client import exceptions
+
+    core = _FlakyCore([exceptions.ApiException(status=403, reason="Forbidden")])
+    recorder = events.EventRecorder(None)
+    recorder._core = core
+    with caplog.at_level(logging.ERROR):
+        recorder.record_info(make_canary("podinfo"), "Initialization done! podinfo.test")
+        await recorder.flush()
+    assert core.created == [] and core.failures == []
+    assert "could not be recorded" in caplog.text
