@@ -41,7 +41,7 @@ from typing import Any
 import aiohttp
 
 from flagger.api import canary as canary_api
-from flagger.kube.client import FIELD_MANAGER
+from flagger.kube import client as kube_client
 from flagger.observability import logs, redaction
 
 __all__ = ["NORMAL", "REASON", "WARNING", "EventCallback", "EventRecorder"]
@@ -275,7 +275,7 @@ class EventRecorder:
                     canary.namespace,
                     patch,
                     _content_type="application/strategic-merge-patch+json",
-                    field_manager=FIELD_MANAGER,
+                    field_manager=kube_client.FIELD_MANAGER,
                     _request_timeout=_API_TIMEOUT_SECONDS,
                 )
                 seen.count += 1
@@ -292,7 +292,7 @@ class EventRecorder:
         await self._core.create_namespaced_event(
             canary.namespace,
             body,
-            field_manager=FIELD_MANAGER,
+            field_manager=kube_client.FIELD_MANAGER,
             _request_timeout=_API_TIMEOUT_SECONDS,
         )
         self._written[key] = _Written(name, count, first)
@@ -340,9 +340,8 @@ class EventRecorder:
 
 
 #: Attempts to write one Event: a 429, a 5xx or a dropped connection is retried, as the daemon's
-#: other API requests are (honouring Retry-After, at most ``_RETRY_AFTER_MAX_SECONDS``).
+#: other API requests are (honouring Retry-After, at most ``RETRY_AFTER_MAX_SECONDS``).
 _WRITE_ATTEMPTS = 5
-_RETRY_AFTER_MAX_SECONDS = 30.0
 
 
 def _retry_delay(exc: Exception, attempt: int) -> float | None:
@@ -354,11 +353,8 @@ def _retry_delay(exc: Exception, attempt: int) -> float | None:
     if not isinstance(status, int) or (status != 429 and status < 500):
         return None
     headers = getattr(exc, "headers", None) or {}
-    try:
-        wanted = float(headers.get("Retry-After", ""))
-    except (TypeError, ValueError):
-        return backoff
-    return min(max(wanted, 0.0), _RETRY_AFTER_MAX_SECONDS)
+    wanted = kube_client.retry_after_seconds(headers.get("Retry-After"))
+    return backoff if wanted is None else min(wanted, kube_client.RETRY_AFTER_MAX_SECONDS)
 
 
 def _api_error(exc: Exception) -> str:
