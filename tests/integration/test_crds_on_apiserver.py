@@ -66,7 +66,7 @@ INVALID = [
     ("analysis", {"stepWeight": "ten"}, "spec.analysis.stepWeight"),
     ("analysis", {"interval": "soon"}, "spec.analysis.interval"),
     ("service", {"port": None}, "spec.service.port"),
-    ("targetRef", {"kind": "StatefulSet"}, "spec.targetRef.kind"),
+    ("targetRef", {"kind": "ReplicaSet"}, "spec.targetRef.kind"),
     ("targetRef", {"name": 7}, "spec.targetRef.name"),
     (
         "analysis",

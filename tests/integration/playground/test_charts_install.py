@@ -58,6 +58,8 @@ async def test_loadtester_and_frontend_install_and_become_available(
         )
         assert charts.describe_all(applied) == [
             f"ServiceAccount {namespace}/flagger-loadtester",
+            # the chart turns the loadtester's token on by default (a generated Secret)
+            f"Secret {namespace}/flagger-loadtester-token",
             f"Service {namespace}/flagger-loadtester",
             f"Deployment {namespace}/flagger-loadtester",
         ]
