@@ -102,3 +102,38 @@ async def test_chart_installs_and_upgrades(
             release="flagger",
             namespace=namespace,
         )
+
+
+def test_kustomize_sharding_overlay(cluster: devcluster.LocalCluster) -> None:
+    """deploy/kustomize/sharding: the kubernetes overlay's objects once, plus one Deployment per
+    shard acting on its own selector, none selecting another's pods."""
+    rendered = cluster.kubectl("kustomize", str(KUSTOMIZE / "sharding"), check=False)
+    assert rendered.returncode == 0, rendered.stderr
+    docs: list[dict[str, Any]] = [d for d in yaml.safe_load_all(rendered.stdout) if d]
+    plain = cluster.kubectl("kustomize", str(KUSTOMIZE / "kubernetes")).stdout
+    shared = {(d["kind"], d["metadata"]["name"]) for d in yaml.safe_load_all(plain) if d}
+    found = [(d["kind"], d["metadata"]["name"]) for d in docs]
+    assert sorted(found) == sorted(
+        {*shared, ("Deployment", "flagger-shard1"), ("Deployment", "flagger-shard2")}
+    )
+    selectors, pod_labels = {}, {}
+    for d in docs:
+        if d["kind"] != "Deployment":
+            continue
+        pod = d["spec"]["template"]
+        test_chart_values.hardened(pod["spec"])
+        assert pod["spec"]["serviceAccountName"] == "flagger"
+        args = pod["spec"]["containers"][0]["args"]
+        assert "-mesh-provider=kubernetes" in args
+        (selectors[d["metadata"]["name"]],) = [
+            a for a in args if a.startswith("-watch-label-selector=")
+        ]
+        pod_labels[d["metadata"]["name"]] = (d["spec"]["selector"], pod["metadata"]["labels"])
+    assert selectors == {
+        "flagger": "-watch-label-selector=!sharding.fluxcd.io/key",
+        "flagger-shard1": "-watch-label-selector=sharding.fluxcd.io/key=shard1",
+        "flagger-shard2": "-watch-label-selector=sharding.fluxcd.io/key=shard2",
+    }
+    for name, (selector, _) in pod_labels.items():
+        match = selector["matchLabels"].items()
+        assert [n for n, (_, labels) in pod_labels.items() if match <= labels.items()] == [name]

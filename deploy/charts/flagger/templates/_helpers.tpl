@@ -50,3 +50,33 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- .Values.metricsServer -}}
 {{- end -}}
 {{- end -}}
+
+{{/* The selector labels of one Deployment, called with (list $ shard): the main one's for shard
+"", else a shard's, whose instance label names the shard so no two Deployments share pods. */}}
+{{- define "flagger.shardSelectorLabels" -}}
+{{- $root := index . 0 -}}
+{{- $shard := index . 1 -}}
+{{- if $shard -}}
+app.kubernetes.io/name: {{ include "flagger.name" $root }}
+app.kubernetes.io/instance: {{ printf "%s-%s" $root.Release.Name $shard | trunc 63 | trimSuffix "-" }}
+{{- else -}}
+{{ include "flagger.selectorLabels" $root }}
+{{- end -}}
+{{- end -}}
+
+{{/* The -watch-label-selector of one Deployment, called with (list $ shard): <key>=<shard>, or
+!<key> (the Canaries without the label) for the main one. */}}
+{{- define "flagger.shardSelector" -}}
+{{- $root := index . 0 -}}
+{{- $shard := index . 1 -}}
+{{- if $shard -}}
+{{ $root.Values.sharding.key }}={{ $shard }}
+{{- else -}}
+!{{ $root.Values.sharding.key }}
+{{- end -}}
+{{- end -}}
+
+{{/* Non-empty when extraArgs already sets -watch-label-selector. */}}
+{{- define "flagger.setsSelector" -}}
+{{- range .Values.extraArgs }}{{ if regexMatch "^--?watch-label-selector" (toString .) }}yes{{ end }}{{ end -}}
+{{- end -}}
