@@ -65,9 +65,12 @@ test: $(STAMP) system-deps control-plane flux lint types contracts
 
 ## Scale benchmark on a local control plane: N canaries (BENCH_N="10 100 500 1000"), figures
 ## printed as a table; with FLAGGER_GO=<flagger binary> the same work runs against Flagger (Go).
+## BENCH_SHARDS=2 splits the canaries across 2 daemons (-watch-label-selector shards): figures
+## per shard and combined, and each shard's API requests checked to name only its own canaries.
 BENCH_N ?= 10 100
+BENCH_SHARDS ?= 1
 bench: $(STAMP) control-plane
-	$(BIN)/python -m bench -n $(BENCH_N) $(BENCH_ARGS)
+	$(BIN)/python -m bench -n $(BENCH_N) --shards $(BENCH_SHARDS) $(BENCH_ARGS)
 
 ## Long form of the webhook idempotency test: SIGKILL the daemon during hooks (about 3 minutes).
 idempotency: $(STAMP) system-deps control-plane

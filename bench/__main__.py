@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import pathlib
 import sys
 import tempfile
@@ -22,9 +23,21 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--interval", type=int, default=10, help="analysis interval (s)")
     parser.add_argument("--iterations", type=int, default=3)
     parser.add_argument("--idle", type=float, default=120.0, help="idle window (s)")
-    parser.add_argument("--shards", type=int, default=1, help="daemon replicas (ours only)")
+    parser.add_argument(
+        "--shards",
+        type=int,
+        default=int(os.environ.get("BENCH_SHARDS") or 1),
+        help="daemons of ours, each on its own -watch-label-selector shard of the canaries"
+        " (default: $BENCH_SHARDS or 1)",
+    )
     parser.add_argument(
         "--flagger-go", default=None, help="Flagger (Go) binary (default: $FLAGGER_GO)"
+    )
+    parser.add_argument(
+        "--burst-until",
+        choices=("Succeeded", "Progressing"),
+        default="Succeeded",
+        help="the phase that ends the burst (Progressing: detection only, for a quick smoke run)",
     )
     parser.add_argument("--no-go", action="store_true", help="skip Flagger (Go)")
     parser.add_argument("--arg", action="append", default=[], help="extra flag for our daemon")
@@ -33,7 +46,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--json", type=pathlib.Path, help="also write the figures here")
     parser.add_argument("--keep", action="store_true", help="keep the cluster's work dir")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if not 1 <= args.shards <= harness.MAX_SHARDS:
+        parser.error(f"--shards (BENCH_SHARDS): 1 to {harness.MAX_SHARDS}, not {args.shards}")
+    return args
 
 
 async def bench(args: argparse.Namespace) -> list[tuple[harness.Result, harness.Result | None]]:
@@ -55,6 +71,7 @@ async def bench(args: argparse.Namespace) -> list[tuple[harness.Result, harness.
                     interval=args.interval,
                     iterations=args.iterations,
                     idle_seconds=args.idle,
+                    burst_until=args.burst_until,
                 )
                 results: dict[str, harness.Result] = {}
                 for op in (mine, go):
@@ -100,7 +117,12 @@ def main(argv: list[str] | None = None) -> int:
             json.dumps(
                 [
                     {
-                        r.operator: {"n": r.n, "foreign": r.foreign, **r.figures}
+                        r.operator: {
+                            "n": r.n,
+                            "foreign": r.foreign,
+                            **r.figures,
+                            "shards": [{"n": s.n, **s.figures} for s in r.shards],
+                        }
                         for r in pair
                         if r is not None
                     }

@@ -22,7 +22,8 @@ ACCOUNTS_NAMESPACE = "bench-system"
 LATENESS_METRIC = "flagger_tick_lateness_seconds"
 CONCURRENCY = 64
 MAX_SHARDS = 4
-SHARD_LABEL = "bench.flagger.app/shard"
+SHARD_LABEL = "sharding.fluxcd.io/key"
+"""The label Flux shards by, as docs/sharding.md and the chart use it."""
 
 
 class BenchError(RuntimeError):
@@ -38,6 +39,8 @@ class Settings:
     bootstrap_timeout: float | None = None
     burst_timeout: float | None = None
     labels: dict[str, str] = dataclasses.field(default_factory=dict)
+    burst_until: str = "Succeeded"
+    """The phase that ends a canary's burst (``Progressing``: detection only, a quick smoke)."""
 
     @property
     def burst_deadline(self) -> float:
@@ -64,6 +67,8 @@ class Result:
     succeeded: int = 0
     foreign: list[str] = dataclasses.field(default_factory=list)
     """Requests a shard made about another shard's canaries (sharded runs only)."""
+    shards: list[Result] = dataclasses.field(default_factory=list)
+    """Each shard's own figures (sharded runs only); this result sums them."""
     notes: list[str] = dataclasses.field(default_factory=list)
 
 
@@ -164,7 +169,7 @@ async def run_one(  # noqa: C901
     for audit in audits:
         audit.poll()  # skip what came before
     await _bounded([lambda ns=ns: _create(kube, objects.namespace(ns)) for ns in spaces])
-    shard_of = {key: f"shard-{i % shards}" for i, key in enumerate(where)}
+    shard_of = {key: _shard(i % shards) for i, key in enumerate(where)}
     shard_labels = (lambda key: {SHARD_LABEL: shard_of[key]}) if shards > 1 else (lambda key: {})
     await _bounded(
         [lambda ns=ns, name=name: _create(kube, objects.deployment(ns, name)) for ns, name in where]
@@ -196,7 +201,7 @@ async def run_one(  # noqa: C901
     try:
         for shard in range(shards):
             port = processes.free_port()
-            more = (f"-watch-label-selector={SHARD_LABEL}=shard-{shard}",) if shards > 1 else ()
+            more = (f"-watch-label-selector={SHARD_LABEL}={_shard(shard)}",) if shards > 1 else ()
             kubeconfig = cluster.service_account_kubeconfig(ACCOUNTS_NAMESPACE, accounts[shard])
             argv = operator.argv(kubeconfig, port, *extra, *more)
             running.append(
@@ -228,48 +233,46 @@ async def run_one(  # noqa: C901
         pids = [p.pid for p in running]
         urls = [f"http://127.0.0.1:{port}/metrics" for port in ports]
         scrapes0 = [_scrape(u) for u in urls]
-        cpu0 = sum(probes.cpu_seconds(p) for p in pids)
+        cpu0 = [probes.cpu_seconds(p) for p in pids]
         t0 = time.time()
         await asyncio.sleep(settings.idle_seconds)
         t1 = time.time()
-        cpu1 = sum(probes.cpu_seconds(p) for p in pids)
+        cpu1 = [probes.cpu_seconds(p) for p in pids]
         scrapes1 = [_scrape(u) for u in urls]
         alive()
-        idle = t1 - t0
-        result.figures["idle_cpu_s_per_120s"] = (cpu1 - cpu0) * 120.0 / idle
-        result.figures["rss_mb"] = sum(probes.rss_bytes(p) for p in pids) / 2**20
-        requests = [r for audit in audits for r in audit.between(t0, t1)]
-        result.requests = probes.by_verb_and_resource(requests)
-        result.expected_ticks = n * idle / settings.interval
-        buckets = _merge(
-            [
-                probes.histogram_delta(b, a, LATENESS_METRIC)
-                for b, a in zip(scrapes0, scrapes1, strict=True)
-            ]
+        rss = [probes.rss_bytes(p) for p in pids]
+        requests = [audit.between(t0, t1) for audit in audits]
+        keys_of = [[k for k in keys if shard_of[k] == _shard(i)] for i in range(shards)]
+        parts = [
+            _idle_figures(
+                Result(f"{operator.label} {_shard(i)}", len(keys_of[i])),
+                settings,
+                cpu=cpu1[i] - cpu0[i],
+                rss=rss[i],
+                requests=requests[i],
+                lateness=probes.histogram_delta(scrapes0[i], scrapes1[i], LATENESS_METRIC),
+                idle=t1 - t0,
+            )
+            for i in range(shards)
+        ]
+        _idle_figures(
+            result,
+            settings,
+            cpu=sum(cpu1) - sum(cpu0),
+            rss=sum(rss),
+            requests=[r for shard in requests for r in shard],
+            lateness=_merge(
+                [
+                    probes.histogram_delta(b, a, LATENESS_METRIC)
+                    for b, a in zip(scrapes0, scrapes1, strict=True)
+                ]
+            ),
+            idle=t1 - t0,
         )
-        if buckets and buckets[-1][1] > 0:
-            ticks = buckets[-1][1]
-            result.figures["lateness_p50_s"] = probes.histogram_quantile(buckets, 0.5)
-            result.figures["lateness_p99_s"] = probes.histogram_quantile(buckets, 0.99)
-            result.notes.append("tick lateness from the daemon's histogram")
-        else:
-            starts = probes.tick_starts(requests, settings.interval)
-            late = probes.lateness_from_starts(starts, settings.interval)
-            ticks = float(sum(len(v) for v in starts.values()))
-            result.figures["lateness_p50_s"] = probes.percentile(late, 0.5)
-            result.figures["lateness_p99_s"] = probes.percentile(late, 0.99)
-            result.notes.append("tick lateness from Canary GETs in the audit log")
-        result.figures["idle_ticks"] = ticks
-        reads = sum(c for (verb, _), c in result.requests.items() if verb in probes.READ_VERBS)
-        writes = sum(c for (verb, _), c in result.requests.items() if verb in probes.WRITE_VERBS)
-        per_tick = max(result.expected_ticks, 1.0)
-        result.figures["reads_per_tick"] = reads / per_tick
-        result.figures["writes_per_tick"] = writes / per_tick
-        result.figures["cpu_ms_per_tick"] = 1000.0 * (cpu1 - cpu0) / max(ticks, 1.0)
 
         # --- burst ---
-        cpu0 = sum(probes.cpu_seconds(p) for p in pids)
-        peak = 0
+        cpu0 = [probes.cpu_seconds(p) for p in pids]
+        peak = [0] * shards
         patched: dict[informers.ObjectKey, float] = {}
 
         async def change(key: informers.ObjectKey) -> None:
@@ -286,37 +289,30 @@ async def run_one(  # noqa: C901
         await _bounded([lambda k=k: change(k) for k in keys])
         while True:
             alive()
-            peak = max(peak, sum(probes.rss_bytes(p) for p in pids))
-            finished = [k for k in keys if watch.first(k, "Succeeded", patched[k]) is not None]
+            peak = [max(old, probes.rss_bytes(p)) for old, p in zip(peak, pids, strict=True)]
+            finished = [
+                k for k in keys if watch.first(k, settings.burst_until, patched[k]) is not None
+            ]
             if len(finished) == n or time.time() - burst_began > settings.burst_deadline:
                 break
             await asyncio.sleep(0.5)
-        ended = time.time()
-        result.succeeded = len(finished)
-        detected = [
-            t - patched[k]
-            for k in keys
-            if (t := watch.first(k, "Progressing", patched[k])) is not None
-        ]
-        result.figures["detect_p50_s"] = probes.percentile(detected, 0.5)
-        result.figures["detect_p99_s"] = probes.percentile(detected, 0.99)
-        result.figures["burst_s"] = (
-            max(t for k in keys if (t := watch.first(k, "Succeeded", patched[k])) is not None)
-            - burst_began
-            if len(finished) == n
-            else math.nan
-        )
-        result.figures["burst_succeeded"] = float(len(finished))
-        result.figures["burst_cpu_s"] = sum(probes.cpu_seconds(p) for p in pids) - cpu0
-        result.figures["burst_peak_rss_mb"] = peak / 2**20
-        if len(finished) < n:
-            result.notes.append(
-                f"burst: {len(finished)} of {n} Succeeded within {ended - burst_began:.0f}s"
-            )
+        cpu1 = [probes.cpu_seconds(p) for p in pids]
+        burst = _Burst(watch, patched, burst_began, time.time(), settings.burst_until)
+        for i, part in enumerate(parts):
+            burst.figures(part, keys_of[i], cpu=cpu1[i] - cpu0[i], peak=peak[i])
+        burst.figures(result, keys, cpu=sum(cpu1) - sum(cpu0), peak=sum(peak))
         if shards > 1:
-            result.foreign = _foreign(audits, shard_of)
+            result.shards = parts
+            for i, part in enumerate(parts):
+                part.foreign, owned = _ownership(audits[i], _shard(i), shard_of)
+                result.foreign += part.foreign
+                part.notes.append(
+                    f"requests named {len(owned)} of its {part.n} canaries"
+                    f" (or their Deployments/Services) and {len(part.foreign)} of another shard's"
+                )
             result.notes.append(
-                f"{shards} shards: {len(result.foreign)} requests about another shard's canaries"
+                f"{shards} shards ({SHARD_LABEL}): {len(result.foreign)} requests about another"
+                " shard's canaries (audit log)"
             )
     finally:
         for proc in running:
@@ -327,16 +323,104 @@ async def run_one(  # noqa: C901
     return result
 
 
-def _foreign(audits: list[probes.AuditLog], shard_of: dict[tuple[str, str], str]) -> list[str]:
-    """Requests of shard i's daemon about a Canary (or its Deployments) of another shard."""
-    found = []
-    for shard, audit in enumerate(audits):
-        for r in audit.poll():
-            name = r.name.removesuffix("-primary").removesuffix("-canary")
-            owner = shard_of.get((r.namespace, name))
-            if owner is not None and owner != f"shard-{shard}":
-                found.append(f"shard-{shard} {r.verb} {r.resource} {r.namespace}/{r.name}")
-    return found
+def _shard(i: int) -> str:
+    return f"shard-{i}"
+
+
+def _idle_figures(
+    result: Result,
+    settings: Settings,
+    *,
+    cpu: float,
+    rss: int,
+    requests: list[probes.Request],
+    lateness: list[tuple[float, float]],
+    idle: float,
+) -> Result:
+    """Fill the idle-window figures of ``result`` (one daemon, or all shards summed)."""
+    result.figures["idle_cpu_s_per_120s"] = cpu * 120.0 / idle
+    result.figures["rss_mb"] = rss / 2**20
+    result.requests = probes.by_verb_and_resource(requests)
+    result.expected_ticks = result.n * idle / settings.interval
+    if lateness and lateness[-1][1] > 0:
+        ticks = lateness[-1][1]
+        result.figures["lateness_p50_s"] = probes.histogram_quantile(lateness, 0.5)
+        result.figures["lateness_p99_s"] = probes.histogram_quantile(lateness, 0.99)
+        result.notes.append("tick lateness from the daemon's histogram")
+    else:
+        starts = probes.tick_starts(requests, settings.interval)
+        late = probes.lateness_from_starts(starts, settings.interval)
+        ticks = float(sum(len(v) for v in starts.values()))
+        result.figures["lateness_p50_s"] = probes.percentile(late, 0.5)
+        result.figures["lateness_p99_s"] = probes.percentile(late, 0.99)
+        result.notes.append("tick lateness from Canary GETs in the audit log")
+    result.figures["idle_ticks"] = ticks
+    per_tick = max(result.expected_ticks, 1.0)
+    result.figures["ticks_done"] = ticks / per_tick
+    reads = sum(c for (verb, _), c in result.requests.items() if verb in probes.READ_VERBS)
+    writes = sum(c for (verb, _), c in result.requests.items() if verb in probes.WRITE_VERBS)
+    result.figures["reads_per_tick"] = reads / per_tick
+    result.figures["writes_per_tick"] = writes / per_tick
+    result.figures["cpu_ms_per_tick"] = 1000.0 * cpu / max(ticks, 1.0)
+    return result
+
+
+@dataclasses.dataclass(frozen=True)
+class _Burst:
+    """What the bench saw of a burst rollout: when each Deployment changed, the phases after."""
+
+    watch: CanaryWatch
+    patched: dict[informers.ObjectKey, float]
+    began: float
+    ended: float
+    until: str
+
+    def figures(
+        self, result: Result, keys: list[informers.ObjectKey], *, cpu: float, peak: int
+    ) -> None:
+        """Fill the burst figures of ``result`` for the canaries ``keys``."""
+        done = {
+            k: t
+            for k in keys
+            if (t := self.watch.first(k, "Succeeded", self.patched[k])) is not None
+        }
+        detected = [
+            t - self.patched[k]
+            for k in keys
+            if (t := self.watch.first(k, "Progressing", self.patched[k])) is not None
+        ]
+        result.succeeded = len(done)
+        result.figures["burst_detected"] = float(len(detected))
+        result.figures["detect_p50_s"] = probes.percentile(detected, 0.5)
+        result.figures["detect_p99_s"] = probes.percentile(detected, 0.99)
+        full = len(done) == len(keys) and keys
+        result.figures["burst_s"] = max(done.values()) - self.began if full else math.nan
+        result.figures["burst_succeeded"] = float(len(done))
+        result.figures["burst_cpu_s"] = cpu
+        result.figures["burst_peak_rss_mb"] = peak / 2**20
+        if self.until != "Succeeded":
+            result.notes.append(f"burst: ended at {self.until}, before the rollouts finished")
+        elif len(done) < len(keys):
+            result.notes.append(
+                f"burst: {len(done)} of {len(keys)} Succeeded within {self.ended - self.began:.0f}s"
+            )
+
+
+def _ownership(
+    audit: probes.AuditLog, shard: str, shard_of: dict[tuple[str, str], str]
+) -> tuple[list[str], set[tuple[str, str]]]:
+    """The requests of ``shard``'s daemon that name a Canary (or its Deployments, Services) of
+    another shard, and the canaries of its own that its requests named."""
+    foreign: list[str] = []
+    owned: set[tuple[str, str]] = set()
+    for r in audit.poll():
+        key = (r.namespace, r.name.removesuffix("-primary").removesuffix("-canary"))
+        owner = shard_of.get(key)
+        if owner == shard:
+            owned.add(key)
+        elif owner is not None:
+            foreign.append(f"{shard} {r.verb} {r.resource} {r.namespace}/{r.name}")
+    return foreign, owned
 
 
 def _scrape(url: str) -> dict[str, list[tuple[dict[str, str], float]]]:

@@ -13,10 +13,12 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("cpu_ms_per_tick", "CPU per canary tick (ms)", "{:.2f}"),
     ("rss_mb", "RSS (MB)", "{:.0f}"),
     ("idle_ticks", "idle ticks done", "{:.0f}"),
+    ("ticks_done", "idle ticks done / expected", "{:.2f}"),
     ("lateness_p50_s", "tick lateness p50 (s)", "{:.3f}"),
     ("lateness_p99_s", "tick lateness p99 (s)", "{:.3f}"),
     ("reads_per_tick", "API reads per idle tick per canary", "{:.2f}"),
     ("writes_per_tick", "API writes per idle tick per canary", "{:.2f}"),
+    ("burst_detected", "burst: detected (Progressing)", "{:.0f}"),
     ("detect_p50_s", "burst: change -> detected p50 (s)", "{:.2f}"),
     ("detect_p99_s", "burst: change -> detected p99 (s)", "{:.2f}"),
     ("burst_succeeded", "burst: Succeeded", "{:.0f}"),
@@ -55,6 +57,28 @@ def table(ours: Result, theirs: Result | None, *, title: str = "") -> str:
     for r in (ours, theirs):
         if r is not None:
             lines += [f"note ({r.operator}): {note}" for note in r.notes]
+    if ours.shards:
+        lines += ["", shard_table(ours)]
+    return "\n".join(lines)
+
+
+def shard_table(combined: Result) -> str:
+    """A Markdown table of a sharded run: each shard's figures beside the combined ones."""
+    names = [part.operator.removeprefix(f"{combined.operator} ") for part in combined.shards]
+    lines = [
+        f"#### N = {combined.n}, {len(names)} shards: each shard and combined",
+        "",
+        "| figure | combined | " + " | ".join(names) + " |",
+        "|---|---|" + "---|" * len(names),
+        "| canaries | " + " | ".join(str(r.n) for r in (combined, *combined.shards)) + " |",
+    ]
+    for key, label, fmt in ROWS:
+        cells = [_cell(fmt, r.figures.get(key)) for r in (combined, *combined.shards)]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines.append("")
+    for part in combined.shards:
+        lines.append(breakdown(part))
+        lines += [f"note ({part.operator}): {note}" for note in part.notes]
     return "\n".join(lines)
 
 
