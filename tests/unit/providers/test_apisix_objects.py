@@ -17,15 +17,8 @@ import pytest
 from flagger import plugins, router_helpers
 from flagger.api import canary as canary_api
 from flagger.providers import apisix
+from tests.support.canaries import OWNER, routed_canary
 
-OWNER = {
-    "apiVersion": "flagger.app/v1beta1",
-    "kind": "Canary",
-    "name": "podinfo",
-    "uid": "3f1c-uid",
-    "controller": True,
-    "blockOwnerDeletion": True,
-}
 USERS_ROUTE = {
     "apiVersion": "apisix.apache.org/v2",
     "kind": "ApisixRoute",
@@ -65,26 +58,8 @@ USERS_ROUTE = {
 def make_canary(
     analysis: dict[str, Any] | None = None, route: str | None = "podinfo"
 ) -> canary_api.Canary:
-    spec: dict[str, Any] = {
-        "provider": "apisix",
-        "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-        "service": {"port": 9898},
-        "analysis": analysis or {"interval": "1m", "threshold": 5, "stepWeight": 10},
-    }
-    if route:
-        spec["routeRef"] = {
-            "apiVersion": "apisix.apache.org/v2",
-            "kind": "ApisixRoute",
-            "name": route,
-        }
-    return canary_api.Canary.model_validate(
-        {
-            "apiVersion": "flagger.app/v1beta1",
-            "kind": "Canary",
-            "metadata": {"name": "podinfo", "namespace": "test", "uid": "3f1c-uid"},
-            "spec": spec,
-        }
-    )
+    ref = {"apiVersion": "apisix.apache.org/v2", "kind": "ApisixRoute", "name": route}
+    return routed_canary("apisix", None, analysis, **({"routeRef": ref} if route else {}))
 
 
 def backend(name: str, weight: int) -> dict[str, Any]:

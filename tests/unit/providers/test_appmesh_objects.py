@@ -17,15 +17,8 @@ import pytest
 from flagger import plugins, router_helpers
 from flagger.api import canary as canary_api
 from flagger.providers import appmesh
+from tests.support.canaries import OWNER, routed_canary
 
-OWNER = {
-    "apiVersion": "flagger.app/v1beta1",
-    "kind": "Canary",
-    "name": "podinfo",
-    "uid": "3f1c-uid",
-    "controller": True,
-    "blockOwnerDeletion": True,
-}
 AB = {
     "interval": "1m",
     "threshold": 5,
@@ -39,19 +32,7 @@ def make_canary(
     analysis: dict[str, Any] | None = None,
     provider: str = "appmesh:v1beta2",
 ) -> canary_api.Canary:
-    return canary_api.Canary.model_validate(
-        {
-            "apiVersion": "flagger.app/v1beta1",
-            "kind": "Canary",
-            "metadata": {"name": "podinfo", "namespace": "test", "uid": "3f1c-uid"},
-            "spec": {
-                "provider": provider,
-                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-                "service": service,
-                "analysis": analysis or {"interval": "1m", "threshold": 5, "stepWeight": 10},
-            },
-        }
-    )
+    return routed_canary(provider, service, analysis)
 
 
 def meta(name: str, **extra: Any) -> dict[str, Any]:

@@ -19,19 +19,8 @@ import pytest
 from flagger import router_helpers
 from flagger.api import canary as canary_api
 from flagger.providers import gatewayapi
+from tests.support.canaries import FLUX_OPT_OUT, OWNER, routed_canary
 
-OWNER = {
-    "apiVersion": "flagger.app/v1beta1",
-    "kind": "Canary",
-    "name": "podinfo",
-    "uid": "3f1c-uid",
-    "controller": True,
-    "blockOwnerDeletion": True,
-}
-FLUX_OPT_OUT = {
-    "kustomize.toolkit.fluxcd.io/reconcile": "disabled",
-    "helm.toolkit.fluxcd.io/driftDetection": "disabled",
-}
 GATEWAY = {
     "group": "gateway.networking.k8s.io",
     "kind": "Gateway",
@@ -42,27 +31,13 @@ ROOT = {"path": {"type": "PathPrefix", "value": "/"}}
 V1, V1BETA1 = gatewayapi.V1, gatewayapi.V1BETA1
 
 
+GATEWAY_SERVICE = {"port": 9898, "gatewayRefs": [{"name": "gateway", "namespace": "istio-ingress"}]}
+
+
 def make_canary(
     service: dict[str, Any] | None = None, analysis: dict[str, Any] | None = None, **status: Any
 ) -> canary_api.Canary:
-    doc: dict[str, Any] = {
-        "apiVersion": "flagger.app/v1beta1",
-        "kind": "Canary",
-        "metadata": {"name": "podinfo", "namespace": "test", "uid": "3f1c-uid"},
-        "spec": {
-            "provider": "gatewayapi:v1",
-            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-            "service": service
-            or {
-                "port": 9898,
-                "gatewayRefs": [{"name": "gateway", "namespace": "istio-ingress"}],
-            },
-            "analysis": analysis or {"interval": "1m", "threshold": 5, "stepWeight": 10},
-        },
-    }
-    if status:
-        doc["status"] = status
-    return canary_api.Canary.model_validate(doc)
+    return routed_canary("gatewayapi:v1", service or GATEWAY_SERVICE, analysis, status=status)
 
 
 def svc(**extra: Any) -> dict[str, Any]:

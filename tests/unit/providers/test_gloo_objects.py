@@ -17,19 +17,8 @@ import pytest
 from flagger import plugins, router_helpers
 from flagger.api import canary as canary_api
 from flagger.providers import gloo
+from tests.support.canaries import FLUX_OPT_OUT, OWNER, routed_canary
 
-OWNER = {
-    "apiVersion": "flagger.app/v1beta1",
-    "kind": "Canary",
-    "name": "podinfo",
-    "uid": "3f1c-uid",
-    "controller": True,
-    "blockOwnerDeletion": True,
-}
-FLUX_OPT_OUT = {
-    "kustomize.toolkit.fluxcd.io/reconcile": "disabled",
-    "helm.toolkit.fluxcd.io/driftDetection": "disabled",
-}
 PRIMARY_US = "test-podinfo-primaryupstream-9898"
 CANARY_US = "test-podinfo-canaryupstream-9898"
 SERVICE = {
@@ -43,20 +32,7 @@ SERVICE = {
 def make_canary(
     service: dict[str, Any], analysis: dict[str, Any] | None = None, **spec: Any
 ) -> canary_api.Canary:
-    return canary_api.Canary.model_validate(
-        {
-            "apiVersion": "flagger.app/v1beta1",
-            "kind": "Canary",
-            "metadata": {"name": "podinfo", "namespace": "test", "uid": "3f1c-uid"},
-            "spec": {
-                "provider": "gloo",
-                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-                "service": service,
-                "analysis": analysis or {"interval": "1m", "threshold": 5, "stepWeight": 10},
-                **spec,
-            },
-        }
-    )
+    return routed_canary("gloo", service, analysis, **spec)
 
 
 def dest(name: str, weight: int = 0) -> dict[str, Any]:

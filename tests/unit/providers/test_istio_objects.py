@@ -17,37 +17,13 @@ import pytest
 from flagger import router_helpers
 from flagger.api import canary as canary_api
 from flagger.providers import istio
-
-OWNER = {
-    "apiVersion": "flagger.app/v1beta1",
-    "kind": "Canary",
-    "name": "podinfo",
-    "uid": "3f1c-uid",
-    "controller": True,
-    "blockOwnerDeletion": True,
-}
-FLUX_OPT_OUT = {
-    "kustomize.toolkit.fluxcd.io/reconcile": "disabled",
-    "helm.toolkit.fluxcd.io/driftDetection": "disabled",
-}
+from tests.support.canaries import FLUX_OPT_OUT, OWNER, routed_canary
 
 
 def make_canary(
     service: dict[str, Any], analysis: dict[str, Any] | None = None, **status: Any
 ) -> canary_api.Canary:
-    doc: dict[str, Any] = {
-        "apiVersion": "flagger.app/v1beta1",
-        "kind": "Canary",
-        "metadata": {"name": "podinfo", "namespace": "test", "uid": "3f1c-uid"},
-        "spec": {
-            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-            "service": service,
-            "analysis": analysis or {"interval": "1m", "threshold": 5, "stepWeight": 10},
-        },
-    }
-    if status:
-        doc["status"] = status
-    return canary_api.Canary.model_validate(doc)
+    return routed_canary(None, service, analysis, status=status)
 
 
 def dest(host: str, weight: int, **extra: Any) -> dict[str, Any]:

@@ -14,36 +14,14 @@ from typing import Any
 from flagger import services
 from flagger.api import canary as canary_api
 from flagger.providers import kubernetes
+from tests.support.canaries import FLUX_OPT_OUT, OWNER, routed_canary
 
-OWNER = {
-    "apiVersion": "flagger.app/v1beta1",
-    "kind": "Canary",
-    "name": "podinfo",
-    "uid": "3f1c-uid",
-    "controller": True,
-    "blockOwnerDeletion": True,
-}
-FLUX_OPT_OUT = {
-    "kustomize.toolkit.fluxcd.io/reconcile": "disabled",
-    "helm.toolkit.fluxcd.io/driftDetection": "disabled",
-}
 TARGET = services.TargetSelector(label="app", value="podinfo")
 
 
 def make_canary(service: dict[str, Any], **status: Any) -> canary_api.Canary:
-    doc: dict[str, Any] = {
-        "apiVersion": "flagger.app/v1beta1",
-        "kind": "Canary",
-        "metadata": {"name": "podinfo", "namespace": "test", "uid": "3f1c-uid"},
-        "spec": {
-            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-            "service": service,
-            "analysis": {"interval": "1m", "threshold": 5, "iterations": 10},
-        },
-    }
-    if status:
-        doc["status"] = status
-    return canary_api.Canary.model_validate(doc)
+    analysis = {"interval": "1m", "threshold": 5, "iterations": 10}
+    return routed_canary(None, service, analysis, status=status)
 
 
 def test_default_services() -> None:

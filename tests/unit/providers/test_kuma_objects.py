@@ -15,19 +15,7 @@ import pytest
 from flagger import router_helpers
 from flagger.api import canary as canary_api
 from flagger.providers import kuma
-
-OWNER = {
-    "apiVersion": "flagger.app/v1beta1",
-    "kind": "Canary",
-    "name": "podinfo",
-    "uid": "3f1c-uid",
-    "controller": True,
-    "blockOwnerDeletion": True,
-}
-FLUX_OPT_OUT = {
-    "kustomize.toolkit.fluxcd.io/reconcile": "disabled",
-    "helm.toolkit.fluxcd.io/driftDetection": "disabled",
-}
+from tests.support.canaries import FLUX_OPT_OUT, OWNER, routed_canary
 
 
 def make_canary(
@@ -35,22 +23,7 @@ def make_canary(
     analysis: dict[str, Any] | None = None,
     annotations: dict[str, str] | None = None,
 ) -> canary_api.Canary:
-    metadata: dict[str, Any] = {"name": "podinfo", "namespace": "test", "uid": "3f1c-uid"}
-    if annotations:
-        metadata["annotations"] = annotations
-    return canary_api.Canary.model_validate(
-        {
-            "apiVersion": "flagger.app/v1beta1",
-            "kind": "Canary",
-            "metadata": metadata,
-            "spec": {
-                "provider": "kuma",
-                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-                "service": service or {"port": 9898},
-                "analysis": analysis or {"interval": "1m", "threshold": 5, "stepWeight": 10},
-            },
-        }
-    )
+    return routed_canary("kuma", service, analysis, annotations=annotations)
 
 
 def split(weight: int, service: str) -> dict[str, Any]:

@@ -16,19 +16,8 @@ import pytest
 from flagger import router_helpers
 from flagger.api import canary as canary_api
 from flagger.providers import nginx
+from tests.support.canaries import FLUX_OPT_OUT, INGRESS_REF, OWNER, routed_canary
 
-OWNER = {
-    "apiVersion": "flagger.app/v1beta1",
-    "kind": "Canary",
-    "name": "podinfo",
-    "uid": "7a2b-uid",
-    "controller": True,
-    "blockOwnerDeletion": True,
-}
-FLUX_OPT_OUT = {
-    "kustomize.toolkit.fluxcd.io/reconcile": "disabled",
-    "helm.toolkit.fluxcd.io/driftDetection": "disabled",
-}
 P = "nginx.ingress.kubernetes.io"
 
 
@@ -38,26 +27,11 @@ def make_canary(
     ingress_ref: bool = True,
     service: dict[str, Any] | None = None,
 ) -> canary_api.Canary:
-    spec: dict[str, Any] = {
-        "provider": "nginx",
-        "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-        "service": service or {"port": 80, "targetPort": 9898},
-        "analysis": analysis
-        or {"interval": "1m", "threshold": 5, "stepWeight": 10, "maxWeight": 50},
-    }
-    if ingress_ref:
-        spec["ingressRef"] = {
-            "apiVersion": "networking.k8s.io/v1",
-            "kind": "Ingress",
-            "name": "podinfo",
-        }
-    return canary_api.Canary.model_validate(
-        {
-            "apiVersion": "flagger.app/v1beta1",
-            "kind": "Canary",
-            "metadata": {"name": "podinfo", "namespace": "test", "uid": "7a2b-uid"},
-            "spec": spec,
-        }
+    return routed_canary(
+        "nginx",
+        service or {"port": 80, "targetPort": 9898},
+        analysis or {"interval": "1m", "threshold": 5, "stepWeight": 10, "maxWeight": 50},
+        **({"ingressRef": INGRESS_REF} if ingress_ref else {}),
     )
 
 

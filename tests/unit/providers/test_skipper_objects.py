@@ -15,19 +15,8 @@ import pytest
 from flagger import router_helpers
 from flagger.api import canary as canary_api
 from flagger.providers import nginx, skipper
+from tests.support.canaries import FLUX_OPT_OUT, INGRESS_REF, OWNER, routed_canary
 
-OWNER = {
-    "apiVersion": "flagger.app/v1beta1",
-    "kind": "Canary",
-    "name": "podinfo",
-    "uid": "5c3d-uid",
-    "controller": True,
-    "blockOwnerDeletion": True,
-}
-FLUX_OPT_OUT = {
-    "kustomize.toolkit.fluxcd.io/reconcile": "disabled",
-    "helm.toolkit.fluxcd.io/driftDetection": "disabled",
-}
 W = "zalando.org/backend-weights"
 PRED = "zalando.org/skipper-predicate"
 
@@ -35,25 +24,11 @@ PRED = "zalando.org/skipper-predicate"
 def make_canary(
     analysis: dict[str, Any] | None = None, *, ingress_ref: bool = True
 ) -> canary_api.Canary:
-    spec: dict[str, Any] = {
-        "provider": "skipper",
-        "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-        "service": {"port": 80},
-        "analysis": analysis or {"interval": "1m", "stepWeight": 10, "maxWeight": 50},
-    }
-    if ingress_ref:
-        spec["ingressRef"] = {
-            "apiVersion": "networking.k8s.io/v1",
-            "kind": "Ingress",
-            "name": "podinfo",
-        }
-    return canary_api.Canary.model_validate(
-        {
-            "apiVersion": "flagger.app/v1beta1",
-            "kind": "Canary",
-            "metadata": {"name": "podinfo", "namespace": "test", "uid": "5c3d-uid"},
-            "spec": spec,
-        }
+    return routed_canary(
+        "skipper",
+        {"port": 80},
+        analysis or {"interval": "1m", "stepWeight": 10, "maxWeight": 50},
+        **({"ingressRef": INGRESS_REF} if ingress_ref else {}),
     )
 
 

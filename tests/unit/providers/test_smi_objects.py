@@ -16,15 +16,7 @@ import pytest
 from flagger import router_helpers
 from flagger.api import canary as canary_api
 from flagger.providers import smi
-
-OWNER = {
-    "apiVersion": "flagger.app/v1beta1",
-    "kind": "Canary",
-    "name": "podinfo",
-    "uid": "3f1c-uid",
-    "controller": True,
-    "blockOwnerDeletion": True,
-}
+from tests.support.canaries import OWNER, routed_canary
 
 
 def make_canary(
@@ -32,19 +24,7 @@ def make_canary(
     analysis: dict[str, Any] | None = None,
     provider: str = "linkerd",
 ) -> canary_api.Canary:
-    return canary_api.Canary.model_validate(
-        {
-            "apiVersion": "flagger.app/v1beta1",
-            "kind": "Canary",
-            "metadata": {"name": "podinfo", "namespace": "test", "uid": "3f1c-uid"},
-            "spec": {
-                "provider": provider,
-                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-                "service": service or {"port": 9898},
-                "analysis": analysis or {"interval": "1m", "threshold": 5, "stepWeight": 10},
-            },
-        }
-    )
+    return routed_canary(provider, service, analysis)
 
 
 @pytest.mark.parametrize(

@@ -16,37 +16,13 @@ import pytest
 from flagger import plugins, router_helpers
 from flagger.api import canary as canary_api
 from flagger.providers import traefik
-
-OWNER = {
-    "apiVersion": "flagger.app/v1beta1",
-    "kind": "Canary",
-    "name": "podinfo",
-    "uid": "3f1c-uid",
-    "controller": True,
-    "blockOwnerDeletion": True,
-}
-FLUX_OPT_OUT = {
-    "kustomize.toolkit.fluxcd.io/reconcile": "disabled",
-    "helm.toolkit.fluxcd.io/driftDetection": "disabled",
-}
+from tests.support.canaries import FLUX_OPT_OUT, OWNER, routed_canary
 
 
 def make_canary(
     service: dict[str, Any], analysis: dict[str, Any] | None = None
 ) -> canary_api.Canary:
-    return canary_api.Canary.model_validate(
-        {
-            "apiVersion": "flagger.app/v1beta1",
-            "kind": "Canary",
-            "metadata": {"name": "podinfo", "namespace": "test", "uid": "3f1c-uid"},
-            "spec": {
-                "provider": "traefik",
-                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-                "service": service,
-                "analysis": analysis or {"interval": "1m", "threshold": 5, "stepWeight": 10},
-            },
-        }
-    )
+    return routed_canary("traefik", service, analysis)
 
 
 def svc(name: str, weight: int | None = None) -> dict[str, Any]:
