@@ -17,7 +17,8 @@ Routers talk to the API server through :class:`flagger.plugins.KubeClient` (raw 
 and out).
 
 What the routers share lives here too: taking an object over and giving it back
-(:func:`controlled_by`, :func:`save_original_spec`, :func:`plan_update`, :func:`original_spec`,
+(:func:`controlled_by`, :func:`save_original_spec`, :func:`plan_update`, :func:`plan_routed_update`,
+:func:`original_spec`,
 :func:`give_back`), creating or updating it only when something changed
 (:func:`create_or_update`, :func:`write`), reading weights back (:func:`routed_weights`,
 :func:`require_routes`, :func:`primary_share`), and the one error for what a provider cannot do
@@ -57,6 +58,7 @@ __all__ = [
     "give_back",
     "original_spec",
     "owner_reference",
+    "plan_routed_update",
     "plan_update",
     "primary_share",
     "refuse_first",
@@ -256,6 +258,29 @@ def plan_update(
     if labels is not None and wanted_labels:
         updated.setdefault("metadata", {})["labels"] = wanted_labels
     return updated
+
+
+def plan_routed_update(
+    canary: canary_api.Canary,
+    existing: Mapping[str, Any],
+    want_spec: JSON,
+    weights: tuple[Callable[[Any], Any], Callable[[JSON, Mapping[str, Any]], None] | None],
+    metadata: tuple[Mapping[str, str] | None, Mapping[str, str] | None] = (None, None),
+) -> JSON | None:
+    """:func:`plan_update` for a routing object of ``canary``: owned when the Canary controls
+    it, ``weights`` the (``comparable``, ``keep``) pair that leaves the weights in effect alone,
+    ``metadata`` the (labels, annotations) to set (as :func:`apex_metadata` returns them)."""
+    comparable, keep = weights
+    labels, annotations = metadata
+    return plan_update(
+        existing,
+        want_spec,
+        owned=controlled_by(existing, canary),
+        comparable=comparable,
+        keep=keep,
+        annotations=annotations,
+        labels=labels,
+    )
 
 
 async def give_back(

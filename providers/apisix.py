@@ -170,12 +170,9 @@ def plan_canary_route_update(
 ) -> JSON | None:
     """The canary route to write over ``existing`` so its spec is ``desired``'s, or ``None``
     when only backend weights differ (the weights in effect are kept)."""
-    return router_helpers.plan_update(
-        existing,
-        dict(desired.get("spec") or {}),
-        owned=router_helpers.controlled_by(existing, canary),
-        comparable=_without_weights,
-        keep=_keep_weights,
+    weights = (_without_weights, _keep_weights)
+    return router_helpers.plan_routed_update(
+        canary, existing, dict(desired.get("spec") or {}), weights
     )
 
 

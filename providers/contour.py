@@ -30,7 +30,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flagger import plugins, router_helpers
+from flagger import object_router, plugins, router_helpers
 from flagger.api import canary as canary_api
 
 __all__ = [
@@ -165,15 +165,10 @@ def plan_http_proxy_update(
     The weights in effect are kept; an HTTPProxy that is not the Canary's keeps its spec in the
     original-configuration annotation before it is first replaced.
     """
-    labels, annotations = _apex_metadata(canary, ingress_class)
-    return router_helpers.plan_update(
-        existing,
-        http_proxy_spec(canary),
-        owned=router_helpers.controlled_by(existing, canary),
-        comparable=_without_weights,
-        keep=_keep_weights,
-        annotations=annotations,
-        labels=labels,
+    metadata = _apex_metadata(canary, ingress_class)
+    weights = (_without_weights, _keep_weights)
+    return router_helpers.plan_routed_update(
+        canary, existing, http_proxy_spec(canary), weights, metadata
     )
 
 
@@ -196,8 +191,12 @@ def original_spec(obj: Mapping[str, Any]) -> JSON | None:
 # --- the router -----------------------------------------------------------------------------
 
 
-class ContourRouter:
+class ContourRouter(object_router.ObjectRouter):
     """Reconciles a canary's HTTPProxy and moves its weights."""
+
+    api_version, kind, log = API_VERSION, "HTTPProxy", _log
+    check_supported = staticmethod(check_supported)
+    read_routes = staticmethod(read_routes)
 
     def __init__(
         self,
@@ -206,81 +205,19 @@ class ContourRouter:
         ingress_class: str = "",
         set_owner_refs: bool = True,
     ) -> None:
-        self.kube = kube
+        super().__init__(kube, set_owner_refs=set_owner_refs)
         self.ingress_class = ingress_class
-        self.set_owner_refs = set_owner_refs
 
-    async def reconcile(self, canary: canary_api.Canary) -> None:
-        """Create the HTTPProxy, or update it when more than its weights changed."""
-        check_supported(canary)
-        where = self._where(canary)
-        existing = await self._get(canary)
-        await router_helpers.create_or_update(
-            self.kube,
-            canary,
-            existing,
-            where,
-            desired=lambda: http_proxy(
-                canary, ingress_class=self.ingress_class, owner_refs=self.set_owner_refs
-            ),
-            plan=lambda found: plan_http_proxy_update(
-                canary, found, ingress_class=self.ingress_class
-            ),
-            log=_log,
-        )
+    def desired(self, canary: canary_api.Canary) -> JSON:
+        return http_proxy(canary, ingress_class=self.ingress_class, owner_refs=self.set_owner_refs)
 
-    async def set_routes(
-        self, canary: canary_api.Canary, primary_weight: int, canary_weight: int, mirrored: bool
-    ) -> None:
-        """Route ``primary_weight``/``canary_weight`` percent (A/B: to matching requests)."""
-        check_supported(canary)
-        where = self._where(canary)
-        if primary_weight == 0 and canary_weight == 0:
-            raise router_helpers.RouterError(f"{where} update failed: no valid weights")
-        existing = await self._must_get(canary)
-        spec = http_proxy_spec(canary, primary_weight, canary_weight)
-        if spec != existing.get("spec"):
-            await router_helpers.write(
-                self.kube.replace, {**existing, "spec": spec}, f"{where} update error"
-            )
+    def plan(self, canary: canary_api.Canary, existing: JSON) -> JSON | None:
+        return plan_http_proxy_update(canary, existing, ingress_class=self.ingress_class)
 
-    async def get_routes(self, canary: canary_api.Canary) -> tuple[int, int, bool]:
-        """The weights the HTTPProxy routes."""
-        existing = await self._must_get(canary)
-        return read_routes(canary, existing.get("spec") or {})
-
-    async def finalize(self, canary: canary_api.Canary) -> None:
-        """Give a taken-over HTTPProxy back the spec it had."""
-        existing = await self._get(canary)
-        if existing is None:
-            return
-        await router_helpers.give_back(
-            self.kube,
-            canary,
-            existing,
-            original_spec(existing),
-            self._where(canary),
-            log=None if router_helpers.controlled_by(existing, canary) else _log,
-        )
-
-    async def _get(self, canary: canary_api.Canary) -> JSON | None:
-        apex, _, _ = router_helpers.service_names(canary)
-        try:
-            return await self.kube.get(API_VERSION, "HTTPProxy", apex, canary.namespace)
-        except Exception as exc:
-            raise router_helpers.RouterError(
-                f"{self._where(canary)} get query error: {exc}"
-            ) from exc
-
-    async def _must_get(self, canary: canary_api.Canary) -> JSON:
-        found = await self._get(canary)
-        if found is None:
-            raise router_helpers.RouterError(f"{self._where(canary)} get query error: not found")
-        return found
-
-    @staticmethod
-    def _where(canary: canary_api.Canary) -> str:
-        return f"HTTPProxy {router_helpers.service_names(canary)[0]}.{canary.namespace}"
+    def routed_spec(
+        self, canary: canary_api.Canary, spec: JSON, primary_weight: int, canary_weight: int
+    ) -> JSON:
+        return http_proxy_spec(canary, primary_weight, canary_weight)
 
 
 @plugins.hookimpl

@@ -32,7 +32,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from flagger import plugins, router_helpers
+from flagger import object_router, plugins, router_helpers
 from flagger.api import canary as canary_api
 
 __all__ = [
@@ -230,15 +230,10 @@ def route_table(canary: canary_api.Canary, *, owner_refs: bool = True) -> JSON:
 def plan_route_table_update(canary: canary_api.Canary, existing: Mapping[str, Any]) -> JSON | None:
     """The RouteTable to write over ``existing``, or ``None`` when only weights differ (the
     weights in effect are kept)."""
-    labels, annotations = router_helpers.apex_metadata(canary)
-    return router_helpers.plan_update(
-        existing,
-        route_table_spec(canary),
-        owned=router_helpers.controlled_by(existing, canary),
-        comparable=_without_weights,
-        keep=_keep_weights,
-        annotations=annotations,
-        labels=labels,
+    metadata = router_helpers.apex_metadata(canary)
+    weights = (_without_weights, _keep_weights)
+    return router_helpers.plan_routed_update(
+        canary, existing, route_table_spec(canary), weights, metadata
     )
 
 
@@ -262,8 +257,13 @@ def original_spec(obj: Mapping[str, Any]) -> JSON | None:
 # --- the router -----------------------------------------------------------------------------
 
 
-class GlooRouter:
+class GlooRouter(object_router.ObjectRouter):
     """Creates a canary's Upstreams and reconciles its RouteTable."""
+
+    api_version, kind, log = GATEWAY_API_VERSION, "RouteTable", _log
+    no_weights_error = "RoutingRule {name}.{namespace} update failed: no valid weights"
+    check_supported = staticmethod(check_supported)
+    plan = staticmethod(plan_route_table_update)
 
     def __init__(
         self,
@@ -273,11 +273,10 @@ class GlooRouter:
         include_label_prefixes: Iterable[str] = (),
         services: router_helpers.KubeClient | None = None,
     ) -> None:
-        self.kube = kube
+        super().__init__(kube, set_owner_refs=set_owner_refs)
         # core Services live in the main cluster (Flagger's kubeClient), Gloo objects in the
         # mesh cluster (its glooClient)
         self.services = services if services is not None else kube
-        self.set_owner_refs = set_owner_refs
         self.include_label_prefixes = tuple(include_label_prefixes)
 
     async def reconcile(self, canary: canary_api.Canary) -> None:
@@ -295,53 +294,18 @@ class GlooRouter:
                 raise router_helpers.RouterError(
                     f"error creating flagger {label} upstream: {exc}"
                 ) from exc
-        where = self._where(canary)
-        existing = await self._get(canary)
-        await router_helpers.create_or_update(
-            self.kube,
-            canary,
-            existing,
-            where,
-            desired=lambda: route_table(canary, owner_refs=self.set_owner_refs),
-            plan=lambda found: plan_route_table_update(canary, found),
-            log=_log,
-        )
+        await super().reconcile(canary)
 
-    async def set_routes(
-        self, canary: canary_api.Canary, primary_weight: int, canary_weight: int, mirrored: bool
-    ) -> None:
-        """Route ``primary_weight``/``canary_weight`` percent (A/B: of matching requests)."""
-        check_supported(canary)
-        apex, _, _ = router_helpers.service_names(canary)
-        if primary_weight == 0 and canary_weight == 0:
-            raise router_helpers.RouterError(
-                f"RoutingRule {apex}.{canary.namespace} update failed: no valid weights"
-            )
-        existing = await self._must_get(canary)
-        spec = route_table_spec(canary, primary_weight, canary_weight)
-        if spec != existing.get("spec"):
-            await router_helpers.write(
-                self.kube.replace, {**existing, "spec": spec}, f"{self._where(canary)} update error"
-            )
+    def desired(self, canary: canary_api.Canary) -> JSON:
+        return route_table(canary, owner_refs=self.set_owner_refs)
 
-    async def get_routes(self, canary: canary_api.Canary) -> tuple[int, int, bool]:
-        """The weights the RouteTable routes."""
-        existing = await self._must_get(canary)
-        return read_routes(canary, existing.get("spec") or {})
+    def routed_spec(
+        self, canary: canary_api.Canary, spec: JSON, primary_weight: int, canary_weight: int
+    ) -> JSON:
+        return route_table_spec(canary, primary_weight, canary_weight)
 
-    async def finalize(self, canary: canary_api.Canary) -> None:
-        """Give a taken-over RouteTable back the spec it had."""
-        existing = await self._get(canary)
-        if existing is None:
-            return
-        await router_helpers.give_back(
-            self.kube,
-            canary,
-            existing,
-            original_spec(existing),
-            self._where(canary),
-            log=None if router_helpers.controlled_by(existing, canary) else _log,
-        )
+    def read_routes(self, canary: canary_api.Canary, spec: JSON) -> tuple[int, int, bool]:
+        return read_routes(canary, spec)
 
     async def _ensure_upstream(self, canary: canary_api.Canary, name: str, svc_name: str) -> None:
         ns = canary.namespace
@@ -386,22 +350,6 @@ class GlooRouter:
             raise router_helpers.RouterError(
                 f"{what} {name}.{namespace} get query error: {exc}"
             ) from exc
-
-    async def _get(self, canary: canary_api.Canary) -> JSON | None:
-        apex, _, _ = router_helpers.service_names(canary)
-        return await self._read(
-            GATEWAY_API_VERSION, "RouteTable", apex, canary.namespace, "RouteTable"
-        )
-
-    async def _must_get(self, canary: canary_api.Canary) -> JSON:
-        found = await self._get(canary)
-        if found is None:
-            raise router_helpers.RouterError(f"{self._where(canary)} get query error: not found")
-        return found
-
-    @staticmethod
-    def _where(canary: canary_api.Canary) -> str:
-        return f"RouteTable {router_helpers.service_names(canary)[0]}.{canary.namespace}"
 
 
 @plugins.hookimpl

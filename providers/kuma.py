@@ -33,7 +33,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from flagger import plugins, router_helpers
+from flagger import object_router, plugins, router_helpers
 from flagger.api import canary as canary_api
 
 __all__ = [
@@ -179,68 +179,35 @@ def original_spec(obj: Mapping[str, Any]) -> JSON | None:
 # --- the router -----------------------------------------------------------------------------
 
 
-class KumaRouter:
-    """Reconciles a canary's TrafficRoute and moves its weights."""
+class KumaRouter(object_router.ObjectRouter):
+    """Reconciles a canary's TrafficRoute (cluster-scoped) and moves its weights; mirroring is
+    refused by :func:`check_supported`."""
 
-    def __init__(self, kube: router_helpers.KubeClient, *, set_owner_refs: bool = True) -> None:
-        self.kube = kube
-        self.set_owner_refs = set_owner_refs
+    api_version, kind, log, namespaced = API_VERSION, KIND, _log, False
+    no_weights_error = None
+    check_supported = staticmethod(check_supported)
+    plan = staticmethod(plan_traffic_route_update)
 
-    async def reconcile(self, canary: canary_api.Canary) -> None:
-        """Create the TrafficRoute, or update it when its spec (apart from weights) changed."""
-        check_supported(canary)
-        where = _where(canary)
-        existing = await self._get(canary, required=False)
-        await router_helpers.create_or_update(
-            self.kube,
-            canary,
-            existing,
-            where,
-            desired=lambda: traffic_route(canary, owner_refs=self.set_owner_refs),
-            plan=lambda found: plan_traffic_route_update(canary, found),
-            log=_log,
+    def desired(self, canary: canary_api.Canary) -> JSON:
+        return traffic_route(canary, owner_refs=self.set_owner_refs)
+
+    def routed_spec(
+        self, canary: canary_api.Canary, spec: JSON, primary_weight: int, canary_weight: int
+    ) -> JSON:
+        return routed_spec(canary, spec, primary_weight, canary_weight)
+
+    def read_routes(self, canary: canary_api.Canary, spec: JSON) -> tuple[int, int, bool]:
+        return read_routes(canary, spec)
+
+    async def give_back(self, canary: canary_api.Canary, existing: JSON) -> bool:
+        """Give a taken-over TrafficRoute back its original spec, saying so."""
+        where = self.where(canary)
+        restored = await router_helpers.give_back(
+            self.kube, canary, existing, original_spec(existing), where
         )
-
-    async def set_routes(
-        self, canary: canary_api.Canary, primary_weight: int, canary_weight: int, mirrored: bool
-    ) -> None:
-        """Set the split weights; mirroring is refused by :func:`check_supported`."""
-        check_supported(canary)
-        existing = await self._get(canary, required=True)
-        assert existing is not None
-        spec = routed_spec(canary, existing.get("spec") or {}, primary_weight, canary_weight)
-        if spec != existing.get("spec"):
-            await router_helpers.write(
-                self.kube.replace, {**existing, "spec": spec}, f"{_where(canary)} update error"
-            )
-
-    async def get_routes(self, canary: canary_api.Canary) -> tuple[int, int, bool]:
-        """The weights the TrafficRoute currently routes."""
-        existing = await self._get(canary, required=True)
-        assert existing is not None
-        return read_routes(canary, existing.get("spec") or {})
-
-    async def finalize(self, canary: canary_api.Canary) -> None:
-        """Give a taken-over TrafficRoute back its original spec (nothing to do otherwise)."""
-        existing = await self._get(canary, required=False)
-        if existing is None:
-            return
-        if await router_helpers.give_back(
-            self.kube, canary, existing, original_spec(existing), _where(canary)
-        ):
-            _log.info(
-                "%s restored", _where(canary), extra={"canary": router_helpers.canary_id(canary)}
-            )
-
-    async def _get(self, canary: canary_api.Canary, *, required: bool) -> JSON | None:
-        apex, _, _ = router_helpers.service_names(canary)
-        try:
-            found = await self.kube.get(API_VERSION, KIND, apex, None)
-        except Exception as exc:
-            raise router_helpers.RouterError(f"{_where(canary)} get query error: {exc}") from exc
-        if found is None and required:
-            raise router_helpers.RouterError(f"{_where(canary)} get query error: not found")
-        return found
+        if restored:
+            _log.info("%s restored", where, extra={"canary": router_helpers.canary_id(canary)})
+        return restored
 
 
 @plugins.hookimpl
@@ -260,11 +227,6 @@ def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router 
 
 
 # --- helpers --------------------------------------------------------------------------------
-
-
-def _where(canary: canary_api.Canary) -> str:
-    apex, _, _ = router_helpers.service_names(canary)
-    return f"TrafficRoute {apex}"
 
 
 def _conf(canary: canary_api.Canary, primary_weight: int, canary_weight: int) -> JSON:

@@ -24,7 +24,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from flagger import plugins, router_helpers
+from flagger import object_router, plugins, router_helpers
 from flagger.api import canary as canary_api
 
 __all__ = [
@@ -134,16 +134,9 @@ def plan_traefik_service_update(
     want = traefik_service_spec(canary)
     if len(old_services) == 2:
         want["weighted"]["services"].append(_backend(canary, canary_name, 100))
-    labels, annotations = router_helpers.apex_metadata(canary)
-    return router_helpers.plan_update(
-        existing,
-        want,
-        owned=router_helpers.controlled_by(existing, canary),
-        comparable=_without_weights,
-        keep=_keep_weights,
-        annotations=annotations,
-        labels=labels,
-    )
+    metadata = router_helpers.apex_metadata(canary)
+    weights = (_without_weights, _keep_weights)
+    return router_helpers.plan_routed_update(canary, existing, want, weights, metadata)
 
 
 def read_routes(canary: canary_api.Canary, spec: Mapping[str, Any]) -> tuple[int, int, bool]:
@@ -165,83 +158,30 @@ def original_spec(obj: Mapping[str, Any]) -> JSON | None:
 # --- the router -----------------------------------------------------------------------------
 
 
-class TraefikRouter:
+class TraefikRouter(object_router.ObjectRouter):
     """Reconciles a canary's TraefikService and moves its weights."""
 
-    def __init__(self, kube: router_helpers.KubeClient, *, set_owner_refs: bool = True) -> None:
-        self.kube = kube
-        self.set_owner_refs = set_owner_refs
+    api_version, kind, log = API_VERSION, "TraefikService", _log
+    get_error = "query error"
+    no_weights_error = "RoutingRule {name}.{namespace} update failed: no valid weights"
+    check_supported = staticmethod(check_supported)
+    plan = staticmethod(plan_traefik_service_update)
 
-    async def reconcile(self, canary: canary_api.Canary) -> None:
-        """Create the TraefikService, or update it when more than its weights changed."""
-        check_supported(canary)
-        where = self._where(canary)
-        existing = await self._get(canary)
-        await router_helpers.create_or_update(
-            self.kube,
-            canary,
-            existing,
-            where,
-            desired=lambda: traefik_service(canary, owner_refs=self.set_owner_refs),
-            plan=lambda found: plan_traefik_service_update(canary, found),
-            log=_log,
-        )
+    def desired(self, canary: canary_api.Canary) -> JSON:
+        return traefik_service(canary, owner_refs=self.set_owner_refs)
 
-    async def set_routes(
-        self, canary: canary_api.Canary, primary_weight: int, canary_weight: int, mirrored: bool
-    ) -> None:
-        """Route ``primary_weight``/``canary_weight`` percent."""
-        check_supported(canary)
-        apex, _, _ = router_helpers.service_names(canary)
-        if primary_weight == 0 and canary_weight == 0:
-            raise router_helpers.RouterError(
-                f"RoutingRule {apex}.{canary.namespace} update failed: no valid weights"
-            )
-        existing = await self._must_get(canary)
-        spec = router_helpers.deep_copy(dict(existing.get("spec") or {}))
-        spec.setdefault("weighted", {})["services"] = traefik_service_spec(
+    def routed_spec(
+        self, canary: canary_api.Canary, spec: JSON, primary_weight: int, canary_weight: int
+    ) -> JSON:
+        """The TraefikService's spec with only its weighted services replaced."""
+        routed = router_helpers.deep_copy(spec)
+        routed.setdefault("weighted", {})["services"] = traefik_service_spec(
             canary, primary_weight, canary_weight
         )["weighted"]["services"]
-        if spec != existing.get("spec"):
-            await router_helpers.write(
-                self.kube.replace, {**existing, "spec": spec}, f"{self._where(canary)} update error"
-            )
+        return routed
 
-    async def get_routes(self, canary: canary_api.Canary) -> tuple[int, int, bool]:
-        """The weights the TraefikService routes."""
-        existing = await self._must_get(canary)
-        return read_routes(canary, existing.get("spec") or {})
-
-    async def finalize(self, canary: canary_api.Canary) -> None:
-        """Give a taken-over TraefikService back the spec it had."""
-        existing = await self._get(canary)
-        if existing is None:
-            return
-        await router_helpers.give_back(
-            self.kube,
-            canary,
-            existing,
-            original_spec(existing),
-            self._where(canary),
-            log=None if router_helpers.controlled_by(existing, canary) else _log,
-        )
-
-    async def _get(self, canary: canary_api.Canary) -> JSON | None:
-        apex, _, _ = router_helpers.service_names(canary)
-        try:
-            return await self.kube.get(API_VERSION, "TraefikService", apex, canary.namespace)
-        except Exception as exc:
-            raise router_helpers.RouterError(f"{self._where(canary)} query error: {exc}") from exc
-
-    async def _must_get(self, canary: canary_api.Canary) -> JSON:
-        found = await self._get(canary)
-        if found is None:
-            raise router_helpers.RouterError(f"{self._where(canary)} query error: not found")
-        return found
-
-    @staticmethod
-    def _where(canary: canary_api.Canary) -> str:
-        return f"TraefikService {router_helpers.service_names(canary)[0]}.{canary.namespace}"
+    def read_routes(self, canary: canary_api.Canary, spec: JSON) -> tuple[int, int, bool]:
+        return read_routes(canary, spec)
 
 
 @plugins.hookimpl
