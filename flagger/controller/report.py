@@ -35,12 +35,14 @@ async def problem(shell: shell_api.Shell, raw: dict[str, Any], reason: str, mess
     fresh = await shell.kube.get(shell_api.API_VERSION, "Canary", stand_in.name, stand_in.namespace)
     if fresh is None:
         return
-    status = dict(fresh.get("status") or {})
-    conditions = [c for c in status.get("conditions") or [] if c.get("type") != CONFIGURED]
+    stored = fresh.get("status")
+    status = dict(stored) if isinstance(stored, dict) else {}
+    # the status may be as broken as the spec (the problem may be in it): keep what is readable
+    listed = status.get("conditions")
+    readable = [c for c in listed if isinstance(c, dict)] if isinstance(listed, list) else []
+    conditions = [c for c in readable if c.get("type") != CONFIGURED]
     stamp = status_edit.timestamp(datetime.datetime.now(datetime.UTC))
-    previous = next(
-        (c for c in status.get("conditions") or [] if c.get("type") == CONFIGURED), None
-    )
+    previous = next((c for c in readable if c.get("type") == CONFIGURED), None)
     if previous and previous.get("message") == message and previous.get("reason") == reason:
         return
     conditions.append(

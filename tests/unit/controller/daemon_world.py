@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime
+import functools
 from typing import Any
 
 import aiohttp
@@ -14,6 +15,7 @@ from flagger import options as options_api
 from flagger import plugins, validate_command
 from flagger.alerting import notifications
 from flagger.api import canary as canary_api
+from flagger.api import validation
 from flagger.controller import answers, ticking
 from flagger.observability import events
 from flagger.observability import metrics as metrics_api
@@ -45,6 +47,14 @@ def canary(provider: str = "kubernetes", **analysis: Any) -> dict[str, Any]:
             "analysis": {"interval": "10s", "threshold": 2, "iterations": 2, **analysis},
         },
     }
+
+
+def _timestamp(value: Any) -> datetime.datetime | None:
+    """An RFC 3339 time as stored, or None when it is not one."""
+    try:
+        return datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
+    except ValueError:
+        return None
 
 
 def renamed(obj: dict[str, Any], name: str) -> dict[str, Any]:
@@ -81,8 +91,8 @@ class World:
         rather than the test sleeping)."""
         stored = self.kube.stored(CANARY_API, "Canary", "podinfo", NAMESPACE)
         last = (stored.get("status") or {}).get("lastCheckTime")
-        if last:
-            when = datetime.datetime.fromisoformat(last.replace("Z", "+00:00"))
+        when = _timestamp(last)
+        if when is not None:
             earlier = when - datetime.timedelta(seconds=INTERVAL_SECONDS + 1)  # stamps round up
             stored["status"]["lastCheckTime"] = earlier.strftime("%Y-%m-%dT%H:%M:%SZ")
             self.kube.put(stored)
@@ -108,13 +118,26 @@ class World:
         self.kube.put(changed)
 
 
-async def world(session: aiohttp.ClientSession, *, mesh_provider: str = "kubernetes") -> World:
+@functools.cache
+def _known_names() -> validation.KnownNames:
+    """The names the installed plugins serve (listing them costs ~0.3 s; they do not change
+    within a test run)."""
+    return validate_command.known_names(plugins.load())
+
+
+async def world(
+    session: aiohttp.ClientSession,
+    *,
+    mesh_provider: str = "kubernetes",
+    metrics_server: str = options_api.Options.metrics_server,
+    installed: plugins.Plugins | None = None,
+) -> World:
     """A shell as the daemon builds it (plugins from the entry points), over a fake cluster
     whose workloads roll out at once."""
     kube = FakeKube()
     kube.roll_out = True
-    opts = options_api.Options(mesh_provider=mesh_provider)
-    installed = plugins.load()
+    opts = options_api.Options(mesh_provider=mesh_provider, metrics_server=metrics_server)
+    installed = installed or plugins.load()
     context = plugins.PluginContext(
         kube=kube,
         mesh_client=None,
@@ -142,7 +165,7 @@ async def world(session: aiohttp.ClientSession, *, mesh_provider: str = "kuberne
         metrics=metrics,
         options=opts,
         session=session,
-        known=validate_command.known_names(installed),
+        known=_known_names(),
         notifications=notifications.Notifications(installed, context, registry=metrics.registry),
     )
     return World(kube, shell, recorded)
