@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test faults playground playground-helm e2e-helm flux lint types contracts unit integration control-plane crds docs deploy-files clean system-deps bench flagger-go switchover-flagger idempotency
+.PHONY: test long faults playground playground-helm e2e-helm flux lint types contracts unit integration control-plane crds docs deploy-files clean system-deps bench flagger-go switchover-flagger idempotency
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -71,6 +71,11 @@ BENCH_N ?= 10 100
 BENCH_SHARDS ?= 1
 bench: $(STAMP) control-plane
 	$(BIN)/python -m bench -n $(BENCH_N) --shards $(BENCH_SHARDS) $(BENCH_ARGS)
+
+## The long forms `make test` skips (tests marked `long`: real-traffic replica weights, the leader
+## hand-over rollout, SIGKILL mid-analysis of the tutorial, SIGKILL during hooks), ~10 minutes.
+long: $(STAMP) system-deps control-plane
+	FLAGGER_LONG_TESTS=1 $(BIN)/pytest -m long -rA
 
 ## Long form of the webhook idempotency test: SIGKILL the daemon during hooks (about 3 minutes).
 idempotency: $(STAMP) system-deps control-plane

@@ -6,6 +6,7 @@ at the end, also when tests fail. Each test that needs it gets a namespace of it
 
 from __future__ import annotations
 
+import os
 import pathlib
 import re
 import time
@@ -38,6 +39,17 @@ def require_upstream() -> list[pathlib.Path]:
     if not files:
         pytest.skip(f"compatibility corpus not found at {UPSTREAM} (it sits beside the checkout)")
     return files
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip tests marked ``long`` unless ``FLAGGER_LONG_TESTS`` is set (``make long``): the CI
+    run keeps their short forms and stays within its time budget."""
+    if os.environ.get("FLAGGER_LONG_TESTS"):
+        return
+    skip = pytest.mark.skip(reason="long form: make long (FLAGGER_LONG_TESTS=1)")
+    for item in items:
+        if "long" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

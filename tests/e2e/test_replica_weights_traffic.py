@@ -29,7 +29,8 @@ from aiohttp import web
 
 from flagger.playground import stack as stack_api
 
-pytestmark = pytest.mark.cluster
+# Long form (~1-2 min of real traffic): `make long`; unit tests pin the replica arithmetic.
+pytestmark = [pytest.mark.cluster, pytest.mark.long]
 
 NS = "test"
 V1, V2 = "6.0.0", "6.0.1"

@@ -379,6 +379,7 @@ def test_frontend_and_backend_tutorial(
     }, "the failed configuration was not promoted"
 
 
+@pytest.mark.long  # tests/faults/test_daemon_kills.py is the short form in `make test`
 def test_sigkill_mid_analysis_loses_nothing(
     cluster: devcluster.LocalCluster, world: dict[str, Any]
 ) -> None:

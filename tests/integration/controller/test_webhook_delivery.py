@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import pathlib
 import sys
 import time
@@ -224,10 +223,7 @@ def test_a_failing_rollout_never_prints_the_token(
     assert len(log_text.splitlines()) >= 10 and len(events) >= 3 and len(sent) >= 5
 
 
-@pytest.mark.skipif(
-    not os.environ.get("FLAGGER_LONG_TESTS"),
-    reason="long form (about 3 minutes): FLAGGER_LONG_TESTS=1, or make idempotency",
-)
+@pytest.mark.long  # about 3 minutes: make long, or make idempotency
 def test_sigkill_during_a_hook_repeats_the_key_and_the_loadtester_runs_once(
     cluster: devcluster.LocalCluster,
     namespace: str,

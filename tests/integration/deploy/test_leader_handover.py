@@ -26,7 +26,9 @@ from flagger.playground import charts
 from tests.integration.deploy import audit, scenario
 from tests.support import daemon_process, http_receiver
 
-pytestmark = pytest.mark.cluster
+# Long form (~2-3 min): `make long`; tests/integration/controller/test_leader_election.py is the
+# short form in `make test`.
+pytestmark = [pytest.mark.cluster, pytest.mark.long]
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 CHART = ROOT / "deploy" / "charts" / "flagger"
