@@ -299,6 +299,23 @@ class MetricBackend(Protocol):
         """Tell whether the provider answers."""
 
 
+class OnlineCheck:
+    """A metric backend's ``is_online`` from its ``check_online``: True unless the check raises
+    :class:`QueryError` (whose message says why the provider is unusable)."""
+
+    async def check_online(self) -> None:
+        """Raise :class:`QueryError` with the reason unless the provider answers."""
+        raise NotImplementedError
+
+    async def is_online(self) -> bool:
+        """Tell whether the provider answers (see :meth:`check_online` for why not)."""
+        try:
+            await self.check_online()
+        except QueryError:
+            return False
+        return True
+
+
 @runtime_checkable
 class RangeQueryBackend(Protocol):
     """A metric backend that can also return every sample of a window (Prometheus can); the

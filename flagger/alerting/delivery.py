@@ -44,7 +44,7 @@ import collections
 import dataclasses
 import json
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
-from typing import Any, Final, TypedDict
+from typing import Any, ClassVar, Final, Self, TypedDict
 
 import aiohttp
 import prometheus_client
@@ -64,6 +64,7 @@ __all__ = [
     "DeliveryQueue",
     "FailureCounter",
     "Field",
+    "WebhookNotifier",
     "check_url",
     "classify",
     "post_json",
@@ -187,6 +188,67 @@ async def post_json(
             retriable=status == 429 or status >= 500,
         )
     return body
+
+
+class WebhookNotifier:
+    """Posts each alert as one JSON document to one webhook URL, the shape of Flagger's
+    notifiers (implements :class:`flagger.plugins.Notifier`). A subclass names its
+    :attr:`service` (in URL errors) and builds the :meth:`payload`; it may add options read
+    from the AlertProvider spec through :meth:`spec_options`."""
+
+    #: The service as Flagger's ``invalid <service> URL`` error names it.
+    service: ClassVar[str] = "webhook"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        proxy: str = "",
+        token: str = "",
+        timeout: float = DEFAULT_TIMEOUT,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self.url = self.check_url(url)
+        self.proxy, self.token = proxy, token
+        self.timeout, self.session = timeout, session
+
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any]) -> Self:
+        """The notifier for an AlertProvider spec (``address``, ``proxy``, ``token``)."""
+        return cls(
+            str(spec.get("address") or ""),
+            proxy=str(spec.get("proxy") or ""),
+            token=str(spec.get("token") or ""),
+            **cls.spec_options(spec),
+        )
+
+    @classmethod
+    def spec_options(cls, spec: Mapping[str, Any]) -> dict[str, Any]:
+        """More constructor keywords read from the AlertProvider spec (none here)."""
+        return {}
+
+    def check_url(self, url: str) -> str:
+        """The URL to post to (:func:`check_url`)."""
+        return check_url(url, self.service)
+
+    def payload(self, alert: Mapping[str, Any]) -> Any:
+        """The JSON document posted for ``alert``."""
+        raise NotImplementedError
+
+    async def post(self, alert: Mapping[str, Any]) -> None:
+        """Deliver one alert."""
+        await self.send(alert)
+
+    async def send(self, alert: Mapping[str, Any]) -> bytes:
+        """Post the alert's payload; the answer's body (:func:`post_json`)."""
+        return await post_json(
+            self.url,
+            self.payload(alert),
+            proxy=self.proxy,
+            token=self.token,
+            timeout=self.timeout,
+            session=self.session,
+        )
 
 
 def classify(exc: BaseException) -> DeliveryError:

@@ -184,7 +184,7 @@ def parse_response(answer: Mapping[str, Any]) -> float:
 # --- the backend -----------------------------------------------------------------------------
 
 
-class CloudWatchBackend:
+class CloudWatchBackend(plugins.OnlineCheck):
     """Runs ``GetMetricData`` queries in one region (a :class:`flagger.plugins.MetricBackend`).
 
     ``session``: a ``botocore.session.Session`` to take credentials and configuration from
@@ -276,14 +276,6 @@ class CloudWatchBackend:
     async def check_online(self) -> None:
         """Raise :class:`QueryError` (with the reason) unless CloudWatch answers as online."""
         await asyncio.to_thread(self._check_online)
-
-    async def is_online(self) -> bool:
-        """True when CloudWatch rejects an empty query with 400 (Flagger's check)."""
-        try:
-            await self.check_online()
-        except QueryError:
-            return False
-        return True
 
 
 def from_provider_spec(spec: Mapping[str, Any], *, session: Any = None) -> CloudWatchBackend:

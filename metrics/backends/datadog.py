@@ -90,7 +90,7 @@ def _errors(answer: common.HttpAnswer) -> str:
     return f"HTTP {answer.status}: {answer.text}"
 
 
-class DatadogBackend:
+class DatadogBackend(plugins.OnlineCheck):
     """Runs Datadog metric queries (implements :class:`flagger.plugins.MetricBackend`)."""
 
     def __init__(
@@ -132,14 +132,6 @@ class DatadogBackend:
         answer = await self._http.request("GET", self.validate_endpoint, headers=self._headers())
         if answer.status != 200:
             raise common.QueryError(f"error response: {_errors(answer)}")
-
-    async def is_online(self) -> bool:
-        """True when Datadog accepts the API and application keys."""
-        try:
-            await self.check_online()
-        except common.QueryError:
-            return False
-        return True
 
 
 def from_provider_spec(

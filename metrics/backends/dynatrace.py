@@ -85,7 +85,7 @@ def _error_text(answer: common.HttpAnswer) -> str:
     return f"HTTP {answer.status}: {answer.text}"
 
 
-class DynatraceBackend:
+class DynatraceBackend(plugins.OnlineCheck):
     """Runs Dynatrace metric selectors (implements :class:`flagger.plugins.MetricBackend`)."""
 
     def __init__(
@@ -133,14 +133,6 @@ class DynatraceBackend:
         )
         if answer.status != 200:
             raise common.QueryError(f"error response: {_error_text(answer)}")
-
-    async def is_online(self) -> bool:
-        """True when the Metrics API answers with this token."""
-        try:
-            await self.check_online()
-        except common.QueryError:
-            return False
-        return True
 
 
 def from_provider_spec(

@@ -114,7 +114,7 @@ def parse_quantity(text: str) -> float:
     return float(value)
 
 
-class ExternalMetricsBackend:
+class ExternalMetricsBackend(plugins.OnlineCheck):
     """Reads external metrics through the API server (implements
     :class:`flagger.plugins.MetricBackend`).
 
@@ -208,14 +208,6 @@ class ExternalMetricsBackend:
             await self._list(ONLINE_NAMESPACE, ONLINE_METRIC, "")
         except common.QueryError as err:
             raise common.QueryError(f"external metrics service unavailable: {err}") from err
-
-    async def is_online(self) -> bool:
-        """True when listing a dummy metric through the API server does not fail."""
-        try:
-            await self.check_online()
-        except common.QueryError:
-            return False
-        return True
 
 
 def from_provider_spec(

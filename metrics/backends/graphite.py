@@ -137,7 +137,7 @@ def _point_value(point: Any) -> float | None:
         raise QueryError(f"error unmarshaling value: {raw!r}") from err
 
 
-class GraphiteBackend:
+class GraphiteBackend(plugins.OnlineCheck):
     """Runs render API queries against one Graphite (a :class:`flagger.plugins.MetricBackend`).
 
     ``session``: an ``aiohttp.ClientSession`` to reuse (its owner closes it); without one, each
@@ -202,14 +202,6 @@ class GraphiteBackend:
             return
         except QueryError as err:
             raise QueryError(f"running query failed: {err}") from err
-
-    async def is_online(self) -> bool:
-        """True when Graphite answers ``target=test`` without an error (Flagger's check)."""
-        try:
-            await self.check_online()
-        except QueryError:
-            return False
-        return True
 
 
 def from_provider_spec(

@@ -184,7 +184,7 @@ def _error_text(status: int, text: str) -> str:
     return f"HTTP {status}: {text.strip()[:500]}"
 
 
-class InfluxdbBackend:
+class InfluxdbBackend(plugins.OnlineCheck):
     """Runs Flux queries against one InfluxDB (a :class:`flagger.plugins.MetricBackend`).
 
     ``session``: an ``aiohttp.ClientSession`` to reuse (its owner closes it); without one, each
@@ -260,14 +260,6 @@ class InfluxdbBackend:
         if status >= 400:
             raise QueryError(f"error accessing influxdb query api: {_error_text(status, text)}")
         parse_annotated_csv(text)  # an error table means not online
-
-    async def is_online(self) -> bool:
-        """True when InfluxDB answers Flagger's availability query without an error."""
-        try:
-            await self.check_online()
-        except QueryError:
-            return False
-        return True
 
 
 def from_provider_spec(

@@ -92,7 +92,7 @@ def _error_text(answer: common.HttpAnswer) -> str:
     return f"HTTP {answer.status}: {answer.text}"
 
 
-class NewRelicBackend:
+class NewRelicBackend(plugins.OnlineCheck):
     """Runs NRQL queries (implements :class:`flagger.plugins.MetricBackend`)."""
 
     def __init__(
@@ -137,14 +137,6 @@ class NewRelicBackend:
         answer = await self._get(ONLINE_QUERY)
         if answer.status != 200:
             raise common.QueryError(f"error response: {_error_text(answer)}")
-
-    async def is_online(self) -> bool:
-        """True when the Insights API answers a query with this key and account."""
-        try:
-            await self.check_online()
-        except common.QueryError:
-            return False
-        return True
 
 
 def from_provider_spec(

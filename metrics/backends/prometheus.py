@@ -247,7 +247,7 @@ def _error_text(status: int, answer: Any, text: str) -> str:
     return f"error response: HTTP {status}: {text.strip()[:500]}"
 
 
-class PrometheusBackend:
+class PrometheusBackend(plugins.OnlineCheck):
     """Runs instant queries against one Prometheus (implements
     :class:`flagger.plugins.MetricBackend`).
 
@@ -352,14 +352,6 @@ class PrometheusBackend:
             raise QueryError(f"running query failed: {err}") from err
         if value != 1:
             raise QueryError(f"value is not 1 for query: {ONLINE_QUERY}")
-
-    async def is_online(self) -> bool:
-        """True when Prometheus answers ``vector(1)`` with 1 (Flagger's availability check)."""
-        try:
-            await self.check_online()
-        except QueryError:
-            return False
-        return True
 
 
 def from_provider_spec(

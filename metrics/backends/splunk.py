@@ -146,7 +146,7 @@ def single_value(points: list[DataPoint]) -> float:
     return value
 
 
-class SplunkBackend:
+class SplunkBackend(plugins.OnlineCheck):
     """Runs SignalFlow programs (implements :class:`flagger.plugins.MetricBackend`)."""
 
     def __init__(
@@ -285,14 +285,6 @@ class SplunkBackend:
         )
         if answer.status != 200:
             raise common.QueryError(f"error response: HTTP {answer.status}: {answer.text}")
-
-    async def is_online(self) -> bool:
-        """True when ``/v2/metric?limit=1`` answers 200 with this token."""
-        try:
-            await self.check_online()
-        except common.QueryError:
-            return False
-        return True
 
 
 def _error_text(message: Mapping[str, Any]) -> str:

@@ -181,7 +181,7 @@ def _error_status(body: bytes) -> str:
         return ""
 
 
-class StackdriverBackend:
+class StackdriverBackend(plugins.OnlineCheck):
     """Runs MQL queries in one project (a :class:`flagger.plugins.MetricBackend`).
 
     ``service_account_info``: the parsed service-account key, or ``None`` for Application
@@ -294,14 +294,6 @@ class StackdriverBackend:
                 f"unexpected status code: {code or status}: "
                 f"{body.decode(errors='replace').strip()[:300]}"
             )
-
-    async def is_online(self) -> bool:
-        """True when an empty query is rejected as ``INVALID_ARGUMENT`` (Flagger's check)."""
-        try:
-            await self.check_online()
-        except QueryError:
-            return False
-        return True
 
 
 def from_provider_spec(

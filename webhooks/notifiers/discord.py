@@ -12,7 +12,6 @@ import posixpath
 from collections.abc import Mapping
 from typing import Any
 
-import aiohttp
 import yarl
 
 from flagger import plugins
@@ -35,45 +34,13 @@ def slack_url(url: str) -> str:
     return str(parsed.with_path(path, encoded=True, keep_query=True, keep_fragment=True))
 
 
-class DiscordNotifier:
+class DiscordNotifier(slack.ChatNotifier):
     """Posts alerts to one Discord webhook."""
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        channel: str,
-        username: str,
-        proxy: str = "",
-        token: str = "",
-        timeout: float = delivery.DEFAULT_TIMEOUT,
-        session: aiohttp.ClientSession | None = None,
-    ) -> None:
-        self.url = slack_url(url)
-        slack.check_names("Discord", username, channel)
-        self.channel, self.username = channel, username
-        self.proxy, self.token = proxy, token
-        self.timeout, self.session = timeout, session
+    chat = "Discord"
 
-    @classmethod
-    def from_spec(cls, spec: Mapping[str, Any]) -> DiscordNotifier:
-        return cls(
-            str(spec.get("address") or ""),
-            channel=str(spec.get("channel") or ""),
-            username=str(spec.get("username") or ""),
-            proxy=str(spec.get("proxy") or ""),
-            token=str(spec.get("token") or ""),
-        )
-
-    async def post(self, alert: Mapping[str, Any]) -> None:
-        await delivery.post_json(
-            self.url,
-            slack.payload(alert, self.channel, self.username),
-            proxy=self.proxy,
-            token=self.token,
-            timeout=self.timeout,
-            session=self.session,
-        )
+    def check_url(self, url: str) -> str:
+        return slack_url(url)
 
 
 @plugins.hookimpl

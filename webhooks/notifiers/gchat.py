@@ -21,8 +21,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import aiohttp
-
 from flagger import plugins
 from flagger.alerting import delivery
 
@@ -58,39 +56,13 @@ def payload(alert: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-class GChatNotifier:
+class GChatNotifier(delivery.WebhookNotifier):
     """Posts alerts to one Google Chat incoming webhook."""
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        proxy: str = "",
-        token: str = "",
-        timeout: float = delivery.DEFAULT_TIMEOUT,
-        session: aiohttp.ClientSession | None = None,
-    ) -> None:
-        self.url = delivery.check_url(url, "Google Chat webhook")
-        self.proxy, self.token = proxy, token
-        self.timeout, self.session = timeout, session
+    service = "Google Chat webhook"
 
-    @classmethod
-    def from_spec(cls, spec: Mapping[str, Any]) -> GChatNotifier:
-        return cls(
-            str(spec.get("address") or ""),
-            proxy=str(spec.get("proxy") or ""),
-            token=str(spec.get("token") or ""),
-        )
-
-    async def post(self, alert: Mapping[str, Any]) -> None:
-        await delivery.post_json(
-            self.url,
-            payload(alert),
-            proxy=self.proxy,
-            token=self.token,
-            timeout=self.timeout,
-            session=self.session,
-        )
+    def payload(self, alert: Mapping[str, Any]) -> dict[str, Any]:
+        return payload(alert)
 
 
 @plugins.hookimpl

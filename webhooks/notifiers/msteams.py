@@ -17,8 +17,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import aiohttp
-
 from flagger import plugins
 from flagger.alerting import delivery
 
@@ -49,39 +47,13 @@ def payload(alert: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-class MSTeamsNotifier:
+class MSTeamsNotifier(delivery.WebhookNotifier):
     """Posts alerts to one Teams incoming webhook."""
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        proxy: str = "",
-        token: str = "",
-        timeout: float = delivery.DEFAULT_TIMEOUT,
-        session: aiohttp.ClientSession | None = None,
-    ) -> None:
-        self.url = delivery.check_url(url, "MS Teams webhook")
-        self.proxy, self.token = proxy, token
-        self.timeout, self.session = timeout, session
+    service = "MS Teams webhook"
 
-    @classmethod
-    def from_spec(cls, spec: Mapping[str, Any]) -> MSTeamsNotifier:
-        return cls(
-            str(spec.get("address") or ""),
-            proxy=str(spec.get("proxy") or ""),
-            token=str(spec.get("token") or ""),
-        )
-
-    async def post(self, alert: Mapping[str, Any]) -> None:
-        await delivery.post_json(
-            self.url,
-            payload(alert),
-            proxy=self.proxy,
-            token=self.token,
-            timeout=self.timeout,
-            session=self.session,
-        )
+    def payload(self, alert: Mapping[str, Any]) -> dict[str, Any]:
+        return payload(alert)
 
 
 @plugins.hookimpl

@@ -10,10 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import aiohttp
-
 from flagger import plugins
-from flagger.alerting import delivery
 
 from . import slack
 
@@ -28,45 +25,13 @@ def payload(alert: Mapping[str, Any], channel: str, username: str) -> dict[str, 
     return slack.payload(alert, channel, username, good=BLUE, danger=RED)
 
 
-class RocketNotifier:
+class RocketNotifier(slack.ChatNotifier):
     """Posts alerts to one Rocket.Chat incoming webhook."""
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        channel: str,
-        username: str,
-        proxy: str = "",
-        token: str = "",
-        timeout: float = delivery.DEFAULT_TIMEOUT,
-        session: aiohttp.ClientSession | None = None,
-    ) -> None:
-        self.url = delivery.check_url(url, "Rocket hook")
-        slack.check_names("Rocket", username, channel)
-        self.channel, self.username = channel, username
-        self.proxy, self.token = proxy, token
-        self.timeout, self.session = timeout, session
+    service, chat = "Rocket hook", "Rocket"
 
-    @classmethod
-    def from_spec(cls, spec: Mapping[str, Any]) -> RocketNotifier:
-        return cls(
-            str(spec.get("address") or ""),
-            channel=str(spec.get("channel") or ""),
-            username=str(spec.get("username") or ""),
-            proxy=str(spec.get("proxy") or ""),
-            token=str(spec.get("token") or ""),
-        )
-
-    async def post(self, alert: Mapping[str, Any]) -> None:
-        await delivery.post_json(
-            self.url,
-            payload(alert, self.channel, self.username),
-            proxy=self.proxy,
-            token=self.token,
-            timeout=self.timeout,
-            session=self.session,
-        )
+    def payload(self, alert: Mapping[str, Any]) -> dict[str, Any]:
+        return payload(alert, self.channel, self.username)
 
 
 @plugins.hookimpl

@@ -24,15 +24,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
-
-import aiohttp
+from typing import Any, ClassVar
 
 from flagger import plugins
 from flagger.alerting import delivery
 from flagger.alerting.delivery import DeliveryError
 
-__all__ = ["SlackNotifier", "flagger_notifier", "payload"]
+__all__ = ["ChatNotifier", "SlackNotifier", "flagger_notifier", "payload"]
 
 TYPE = "slack"
 ICON = ":rocket:"
@@ -72,46 +70,37 @@ def check_names(service: str, username: str, channel: str) -> None:
         raise DeliveryError(delivery.PROVIDER_ERROR, f"empty {service} channel")
 
 
-class SlackNotifier:
-    """Posts alerts to one Slack webhook (or the Web API with a bot token)."""
+class ChatNotifier(delivery.WebhookNotifier):
+    """A notifier posting a Slack-style message to a channel as a user (Slack, Discord,
+    Rocket.Chat); Flagger refuses an empty channel or user name."""
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        channel: str,
-        username: str,
-        proxy: str = "",
-        token: str = "",
-        timeout: float = delivery.DEFAULT_TIMEOUT,
-        session: aiohttp.ClientSession | None = None,
-    ) -> None:
-        self.url = delivery.check_url(url, "Slack hook")
-        check_names("Slack", username, channel)
+    #: The service as Flagger's ``empty <service> channel`` error names it.
+    chat: ClassVar[str] = "Slack"
+
+    def __init__(self, url: str, *, channel: str, username: str, **options: Any) -> None:
+        super().__init__(url, **options)
+        check_names(self.chat, username, channel)
         self.channel, self.username = channel, username
-        self.proxy, self.token = proxy, token
-        self.timeout, self.session = timeout, session
 
     @classmethod
-    def from_spec(cls, spec: Mapping[str, Any]) -> SlackNotifier:
-        return cls(
-            str(spec.get("address") or ""),
-            channel=str(spec.get("channel") or ""),
-            username=str(spec.get("username") or ""),
-            proxy=str(spec.get("proxy") or ""),
-            token=str(spec.get("token") or ""),
-        )
+    def spec_options(cls, spec: Mapping[str, Any]) -> dict[str, Any]:
+        """The AlertProvider's ``channel`` and ``username``."""
+        return {
+            "channel": str(spec.get("channel") or ""),
+            "username": str(spec.get("username") or ""),
+        }
+
+    def payload(self, alert: Mapping[str, Any]) -> dict[str, Any]:
+        return payload(alert, self.channel, self.username)
+
+
+class SlackNotifier(ChatNotifier):
+    """Posts alerts to one Slack webhook (or the Web API with a bot token)."""
+
+    service = "Slack hook"
 
     async def post(self, alert: Mapping[str, Any]) -> None:
-        body = await delivery.post_json(
-            self.url,
-            payload(alert, self.channel, self.username),
-            proxy=self.proxy,
-            token=self.token,
-            timeout=self.timeout,
-            session=self.session,
-        )
-        _check_api_answer(body)
+        _check_api_answer(await self.send(alert))
 
 
 def _check_api_answer(body: bytes) -> None:
