@@ -21,20 +21,20 @@ from aiohttp import web
 
 from flagger import plugins
 from flagger.metrics.backends import datadog
+from tests.support.local_server import Handler, LocalServer
 
 API_KEY, APP_KEY = "api-key-1", "app-key-1"
 
 
-class FakeDatadog:
+class FakeDatadog(LocalServer):
     """Datadog's ``/api/v1/query`` and ``/api/v1/validate``; ``series`` maps queries to the
     series list to answer, ``errors`` maps queries to a query error."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.series: dict[str, list[dict[str, Any]]] = {}
         self.errors: dict[str, str] = {}
         self.requests: list[web.Request] = []
-        self.url = ""
-        self._runner: web.AppRunner | None = None
 
     def _authorized(self, request: web.Request, *, app_key: bool) -> bool:
         ok = request.headers.get("DD-API-KEY") == API_KEY
@@ -76,21 +76,8 @@ class FakeDatadog:
             return web.json_response({"errors": ["Forbidden"]}, status=403)
         return web.json_response({"valid": True})
 
-    async def start(self) -> FakeDatadog:
-        app = web.Application()
-        app.router.add_get("/api/v1/query", self.query)
-        app.router.add_get("/api/v1/validate", self.validate)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}"
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+    def routes(self) -> list[tuple[str, str, Handler]]:
+        return [("GET", "/api/v1/query", self.query), ("GET", "/api/v1/validate", self.validate)]
 
 
 def _series(*points: list[Any], scope: str = "service:podinfo") -> dict[str, Any]:

@@ -22,6 +22,7 @@ from aiohttp import web
 
 from flagger import plugins
 from flagger.metrics.backends import dynatrace
+from tests.support.local_server import Handler, LocalServer
 
 TOKEN = "dt0c01.SAMPLE.TOKEN"
 SELECTOR = "builtin:service.errors.total.rate:filter(eq(dt.entity.service,SERVICE-1))"
@@ -31,15 +32,14 @@ def _error(code: int, message: str) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message}}, status=code)
 
 
-class FakeDynatrace:
+class FakeDynatrace(LocalServer):
     """``data`` maps metric selectors to the series list to answer; unknown selectors get 404
     as Dynatrace answers for an unknown metric key."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.data: dict[str, list[dict[str, Any]]] = {}
         self.requests: list[web.Request] = []
-        self.url = ""
-        self._runner: web.AppRunner | None = None
 
     def _authorized(self, request: web.Request) -> bool:
         return request.headers.get("Authorization") == f"Api-Token {TOKEN}"
@@ -86,19 +86,11 @@ class FakeDynatrace:
             }
         )
 
-    async def start(self) -> FakeDynatrace:
-        app = web.Application()
-        app.router.add_get("/api/v2/metrics/query", self.query)
-        app.router.add_get("/api/v2/metrics", self.metrics)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+    def routes(self) -> list[tuple[str, str, Handler]]:
+        return [
+            ("GET", "/api/v2/metrics/query", self.query),
+            ("GET", "/api/v2/metrics", self.metrics),
+        ]
 
 
 def _series(*values: float | None, service: str = "SERVICE-1") -> dict[str, Any]:

@@ -22,18 +22,18 @@ from aiohttp import web
 
 from flagger import plugins
 from flagger.metrics.backends import newrelic
+from tests.support.local_server import Handler, LocalServer
 
 ACCOUNT, KEY = "51312", "NRIQ-query-key"
 
 
-class FakeInsights:
+class FakeInsights(LocalServer):
     """``answers`` maps the NRQL (without its SINCE clause) to the JSON body to answer."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.answers: dict[str, dict[str, Any]] = {}
         self.nrql: list[str] = []
-        self.url = ""
-        self._runner: web.AppRunner | None = None
 
     async def query(self, request: web.Request) -> web.Response:
         if request.match_info["account"] != ACCOUNT:
@@ -61,18 +61,8 @@ class FakeInsights:
         )
         return web.json_response(body)
 
-    async def start(self) -> FakeInsights:
-        app = web.Application()
-        app.router.add_get("/v1/accounts/{account}/query", self.query)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+    def routes(self) -> list[tuple[str, str, Handler]]:
+        return [("GET", "/v1/accounts/{account}/query", self.query)]
 
 
 @pytest.fixture

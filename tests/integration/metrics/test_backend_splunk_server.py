@@ -28,6 +28,7 @@ from aiohttp import web
 
 from flagger import plugins
 from flagger.metrics.backends import splunk
+from tests.support.local_server import Handler, LocalServer
 
 TOKEN = "sf-access-token"
 PROGRAM = "data('service.request.count', filter=filter('sf_service', 'podinfo')).sum().publish()"
@@ -47,17 +48,16 @@ def _data_frame(channel: str, timestamp: int, batch: Batch, *, compressed: bool)
     return struct.pack(">BBBB16s", 1, 5, 1 if compressed else 0, 0, name) + body
 
 
-class FakeSignalFlow:
+class FakeSignalFlow(LocalServer):
     """``programs`` maps program text to its data batches; ``errors`` to an error message."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.programs: dict[str, list[Batch]] = {}
         self.errors: dict[str, str] = {}
         self.compressed = False
         self.executed: list[dict[str, Any]] = []
         self.validations: list[web.Request] = []
-        self.url = ""
-        self._runner: web.AppRunner | None = None
 
     async def connect(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
@@ -168,19 +168,8 @@ class FakeSignalFlow:
             return web.json_response({"code": 401, "message": "Unauthorized"}, status=401)
         return web.json_response({"count": 1, "results": [{"name": "cpu.utilization"}]})
 
-    async def start(self) -> FakeSignalFlow:
-        app = web.Application()
-        app.router.add_get("/v2/signalflow/connect", self.connect)
-        app.router.add_get("/v2/metric", self.metric)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+    def routes(self) -> list[tuple[str, str, Handler]]:
+        return [("GET", "/v2/signalflow/connect", self.connect), ("GET", "/v2/metric", self.metric)]
 
 
 @pytest.fixture

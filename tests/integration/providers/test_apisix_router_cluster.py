@@ -17,6 +17,7 @@ from flagger import router_helpers
 from flagger.api import canary as canary_api
 from flagger.kube import client as kube_client
 from flagger.providers import apisix
+from tests.support import routers
 
 pytestmark = pytest.mark.cluster
 
@@ -135,12 +136,7 @@ async def test_clear_errors(
         await apisix.ApisixRouter(client).reconcile(canary)
     ab = await make_canary(
         {"port": 80},
-        {
-            "interval": "1m",
-            "threshold": 5,
-            "iterations": 10,
-            "match": [{"headers": {"x-canary": {"exact": "insider"}}}],
-        },
+        routers.AB_ANALYSIS,
         name="ab",
     )
     ab.spec.route_ref = canary_api.RouteReference.model_validate(ROUTE_REF)

@@ -18,6 +18,7 @@ from flagger import router_helpers
 from flagger.api import canary as canary_api
 from flagger.kube import client as kube_client
 from flagger.providers import appmesh
+from tests.support import routers
 
 pytestmark = pytest.mark.cluster
 
@@ -101,12 +102,7 @@ async def test_v1beta2_ab_testing(
 ) -> None:
     canary = await make_canary(
         {"port": 9898},
-        {
-            "interval": "1m",
-            "threshold": 5,
-            "iterations": 10,
-            "match": [{"headers": {"x-canary": {"exact": "insider"}}}],
-        },
+        routers.AB_ANALYSIS,
     )
     router = appmesh.AppMeshV1beta2Router(client)
     await router.reconcile(canary)

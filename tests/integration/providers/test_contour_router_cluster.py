@@ -17,6 +17,7 @@ from flagger import router_helpers
 from flagger.api import canary as canary_api
 from flagger.kube import client as kube_client
 from flagger.providers import contour
+from tests.support import routers
 
 pytestmark = pytest.mark.cluster
 
@@ -62,12 +63,7 @@ async def test_reconcile_then_shift_weights(
 async def test_ab_routes(client: kube_client.Kube, namespace: str, make_canary: MakeCanary) -> None:
     canary = await make_canary(
         {"port": 9898},
-        {
-            "interval": "1m",
-            "threshold": 5,
-            "iterations": 10,
-            "match": [{"headers": {"x-canary": {"exact": "insider"}}}],
-        },
+        routers.AB_ANALYSIS,
     )
     router = contour.ContourRouter(client)
     await router.reconcile(canary)
@@ -88,21 +84,11 @@ async def test_takeover_and_finalize(
             {"conditions": [{"prefix": "/"}], "services": [{"name": "podinfo", "port": 9898}]}
         ]
     }
-    await client.create(
-        {
-            "apiVersion": contour.API_VERSION,
-            "kind": "HTTPProxy",
-            "metadata": {"name": "podinfo", "namespace": namespace},
-            "spec": users_spec,
-        }
-    )
+    users = routers.users_object(contour.API_VERSION, "HTTPProxy", namespace, users_spec)
     canary = await make_canary({"port": 9898})
     router = contour.ContourRouter(client)
-    await router.reconcile(canary)
-    await router.set_routes(canary, 50, 50, False)
-    assert await router.get_routes(canary) == (50, 50, False)
-    await router.finalize(canary)
-    assert (await _get(client, namespace))["spec"] == users_spec
+    back = await routers.take_over_and_give_back(client, router, canary, users)
+    assert back is not None and back["spec"] == users_spec
 
 
 async def test_unsupported_match_is_refused(
@@ -110,12 +96,7 @@ async def test_unsupported_match_is_refused(
 ) -> None:
     canary = await make_canary(
         {"port": 9898},
-        {
-            "interval": "1m",
-            "threshold": 5,
-            "iterations": 10,
-            "match": [{"headers": {"x-canary": {"regex": "^in.*"}}}],
-        },
+        routers.ab_analysis(regex="^in.*"),
     )
     with pytest.raises(contour.UnsupportedFeature, match="regex header matches"):
         await contour.ContourRouter(client).reconcile(canary)

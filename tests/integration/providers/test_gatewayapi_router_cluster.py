@@ -17,6 +17,7 @@ import pytest
 from flagger.api import canary as canary_api
 from flagger.kube import client as kube_client
 from flagger.providers import gatewayapi
+from tests.support import routers
 
 pytestmark = pytest.mark.cluster
 
@@ -115,12 +116,7 @@ async def test_filters_and_timeouts_are_stored(
 async def test_ab_rules(client: kube_client.Kube, namespace: str, make_canary: MakeCanary) -> None:
     canary = await make_canary(
         svc(),
-        {
-            "interval": "1m",
-            "threshold": 5,
-            "iterations": 10,
-            "match": [{"headers": {"x-canary": {"exact": "insider"}}}],
-        },
+        routers.AB_ANALYSIS,
     )
     router = gatewayapi.GatewayAPIRouter(client)
     await router.reconcile(canary)

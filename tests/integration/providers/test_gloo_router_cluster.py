@@ -18,6 +18,7 @@ from flagger.api import analysis as analysis_api
 from flagger.api import canary as canary_api
 from flagger.kube import client as kube_client
 from flagger.providers import gloo
+from tests.support import routers
 
 pytestmark = pytest.mark.cluster
 
@@ -87,14 +88,7 @@ async def test_reconcile_then_shift_weights(
         "resourceVersion"
     ]
 
-    canary.spec.analysis = analysis_api.CanaryAnalysis.model_validate(
-        {
-            "interval": "1m",
-            "threshold": 5,
-            "iterations": 10,
-            "match": [{"headers": {"x-canary": {"exact": "insider"}}}],
-        }
-    )
+    canary.spec.analysis = analysis_api.CanaryAnalysis.model_validate(routers.AB_ANALYSIS)
     await router.reconcile(canary)
     table = await _table(client, namespace)
     assert table["spec"]["routes"][0]["matchers"] == [
@@ -114,21 +108,11 @@ async def test_takeover_and_finalize(
             {"routeAction": {"single": {"upstream": {"name": "podinfo", "namespace": namespace}}}}
         ]
     }
-    await client.create(
-        {
-            "apiVersion": gloo.GATEWAY_API_VERSION,
-            "kind": "RouteTable",
-            "metadata": {"name": "podinfo", "namespace": namespace},
-            "spec": users_spec,
-        }
-    )
+    users = routers.users_object(gloo.GATEWAY_API_VERSION, "RouteTable", namespace, users_spec)
     canary = await make_canary({"port": 9898})
     router = gloo.GlooRouter(client)
-    await router.reconcile(canary)
-    await router.set_routes(canary, 50, 50, False)
-    assert await router.get_routes(canary) == (50, 50, False)
-    await router.finalize(canary)
-    assert (await _table(client, namespace))["spec"] == users_spec
+    back = await routers.take_over_and_give_back(client, router, canary, users)
+    assert back is not None and back["spec"] == users_spec
 
 
 async def test_clear_errors(

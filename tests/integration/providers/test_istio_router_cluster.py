@@ -16,6 +16,7 @@ import pytest
 from flagger.api import canary as canary_api
 from flagger.kube import client as kube_client
 from flagger.providers import istio
+from tests.support import routers
 
 pytestmark = pytest.mark.cluster
 
@@ -73,12 +74,7 @@ async def test_reconcile_then_shift_weights(
 async def test_ab_routes(client: kube_client.Kube, namespace: str, make_canary: MakeCanary) -> None:
     canary = await make_canary(
         {"port": 9898},
-        {
-            "interval": "1m",
-            "threshold": 5,
-            "iterations": 10,
-            "match": [{"headers": {"x-canary": {"exact": "insider"}}}],
-        },
+        routers.AB_ANALYSIS,
     )
     router = istio.IstioRouter(client)
     await router.reconcile(canary)

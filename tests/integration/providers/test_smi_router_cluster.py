@@ -15,6 +15,7 @@ import pytest
 from flagger.api import canary as canary_api
 from flagger.kube import client as kube_client
 from flagger.providers import smi
+from tests.support import routers
 
 pytestmark = pytest.mark.cluster
 
@@ -63,21 +64,11 @@ async def test_takeover_and_finalize(
     flavor = smi.flavor_for("smi:v1alpha2")
     assert flavor is not None
     users_spec = {"service": "podinfo", "backends": [{"service": "podinfo-v1", "weight": 100}]}
-    await client.create(
-        {
-            "apiVersion": flavor.api_version,
-            "kind": "TrafficSplit",
-            "metadata": {"name": "podinfo", "namespace": namespace},
-            "spec": users_spec,
-        }
-    )
+    users = routers.users_object(flavor.api_version, "TrafficSplit", namespace, users_spec)
     canary = await make_canary({"port": 9898})
     router = smi.SmiRouter(client, flavor)
-    await router.reconcile(canary)
-    await router.set_routes(canary, 50, 50, False)
-    assert await router.get_routes(canary) == (50, 50, False)
-    await router.finalize(canary)
-    assert (await _split(client, flavor, namespace))["spec"] == users_spec
+    back = await routers.take_over_and_give_back(client, router, canary, users)
+    assert back is not None and back["spec"] == users_spec
 
 
 async def test_ab_testing_is_refused(
@@ -87,12 +78,7 @@ async def test_ab_testing_is_refused(
     assert flavor is not None
     canary = await make_canary(
         {"port": 9898},
-        {
-            "interval": "1m",
-            "threshold": 5,
-            "iterations": 10,
-            "match": [{"headers": {"x-canary": {"exact": "insider"}}}],
-        },
+        routers.AB_ANALYSIS,
     )
     with pytest.raises(smi.UnsupportedByProvider, match="provider linkerd does not support"):
         await smi.SmiRouter(client, flavor).reconcile(canary)

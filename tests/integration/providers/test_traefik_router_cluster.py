@@ -17,6 +17,7 @@ from flagger import router_helpers
 from flagger.api import canary as canary_api
 from flagger.kube import client as kube_client
 from flagger.providers import traefik
+from tests.support import routers
 
 pytestmark = pytest.mark.cluster
 
@@ -67,21 +68,11 @@ async def test_takeover_and_finalize(
     client: kube_client.Kube, namespace: str, make_canary: MakeCanary
 ) -> None:
     users_spec = {"weighted": {"services": [{"name": "podinfo", "port": 9898}]}}
-    await client.create(
-        {
-            "apiVersion": traefik.API_VERSION,
-            "kind": "TraefikService",
-            "metadata": {"name": "podinfo", "namespace": namespace},
-            "spec": users_spec,
-        }
-    )
+    users = routers.users_object(traefik.API_VERSION, "TraefikService", namespace, users_spec)
     canary = await make_canary({"port": 9898})
     router = traefik.TraefikRouter(client)
-    await router.reconcile(canary)
-    await router.set_routes(canary, 50, 50, False)
-    assert await router.get_routes(canary) == (50, 50, False)
-    await router.finalize(canary)
-    assert (await _get(client, namespace))["spec"] == users_spec
+    back = await routers.take_over_and_give_back(client, router, canary, users)
+    assert back is not None and back["spec"] == users_spec
 
 
 async def test_ab_testing_is_refused(
@@ -89,12 +80,7 @@ async def test_ab_testing_is_refused(
 ) -> None:
     canary = await make_canary(
         {"port": 9898},
-        {
-            "interval": "1m",
-            "threshold": 5,
-            "iterations": 10,
-            "match": [{"headers": {"x-canary": {"exact": "insider"}}}],
-        },
+        routers.AB_ANALYSIS,
     )
     with pytest.raises(
         traefik.UnsupportedFeature, match=r"provider traefik does not support A/B testing"
