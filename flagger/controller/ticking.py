@@ -184,21 +184,24 @@ async def _advance(shell: Shell, canary: canary_api.Canary, raw: dict[str, Any])
             f"Next check in {wait:.1f}s (analysis.interval since the last)", canary=canary
         )
         return wait
-    began = time.monotonic()
-    ticking = engine.tick(canary, seen, mesh_provider=shell.options.mesh_provider)
-    decided = await act.drive(shell, canary, ticking)
-    done = await act.execute(shell, canary, decided, router, workload)
-    if decided.record_duration:
-        shell.metrics.observe_duration(canary, time.monotonic() - began)
-    if not done:
-        return None
-    # The decision's status, plus cookies a router recorded, minus a cleared problem condition.
-    stored = dict(raw.get("status") or {})
-    status = decided.status.to_dict() if decided.status is not None else stored
-    status = {**status, **report.cookies(canary, decided)}
-    status = report.without_configured(status) or status
-    if phase in observe.CHECKING or status.get("phase") in observe.CHECKING:
-        status = {**status, "lastCheckTime": check_stamp(now)}
-    if status != stored:
-        await status_writer.write(shell.kube, canary.name, canary.namespace, status)
+    # The step's Events wait for its status to be written: when that fails, the next tick does
+    # the step again (its hooks repeat their Idempotency-Key) and records them again.
+    with shell.recorder.held():
+        began = time.monotonic()
+        ticking = engine.tick(canary, seen, mesh_provider=shell.options.mesh_provider)
+        decided = await act.drive(shell, canary, ticking)
+        done = await act.execute(shell, canary, decided, router, workload)
+        if decided.record_duration:
+            shell.metrics.observe_duration(canary, time.monotonic() - began)
+        if not done:
+            return None
+        # The decision's status, plus cookies a router recorded, minus a cleared problem condition.
+        stored = dict(raw.get("status") or {})
+        status = decided.status.to_dict() if decided.status is not None else stored
+        status = {**status, **report.cookies(canary, decided)}
+        status = report.without_configured(status) or status
+        if phase in observe.CHECKING or status.get("phase") in observe.CHECKING:
+            status = {**status, "lastCheckTime": check_stamp(now)}
+        if status != stored:
+            await status_writer.write(shell.kube, canary.name, canary.namespace, status)
     return None

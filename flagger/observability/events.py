@@ -24,6 +24,9 @@ Recording never blocks or fails the caller: the log line is written at once, the
 the webhook call run in the background, at most ``max_in_flight`` of each at a time and at most
 ``max_pending`` queued (beyond that an event is dropped with an error line). Failures are logged
 and forgotten. :meth:`EventRecorder.flush` waits for what is queued (tests, graceful stop).
+Inside :meth:`EventRecorder.held` (a tick's decision and its status write) Events and webhook
+calls wait for the block to end and are dropped when it raises: a tick whose status could not be
+written runs again and records them again, so a step's Event is counted once.
 Unlike client-go, there is no spam filter dropping a canary's events after a burst of 25.
 """
 
@@ -31,11 +34,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
+import contextvars
 import dataclasses
 import datetime
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import aiohttp
@@ -61,6 +66,9 @@ EventCallback = Callable[[canary_api.Canary, str, str], Awaitable[object]]
 log = logs.get_logger(__name__)
 
 _Key = tuple[str, str, str, str, str, str]
+#: (canary, event type, message, time) of the events recorded inside ``EventRecorder.held``.
+_Held = list[tuple[canary_api.Canary, str, str, float]]
+_HELD: contextvars.ContextVar[_Held | None] = contextvars.ContextVar("held_events", default=None)
 
 
 @dataclasses.dataclass
@@ -143,6 +151,37 @@ class EventRecorder:
         log.log(level, message, canary=canary)
         if self._core is None and self.on_event is None:
             return
+        held = _HELD.get()
+        if held is not None:
+            held.append((canary, event_type, message, self._clock()))
+            return
+        self._deliver_later(canary, event_type, message, self._clock())
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """Log events recorded in the block at once, but write and send them only when the block
+        ends without an exception; drop them when it raises (the caller will do that work again
+        and record them again). Per asyncio task: other canaries' events are not held."""
+        held: _Held = []
+        token = _HELD.set(held)
+        try:
+            yield
+        except BaseException:
+            if held:
+                log.debug(
+                    "%d events not recorded: the tick that recorded them failed",
+                    len(held),
+                    canary=held[0][0],
+                )
+            raise
+        finally:
+            _HELD.reset(token)
+        for canary, event_type, message, now in held:
+            self._deliver_later(canary, event_type, message, now)
+
+    def _deliver_later(
+        self, canary: canary_api.Canary, event_type: str, message: str, now: float
+    ) -> None:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -157,7 +196,6 @@ class EventRecorder:
                 canary=canary,
             )
             return
-        now = self._clock()
         order = (canary.namespace, canary.name)
         previous = self._last_forward.get(order)
         task = loop.create_task(self._deliver(canary, event_type, message, now, previous))
