@@ -23,7 +23,7 @@ import time
 import urllib.error
 import urllib.request
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -357,6 +357,25 @@ class LocalCluster:
             ],
             logs,
         )
+
+    def restart_apiserver(self, down: float, timeout: float = 60.0) -> float:
+        """Stop kube-apiserver, keep it down ``down`` seconds, start it again with the same
+        flags; the seconds from the stop until it answered ``/readyz`` again (an outage, for the
+        fault suite). It stops listening as soon as it gets SIGTERM, but may take over 10 s to
+        exit after that: it gets SIGKILL after 2 s."""
+        old = next(p for p in self.children if p.name == "kube-apiserver")
+        began = time.monotonic()
+        old.stop(grace=2.0)
+        time.sleep(down)
+        new = processes.start(old.name, cast("list[str]", old.popen.args), old.log.parent)
+        self.children[self.children.index(old)] = new
+        context = self.ssl_context()
+        processes.wait_until(
+            new,
+            lambda: processes.http_ok(f"{self.server}/readyz", self.admin_token, context),
+            timeout,
+        )
+        return time.monotonic() - began
 
     def _run(self, name: str, args: list[str], logs: pathlib.Path) -> processes.Process:
         process = processes.start(name, [str(self.bin_dir / name), *args], logs)

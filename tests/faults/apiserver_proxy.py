@@ -100,7 +100,7 @@ class Proxy:
 
             app = web.Application(client_max_size=2**26)
             app.router.add_route("*", "/{tail:.*}", handle)
-            runner = web.AppRunner(app, handle_signals=False)
+            runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
             await runner.setup()
             await web.TCPSite(runner, "127.0.0.1", 0).start()
             self.url = f"http://127.0.0.1:{runner.addresses[0][1]}"

@@ -1,10 +1,14 @@
 """(d) Prometheus down, answering NaN, an empty vector, a wrong result type, garbage or 500,
 during a rollout, on the in-memory API server (the daemon's tick(), seconds per case).
 
-Each case initialises ``podinfo`` with a healthy MetricTemplate query, then breaks Prometheus
-and changes the image: the canary must halt on every check with a Warning naming the metric,
-roll back to Failed at the threshold, and never promote the new image (Flagger's rule: no data
-is never a pass)."""
+Each case initialises ``podinfo`` (2 iterations, threshold 2) with a healthy MetricTemplate
+query, then breaks Prometheus and changes the image: the canary must halt on every check with a
+Warning naming the metric, roll back to Failed at the threshold, and never promote the new image
+(Flagger's rule: no data is never a pass). Steps are counted from the ``Advance`` Events: the
+tick that starts the analysis advances iteration 1 without a metric check (as in Flagger), so
+iteration 1 must advance exactly once and iteration 2 never. In the ``blip`` case Prometheus
+answers 500 to one check only: the canary halts once, then advances iteration 2 once and
+promotes. "Seconds blind" adds up the analysis intervals whose check had no data."""
 
 from __future__ import annotations
 
@@ -19,7 +23,8 @@ from tests.unit.controller import daemon_world
 from tests.unit.controller.daemon_world import NAMESPACE
 
 METRIC = "error-ratio"
-MODES = ("down", "nan", "empty", "wrong-type", "garbage", "error")
+MODES = ("down", "nan", "empty", "wrong-type", "garbage", "error", "blip")
+ADVANCE = f"Advance podinfo.{NAMESPACE} canary iteration"
 PRIMARY = ("apps/v1", "Deployment", "podinfo-primary", NAMESPACE)
 
 
@@ -38,7 +43,11 @@ def _template(address: str) -> dict[str, object]:
     }
 
 
-async def _case(session: aiohttp.ClientSession, mode: str) -> list[str]:
+def _halts(world: daemon_world.World) -> int:
+    return sum(t == "Warning" and METRIC in m for t, m in world.events)
+
+
+async def _case(session: aiohttp.ClientSession, mode: str, row: faults.Row) -> list[str]:
     """Run one case; the broken promises (empty when the canary behaved)."""
     prometheus = FakePrometheus().start()
     try:
@@ -54,22 +63,32 @@ async def _case(session: aiohttp.ClientSession, mode: str) -> list[str]:
         if mode == "down":
             prometheus.stop()
         else:
-            prometheus.mode = mode
+            prometheus.mode = "error" if mode == "blip" else mode
         world.change_image("ghcr.io/stefanprodan/podinfo:6.0.1")
         phases = []
         for _ in range(8):
             await world.tick_after_interval()
             phases.append(world.phase())
+            if mode == "blip" and _halts(world):
+                prometheus.mode = "value"
             if world.phase() in ("Failed", "Succeeded"):
                 break
         broken = []
         image = world.kube.stored(*PRIMARY)["spec"]["template"]["spec"]["containers"][0]["image"]
-        if "Succeeded" in phases or not image.endswith(":6.0.0"):
+        steps = [sum(m == f"{ADVANCE} {i}/2" for m in world.messages()) for i in (1, 2)]
+        expected = [1, 1] if mode == "blip" else [1, 0]
+        row.duplicated_or_skipped += sum(abs(n - e) for n, e in zip(steps, expected, strict=True))
+        row.seconds_blind += _halts(world) * daemon_world.INTERVAL_SECONDS
+        if steps != expected:
+            broken.append(f"{mode}: iterations advanced {steps} times, not {expected}")
+        if mode == "blip":
+            if phases[-1] != "Succeeded" or not image.endswith(":6.0.1"):
+                broken.append(f"{mode}: not promoted once data came back: {phases}, {image}")
+        elif "Succeeded" in phases or not image.endswith(":6.0.0"):
             broken.append(f"{mode}: promoted on missing data ({phases}, primary {image})")
-        if phases[-1] != "Failed":
+        elif phases[-1] != "Failed":
             broken.append(f"{mode}: did not halt and roll back: {phases}")
-        halts = [m for t, m in world.events if t == "Warning" and METRIC in m]
-        if not halts:
+        if not _halts(world):
             broken.append(f"{mode}: no Warning names {METRIC}: {world.events}")
         return broken
     finally:
@@ -79,12 +98,12 @@ async def _case(session: aiohttp.ClientSession, mode: str) -> list[str]:
 async def test_missing_metric_data_halts_and_never_promotes(
     session: aiohttp.ClientSession,
 ) -> None:
-    row = faults.Row("(d) Prometheus down/NaN/empty/wrong type/garbage/500")
+    row = faults.Row("(d) Prometheus down/NaN/empty/wrong type/garbage/500/blip")
     faults.ROWS.append(row)
     broken: list[str] = []
     for mode in MODES:
         row.cases += 1
-        problems = await _case(session, mode)
+        problems = await _case(session, mode, row)
         row.failures += bool(problems)
         broken.extend(problems)
     assert not broken, broken

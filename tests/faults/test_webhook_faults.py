@@ -5,7 +5,11 @@ For each fault, ``podinfo`` progresses with a ``rollout`` hook (timeout 2s) that
 while ``other`` is ticked alongside every 0.1 s. ``other``'s ticks must each finish promptly
 (the worst is the row's "seconds blind"); a hanging or failing hook halts ``podinfo`` and rolls
 it back to Failed at the threshold without promoting; a 200 with a garbage body is a pass, as in
-Flagger (hooks are judged by status code), and must not break the tick."""
+Flagger (hooks are judged by status code), and must not break the tick. Steps are counted from
+the ``Advance`` Events (the tick that starts the analysis advances iteration 1 before any rollout
+hook, as in Flagger: iteration 1 once, iteration 2 only when the hook passes) and from the hook's
+calls: one ``Idempotency-Key`` per check, never two calls with one key. "Seconds blind" is the
+other canary's worst tick."""
 
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ PRIMARY = ("apps/v1", "Deployment", "podinfo-primary", NAMESPACE)
 HANG_SECONDS = 4.0
 #: A healthy canary's tick must never wait this long on another canary's webhook.
 ON_TIME_SECONDS = 1.0
+ADVANCE = f"Advance podinfo.{NAMESPACE} canary iteration"
 
 
 @pytest.fixture
@@ -86,6 +91,14 @@ async def _case(session: aiohttp.ClientSession, fault: str, row: faults.Row) -> 
         if worst > ON_TIME_SECONDS or len(durations) < least:
             broken.append(f"{fault}: other canary's ticks {len(durations)}, worst {worst:.2f}s")
         image = world.kube.stored(*PRIMARY)["spec"]["template"]["spec"]["containers"][0]["image"]
+        steps = [sum(m == f"{ADVANCE} {i}/2" for m in world.messages()) for i in (1, 2)]
+        expected = [1, 1] if fault == "garbage" else [1, 0]
+        keys = [r.headers.get("Idempotency-Key", "") for r in receiver.requests]
+        repeats = len(keys) - len(set(keys))
+        wrong = sum(abs(n - e) for n, e in zip(steps, expected, strict=True)) + repeats
+        row.duplicated_or_skipped += wrong
+        if wrong or not all(keys):
+            broken.append(f"{fault}: iterations advanced {steps} (not {expected}), keys {keys}")
         if fault == "garbage":
             if phases[-1] != "Succeeded":
                 broken.append(f"{fault}: a 200 hook did not pass: {phases} {world.events}")

@@ -2,9 +2,9 @@
 
 Tests set the status each path answers with (``answers[path] = 500``), the body
 (``bodies[path]``) and a delay (``delays[path]`` seconds), and read what arrived: ``received``
-(path and JSON) and ``requests`` (every request whole: path, query, headers, raw body), with
-``in_flight`` counting the requests not answered yet. It binds 127.0.0.1 on a free port and is
-stopped by :meth:`Receiver.stop`.
+(path and JSON) and ``requests`` (every request whole: path, query, headers, raw body, when it
+arrived), with ``in_flight`` counting the requests not answered yet. It binds 127.0.0.1 on a
+free port and is stopped by :meth:`Receiver.stop`.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
+import time
 from typing import Any
 
 from aiohttp import web
@@ -25,6 +26,8 @@ class Request:
     query: str
     headers: dict[str, str]
     raw: bytes
+    #: ``time.monotonic()`` when it arrived.
+    at: float = dataclasses.field(default_factory=time.monotonic)
 
 
 class Receiver:
