@@ -6,6 +6,7 @@ import asyncio
 import collections
 import contextlib
 import dataclasses
+import json
 import math
 import pathlib
 import time
@@ -255,6 +256,10 @@ async def run_one(  # noqa: C901
             )
             for i in range(shards)
         ]
+        for i, part in enumerate(parts):
+            seen = [watch.first(k, "Initialized", began) for k in keys_of[i]]
+            if keys_of[i] and None not in seen:
+                part.figures["bootstrap_s"] = max(t for t in seen if t is not None) - began
         _idle_figures(
             result,
             settings,
@@ -305,10 +310,17 @@ async def run_one(  # noqa: C901
             result.shards = parts
             for i, part in enumerate(parts):
                 part.foreign, owned = _ownership(audits[i], _shard(i), shard_of)
+                logged = _logged_canaries(running[i].log)
+                part.foreign += [
+                    f"{_shard(i)} log names {ns}/{name}"
+                    for ns, name in sorted(logged)
+                    if shard_of.get((ns, name), _shard(i)) != _shard(i)
+                ]
                 result.foreign += part.foreign
                 part.notes.append(
                     f"requests named {len(owned)} of its {part.n} canaries"
-                    f" (or their Deployments/Services) and {len(part.foreign)} of another shard's"
+                    f" (or their Deployments/Services) and {len(part.foreign)} of another shard's;"
+                    f" its log named {len(logged)} canaries"
                 )
             result.notes.append(
                 f"{shards} shards ({SHARD_LABEL}): {len(result.foreign)} requests about another"
@@ -421,6 +433,18 @@ def _ownership(
         elif owner is not None:
             foreign.append(f"{shard} {r.verb} {r.resource} {r.namespace}/{r.name}")
     return foreign, owned
+
+
+def _logged_canaries(log: pathlib.Path) -> set[tuple[str, str]]:
+    """The canaries named by the ``canary`` field (``name.namespace``) of a daemon's JSON log."""
+    found: set[tuple[str, str]] = set()
+    for line in log.read_text(errors="replace").splitlines():
+        if '"canary"' not in line:
+            continue
+        with contextlib.suppress(ValueError):
+            name, _, namespace = str(json.loads(line).get("canary") or "").partition(".")
+            found.add((namespace, name))
+    return found
 
 
 def _scrape(url: str) -> dict[str, list[tuple[dict[str, str], float]]]:

@@ -45,3 +45,4 @@ def test_bench_smoke(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str])
             f"note (ours shard-{shard}): requests named {N // 2} of its {N // 2} canaries"
             in printed
         ), "each shard acts on all of its own canaries"
+    assert printed.count(f"its log named {N // 2} canaries") >= 2, printed
