@@ -105,7 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
             "a manifest, a directory of them, or - for stdin; exit 0 when all are valid, 1 when "
             "any is invalid or holds no object, 2 when one cannot be read or parsed. Limits: "
             f"{documents.MAX_BYTES // 2**20} MiB per input; {documents.MAX_DEPTH} levels of "
-            f"nesting and {documents.MAX_NODES:,} values (aliases expanded) per document"
+            f"nesting and {documents.MAX_NODES:,} values (aliases expanded) per document. A "
+            "Canary's templateRef, providerRef and autoscalerRef are looked up among the "
+            "inputs: missing is an error when a directory given holds objects of that kind in "
+            "that namespace, a warning otherwise"
         ),
     )
     validate.set_defaults(func=_validate)

@@ -164,12 +164,14 @@ def _check_canary(obj: canary.Canary, known: KnownNames | None) -> list[Problem]
                 "ignored because analysis is set; remove canaryAnalysis",
             )
         )
-    if spec.analysis is not None:
-        found += _check_analysis("spec.analysis", spec.analysis)
-        found += _check_provider_features(spec, "spec.analysis", spec.analysis)
-    elif spec.canary_analysis is not None:
-        found += _check_analysis("spec.canaryAnalysis", spec.canary_analysis)
-        found += _check_provider_features(spec, "spec.canaryAnalysis", spec.canary_analysis)
+    for path, settings in (
+        ("spec.analysis", spec.analysis),
+        ("spec.canaryAnalysis", spec.canary_analysis if spec.analysis is None else None),
+    ):
+        if settings is not None:
+            found += _check_analysis(path, settings)
+            found += _check_provider_features(spec, path, settings)
+            found += _check_advancing(spec, path, settings)
     found += _check_deadline(spec)
     return found + _check_rollback_window(obj) + _check_replica_weights(obj)
 
@@ -210,6 +212,42 @@ def _check_provider_features(
                 f"{path}.mirror",
                 "the kubernetes provider (Service selectors only) cannot mirror traffic; "
                 "remove mirror or use a provider that mirrors, such as istio",
+            )
+        )
+    if settings.session_affinity is not None:
+        found.append(
+            error(
+                f"{path}.sessionAffinity",
+                "the kubernetes provider (Service selectors only) cannot pin a user to the "
+                "canary with a cookie; remove sessionAffinity or use istio or gatewayapi",
+            )
+        )
+    return found
+
+
+def _check_advancing(
+    spec: canary.CanarySpec, path: str, settings: analysis.CanaryAnalysis
+) -> list[Problem]:
+    """A way of advancing that never advances: ``stepWeight: 0`` keeps the canary at 0% and
+    ``iterations`` of 0 or less makes a weighted canary with no step, both analysing forever.
+    The kubernetes provider is exempt: it turns any analysis into 10 blue/green iterations."""
+    if spec.provider == "kubernetes":
+        return []
+    found: list[Problem] = []
+    if settings.step_weight == 0:
+        found.append(
+            error(
+                f"{path}.stepWeight",
+                "0 never moves traffic to the canary, so the analysis never ends; "
+                "set e.g. stepWeight: 10",
+            )
+        )
+    if settings.iterations is not None and settings.iterations < 1:
+        found.append(
+            error(
+                f"{path}.iterations",
+                f"must be at least 1, got {settings.iterations} (with none the canary gets no "
+                "traffic step and the analysis never ends); set e.g. iterations: 10",
             )
         )
     return found

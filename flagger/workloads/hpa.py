@@ -77,7 +77,8 @@ async def reconcile_primary_hpa(
     if hpa is None:
         raise workload_errors.WorkloadError(
             f"HorizontalPodAutoscaler {ref.name}.{namespace} get query error: "
-            f'horizontalpodautoscalers.autoscaling "{ref.name}" not found'
+            f'horizontalpodautoscalers.autoscaling "{ref.name}" not found; create it or fix '
+            "spec.autoscalerRef"
         )
     wanted = primary_hpa_spec(canary, hpa)
     name = metadata.primary_name(ref.name)

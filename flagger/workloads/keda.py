@@ -137,7 +137,7 @@ async def get_scaled_object(kube: kube_client.Kube, name: str, namespace: str) -
     if scaled_object is None:
         raise workload_errors.WorkloadError(
             f"Keda ScaledObject {name}.{namespace} get query error: "
-            f'scaledobjects.keda.sh "{name}" not found'
+            f'scaledobjects.keda.sh "{name}" not found; create it or fix spec.autoscalerRef'
         )
     return scaled_object
 

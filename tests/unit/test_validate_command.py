@@ -6,6 +6,10 @@ import io
 import pathlib
 import subprocess
 import sys
+from typing import Any
+
+import pytest
+import yaml
 
 from flagger import validate_command
 from tests.conftest import require_upstream
@@ -178,3 +182,145 @@ def test_empty_input_is_a_named_error(tmp_path: pathlib.Path) -> None:
     code, out, err = _run([str(tmp_path / "empty.yaml")])
     assert (code, out) == (1, "")
     assert "empty.yaml: no objects (the input is empty or only comments)" in err
+
+
+def _canary(provider: str, analysis: dict[str, Any], spec: dict[str, Any]) -> str:
+    """A Canary of the issue's table: a valid one with ``analysis``/``spec`` keys replaced
+    (``None`` removes one)."""
+    settings: dict[str, Any] = {"interval": "1m", "threshold": 5, "iterations": 5, **analysis}
+    body: dict[str, Any] = {
+        "provider": provider,
+        "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+        "service": {"port": 9898},
+        "analysis": {k: v for k, v in settings.items() if v is not None},
+        **spec,
+    }
+    return yaml.safe_dump(
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "Canary",
+            "metadata": {"name": "podinfo", "namespace": "test"},
+            "spec": body,
+        }
+    )
+
+
+MATCH = [{"headers": {"x-canary": {"exact": "insider"}}}]
+# The issue's schema-admitted broken Canaries that validate can see in the Canary alone
+# (the daemon's side: tests/unit/controller/test_broken_canaries.py).
+IN_THE_CANARY = [
+    ("kubernetes", {"threshold": 0}, {}, "spec.analysis.threshold", "threshold: 5"),
+    ("kubernetes", {}, {"progressDeadlineSeconds": -1}, "spec.progressDeadlineSeconds", "600"),
+    ("kubernetes", {"match": MATCH}, {}, "spec.analysis.match", "remove match"),
+    ("kubernetes", {"mirror": True}, {}, "spec.analysis.mirror", "remove mirror"),
+    (
+        "kubernetes",
+        {"sessionAffinity": {"cookieName": "canary"}},
+        {},
+        "spec.analysis.sessionAffinity",
+        "remove sessionAffinity",
+    ),
+    ("istio", {"iterations": None, "stepWeight": 0}, {}, "spec.analysis.stepWeight", "10"),
+    ("istio", {"iterations": 0}, {}, "spec.analysis.iterations", "iterations: 10"),
+]
+
+
+@pytest.mark.parametrize(
+    ("provider", "analysis", "spec", "field", "fix"),
+    IN_THE_CANARY,
+    ids=[case[3].rsplit(".", 1)[-1] for case in IN_THE_CANARY],
+)
+def test_a_schema_admitted_broken_canary_is_an_error_naming_the_field(
+    tmp_path: pathlib.Path,
+    provider: str,
+    analysis: dict[str, Any],
+    spec: dict[str, Any],
+    field: str,
+    fix: str,
+) -> None:
+    (tmp_path / "canary.yaml").write_text(_canary(provider, analysis, spec))
+    code, out, _ = _run([str(tmp_path / "canary.yaml")])
+    assert code == 1
+    [line] = out.splitlines()
+    assert line.startswith(f"ERROR Canary test/podinfo: {field}: ") and fix in line, line
+
+
+def test_the_same_settings_on_the_kubernetes_provider_or_a_mesh_are_fine(
+    tmp_path: pathlib.Path,
+) -> None:
+    (tmp_path / "mesh.yaml").write_text(
+        _canary("istio", {"match": MATCH, "sessionAffinity": {"cookieName": "c"}}, {})
+    )
+    (tmp_path / "bluegreen.yaml").write_text(_canary("kubernetes", {"iterations": 0}, {}))
+    code, out, _ = _run([str(tmp_path)])
+    assert (code, out) == (0, "OK Canary test/podinfo\nOK Canary test/podinfo\n")
+
+
+REFERENCES = [
+    (
+        {"metrics": [{"name": "errors", "templateRef": {"name": "error-rate"}}]},
+        {},
+        "spec.analysis.metrics[0].templateRef",
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "MetricTemplate",
+            "spec": {"provider": {"type": "prometheus"}, "query": "vector(0)"},
+        },
+    ),
+    (
+        {"alerts": [{"name": "on-call", "providerRef": {"name": "slack"}}]},
+        {},
+        "spec.analysis.alerts[0].providerRef",
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "AlertProvider",
+            "spec": {"type": "slack", "channel": "alerts", "address": "https://chat.test/"},
+        },
+    ),
+    (
+        {},
+        {"autoscalerRef": {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler"}},
+        "spec.autoscalerRef",
+        {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "spec": {}},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("analysis", "spec", "field", "referenced"),
+    REFERENCES,
+    ids=["templateRef", "providerRef", "autoscalerRef"],
+)
+def test_a_missing_reference_is_an_error_when_a_directory_holds_its_kind_else_a_warning(
+    tmp_path: pathlib.Path,
+    analysis: dict[str, Any],
+    spec: dict[str, Any],
+    field: str,
+    referenced: dict[str, Any],
+) -> None:
+    name = {"templateRef": "error-rate", "providerRef": "slack"}.get(
+        field.rsplit(".", 1)[-1], "podinfo"
+    )
+    if spec:
+        spec = {"autoscalerRef": {**spec["autoscalerRef"], "name": name}}
+    (tmp_path / "canary.yaml").write_text(_canary("kubernetes", analysis, spec))
+
+    code, out, err = _run([str(tmp_path / "canary.yaml")])  # alone: cannot tell
+    assert (code, out) == (0, "OK Canary test/podinfo\n")
+    assert f"WARNING Canary test/podinfo: {field}: " in err and "not among the inputs" in err
+
+    other = {**referenced, "metadata": {"name": "another", "namespace": "test"}}
+    (tmp_path / "others.yaml").write_text(yaml.safe_dump(other))
+    code, out, err = _run([str(tmp_path)])  # the directory holds that kind: it is missing
+    assert code == 1
+    assert f"ERROR Canary test/podinfo: {field}: " in out and "add it or correct" in out, out
+    assert field not in err
+    files = [str(tmp_path / "canary.yaml"), str(tmp_path / "others.yaml")]
+    code, _, err = _run(files)  # files named one by one need not be all there is: a warning
+    assert code == 0 and f"WARNING Canary test/podinfo: {field}: " in err
+
+    present = {**referenced, "metadata": {"name": name, "namespace": "test"}}
+    (tmp_path / "others.yaml").write_text(yaml.safe_dump(present))
+    code, out, err = _run([str(tmp_path)])  # there: nothing to say
+    assert code == 0 and "OK Canary test/podinfo" in out
+    assert field not in err

@@ -225,7 +225,7 @@ async def test_missing_scaled_object(client: kube_client.Kube, namespace: str) -
     workload = deployment.DeploymentController(client)
     message = (
         f"Keda ScaledObject podinfo-so.{namespace} get query error: "
-        'scaledobjects.keda.sh "podinfo-so" not found'
+        'scaledobjects.keda.sh "podinfo-so" not found; create it or fix spec.autoscalerRef'
     )
     with pytest.raises(workload_errors.WorkloadError) as caught:
         await workload.reconcile_primary_scaler(canary, init=True)
