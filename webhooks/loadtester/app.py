@@ -25,12 +25,20 @@ Task types (``metadata.type``; ``metadata.cmd`` is the command):
   load test runs: ``hey -z 1m -q 10 -c 2 http://podinfo-canary.test:9898/``. A call whose
   idempotency key (``Idempotency-Key`` header or ``metadata.idempotencyKey``, sent by the daemon
   with every call) already started a command within ``-idempotency-window`` (default 10m) is
-  answered 202 without running it again: a daemon that crashed mid-step and repeats the call
-  does not start a second load test. The keys are kept with the gates.
+  answered 202 ``command skipped: idempotency key <key> already ran`` without running it again:
+  a daemon that crashed mid-step and repeats the call does not start a second load test. The
+  keys are kept with the gates.
 - ``bash``: ``bash -c cmd``, blocking: 200 (with the output when ``returnCmdOutput: "true"``) or
   500 with ``command <cmd> failed: <output>: <error>``.
 - ``kubectl``, ``helm``, ``helmv3``: ``<tool> cmd`` (split on whitespace, no shell), blocking
   like ``bash``; 500 naming the binary when it is not installed.
+
+Blocking tasks honour the idempotency key too: a repeat within the window is not run again and
+gets the first run's answer (status and body; it waits for the first run when that is still
+going). When the first run was before a restart, its answer is gone: the repeat gets 409
+``... already ran (before this loadtester restarted, ...)`` — a failed check, never a second
+run nor a pass that was not earned. Every answer to a repeat carries the header
+``Idempotent-Replayed: true``.
 
 With ``-allow`` rules (strict mode, ``flagger.webhooks.loadtester.commands``) ``cmd`` and the
 tool tasks are parsed into argv, checked against the rules and run without a shell, and ``bash``
@@ -61,6 +69,7 @@ import os
 import pathlib
 import signal
 import sys
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -240,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_duration,
         default=600.0,
         metavar="DURATION",
-        help="a cmd task whose idempotency key ran within this long is not run again (default 10m)",
+        help="a task whose idempotency key ran within this long is not run again (default 10m)",
     )
     flag("gates-file", default="", metavar="PATH", help="keep gates in this JSON file")
     flag(
@@ -360,6 +369,22 @@ def _text_response(status: int, text: str = "") -> web.Response:
     return web.Response(status=status, text=text)
 
 
+#: The header on the answer to a repeated idempotency key: the command was not run again.
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+@dataclasses.dataclass(frozen=True)
+class _Answer:
+    """What a blocking task answered, kept to answer a repeat of its key the same way."""
+
+    status: int
+    text: str
+    at: float
+
+    def replayed(self) -> web.Response:
+        return web.Response(status=self.status, text=self.text, headers={REPLAYED_HEADER: "true"})
+
+
 class _Api:
     """The request handlers, over the gates, the command runner and the access rules."""
 
@@ -372,6 +397,8 @@ class _Api:
     ) -> None:
         self.access, self.gates, self.runner = access, gates, runner
         self.idempotency_window = idempotency_window
+        #: answers of blocking tasks by idempotency key (a repeat waits for a running one)
+        self.answers: dict[str, asyncio.Future[_Answer]] = {}
 
     @web.middleware
     async def authenticate(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -456,6 +483,7 @@ class _Api:
             return _text_response(400, "metadata not found in payload")
         task_type = metadata.get("type", "cmd")
         command = metadata.get("cmd", "")
+        key = request.headers.get(idempotency.HEADER) or metadata.get(idempotency.METADATA_KEY, "")
         if task_type == "cmd":
             if "cmd" not in metadata:
                 return _text_response(400, "cmd not found in metadata")
@@ -465,11 +493,12 @@ class _Api:
                     argv = self.access.argv(command)
                 except commands.Refused as exc:
                     return self.refuse(payload, str(exc))
-            key = request.headers.get(idempotency.HEADER) or metadata.get(
-                idempotency.METADATA_KEY, ""
-            )
             if key and not await self.first_time(payload, key, command):
-                return _text_response(202)
+                return web.Response(
+                    status=202,
+                    text=f"command skipped: idempotency key {key} already ran",
+                    headers={REPLAYED_HEADER: "true"},
+                )
             self.runner.submit(
                 payload.canary,
                 command,
@@ -485,7 +514,7 @@ class _Api:
                 f"command the rules allow",
             )
         if task_type == "bash" or task_type in tasks.TOOL_BINARIES:
-            return await self.blocking(payload, task_type, command)
+            return await self.blocking(payload, task_type, command, key)
         if task_type in NOT_IMPLEMENTED:
             message = (
                 f"task type {task_type} is not supported by this loadtester (Flagger's "
@@ -517,14 +546,56 @@ class _Api:
         log.warning(message, canary=payload.canary)
         return _text_response(403, message)
 
-    async def blocking(self, payload: Payload, task_type: str, command: str) -> web.Response:
-        line = command if task_type == "bash" else f"{task_type} {command}"
+    async def blocking(
+        self, payload: Payload, task_type: str, command: str, key: str
+    ) -> web.Response:
+        """A ``bash`` or tool task, run while the caller waits; with an idempotency key, once
+        per key: a repeat gets the first run's answer (waiting for it when still running) with
+        the ``Idempotent-Replayed`` header."""
         strict_argv: list[str] | None = None
         if self.access.strict:
             try:
                 strict_argv = self.access.argv(command, task_type)
             except commands.Refused as exc:
                 return self.refuse(payload, str(exc))
+        if not key:
+            return await self.run_blocking(payload, task_type, command, strict_argv)
+        now = time.time()
+        self.answers = {
+            k: f
+            for k, f in self.answers.items()
+            if not f.done() or now - f.result().at < self.idempotency_window
+        }
+        earlier = self.answers.get(key)
+        if earlier is not None:
+            log.info(
+                f"command skipped {command}: idempotency key {key} already ran",
+                canary=payload.canary,
+            )
+            return (await asyncio.shield(earlier)).replayed()
+        answer: asyncio.Future[_Answer] = asyncio.get_running_loop().create_future()
+        self.answers[key] = answer  # before any await: a concurrent repeat waits for this run
+        try:
+            if await self.first_time(payload, key, command):
+                response = await self.run_blocking(payload, task_type, command, strict_argv)
+            else:  # ran before a restart: its answer was not kept
+                response = _text_response(
+                    409,
+                    f"command {command} not run: idempotency key {key} already ran (before "
+                    "this loadtester restarted, so its answer is not known)",
+                )
+                response.headers[REPLAYED_HEADER] = "true"
+        except BaseException:
+            self.answers.pop(key, None)
+            answer.cancel()
+            raise
+        answer.set_result(_Answer(response.status, response.text or "", time.time()))
+        return response
+
+    async def run_blocking(
+        self, payload: Payload, task_type: str, command: str, strict_argv: list[str] | None
+    ) -> web.Response:
+        line = command if task_type == "bash" else f"{task_type} {command}"
         canary = payload.canary
         if task_type == "bash":
             log.info(f"bash command {command}", canary=canary)
