@@ -12,6 +12,8 @@ Flagger's own ClusterRole grants every verb on every provider's API group. Here 
 leader-election Lease) plus the rules of the enabled providers only, with the verbs the code
 uses: routers read, create and update their objects (owner references let Kubernetes' garbage
 collector delete them, so no ``delete``); workloads are patched; the Canary's status is replaced.
+A provider's rules are registered by its router module (``registry.rules`` in its
+``flagger_register`` hook, :mod:`flagger.plugins`); this module only adds the core's.
 
 Secrets: the core rules only ``get`` them (the ``secretRef`` of MetricTemplates and
 AlertProviders). Config tracking (:data:`CONFIG_TRACKING`, on by default as in Flagger) adds
@@ -23,17 +25,18 @@ are kept) and ``create``/``update`` (their ``-primary`` copies). ``-enable-confi
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from flagger import plugins, watch_caches
 from flagger.workloads import kinds
 
 __all__ = [
+    "AUTOSCALERS",
     "CONFIG_TRACKING",
     "CORE",
     "OVERLAYS",
-    "PROVIDERS",
     "READ_THROUGH",
     "Grant",
     "Rule",
@@ -42,28 +45,18 @@ __all__ = [
     "generated_files",
     "grants",
     "provider_key",
+    "provider_table",
     "rendered_rules",
     "rules_for",
     "table_document",
 ]
 
 #: One permission: a verb on a resource (``name/subresource`` allowed) of an API group.
-Grant = tuple[str, str, str]
-
-ROUTE_VERBS = ("get", "create", "update")
+Grant = plugins.Grant
 
 
-@dataclasses.dataclass(frozen=True)
-class Rule:
-    """Verbs on one resource of one API group (``""`` is the core group)."""
-
-    group: str
-    resource: str
-    verbs: tuple[str, ...]
-    why: str = ""
-
-    def grants(self) -> set[Grant]:
-        return {(verb, self.group, self.resource) for verb in self.verbs}
+#: Verbs on one resource of one API group (``""`` is the core group), and why.
+Rule = plugins.AccessRule
 
 
 CORE: tuple[Rule, ...] = (
@@ -110,11 +103,10 @@ CORE: tuple[Rule, ...] = (
 #: write by more than ``flagger.kube.cache.READ_YOUR_WRITES_SECONDS`` (it then reads through
 #: once), or for a reference outside the cached namespace. Idle and healthy runs never use them,
 #: so the least-privilege audit does not require them to show up.
+#: The kinds are the daemon's watch caches (:data:`flagger.watch_caches.CACHED`); a reference
+#: outside the cached namespace (``-namespace``) is read through too.
 READ_THROUGH: frozenset[Grant] = frozenset(
-    {("get", "flagger.app", "canaries"), ("get", "", "services")}
-    # A reference outside the cached namespace (-namespace) is read through.
-    | {("get", "flagger.app", "metrictemplates"), ("get", "flagger.app", "alertproviders")}
-    | {("get", k.group, k.plural) for k in kinds.KINDS if k.watched}
+    ("get", cached.group, cached.plural) for cached in watch_caches.CACHED
 )
 
 
@@ -135,67 +127,74 @@ CONFIG_TRACKING: tuple[Rule, ...] = (
 )
 
 
-def _routes(group: str, *resources: str) -> tuple[Rule, ...]:
-    return tuple(
-        Rule(group, resource, ROUTE_VERBS, "the router's objects") for resource in resources
-    )
-
-
-#: Rules per provider key (see :func:`provider_key`), on top of :data:`CORE`.
-PROVIDERS: Mapping[str, tuple[Rule, ...]] = {
-    "kubernetes": (),
-    "istio": _routes("networking.istio.io", "virtualservices", "destinationrules"),
-    "appmesh": _routes("appmesh.k8s.aws", "virtualnodes", "virtualrouters", "virtualservices"),
-    "nginx": _routes("networking.k8s.io", "ingresses"),
-    "skipper": _routes("networking.k8s.io", "ingresses"),
-    "gatewayapi": _routes("gateway.networking.k8s.io", "httproutes"),
-    "smi": _routes("split.smi-spec.io", "trafficsplits"),
-    "contour": _routes("projectcontour.io", "httpproxies"),
-    "gloo": _routes("gloo.solo.io", "upstreams") + _routes("gateway.solo.io", "routetables"),
-    "kuma": _routes("kuma.io", "trafficroutes"),
-    "traefik": _routes("traefik.io", "traefikservices"),
-    "apisix": _routes("apisix.apache.org", "apisixroutes"),
-    "knative": (
-        Rule(
-            "serving.knative.dev",
-            "services",
-            ("get", "update", "patch"),
-            "the target's primary-revision annotation and spec.traffic",
-        ),
-        Rule("serving.knative.dev", "revisions", ("get",), "readiness of the two revisions"),
-    ),
-    # Not a router: autoscalerRef of kind ScaledObject, enabled like a provider.
-    "keda": _routes("keda.sh", "scaledobjects"),
+#: Rules enabled like a provider's that are no router's: ``autoscalerRef`` of kind ScaledObject.
+AUTOSCALERS: Mapping[str, tuple[Rule, ...]] = {
+    "keda": plugins.route_rules("keda.sh", "scaledobjects"),
 }
 
-_ALIASES = {"linkerd": "smi", "osm": "smi"}
+
+@functools.cache
+def _registry() -> plugins.Registry:
+    return plugins.load().registry
 
 
-def provider_key(name: str) -> str:
+def provider_table(
+    package: str | None = None, registry: plugins.Registry | None = None
+) -> dict[str, tuple[Rule, ...]]:
+    """Rules per provider key (see :func:`provider_key`), on top of :data:`CORE`: what each
+    installed router registered (``flagger_register``; only ``package``'s when given), by key,
+    then :data:`AUTOSCALERS`. ``registry``: the installed plugins' unless given."""
+    registry = registry or _registry()
+    table = {
+        key: registry.access[key]
+        for key in sorted(registry.access)
+        if package is None or registry.access_packages[key] == package
+    }
+    return {**table, **AUTOSCALERS}
+
+
+def _aliases(registry: plugins.Registry | None = None) -> dict[str, str]:
+    return dict(sorted((registry or _registry()).access_aliases.items()))
+
+
+def provider_key(name: str, registry: plugins.Registry | None = None) -> str:
     """The table key of a provider name as Flagger spells it (``gatewayapi:v1``,
     ``appmesh:v1beta2``, ``linkerd``, ``smi:v1alpha3:istio``, ...); ValueError when unknown."""
     base = name.split(":", 1)[0].strip()
-    key = _ALIASES.get(base, base)
-    if key not in PROVIDERS:
-        known = ", ".join(sorted({*PROVIDERS, *_ALIASES}))
+    aliases = _aliases(registry)
+    key = aliases.get(base, base)
+    table = provider_table(registry=registry)
+    if key not in table:
+        known = ", ".join(sorted({*table, *aliases}))
         raise ValueError(f"no RBAC rules for provider {name!r}; known: {known}")
     return key
 
 
-def rules_for(providers: Iterable[str], config_tracking: bool = True) -> list[Rule]:
+def rules_for(
+    providers: Iterable[str],
+    config_tracking: bool = True,
+    registry: plugins.Registry | None = None,
+) -> list[Rule]:
     """:data:`CORE`, :data:`CONFIG_TRACKING` when enabled, and the rules of each provider,
     without duplicates, in table order."""
     rules = list(CORE) + (list(CONFIG_TRACKING) if config_tracking else [])
+    table = provider_table(registry=registry)
     for name in providers:
-        for rule in PROVIDERS[provider_key(name)]:
+        for rule in table[provider_key(name, registry)]:
             if rule not in rules:
                 rules.append(rule)
     return rules
 
 
-def grants(providers: Iterable[str], config_tracking: bool = True) -> set[Grant]:
+def grants(
+    providers: Iterable[str],
+    config_tracking: bool = True,
+    registry: plugins.Registry | None = None,
+) -> set[Grant]:
     """Every (verb, group, resource) a role for ``providers`` allows."""
-    return {grant for rule in rules_for(providers, config_tracking) for grant in rule.grants()}
+    return {
+        grant for rule in rules_for(providers, config_tracking, registry) for grant in rule.grants()
+    }
 
 
 def _k8s_rules(rules: Iterable[Rule]) -> list[dict[str, Any]]:
@@ -239,11 +238,12 @@ def cluster_role_binding(
 def table_document() -> dict[str, Any]:
     """The table as the Helm chart reads it (``files/rbac-rules.yaml``): ``core``,
     ``configTracking``, one list of Kubernetes rules per provider key, plus the aliases."""
+    builtin = provider_table(plugins.FLAGGER_PACKAGE)
     return {
         "core": _k8s_rules(CORE),
         "configTracking": _k8s_rules(CONFIG_TRACKING),
-        "providers": {key: _k8s_rules(rules) for key, rules in PROVIDERS.items()},
-        "aliases": dict(_ALIASES),
+        "providers": {key: _k8s_rules(rules) for key, rules in builtin.items()},
+        "aliases": {k: v for k, v in _aliases().items() if v in builtin},
     }
 
 

@@ -4,14 +4,18 @@ Routers, metric backends, observers and notifiers are all plugins, found through
 point group ``flagger``. The built-ins register themselves there exactly as an outside package
 would (see ``pyproject.toml``), so a third-party plugin is an equal citizen.
 
-A plugin module implements some of the hooks below with ``@flagger.plugins.hookimpl``:
+A plugin module implements one hook, ``flagger_register(registry)``, with
+``@flagger.plugins.hookimpl``: through the :class:`Registry` it declares, once each, the names it
+serves and their factories (``registry.router``, ``registry.metric_backend``,
+``registry.observer``, ``registry.notifier``) and the RBAC rules its objects need
+(``registry.access``). Everything else is derived from the registry: ``flagger plugins``, the
+names ``flagger validate`` accepts, the lookups of the daemon, and the provider rules of the
+generated ClusterRoles (``flagger.deploy_rbac``). A factory gets the name asked for (``gloo:x``
+reaches the ``gloo`` factory too) and returns an implementation or ``None`` when it does not serve
+that name; the plugin registered last is asked first, and the first answer wins.
 
-- ``flagger_provides()`` declares what the plugin offers, as :class:`Provided` entries (kind and
-  name). ``flagger plugins`` lists them and validation accepts exactly these names.
-- ``flagger_router(name, context)``, ``flagger_metric_backend(provider_type, context)``,
-  ``flagger_observer(provider, context)`` and ``flagger_notifier(provider_type, context)`` return
-  an implementation for a name, or ``None`` when the plugin does not serve that name. The first
-  non-``None`` answer wins.
+Flagger's own names (the CRD enums in ``flagger.api``) that no installed plugin registers are
+listed as declared but not implemented, so that manifests written for Flagger still validate.
 
 Each implementation satisfies a ``typing.Protocol`` defined here; a no-op implementation sits
 beside each protocol (Flagger's habit of null objects instead of ``None`` checks).
@@ -37,10 +41,13 @@ import builtins
 import dataclasses
 import enum
 import importlib.metadata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import pluggy
+
+from flagger.api import alert_provider, metric_template
+from flagger.api import canary as canary_api
 
 JSON = dict[str, Any]
 
@@ -61,24 +68,42 @@ class Kind(enum.StrEnum):
 
 
 @dataclasses.dataclass(frozen=True)
-class Provided:
-    """One name a plugin serves: a routing provider, a metric provider type, an observer's mesh
-    or an alert provider type. ``implemented`` is False for names that are recognised (so manifests
-    using them validate) but whose implementation has not landed yet."""
-
-    kind: Kind
-    name: str
-    implemented: bool = True
-
-
-@dataclasses.dataclass(frozen=True)
 class Listing:
-    """A :class:`Provided` entry together with the distribution that ships it."""
+    """One name a plugin package serves (or, ``implemented`` False, one of Flagger's names that
+    no installed plugin implements yet), as ``flagger plugins`` prints it."""
 
     kind: Kind
     name: str
     package: str
     implemented: bool
+
+
+#: One permission: a verb on a resource (``name/subresource`` allowed) of an API group.
+Grant = tuple[str, str, str]
+
+
+@dataclasses.dataclass(frozen=True)
+class AccessRule:
+    """Verbs the daemon's role needs on one resource of one API group (``""`` is the core
+    group), and why (the generated RBAC prints it)."""
+
+    group: str
+    resource: str
+    verbs: tuple[str, ...]
+    why: str = ""
+
+    def grants(self) -> set[Grant]:
+        """Every (verb, group, resource) of the rule."""
+        return {(verb, self.group, self.resource) for verb in self.verbs}
+
+
+#: What a router does to its objects: owner references let the garbage collector delete them.
+ROUTE_VERBS = ("get", "create", "update")
+
+
+def route_rules(group: str, *resources: str) -> tuple[AccessRule, ...]:
+    """A router's rules: :data:`ROUTE_VERBS` on each of its resources of one API group."""
+    return tuple(AccessRule(group, r, ROUTE_VERBS, "the router's objects") for r in resources)
 
 
 class Reader(Protocol):
@@ -255,36 +280,36 @@ class ConfigError(PluginError, ValueError):
 class Router(Protocol):
     """Routes traffic between ``<svc>-primary`` and ``<svc>-canary`` for one provider."""
 
-    async def reconcile(self, canary: Any) -> None:
+    async def reconcile(self, canary: canary_api.Canary) -> None:
         """Create or update the provider's objects for the canary."""
 
     async def set_routes(
-        self, canary: Any, primary_weight: int, canary_weight: int, mirrored: bool
+        self, canary: canary_api.Canary, primary_weight: int, canary_weight: int, mirrored: bool
     ) -> None:
         """Apply weights (and mirroring) to the routing objects."""
 
-    async def get_routes(self, canary: Any) -> tuple[int, int, bool]:
+    async def get_routes(self, canary: canary_api.Canary) -> tuple[int, int, bool]:
         """Read back the (primary weight, canary weight, mirrored) currently in effect."""
 
-    async def finalize(self, canary: Any) -> None:
+    async def finalize(self, canary: canary_api.Canary) -> None:
         """Revert the provider's objects to their original configuration."""
 
 
 class NopRouter:
     """A router that routes nothing: every call succeeds and all traffic stays on the primary."""
 
-    async def reconcile(self, canary: Any) -> None:
+    async def reconcile(self, canary: canary_api.Canary) -> None:
         return None
 
     async def set_routes(
-        self, canary: Any, primary_weight: int, canary_weight: int, mirrored: bool
+        self, canary: canary_api.Canary, primary_weight: int, canary_weight: int, mirrored: bool
     ) -> None:
         return None
 
-    async def get_routes(self, canary: Any) -> tuple[int, int, bool]:
+    async def get_routes(self, canary: canary_api.Canary) -> tuple[int, int, bool]:
         return 100, 0, False
 
-    async def finalize(self, canary: Any) -> None:
+    async def finalize(self, canary: canary_api.Canary) -> None:
         return None
 
 
@@ -378,65 +403,139 @@ class NopNotifier:
         return None
 
 
-# --- hook specifications --------------------------------------------------------------------
+# --- registration ---------------------------------------------------------------------------
+
+#: ``factory(name, context)``: the router for a routing provider name, or ``None``.
+RouterFactory = Callable[[str, PluginContext], Router | None]
+#: ``factory(provider_type, spec, context)``: a backend for a MetricTemplate ``spec.provider``.
+MetricBackendFactory = Callable[[str, Mapping[str, Any], PluginContext], MetricBackend | None]
+#: ``factory(provider, context)``: the built-in metric queries for a routing provider name.
+ObserverFactory = Callable[[str, PluginContext], Observer | None]
+#: ``factory(provider_type, spec, context)``: a notifier for an AlertProvider's ``spec``.
+NotifierFactory = Callable[[str, Mapping[str, Any], PluginContext], Notifier | None]
+
+
+@dataclasses.dataclass(frozen=True)
+class Registration:
+    """One name of one kind, the factory serving it and the distribution that registered it."""
+
+    kind: Kind
+    name: str
+    factory: Callable[..., Any]
+    package: str
+
+
+class Registry:
+    """What the installed plugins registered, each through its ``flagger_register`` hook.
+
+    ``registrations`` are in registration order; ``access`` maps a provider key (a routing
+    provider name without its ``:version``) to the RBAC rules its router needs (in registration
+    order; ``access_packages`` says which distribution registered each), and ``access_aliases``
+    maps other provider names to the key whose rules they share.
+    """
+
+    def __init__(self) -> None:
+        self.registrations: list[Registration] = []
+        self.access: dict[str, tuple[AccessRule, ...]] = {}
+        self.access_aliases: dict[str, str] = {}
+        self.access_packages: dict[str, str] = {}
+        self.package = ""
+        """The distribution whose hook is running (set by :func:`load`)."""
+
+    def _add(self, kind: Kind, names: str | Iterable[str], factory: Callable[..., Any]) -> None:
+        for name in (names,) if isinstance(names, str) else names:
+            self.registrations.append(Registration(kind, name, factory, self.package))
+
+    def router(self, names: str | Iterable[str], factory: RouterFactory) -> None:
+        """Serve the routing provider ``names`` (``spec.provider``) with ``factory``."""
+        self._add(Kind.ROUTER, names, factory)
+
+    def metric_backend(self, names: str | Iterable[str], factory: MetricBackendFactory) -> None:
+        """Serve the MetricTemplate provider types ``names`` with ``factory``."""
+        self._add(Kind.METRIC_BACKEND, names, factory)
+
+    def observer(self, names: str | Iterable[str], factory: ObserverFactory) -> None:
+        """Serve the built-in metrics of the routing providers ``names`` with ``factory``."""
+        self._add(Kind.OBSERVER, names, factory)
+
+    def notifier(self, names: str | Iterable[str], factory: NotifierFactory) -> None:
+        """Serve the AlertProvider types ``names`` with ``factory``."""
+        self._add(Kind.NOTIFIER, names, factory)
+
+    def rules(self, key: str, rules: Iterable[AccessRule], *, aliases: Iterable[str] = ()) -> None:
+        """The RBAC rules the daemon's role needs when the provider ``key`` is enabled (on top
+        of the core rules); ``aliases`` are provider names that need the same rules."""
+        self.access[key] = tuple(rules)
+        self.access_packages[key] = self.package
+        for alias in aliases:
+            self.access_aliases[alias] = key
+
+    def factories(self, kind: Kind) -> list[Callable[..., Any]]:
+        """The distinct factories of a kind, the last registered first."""
+        found: list[Callable[..., Any]] = []
+        for item in reversed(self.registrations):
+            if item.kind is kind and item.factory not in found:
+                found.append(item.factory)
+        return found
+
+    def names(self, kind: Kind) -> frozenset[str]:
+        """The names of one kind that some plugin registered."""
+        return frozenset(x.name for x in self.registrations if x.kind is kind)
+
+
+#: Flagger's own names per kind (the CRD enums): listed as not implemented until registered.
+FLAGGER_NAMES: Mapping[Kind, tuple[str, ...]] = {
+    Kind.ROUTER: canary_api.PROVIDERS,
+    Kind.OBSERVER: canary_api.PROVIDERS,
+    Kind.METRIC_BACKEND: metric_template.PROVIDER_TYPES,
+    Kind.NOTIFIER: alert_provider.PROVIDER_TYPES,
+}
+#: The package ``flagger plugins`` names for Flagger's names that no plugin registers.
+FLAGGER_PACKAGE = "flagger"
 
 
 class Specs:
-    """The hooks a plugin may implement."""
+    """The hook a plugin implements."""
 
     @hookspec
-    def flagger_provides(self) -> Iterable[Provided]:  # type: ignore[empty-body]
-        """Declare the names this plugin serves."""
-
-    @hookspec(firstresult=True)
-    def flagger_router(self, name: str, context: PluginContext) -> Router | None:
-        """Return a router for the routing provider ``name``."""
-
-    @hookspec(firstresult=True)
-    def flagger_metric_backend(
-        self, provider_type: str, spec: Mapping[str, Any], context: PluginContext
-    ) -> MetricBackend | None:
-        """Return a metric backend for a MetricTemplate ``spec.provider`` of this type."""
-
-    @hookspec(firstresult=True)
-    def flagger_observer(self, provider: str, context: PluginContext) -> Observer | None:
-        """Return the built-in metric queries for the routing provider ``provider``."""
-
-    @hookspec(firstresult=True)
-    def flagger_notifier(
-        self, provider_type: str, spec: Mapping[str, Any], context: PluginContext
-    ) -> Notifier | None:
-        """Return a notifier for an AlertProvider of this type."""
+    def flagger_register(self, registry: Registry) -> None:
+        """Register this plugin's routers, metric backends, observers, notifiers and the RBAC
+        rules they need (each name once)."""
 
 
 # --- the manager ----------------------------------------------------------------------------
 
 
 class Plugins:
-    """The installed plugins: what they provide, and factories for their implementations."""
+    """The installed plugins: what they registered, and factories for their implementations."""
 
-    def __init__(self, manager: pluggy.PluginManager) -> None:
+    def __init__(self, manager: pluggy.PluginManager, registry: Registry) -> None:
         self.manager = manager
+        self.registry = registry
 
     def listings(self) -> list[Listing]:
-        """Everything the installed plugins provide, sorted by kind and name."""
-        found: list[Listing] = []
-        for plugin in self.manager.get_plugins():
-            impl = getattr(plugin, "flagger_provides", None)
-            if impl is None:
-                continue
-            package = _distribution_of(self.manager, plugin)
-            for item in impl():
-                found.append(Listing(item.kind, item.name, package, item.implemented))
+        """Everything the installed plugins provide, plus Flagger's names that none implements
+        (``implemented`` False), sorted by kind and name."""
+        found = {Listing(x.kind, x.name, x.package, True) for x in self.registry.registrations}
+        for kind, names in FLAGGER_NAMES.items():
+            served = self.registry.names(kind)
+            found |= {Listing(kind, n, FLAGGER_PACKAGE, False) for n in names if n not in served}
         return sorted(found, key=lambda x: (x.kind.value, x.name, x.package))
 
     def names(self, kind: Kind) -> frozenset[str]:
-        """The names of one kind that some installed plugin provides."""
-        return frozenset(x.name for x in self.listings() if x.kind is kind)
+        """The names of one kind that are registered or declared (Flagger's names)."""
+        return self.registry.names(kind) | frozenset(FLAGGER_NAMES.get(kind, ()))
+
+    def _first(self, kind: Kind, *args: Any) -> Any:
+        for factory in self.registry.factories(kind):
+            found = factory(*args)
+            if found is not None:
+                return found
+        return None
 
     def router(self, name: str, context: PluginContext) -> Router:
         """The router for a provider name; :class:`UnknownPlugin` when none serves it."""
-        found: Router | None = self.manager.hook.flagger_router(name=name, context=context)
+        found: Router | None = self._first(Kind.ROUTER, name, context)
         if found is None:
             raise UnknownPlugin(Kind.ROUTER, name, self.names(Kind.ROUTER))
         return found
@@ -445,27 +544,21 @@ class Plugins:
         self, provider_type: str, spec: Mapping[str, Any], context: PluginContext
     ) -> MetricBackend:
         """The metric backend for a provider type; :class:`UnknownPlugin` when none serves it."""
-        found: MetricBackend | None = self.manager.hook.flagger_metric_backend(
-            provider_type=provider_type, spec=spec, context=context
-        )
+        found: MetricBackend | None = self._first(Kind.METRIC_BACKEND, provider_type, spec, context)
         if found is None:
             raise UnknownPlugin(Kind.METRIC_BACKEND, provider_type, self.names(Kind.METRIC_BACKEND))
         return found
 
     def observer(self, provider: str, context: PluginContext) -> Observer:
         """The built-in metric queries for a mesh; a no-op observer when none is installed."""
-        found: Observer | None = self.manager.hook.flagger_observer(
-            provider=provider, context=context
-        )
+        found: Observer | None = self._first(Kind.OBSERVER, provider, context)
         return found if found is not None else NopObserver()
 
     def notifier(
         self, provider_type: str, spec: Mapping[str, Any], context: PluginContext
     ) -> Notifier:
         """The notifier for an alert provider type; :class:`UnknownPlugin` when none serves it."""
-        found: Notifier | None = self.manager.hook.flagger_notifier(
-            provider_type=provider_type, spec=spec, context=context
-        )
+        found: Notifier | None = self._first(Kind.NOTIFIER, provider_type, spec, context)
         if found is None:
             raise UnknownPlugin(Kind.NOTIFIER, provider_type, self.names(Kind.NOTIFIER))
         return found
@@ -492,14 +585,20 @@ def _distribution_of(manager: pluggy.PluginManager, plugin: object) -> str:
 
 def load(extra: Iterable[object] = ()) -> Plugins:
     """Build a plugin manager with every ``flagger`` entry point installed, plus ``extra``
-    plugin objects (for tests and embedding; one that is installed already is not added twice)."""
+    plugin objects (for tests and embedding; one that is installed already is not added twice),
+    and run their ``flagger_register`` hooks in registration order."""
     manager = pluggy.PluginManager(PROJECT)
     manager.add_hookspecs(Specs)
     manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
     for plugin in extra:
         if not manager.is_registered(plugin):  # an installed plugin given again is not an error
             manager.register(plugin)
-    return Plugins(manager)
+    registry = Registry()
+    for impl in manager.hook.flagger_register.get_hookimpls():
+        registry.package = _distribution_of(manager, impl.plugin)
+        impl.function(registry=registry)
+    registry.package = ""
+    return Plugins(manager, registry)
 
 
 def entry_points() -> list[importlib.metadata.EntryPoint]:

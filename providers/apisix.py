@@ -39,7 +39,7 @@ __all__ = [
     "canary_route",
     "canary_route_name",
     "check_supported",
-    "flagger_provides",
+    "flagger_register",
     "flagger_router",
     "original_spec",
     "plan_canary_route_update",
@@ -312,12 +312,12 @@ class ApisixRouter:
 
 
 @plugins.hookimpl
-def flagger_provides() -> list[plugins.Provided]:
+def flagger_register(registry: plugins.Registry) -> None:
     """This module serves the ``apisix`` routing provider."""
-    return [plugins.Provided(plugins.Kind.ROUTER, NAME)]
+    registry.router(NAME, flagger_router)
+    registry.rules(NAME, plugins.route_rules("apisix.apache.org", "apisixroutes"))
 
 
-@plugins.hookimpl
 def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router | None:
     """The APISIX router."""
     if name != NAME:

@@ -60,7 +60,7 @@ __all__ = [
     "AppMeshV1beta2Router",
     "UnsupportedFeature",
     "check_supported",
-    "flagger_provides",
+    "flagger_register",
     "flagger_router",
     "original_spec",
     "plan_update",
@@ -906,15 +906,15 @@ class AppMeshV1beta2Router(_Base):
 
 
 @plugins.hookimpl
-def flagger_provides() -> list[plugins.Provided]:
+def flagger_register(registry: plugins.Registry) -> None:
     """This module serves the ``appmesh`` and ``appmesh:v1beta2`` routing providers."""
-    return [
-        plugins.Provided(plugins.Kind.ROUTER, NAME),
-        plugins.Provided(plugins.Kind.ROUTER, NAME_V1BETA2),
-    ]
+    registry.router((NAME, NAME_V1BETA2), flagger_router)
+    registry.rules(
+        NAME,
+        plugins.route_rules("appmesh.k8s.aws", "virtualnodes", "virtualrouters", "virtualservices"),
+    )
 
 
-@plugins.hookimpl
 def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router | None:
     """The App Mesh routers; with ``-kubeconfig-service-mesh`` the objects get no owner
     references (the Canary lives in another cluster)."""

@@ -40,7 +40,7 @@ __all__ = [
     "ContourRouter",
     "UnsupportedFeature",
     "check_supported",
-    "flagger_provides",
+    "flagger_register",
     "flagger_router",
     "http_proxy",
     "http_proxy_spec",
@@ -221,12 +221,12 @@ class ContourRouter(object_router.ObjectRouter):
 
 
 @plugins.hookimpl
-def flagger_provides() -> list[plugins.Provided]:
+def flagger_register(registry: plugins.Registry) -> None:
     """This module serves the ``contour`` routing provider."""
-    return [plugins.Provided(plugins.Kind.ROUTER, NAME)]
+    registry.router(NAME, flagger_router)
+    registry.rules(NAME, plugins.route_rules("projectcontour.io", "httpproxies"))
 
 
-@plugins.hookimpl
 def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router | None:
     """The Contour router, with the daemon's ``-ingress-class``."""
     if name != NAME:

@@ -75,7 +75,7 @@ __all__ = [
     "GatewayAPIRouter",
     "UnsupportedByProvider",
     "check_supported",
-    "flagger_provides",
+    "flagger_register",
     "flagger_router",
     "flavor_for",
     "http_route",
@@ -450,12 +450,12 @@ class GatewayAPIRouter:
 
 
 @plugins.hookimpl
-def flagger_provides() -> list[plugins.Provided]:
-    """This module serves ``gatewayapi:v1`` and ``gatewayapi:v1beta1``."""
-    return [plugins.Provided(plugins.Kind.ROUTER, name) for name in NAMES]
+def flagger_register(registry: plugins.Registry) -> None:
+    """This module serves the ``gatewayapi:v1`` and ``gatewayapi:v1beta1``."""
+    registry.router(NAMES, flagger_router)
+    registry.rules("gatewayapi", plugins.route_rules("gateway.networking.k8s.io", "httproutes"))
 
 
-@plugins.hookimpl
 def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router | None:
     """The Gateway API router for ``gatewayapi:v1*`` names (no owner references with a separate
     mesh cluster, ``-kubeconfig-service-mesh``)."""

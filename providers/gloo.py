@@ -42,7 +42,7 @@ __all__ = [
     "GlooRouter",
     "UnsupportedFeature",
     "check_supported",
-    "flagger_provides",
+    "flagger_register",
     "flagger_router",
     "include_labels_by_prefix",
     "original_spec",
@@ -353,12 +353,16 @@ class GlooRouter(object_router.ObjectRouter):
 
 
 @plugins.hookimpl
-def flagger_provides() -> list[plugins.Provided]:
+def flagger_register(registry: plugins.Registry) -> None:
     """This module serves the ``gloo`` routing provider."""
-    return [plugins.Provided(plugins.Kind.ROUTER, NAME)]
+    registry.router(NAME, flagger_router)
+    registry.rules(
+        NAME,
+        plugins.route_rules("gloo.solo.io", "upstreams")
+        + plugins.route_rules("gateway.solo.io", "routetables"),
+    )
 
 
-@plugins.hookimpl
 def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router | None:
     """The Gloo router (Flagger also accepts ``gloo:<anything>``)."""
     if name != NAME and not name.startswith(f"{NAME}:"):

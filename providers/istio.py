@@ -48,7 +48,7 @@ __all__ = [
     "IstioRouter",
     "build_cookie",
     "destination_rule",
-    "flagger_provides",
+    "flagger_register",
     "flagger_router",
     "original_spec",
     "plan_virtual_service_update",
@@ -390,12 +390,14 @@ class IstioRouter:
 
 
 @plugins.hookimpl
-def flagger_provides() -> list[plugins.Provided]:
+def flagger_register(registry: plugins.Registry) -> None:
     """This module serves the ``istio`` routing provider."""
-    return [plugins.Provided(plugins.Kind.ROUTER, NAME)]
+    registry.router(NAME, flagger_router)
+    registry.rules(
+        NAME, plugins.route_rules("networking.istio.io", "virtualservices", "destinationrules")
+    )
 
 
-@plugins.hookimpl
 def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router | None:
     """The Istio router. With a separate mesh cluster (``-kubeconfig-service-mesh``) the objects
     get no owner references, since the Canary lives in another cluster."""

@@ -17,9 +17,21 @@ from flagger import plugins, router_helpers
 from flagger.api import canary as canary_api
 from flagger.workloads import knative as knative_workload
 
-__all__ = ["NAME", "KnativeRouter", "flagger_provides", "flagger_router"]
+__all__ = ["NAME", "KnativeRouter", "flagger_register", "flagger_router"]
 
 NAME = "knative"
+#: The role's rules: the target Service's annotation and traffic, the revisions' readiness.
+RULES = (
+    plugins.AccessRule(
+        "serving.knative.dev",
+        "services",
+        ("get", "update", "patch"),
+        "the target's primary-revision annotation and spec.traffic",
+    ),
+    plugins.AccessRule(
+        "serving.knative.dev", "revisions", ("get",), "readiness of the two revisions"
+    ),
+)
 JSON = dict[str, Any]
 
 
@@ -105,12 +117,12 @@ class KnativeRouter:
 
 
 @plugins.hookimpl
-def flagger_provides() -> list[plugins.Provided]:
+def flagger_register(registry: plugins.Registry) -> None:
     """This module serves the ``knative`` routing provider."""
-    return [plugins.Provided(plugins.Kind.ROUTER, NAME)]
+    registry.router(NAME, flagger_router)
+    registry.rules(NAME, RULES)
 
 
-@plugins.hookimpl
 def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router | None:
     """The Knative router (its Services live in the main cluster, as Flagger's knativeClient)."""
     return KnativeRouter(context.kube) if name == NAME else None

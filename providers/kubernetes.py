@@ -19,7 +19,7 @@ from flagger import plugins
 from flagger.api import canary as canary_api
 from flagger.api import replica_weights
 
-__all__ = ["NAME", "KubernetesRouter", "flagger_provides", "flagger_router"]
+__all__ = ["NAME", "KubernetesRouter", "flagger_register", "flagger_router"]
 
 NAME = "kubernetes"
 
@@ -86,12 +86,12 @@ def _replicas(workload: dict[str, Any]) -> int:
 
 
 @plugins.hookimpl
-def flagger_provides() -> list[plugins.Provided]:
-    """This module serves the ``kubernetes`` routing provider."""
-    return [plugins.Provided(plugins.Kind.ROUTER, NAME)]
+def flagger_register(registry: plugins.Registry) -> None:
+    """This module serves the ``kubernetes`` routing provider (no objects of its own: no rules)."""
+    registry.router(NAME, flagger_router)
+    registry.rules(NAME, ())
 
 
-@plugins.hookimpl
 def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router | None:
     """The ``kubernetes`` mesh router."""
     return KubernetesRouter(context.kube) if name == NAME else None

@@ -43,7 +43,7 @@ __all__ = [
     "KumaRouter",
     "UnsupportedByProvider",
     "check_supported",
-    "flagger_provides",
+    "flagger_register",
     "flagger_router",
     "original_spec",
     "plan_traffic_route_update",
@@ -211,12 +211,12 @@ class KumaRouter(object_router.ObjectRouter):
 
 
 @plugins.hookimpl
-def flagger_provides() -> list[plugins.Provided]:
+def flagger_register(registry: plugins.Registry) -> None:
     """This module serves the ``kuma`` routing provider."""
-    return [plugins.Provided(plugins.Kind.ROUTER, NAME)]
+    registry.router(NAME, flagger_router)
+    registry.rules(NAME, plugins.route_rules("kuma.io", "trafficroutes"))
 
 
-@plugins.hookimpl
 def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router | None:
     """The Kuma router (no owner reference with a separate mesh cluster)."""
     if name != NAME:

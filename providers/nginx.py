@@ -52,7 +52,7 @@ __all__ = [
     "canary_ingress_name",
     "canary_ingress_spec",
     "check_supported",
-    "flagger_provides",
+    "flagger_register",
     "flagger_router",
     "header_annotations",
     "plan_canary_ingress_update",
@@ -388,12 +388,12 @@ class NginxRouter:
 
 
 @plugins.hookimpl
-def flagger_provides() -> list[plugins.Provided]:
+def flagger_register(registry: plugins.Registry) -> None:
     """This module serves the ``nginx`` routing provider."""
-    return [plugins.Provided(plugins.Kind.ROUTER, NAME)]
+    registry.router(NAME, flagger_router)
+    registry.rules(NAME, plugins.route_rules("networking.k8s.io", "ingresses"))
 
 
-@plugins.hookimpl
 def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router | None:
     """The NGINX router, with the daemon's ``-ingress-annotations-prefix``."""
     if name != NAME:

@@ -44,7 +44,7 @@ __all__ = [
     "build_canary_ingress",
     "canary_ingress_spec",
     "check_supported",
-    "flagger_provides",
+    "flagger_register",
     "flagger_router",
     "insert_predicate",
     "plan_canary_ingress_update",
@@ -327,12 +327,12 @@ class SkipperRouter:
 
 
 @plugins.hookimpl
-def flagger_provides() -> list[plugins.Provided]:
+def flagger_register(registry: plugins.Registry) -> None:
     """This module serves the ``skipper`` routing provider."""
-    return [plugins.Provided(plugins.Kind.ROUTER, NAME)]
+    registry.router(NAME, flagger_router)
+    registry.rules(NAME, plugins.route_rules("networking.k8s.io", "ingresses"))
 
 
-@plugins.hookimpl
 def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router | None:
     """The Skipper router."""
     return SkipperRouter(context.kube) if name == NAME else None

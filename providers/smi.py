@@ -53,7 +53,7 @@ __all__ = [
     "SmiRouter",
     "UnsupportedByProvider",
     "check_supported",
-    "flagger_provides",
+    "flagger_register",
     "flagger_router",
     "flavor_for",
     "original_spec",
@@ -301,13 +301,15 @@ class SmiRouter:
 
 
 @plugins.hookimpl
-def flagger_provides() -> list[plugins.Provided]:
-    """This module serves ``linkerd``, ``smi:v1alpha1``, ``smi:v1alpha2``, ``smi:v1alpha3`` and
-    ``osm``."""
-    return [plugins.Provided(plugins.Kind.ROUTER, name) for name in NAMES]
+def flagger_register(registry: plugins.Registry) -> None:
+    """This module serves the ``linkerd``, ``smi:v1alpha1``, ``smi:v1alpha2``, ``smi:v1alpha3``
+    and ``osm`` routing providers, whose role rules are the TrafficSplits'."""
+    registry.router(NAMES, flagger_router)
+    registry.rules(
+        "smi", plugins.route_rules("split.smi-spec.io", "trafficsplits"), aliases=("linkerd", "osm")
+    )
 
 
-@plugins.hookimpl
 def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router | None:
     """The SMI router for one of :data:`NAMES` (also ``smi:<version>:<mesh>``). With a separate
     mesh cluster (``-kubeconfig-service-mesh``) the TrafficSplit gets no owner reference."""

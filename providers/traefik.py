@@ -33,7 +33,7 @@ __all__ = [
     "TraefikRouter",
     "UnsupportedFeature",
     "check_supported",
-    "flagger_provides",
+    "flagger_register",
     "flagger_router",
     "original_spec",
     "plan_traefik_service_update",
@@ -185,12 +185,12 @@ class TraefikRouter(object_router.ObjectRouter):
 
 
 @plugins.hookimpl
-def flagger_provides() -> list[plugins.Provided]:
+def flagger_register(registry: plugins.Registry) -> None:
     """This module serves the ``traefik`` routing provider."""
-    return [plugins.Provided(plugins.Kind.ROUTER, NAME)]
+    registry.router(NAME, flagger_router)
+    registry.rules(NAME, plugins.route_rules("traefik.io", "traefikservices"))
 
 
-@plugins.hookimpl
 def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router | None:
     """The Traefik router."""
     if name != NAME:

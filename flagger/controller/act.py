@@ -135,16 +135,28 @@ async def execute(
     return True
 
 
-async def _act(  # noqa: C901
+async def _act(
     shell: shell_api.Shell,
     canary: canary_api.Canary,
     action: decision.Action,
     router: plugins.Router,
     workload: contract.WorkloadController,
 ) -> None:
+    """One action, by its stage: cluster changes (routes, workload), hooks, or what the
+    operator sees (events, logs, alerts, metrics)."""
+    if isinstance(action, decision.SetRoutes):
+        await router.set_routes(canary, action.primary, action.canary, action.mirrored)
+    elif isinstance(action, decision.RunPostRolloutHooks):
+        await _post_rollout(shell, canary, action.phase)
+    elif not await _change_workload(canary, action, workload):
+        _report(shell, canary, action)
+
+
+async def _change_workload(
+    canary: canary_api.Canary, action: decision.Action, workload: contract.WorkloadController
+) -> bool:
+    """Carry out a workload action (promote, scale, scalers); False for any other action."""
     match action:
-        case decision.SetRoutes(primary=p, canary=c, mirrored=m):
-            await router.set_routes(canary, p, c, m)
         case decision.Promote():
             await workload.promote(canary)
         case decision.ScaleToZero():
@@ -157,8 +169,14 @@ async def _act(  # noqa: C901
             await workload.pause_target_scaler(canary)  # KEDA; nothing to do for an HPA
         case decision.ResumeTargetScaler():
             await workload.resume_target_scaler(canary)
-        case decision.RunPostRolloutHooks(phase=phase):
-            await _post_rollout(shell, canary, phase)
+        case _:
+            return False
+    return True
+
+
+def _report(shell: shell_api.Shell, canary: canary_api.Canary, action: decision.Action) -> None:
+    """Events, logs, alerts and the Prometheus metrics an action asks for."""
+    match action:
         case decision.Event(message=message, severity=severity, phase=phase):
             record = {
                 "info": shell.recorder.record_info,
@@ -176,15 +194,21 @@ async def _act(  # noqa: C901
             shell.metrics.set_status(canary, phase.value)
         case decision.RecordMetricValue(metric=metric, value=value):
             shell.metrics.observe_analysis(canary, metric, value)
-        case decision.RecordOutcome(succeeded=succeeded):
-            skipped = bool(canary.spec.skip_analysis) or canary.spec.effective_analysis is None
-            analysis_status: metrics_api.AnalysisStatus = (
-                metrics_api.ANALYSIS_SKIPPED if skipped else metrics_api.ANALYSIS_COMPLETED
-            )
-            if succeeded:
-                shell.metrics.count_success(canary, analysis_status)
-            else:
-                shell.metrics.count_failure(canary, analysis_status)
+        case decision.RecordOutcome():
+            _record_outcome(shell, canary, action)
+
+
+def _record_outcome(
+    shell: shell_api.Shell, canary: canary_api.Canary, outcome: decision.RecordOutcome
+) -> None:
+    """Count the finished run with the engine's strategy label (``skipped`` when
+    ``skipAnalysis`` or no analysis promoted it)."""
+    skipped = bool(canary.spec.skip_analysis) or canary.spec.effective_analysis is None
+    analysis_status: metrics_api.AnalysisStatus = (
+        metrics_api.ANALYSIS_SKIPPED if skipped else metrics_api.ANALYSIS_COMPLETED
+    )
+    count = shell.metrics.count_success if outcome.succeeded else shell.metrics.count_failure
+    count(canary, analysis_status, outcome.deployment_strategy)
 
 
 def _at_phase(canary: canary_api.Canary, phase: status_api.CanaryPhase) -> canary_api.Canary:

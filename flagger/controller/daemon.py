@@ -18,7 +18,7 @@ from typing import Any
 
 import flagger
 from flagger import options as options_api
-from flagger import outgoing, plugins, validate_command
+from flagger import outgoing, plugins, validate_command, watch_caches
 from flagger.alerting import notifications
 from flagger.controller import answers, leader, scheduling, ticking
 from flagger.dashboard import server as dashboard_server
@@ -27,7 +27,6 @@ from flagger.kube import cache, informers
 from flagger.kube import client as kube_client
 from flagger.observability import events, logs, server
 from flagger.observability import metrics as metrics_api
-from flagger.workloads import kinds
 
 log = logs.get_logger("flagger")
 
@@ -175,24 +174,20 @@ def _watch(
 ) -> None:
     """Watch-fed caches that serve the ticks' reads and wake the canaries' tasks."""
     namespace = opts.namespace or None
-    canaries = caches.add(
-        kube.cache(
-            "flagger.app/v1beta1",
-            "Canary",
-            namespace,
-            label_selector=opts.watch_label_selector or None,
+    for cached in watch_caches.CACHED:  # one list, also read by deploy_rbac.READ_THROUGH
+        is_canary = cached.wakes is watch_caches.Wakes.CANARY
+        selector = (opts.watch_label_selector or None) if is_canary else None
+        informer = caches.add(
+            kube.cache(cached.api_version, cached.kind, namespace, label_selector=selector)
         )
-    )
-    canaries.subscribe(informers.projected(scheduling.reduce_canary, scheduler.canary_changed))
-    for target in kinds.WATCHED_KINDS:
-        workloads = caches.add(kube.cache(target.api_version, target.kind, namespace))
-        workloads.subscribe(
-            informers.projected(scheduling.reduce_workload, scheduler.workload_changed)
-        )
-    caches.add(kube.cache("v1", "Service", namespace))
-    # The analysis's references (checked every tick, read at every check) come from caches too.
-    caches.add(kube.cache(answers.TEMPLATE_API_VERSION, "MetricTemplate", namespace))
-    caches.add(kube.cache(notifications.API_VERSION, notifications.KIND, namespace))
+        if is_canary:
+            informer.subscribe(
+                informers.projected(scheduling.reduce_canary, scheduler.canary_changed)
+            )
+        elif cached.wakes is watch_caches.Wakes.WORKLOAD:
+            informer.subscribe(
+                informers.projected(scheduling.reduce_workload, scheduler.workload_changed)
+            )
     if opts.enable_config_tracking:
         for kind, name in (("ConfigMap", "configmap"), ("Secret", "secret")):
             found = caches.add(

@@ -72,6 +72,10 @@ def _target(canary: canary_api.Canary) -> str:
     return canary.spec.target_ref.name
 
 
+def _strategy(canary: canary_api.Canary, given: canary_api.Strategy | None) -> str:
+    return given if given is not None else canary_api.strategy_for(canary.spec)
+
+
 def status_value(phase: str | None) -> int:
     """Flagger's ``flagger_canary_status`` value: 0 Progressing, 2 Failed, 1 otherwise."""
     if phase == status_api.CanaryPhase.PROGRESSING:
@@ -186,19 +190,26 @@ class Metrics:
         self.duration.labels(_target(canary), canary.namespace).observe(seconds)
 
     def count_success(
-        self, canary: canary_api.Canary, analysis_status: AnalysisStatus = ANALYSIS_COMPLETED
+        self,
+        canary: canary_api.Canary,
+        analysis_status: AnalysisStatus = ANALYSIS_COMPLETED,
+        strategy: canary_api.Strategy | None = None,
     ) -> None:
-        """Count a promotion (``skipped`` when ``skipAnalysis`` promoted it)."""
+        """Count a promotion (``skipped`` when ``skipAnalysis`` promoted it); ``strategy`` is the
+        engine's (``RecordOutcome.deployment_strategy``), else ``strategy_for(canary.spec)``."""
         self.successes.labels(
-            _target(canary), canary.namespace, canary_api.strategy_for(canary.spec), analysis_status
+            _target(canary), canary.namespace, _strategy(canary, strategy), analysis_status
         ).inc()
 
     def count_failure(
-        self, canary: canary_api.Canary, analysis_status: AnalysisStatus = ANALYSIS_COMPLETED
+        self,
+        canary: canary_api.Canary,
+        analysis_status: AnalysisStatus = ANALYSIS_COMPLETED,
+        strategy: canary_api.Strategy | None = None,
     ) -> None:
-        """Count a rollback."""
+        """Count a rollback (``strategy`` as for :meth:`count_success`)."""
         self.failures.labels(
-            _target(canary), canary.namespace, canary_api.strategy_for(canary.spec), analysis_status
+            _target(canary), canary.namespace, _strategy(canary, strategy), analysis_status
         ).inc()
 
     def forget(self, canary: canary_api.Canary) -> None:

@@ -291,36 +291,47 @@ def _differs(existing: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
     )
 
 
-def apply_primary_configs(  # noqa: C901
+def apply_primary_configs(
     pod_spec: Mapping[str, Any], refs: Mapping[str, ConfigRef]
 ) -> dict[str, Any]:
     """A copy of `pod_spec` whose references to tracked configs point at the `-primary` copies."""
     spec: dict[str, Any] = copy.deepcopy(dict(pod_spec))
+    _rename_volumes(spec, refs)
+    for container in _containers(spec):
+        _rename_container_refs(container, refs)
+    return spec
 
-    def rename(obj: dict[str, Any], field: str, kind: str) -> None:
-        if f"{kind}/{obj.get(field)}" in refs:
-            obj[field] = metadata.primary_name(str(obj[field]))
 
+def _rename(obj: dict[str, Any], field: str, kind: str, refs: Mapping[str, ConfigRef]) -> None:
+    """Point ``obj[field]`` at the ``-primary`` copy when it names a tracked config."""
+    if f"{kind}/{obj.get(field)}" in refs:
+        obj[field] = metadata.primary_name(str(obj[field]))
+
+
+def _rename_volumes(spec: dict[str, Any], refs: Mapping[str, ConfigRef]) -> None:
+    """Volumes and projected volume sources of ConfigMaps and Secrets."""
     for volume in spec.get("volumes") or []:
         if cm := volume.get("configMap"):
-            rename(cm, "name", "configmap")
+            _rename(cm, "name", "configmap", refs)
         if sv := volume.get("secret"):
-            rename(sv, "secretName", "secret")
+            _rename(sv, "secretName", "secret", refs)
         for source in (volume.get("projected") or {}).get("sources") or []:
             if cm := source.get("configMap"):
-                rename(cm, "name", "configmap")
+                _rename(cm, "name", "configmap", refs)
             if sv := source.get("secret"):
-                rename(sv, "name", "secret")
-    for container in _containers(spec):
-        for env in container.get("env") or []:
-            source = env.get("valueFrom") or {}
-            if ref := source.get("configMapKeyRef"):
-                rename(ref, "name", "configmap")
-            elif ref := source.get("secretKeyRef"):
-                rename(ref, "name", "secret")
-        for env_from in container.get("envFrom") or []:
-            if ref := env_from.get("configMapRef"):
-                rename(ref, "name", "configmap")
-            elif ref := env_from.get("secretRef"):
-                rename(ref, "name", "secret")
-    return spec
+                _rename(sv, "name", "secret", refs)
+
+
+def _rename_container_refs(container: dict[str, Any], refs: Mapping[str, ConfigRef]) -> None:
+    """A container's ``env[].valueFrom`` key references and ``envFrom`` sources."""
+    for env in container.get("env") or []:
+        source = env.get("valueFrom") or {}
+        if ref := source.get("configMapKeyRef"):
+            _rename(ref, "name", "configmap", refs)
+        elif ref := source.get("secretKeyRef"):
+            _rename(ref, "name", "secret", refs)
+    for env_from in container.get("envFrom") or []:
+        if ref := env_from.get("configMapRef"):
+            _rename(ref, "name", "configmap", refs)
+        elif ref := env_from.get("secretRef"):
+            _rename(ref, "name", "secret", refs)

@@ -26,7 +26,7 @@ import decimal
 import math
 import re
 import urllib.parse
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from kubernetes_asyncio import client as k8s_client
@@ -41,7 +41,7 @@ __all__ = [
     "PROVIDER_TYPE",
     "ExternalMetricsBackend",
     "flagger_metric_backend",
-    "flagger_provides",
+    "flagger_register",
     "from_provider_spec",
     "parse_quantity",
     "parse_query",
@@ -227,12 +227,11 @@ def from_provider_spec(
 
 
 @plugins.hookimpl
-def flagger_provides() -> Iterable[plugins.Provided]:
-    """Declare the ``externalmetrics`` metric provider type."""
-    return [plugins.Provided(plugins.Kind.METRIC_BACKEND, PROVIDER_TYPE)]
+def flagger_register(registry: plugins.Registry) -> None:
+    """This module serves the ``externalmetrics`` metric provider type."""
+    registry.metric_backend(PROVIDER_TYPE, flagger_metric_backend)
 
 
-@plugins.hookimpl
 def flagger_metric_backend(
     provider_type: str, spec: Mapping[str, Any], context: plugins.PluginContext
 ) -> plugins.MetricBackend | None:

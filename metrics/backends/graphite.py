@@ -48,7 +48,7 @@ import base64
 import json
 import math
 import urllib.parse
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
@@ -63,7 +63,7 @@ __all__ = [
     "GraphiteBackend",
     "QueryError",
     "flagger_metric_backend",
-    "flagger_provides",
+    "flagger_register",
     "from_provider_spec",
     "parse_response",
     "render_url",
@@ -227,12 +227,11 @@ def from_provider_spec(
 
 
 @plugins.hookimpl
-def flagger_provides() -> Iterable[plugins.Provided]:
-    """Declare the ``graphite`` metric provider type."""
-    return [plugins.Provided(plugins.Kind.METRIC_BACKEND, PROVIDER_TYPE)]
+def flagger_register(registry: plugins.Registry) -> None:
+    """This module serves the ``graphite`` metric provider type."""
+    registry.metric_backend(PROVIDER_TYPE, flagger_metric_backend)
 
 
-@plugins.hookimpl
 def flagger_metric_backend(
     provider_type: str, spec: Mapping[str, Any], context: plugins.PluginContext
 ) -> plugins.MetricBackend | None:

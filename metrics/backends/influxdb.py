@@ -40,7 +40,7 @@ import io
 import json
 import math
 import urllib.parse
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
@@ -56,7 +56,7 @@ __all__ = [
     "QueryError",
     "Record",
     "flagger_metric_backend",
-    "flagger_provides",
+    "flagger_register",
     "from_provider_spec",
     "parse_annotated_csv",
     "parse_response",
@@ -287,12 +287,11 @@ def from_provider_spec(
 
 
 @plugins.hookimpl
-def flagger_provides() -> Iterable[plugins.Provided]:
-    """Declare the ``influxdb`` metric provider type."""
-    return [plugins.Provided(plugins.Kind.METRIC_BACKEND, PROVIDER_TYPE)]
+def flagger_register(registry: plugins.Registry) -> None:
+    """This module serves the ``influxdb`` metric provider type."""
+    registry.metric_backend(PROVIDER_TYPE, flagger_metric_backend)
 
 
-@plugins.hookimpl
 def flagger_metric_backend(
     provider_type: str, spec: Mapping[str, Any], context: plugins.PluginContext
 ) -> plugins.MetricBackend | None:

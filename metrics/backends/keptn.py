@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import math
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from flagger import plugins
@@ -38,7 +38,7 @@ __all__ = [
     "KeptnBackend",
     "KeptnQuery",
     "flagger_metric_backend",
-    "flagger_provides",
+    "flagger_register",
     "parse_query",
 ]
 
@@ -210,12 +210,11 @@ class KeptnBackend:
 
 
 @plugins.hookimpl
-def flagger_provides() -> Iterable[plugins.Provided]:
-    """Declare the ``keptn`` metric provider type."""
-    return [plugins.Provided(plugins.Kind.METRIC_BACKEND, PROVIDER_TYPE)]
+def flagger_register(registry: plugins.Registry) -> None:
+    """This module serves the ``keptn`` metric provider type."""
+    registry.metric_backend(PROVIDER_TYPE, flagger_metric_backend)
 
 
-@plugins.hookimpl
 def flagger_metric_backend(
     provider_type: str, spec: Mapping[str, Any], context: plugins.PluginContext
 ) -> plugins.MetricBackend | None:

@@ -20,7 +20,7 @@ No result, or a ``null`` result, is "no values found"; several results are an er
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
@@ -37,7 +37,7 @@ __all__ = [
     "QUERY_KEY_SECRET_KEY",
     "NewRelicBackend",
     "flagger_metric_backend",
-    "flagger_provides",
+    "flagger_register",
     "from_provider_spec",
     "parse_response",
 ]
@@ -157,12 +157,11 @@ def from_provider_spec(
 
 
 @plugins.hookimpl
-def flagger_provides() -> Iterable[plugins.Provided]:
-    """Declare the ``newrelic`` metric provider type."""
-    return [plugins.Provided(plugins.Kind.METRIC_BACKEND, PROVIDER_TYPE)]
+def flagger_register(registry: plugins.Registry) -> None:
+    """This module serves the ``newrelic`` metric provider type."""
+    registry.metric_backend(PROVIDER_TYPE, flagger_metric_backend)
 
 
-@plugins.hookimpl
 def flagger_metric_backend(
     provider_type: str, spec: Mapping[str, Any], context: plugins.PluginContext
 ) -> plugins.MetricBackend | None:

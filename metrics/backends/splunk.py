@@ -34,7 +34,7 @@ import json
 import math
 import struct
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -50,7 +50,7 @@ __all__ = [
     "SplunkBackend",
     "decode_binary_message",
     "flagger_metric_backend",
-    "flagger_provides",
+    "flagger_register",
     "from_provider_spec",
     "single_value",
 ]
@@ -315,12 +315,11 @@ def from_provider_spec(
 
 
 @plugins.hookimpl
-def flagger_provides() -> Iterable[plugins.Provided]:
-    """Declare the ``splunk`` metric provider type."""
-    return [plugins.Provided(plugins.Kind.METRIC_BACKEND, PROVIDER_TYPE)]
+def flagger_register(registry: plugins.Registry) -> None:
+    """This module serves the ``splunk`` metric provider type."""
+    registry.metric_backend(PROVIDER_TYPE, flagger_metric_backend)
 
 
-@plugins.hookimpl
 def flagger_metric_backend(
     provider_type: str, spec: Mapping[str, Any], context: plugins.PluginContext
 ) -> plugins.MetricBackend | None:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 from flagger import plugins
 from flagger.api import canary as canary_api
@@ -43,7 +43,7 @@ __all__ = [
     "REQUEST_SUCCESS_RATE",
     "QueryObserver",
     "flagger_observer",
-    "flagger_provides",
+    "flagger_register",
     "observer_for",
     "render",
     "request_duration_ms",
@@ -147,28 +147,6 @@ _EXACT_OBSERVERS: dict[str, tuple[str, str]] = {
 }
 #: Routing providers (or name prefixes) whose Flagger observer is not implemented here.
 _NOT_IMPLEMENTED_PREFIXES: tuple[str, ...] = ()
-#: Observer names declared to ``flagger plugins`` (the routing providers they serve).
-SERVED = (
-    "istio",
-    "kubernetes",
-    "gatewayapi:v1",
-    "gatewayapi:v1beta1",
-    "linkerd",
-    "osm",
-    "kuma",
-    "appmesh",
-    "appmesh:v1beta2",
-    "gloo",
-    "contour",
-    "traefik",
-    "apisix",
-    "nginx",
-    "skipper",
-    "knative",
-    "smi:v1alpha1",
-    "smi:v1alpha2",
-    "smi:v1alpha3",
-)
 
 
 def observer_for(provider: str) -> QueryObserver | None:
@@ -206,12 +184,13 @@ request_duration_ms = queries.request_duration_ms
 
 
 @plugins.hookimpl
-def flagger_provides() -> Iterable[plugins.Provided]:
-    """Declare the providers whose built-in metrics are implemented here."""
-    return [plugins.Provided(plugins.Kind.OBSERVER, name) for name in SERVED]
+def flagger_register(registry: plugins.Registry) -> None:
+    """Serve the built-in metrics of every Flagger routing provider that has an observer here
+    (all of them today; see :func:`observer_for`)."""
+    served = [n for n in canary_api.PROVIDERS if observer_for(n) is not None]
+    registry.observer(served, flagger_observer)
 
 
-@plugins.hookimpl
 def flagger_observer(provider: str, context: plugins.PluginContext) -> plugins.Observer | None:
     """The built-in queries for one of Flagger's routing providers (``None`` when not
     implemented here, and for names Flagger does not know, which other plugins may serve)."""

@@ -17,8 +17,6 @@ The texts are Flagger's byte for byte. :data:`NGINX` is a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from flagger import plugins
 from flagger.metrics.observers import (
     REQUEST_DURATION,
@@ -27,7 +25,7 @@ from flagger.metrics.observers import (
     QueryObserver,
 )
 
-__all__ = ["NGINX", "flagger_observer", "flagger_provides"]
+__all__ = ["NGINX", "flagger_observer"]
 
 _SELECTOR = (
     '\t\t\t\tnamespace="{{ namespace }}",\n\t\t\t\tingress="{{ ingress }}",\n\t\t\t\tcanary!=""'
@@ -53,13 +51,6 @@ _DURATION = (
 NGINX = QueryObserver("nginx", {REQUEST_SUCCESS_RATE: _SUCCESS_RATE, REQUEST_DURATION: _DURATION})
 
 
-@plugins.hookimpl
-def flagger_provides() -> Iterable[plugins.Provided]:
-    """Declare the ``nginx`` observer."""
-    return [plugins.Provided(plugins.Kind.OBSERVER, NGINX.name)]
-
-
-@plugins.hookimpl
 def flagger_observer(provider: str, context: plugins.PluginContext) -> plugins.Observer | None:
     """The NGINX queries for the ``nginx`` provider (also with a Service target)."""
     return NGINX if provider.removesuffix(SERVICE_SUFFIX) == NGINX.name else None

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable
 from typing import Any
 
 from flagger import plugins
@@ -40,7 +39,6 @@ __all__ = [
     "SkipperObserver",
     "encode",
     "flagger_observer",
-    "flagger_provides",
     "render",
 ]
 
@@ -110,13 +108,6 @@ def render(metric: str, canary: Any, interval: str) -> str:
     return queries.render(template, model)
 
 
-@plugins.hookimpl
-def flagger_provides() -> Iterable[plugins.Provided]:
-    """Declare the ``skipper`` observer."""
-    return [plugins.Provided(plugins.Kind.OBSERVER, SKIPPER.name)]
-
-
-@plugins.hookimpl
 def flagger_observer(provider: str, context: plugins.PluginContext) -> plugins.Observer | None:
     """The Skipper queries for the ``skipper`` provider (also with a Service target)."""
     return SKIPPER if provider.removesuffix(SERVICE_SUFFIX) == SKIPPER.name else None

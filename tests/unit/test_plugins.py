@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 import pytest
@@ -18,19 +17,48 @@ class _OutsidePlugin:
     """What a third-party package would register: one router for a made-up provider."""
 
     @plugins.hookimpl
-    def flagger_provides(self) -> Iterable[plugins.Provided]:
-        return [plugins.Provided(plugins.Kind.ROUTER, "fakemesh")]
+    def flagger_register(self, registry: plugins.Registry) -> None:
+        registry.router("fakemesh", self.router)
 
-    @plugins.hookimpl
-    def flagger_router(self, name: str, context: plugins.PluginContext) -> plugins.Router | None:
+    def router(self, name: str, context: plugins.PluginContext) -> plugins.Router | None:
         return _FakeMeshRouter() if name == "fakemesh" else None
 
 
-def test_builtins_come_from_entry_points() -> None:
+def test_builtins_come_from_entry_points_one_per_plugin_module() -> None:
     groups = {ep.name: ep.value for ep in plugins.entry_points()}
-    assert groups["routers"] == "flagger.providers"
-    assert groups["metrics"] == "flagger.metrics"
-    assert groups["notifiers"] == "flagger.webhooks"
+    assert groups["istio"] == "flagger.providers.istio"
+    assert groups["observers"] == "flagger.metrics.observers"
+    assert groups["metrics-prometheus"] == "flagger.metrics.backends.prometheus"
+    assert groups["notify-slack"] == "flagger.webhooks.notifiers.slack"
+    # no package-level entry points declaring lists of names
+    assert not {"routers", "metrics", "notifiers"} & set(groups)
+
+
+def test_each_flagger_name_is_registered_by_exactly_one_builtin_module() -> None:
+    """Flagger's names (the CRD enums) are each served by one built-in module's
+    ``flagger_register``; a name with no module would be listed "declared, not implemented"
+    (none today)."""
+    installed = plugins.load()
+    for kind, names in plugins.FLAGGER_NAMES.items():
+        registered = [
+            x.name
+            for x in installed.registry.registrations
+            if x.kind is kind and x.package == "flagger"
+        ]
+        assert sorted(n for n in registered if n in names) == sorted(names), kind
+    assert [x for x in installed.listings() if not x.implemented] == []
+
+
+def test_a_flagger_name_no_module_registers_is_declared_not_implemented() -> None:
+    import pluggy
+
+    bare = plugins.Plugins(pluggy.PluginManager(plugins.PROJECT), plugins.Registry())
+    listed = {(x.kind, x.name): (x.package, x.implemented) for x in bare.listings()}
+    assert listed[(plugins.Kind.ROUTER, "istio")] == ("flagger", False)
+    assert listed[(plugins.Kind.NOTIFIER, "slack")] == ("flagger", False)
+    assert "istio" in bare.names(plugins.Kind.ROUTER)  # manifests using it still validate
+    with pytest.raises(plugins.UnknownPlugin):  # never a silent fallback
+        bare.router("istio", plugins.PluginContext())
 
 
 def test_every_flagger_name_is_declared() -> None:
@@ -63,19 +91,6 @@ def test_unknown_name_lists_the_installed_ones() -> None:
     message = str(raised.value)
     assert "'linkerd2'" in message
     assert "fakemesh" in message and "istio" in message
-
-
-class _DeclaringPlugin:
-    @plugins.hookimpl
-    def flagger_provides(self) -> list[plugins.Provided]:
-        return [plugins.Provided(plugins.Kind.ROUTER, "futuremesh", False)]
-
-
-def test_unimplemented_name_is_not_served() -> None:
-    """A declared name without an implementation is an error, never a silent fallback."""
-    installed = plugins.load(extra=[_DeclaringPlugin()])
-    with pytest.raises(plugins.UnknownPlugin):
-        installed.router("futuremesh", plugins.PluginContext())
 
 
 def test_knative_router_is_served() -> None:

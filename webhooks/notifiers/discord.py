@@ -44,6 +44,11 @@ class DiscordNotifier(slack.ChatNotifier):
 
 
 @plugins.hookimpl
+def flagger_register(registry: plugins.Registry) -> None:
+    """This module serves the ``discord`` alert provider type."""
+    registry.notifier(TYPE, flagger_notifier)
+
+
 def flagger_notifier(
     provider_type: str, spec: Mapping[str, Any], context: plugins.PluginContext
 ) -> plugins.Notifier | None:

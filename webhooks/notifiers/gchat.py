@@ -66,6 +66,11 @@ class GChatNotifier(delivery.WebhookNotifier):
 
 
 @plugins.hookimpl
+def flagger_register(registry: plugins.Registry) -> None:
+    """This module serves the ``gchat`` alert provider type."""
+    registry.notifier(TYPE, flagger_notifier)
+
+
 def flagger_notifier(
     provider_type: str, spec: Mapping[str, Any], context: plugins.PluginContext
 ) -> plugins.Notifier | None:

@@ -57,6 +57,11 @@ class MSTeamsNotifier(delivery.WebhookNotifier):
 
 
 @plugins.hookimpl
+def flagger_register(registry: plugins.Registry) -> None:
+    """This module serves the ``msteams`` alert provider type."""
+    registry.notifier(TYPE, flagger_notifier)
+
+
 def flagger_notifier(
     provider_type: str, spec: Mapping[str, Any], context: plugins.PluginContext
 ) -> plugins.Notifier | None:

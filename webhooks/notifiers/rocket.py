@@ -35,6 +35,11 @@ class RocketNotifier(slack.ChatNotifier):
 
 
 @plugins.hookimpl
+def flagger_register(registry: plugins.Registry) -> None:
+    """This module serves the ``rocket`` alert provider type."""
+    registry.notifier(TYPE, flagger_notifier)
+
+
 def flagger_notifier(
     provider_type: str, spec: Mapping[str, Any], context: plugins.PluginContext
 ) -> plugins.Notifier | None:

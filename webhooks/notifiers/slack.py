@@ -121,6 +121,11 @@ def _check_api_answer(body: bytes) -> None:
 
 
 @plugins.hookimpl
+def flagger_register(registry: plugins.Registry) -> None:
+    """This module serves the ``slack`` alert provider type."""
+    registry.notifier(TYPE, flagger_notifier)
+
+
 def flagger_notifier(
     provider_type: str, spec: Mapping[str, Any], context: plugins.PluginContext
 ) -> plugins.Notifier | None:

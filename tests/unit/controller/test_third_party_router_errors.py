@@ -41,11 +41,10 @@ class _OutsidePlugin:
     """What an outside package's plugin module declares."""
 
     @plugins.hookimpl
-    def flagger_provides(self) -> list[plugins.Provided]:
-        return [plugins.Provided(plugins.Kind.ROUTER, PROVIDER)]
+    def flagger_register(self, registry: plugins.Registry) -> None:
+        registry.router(PROVIDER, self.router)
 
-    @plugins.hookimpl
-    def flagger_router(self, name: str, context: plugins.PluginContext) -> plugins.Router | None:
+    def router(self, name: str, context: plugins.PluginContext) -> plugins.Router | None:
         return _BrokenRouter() if name == PROVIDER else None
 
 

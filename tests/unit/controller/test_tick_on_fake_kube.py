@@ -98,6 +98,30 @@ async def test_a_template_change_progresses_through_the_steps_to_succeeded(
     assert world.status()["iterations"] == 0
 
 
+async def test_a_blue_green_promotion_is_counted_with_the_blue_green_strategy(
+    session: aiohttp.ClientSession,
+) -> None:
+    # iterations without match: Flagger's DeploymentStrategy() is blue-green, and its success
+    # counter carries deployment_strategy="blue-green".
+    world = await daemon_world.world(session)
+    await _initialised(world)
+    world.change_image("ghcr.io/stefanprodan/podinfo:6.0.1")
+    for _ in range(10):
+        await world.tick_after_interval()
+        if world.phase() == "Succeeded":
+            break
+    assert world.phase() == "Succeeded", world.events
+    registry = world.shell.metrics.registry
+    labels = {"name": "podinfo", "namespace": NAMESPACE, "analysis_status": "completed"}
+    counted = {
+        strategy: registry.get_sample_value(
+            "flagger_canary_successes_total", {**labels, "deployment_strategy": strategy}
+        )
+        for strategy in ("canary", "blue-green", "ab-testing")
+    }
+    assert counted == {"canary": None, "blue-green": 1.0, "ab-testing": None}
+
+
 async def test_a_failing_webhook_rolls_back_to_failed(
     session: aiohttp.ClientSession, receiver: Receiver
 ) -> None:

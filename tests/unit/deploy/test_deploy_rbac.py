@@ -113,7 +113,7 @@ def test_provider_names_map_like_flaggers_factory() -> None:
 
 
 def test_no_rule_grants_wildcards_or_delete() -> None:
-    for rule in deploy_rbac.rules_for(deploy_rbac.PROVIDERS):
+    for rule in deploy_rbac.rules_for(deploy_rbac.provider_table()):
         assert "*" not in rule.verbs and "*" not in rule.resource
         assert not {"delete", "deletecollection", "escalate", "bind"} & set(rule.verbs)
 

@@ -15,6 +15,7 @@ import pytest
 
 from flagger import plugins
 from flagger.metrics.backends import cloudwatch, prometheus
+from tests.support.registered import registered
 
 
 @pytest.fixture
@@ -122,4 +123,4 @@ def test_hooks_answer_only_for_cloudwatch(shape: Any) -> None:
     backend = cloudwatch.flagger_metric_backend("cloudwatch", spec, context)
     assert isinstance(backend, cloudwatch.CloudWatchBackend)
     assert isinstance(backend, plugins.MetricBackend)
-    assert [p.name for p in cloudwatch.flagger_provides()] == ["cloudwatch"]
+    assert registered(cloudwatch) == {(plugins.Kind.METRIC_BACKEND, "cloudwatch")}

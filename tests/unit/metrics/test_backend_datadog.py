@@ -16,6 +16,7 @@ import pytest
 from flagger import plugins
 from flagger.metrics.backends import backend_common as common
 from flagger.metrics.backends import datadog
+from tests.support.registered import registered
 
 KEYS = {"datadog_api_key": "api", "datadog_application_key": "app"}
 
@@ -83,7 +84,7 @@ def test_answers() -> None:
 
 
 def test_hooks() -> None:
-    assert datadog.flagger_provides() == [plugins.Provided(plugins.Kind.METRIC_BACKEND, "datadog")]
+    assert registered(datadog) == {(plugins.Kind.METRIC_BACKEND, "datadog")}
     context = plugins.PluginContext()
     assert datadog.flagger_metric_backend("prometheus", _spec(), context) is None
     backend = datadog.flagger_metric_backend("datadog", _spec(), context)

@@ -15,6 +15,7 @@ import pytest
 from flagger import plugins
 from flagger.metrics.backends import backend_common as common
 from flagger.metrics.backends import dynatrace
+from tests.support.registered import registered
 
 ADDRESS = "https://mySampleEnv.live.dynatrace.com"
 
@@ -82,9 +83,7 @@ def test_answers() -> None:
 
 
 def test_hooks() -> None:
-    assert dynatrace.flagger_provides() == [
-        plugins.Provided(plugins.Kind.METRIC_BACKEND, "dynatrace")
-    ]
+    assert registered(dynatrace) == {(plugins.Kind.METRIC_BACKEND, "dynatrace")}
     context = plugins.PluginContext()
     assert dynatrace.flagger_metric_backend("datadog", _spec(), context) is None
     assert isinstance(

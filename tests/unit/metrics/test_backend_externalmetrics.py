@@ -12,6 +12,7 @@ import pytest
 from flagger import plugins
 from flagger.metrics.backends import backend_common as common
 from flagger.metrics.backends import externalmetrics
+from tests.support.registered import registered
 
 
 @pytest.mark.parametrize(
@@ -74,9 +75,7 @@ def test_invalid_quantity() -> None:
 
 
 def test_hooks_and_configuration() -> None:
-    assert externalmetrics.flagger_provides() == [
-        plugins.Provided(plugins.Kind.METRIC_BACKEND, "externalmetrics")
-    ]
+    assert registered(externalmetrics) == {(plugins.Kind.METRIC_BACKEND, "externalmetrics")}
     assert externalmetrics.flagger_metric_backend("keptn", {}, plugins.PluginContext()) is None
     with pytest.raises(common.ConfigError, match="Not in a kubernetes cluster"):
         externalmetrics.flagger_metric_backend(

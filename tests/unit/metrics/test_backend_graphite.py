@@ -16,6 +16,7 @@ import pytest
 
 from flagger import plugins
 from flagger.metrics.backends import graphite, prometheus
+from tests.support.registered import registered
 
 
 def _series(*points: Any, target: str = "app.requests") -> dict[str, Any]:
@@ -106,4 +107,4 @@ def test_hooks_answer_only_for_graphite() -> None:
     backend = graphite.flagger_metric_backend("graphite", spec, context)
     assert isinstance(backend, graphite.GraphiteBackend)
     assert isinstance(backend, plugins.MetricBackend)
-    assert [p.name for p in graphite.flagger_provides()] == ["graphite"]
+    assert registered(graphite) == {(plugins.Kind.METRIC_BACKEND, "graphite")}

@@ -15,6 +15,7 @@ import pytest
 
 from flagger import plugins
 from flagger.metrics.backends import influxdb, prometheus
+from tests.support.registered import registered
 
 HEAD = (
     "#datatype,string,long,dateTimeRFC3339,dateTimeRFC3339,{kind},string,string\r\n"
@@ -135,4 +136,4 @@ def test_hooks_answer_only_for_influxdb() -> None:
     assert influxdb.flagger_metric_backend("graphite", spec, context) is None
     backend = influxdb.flagger_metric_backend("influxdb", spec, context)
     assert isinstance(backend, influxdb.InfluxdbBackend) and backend.org == "o"
-    assert [p.name for p in influxdb.flagger_provides()] == ["influxdb"]
+    assert registered(influxdb) == {(plugins.Kind.METRIC_BACKEND, "influxdb")}

@@ -12,6 +12,7 @@ import pytest
 from flagger import plugins
 from flagger.metrics.backends import backend_common as common
 from flagger.metrics.backends import keptn
+from tests.support.registered import registered
 
 
 def test_keptn_metric_queries() -> None:
@@ -39,7 +40,7 @@ def test_bad_queries() -> None:
 
 
 async def test_hooks_and_availability() -> None:
-    assert keptn.flagger_provides() == [plugins.Provided(plugins.Kind.METRIC_BACKEND, "keptn")]
+    assert registered(keptn) == {(plugins.Kind.METRIC_BACKEND, "keptn")}
     assert keptn.flagger_metric_backend("datadog", {}, plugins.PluginContext()) is None
     with pytest.raises(common.ConfigError, match="no Kubernetes client"):
         keptn.flagger_metric_backend("keptn", {"type": "keptn"}, plugins.PluginContext())

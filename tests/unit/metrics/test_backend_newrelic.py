@@ -15,6 +15,7 @@ import pytest
 from flagger import plugins
 from flagger.metrics.backends import backend_common as common
 from flagger.metrics.backends import newrelic
+from tests.support.registered import registered
 
 KEYS = {"newrelic_account_id": "51312", "newrelic_query_key": "query-key"}
 
@@ -73,9 +74,7 @@ def test_answers() -> None:
 
 
 def test_hooks() -> None:
-    assert newrelic.flagger_provides() == [
-        plugins.Provided(plugins.Kind.METRIC_BACKEND, "newrelic")
-    ]
+    assert registered(newrelic) == {(plugins.Kind.METRIC_BACKEND, "newrelic")}
     context = plugins.PluginContext()
     assert newrelic.flagger_metric_backend("datadog", _spec(), context) is None
     assert isinstance(

@@ -19,6 +19,7 @@ import pytest
 from flagger import plugins
 from flagger.metrics.backends import backend_common as common
 from flagger.metrics.backends import splunk
+from tests.support.registered import registered
 
 
 def _spec(**extra: Any) -> dict[str, Any]:
@@ -114,7 +115,7 @@ def test_single_value() -> None:
 
 
 def test_hooks() -> None:
-    assert splunk.flagger_provides() == [plugins.Provided(plugins.Kind.METRIC_BACKEND, "splunk")]
+    assert registered(splunk) == {(plugins.Kind.METRIC_BACKEND, "splunk")}
     context = plugins.PluginContext()
     assert splunk.flagger_metric_backend("datadog", _spec(), context) is None
     assert isinstance(

@@ -16,6 +16,7 @@ import pytest
 
 from flagger import plugins
 from flagger.metrics.backends import prometheus, stackdriver
+from tests.support.registered import registered
 
 
 def _answer(*series: list[dict[str, Any]]) -> bytes:
@@ -116,4 +117,4 @@ def test_hooks_answer_only_for_stackdriver() -> None:
     backend = stackdriver.flagger_metric_backend("stackdriver", _spec(project="p"), context)
     assert isinstance(backend, stackdriver.StackdriverBackend) and backend.project == "p"
     assert backend.endpoint == stackdriver.DEFAULT_ENDPOINT
-    assert [p.name for p in stackdriver.flagger_provides()] == ["stackdriver"]
+    assert registered(stackdriver) == {(plugins.Kind.METRIC_BACKEND, "stackdriver")}

@@ -101,7 +101,3 @@ def test_plugin_hook_answers_for_nginx_only(provider: str, served: bool) -> None
     assert (found is nginx_queries.NGINX) is served
     if not served:
         assert found is None
-
-
-def test_provides_the_nginx_observer() -> None:
-    assert nginx_queries.flagger_provides() == [plugins.Provided(plugins.Kind.OBSERVER, "nginx")]

@@ -113,6 +113,3 @@ def test_unknown_metric() -> None:
 def test_plugin_hook_answers_for_skipper_only(provider: str, served: bool) -> None:
     found = skipper_queries.flagger_observer(provider, plugins.PluginContext())
     assert (found is skipper_queries.SKIPPER) is served
-    assert skipper_queries.flagger_provides() == [
-        plugins.Provided(plugins.Kind.OBSERVER, "skipper")
-    ]

@@ -18,6 +18,7 @@ from flagger import plugins, router_helpers
 from flagger.api import canary as canary_api
 from flagger.providers import apisix
 from tests.support.canaries import OWNER, routed_canary
+from tests.support.registered import registered
 
 USERS_ROUTE = {
     "apiVersion": "apisix.apache.org/v2",
@@ -204,4 +205,4 @@ def test_hooks() -> None:
     router = apisix.flagger_router("apisix", context)
     assert isinstance(router, apisix.ApisixRouter) and isinstance(router, plugins.Router)
     assert apisix.flagger_router("traefik", context) is None
-    assert [p.name for p in apisix.flagger_provides()] == ["apisix"]
+    assert registered(apisix) == {(plugins.Kind.ROUTER, "apisix")}

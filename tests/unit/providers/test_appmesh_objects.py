@@ -18,6 +18,7 @@ from flagger import plugins, router_helpers
 from flagger.api import canary as canary_api
 from flagger.providers import appmesh
 from tests.support.canaries import OWNER, routed_canary
+from tests.support.registered import registered
 
 AB = {
     "interval": "1m",
@@ -542,4 +543,7 @@ def test_hooks() -> None:
     assert isinstance(v2, appmesh.AppMeshV1beta2Router)
     assert v2.selector_labels == ("name", "app") and v2.set_owner_refs
     assert appmesh.flagger_router("istio", context) is None
-    assert {p.name for p in appmesh.flagger_provides()} == {"appmesh", "appmesh:v1beta2"}
+    assert registered(appmesh) == {
+        (plugins.Kind.ROUTER, "appmesh"),
+        (plugins.Kind.ROUTER, "appmesh:v1beta2"),
+    }

@@ -17,6 +17,7 @@ from flagger import plugins, router_helpers
 from flagger.api import canary as canary_api
 from flagger.providers import contour
 from tests.support.canaries import FLUX_OPT_OUT, OWNER, routed_canary
+from tests.support.registered import registered
 
 AB = {
     "interval": "1m",
@@ -207,4 +208,4 @@ def test_hooks() -> None:
     assert isinstance(router, contour.ContourRouter) and isinstance(router, plugins.Router)
     assert router.ingress_class == "contour" and router.set_owner_refs
     assert contour.flagger_router("nginx", context) is None
-    assert [p.name for p in contour.flagger_provides()] == ["contour"]
+    assert registered(contour) == {(plugins.Kind.ROUTER, "contour")}

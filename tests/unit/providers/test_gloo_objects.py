@@ -18,6 +18,7 @@ from flagger import plugins, router_helpers
 from flagger.api import canary as canary_api
 from flagger.providers import gloo
 from tests.support.canaries import FLUX_OPT_OUT, OWNER, routed_canary
+from tests.support.registered import registered
 
 PRIMARY_US = "test-podinfo-primaryupstream-9898"
 CANARY_US = "test-podinfo-canaryupstream-9898"
@@ -263,4 +264,4 @@ def test_hooks() -> None:
     assert isinstance(router, gloo.GlooRouter) and isinstance(router, plugins.Router)
     assert router.include_label_prefixes == ("app",)
     assert gloo.flagger_router("glooey", context) is None
-    assert [p.name for p in gloo.flagger_provides()] == ["gloo"]
+    assert registered(gloo) == {(plugins.Kind.ROUTER, "gloo")}

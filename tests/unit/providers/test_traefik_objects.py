@@ -17,6 +17,7 @@ from flagger import plugins, router_helpers
 from flagger.api import canary as canary_api
 from flagger.providers import traefik
 from tests.support.canaries import FLUX_OPT_OUT, OWNER, routed_canary
+from tests.support.registered import registered
 
 
 def make_canary(
@@ -139,4 +140,4 @@ def test_hooks() -> None:
     assert isinstance(router, traefik.TraefikRouter) and isinstance(router, plugins.Router)
     assert router.set_owner_refs is False
     assert traefik.flagger_router("contour", context) is None
-    assert [p.name for p in traefik.flagger_provides()] == ["traefik"]
+    assert registered(traefik) == {(plugins.Kind.ROUTER, "traefik")}

@@ -1,11 +1,9 @@
-"""The plugin module named by the ``flagger`` entry point: declarations and factories.
+"""The plugin module named by the ``flagger`` entry point: its whole registration.
 
-flagger's plugin manager (pluggy) calls these hooks:
-
-- ``flagger_provides`` — what this package serves; ``flagger plugins`` lists it and validation
-  accepts ``spec.provider: fakemesh`` and MetricTemplates of type ``constant``;
-- ``flagger_router`` — the router for a provider name, or ``None`` for names it does not serve;
-- ``flagger_metric_backend`` — the backend for a MetricTemplate provider type, or ``None``.
+flagger's plugin manager (pluggy) calls one hook, ``flagger_register``: it registers each name
+this package serves with its factory, once. ``flagger plugins`` lists them, validation accepts
+``spec.provider: fakemesh`` and MetricTemplates of type ``constant``, and the daemon builds the
+router and the backend through the factories (which answer ``None`` for names they do not serve).
 """
 
 from __future__ import annotations
@@ -20,23 +18,26 @@ from .router import FakeMeshRouter
 
 ROUTER = "fakemesh"
 METRIC_BACKEND = "constant"
+#: The router's routing tables are ConfigMaps; ``finalize`` deletes them.
+RULES = (
+    plugins.AccessRule(
+        "", "configmaps", ("get", "create", "update", "delete"), "the fakemesh routing tables"
+    ),
+)
 
 
 @plugins.hookimpl
-def flagger_provides() -> list[plugins.Provided]:
-    return [
-        plugins.Provided(plugins.Kind.ROUTER, ROUTER),
-        plugins.Provided(plugins.Kind.METRIC_BACKEND, METRIC_BACKEND),
-    ]
+def flagger_register(registry: plugins.Registry) -> None:
+    registry.router(ROUTER, router)
+    registry.rules(ROUTER, RULES)  # what the daemon's role needs when this router is enabled
+    registry.metric_backend(METRIC_BACKEND, metric_backend)
 
 
-@plugins.hookimpl
-def flagger_router(name: str, context: plugins.PluginContext) -> plugins.Router | None:
+def router(name: str, context: plugins.PluginContext) -> plugins.Router | None:
     return FakeMeshRouter(context.kube) if name == ROUTER else None
 
 
-@plugins.hookimpl
-def flagger_metric_backend(
+def metric_backend(
     provider_type: str, spec: Mapping[str, Any], context: plugins.PluginContext
 ) -> plugins.MetricBackend | None:
     return ConstantBackend.from_spec(spec) if provider_type == METRIC_BACKEND else None
