@@ -33,6 +33,7 @@ from typing import Any
 from flagger import router_helpers
 from flagger.api import canary as canary_api
 from flagger.api import service as service_api
+from flagger.kube import cache
 
 __all__ = [
     "NoopServiceRouter",
@@ -146,18 +147,19 @@ def build_service(
 
 
 def plan_service_update(
-    canary: canary_api.Canary, desired: JSON, existing: JSON, target: TargetSelector
+    canary: canary_api.Canary, desired: JSON, existing: Mapping[str, Any], target: TargetSelector
 ) -> JSON | None:
     """The updated Service to write over ``existing``, or ``None`` when nothing changed.
 
     Selector and ports follow ``desired`` (node ports already allocated are kept), and so does
     ``trafficDistribution`` when the canary sets one. Labels and annotations are managed only
     on Services this canary owns, keeping the current values of ``unmanagedMetadata`` keys. An apex
-    Service that already routes to ``<value>-canary`` is left as it is.
+    Service that already routes to ``<value>-canary`` is left as it is. ``existing`` is only
+    read (it may be the watch cache's own object): it is copied when there is something to write.
     """
     apex, _, _ = router_helpers.service_names(canary)
     name = desired["metadata"]["name"]
-    current_spec: JSON = existing.get("spec") or {}
+    current_spec: Mapping[str, Any] = existing.get("spec") or {}
     current_selector = current_spec.get("selector") or {}
     if name == apex and current_selector.get(target.label) == f"{target.value}-canary":
         return None
@@ -170,34 +172,33 @@ def plan_service_update(
                 want["nodePort"] = port["nodePort"]
                 break
 
-    changed = False
-    updated = router_helpers.deep_copy(existing)
-    spec = updated.setdefault("spec", {})
+    spec_changes: JSON = {}
     if _port_set(want_ports) != _port_set(current_spec.get("ports") or []) or (
         want_spec["selector"] != current_selector
     ):
-        spec["ports"] = want_ports
-        spec["selector"] = dict(want_spec["selector"])
-        changed = True
+        spec_changes["ports"] = want_ports
+        spec_changes["selector"] = dict(want_spec["selector"])
     want_distribution = want_spec.get("trafficDistribution")
     if want_distribution and want_distribution != current_spec.get("trafficDistribution"):
-        spec["trafficDistribution"] = want_distribution
-        changed = True
+        spec_changes["trafficDistribution"] = want_distribution
 
-    meta = updated.setdefault("metadata", {})
+    meta_changes: JSON = {}
     if _owned_by(existing, canary.name)[1]:
         unmanaged = router_helpers.service(canary).unmanaged_metadata
         for field, keys in (
             ("annotations", unmanaged.annotations if unmanaged else None),
             ("labels", unmanaged.labels if unmanaged else None),
         ):
-            current = existing.get("metadata", {}).get(field) or {}
+            current = (existing.get("metadata") or {}).get(field) or {}
             want = _keep_unmanaged(desired["metadata"][field], current, keys or [])
             if want != current:
-                meta[field] = want
-                changed = True
-    if not changed:
+                meta_changes[field] = want
+    if not spec_changes and not meta_changes:
         return None
+    updated = router_helpers.deep_copy(dict(existing))
+    updated.setdefault("spec", {}).update(spec_changes)
+    meta = updated.setdefault("metadata", {})
+    meta.update(meta_changes)
     meta["annotations"] = router_helpers.filter_metadata(meta.get("annotations"))
     return updated
 
@@ -273,7 +274,7 @@ class ServiceRouter:
         selector: Mapping[str, str] | None = None,
     ) -> None:
         desired = build_service(canary, name, pod_selector, metadata, self.target, selector)
-        existing = await self.kube.get("v1", "Service", name, canary.namespace)
+        existing = await cache.peek(self.kube, "v1", "Service", name, canary.namespace)
         if existing is None:
             await router_helpers.write(
                 self.kube.create, desired, f"service {name}.{canary.namespace} create error"

@@ -114,7 +114,7 @@ class _Tick:
         # a step asked by hand (flagger promote): its checks and gates are skipped
         self.manual_step = False
         # the original status decides change detection, as Flagger's in-memory copy does
-        self.seen = self.editor.snapshot()
+        self.seen = self.editor.original  # only read; the editor works on its own copy
         self.webhooks = self.spec.effective_webhooks
         self.window = _rollback_window(canary)
         self.by_replicas = self.provider == KUBERNETES and replica_weights.enabled(canary.metadata)

@@ -18,6 +18,7 @@ from flagger.controller import answers as answers_api
 from flagger.controller import observe, status_writer
 from flagger.controller import shell as shell_api
 from flagger.hooks import calls
+from flagger.kube import cache
 from flagger.kube import errors as kube_errors
 from flagger.observability import metrics as metrics_api
 from flagger.workloads import contract
@@ -67,7 +68,7 @@ async def service_router(
 ) -> Any:
     """The apex/primary/canary Services' router for the target's selector label."""
     ref = canary.spec.target_ref
-    target = await shell.kube.get(ref.api_version, ref.kind, ref.name, canary.namespace)
+    target = await cache.peek(shell.kube, ref.api_version, ref.kind, ref.name, canary.namespace)
     if target is None:
         raise shell_api.UserError(
             "TargetNotFound",

@@ -5,6 +5,7 @@ readiness), when the next check is due, and the spec checks made before anything
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 from typing import Any
 
 from flagger.analysis import observation
@@ -58,7 +59,7 @@ def pending_action(
 
 
 def replica_apex_selector(
-    canary: canary_api.Canary, target: dict[str, Any], selector_label: str
+    canary: canary_api.Canary, target: Mapping[str, Any], selector_label: str
 ) -> dict[str, str] | None:
     """With replica-based weights, the apex selects both workloads' pods by the shared label."""
     try:

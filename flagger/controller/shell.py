@@ -12,6 +12,7 @@ from flagger import plugins
 from flagger.alerting import notifications
 from flagger.api import validation
 from flagger.controller import answers as answers_api
+from flagger.controller import spec_checks
 from flagger.kube import client as kube_client
 from flagger.observability import events, logs
 from flagger.observability import metrics as metrics_api
@@ -45,6 +46,8 @@ class Shell:
     session: aiohttp.ClientSession
     known: validation.KnownNames
     notifications: notifications.Notifications
+    spec_checks: spec_checks.SpecChecks = dataclasses.field(default_factory=spec_checks.SpecChecks)
+    """Each Canary's validation, kept while its resourceVersion does not move."""
 
     @property
     def workload_settings(self) -> workload_options.Options:

@@ -1,7 +1,8 @@
 """One tick of one canary: observe the world, let the state machine decide, act, write status.
 
 The order follows Flagger's ``advanceCanary`` (``reference/flagger.md`` §3): read the Canary from
-the API server (never from a cache, so a status written by the last tick is seen), validate it,
+the watch cache (read-your-writes: a status written by the last tick is seen), validate it (once
+per resourceVersion),
 create the ``-canary``/``-primary`` Services, initialise the primary workload and its
 autoscaler, point the apex Service at the primary, reconcile the mesh router, then observe the
 revision, the routes and the readiness of both workloads and hand everything to
@@ -29,7 +30,7 @@ from flagger import plugins
 from flagger.analysis import engine, messages, observation
 from flagger.analysis import status_editor as status_edit
 from flagger.api import canary as canary_api
-from flagger.api import documents, replica_weights, validation
+from flagger.api import documents, replica_weights
 from flagger.api import status as status_api
 from flagger.controller import act, finalize, observe, references, report, status_writer, switchover
 from flagger.controller import shell as shell_api
@@ -37,6 +38,7 @@ from flagger.controller.act import ReportedRouter
 from flagger.controller.observe import seconds_until_due
 from flagger.controller.report import check_stamp
 from flagger.controller.shell import Shell, UserError
+from flagger.kube import cache
 from flagger.workloads import controller as workloads
 from flagger.workloads import readiness as workload_readiness
 from flagger.workloads import workload_errors
@@ -64,10 +66,12 @@ class Outcome:
 
 async def tick(shell: Shell, name: str, namespace: str) -> Outcome:
     """Run one tick of Canary ``namespace/name``."""
-    raw = await shell.kube.get(shell_api.API_VERSION, "Canary", name, namespace)
-    if raw is None:
+    found = await cache.peek(shell.kube, shell_api.API_VERSION, "Canary", name, namespace)
+    if found is None:
+        shell.spec_checks.forget(namespace, name)
         return Outcome(exists=False, interval=0.0)
-    problems = [p for p in validation.validate(raw, shell.known) if p.is_error]
+    raw = dict(found)  # shallow: the tick replaces keys of its own copy, never edits within
+    problems = [p for p in shell.spec_checks.problems(raw, shell.known) if p.is_error]
     if problems:
         text = "; ".join(p.message for p in problems)
         await report.problem(
@@ -121,7 +125,7 @@ async def _advance(shell: Shell, canary: canary_api.Canary, raw: dict[str, Any])
     if current.phase in (None, status_api.CanaryPhase.NEW):
         # said once, when the Canary is first seen: what the daemon adjusts (an interval below
         # 10s is run every 10s, as Flagger does) and other warnings of `flagger validate`
-        for problem in validation.validate(raw, shell.known):
+        for problem in shell.spec_checks.problems(raw, shell.known):
             if not problem.is_error:
                 shell_api.log.warning(problem.message, canary=canary)
         initializing = status_edit.initializing(canary, now)

@@ -23,12 +23,13 @@ import asyncio
 import builtins
 import collections
 import contextlib
+from collections.abc import Mapping
 from typing import Any
 
 from flagger.kube import client as kube_client
 from flagger.kube import errors, informers
 
-__all__ = ["CachedKube", "project"]
+__all__ = ["CachedKube", "peek", "project"]
 
 READ_YOUR_WRITES_SECONDS = 2.0
 _GONE = -1
@@ -102,6 +103,14 @@ class CachedKube(kube_client.Kube):
     async def get(
         self, api_version: str, kind: str, name: str, namespace: str | None = None
     ) -> dict[str, Any] | None:
+        found = await self.peek(api_version, kind, name, namespace)
+        return _copy(found) if found is not None else None
+
+    async def peek(
+        self, api_version: str, kind: str, name: str, namespace: str | None = None
+    ) -> Mapping[str, Any] | None:
+        """Like `get`, but a cached object is the cache's own, not a copy: read it, never
+        change it (copy what you mean to write). Same read-your-writes rule as `get`."""
         informer = self._serving(api_version, kind, namespace)
         if informer is None:
             return await super().get(api_version, kind, name, namespace)
@@ -110,8 +119,7 @@ class CachedKube(kube_client.Kube):
             self.reads["read-through"] += 1
             return await super().get(api_version, kind, name, namespace)
         self.reads["cache"] += 1
-        found = informer.get(name, namespace)
-        return _copy(found) if found is not None else None
+        return informer.get(name, namespace)
 
     async def list(
         self,
@@ -257,6 +265,18 @@ class CachedKube(kube_client.Kube):
                 event.set()
 
         return changed
+
+
+async def peek(
+    reader: Any, api_version: str, kind: str, name: str, namespace: str | None = None
+) -> Mapping[str, Any] | None:
+    """A read-only read through any `Reader`: the cache's own object (no copy) when ``reader``
+    is a `CachedKube`, else ``reader.get``. For hot paths that only look (readiness, hashes,
+    comparing desired with current); never change what it returns."""
+    if isinstance(reader, CachedKube):
+        return await reader.peek(api_version, kind, name, namespace)
+    found: Mapping[str, Any] | None = await reader.get(api_version, kind, name, namespace)
+    return found
 
 
 def _copy(value: Any) -> Any:

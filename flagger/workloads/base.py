@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from flagger.api import canary as canary_api
+from flagger.kube import cache
 from flagger.kube import errors as kube_errors
 from flagger.workloads import (
     configs,
@@ -58,8 +59,27 @@ class PodWorkloadController(controller_core.ControllerCore):
         """The `-primary` object; `WorkloadError` when it does not exist."""
         return await self._get(metadata.primary_name(canary.spec.target_ref.name), canary.namespace)
 
+    async def look_target(self, canary: canary_api.Canary) -> Mapping[str, Any]:
+        """`get_target`, read-only: the watch cache's own object, not a copy (never change
+        it). For the reads every tick makes: readiness, the revision hash, the selector."""
+        return await self._look(canary.spec.target_ref.name, canary.namespace)
+
+    async def look_primary(self, canary: canary_api.Canary) -> Mapping[str, Any]:
+        """`get_primary`, read-only (see `look_target`)."""
+        return await self._look(
+            metadata.primary_name(canary.spec.target_ref.name), canary.namespace
+        )
+
     async def _get(self, name: str, namespace: str) -> dict[str, Any]:
         obj = await self.reader.get(API_VERSION, self.KIND, name, namespace)
+        return dict(self._found(obj, name, namespace))
+
+    async def _look(self, name: str, namespace: str) -> Mapping[str, Any]:
+        obj = await cache.peek(self.reader, API_VERSION, self.KIND, name, namespace)
+        found: Mapping[str, Any] = self._found(obj, name, namespace)
+        return found
+
+    def _found(self, obj: Mapping[str, Any] | None, name: str, namespace: str) -> Any:
         if obj is None:
             raise workload_errors.WorkloadError(
                 f"{self.KIND.lower()} {name}.{namespace} get query error: "
@@ -71,7 +91,7 @@ class PodWorkloadController(controller_core.ControllerCore):
         return metadata.selector_label(workload, self.options.selector_labels)
 
     async def get_metadata(self, canary: canary_api.Canary) -> metadata.Metadata:
-        target = await self.get_target(canary)
+        target = await self.look_target(canary)
         label, value = self.selector(target)
         containers = _pod_spec(target).get("containers") or []
         return metadata.Metadata(label, value, metadata.discover_ports(canary, containers))
@@ -89,13 +109,13 @@ class PodWorkloadController(controller_core.ControllerCore):
         """The hash of the target's pod template as the user wrote it: what Flagger itself
         writes there to stop the target (a DaemonSet's scale-to-zero node selector) is left out,
         so stopping the target is never mistaken for a new revision."""
-        template = copy.deepcopy(_template(target))
+        template = _template(target)  # shallow: primary_pod_spec replaces, never edits
         if "spec" in template:
             template["spec"] = self.primary_pod_spec(dict(template["spec"]))
         return revision.template_hash(template)
 
     async def revision(self, canary: canary_api.Canary) -> contract.Revision:
-        target = await self.get_target(canary)
+        target = await self.look_target(canary)
         refs = await self.target_configs(canary, target)
         return contract.Revision(self.revision_hash(target), configs.tracked_configs(refs))
 
@@ -149,12 +169,12 @@ class PodWorkloadController(controller_core.ControllerCore):
     # --- initialization -------------------------------------------------------------------
 
     async def initialize(self, canary: canary_api.Canary) -> contract.Initialization:
-        target = await self.get_target(canary)
-        label, value = self.selector(target)
+        label, value = self.selector(await self.look_target(canary))
         name = metadata.primary_name(canary.spec.target_ref.name)
         created = False
         lines: list[str] = []
-        if await self.reader.get(API_VERSION, self.KIND, name, canary.namespace) is None:
+        if await cache.peek(self.reader, API_VERSION, self.KIND, name, canary.namespace) is None:
+            target = await self.get_target(canary)
             refs = await self.target_configs(canary, target)
             lines += await configs.sync_primary_configs(
                 self.kube, canary, refs, self.options.include_label_prefixes

@@ -47,10 +47,10 @@ class DaemonSetController(base.PodWorkloadController):
         return pod_spec
 
     async def is_primary_ready(self, canary: canary_api.Canary) -> readiness.Readiness:
-        return self._readiness(canary, await self.get_primary(canary), primary=True)
+        return self._readiness(canary, await self.look_primary(canary), primary=True)
 
     async def is_canary_ready(self, canary: canary_api.Canary) -> readiness.Readiness:
-        return self._readiness(canary, await self.get_target(canary), primary=False)
+        return self._readiness(canary, await self.look_target(canary), primary=False)
 
     def _readiness(
         self, canary: canary_api.Canary, daemonset: Mapping[str, Any], *, primary: bool

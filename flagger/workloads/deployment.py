@@ -46,7 +46,7 @@ class DeploymentController(base.PodWorkloadController):
     # --- readiness ------------------------------------------------------------------------
 
     async def is_primary_ready(self, canary: canary_api.Canary) -> readiness.Readiness:
-        primary = await self.get_primary(canary)
+        primary = await self.look_primary(canary)
         verdict = readiness.deployment_readiness(
             primary,
             deadline_seconds=canary.spec.effective_progress_deadline_seconds,
@@ -56,7 +56,7 @@ class DeploymentController(base.PodWorkloadController):
         return readiness.not_ready(verdict, f"{name}.{canary.namespace} not ready")
 
     async def is_canary_ready(self, canary: canary_api.Canary) -> readiness.Readiness:
-        target = await self.get_target(canary)
+        target = await self.look_target(canary)
         verdict = readiness.deployment_readiness(
             target,
             deadline_seconds=canary.spec.effective_progress_deadline_seconds,

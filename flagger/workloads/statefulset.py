@@ -69,10 +69,10 @@ class StatefulSetController(deployment.DeploymentController):
         return fields
 
     async def is_primary_ready(self, canary: canary_api.Canary) -> readiness.Readiness:
-        return self._readiness(canary, await self.get_primary(canary), primary=True)
+        return self._readiness(canary, await self.look_primary(canary), primary=True)
 
     async def is_canary_ready(self, canary: canary_api.Canary) -> readiness.Readiness:
-        return self._readiness(canary, await self.get_target(canary), primary=False)
+        return self._readiness(canary, await self.look_target(canary), primary=False)
 
     def _readiness(
         self, canary: canary_api.Canary, statefulset: Mapping[str, Any], *, primary: bool

@@ -131,10 +131,12 @@ async def world(
     mesh_provider: str = "kubernetes",
     metrics_server: str = options_api.Options.metrics_server,
     installed: plugins.Plugins | None = None,
+    kube: FakeKube | None = None,
 ) -> World:
     """A shell as the daemon builds it (plugins from the entry points), over a fake cluster
-    whose workloads roll out at once."""
-    kube = FakeKube()
+    (``kube``: e.g. a `CachedFakeKube` with its informers started) whose workloads roll out
+    at once."""
+    kube = kube if kube is not None else FakeKube()
     kube.roll_out = True
     opts = options_api.Options(mesh_provider=mesh_provider, metrics_server=metrics_server)
     installed = installed or plugins.load()

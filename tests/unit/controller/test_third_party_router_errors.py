@@ -15,7 +15,7 @@ import pytest
 
 from flagger import plugins
 from flagger.api import validation
-from flagger.controller import ticking
+from flagger.controller import spec_checks, ticking
 from flagger.kube import errors as kube_errors
 
 PROVIDER = "outsidemesh"
@@ -84,6 +84,7 @@ class _Shell:
         self.context = plugins.PluginContext(kube=kube)
         self.recorder = _Recorder()
         self.options = _Options()
+        self.spec_checks = spec_checks.SpecChecks()
         self.known = validation.KnownNames(
             routers=self.installed.names(plugins.Kind.ROUTER),
             metric_providers=self.installed.names(plugins.Kind.METRIC_BACKEND),

@@ -1,0 +1,125 @@
+"""Ticks as the daemon runs them, over watch caches (`CachedFakeKube`): a settled canary's
+tick sends no request and validates its spec once per resourceVersion; an edited spec is
+validated again; a Service someone changed is written back once, and nothing when it matches;
+the status write reads the cached Canary and goes to the API server only after a 409."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+
+from flagger.controller import status_writer
+from flagger.kube import cache, errors, informers
+from tests.support.fake_kube import CachedFakeKube
+from tests.unit.controller import daemon_world
+from tests.unit.controller.daemon_world import CANARY_API, NAMESPACE, World
+
+CACHED = ((CANARY_API, "Canary"), ("apps/v1", "Deployment"), ("v1", "Service"))
+
+
+@pytest.fixture
+async def world() -> AsyncIterator[World]:
+    kube = CachedFakeKube()
+    caches = informers.InformerSet()
+    for api_version, kind in CACHED:
+        caches.add(kube.cache(api_version, kind))
+    caches.start()
+    await caches.wait_synced(2)
+    try:
+        async with aiohttp.ClientSession() as session:
+            made = await daemon_world.world(session, kube=kube)
+            made.kube.put(daemon_world.deployment())
+            made.kube.put(daemon_world.canary())
+            for _ in range(200):  # until the informers have delivered them
+                if await kube.peek(CANARY_API, "Canary", "podinfo", NAMESPACE):
+                    break
+                await asyncio.sleep(0.005)
+            for _ in range(4):
+                await made.tick()
+                if made.phase() == "Initialized":
+                    break
+            assert made.phase() == "Initialized", made.events
+            yield made
+    finally:
+        for informer in caches:
+            await informer.stop()
+
+
+def _replaced(world: World, kind: str) -> int:
+    return sum(1 for call in world.kube.writes(kind) if call.verb == "replace")
+
+
+def _sent(world: World) -> dict[str, int]:
+    return {verb: count for verb, count in world.kube.requests.items() if verb != "WATCH"}
+
+
+async def test_a_settled_canary_ticks_without_requests_and_validates_once(world: World) -> None:
+    await world.tick()
+    before, validated = _sent(world), world.shell.spec_checks.validated
+    for _ in range(3):
+        await world.tick()
+    assert _sent(world) == before  # no GET, no PUT, no POST: caches answered, nothing changed
+    assert world.shell.spec_checks.validated == validated  # same resourceVersion: not again
+
+
+async def test_an_edited_spec_is_validated_again(world: World) -> None:
+    edited = world.kube.stored(CANARY_API, "Canary", "podinfo", NAMESPACE)
+    edited["spec"]["analysis"]["threshold"] = 0
+    world.kube.put(edited)
+    validated = world.shell.spec_checks.validated
+    for _ in range(20):  # until the informer has delivered the edit
+        await asyncio.sleep(0.01)
+        await world.tick()
+        if world.condition("Configured").get("status") == "False":
+            break
+    assert world.shell.spec_checks.validated > validated
+    assert "threshold" in world.condition("Configured")["message"]
+
+
+async def test_a_changed_service_is_written_back_once(world: World) -> None:
+    changed = world.kube.stored("v1", "Service", "podinfo-primary", NAMESPACE)
+    changed["spec"]["selector"] = {"app": "someone-else"}
+    world.kube.put(changed)
+    for _ in range(20):
+        await asyncio.sleep(0.01)
+        await world.tick()
+        if _replaced(world, "Service"):
+            break
+    restored = world.kube.stored("v1", "Service", "podinfo-primary", NAMESPACE)
+    assert restored["spec"]["selector"] == {"app": "podinfo-primary"}
+    assert _replaced(world, "Service") == 1
+    for _ in range(2):
+        await asyncio.sleep(0.01)
+        await world.tick()
+    assert _replaced(world, "Service") == 1  # matches now: not written again
+
+
+async def test_peek_is_the_cached_object_and_get_a_copy(world: World) -> None:
+    kube = world.kube
+    assert isinstance(kube, cache.CachedKube)
+    seen = await kube.peek("apps/v1", "Deployment", "podinfo", NAMESPACE)
+    again = await cache.peek(kube, "apps/v1", "Deployment", "podinfo", NAMESPACE)
+    copied = await kube.get("apps/v1", "Deployment", "podinfo", NAMESPACE)
+    assert seen is again
+    assert copied == seen and copied is not seen
+    assert copied is not None
+    copied["spec"]["replicas"] = 7  # the caller's copy: the cache does not change
+    assert (await kube.peek("apps/v1", "Deployment", "podinfo", NAMESPACE) or {})["spec"][
+        "replicas"
+    ] != 7
+
+
+async def test_the_status_write_reads_the_cache_and_the_api_only_after_409(world: World) -> None:
+    gets = world.kube.requests["GET"]
+    status = {**world.status(), "phase": "Succeeded"}
+    await status_writer.write(world.kube, "podinfo", NAMESPACE, status)
+    assert world.kube.requests["GET"] == gets
+    assert world.phase() == "Succeeded"
+
+    world.kube.inject("replace_status", errors.Conflict(409, "Conflict", "modified"), kind="Canary")
+    await status_writer.write(world.kube, "podinfo", NAMESPACE, {**status, "phase": "Failed"})
+    assert world.kube.requests["GET"] == gets + 1  # read through once, after the 409
+    assert world.phase() == "Failed"
