@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import pathlib
@@ -39,6 +40,17 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         default="Succeeded",
         help="the phase that ends the burst (Progressing: detection only, for a quick smoke run)",
     )
+    parser.add_argument(
+        "--kubeconfig-qps",
+        type=float,
+        help="-kubeconfig-qps for both operators (default: theirs, 100; say so with the figures)",
+    )
+    parser.add_argument(
+        "--kubeconfig-burst", type=int, help="-kubeconfig-burst for both (default: theirs, 250)"
+    )
+    parser.add_argument(
+        "--bootstrap-timeout", type=float, help="seconds to all Initialized (default: max(180, N))"
+    )
     parser.add_argument("--no-go", action="store_true", help="skip Flagger (Go)")
     parser.add_argument("--arg", action="append", default=[], help="extra flag for our daemon")
     parser.add_argument(
@@ -56,7 +68,17 @@ async def bench(args: argparse.Namespace) -> list[tuple[harness.Result, harness.
     go = None if args.no_go else operators.flagger_go(args.flagger_go)
     if go is None and not args.no_go:
         print("Flagger (Go) not found (set FLAGGER_GO): its column is left empty", flush=True)
-    mine = operators.ours(*args.arg, binary=args.ours_bin)
+    limits = tuple(
+        f"-{flag}={value}"
+        for flag, value in (
+            ("kubeconfig-qps", args.kubeconfig_qps),
+            ("kubeconfig-burst", args.kubeconfig_burst),
+        )
+        if value is not None
+    )
+    mine = operators.ours(*limits, *args.arg, binary=args.ours_bin)
+    if go is not None:
+        go = dataclasses.replace(go, extra=(*go.extra, *limits))
     out: list[tuple[harness.Result, harness.Result | None]] = []
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="flagger-bench-"))
     receiver = http_receiver.Receiver().start()
@@ -72,6 +94,7 @@ async def bench(args: argparse.Namespace) -> list[tuple[harness.Result, harness.
                     iterations=args.iterations,
                     idle_seconds=args.idle,
                     burst_until=args.burst_until,
+                    bootstrap_timeout=args.bootstrap_timeout,
                 )
                 results: dict[str, harness.Result] = {}
                 for op in (mine, go):

@@ -344,8 +344,11 @@ class FakeKube(kube_client.Kube):
                 return
             async with self._changed:
                 if self._version == since:
+                    # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+                    # cancellation that races the wake-up, and the informer would never stop
                     try:
-                        await asyncio.wait_for(self._changed.wait(), left)
+                        async with asyncio.timeout(left):
+                            await self._changed.wait()
                     except TimeoutError:
                         return
 
