@@ -65,7 +65,12 @@ class Outcome:
 
 
 async def tick(shell: Shell, name: str, namespace: str) -> Outcome:
-    """Run one tick of Canary ``namespace/name``."""
+    """Run one tick of Canary ``namespace/name``.
+
+    A problem with the Canary or what it points at is reported on it (``Configured=False``, a
+    Warning) and returned from; only a failure to reach the API server raises
+    (:func:`flagger.kube.errors.is_outage`), which the scheduler logs and retries.
+    ``tests/unit/controller/test_tick_properties.py`` holds it to that."""
     found = await cache.peek(shell.kube, shell_api.API_VERSION, "Canary", name, namespace)
     if found is None:
         shell.spec_checks.forget(namespace, name)

@@ -268,6 +268,13 @@ def clusters(draw: st.DrawFn) -> dict[str, Any]:
         "template": draw(st.booleans()),
         "provider": draw(st.booleans()),
         "hpa": draw(st.booleans()),
+        # the target's own oddities (what the API server admits)
+        "shape": draw(st.sampled_from(["plain", "no-replicas", "zero", "no-ports", "unlabelled"])),
+        # objects of the names the daemon makes, already there (a user's, or a past install's)
+        "leftovers": draw(
+            st.lists(st.sampled_from(["primary", "service", "canary-service"]), unique=True)
+        ),
+        "deleted": draw(st.booleans()),  # the Canary is deleted after the first tick
         "outage": draw(
             st.one_of(
                 st.none(),
@@ -283,12 +290,51 @@ def _installed() -> plugins.Plugins:
     return plugins.load()
 
 
-def _target(kind: str) -> dict[str, Any]:
+#: A cluster holding the target Deployment and nothing odd.
+PLAIN: dict[str, Any] = {
+    "target": "Deployment",
+    "template": False,
+    "provider": False,
+    "hpa": False,
+    "shape": "plain",
+    "leftovers": [],
+    "deleted": False,
+    "outage": None,
+}
+
+
+def _target(kind: str, shape: str) -> dict[str, Any]:
     deployment = daemon_world.deployment()
+    spec = deployment["spec"]
     if kind == "DaemonSet":
         deployment["kind"] = "DaemonSet"
-        deployment["spec"].pop("replicas", None)
+        spec.pop("replicas", None)
+    if shape == "no-replicas":
+        spec.pop("replicas", None)
+    elif shape == "zero":
+        spec["replicas"] = 0
+    elif shape == "no-ports":
+        spec["template"]["spec"]["containers"][0].pop("ports", None)
+    elif shape == "unlabelled":  # no app/name label: Flagger cannot find the selector
+        labels = {"tier": "web"}
+        deployment["metadata"]["labels"] = labels
+        spec["selector"]["matchLabels"] = labels
+        spec["template"]["metadata"]["labels"] = labels
     return deployment
+
+
+def _leftover(which: str) -> dict[str, Any]:
+    if which == "primary":
+        primary = daemon_world.renamed(daemon_world.deployment(), "podinfo-primary")
+        primary["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1"
+        return primary
+    name = "podinfo" if which == "service" else "podinfo-canary"
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": NAMESPACE, "labels": {"owner": "someone"}},
+        "spec": {"selector": {"app": "elsewhere"}, "ports": [{"port": 80, "targetPort": 8080}]},
+    }
 
 
 async def _scenario(doc: dict[str, Any], cluster: dict[str, Any]) -> None:
@@ -302,7 +348,9 @@ async def _scenario(doc: dict[str, Any], cluster: dict[str, Any]) -> None:
         world.shell.recorder = events.EventRecorder(None, on_event=on_event)
         kube = world.kube
         if cluster["target"] != "none":
-            kube.put(_target(cluster["target"]))
+            kube.put(_target(cluster["target"], cluster["shape"]))
+        for which in cluster["leftovers"]:
+            kube.put(_leftover(which))
         for wanted, obj in (("template", TEMPLATE), ("provider", PROVIDER), ("hpa", HPA)):
             if cluster[wanted]:
                 kube.put(copy.deepcopy(obj))
@@ -311,12 +359,12 @@ async def _scenario(doc: dict[str, Any], cluster: dict[str, Any]) -> None:
         kube.put(doc)
 
         errors = [p for p in validation.validate(doc, world.shell.known) if p.is_error]
-        for round_ in range(3):
+        for round_ in range(4 if cluster["outage"] else 3):  # one more, the outage over
             if cluster["outage"] and round_ == 1:
                 (verb,) = cluster["outage"]
                 kube.inject(verb, kube_errors.ApiError(503, "ServiceUnavailable", "down"))
             try:
-                await (world.tick_after_interval() if round_ else world.tick())
+                await _tick_subject(world)
             except Exception as exc:
                 assert cluster["outage"] and kube_errors.is_outage(exc), repr(exc)
             try:
@@ -326,19 +374,30 @@ async def _scenario(doc: dict[str, Any], cluster: dict[str, Any]) -> None:
             await world.shell.recorder.flush()
             if round_ == 0 and errors:  # reported at once, naming the field
                 _assert_reported(world, [p.path for p in errors], by_canary.get("podinfo", []))
-        if cluster["outage"]:  # one more of each, the outage over
-            await world.tick_after_interval()
-            await ticking.tick(world.shell, "other", NAMESPACE)
-            await world.shell.recorder.flush()
+            if round_ == 0 and cluster["deleted"]:
+                await kube.delete(CANARY_API, "Canary", "podinfo", NAMESPACE)
 
         other = kube.stored(CANARY_API, "Canary", "other", NAMESPACE)
         assert (other.get("status") or {}).get("phase") == "Initialized", (other, by_canary)
         assert not [m for t, m in by_canary.get("other", []) if t == "Warning"], by_canary
+        if cluster["deleted"]:
+            return
         # a broken spec stays reported (a broken status is repaired by the condition's write)
         in_spec = [p.path for p in errors if not p.path.startswith("status")]
         missing = _missing_references(doc, cluster) if not errors else []
         if in_spec or missing:
             _assert_reported(world, in_spec or missing, by_canary.get("podinfo", []))
+
+
+async def _tick_subject(world: World) -> None:
+    """A tick of the Canary under test, an interval after its last check; once it is gone,
+    the tick says so."""
+    try:
+        world.kube.stored(CANARY_API, "Canary", "podinfo", NAMESPACE)
+    except KeyError:
+        assert not (await world.tick()).exists
+        return
+    await world.tick_after_interval()
 
 
 def _missing_references(doc: dict[str, Any], cluster: dict[str, Any]) -> list[str]:
@@ -390,7 +449,7 @@ def _assert_reported(world: World, fields: list[str], recorded: list[tuple[str, 
 @given(canaries(), clusters())
 @example(  # found by this test: a status whose conditions are not mappings crashed the report
     {**daemon_world.canary(), "status": {"phase": "Progressing", "conditions": [1, "x"]}},
-    {"target": "none", "template": False, "provider": False, "hpa": False, "outage": None},
+    {**PLAIN, "target": "none"},
 )
 @example(  # the issue's schema-admitted broken canary: each problem reported
     _put(
@@ -398,7 +457,7 @@ def _assert_reported(world: World, fields: list[str], recorded: list[tuple[str, 
         ("spec", "analysis", "match"),
         [{"headers": {"x-canary": {"exact": "insider"}}}],
     ),
-    {"target": "Deployment", "template": False, "provider": False, "hpa": False, "outage": None},
+    PLAIN,
 )
 def test_tick_never_raises_and_reports_a_broken_canary_while_another_ticks(
     doc: dict[str, Any], cluster: dict[str, Any]
