@@ -59,7 +59,8 @@ def canary(spec: Mapping[str, Any], **document: Any) -> Canary:
 
 def podinfo_spec(provider: str | None = None, **extra: Any) -> dict[str, Any]:
     """A Canary spec targeting the Deployment ``podinfo`` on port 9898, analysed every minute
-    with threshold 5, with ``provider`` (when given) and ``extra`` keys on top."""
+    with threshold 5, with ``provider`` (when given) and ``extra`` keys on top (a key given
+    ``None`` is left out, e.g. ``analysis=None``)."""
     spec: dict[str, Any] = {
         "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
         "service": {"port": 9898},
@@ -67,7 +68,7 @@ def podinfo_spec(provider: str | None = None, **extra: Any) -> dict[str, Any]:
     }
     if provider:
         spec["provider"] = provider
-    return {**spec, **extra}
+    return {key: value for key, value in {**spec, **extra}.items() if value is not None}
 
 
 def routed_canary(

@@ -16,6 +16,7 @@ from flagger import plugins
 from flagger.api import canary as canary_api
 from flagger.controller import act, answers
 from flagger.observability import events
+from tests.support import canaries
 
 ONLINE = {
     "status": "success",
@@ -38,18 +39,8 @@ async def prometheus() -> AsyncIterator[str]:
 
 
 def _canary(metrics: list[dict[str, Any]]) -> canary_api.Canary:
-    return canary_api.Canary.model_validate(
-        {
-            "apiVersion": "flagger.app/v1beta1",
-            "kind": "Canary",
-            "metadata": {"name": "podinfo", "namespace": "test", "uid": "u-1"},
-            "spec": {
-                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-                "service": {"port": 9898},
-                "analysis": {"interval": "1m", "threshold": 2, "metrics": metrics},
-            },
-        }
-    )
+    analysis = {"interval": "1m", "threshold": 2, "metrics": metrics}
+    return canaries.canary(canaries.podinfo_spec(analysis=analysis), namespace="test", uid="u-1")
 
 
 async def _check(canary: canary_api.Canary, metrics_server: str) -> list[tuple[str, str]]:

@@ -14,6 +14,7 @@ from flagger.api import canary as canary_api
 from flagger.api import status as status_api
 from flagger.controller import act
 from flagger.observability import events
+from tests.support import canaries
 from tests.support.http_receiver import Receiver
 
 
@@ -29,19 +30,9 @@ def _canary(url: str) -> canary_api.Canary:
         {"name": name, "type": "post-rollout", "url": f"{url}/{name}"}
         for name in ("notify", "smoke", "cleanup")
     ]
-    return canary_api.Canary.model_validate(
-        {
-            "apiVersion": "flagger.app/v1beta1",
-            "kind": "Canary",
-            "metadata": {"name": "podinfo", "namespace": "test", "uid": "u-1"},
-            "spec": {
-                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-                "service": {"port": 9898},
-                "analysis": {"interval": "1m", "threshold": 2, "iterations": 2, "webhooks": hooks},
-            },
-            "status": {"phase": "Finalising"},
-        }
-    )
+    analysis = {"interval": "1m", "threshold": 2, "iterations": 2, "webhooks": hooks}
+    spec = canaries.podinfo_spec(analysis=analysis)
+    return canaries.canary(spec, namespace="test", uid="u-1", status={"phase": "Finalising"})
 
 
 async def _run(receiver: Receiver, phase: status_api.CanaryPhase) -> list[tuple[str, str, str]]:

@@ -7,6 +7,7 @@ from typing import Any
 from flagger.analysis import observation
 from flagger.api import canary as canary_api
 from flagger.controller import switchover
+from tests.support import canaries
 
 
 class _Workload:
@@ -32,23 +33,13 @@ class _Kube:
 
 
 def _canary(phase: str, applied: str = "go-hash", promoted: str = "go-hash") -> canary_api.Canary:
-    return canary_api.Canary.model_validate(
-        {
-            "apiVersion": "flagger.app/v1beta1",
-            "kind": "Canary",
-            "metadata": {"name": "podinfo", "namespace": "test"},
-            "spec": {
-                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-                "service": {"port": 9898},
-            },
-            "status": {
-                "phase": phase,
-                "lastAppliedSpec": applied,
-                "lastPromotedSpec": promoted,
-                "trackedConfigs": {"configmap/env": "c73dd9fca58e98a9"},
-            },
-        }
-    )
+    status = {
+        "phase": phase,
+        "lastAppliedSpec": applied,
+        "lastPromotedSpec": promoted,
+        "trackedConfigs": {"configmap/env": "c73dd9fca58e98a9"},
+    }
+    return canaries.canary(canaries.podinfo_spec(analysis=None), namespace="test", status=status)
 
 
 OURS = observation.Revision("our-hash", {"configmap/env": "c73dd9fca58e98a9"})

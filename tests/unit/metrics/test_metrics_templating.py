@@ -18,6 +18,7 @@ from flagger.api import documents
 from flagger.api.canary import Canary
 from flagger.api.metric_template import MetricTemplate
 from flagger.templating import queries
+from tests.support import canaries
 
 UPSTREAM = pathlib.Path(__file__).resolve().parents[3] / ".." / "shared" / "compat" / "upstream"
 
@@ -34,18 +35,8 @@ MODEL = queries.QueryModel(
 
 
 def _canary(**spec: Any) -> Canary:
-    body: dict[str, Any] = {
-        "apiVersion": "flagger.app/v1beta1",
-        "kind": "Canary",
-        "metadata": {"name": "podinfo", "namespace": "test"},
-        "spec": {
-            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo-deploy"},
-            "service": {"port": 9898},
-            "analysis": {"interval": "1m", "threshold": 5},
-            **spec,
-        },
-    }
-    return Canary.model_validate(body)
+    target = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo-deploy"}
+    return canaries.canary(canaries.podinfo_spec(targetRef=target, **spec), namespace="test")
 
 
 @pytest.mark.parametrize(

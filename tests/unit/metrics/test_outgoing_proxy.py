@@ -10,9 +10,9 @@ import pytest
 from aiohttp import web
 
 from flagger.api import analysis as analysis_api
-from flagger.api import canary as canary_api
 from flagger.hooks import calls
 from flagger.metrics.backends import graphite, prometheus
+from tests.support import canaries
 
 PROMETHEUS_ANSWER = {
     "status": "success",
@@ -61,17 +61,7 @@ async def test_metric_template_graphite_query_goes_through_the_proxy(proxy: list
 
 
 async def test_webhook_without_a_shared_session_goes_through_the_proxy(proxy: list[str]) -> None:
-    canary = canary_api.Canary.model_validate(
-        {
-            "apiVersion": "flagger.app/v1beta1",
-            "kind": "Canary",
-            "metadata": {"name": "podinfo", "namespace": "test"},
-            "spec": {
-                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-                "service": {"port": 9898},
-            },
-        }
-    )
+    canary = canaries.canary(canaries.podinfo_spec(analysis=None), namespace="test")
     hook = analysis_api.CanaryWebhook.model_validate({"name": "load", "url": "http://tester.test/"})
     result = await calls.call(hook, canary, "Progressing")
     assert result.ok, result.message

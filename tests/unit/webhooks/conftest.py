@@ -16,30 +16,17 @@ import pytest
 from aiohttp import web
 
 from flagger.api import canary as canary_api
+from tests.support import canaries
 
 
 def build_canary(
     webhooks: list[dict[str, Any]] | None = None, status: dict[str, Any] | None = None
 ) -> canary_api.Canary:
     """The tutorial's podinfo Canary in namespace ``test`` with the given hooks and status."""
-    document: dict[str, Any] = {
-        "apiVersion": "flagger.app/v1beta1",
-        "kind": "Canary",
-        "metadata": {"name": "podinfo", "namespace": "test"},
-        "spec": {
-            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-            "service": {"port": 9898},
-            "analysis": {
-                "interval": "1m",
-                "threshold": 5,
-                "stepWeight": 10,
-                "webhooks": webhooks or [],
-            },
-        },
-    }
-    if status is not None:
-        document["status"] = status
-    return canary_api.Canary.model_validate(document)
+    analysis = {"interval": "1m", "threshold": 5, "stepWeight": 10, "webhooks": webhooks or []}
+    return canaries.canary(
+        canaries.podinfo_spec(analysis=analysis), namespace="test", status=status
+    )
 
 
 @pytest.fixture

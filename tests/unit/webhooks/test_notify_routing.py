@@ -10,22 +10,11 @@ import pytest
 
 from flagger.alerting import notifications
 from flagger.api import canary as canary_api
+from tests.support import canaries
 
 
 def make_canary(analysis: dict[str, Any] | None = None, **spec: Any) -> canary_api.Canary:
-    document: dict[str, Any] = {
-        "apiVersion": "flagger.app/v1beta1",
-        "kind": "Canary",
-        "metadata": {"name": "podinfo", "namespace": "test"},
-        "spec": {
-            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-            "service": {"port": 9898},
-            **spec,
-        },
-    }
-    if analysis is not None:
-        document["spec"]["analysis"] = analysis
-    return canary_api.Canary.model_validate(document)
+    return canaries.canary(canaries.podinfo_spec(**spec, analysis=analysis), namespace="test")
 
 
 # alert severity -> subscriptions that get it

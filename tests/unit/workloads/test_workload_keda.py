@@ -9,27 +9,14 @@ import pytest
 
 from flagger.api import canary as canary_api
 from flagger.workloads import keda
+from tests.support import canaries
 
 
 def canary(**autoscaler: Any) -> canary_api.Canary:
-    return canary_api.Canary.model_validate(
-        {
-            "apiVersion": "flagger.app/v1beta1",
-            "kind": "Canary",
-            "metadata": {"name": "podinfo", "namespace": "test", "uid": "u-1"},
-            "spec": {
-                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-                "autoscalerRef": {
-                    "apiVersion": "keda.sh/v1alpha1",
-                    "kind": "ScaledObject",
-                    "name": "podinfo-so",
-                    **autoscaler,
-                },
-                "service": {"port": 9898},
-                "analysis": {"interval": "1m", "threshold": 5, "maxWeight": 50, "stepWeight": 10},
-            },
-        }
-    )
+    ref = {"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "name": "podinfo-so"}
+    analysis = {"interval": "1m", "threshold": 5, "maxWeight": 50, "stepWeight": 10}
+    spec = canaries.podinfo_spec(autoscalerRef={**ref, **autoscaler}, analysis=analysis)
+    return canaries.canary(spec, namespace="test", uid="u-1")
 
 
 def scaled_object(**spec: Any) -> dict[str, Any]:

@@ -20,24 +20,15 @@ from flagger.workloads import (
     statefulset,
     workload_errors,
 )
+from tests.support import canaries
 
 
 def _canary(kind: str) -> canary_api.Canary:
     """A valid Canary whose targetRef.kind is then set to ``kind`` (even one the CRD refuses)."""
-    canary = canary_api.Canary.model_validate(
-        {
-            "apiVersion": "flagger.app/v1beta1",
-            "kind": "Canary",
-            "metadata": {"name": "podinfo", "namespace": "test"},
-            "spec": {
-                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-                "service": {"port": 9898},
-                "analysis": {"interval": "1m", "threshold": 5, "maxWeight": 50, "stepWeight": 10},
-            },
-        }
-    )
-    object.__setattr__(canary.spec.target_ref, "kind", kind)
-    return canary
+    analysis = {"interval": "1m", "threshold": 5, "maxWeight": 50, "stepWeight": 10}
+    valid = canaries.canary(canaries.podinfo_spec(analysis=analysis), namespace="test")
+    object.__setattr__(valid.spec.target_ref, "kind", kind)
+    return valid
 
 
 def test_every_kind_of_the_crd_enum_has_a_row() -> None:

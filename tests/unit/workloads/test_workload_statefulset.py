@@ -15,23 +15,18 @@ import pytest
 
 from flagger.api import canary as canary_api
 from flagger.workloads import statefulset
+from tests.support import canaries
 
 NOW = datetime.datetime(2026, 1, 1, 12, 0, tzinfo=datetime.UTC)
 
 
 def _canary() -> canary_api.Canary:
-    return canary_api.Canary.model_validate(
-        {
-            "apiVersion": "flagger.app/v1beta1",
-            "kind": "Canary",
-            "metadata": {"name": "db", "namespace": "test"},
-            "spec": {
-                "targetRef": {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "db"},
-                "service": {"port": 5432},
-                "analysis": {"interval": "1m", "threshold": 5, "iterations": 2},
-            },
-        }
-    )
+    spec = {
+        "targetRef": {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "db"},
+        "service": {"port": 5432},
+        "analysis": {"interval": "1m", "threshold": 5, "iterations": 2},
+    }
+    return canaries.canary(spec, name="db", namespace="test")
 
 
 TARGET: dict[str, Any] = {
