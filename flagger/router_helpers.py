@@ -56,11 +56,13 @@ __all__ = [
     "create_or_update",
     "filter_metadata",
     "give_back",
+    "new_object",
     "original_spec",
     "owner_reference",
     "plan_routed_update",
     "plan_update",
     "primary_share",
+    "refuse_beyond_weights",
     "refuse_first",
     "require_routes",
     "routed_weights",
@@ -145,6 +147,31 @@ def apex_metadata(canary: canary_api.Canary) -> tuple[dict[str, str], dict[str, 
     apex = service(canary).apex
     labels = dict((apex.labels if apex else None) or {})
     return labels, filter_metadata(apex.annotations if apex else None)
+
+
+def new_object(
+    canary: canary_api.Canary,
+    api_version: str,
+    kind: str,
+    spec: JSON,
+    metadata: tuple[Mapping[str, str] | None, Mapping[str, str] | None] = (None, None),
+    owner_refs: bool = True,
+    *,
+    name: str | None = None,
+) -> JSON:
+    """An object Flagger creates for ``canary``: ``name`` (default: the apex Service's) in the
+    Canary's namespace, with the (labels, annotations) of ``metadata`` (as :func:`apex_metadata`
+    returns them; each set when not empty) and, with ``owner_refs``, a controller owner
+    reference to the Canary."""
+    labels, annotations = metadata
+    meta: JSON = {"name": name or service_names(canary)[0], "namespace": canary.namespace}
+    if labels:
+        meta["labels"] = dict(labels)
+    if annotations:
+        meta["annotations"] = dict(annotations)
+    if owner_refs:
+        meta["ownerReferences"] = [owner_reference(canary)]
+    return {"apiVersion": api_version, "kind": kind, "metadata": meta, "spec": spec}
 
 
 async def write(call: Callable[[JSON], Awaitable[Any]], obj: JSON, what: str) -> None:
@@ -392,6 +419,29 @@ MIRRORING = "traffic mirroring (analysis.mirror)"
 SESSION_AFFINITY = "session affinity (analysis.sessionAffinity)"
 
 
+#: The providers that can route each feature (named in :class:`UnsupportedFeature` errors).
+AB_PROVIDERS = (
+    "istio",
+    "appmesh",
+    "appmesh:v1beta2",
+    "contour",
+    "gloo",
+    "nginx",
+    "gatewayapi:v1",
+    "gatewayapi:v1beta1",
+)
+MIRROR_PROVIDERS = ("istio", "gatewayapi:v1", "gatewayapi:v1beta1")
+AFFINITY_PROVIDERS = MIRROR_PROVIDERS
+QUERY_PARAM_PROVIDERS = MIRROR_PROVIDERS
+SOURCE_LABEL_PROVIDERS = ("istio",)
+#: The providers that can route what a weighted split alone cannot (:func:`beyond_weights`).
+ALTERNATIVES: Mapping[str, Sequence[str]] = {
+    AB_TESTING: AB_PROVIDERS,
+    MIRRORING: MIRROR_PROVIDERS,
+    SESSION_AFFINITY: AFFINITY_PROVIDERS,
+}
+
+
 #: The message of :class:`UnsupportedFeature` (:func:`flagger.plugins.unsupported_message`).
 unsupported_message = plugins.unsupported_message
 #: The provider cannot route what a Canary asks (:class:`flagger.plugins.UnsupportedFeature`).
@@ -426,3 +476,11 @@ def beyond_weights(canary: canary_api.Canary) -> list[str]:
         (SESSION_AFFINITY, analysis.session_affinity is not None),
     )
     return [feature for feature, wanted in asked if wanted]
+
+
+def refuse_beyond_weights(canary: canary_api.Canary, provider: str) -> None:
+    """For a provider that only splits by weight: raise :class:`UnsupportedFeature` for the
+    first of A/B testing, mirroring or session affinity the analysis asks for, naming the
+    providers that can (:data:`ALTERNATIVES`)."""
+    refusals = [Refusal(feature, ALTERNATIVES[feature]) for feature in beyond_weights(canary)]
+    refuse_first(canary, provider, refusals)

@@ -24,7 +24,7 @@ A/B run).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from flagger import plugins, router_helpers
@@ -51,18 +51,6 @@ NAME = "apisix"
 API_VERSION = "apisix.apache.org/v2"
 MAX_PRIORITY = 10000
 
-AB_PROVIDERS = (
-    "istio",
-    "appmesh",
-    "appmesh:v1beta2",
-    "contour",
-    "gloo",
-    "nginx",
-    "gatewayapi:v1",
-    "gatewayapi:v1beta1",
-)
-MIRROR_PROVIDERS = ("istio", "gatewayapi:v1", "gatewayapi:v1beta1")
-AFFINITY_PROVIDERS = ("istio", "gatewayapi:v1", "gatewayapi:v1beta1")
 
 _log = logging.getLogger(__name__)
 JSON = dict[str, Any]
@@ -78,24 +66,11 @@ class KubeClient(router_helpers.KubeClient, Protocol):
 
 #: A Canary asks APISIX for something a weighted ApisixRoute cannot do.
 UnsupportedFeature = router_helpers.UnsupportedFeature
-#: The providers named in the error, for what a weighted ApisixRoute cannot do.
-ALTERNATIVES: Mapping[str, Sequence[str]] = {
-    router_helpers.AB_TESTING: AB_PROVIDERS,
-    router_helpers.MIRRORING: MIRROR_PROVIDERS,
-    router_helpers.SESSION_AFFINITY: AFFINITY_PROVIDERS,
-}
 
 
 def check_supported(canary: canary_api.Canary) -> None:
     """Raise :class:`UnsupportedFeature` for A/B testing, mirroring or session affinity."""
-    router_helpers.refuse_first(
-        canary,
-        NAME,
-        [
-            router_helpers.Refusal(feature, ALTERNATIVES[feature])
-            for feature in router_helpers.beyond_weights(canary)
-        ],
-    )
+    router_helpers.refuse_beyond_weights(canary, NAME)
 
 
 # --- pure builders --------------------------------------------------------------------------
@@ -155,14 +130,10 @@ def canary_route(
     target["backends"] = [primary_backend, canary_backend]
     spec["http"] = [target]
     ref_meta = route_ref.get("metadata") or {}
-    metadata: JSON = {"name": canary_route_name(canary), "namespace": canary.namespace}
-    if ref_meta.get("annotations"):
-        metadata["annotations"] = dict(ref_meta["annotations"])
-    if ref_meta.get("labels"):
-        metadata["labels"] = dict(ref_meta["labels"])
-    if owner_refs:
-        metadata["ownerReferences"] = [router_helpers.owner_reference(canary)]
-    return {"apiVersion": API_VERSION, "kind": "ApisixRoute", "metadata": metadata, "spec": spec}
+    meta = (ref_meta.get("labels"), ref_meta.get("annotations"))
+    return router_helpers.new_object(
+        canary, API_VERSION, "ApisixRoute", spec, meta, owner_refs, name=canary_route_name(canary)
+    )
 
 
 def plan_canary_route_update(

@@ -89,20 +89,11 @@ CONTROLLER_FIELDS = ("awsName", "meshRef")
 DEFAULT_SELECTOR_LABEL = "app"
 
 #: Which providers can do what this one cannot (for the error message).
-AB_PROVIDERS = (
-    "istio",
-    "appmesh",
-    "appmesh:v1beta2",
-    "contour",
-    "gloo",
-    "nginx",
-    "gatewayapi:v1",
-    "gatewayapi:v1beta1",
-)
-MIRROR_PROVIDERS = ("istio", "gatewayapi:v1", "gatewayapi:v1beta1")
-AFFINITY_PROVIDERS = ("istio", "gatewayapi:v1", "gatewayapi:v1beta1")
-QUERY_PARAM_PROVIDERS = ("istio", "gatewayapi:v1", "gatewayapi:v1beta1")
-SOURCE_LABEL_PROVIDERS = ("istio",)
+AB_PROVIDERS = router_helpers.AB_PROVIDERS
+MIRROR_PROVIDERS = router_helpers.MIRROR_PROVIDERS
+AFFINITY_PROVIDERS = router_helpers.AFFINITY_PROVIDERS
+QUERY_PARAM_PROVIDERS = router_helpers.QUERY_PARAM_PROVIDERS
+SOURCE_LABEL_PROVIDERS = router_helpers.SOURCE_LABEL_PROVIDERS
 
 _log = logging.getLogger(__name__)
 JSON = dict[str, Any]

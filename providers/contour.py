@@ -55,8 +55,8 @@ INGRESS_CLASS_ANNOTATION = "projectcontour.io/ingress.class"
 LINKERD_HEADER = "l5d-dst-override"
 IDLE_TIMEOUT = "5m"
 
-MIRROR_PROVIDERS = ("istio", "gatewayapi:v1", "gatewayapi:v1beta1")
-AFFINITY_PROVIDERS = ("istio", "gatewayapi:v1", "gatewayapi:v1beta1")
+MIRROR_PROVIDERS = router_helpers.MIRROR_PROVIDERS
+AFFINITY_PROVIDERS = router_helpers.AFFINITY_PROVIDERS
 REGEX_HEADER_PROVIDERS = (
     "istio",
     "appmesh",
@@ -66,8 +66,8 @@ REGEX_HEADER_PROVIDERS = (
     "gatewayapi:v1",
     "gatewayapi:v1beta1",
 )
-QUERY_PARAM_PROVIDERS = ("istio", "gatewayapi:v1", "gatewayapi:v1beta1")
-SOURCE_LABEL_PROVIDERS = ("istio",)
+QUERY_PARAM_PROVIDERS = router_helpers.QUERY_PARAM_PROVIDERS
+SOURCE_LABEL_PROVIDERS = router_helpers.SOURCE_LABEL_PROVIDERS
 
 _log = logging.getLogger(__name__)
 JSON = dict[str, Any]
@@ -140,21 +140,9 @@ def http_proxy(
     canary: canary_api.Canary, *, ingress_class: str = "", owner_refs: bool = True
 ) -> JSON:
     """The HTTPProxy ``<svc>`` Flagger creates when there is none."""
-    apex, _, _ = router_helpers.service_names(canary)
-    labels, annotations = _apex_metadata(canary, ingress_class)
-    metadata: JSON = {"name": apex, "namespace": canary.namespace}
-    if labels:
-        metadata["labels"] = labels
-    metadata["annotations"] = annotations
-    if owner_refs:
-        metadata["ownerReferences"] = [router_helpers.owner_reference(canary)]
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "HTTPProxy",
-        "metadata": metadata,
-        "spec": http_proxy_spec(canary),
-        "status": {"currentStatus": "valid", "description": "valid HTTPProxy"},
-    }
+    spec, meta = http_proxy_spec(canary), _apex_metadata(canary, ingress_class)
+    proxy = router_helpers.new_object(canary, API_VERSION, "HTTPProxy", spec, meta, owner_refs)
+    return {**proxy, "status": {"currentStatus": "valid", "description": "valid HTTPProxy"}}
 
 
 def plan_http_proxy_update(

@@ -232,20 +232,8 @@ def http_route_spec(canary: canary_api.Canary, flavor: Flavor) -> JSON:
 
 def http_route(canary: canary_api.Canary, flavor: Flavor, *, owner_refs: bool = True) -> JSON:
     """The HTTPRoute ``<svc>`` Flagger creates when there is none."""
-    apex, _, _ = router_helpers.service_names(canary)
-    labels, annotations = router_helpers.apex_metadata(canary)
-    metadata: JSON = {"name": apex, "namespace": canary.namespace}
-    if labels:
-        metadata["labels"] = labels
-    metadata["annotations"] = annotations
-    if owner_refs:
-        metadata["ownerReferences"] = [router_helpers.owner_reference(canary)]
-    return {
-        "apiVersion": flavor.api_version,
-        "kind": KIND,
-        "metadata": metadata,
-        "spec": http_route_spec(canary, flavor),
-    }
+    spec, meta = http_route_spec(canary, flavor), router_helpers.apex_metadata(canary)
+    return router_helpers.new_object(canary, flavor.api_version, KIND, spec, meta, owner_refs)
 
 
 def plan_http_route_update(

@@ -71,8 +71,8 @@ TEMPLATE_FIELDS = (
     "httpProxyHostName",
 )
 
-MIRROR_PROVIDERS = ("istio", "gatewayapi:v1", "gatewayapi:v1beta1")
-AFFINITY_PROVIDERS = ("istio", "gatewayapi:v1", "gatewayapi:v1beta1")
+MIRROR_PROVIDERS = router_helpers.MIRROR_PROVIDERS
+AFFINITY_PROVIDERS = router_helpers.AFFINITY_PROVIDERS
 AFFIX_HEADER_PROVIDERS = (
     "istio",
     "appmesh",
@@ -81,8 +81,8 @@ AFFIX_HEADER_PROVIDERS = (
     "gatewayapi:v1",
     "gatewayapi:v1beta1",
 )
-QUERY_PARAM_PROVIDERS = ("istio", "gatewayapi:v1", "gatewayapi:v1beta1")
-SOURCE_LABEL_PROVIDERS = ("istio",)
+QUERY_PARAM_PROVIDERS = router_helpers.QUERY_PARAM_PROVIDERS
+SOURCE_LABEL_PROVIDERS = router_helpers.SOURCE_LABEL_PROVIDERS
 
 _log = logging.getLogger(__name__)
 JSON = dict[str, Any]
@@ -179,13 +179,10 @@ def upstream(
     if selector:
         kube["selector"] = dict(selector)
     spec["kube"] = kube
-    metadata: JSON = {"name": name, "namespace": canary.namespace}
     labels = include_labels_by_prefix(spec.get("labels"), include_label_prefixes)
-    if labels:
-        metadata["labels"] = labels
-    if owner_refs:
-        metadata["ownerReferences"] = [router_helpers.owner_reference(canary)]
-    return {"apiVersion": GLOO_API_VERSION, "kind": "Upstream", "metadata": metadata, "spec": spec}
+    return router_helpers.new_object(
+        canary, GLOO_API_VERSION, "Upstream", spec, (labels, None), owner_refs, name=name
+    )
 
 
 def route_table_spec(
@@ -211,20 +208,11 @@ def route_table_spec(
 
 def route_table(canary: canary_api.Canary, *, owner_refs: bool = True) -> JSON:
     """The RouteTable ``<svc>`` Flagger creates when there is none."""
-    apex, _, _ = router_helpers.service_names(canary)
-    labels, annotations = router_helpers.apex_metadata(canary)
-    metadata: JSON = {"name": apex, "namespace": canary.namespace}
-    if labels:
-        metadata["labels"] = labels
-    metadata["annotations"] = annotations
-    if owner_refs:
-        metadata["ownerReferences"] = [router_helpers.owner_reference(canary)]
-    return {
-        "apiVersion": GATEWAY_API_VERSION,
-        "kind": "RouteTable",
-        "metadata": metadata,
-        "spec": route_table_spec(canary),
-    }
+    meta = router_helpers.apex_metadata(canary)
+    spec = route_table_spec(canary)
+    return router_helpers.new_object(
+        canary, GATEWAY_API_VERSION, "RouteTable", spec, meta, owner_refs
+    )
 
 
 def plan_route_table_update(canary: canary_api.Canary, existing: Mapping[str, Any]) -> JSON | None:

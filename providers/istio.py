@@ -80,15 +80,10 @@ def random_cookie_value() -> str:
 
 def destination_rule(canary: canary_api.Canary, name: str, *, owner_refs: bool = True) -> JSON:
     """The DestinationRule ``name`` (``<svc>-primary`` or ``<svc>-canary``)."""
-    metadata: JSON = {"name": name, "namespace": canary.namespace}
-    if owner_refs:
-        metadata["ownerReferences"] = [router_helpers.owner_reference(canary)]
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "DestinationRule",
-        "metadata": metadata,
-        "spec": _destination_rule_spec(canary, name),
-    }
+    spec = _destination_rule_spec(canary, name)
+    return router_helpers.new_object(
+        canary, API_VERSION, "DestinationRule", spec, owner_refs=owner_refs, name=name
+    )
 
 
 def virtual_service_spec(canary: canary_api.Canary) -> JSON:
@@ -126,20 +121,9 @@ def virtual_service_spec(canary: canary_api.Canary) -> JSON:
 
 def virtual_service(canary: canary_api.Canary, *, owner_refs: bool = True) -> JSON:
     """The VirtualService ``<svc>`` Flagger creates when there is none."""
-    apex, _, _ = router_helpers.service_names(canary)
-    labels, annotations = router_helpers.apex_metadata(canary)
-    metadata: JSON = {"name": apex, "namespace": canary.namespace}
-    if labels:
-        metadata["labels"] = labels
-    metadata["annotations"] = annotations
-    if owner_refs:
-        metadata["ownerReferences"] = [router_helpers.owner_reference(canary)]
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "VirtualService",
-        "metadata": metadata,
-        "spec": virtual_service_spec(canary),
-    }
+    meta = router_helpers.apex_metadata(canary)
+    spec = virtual_service_spec(canary)
+    return router_helpers.new_object(canary, API_VERSION, "VirtualService", spec, meta, owner_refs)
 
 
 def plan_virtual_service_update(canary: canary_api.Canary, existing: JSON) -> JSON | None:

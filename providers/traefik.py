@@ -45,18 +45,6 @@ __all__ = [
 NAME = "traefik"
 API_VERSION = "traefik.io/v1alpha1"
 
-AB_PROVIDERS = (
-    "istio",
-    "appmesh",
-    "appmesh:v1beta2",
-    "contour",
-    "gloo",
-    "nginx",
-    "gatewayapi:v1",
-    "gatewayapi:v1beta1",
-)
-MIRROR_PROVIDERS = ("istio", "gatewayapi:v1", "gatewayapi:v1beta1")
-AFFINITY_PROVIDERS = ("istio", "gatewayapi:v1", "gatewayapi:v1beta1")
 
 _log = logging.getLogger(__name__)
 JSON = dict[str, Any]
@@ -64,24 +52,11 @@ JSON = dict[str, Any]
 
 #: A Canary asks Traefik for something a weighted TraefikService cannot do.
 UnsupportedFeature = router_helpers.UnsupportedFeature
-#: The providers named in the error, for what a TraefikService cannot do.
-ALTERNATIVES = {
-    router_helpers.AB_TESTING: AB_PROVIDERS,
-    router_helpers.MIRRORING: MIRROR_PROVIDERS,
-    router_helpers.SESSION_AFFINITY: AFFINITY_PROVIDERS,
-}
 
 
 def check_supported(canary: canary_api.Canary) -> None:
     """Raise :class:`UnsupportedFeature` for A/B testing, mirroring or session affinity."""
-    router_helpers.refuse_first(
-        canary,
-        NAME,
-        [
-            router_helpers.Refusal(feature, ALTERNATIVES[feature])
-            for feature in router_helpers.beyond_weights(canary)
-        ],
-    )
+    router_helpers.refuse_beyond_weights(canary, NAME)
 
 
 # --- pure builders --------------------------------------------------------------------------
@@ -100,24 +75,8 @@ def traefik_service_spec(
 
 def traefik_service(canary: canary_api.Canary, *, owner_refs: bool = True) -> JSON:
     """The TraefikService ``<svc>`` Flagger creates when there is none."""
-    apex, _, _ = router_helpers.service_names(canary)
-    labels, annotations = router_helpers.apex_metadata(canary)
-    metadata: JSON = {
-        "name": apex,
-        "namespace": canary.namespace,
-        "labels": labels,
-        "annotations": annotations,
-    }
-    if not labels:
-        del metadata["labels"]
-    if owner_refs:
-        metadata["ownerReferences"] = [router_helpers.owner_reference(canary)]
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "TraefikService",
-        "metadata": metadata,
-        "spec": traefik_service_spec(canary),
-    }
+    spec, meta = traefik_service_spec(canary), router_helpers.apex_metadata(canary)
+    return router_helpers.new_object(canary, API_VERSION, "TraefikService", spec, meta, owner_refs)
 
 
 def plan_traefik_service_update(
