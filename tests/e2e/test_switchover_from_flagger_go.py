@@ -82,18 +82,7 @@ def go_flagger(
 ) -> Iterator[flagger_go.FlaggerGo]:
     started = flagger_go.FlaggerGo(
         flagger_go.binary(),
-        [
-            "-kubeconfig",
-            str(cluster.kubeconfig),
-            "-namespace",
-            namespace,
-            "-mesh-provider",
-            "kubernetes",
-            "-metrics-server",
-            "http://127.0.0.1:9",
-            "-port",
-            "0",
-        ],
+        daemon_process.run_flags(cluster.kubeconfig, namespace),
         tmp_path / "flagger-go.log",
     )
     yield started
@@ -134,18 +123,7 @@ def test_switch_over_without_reanalysis(
     }
 
     ours = daemon_process.Daemon(
-        [
-            "-kubeconfig",
-            str(cluster.kubeconfig),
-            "-namespace",
-            namespace,
-            "-mesh-provider",
-            "kubernetes",
-            "-metrics-server",
-            "http://127.0.0.1:9",
-            "-port",
-            "0",
-        ],
+        daemon_process.run_flags(cluster.kubeconfig, namespace),
         tmp_path / "flagger.log",
     ).start()
     try:

@@ -159,29 +159,6 @@ def _canary(name: str) -> dict[str, Any]:
     }
 
 
-def _phase(cluster: devcluster.LocalCluster, name: str) -> str:
-    out = cluster.kubectl("get", "canary", name, "-n", NS, "-o", "json").stdout
-    return str((json.loads(out).get("status") or {}).get("phase") or "")
-
-
-def _wait_phase(
-    cluster: devcluster.LocalCluster,
-    daemon: daemon_process.Daemon,
-    name: str,
-    phase: str,
-    timeout: float,
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if _phase(cluster, name) == phase:
-            return
-        time.sleep(0.5)
-    raise AssertionError(
-        f"{name} not {phase} within {timeout}s (is {_phase(cluster, name)}); "
-        f"messages: {daemon.messages(f'{name}.{NS}')[-10:]}"
-    )
-
-
 def _api(prometheus: prometheus_server.PrometheusServer, path: str, **params: Any) -> Any:
     url = f"{prometheus.url}/api/v1/{path}?{urllib.parse.urlencode(params)}"
     with urllib.request.urlopen(url, timeout=10) as response:
@@ -242,7 +219,7 @@ def rollouts(
             docs += [_app(name), _canary(name)]
         cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs))
         for name in CANARIES:
-            _wait_phase(cluster, daemon, name, "Initialized", 60)
+            daemon.wait_phase(cluster, f"{name}.{NS}", "Initialized", 60)
         traffic.set(NS, "broken", error_ratio=0.5)
         for name in CANARIES:
             cluster.kubectl(
@@ -253,8 +230,8 @@ def rollouts(
                 "-n",
                 NS,
             )
-        _wait_phase(cluster, daemon, "broken", "Failed", 180)
-        _wait_phase(cluster, daemon, "podinfo", "Succeeded", 180)
+        daemon.wait_phase(cluster, f"broken.{NS}", "Failed", 180)
+        daemon.wait_phase(cluster, f"podinfo.{NS}", "Succeeded", 180)
         # Until the last figures are scraped: the failed deliveries (retried for ~7 s).
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -8,62 +8,45 @@ from __future__ import annotations
 
 import json
 import pathlib
-import signal
-import subprocess
 import sys
 import time
-from collections.abc import Sequence
 from typing import Any
+
+from flagger.devcluster import cluster as devcluster
+from tests.support.logged_process import LoggedProcess
 
 FLAGGER = pathlib.Path(sys.executable).parent / "flagger"
 
 
-class Daemon:
+def run_flags(
+    kubeconfig: pathlib.Path | str, namespace: str, provider: str = "kubernetes", *more: str
+) -> list[str]:
+    """The flags both operators (``flagger run`` and Flagger Go) are started with in tests:
+    ``kubeconfig``, one watched ``namespace``, the mesh ``provider``, no metrics server to
+    reach (127.0.0.1:9) and a free port; then ``more``."""
+    return [
+        "-kubeconfig",
+        str(kubeconfig),
+        "-namespace",
+        namespace,
+        "-mesh-provider",
+        provider,
+        "-metrics-server",
+        "http://127.0.0.1:9",
+        "-port",
+        "0",
+        *more,
+    ]
+
+
+class Daemon(LoggedProcess):
     """``flagger run`` with the given flags; log lines appended to ``log``."""
 
-    def __init__(self, flags: Sequence[str], log: pathlib.Path) -> None:
-        self.flags, self.log = list(flags), log
-        self.process: subprocess.Popen[bytes] | None = None
+    stop_grace = 15.0
 
     def start(self) -> Daemon:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [str(FLAGGER), "run", *self.flags],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
+        self.spawn([str(FLAGGER), "run", *self.flags])
         return self
-
-    def kill(self) -> None:
-        """SIGKILL: no clean-up of any kind."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=10)
-
-    def stop(self) -> int | None:
-        """SIGTERM, then SIGKILL after 15 s; the exit status."""
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        return self.process.returncode
-
-    def lines(self) -> list[dict[str, Any]]:
-        """Every JSON log line so far (other output is ignored)."""
-        found = []
-        for raw in self.log.read_text(errors="replace").splitlines():
-            if raw.startswith("{"):
-                try:
-                    found.append(json.loads(raw))
-                except json.JSONDecodeError:
-                    continue
-        return found
 
     def messages(self, canary: str) -> list[str]:
         """The ``msg`` of every line about ``canary`` (``name.namespace``), in order."""
@@ -81,3 +64,25 @@ class Daemon:
             time.sleep(0.5)
         tail = "\n".join(self.log.read_text(errors="replace").splitlines()[-40:])
         raise AssertionError(f"{what} not seen for {canary} within {timeout}s; log tail:\n{tail}")
+
+    def wait_phase(
+        self, cluster: devcluster.LocalCluster, canary: str, phase: str, timeout: float
+    ) -> None:
+        """Wait until the Canary ``canary`` (``name.namespace``) is in ``phase``; fail with the
+        phase it is in and its last log messages."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if canary_phase(cluster, canary) == phase:
+                return
+            time.sleep(0.5)
+        raise AssertionError(
+            f"{canary} not {phase} within {timeout}s (is {canary_phase(cluster, canary)}): "
+            f"{self.messages(canary)[-15:]}"
+        )
+
+
+def canary_phase(cluster: devcluster.LocalCluster, canary: str) -> str:
+    """``status.phase`` of the Canary ``canary`` (``name.namespace``), read with kubectl."""
+    name, namespace = canary.split(".", 1)
+    out = cluster.kubectl("get", "canary", name, "-n", namespace, "-o", "json").stdout
+    return str((json.loads(out).get("status") or {}).get("phase") or "")

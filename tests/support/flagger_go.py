@@ -7,7 +7,6 @@ tests that need Flagger (Go) skip, so ``make test`` never needs Go for them.
 
 from __future__ import annotations
 
-import json
 import os
 import pathlib
 import signal
@@ -17,6 +16,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+
+from tests.support.logged_process import LoggedProcess
 
 VERSION = "1.44.0"
 
@@ -32,22 +33,15 @@ def binary() -> pathlib.Path:
     return path
 
 
-class FlaggerGo:
+class FlaggerGo(LoggedProcess):
     """Flagger (Go) with the given flags, its JSON log lines appended to ``log``."""
 
     def __init__(self, path: pathlib.Path, flags: Sequence[str], log: pathlib.Path) -> None:
-        self.path, self.flags, self.log = path, list(flags), log
-        self.process: subprocess.Popen[bytes] | None = None
+        super().__init__(flags, log)
+        self.path = path
 
     def start(self) -> FlaggerGo:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [str(self.path), *self.flags],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+        self.spawn([str(self.path), *self.flags], start_new_session=True)
         return self
 
     def stop(self) -> None:
@@ -60,16 +54,6 @@ class FlaggerGo:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
-
-    def lines(self) -> list[dict[str, Any]]:
-        found = []
-        for raw in self.log.read_text(errors="replace").splitlines():
-            if raw.startswith("{"):
-                try:
-                    found.append(json.loads(raw))
-                except json.JSONDecodeError:
-                    continue
-        return found
 
     def messages(self, canary: str) -> list[str]:
         return [line["msg"] for line in self.lines() if line.get("canary") == canary]

@@ -18,28 +18,10 @@ import threading
 
 import prometheus_client
 
-#: Istio's default buckets for request durations (milliseconds).
-BUCKETS = (
-    0.5,
-    1,
-    5,
-    10,
-    25,
-    50,
-    100,
-    250,
-    500,
-    1000,
-    2500,
-    5000,
-    10000,
-    30000,
-    60000,
-    300000,
-    600000,
-    1800000,
-    3600000,
-)
+from flagger.playground import mesh_telemetry
+
+#: Istio's default buckets for request durations (milliseconds), as the playground exports them.
+BUCKETS = mesh_telemetry.BUCKETS
 LABELS = (
     "reporter",
     "source_workload",

@@ -51,20 +51,7 @@ def daemon(
 ) -> Iterator[daemon_process.Daemon]:
     """``flagger run`` watching only this test's namespace, with the kubernetes provider."""
     started = daemon_process.Daemon(
-        [
-            "-kubeconfig",
-            str(cluster.kubeconfig),
-            "-namespace",
-            namespace,
-            "-mesh-provider",
-            "kubernetes",
-            "-metrics-server",
-            "http://127.0.0.1:9",
-            "-port",
-            "0",
-            "-log-level",
-            "info",
-        ],
+        daemon_process.run_flags(cluster.kubeconfig, namespace, "kubernetes", "-log-level=info"),
         tmp_path / "flagger.log",
     ).start()
     yield started

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -198,28 +197,6 @@ def _get(cluster: devcluster.LocalCluster, kind: str, name: str) -> dict[str, An
     return found
 
 
-def _phase(cluster: devcluster.LocalCluster, name: str) -> str:
-    return str((_get(cluster, "canary", name).get("status") or {}).get("phase") or "")
-
-
-def _wait_phase(
-    cluster: devcluster.LocalCluster,
-    name: str,
-    phase: str,
-    timeout: float,
-    daemon: daemon_process.Daemon,
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if _phase(cluster, name) == phase:
-            return
-        time.sleep(0.5)
-    raise AssertionError(
-        f"{name} not {phase} within {timeout}s (is {_phase(cluster, name)}); "
-        f"messages: {daemon.messages(f'{name}.{NS}')[-15:]}"
-    )
-
-
 def _weights(cluster: devcluster.LocalCluster, name: str) -> dict[str, int]:
     route = _get(cluster, "virtualservices.networking.istio.io", name)["spec"]["http"][0]["route"]
     return {r["destination"]["host"]: r["weight"] for r in route}
@@ -251,8 +228,8 @@ def test_frontend_and_backend_tutorial(
             _canary("backend", hooks.url),
         ],
     )
-    _wait_phase(cluster, "frontend", "Initialized", 60, daemon)
-    _wait_phase(cluster, "backend", "Initialized", 60, daemon)
+    daemon.wait_phase(cluster, f"frontend.{NS}", "Initialized", 60)
+    daemon.wait_phase(cluster, f"backend.{NS}", "Initialized", 60)
 
     # Initialisation: the primary, the three services, the Istio objects, the target at zero.
     assert _get(cluster, "deployment", "frontend-primary")["spec"]["selector"] == {
@@ -310,7 +287,7 @@ def test_frontend_and_backend_tutorial(
     )
     traffic.set(NS, "backend", latency_ms=40)
 
-    _wait_phase(cluster, "frontend", "Succeeded", 300, daemon)
+    daemon.wait_phase(cluster, f"frontend.{NS}", "Succeeded", 300)
     frontend = daemon.messages("frontend.test")
     assert _in_order(
         frontend,
@@ -332,7 +309,7 @@ def test_frontend_and_backend_tutorial(
     assert primary_image.endswith(":6.0.1")
     assert "/pre" in hooks.paths() and "/load" in hooks.paths()
 
-    _wait_phase(cluster, "backend", "Succeeded", 300, daemon)
+    daemon.wait_phase(cluster, f"backend.{NS}", "Succeeded", 300)
     messages = daemon.messages(backend)
     assert "ConfigMap backend has changed" in messages
     halts = [m for m in messages if m.startswith("Halt backend.test advancement")]
@@ -363,7 +340,7 @@ def test_frontend_and_backend_tutorial(
         "-p",
         '{"data": {"PODINFO_UI_COLOR": "#000000"}}',
     )
-    _wait_phase(cluster, "backend", "Failed", 240, daemon)
+    daemon.wait_phase(cluster, f"backend.{NS}", "Failed", 240)
     traffic.set(NS, "backend", error_ratio=0.0)
     messages = daemon.messages(backend)
     assert _in_order(
@@ -388,7 +365,7 @@ def test_sigkill_mid_analysis_loses_nothing(
     canary = _canary("podinfo", hooks.url)
     canary["spec"]["analysis"]["stepWeight"] = 10
     _apply(cluster, [*_app("podinfo", "ghcr.io/stefanprodan/podinfo:6.0.0"), canary])
-    _wait_phase(cluster, "podinfo", "Initialized", 60, daemon)
+    daemon.wait_phase(cluster, f"podinfo.{NS}", "Initialized", 60)
     cluster.kubectl(
         "set", "image", "deployment/podinfo", "podinfo=ghcr.io/stefanprodan/podinfo:6.0.1", "-n", NS
     )
@@ -400,7 +377,7 @@ def test_sigkill_mid_analysis_loses_nothing(
     )
     daemon.kill()
     daemon.start()
-    _wait_phase(cluster, "podinfo", "Succeeded", 240, daemon)
+    daemon.wait_phase(cluster, f"podinfo.{NS}", "Succeeded", 240)
 
     events = json.loads(
         cluster.kubectl(

@@ -58,29 +58,6 @@ def _apply(cluster: devcluster.LocalCluster, docs: list[dict[str, Any]]) -> None
     cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs))
 
 
-def _phase(cluster: devcluster.LocalCluster, namespace: str) -> str:
-    out = cluster.kubectl("get", "canary", "podinfo", "-n", namespace, "-o", "json").stdout
-    return str((json.loads(out).get("status") or {}).get("phase") or "")
-
-
-def _wait_phase(
-    cluster: devcluster.LocalCluster,
-    namespace: str,
-    phase: str,
-    timeout: float,
-    daemon: daemon_process.Daemon,
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if _phase(cluster, namespace) == phase:
-            return
-        time.sleep(0.3)
-    raise AssertionError(
-        f"not {phase} within {timeout}s (is {_phase(cluster, namespace)}): "
-        f"{daemon.messages(f'podinfo.{namespace}')[-12:]}"
-    )
-
-
 def _events(cluster: devcluster.LocalCluster, namespace: str) -> list[dict[str, Any]]:
     out = cluster.kubectl("get", "events", "-n", namespace, "-o", "json").stdout
     items: list[dict[str, Any]] = json.loads(out)["items"]
@@ -186,11 +163,11 @@ def test_a_failing_rollout_never_prints_the_token(
     )
     try:
         _apply(cluster, docs)
-        _wait_phase(cluster, namespace, "Initialized", 60, daemon)
+        daemon.wait_phase(cluster, f"podinfo.{namespace}", "Initialized", 60)
         cluster.kubectl(
             "set", "image", "deployment/podinfo", f"podinfo={IMAGE}:6.0.1", "-n", namespace
         )
-        _wait_phase(cluster, namespace, "Failed", 90, daemon)
+        daemon.wait_phase(cluster, f"podinfo.{namespace}", "Failed", 90)
         deadline = time.monotonic() + 15  # the alert and event deliveries of the rollback
         while time.monotonic() < deadline and "/slack" not in receiver.paths():
             time.sleep(0.2)
@@ -259,13 +236,16 @@ def test_sigkill_during_a_hook_repeats_the_key_and_the_loadtester_runs_once(
                 _canary(namespace, {"threshold": 5, "iterations": 2, "webhooks": pre + hooks}),
             ],
         )
-        _wait_phase(cluster, namespace, "Initialized", 60, daemon)
+        daemon.wait_phase(cluster, f"podinfo.{namespace}", "Initialized", 60)
         cluster.kubectl(
             "set", "image", "deployment/podinfo", f"podinfo={IMAGE}:6.0.1", "-n", namespace
         )
         killed_keys: set[str] = set()
         deadline = time.monotonic() + 150
-        while time.monotonic() < deadline and _phase(cluster, namespace) != "Succeeded":
+        while (
+            time.monotonic() < deadline
+            and daemon_process.canary_phase(cluster, f"podinfo.{namespace}") != "Succeeded"
+        ):
             slow = [r for r in receiver.requests if r.path == "/slow"]
             if receiver.in_flight and slow and kills < 3:
                 key = slow[-1].headers["Idempotency-Key"]
@@ -275,7 +255,7 @@ def test_sigkill_during_a_hook_repeats_the_key_and_the_loadtester_runs_once(
                     kills += 1
                     daemon.start()
             time.sleep(0.1)
-        _wait_phase(cluster, namespace, "Succeeded", 5, daemon)
+        daemon.wait_phase(cluster, f"podinfo.{namespace}", "Succeeded", 5)
     finally:
         daemon.stop()
         loadtester.stop()

@@ -123,23 +123,14 @@ def test_one_writer_and_a_hand_over_that_finishes_the_canary_once(
         for account in ("flagger-a", "flagger-b"):
             kubeconfig = audited.service_account_kubeconfig(NS, account)
             daemons[account] = daemon_process.Daemon(
-                [
-                    "-kubeconfig",
-                    str(kubeconfig),
-                    "-namespace",
+                daemon_process.run_flags(
+                    kubeconfig,
                     NS,
-                    "-mesh-provider",
                     "istio",
-                    "-metrics-server",
-                    "http://127.0.0.1:9",
-                    "-port",
-                    "0",
-                    "-log-level",
-                    "info",
+                    "-log-level=info",
                     "-enable-leader-election",
-                    "-leader-election-namespace",
-                    NS,
-                ],
+                    f"-leader-election-namespace={NS}",
+                ),
                 tmp_path / f"{account}.log",
             ).start()
             time.sleep(1.0)  # flagger-a asks first; either may win, the test reads who did

@@ -80,24 +80,15 @@ def test_the_role_is_exactly_what_the_daemon_uses(
                 audited, scenario.objects(namespace, provider, prometheus.url, receiver.url)
             )
             daemon = daemons[variant] = daemon_process.Daemon(
-                [
-                    "-kubeconfig",
-                    str(kubeconfig),
-                    "-namespace",
+                daemon_process.run_flags(
+                    kubeconfig,
                     namespace,
-                    "-mesh-provider",
                     provider,
-                    "-metrics-server",
-                    "http://127.0.0.1:9",
-                    "-port",
-                    "0",
-                    "-log-level",
-                    "info",
+                    "-log-level=info",
                     "-enable-leader-election",
-                    "-leader-election-namespace",
-                    namespace,
+                    f"-leader-election-namespace={namespace}",
                     f"-enable-config-tracking={str(tracking).lower()}",
-                ],
+                ),
                 tmp_path / f"{variant}.log",
             ).start()
 

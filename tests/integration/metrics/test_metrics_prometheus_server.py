@@ -39,29 +39,9 @@ from flagger.api.canary import Canary
 from flagger.devcluster import pki
 from flagger.metrics import observers
 from flagger.metrics.backends import prometheus
+from flagger.playground import mesh_telemetry
 from flagger.templating import queries
 
-ISTIO_BUCKETS = (
-    0.5,
-    1,
-    5,
-    10,
-    25,
-    50,
-    100,
-    250,
-    500,
-    1000,
-    2500,
-    5000,
-    10000,
-    30000,
-    60000,
-    300000,
-    600000,
-    1800000,
-    3600000,
-)
 TOKEN = "s3cr3t-token"
 
 
@@ -139,7 +119,7 @@ def istio_prometheus(
         "istio_request_duration_milliseconds",
         "Duration",
         labels,
-        buckets=ISTIO_BUCKETS,
+        buckets=mesh_telemetry.BUCKETS,
         registry=registry,
     )
     traffic = [  # reporter, workload, code, count, milliseconds

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import pathlib
-import time
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -232,30 +231,6 @@ def _deployment(namespace: str, image: str) -> dict[str, Any]:
     }
 
 
-def _phase(cluster: devcluster.LocalCluster, namespace: str) -> str:
-    out = cluster.kubectl("get", "canary", "podinfo", "-n", namespace, "-o", "json").stdout
-    return str((json.loads(out).get("status") or {}).get("phase") or "")
-
-
-def _wait_phase(
-    cluster: devcluster.LocalCluster,
-    namespace: str,
-    phase: str,
-    timeout: float,
-    daemon: daemon_process.Daemon,
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if _phase(cluster, namespace) == phase:
-            return
-        time.sleep(0.5)
-    raise AssertionError(
-        f"podinfo not {phase} within {timeout}s "
-        f"(is {_phase(cluster, namespace)}): "
-        f"{daemon.messages(f'podinfo.{namespace}')[-15:]}"
-    )
-
-
 def _in_order(found: list[str], expected: list[str]) -> bool:
     position = 0
     for line in found:
@@ -315,7 +290,7 @@ def test_canary_analysis_through_nginx_promotes(
         )
         world.start_traffic(HOST, per_second=30)
         daemon.start()
-        _wait_phase(cluster, namespace, "Initialized", 90, daemon)
+        daemon.wait_phase(cluster, f"podinfo.{namespace}", "Initialized", 90)
         served_before = world.canary.served
         cluster.kubectl(
             "set",
@@ -325,7 +300,7 @@ def test_canary_analysis_through_nginx_promotes(
             "-n",
             namespace,
         )
-        _wait_phase(cluster, namespace, "Succeeded", 300, daemon)
+        daemon.wait_phase(cluster, f"podinfo.{namespace}", "Succeeded", 300)
         messages = daemon.messages(f"podinfo.{namespace}")
         assert _in_order(
             messages,

@@ -12,8 +12,6 @@ import json
 import os
 import pathlib
 import re
-import signal
-import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -21,6 +19,8 @@ from typing import Any
 
 import aiohttp
 import pytest
+
+from tests.support.logged_process import LoggedProcess
 
 _STARTED = re.compile(r"Starting load tester v\S+ API on port (\d+)")
 
@@ -38,79 +38,33 @@ def payload(name: str = "podinfo", namespace: str = "test", **metadata: str) -> 
     return body
 
 
-class Loadtester:
+class Loadtester(LoggedProcess):
     """One loadtester process; ``url`` once started."""
 
     def __init__(
         self, flags: list[str], log: pathlib.Path, env: Mapping[str, str] | None = None
     ) -> None:
-        self.flags, self.log = flags, log
+        super().__init__(flags, log)
         self.env = dict(os.environ if env is None else env)
-        self.process: subprocess.Popen[bytes] | None = None
         self.url = ""
 
     async def start(self, timeout: float = 20.0) -> Loadtester:
         self.log.write_text("")
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "flagger.webhooks.loadtester.app",
-                    "-host",
-                    "127.0.0.1",
-                    "-port=0",
-                    "-log-level=debug",
-                    *self.flags,
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=self.env,
-            )
+        argv = [sys.executable, "-m", "flagger.webhooks.loadtester.app", "-host", "127.0.0.1"]
+        process = self.spawn([*argv, "-port=0", "-log-level=debug", *self.flags], env=self.env)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             found = _STARTED.search(self.log.read_text(errors="replace"))
             if found:
                 self.url = f"http://127.0.0.1:{found.group(1)}"
                 return self
-            if self.process.poll() is not None:
+            if process.poll() is not None:
                 raise AssertionError(
-                    f"loadtester exited {self.process.returncode}:\n"
+                    f"loadtester exited {process.returncode}:\n"
                     + self.log.read_text(errors="replace")
                 )
             await asyncio.sleep(0.05)
         raise AssertionError("loadtester did not start:\n" + self.log.read_text(errors="replace"))
-
-    def kill(self) -> None:
-        """SIGKILL: nothing is flushed or saved on the way out."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=10)
-
-    def stop(self) -> int | None:
-        """SIGTERM, then SIGKILL after 10 s; the exit status."""
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        return self.process.returncode
-
-    def lines(self) -> list[dict[str, Any]]:
-        """Every JSON log line so far."""
-        found = []
-        for raw in self.log.read_text(errors="replace").splitlines():
-            if raw.startswith("{"):
-                try:
-                    found.append(json.loads(raw))
-                except json.JSONDecodeError:
-                    continue
-        return found
 
     def messages(self) -> list[str]:
         return [line.get("msg", "") for line in self.lines()]
