@@ -12,47 +12,15 @@ backend collapses their whitespace before sending them, as Flagger's does.
 
 from __future__ import annotations
 
-from flagger.metrics.observers import REQUEST_DURATION, REQUEST_SUCCESS_RATE, QueryObserver
+from flagger.metrics.observers.envoy import envoy_observer
 
 __all__ = ["CONTOUR", "PROVIDERS"]
 
 #: The routing providers whose built-in metrics these are.
 PROVIDERS = ("contour",)
 
-_SUCCESS_RATE = (
-    "\n"
-    "\tsum(\n"
-    "\t\trate(\n"
-    "\t\t\tenvoy_cluster_upstream_rq{\n"
-    '\t\t\t\tenvoy_cluster_name=~"{{ namespace }}_{{ target }}-canary_[0-9a-zA-Z-]+",\n'
-    '\t\t\t\tenvoy_response_code!~"5.*"\n'
-    "\t\t\t}[{{ interval }}]\n"
-    "\t\t)\n"
-    "\t) \n"
-    "\t/ \n"
-    "\tsum(\n"
-    "\t\trate(\n"
-    "\t\t\tenvoy_cluster_upstream_rq{\n"
-    '\t\t\t\tenvoy_cluster_name=~"{{ namespace }}_{{ target }}-canary_[0-9a-zA-Z-]+",\n'
-    "\t\t\t}[{{ interval }}]\n"
-    "\t\t)\n"
-    "\t) \n"
-    "\t* 100"
-)
-_DURATION = (
-    "\n"
-    "\thistogram_quantile(\n"
-    "\t\t0.99,\n"
-    "\t\tsum(\n"
-    "\t\t\trate(\n"
-    "\t\t\t\tenvoy_cluster_upstream_rq_time_bucket{\n"
-    '\t\t\t\t\tenvoy_cluster_name=~"{{ namespace }}_{{ target }}-canary_[0-9a-zA-Z-]+",\n'
-    "\t\t\t\t}[{{ interval }}]\n"
-    "\t\t\t)\n"
-    "\t\t) by (le)\n"
-    "\t)"
-)
-
-CONTOUR = QueryObserver(
-    "contour", {REQUEST_SUCCESS_RATE: _SUCCESS_RATE, REQUEST_DURATION: _DURATION}
+CONTOUR = envoy_observer(
+    "contour",
+    ['envoy_cluster_name=~"{{ namespace }}_{{ target }}-canary_[0-9a-zA-Z-]+"'],
+    trailing_comma=True,
 )

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from flagger.devcluster import cluster as devcluster
+from tests.support import objects
 
 pytestmark = pytest.mark.cluster
 
@@ -86,17 +87,7 @@ async def test_rollout_replaces_pods_with_new_template(kube: Any, namespace: str
 
     apps = client.AppsV1Api(kube)
     await apps.create_namespaced_deployment(namespace, _deployment("web", 1))
-    patch = {
-        "spec": {
-            "template": {
-                "spec": {
-                    "containers": [
-                        {"name": "podinfod", "image": "ghcr.io/stefanprodan/podinfo:6.0.1"}
-                    ]
-                }
-            }
-        }
-    }
+    patch = objects.image_patch("ghcr.io/stefanprodan/podinfo:6.0.1")
     await apps.patch_namespaced_deployment("web", namespace, patch)
 
     async def rolled_out() -> bool:

@@ -40,3 +40,9 @@ def podinfo_deployment(
             },
         },
     }
+
+
+def image_patch(image: str, container: str = "podinfod") -> dict[str, Any]:
+    """A strategic merge patch setting ``container``'s image in a workload's pod template."""
+    containers = [{"name": container, "image": image}]
+    return {"spec": {"template": {"spec": {"containers": containers}}}}

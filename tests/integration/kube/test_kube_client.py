@@ -14,6 +14,7 @@ import pytest
 
 from flagger.kube import client as kube_client
 from flagger.kube import errors
+from tests.support import objects
 
 pytestmark = pytest.mark.cluster
 
@@ -114,17 +115,7 @@ async def test_strategic_merge_patch_of_a_container(
         "Deployment",
         "podinfo",
         namespace,
-        {
-            "spec": {
-                "template": {
-                    "spec": {
-                        "containers": [
-                            {"name": "podinfod", "image": "ghcr.io/stefanprodan/podinfo:6.0.1"}
-                        ]
-                    }
-                }
-            }
-        },
+        objects.image_patch("ghcr.io/stefanprodan/podinfo:6.0.1"),
         patch_type="strategic",
     )
     containers = patched["spec"]["template"]["spec"]["containers"]

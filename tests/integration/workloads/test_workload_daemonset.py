@@ -19,6 +19,7 @@ from workload_fixtures import (  # type: ignore[import-not-found]
 
 from flagger.kube import client as kube_client
 from flagger.workloads import controller, daemonset, readiness
+from tests.support import objects
 
 pytestmark = pytest.mark.cluster
 
@@ -99,17 +100,7 @@ async def test_daemonset_lifecycle(client: kube_client.Kube, namespace: str) -> 
         "DaemonSet",
         "podinfo",
         namespace,
-        {
-            "spec": {
-                "template": {
-                    "spec": {
-                        "containers": [
-                            {"name": "podinfod", "image": "ghcr.io/stefanprodan/podinfo:6.0.1"}
-                        ]
-                    }
-                }
-            }
-        },
+        objects.image_patch("ghcr.io/stefanprodan/podinfo:6.0.1"),
         patch_type="strategic",
     )
     assert await workload.has_target_changed(synced)

@@ -31,6 +31,7 @@ from flagger.workloads import (
     workload_errors,
     workload_options,
 )
+from tests.support import objects
 
 pytestmark = pytest.mark.cluster
 
@@ -284,17 +285,7 @@ async def test_revision_and_config_changes(client: kube_client.Kube, namespace: 
         "Deployment",
         "podinfo",
         namespace,
-        {
-            "spec": {
-                "template": {
-                    "spec": {
-                        "containers": [
-                            {"name": "podinfod", "image": "ghcr.io/stefanprodan/podinfo:6.0.1"}
-                        ]
-                    }
-                }
-            }
-        },
+        objects.image_patch("ghcr.io/stefanprodan/podinfo:6.0.1"),
         patch_type="strategic",
     )
     assert await workload.has_target_changed(synced)

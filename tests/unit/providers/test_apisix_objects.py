@@ -174,32 +174,6 @@ def test_missing_route_ref() -> None:
         apisix.canary_route_name(make_canary(route=None))
 
 
-@pytest.mark.parametrize(
-    ("analysis", "feature"),
-    [
-        (
-            {
-                "interval": "1m",
-                "threshold": 5,
-                "iterations": 10,
-                "match": [{"headers": {"x-canary": {"exact": "insider"}}}],
-            },
-            "A/B testing (analysis.match); providers that do: istio, appmesh, appmesh:v1beta2, "
-            "contour, gloo, nginx, gatewayapi:v1, gatewayapi:v1beta1",
-        ),
-        (
-            {"interval": "1m", "threshold": 5, "iterations": 5, "mirror": True},
-            "traffic mirroring (analysis.mirror); providers that do: istio, gatewayapi:v1, "
-            "gatewayapi:v1beta1",
-        ),
-    ],
-)
-def test_unsupported_features(analysis: dict[str, Any], feature: str) -> None:
-    with pytest.raises(apisix.UnsupportedFeature) as caught:
-        apisix.check_supported(make_canary(analysis))
-    assert str(caught.value) == f"canary podinfo.test: provider apisix does not support {feature}"
-
-
 def test_hooks() -> None:
     context = plugins.PluginContext(kube=object(), options={})
     router = apisix.flagger_router("apisix", context)

@@ -108,32 +108,6 @@ def test_takeover_keeps_the_original() -> None:
     assert traefik.original_spec(updated) == users["spec"]
 
 
-@pytest.mark.parametrize(
-    ("analysis", "feature"),
-    [
-        (
-            {
-                "interval": "1m",
-                "threshold": 5,
-                "iterations": 10,
-                "match": [{"headers": {"x-canary": {"exact": "insider"}}}],
-            },
-            "A/B testing (analysis.match); providers that do: istio, appmesh, appmesh:v1beta2, "
-            "contour, gloo, nginx, gatewayapi:v1, gatewayapi:v1beta1",
-        ),
-        (
-            {"interval": "1m", "threshold": 5, "iterations": 5, "mirror": True},
-            "traffic mirroring (analysis.mirror); providers that do: istio, gatewayapi:v1, "
-            "gatewayapi:v1beta1",
-        ),
-    ],
-)
-def test_unsupported_features(analysis: dict[str, Any], feature: str) -> None:
-    with pytest.raises(traefik.UnsupportedFeature) as caught:
-        traefik.check_supported(make_canary({"port": 9898}, analysis))
-    assert str(caught.value) == f"canary podinfo.test: provider traefik does not support {feature}"
-
-
 def test_hooks() -> None:
     context = plugins.PluginContext(kube=object(), options={"kubeconfig-service-mesh": "/x"})
     router = traefik.flagger_router("traefik", context)
