@@ -52,3 +52,20 @@ async def take_over_and_give_back(
     await router.finalize(canary)
     meta = users["metadata"]
     return await client.get(users["apiVersion"], users["kind"], meta["name"], meta.get("namespace"))
+
+
+async def create_canary(client: kube_client.Kube, document: dict[str, Any]) -> canary_api.Canary:
+    """Create the Canary ``document`` on the API server (so that owner references point at a
+    live object) and return its model, with the uid the server gave it."""
+    created = await client.create(document)
+    meta = {**document["metadata"], "uid": created["metadata"]["uid"]}
+    return canary_api.Canary.model_validate({**document, "metadata": meta})
+
+
+async def must_get(
+    client: kube_client.Kube, api_version: str, kind: str, name: str, namespace: str
+) -> dict[str, Any]:
+    """The object, which must exist."""
+    found = await client.get(api_version, kind, name, namespace)
+    assert found is not None, f"{kind} {name}.{namespace} missing"
+    return found

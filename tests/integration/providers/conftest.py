@@ -13,6 +13,7 @@ import pytest
 
 from flagger.api import canary as canary_api
 from flagger.kube import client as kube_client
+from tests.support import routers
 from tests.support.canary_crd import client
 
 __all__ = ["client", "make_canary"]
@@ -37,9 +38,6 @@ def make_canary(client: kube_client.Kube, namespace: str) -> MakeCanary:
                 "analysis": analysis or {"interval": "1m", "threshold": 5, "stepWeight": 10},
             },
         }
-        created = await client.create(doc)
-        return canary_api.Canary.model_validate(
-            {**doc, "metadata": {**doc["metadata"], "uid": created["metadata"]["uid"]}}
-        )
+        return await routers.create_canary(client, doc)
 
     return make

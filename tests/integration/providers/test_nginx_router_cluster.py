@@ -17,6 +17,7 @@ from flagger import plugins, router_helpers
 from flagger.api import canary as canary_api
 from flagger.kube import client as kube_client
 from flagger.providers import nginx
+from tests.support import routers
 
 pytestmark = pytest.mark.cluster
 
@@ -80,16 +81,11 @@ async def make(
         "metadata": {"name": "podinfo", "namespace": namespace},
         "spec": spec,
     }
-    created = await client.create(doc)
-    return canary_api.Canary.model_validate(
-        {**doc, "metadata": {**doc["metadata"], "uid": created["metadata"]["uid"]}}
-    )
+    return await routers.create_canary(client, doc)
 
 
 async def canary_ingress(client: kube_client.Kube, namespace: str) -> dict[str, Any]:
-    found = await client.get(NET, "Ingress", "podinfo-canary", namespace)
-    assert found is not None
-    return found
+    return await routers.must_get(client, NET, "Ingress", "podinfo-canary", namespace)
 
 
 async def test_reconcile_and_weights(client: kube_client.Kube, namespace: str) -> None:

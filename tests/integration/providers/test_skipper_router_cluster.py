@@ -14,6 +14,7 @@ import pytest
 from flagger.api import canary as canary_api
 from flagger.kube import client as kube_client
 from flagger.providers import nginx, skipper
+from tests.support import routers
 
 pytestmark = pytest.mark.cluster
 
@@ -65,16 +66,11 @@ async def make(
             "analysis": analysis or {"interval": "1m", "threshold": 5, "stepWeight": 10},
         },
     }
-    created = await client.create(doc)
-    return canary_api.Canary.model_validate(
-        {**doc, "metadata": {**doc["metadata"], "uid": created["metadata"]["uid"]}}
-    )
+    return await routers.create_canary(client, doc)
 
 
 async def canary_ingress(client: kube_client.Kube, namespace: str) -> dict[str, Any]:
-    found = await client.get(NET, "Ingress", "podinfo-canary", namespace)
-    assert found is not None
-    return found
+    return await routers.must_get(client, NET, "Ingress", "podinfo-canary", namespace)
 
 
 async def test_reconcile_weights_finalize(client: kube_client.Kube, namespace: str) -> None:
