@@ -28,7 +28,7 @@ class LocalServer:
         app = web.Application()
         for method, path, handler in self.routes():
             app.router.add_route(method, path, handler)
-        self._runner = web.AppRunner(app)
+        self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
         self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"

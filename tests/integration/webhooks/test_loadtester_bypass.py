@@ -22,6 +22,7 @@ import pytest
 from aiohttp import web
 
 from tests.integration.webhooks.conftest import Loadtester, StartLoadtester, payload
+from tests.support.local_server import Handler, LocalServer
 
 TOKEN = "s3cret-token"
 HOST = r"[a-z0-9.-]+(:\d+)?"
@@ -42,37 +43,29 @@ RULES = [
 ]
 
 
-class _Server:
+class _Server(LocalServer):
     """The load test target on 127.0.0.1: counts requests by path."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.paths: list[str] = []
-        self.url = ""
-        self.runner: web.AppRunner | None = None
 
     async def handle(self, request: web.Request) -> web.Response:
         self.paths.append(request.path)
         await request.read()
         return web.Response(text="token ok")
 
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self.handle)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", 0).start()
-        self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}"
+    def routes(self) -> list[tuple[str, str, Handler]]:
+        return [("*", "/{tail:.*}", self.handle)]
 
 
 @pytest.fixture
 async def server() -> AsyncIterator[_Server]:
-    target = _Server()
-    await target.start()
+    target = await _Server().start()
     try:
         yield target
     finally:
-        if target.runner is not None:
-            await target.runner.cleanup()
+        await target.stop()
 
 
 def attacks(url: str, marker: pathlib.Path) -> list[dict[str, str]]:

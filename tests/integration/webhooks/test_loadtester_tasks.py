@@ -18,6 +18,7 @@ import pytest
 from aiohttp import web
 
 from tests.integration.webhooks.conftest import StartLoadtester
+from tests.support.local_server import Handler, LocalServer
 
 MakePayload = Callable[..., dict[str, Any]]
 
@@ -178,36 +179,28 @@ async def test_helm_tasks_run_the_helm_binary_with_the_command_split_on_spaces(
     )
 
 
-class _Counter:
+class _Counter(LocalServer):
     """An HTTP server counting requests by Host header; also works as hey's forward proxy."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.hosts: list[str] = []
-        self.url = ""
-        self.runner: web.AppRunner | None = None
 
     async def handle(self, request: web.Request) -> web.Response:
         self.hosts.append(request.headers.get("Host", ""))
         return web.Response(text="ok")
 
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self.handle)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", 0).start()
-        self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}"
+    def routes(self) -> list[tuple[str, str, Handler]]:
+        return [("*", "/{tail:.*}", self.handle)]
 
 
 @pytest.fixture
 async def counter() -> AsyncIterator[_Counter]:
-    server = _Counter()
-    await server.start()
+    server = await _Counter().start()
     try:
         yield server
     finally:
-        if server.runner is not None:
-            await server.runner.cleanup()
+        await server.stop()
 
 
 async def test_hey_load_test_as_a_cmd_task(

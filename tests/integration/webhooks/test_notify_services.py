@@ -33,6 +33,7 @@ from flagger.webhooks.notifiers import gchat as notify_gchat
 from flagger.webhooks.notifiers import msteams as notify_msteams
 from flagger.webhooks.notifiers import rocket as notify_rocket
 from flagger.webhooks.notifiers import slack as notify_slack
+from tests.support.local_server import Handler, LocalServer
 
 Answer = tuple[int, Any]
 Check = Callable[[web.Request, Any], Answer]
@@ -47,16 +48,15 @@ class Request:
     body: Any
 
 
-class Service:
+class Service(LocalServer):
     """A local HTTP server answering with ``check(request, json)``; records every request."""
 
     def __init__(self, check: Check) -> None:
+        super().__init__()
         self.check = check
         self.received: list[Request] = []
         self.fail_first = 0  # answer 500 to this many requests first
         self.delay = 0.0
-        self.url = ""
-        self._runner: web.AppRunner | None = None
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
@@ -82,19 +82,8 @@ class Service:
             return web.Response(status=status, text=answer)
         return web.json_response(answer, status=status)
 
-    async def start(self) -> Service:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+    def routes(self) -> list[tuple[str, str, Handler]]:
+        return [("*", "/{tail:.*}", self._handle)]
 
 
 @contextlib.asynccontextmanager
@@ -331,13 +320,12 @@ async def test_google_chat_card() -> None:
 # --- the wire ------------------------------------------------------------------------------
 
 
-class ForwardProxy:
+class ForwardProxy(LocalServer):
     """A local HTTP forward proxy: records each request (absolute URL, headers) and relays it."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.seen: list[Request] = []
-        self.url = ""
-        self._runner: web.AppRunner | None = None
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
@@ -361,19 +349,8 @@ class ForwardProxy:
         ):
             return web.Response(status=answer.status, body=await answer.read())
 
-    async def start(self) -> ForwardProxy:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+    def routes(self) -> list[tuple[str, str, Handler]]:
+        return [("*", "/{tail:.*}", self._handle)]
 
 
 @pytest.fixture
