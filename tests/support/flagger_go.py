@@ -11,12 +11,11 @@ import os
 import pathlib
 import signal
 import subprocess
-import time
 from collections.abc import Sequence
-from typing import Any
 
 import pytest
 
+from tests.support import polling
 from tests.support.logged_process import LoggedProcess
 
 VERSION = "1.44.0"
@@ -59,12 +58,5 @@ class FlaggerGo(LoggedProcess):
         return [line["msg"] for line in self.lines() if line.get("canary") == canary]
 
 
-def wait(predicate: Any, timeout: float, what: str) -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(0.5)
-    raise AssertionError(f"{what}: not within {timeout}s")
+#: Poll until a predicate holds (:func:`tests.support.polling.wait`).
+wait = polling.wait

@@ -15,13 +15,13 @@ from __future__ import annotations
 import base64
 import json
 import pathlib
-import time
 from collections.abc import Callable
 from typing import Any
 
 import yaml
 
 from flagger.devcluster import cluster as devcluster
+from tests.support import polling
 
 IMAGE = "ghcr.io/stefanprodan/podinfo"
 
@@ -233,20 +233,8 @@ def status(cluster: devcluster.LocalCluster, namespace: str, name: str) -> dict[
     return found
 
 
-def wait(
-    predicate: Callable[[], Any],
-    timeout: float,
-    what: str,
-    diagnose: Callable[[], str] = lambda: "",
-) -> Any:
-    """Poll ``predicate`` every 0.5 s until it is truthy; fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(0.5)
-    raise AssertionError(f"{what} not within {timeout}s\n{diagnose()}")
+#: Poll until a predicate holds (:func:`tests.support.polling.wait`).
+wait = polling.wait
 
 
 def phase_is(

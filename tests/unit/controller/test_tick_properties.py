@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 
 from flagger import plugins
 from flagger.api import canary as canary_api
+from flagger.api import status as status_api
 from flagger.api import validation
 from flagger.controller import ticking
 from flagger.kube import errors as kube_errors
@@ -196,21 +197,7 @@ DAMAGE: list[tuple[tuple[Any, ...], st.SearchStrategy[Any]]] = [
     (("metadata", "finalizers"), st.sampled_from([["finalizer.flagger.app"], ["x"], []])),
     (("spec", "revertOnDeletion"), st.one_of(st.booleans(), WRONG_TYPES)),
 ]
-PHASES = [
-    "",
-    "Initializing",
-    "Initialized",
-    "Waiting",
-    "Progressing",
-    "WaitingPromotion",
-    "Promoting",
-    "Finalising",
-    "Succeeded",
-    "Failed",
-    "Terminating",
-    "Terminated",
-    "Bogus",
-]
+PHASES = [phase.value for phase in status_api.CanaryPhase] + ["Bogus"]
 STATUSES = st.one_of(
     st.none(),
     st.fixed_dictionaries(

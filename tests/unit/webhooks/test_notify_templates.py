@@ -6,20 +6,9 @@ from __future__ import annotations
 import pytest
 
 from flagger.alerting import templates
-from flagger.alerting.templates import TemplateVariables
 
-VALUES = TemplateVariables(
-    name="podinfo",
-    namespace="test",
-    message="Canary analysis completed successfully, promotion finished.",
-    severity="info",
-    phase="Succeeded",
-    cluster="prod",
-    target="Deployment/podinfo.test",
-    threshold="5",
-    deadline="600s",
-    routing="Weight step: 10 max: 50",
-)
+#: Every variable set (the sample ``flagger validate`` renders templates with).
+VALUES = templates.SAMPLE
 
 
 @pytest.mark.parametrize(
