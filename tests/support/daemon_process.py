@@ -19,24 +19,20 @@ FLAGGER = pathlib.Path(sys.executable).parent / "flagger"
 
 
 def run_flags(
-    kubeconfig: pathlib.Path | str, namespace: str, provider: str = "kubernetes", *more: str
+    kubeconfig: pathlib.Path | str,
+    namespace: str,
+    provider: str = "kubernetes",
+    *more: str,
+    metrics_server: str | None = "http://127.0.0.1:9",
 ) -> list[str]:
     """The flags both operators (``flagger run`` and Flagger Go) are started with in tests:
-    ``kubeconfig``, one watched ``namespace``, the mesh ``provider``, no metrics server to
-    reach (127.0.0.1:9) and a free port; then ``more``."""
-    return [
-        "-kubeconfig",
-        str(kubeconfig),
-        "-namespace",
-        namespace,
-        "-mesh-provider",
-        provider,
-        "-metrics-server",
-        "http://127.0.0.1:9",
-        "-port",
-        "0",
-        *more,
-    ]
+    ``kubeconfig``, one watched ``namespace``, the mesh ``provider``, a free port, the
+    ``metrics_server`` (default: none to reach, 127.0.0.1:9; ``None``: the flag's default);
+    then ``more``."""
+    flags = ["-kubeconfig", str(kubeconfig), "-namespace", namespace, "-mesh-provider", provider]
+    if metrics_server is not None:
+        flags += ["-metrics-server", metrics_server]
+    return [*flags, "-port", "0", *more]
 
 
 class Daemon(LoggedProcess):

@@ -56,18 +56,9 @@ def daemon(
 ) -> Iterator[daemon_process.Daemon]:
     workdir = tmp_path_factory.mktemp("rollback-window")
     started = daemon_process.Daemon(
-        [
-            "-kubeconfig",
-            str(cluster.kubeconfig),
-            "-mesh-provider",
-            "kubernetes",
-            "-namespace",
-            namespace,
-            "-port",
-            "0",
-            "-log-level",
-            "info",
-        ],
+        daemon_process.run_flags(
+            cluster.kubeconfig, namespace, "kubernetes", "-log-level=info", metrics_server=None
+        ),
         workdir / "flagger.log",
     ).start()
     try:

@@ -109,18 +109,9 @@ def daemon(
     cluster: devcluster.LocalCluster, namespace: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[daemon_process.Daemon]:
     started = daemon_process.Daemon(
-        [
-            "-kubeconfig",
-            str(cluster.kubeconfig),
-            "-mesh-provider",
-            "kubernetes",
-            "-namespace",
-            namespace,
-            "-port",
-            "0",
-            "-log-level",
-            "info",
-        ],
+        daemon_process.run_flags(
+            cluster.kubeconfig, namespace, "kubernetes", "-log-level=info", metrics_server=None
+        ),
         tmp_path_factory.mktemp("statefulset") / "flagger.log",
     ).start()
     try:

@@ -77,19 +77,14 @@ def _daemon(
     cluster: devcluster.LocalCluster, namespace: str, log: pathlib.Path, *flags: str
 ) -> daemon_process.Daemon:
     return daemon_process.Daemon(
-        [
-            "-kubeconfig",
-            str(cluster.kubeconfig),
-            "-mesh-provider",
-            "kubernetes",
-            "-namespace",
+        daemon_process.run_flags(
+            cluster.kubeconfig,
             namespace,
-            "-port",
-            "0",
-            "-log-level",
-            "info",
+            "kubernetes",
+            "-log-level=info",
             *flags,
-        ],
+            metrics_server=None,
+        ),
         log,
     ).start()
 
