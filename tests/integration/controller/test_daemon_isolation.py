@@ -20,7 +20,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from flagger.devcluster import cluster as devcluster
-from tests.support import daemon_process, objects
+from tests.support import daemon_process, objects, polling
 
 pytestmark = pytest.mark.cluster
 
@@ -62,16 +62,6 @@ def _status(cluster: devcluster.LocalCluster, namespace: str, name: str) -> dict
     out = cluster.kubectl("get", "canary", name, "-n", namespace, "-o", "json").stdout
     status: dict[str, Any] = json.loads(out).get("status") or {}
     return status
-
-
-def _wait(predicate: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"{what} not within {timeout}s")
 
 
 def _warnings(cluster: devcluster.LocalCluster, namespace: str, name: str) -> list[str]:
@@ -122,17 +112,17 @@ def test_broken_canaries_are_reported_and_the_good_one_is_woken(
             conditions = _status(cluster, namespace, name).get("conditions") or []
             return next((c for c in conditions if c["type"] == "Configured"), None)
 
-        condition = _wait(configured, 30, f"the Configured condition on {name}")
+        condition = polling.wait(configured, 30, f"the Configured condition on {name}")
         assert condition["status"] == "False" and condition["reason"] == reason
         assert text in condition["message"]
         assert any(
             text in m
-            for m in _wait(
+            for m in polling.wait(
                 lambda n=name: _warnings(cluster, namespace, n), 10, f"a Warning event on {name}"
             )
         )
 
-    _wait(
+    polling.wait(
         lambda: _status(cluster, namespace, "good").get("phase") == "Initialized",
         60,
         "good Initialized",
@@ -160,7 +150,7 @@ def test_broken_canaries_are_reported_and_the_good_one_is_woken(
     print(f"target change to 'New revision detected': {latency:.2f}s (interval 30s)")
     assert latency < 2.0
 
-    _wait(
+    polling.wait(
         lambda: _status(cluster, namespace, "good").get("phase") == "Succeeded",
         90,
         "good Succeeded",
@@ -206,7 +196,7 @@ def test_revert_on_deletion_gives_the_target_back(
         _canary("app", namespace, revertOnDeletion=True),
     ]
     cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs))
-    _wait(
+    polling.wait(
         lambda: _status(cluster, namespace, "app").get("phase") == "Initialized",
         60,
         "app Initialized",
@@ -226,7 +216,7 @@ def test_revert_on_deletion_gives_the_target_back(
         done = cluster.kubectl("get", "canary", "app", "-n", namespace, check=False)
         return done.returncode != 0 and "NotFound" in done.stderr
 
-    _wait(gone, 60, "the Canary's deletion")
+    polling.wait(gone, 60, "the Canary's deletion")
     said = daemon.wait_for(
         f"app.{namespace}",
         lambda m: f"Terminated canary app.{namespace}" in m,
@@ -278,7 +268,7 @@ def test_primary_hpa_follows_the_target_only_at_promotion(
         ),
     ]
     cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs))
-    _wait(
+    polling.wait(
         lambda: _status(cluster, namespace, "scaled").get("phase") == "Initialized",
         60,
         "scaled Initialized",
@@ -302,4 +292,4 @@ def test_primary_hpa_follows_the_target_only_at_promotion(
         "-n",
         namespace,
     )
-    _wait(lambda: primary_max() == 7, 60, "the primary's HPA copied at promotion")
+    polling.wait(lambda: primary_max() == 7, 60, "the primary's HPA copied at promotion")
