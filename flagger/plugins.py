@@ -178,6 +178,39 @@ class KubeClient(Reader, Protocol):
         ...
 
 
+class ApiClient(Protocol):
+    """Raw API calls, for plugins that read a non-resource API (the external metrics API): the
+    ``request``, ``with_overrides`` and ``close`` methods of ``flagger.kube.client.Kube``, which
+    ``PluginContext.kube`` is in the daemon."""
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: dict[str, str] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+    ) -> Any:
+        """One API call (rate limited, retried); the JSON answer."""
+        ...
+
+    def with_overrides(
+        self,
+        *,
+        host: str = "",
+        token: str | None = None,
+        insecure_skip_verify: bool = False,
+        timeout: float | None = None,
+    ) -> ApiClient:
+        """A new client with another address, bearer token or TLS verification (close it)."""
+        ...
+
+    async def close(self) -> None:
+        """Close the client's connections."""
+        ...
+
+
 @dataclasses.dataclass
 class PluginContext:
     """What the daemon hands to a plugin factory: the API client and the daemon's options.

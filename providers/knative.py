@@ -15,7 +15,7 @@ from typing import Any
 
 from flagger import plugins, router_helpers
 from flagger.api import canary as canary_api
-from flagger.workloads import knative as knative_workload
+from flagger.api import knative_types
 
 __all__ = ["NAME", "KnativeRouter", "flagger_register", "flagger_router"]
 
@@ -47,7 +47,7 @@ class KnativeRouter:
     async def _service(self, canary: canary_api.Canary) -> JSON:
         try:
             found: JSON | None = await self.kube.get(
-                knative_workload.API_VERSION,
+                knative_types.API_VERSION,
                 "Service",
                 canary.spec.target_ref.name,
                 canary.namespace,
@@ -67,11 +67,11 @@ class KnativeRouter:
     async def reconcile(self, canary: canary_api.Canary) -> None:
         service = await self._service(canary)
         annotations = (service.get("metadata") or {}).get("annotations") or {}
-        if knative_workload.PRIMARY_REVISION in annotations:
+        if knative_types.PRIMARY_REVISION in annotations:
             return
         latest = str((service.get("status") or {}).get("latestCreatedRevisionName") or "")
         service.setdefault("metadata", {}).setdefault("annotations", {})[
-            knative_workload.PRIMARY_REVISION
+            knative_types.PRIMARY_REVISION
         ] = latest
         await self._update(canary, service, "update query error")
 
@@ -80,17 +80,17 @@ class KnativeRouter:
     ) -> None:
         service = await self._service(canary)
         annotations = (service.get("metadata") or {}).get("annotations") or {}
-        primary = annotations.get(knative_workload.PRIMARY_REVISION)
+        primary = annotations.get(knative_types.PRIMARY_REVISION)
         if primary is None:
             raise router_helpers.RouterError(f"{self._where(canary)} annotation not found")
-        traffic = knative_workload.traffic(str(primary), primary_weight, canary_weight)
+        traffic = knative_types.traffic(str(primary), primary_weight, canary_weight)
         service.setdefault("spec", {})["traffic"] = traffic
         await self._update(canary, service, "update query error")
 
     async def get_routes(self, canary: canary_api.Canary) -> tuple[int, int, bool]:
         service = await self._service(canary)
         annotations = (service.get("metadata") or {}).get("annotations") or {}
-        primary = annotations.get(knative_workload.PRIMARY_REVISION)
+        primary = annotations.get(knative_types.PRIMARY_REVISION)
         if primary is None:
             raise router_helpers.RouterError(f"{self._where(canary)} annotation not found")
         targets = (service.get("status") or {}).get("traffic") or []
@@ -111,8 +111,8 @@ class KnativeRouter:
     async def finalize(self, canary: canary_api.Canary) -> None:
         service = await self._service(canary)
         annotations = (service.get("metadata") or {}).get("annotations") or {}
-        if knative_workload.PRIMARY_REVISION in annotations:
-            del annotations[knative_workload.PRIMARY_REVISION]
+        if knative_types.PRIMARY_REVISION in annotations:
+            del annotations[knative_types.PRIMARY_REVISION]
             await self._update(canary, service, "update query error")
 
 

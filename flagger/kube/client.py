@@ -33,6 +33,7 @@ import asyncio
 import builtins
 import collections
 import contextlib
+import copy
 import dataclasses
 import datetime
 import email.utils
@@ -243,6 +244,31 @@ class Kube:
     async def close(self) -> None:
         """Close the HTTP session."""
         await self._api.close()
+
+    def with_overrides(
+        self,
+        *,
+        host: str = "",
+        token: str | None = None,
+        insecure_skip_verify: bool = False,
+        timeout: float | None = None,
+    ) -> Kube:
+        """A new client on a copy of this one's configuration with another API server address,
+        bearer token or TLS verification (``flagger.plugins.ApiClient``); the caller closes it."""
+        configuration = copy.deepcopy(self._api.configuration)
+        if host:
+            configuration.host = host
+        if insecure_skip_verify:
+            configuration.verify_ssl = False
+        if token is not None:
+            configuration.api_key = {"BearerToken": f"Bearer {token}"}
+            configuration.api_key_prefix = {}
+            configuration.refresh_api_key_hook = None
+        return Kube(
+            k8s_client.ApiClient(configuration),
+            timeout=self._timeout if timeout is None else timeout,
+            field_manager=self.field_manager,
+        )
 
     # --- discovery ------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flagger.api import canary as canary_api
+from flagger.api import knative_types
 from flagger.workloads import (
     contract,
     controller_core,
@@ -32,18 +33,10 @@ from flagger.workloads import (
 
 __all__ = ["API_VERSION", "PRIMARY_REVISION", "KnativeController", "traffic"]
 
-API_VERSION = "serving.knative.dev/v1"
-KIND = "Service"
-#: The annotation on the Knative Service naming the primary revision (Flagger's).
-PRIMARY_REVISION = "flagger.app/primary-revision"
-
-
-def traffic(primary_revision: str, primary: int, canary: int) -> list[dict[str, Any]]:
-    """Knative's ``spec.traffic`` for the weights: the latest revision is the canary."""
-    return [
-        {"latestRevision": True, "percent": canary},
-        {"revisionName": primary_revision, "percent": primary},
-    ]
+API_VERSION = knative_types.API_VERSION
+KIND = knative_types.KIND
+PRIMARY_REVISION = knative_types.PRIMARY_REVISION
+traffic = knative_types.traffic
 
 
 class KnativeController(controller_core.UnscaledController):

@@ -21,7 +21,6 @@ check needs one number, so narrow the label selector.
 from __future__ import annotations
 
 import asyncio
-import copy
 import decimal
 import math
 import re
@@ -29,10 +28,7 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
-from kubernetes_asyncio import client as k8s_client
-
 from flagger import plugins
-from flagger.kube import client as kube_client
 from flagger.kube import errors as kube_errors
 from flagger.metrics.backends import backend_common as common
 
@@ -125,7 +121,7 @@ class ExternalMetricsBackend(plugins.OnlineCheck):
 
     def __init__(
         self,
-        kube: kube_client.Kube | None = None,
+        kube: plugins.ApiClient | None = None,
         *,
         address: str = "",
         token: str | None = None,
@@ -149,18 +145,14 @@ class ExternalMetricsBackend(plugins.OnlineCheck):
     def _overridden(self) -> bool:
         return bool(self.address or self._token or self._insecure)
 
-    def _client(self) -> kube_client.Kube:
+    def _client(self) -> plugins.ApiClient:
         """A client with the provider's overrides on a copy of the daemon's configuration."""
-        configuration = copy.deepcopy(self._kube.api_client.configuration)
-        if self.address:
-            configuration.host = self.address
-        if self._insecure:
-            configuration.verify_ssl = False
-        if self._token is not None:
-            configuration.api_key = {"BearerToken": f"Bearer {self._token}"}
-            configuration.api_key_prefix = {}
-            configuration.refresh_api_key_hook = None
-        return kube_client.Kube(k8s_client.ApiClient(configuration), timeout=self.timeout)
+        return self._kube.with_overrides(
+            host=self.address,
+            token=self._token,
+            insecure_skip_verify=self._insecure,
+            timeout=self.timeout,
+        )
 
     async def _list(self, namespace: str, name: str, selector: str) -> Any:
         path = (
@@ -211,7 +203,7 @@ class ExternalMetricsBackend(plugins.OnlineCheck):
 
 
 def from_provider_spec(
-    spec: Mapping[str, Any], kube: kube_client.Kube | None
+    spec: Mapping[str, Any], kube: plugins.ApiClient | None
 ) -> ExternalMetricsBackend:
     """A backend from a MetricTemplate ``spec.provider`` mapping and the daemon's client."""
     address = ""

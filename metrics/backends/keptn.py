@@ -28,7 +28,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from flagger import plugins
-from flagger.kube import client as kube_client
 from flagger.kube import errors as kube_errors
 from flagger.metrics.backends import backend_common as common
 
@@ -102,7 +101,7 @@ class KeptnBackend:
 
     def __init__(
         self,
-        kube: kube_client.Kube | None,
+        kube: plugins.KubeClient | None,
         *,
         analysis_timeout: float = ANALYSIS_TIMEOUT_SECONDS,
         poll_interval: float = POLL_SECONDS,
