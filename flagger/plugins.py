@@ -41,8 +41,9 @@ import builtins
 import dataclasses
 import enum
 import importlib.metadata
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Literal, Protocol, runtime_checkable
+import types
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Literal, Protocol, TypedDict, runtime_checkable
 
 import pluggy
 
@@ -421,18 +422,63 @@ class NopObserver:
         return None
 
 
+class Field(TypedDict):
+    """One of Flagger's alert fields (``notifier.Field``)."""
+
+    name: str
+    value: str
+
+
+_ALERT_KEYS = ("name", "namespace", "message", "severity", "fields", "phase", "cluster", "target")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Alert(Mapping[str, Any]):
+    """The value a notifier's ``post`` receives, frozen: a notifier cannot change what the next
+    provider gets. Read it as attributes or as a mapping (``alert["message"]``, compared equal
+    to the same dict); ``fields`` is a tuple of read-only mappings."""
+
+    name: str
+    namespace: str
+    message: str
+    severity: str
+    fields: Sequence[Mapping[str, Any]]
+    phase: str
+    cluster: str
+    target: str
+
+    def __post_init__(self) -> None:
+        frozen = tuple(types.MappingProxyType(dict(f)) for f in self.fields)
+        object.__setattr__(self, "fields", frozen)
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in _ALERT_KEYS:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_ALERT_KEYS)
+
+    def __len__(self) -> int:
+        return len(_ALERT_KEYS)
+
+    def replace(self, **changes: Any) -> Alert:
+        """A copy with some values changed (the message rendered from a provider's template)."""
+        return dataclasses.replace(self, **changes)
+
+
 @runtime_checkable
 class Notifier(Protocol):
     """Posts an alert to a chat service (Slack, MS Teams, ...)."""
 
-    async def post(self, alert: Mapping[str, Any]) -> None:
+    async def post(self, alert: Alert) -> None:
         """Deliver one alert."""
 
 
 class NopNotifier:
     """A notifier that drops every alert."""
 
-    async def post(self, alert: Mapping[str, Any]) -> None:
+    async def post(self, alert: Alert) -> None:
         return None
 
 

@@ -1,7 +1,8 @@
 """What every notifier shares: the alert handed to ``Notifier.post``, the HTTP post, and the
 delivery queue that keeps notifications from ever holding up an analysis.
 
-**The alert** (:class:`Alert`) is a plain mapping, as the plugin contract says: the canary's
+**The alert** (:class:`Alert`, ``flagger.plugins.Alert``) is a frozen value that reads as a
+mapping, as the plugin contract says: the canary's
 ``name`` and ``namespace``, the ``message`` (already rendered from the provider's template, see
 :mod:`flagger.alerting.templates`), the ``severity`` (info, warn, error) and Flagger's
 ``fields`` (``[{"name": "Cluster", "value": "prod"}, ...]``), plus ``phase``, ``cluster`` and
@@ -44,7 +45,7 @@ import collections
 import dataclasses
 import json
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
-from typing import Any, ClassVar, Final, Self, TypedDict
+from typing import Any, ClassVar, Final, Self
 
 import aiohttp
 import prometheus_client
@@ -53,7 +54,7 @@ import yarl
 from prometheus_client import metrics_core
 from prometheus_client import registry as registry_module
 
-from flagger import outgoing
+from flagger import outgoing, plugins
 from flagger.observability import logs
 
 __all__ = [
@@ -85,24 +86,9 @@ ERROR: Final = "error"
 QUEUE_FULL: Final = "queue_full"
 
 
-class Field(TypedDict):
-    """One of Flagger's alert fields (``notifier.Field``)."""
-
-    name: str
-    value: str
-
-
-class Alert(TypedDict):
-    """The mapping a notifier's ``post`` receives."""
-
-    name: str
-    namespace: str
-    message: str
-    severity: str
-    fields: list[Field]
-    phase: str
-    cluster: str
-    target: str
+#: The alert notifiers receive (frozen) and its fields: defined with the plugin contracts.
+Alert = plugins.Alert
+Field = plugins.Field
 
 
 class DeliveryError(Exception):

@@ -321,10 +321,12 @@ class Notifications:
             self.failures.count(provider_type, failure.reason)
             log.error(_provider_problem(where, failure), canary=canary)
             return
-        sent = Alert(**alert)
+        sent = alert
         if template is not None:
             try:
-                sent["message"] = templates.render(template, template_variables(canary, alert))
+                sent = alert.replace(
+                    message=templates.render(template, template_variables(canary, alert))
+                )
             except templates.AlertTemplateError as exc:
                 log.error(
                     f"alert provider {where} template error, sending Flagger's message: {exc}",

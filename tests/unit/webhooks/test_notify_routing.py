@@ -96,7 +96,7 @@ def test_build_alert() -> None:
         "namespace": "test",
         "message": "Failed checks threshold reached 5",
         "severity": "error",
-        "fields": [{"name": "Cluster", "value": "prod"}],
+        "fields": ({"name": "Cluster", "value": "prod"},),
         "phase": "Failed",
         "cluster": "prod",
         "target": "Deployment/podinfo.test",
