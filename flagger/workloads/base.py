@@ -10,7 +10,6 @@ and readiness.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -127,8 +126,9 @@ class PodWorkloadController(controller_core.ControllerCore):
         Used when the status holds a revision hash this daemon did not compute (one written by
         Flagger, Go): the two hash functions differ, the pod templates do not.
         """
-        target = await self.get_target(canary)
-        primary = await self.kube.get(
+        target = await self.look_target(canary)
+        primary = await cache.peek(
+            self.kube,
             API_VERSION,
             self.KIND,
             metadata.primary_name(canary.spec.target_ref.name),
@@ -384,7 +384,7 @@ def _pod_spec(workload: Mapping[str, Any]) -> dict[str, Any]:
 def _without_flagger_id(template: Mapping[str, Any]) -> dict[str, Any]:
     """A pod template without the `flagger-id` annotation (fresh on every promotion), and
     without empty metadata maps (the API server drops them)."""
-    found = copy.deepcopy(dict(template))
+    found = dict(template)  # shallow: only "metadata" is replaced, for a comparison
     meta = dict(found.get("metadata") or {})
     annotations = {
         k: v for k, v in (meta.get("annotations") or {}).items() if k != metadata.FLAGGER_ID

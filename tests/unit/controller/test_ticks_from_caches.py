@@ -123,3 +123,25 @@ async def test_the_status_write_reads_the_cache_and_the_api_only_after_409(world
     await status_writer.write(world.kube, "podinfo", NAMESPACE, {**status, "phase": "Failed"})
     assert world.kube.requests["GET"] == gets + 1  # read through once, after the 409
     assert world.phase() == "Failed"
+
+
+async def test_a_status_write_is_not_a_reason_to_validate_again_an_annotation_is(
+    world: World,
+) -> None:
+    validated = world.shell.spec_checks.validated
+    await status_writer.write(
+        world.kube, "podinfo", NAMESPACE, {**world.status(), "iterations": 1}
+    )  # the resourceVersion moves, the generation does not
+    await asyncio.sleep(0.01)
+    await world.tick()
+    assert world.shell.spec_checks.validated == validated
+
+    edited = world.kube.stored(CANARY_API, "Canary", "podinfo", NAMESPACE)
+    edited["metadata"]["annotations"] = {"team": "a"}
+    world.kube.put(edited)
+    for _ in range(20):
+        await asyncio.sleep(0.01)
+        await world.tick()
+        if world.shell.spec_checks.validated > validated:
+            break
+    assert world.shell.spec_checks.validated == validated + 1
