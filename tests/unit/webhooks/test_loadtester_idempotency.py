@@ -68,7 +68,7 @@ def _payload(task_type: str, command: str, **metadata: str) -> dict[str, Any]:
 
 async def _lines(runs: pathlib.Path, count: int) -> list[str]:
     """The runs so far, once there are ``count`` (background ``cmd`` tasks take a moment)."""
-    for _ in range(200):
+    for _ in range(1000):  # up to 20 s: a shared machine can be slow to start a process
         lines = runs.read_text().splitlines()
         if len(lines) >= count:
             return lines
