@@ -41,6 +41,11 @@ NOT_COPIED_ANNOTATIONS = frozenset(
 )
 
 
+_HASHES: dict[tuple[str, Any, Any], str] = {}
+"""Revision hashes by (kind, uid, resourceVersion) of the target they were computed from."""
+_HASHES_KEPT = 16384
+
+
 class PodWorkloadController(controller_core.ControllerCore):
     """Shared logic of the apps/v1 workload controllers."""
 
@@ -107,7 +112,20 @@ class PodWorkloadController(controller_core.ControllerCore):
     def revision_hash(self, target: Mapping[str, Any]) -> str:
         """The hash of the target's pod template as the user wrote it: what Flagger itself
         writes there to stop the target (a DaemonSet's scale-to-zero node selector) is left out,
-        so stopping the target is never mistaken for a new revision."""
+        so stopping the target is never mistaken for a new revision. Kept per stored version of
+        the target (uid, resourceVersion): an idle tick does not hash it again."""
+        meta = target.get("metadata") or {}
+        version = (self.KIND, meta.get("uid"), meta.get("resourceVersion"))
+        if version[1] and version[2]:
+            found = _HASHES.get(version)
+            if found is None:
+                if len(_HASHES) >= _HASHES_KEPT:
+                    _HASHES.clear()
+                found = _HASHES[version] = self._revision_hash(target)
+            return found
+        return self._revision_hash(target)
+
+    def _revision_hash(self, target: Mapping[str, Any]) -> str:
         template = _template(target)  # shallow: primary_pod_spec replaces, never edits
         if "spec" in template:
             template["spec"] = self.primary_pod_spec(dict(template["spec"]))
