@@ -114,6 +114,8 @@ async def bench(args: argparse.Namespace) -> list[tuple[harness.Result, harness.
                         shards=args.shards if op is mine else 1,
                     )
                     print(f"N={n}: {op.label} done in {time.monotonic() - began:.0f}s", flush=True)
+                    if op is mine and go is not None:  # printed now in case Flagger's run fails
+                        print(report.table(results["ours"], None), flush=True)
                     if (run, op) != (len(args.n) - 1, go or mine):
                         await harness.wait_namespaces_gone(cluster, prefix, n)
                 out.append((results["ours"], results.get("flagger")))

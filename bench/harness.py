@@ -9,6 +9,7 @@ import dataclasses
 import json
 import math
 import pathlib
+import subprocess
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -465,6 +466,11 @@ def _merge(parts: list[list[tuple[float, float]]]) -> list[tuple[float, float]]:
 async def wait_namespaces_gone(cluster: devcluster.LocalCluster, prefix: str, n: int) -> None:
     """Let the previous run's namespaces finish terminating, so runs do not overlap."""
     spaces = [f"namespace/{ns}" for ns in objects.namespaces(prefix, n)]
-    await asyncio.to_thread(
-        cluster.kubectl, "wait", "--for=delete", "--timeout=300s", *spaces, check=False
-    )
+    for _ in range(5):  # up to ~5 min, in waits shorter than cluster.kubectl's own 120 s limit
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            waited = await asyncio.to_thread(
+                cluster.kubectl, "wait", "--for=delete", "--timeout=60s", *spaces, check=False
+            )
+            if waited.returncode == 0:
+                return
+    print(f"namespaces of {prefix} still terminating; the next run starts anyway", flush=True)
