@@ -255,7 +255,7 @@ def self_signed(tmp_path_factory: pytest.TempPathFactory) -> ssl.SSLContext:
 async def test_disable_tls_accepts_an_untrusted_certificate(
     self_signed: ssl.SSLContext, make_canary: MakeCanary
 ) -> None:
-    from tests.unit.webhooks.conftest import Receiver
+    from tests.unit.hooks.conftest import Receiver
 
     server = Receiver()
     await server.start(ssl_context=self_signed)

@@ -14,7 +14,7 @@ from typing import Any
 from flagger.api import analysis as analysis_api
 from flagger.api import canary as canary_api
 from flagger.hooks import calls, idempotency
-from tests.unit.webhooks.conftest import Receiver
+from tests.unit.hooks.conftest import Receiver
 
 MakeCanary = Callable[..., canary_api.Canary]
 STEP = {

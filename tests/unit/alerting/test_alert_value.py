@@ -9,7 +9,7 @@ import pytest
 
 from flagger import plugins
 from flagger.alerting import notifications
-from tests.unit.webhooks.test_notify_routing import make_canary
+from tests.unit.alerting.test_notify_routing import make_canary
 
 
 def _alert() -> plugins.Alert:
