@@ -297,7 +297,10 @@ class LocalCluster:
                 f"--service-account-private-key-file={self.certs.sa_key}",
                 f"--service-cluster-ip-range={SERVICE_CIDR}",
                 "--node-monitor-period=5s",
-                "--node-monitor-grace-period=40s",
+                # The fault suite stops kube-apiserver for up to a minute (a 30 s outage plus
+                # its restart): kwok's node must not be marked NotReady meanwhile, or its pods
+                # lose Ready and the rollout under test stalls (seen with 40s).
+                "--node-monitor-grace-period=120s",
                 "--kube-api-qps=200",
                 "--kube-api-burst=400",
                 "--concurrent-deployment-syncs=10",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Generator
 
 import pytest
 
@@ -26,9 +27,32 @@ class Row:
 
 
 ROWS: list[Row] = []
+_FIRST_ROW = pytest.StashKey[int]()
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item,
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A scenario whose test failed (an assertion before its row was filled in, a timeout) counts
+    at least one failure in its row: the table never shows a failed scenario as clean."""
+    report = yield
+    if report.failed:
+        for row in ROWS[item.stash.get(_FIRST_ROW, len(ROWS)) :]:
+            row.failures = max(row.failures, 1)
+    return report
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    item.stash[_FIRST_ROW] = len(ROWS)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> Generator[None]:
+    """The table, after pytest's own summaries (failures, the short test summary, coverage):
+    the last thing printed before the final count."""
+    yield
     if not ROWS:
         return
     header = ("scenario", "cases", "failures", "duplicated or skipped steps", "seconds blind")
