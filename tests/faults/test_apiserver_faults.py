@@ -22,7 +22,7 @@ from tests.faults import rollouts
 from tests.faults.apiserver_proxy import Proxy
 from tests.support import http_receiver
 
-pytestmark = pytest.mark.cluster
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(1200 if faults.LONG else 600)]
 
 NS = "faults-proxy"
 ROLLOUTS = 2 if faults.LONG else 1

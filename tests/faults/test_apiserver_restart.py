@@ -25,7 +25,7 @@ from tests.faults import conftest as faults
 from tests.faults import rollouts
 from tests.support import daemon_process, http_receiver
 
-pytestmark = pytest.mark.cluster
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(1200 if faults.LONG else 600)]
 
 NS = "faults-restart"
 INTERVAL = 10.0

@@ -25,7 +25,8 @@ from tests.faults import conftest as faults
 from tests.faults import rollouts
 from tests.support import daemon_process, http_receiver
 
-pytestmark = pytest.mark.cluster
+#: The long form (5 rollouts of ~2 min on a loaded machine) outlasts pytest-timeout's 600 s.
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(1800 if faults.LONG else 600)]
 
 NS = "faults-kill"
 INTERVAL = 10.0
