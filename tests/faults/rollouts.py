@@ -4,9 +4,11 @@ that run the daemon for real: the objects, waiting for a phase, and what each st
 
 from __future__ import annotations
 
+import contextlib
 import json
 import pathlib
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import yaml
@@ -58,6 +60,23 @@ def daemon(kubeconfig: pathlib.Path, log: pathlib.Path) -> daemon_process.Daemon
     return daemon_process.Daemon(
         ["-kubeconfig", str(kubeconfig), "-mesh-provider", "kubernetes", "-port", "0"], log
     )
+
+
+@contextlib.contextmanager
+def world(
+    cluster: devcluster.LocalCluster, ns: str, workdir: pathlib.Path
+) -> Iterator[tuple[http_receiver.Receiver, daemon_process.Daemon]]:
+    """Namespace ``ns``, a hook receiver and a started daemon logging into ``workdir``; all
+    stopped (and the namespace deleted) afterwards."""
+    cluster.kubectl("create", "namespace", ns)
+    hooks = http_receiver.Receiver().start()
+    started = daemon(cluster.kubeconfig, workdir / "flagger.log").start()
+    try:
+        yield hooks, started
+    finally:
+        started.stop()
+        hooks.stop()
+        cluster.kubectl("delete", "namespace", ns, "--wait=false", check=False)
 
 
 def apply(cluster: devcluster.LocalCluster, docs: list[dict[str, Any]]) -> None:

@@ -45,16 +45,8 @@ TOLERANCE = 1.0
 def world(
     cluster: devcluster.LocalCluster, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[http_receiver.Receiver, daemon_process.Daemon]]:
-    workdir = tmp_path_factory.mktemp("faults-kill")
-    cluster.kubectl("create", "namespace", NS)
-    hooks = http_receiver.Receiver().start()
-    daemon = rollouts.daemon(cluster.kubeconfig, workdir / "flagger.log").start()
-    try:
-        yield hooks, daemon
-    finally:
-        daemon.stop()
-        hooks.stop()
-        cluster.kubectl("delete", "namespace", NS, "--wait=false", check=False)
+    with rollouts.world(cluster, NS, tmp_path_factory.mktemp("faults-kill")) as found:
+        yield found
 
 
 def _initialised(cluster: devcluster.LocalCluster, hooks: http_receiver.Receiver) -> None:
