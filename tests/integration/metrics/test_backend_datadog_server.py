@@ -15,7 +15,6 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import pluggy
 import pytest
 from aiohttp import web
 
@@ -187,10 +186,7 @@ async def test_unreachable_is_a_query_error() -> None:
 
 async def test_through_the_plugin_hook(server: FakeDatadog) -> None:
     server.series[QUERY] = [_series([1, 42.0])]
-    manager = pluggy.PluginManager(plugins.PROJECT)
-    manager.add_hookspecs(plugins.Specs)
-    manager.register(datadog)
-    installed = plugins.Plugins(manager)
+    installed = plugins.load(extra=[datadog])
     spec = {
         "type": "datadog",
         "address": server.url,

@@ -16,7 +16,6 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import pluggy
 import pytest
 from aiohttp import web
 
@@ -179,14 +178,13 @@ async def test_is_online(server: FakeDynatrace) -> None:
 
 async def test_through_the_plugin_hook(server: FakeDynatrace) -> None:
     server.data[SELECTOR] = [_series(3.0)]
-    manager = pluggy.PluginManager(plugins.PROJECT)
-    manager.add_hookspecs(plugins.Specs)
-    manager.register(dynatrace)
     spec = {
         "type": "dynatrace",
         "address": server.url,
         "secretRef": {"name": "dt"},
         "credentials": {"dynatrace_token": TOKEN},
     }
-    backend = plugins.Plugins(manager).metric_backend("dynatrace", spec, plugins.PluginContext())
+    backend = plugins.load(extra=[dynatrace]).metric_backend(
+        "dynatrace", spec, plugins.PluginContext()
+    )
     assert await backend.run_query(SELECTOR) == 3.0

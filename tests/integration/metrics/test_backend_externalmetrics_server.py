@@ -20,7 +20,6 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import pluggy
 import pytest
 from aiohttp import web
 
@@ -268,10 +267,7 @@ async def test_through_the_plugin_hook(
     adapter: FakeAdapter, kube: kube_client.Kube, namespace: str
 ) -> None:
     adapter.metrics[(namespace, "lag")] = [({}, "0.5")]
-    manager = pluggy.PluginManager(plugins.PROJECT)
-    manager.add_hookspecs(plugins.Specs)
-    manager.register(externalmetrics)
-    backend = plugins.Plugins(manager).metric_backend(
+    backend = plugins.load(extra=[externalmetrics]).metric_backend(
         "externalmetrics", {"type": "externalmetrics"}, plugins.PluginContext(kube=kube)
     )
     assert await backend.run_query(f"{namespace}/lag") == 0.5

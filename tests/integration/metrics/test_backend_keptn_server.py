@@ -18,7 +18,6 @@ import textwrap
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import pluggy
 import pytest
 
 from flagger import plugins
@@ -183,10 +182,7 @@ async def test_analysis_that_never_completes(kube: kube_client.Kube, namespace: 
 
 async def test_through_the_plugin_hook(kube: kube_client.Kube, namespace: str) -> None:
     await _metric(kube, namespace, "errors", "0.25")
-    manager = pluggy.PluginManager(plugins.PROJECT)
-    manager.add_hookspecs(plugins.Specs)
-    manager.register(keptn)
-    installed = plugins.Plugins(manager)
+    installed = plugins.load(extra=[keptn])
     backend = installed.metric_backend("keptn", {"type": "keptn"}, plugins.PluginContext(kube=kube))
     assert await backend.is_online() is True
     assert await backend.run_query(f"keptnmetric/{namespace}/errors") == 0.25

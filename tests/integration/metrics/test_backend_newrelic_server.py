@@ -16,7 +16,6 @@ import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
-import pluggy
 import pytest
 from aiohttp import web
 
@@ -158,14 +157,13 @@ async def test_is_online(server: FakeInsights) -> None:
 
 async def test_through_the_plugin_hook(server: FakeInsights) -> None:
     server.answers[RATE] = {"results": [{"result": 99.5}]}
-    manager = pluggy.PluginManager(plugins.PROJECT)
-    manager.add_hookspecs(plugins.Specs)
-    manager.register(newrelic)
     spec = {
         "type": "newrelic",
         "address": server.url,
         "secretRef": {"name": "nr"},
         "credentials": {"newrelic_account_id": ACCOUNT, "newrelic_query_key": KEY},
     }
-    backend = plugins.Plugins(manager).metric_backend("newrelic", spec, plugins.PluginContext())
+    backend = plugins.load(extra=[newrelic]).metric_backend(
+        "newrelic", spec, plugins.PluginContext()
+    )
     assert await backend.run_query(RATE) == 99.5

@@ -22,7 +22,6 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import pluggy
 import pytest
 from aiohttp import web
 
@@ -249,14 +248,11 @@ async def test_is_online(server: FakeSignalFlow) -> None:
 
 async def test_through_the_plugin_hook(server: FakeSignalFlow) -> None:
     server.programs[PROGRAM] = [[(5, 2, 0.5)]]
-    manager = pluggy.PluginManager(plugins.PROJECT)
-    manager.add_hookspecs(plugins.Specs)
-    manager.register(splunk)
     spec = {
         "type": "splunk",
         "address": server.url,
         "secretRef": {"name": "sf"},
         "credentials": {"sf_token_key": TOKEN},
     }
-    backend = plugins.Plugins(manager).metric_backend("splunk", spec, plugins.PluginContext())
+    backend = plugins.load(extra=[splunk]).metric_backend("splunk", spec, plugins.PluginContext())
     assert await backend.run_query(PROGRAM) == 0.5
