@@ -6,24 +6,24 @@ port; :meth:`FakePrometheus.stop` stops it (then the port refuses connections: "
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 
 from aiohttp import web
 
+from tests.support import local_server
 
-class FakePrometheus:
+
+class FakePrometheus(local_server.ThreadedServer):
     """Answers instant queries as ``mode`` says and counts them in ``queries``."""
 
     def __init__(self, mode: str = "value", value: float = 1.0) -> None:
         self.mode = mode
         self.value = value
         self.queries = 0
-        self.url = ""
-        self._loop = asyncio.new_event_loop()
-        self._runner: web.AppRunner | None = None
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        super().__init__()
+
+    def routes(self) -> list[tuple[str, str, local_server.Handler]]:
+        return [("*", "/api/v1/query", self._query), ("GET", "/-/healthy", self._healthy)]
 
     def _answer(self) -> web.Response:
         result: list[object] = []
@@ -51,26 +51,3 @@ class FakePrometheus:
 
     async def _healthy(self, request: web.Request) -> web.Response:
         return web.Response(text="Prometheus Server is Healthy.")
-
-    async def _start(self) -> None:
-        app = web.Application()
-        app.router.add_route("*", "/api/v1/query", self._query)
-        app.router.add_route("GET", "/-/healthy", self._healthy)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
-
-    def start(self) -> FakePrometheus:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=10)
-        return self
-
-    def stop(self) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-            self._runner = None
-        if self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)

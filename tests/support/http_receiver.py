@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import threading
 import time
 from typing import Any
 
 from aiohttp import web
+
+from tests.support import local_server
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,7 +31,7 @@ class Request:
     at: float = dataclasses.field(default_factory=time.monotonic)
 
 
-class Receiver:
+class Receiver(local_server.ThreadedServer):
     """Records ``(path, json)`` of every POST; answers 200 unless told otherwise."""
 
     def __init__(self) -> None:
@@ -40,10 +41,10 @@ class Receiver:
         self.delays: dict[str, float] = {}
         self.requests: list[Request] = []
         self.in_flight = 0
-        self.url = ""
-        self._loop = asyncio.new_event_loop()
-        self._runner: web.AppRunner | None = None
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        super().__init__()
+
+    def routes(self) -> list[tuple[str, str, local_server.Handler]]:
+        return [("POST", "/{tail:.*}", self._handle)]
 
     async def _handle(self, request: web.Request) -> web.Response:
         raw = await request.read()
@@ -60,27 +61,6 @@ class Receiver:
         return web.Response(
             status=self.answers.get(request.path, 200), text=self.bodies.get(request.path, "ok")
         )
-
-    async def _start(self) -> None:
-        app = web.Application()
-        app.router.add_route("POST", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}"
-
-    def start(self) -> Receiver:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=10)
-        return self
-
-    def stop(self) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
 
     def paths(self) -> list[str]:
         """The paths POSTed to, in order."""
