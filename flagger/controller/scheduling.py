@@ -75,6 +75,9 @@ class Scheduler:
         self.wakes: dict[informers.ObjectKey, asyncio.Event] = {}
         self._targets: dict[informers.ObjectKey, informers.ObjectKey] = {}
         self._tracked: dict[informers.ObjectKey, frozenset[str]] = {}
+        # reverse indexes, so a watch event wakes its canaries without a scan of all of them
+        self._by_target: dict[informers.ObjectKey, set[informers.ObjectKey]] = {}
+        self._by_config: dict[tuple[str, str], set[informers.ObjectKey]] = {}
         self._slots = asyncio.Semaphore(MAX_CONCURRENT_TICKS)
         self.queued = 0
         """Ticks that are due and wait for a slot."""
@@ -102,18 +105,15 @@ class Scheduler:
 
     def workload_changed(self, key: informers.ObjectKey, old: str | None, new: str | None) -> None:
         """A Deployment or DaemonSet changed its pod template."""
-        for canary, target in list(self._targets.items()):
-            if target == key:
-                self.wake(canary)
+        for canary in list(self._by_target.get(key, ())):
+            self.wake(canary)
 
     def config_changed(self, kind: str) -> informers.ChangeCallback[str]:
         """A callback for ConfigMaps (``kind`` "configmap") or Secrets ("secret")."""
 
         def changed(key: informers.ObjectKey, old: str | None, new: str | None) -> None:
-            tracked = f"{kind}/{key.name}"
-            for canary, names in list(self._tracked.items()):
-                if canary.namespace == key.namespace and tracked in names:
-                    self.wake(canary)
+            for canary in list(self._by_config.get((key.namespace, f"{kind}/{key.name}"), ())):
+                self.wake(canary)
 
         return changed
 
@@ -136,8 +136,25 @@ class Scheduler:
         if task is not None:
             task.cancel()
         self.wakes.pop(key, None)
-        self._targets.pop(key, None)
-        self._tracked.pop(key, None)
+        self._follow(key, None, frozenset())
+
+    def _follow(
+        self, key: informers.ObjectKey, target: informers.ObjectKey | None, tracked: frozenset[str]
+    ) -> None:
+        """Record what wakes canary ``key``: its target workload and its tracked configs."""
+        old_target = self._targets.pop(key, None)
+        if old_target is not None and old_target != target:
+            _unindex(self._by_target, old_target, key)
+        if target is not None:
+            self._targets[key] = target
+            self._by_target.setdefault(target, set()).add(key)
+        old_tracked = self._tracked.pop(key, frozenset())
+        for name in old_tracked - tracked:
+            _unindex(self._by_config, (key.namespace, name), key)
+        if tracked:
+            self._tracked[key] = tracked
+        for name in tracked - old_tracked:
+            self._by_config.setdefault((key.namespace, name), set()).add(key)
 
     async def close(self) -> None:
         """Cancel every task and wait for them."""
@@ -172,9 +189,10 @@ class Scheduler:
                     self.stop(key)
                     return
                 interval = outcome.interval
+                target = self._targets.get(key)
                 if outcome.target:
-                    self._targets[key] = informers.ObjectKey(key.namespace, outcome.target)
-                self._tracked[key] = outcome.tracked
+                    target = informers.ObjectKey(key.namespace, outcome.target)
+                self._follow(key, target, outcome.tracked)
             # Fixed rate: due one interval after the last due time; when more than an interval
             # behind, one catch-up tick rather than a burst.
             due = max(due + interval, loop.time() - interval)
@@ -198,3 +216,11 @@ class Scheduler:
         finally:
             self.running -= 1
             self._slots.release()
+
+
+def _unindex(index: dict[Any, set[informers.ObjectKey]], at: Any, key: informers.ObjectKey) -> None:
+    keys = index.get(at)
+    if keys is not None:
+        keys.discard(key)
+        if not keys:
+            del index[at]
