@@ -128,6 +128,8 @@ async def run(opts: options_api.Options, *, stop: asyncio.Event | None = None) -
             cached=kube.cached,
             queued=lambda: scheduler.queued,
             running=lambda: scheduler.running,
+            events_pending=lambda: recorder.pending,
+            events_dropped=lambda: recorder.dropped,
         )
     )
     code = 0

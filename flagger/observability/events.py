@@ -22,8 +22,13 @@ type, reason and message) is not written again: the existing Event's ``count`` g
 
 Recording never blocks or fails the caller: the log line is written at once, the API write and
 the webhook call run in the background, at most ``max_in_flight`` of each at a time and at most
-``max_pending`` queued (beyond that an event is dropped with an error line). Failures are logged
-and forgotten. :meth:`EventRecorder.flush` waits for what is queued (tests, graceful stop).
+``max_pending`` queued (beyond that an event is dropped: an error line names the first drop and
+then at most one line per ``DROP_LOG_SECONDS`` counts the drops since, and
+``flagger_events_dropped_total`` counts them all, beside ``flagger_events_pending``). client-go
+drops beyond 1,000 queued; the default here is 5,000, a burst rollout of 1,000 canaries needs
+that much while the client-side rate limit (``-kubeconfig-qps``) holds writes back. Failures
+are logged and forgotten. :meth:`EventRecorder.flush` waits for what is queued (tests,
+graceful stop).
 Inside :meth:`EventRecorder.held` (a tick's decision and its status write) Events and webhook
 calls wait for the block to end and are dropped when it raises: a tick whose status could not be
 written runs again and records them again, so a step's Event is counted once.
@@ -58,6 +63,8 @@ REASON = "Synced"
 #: ``source.component`` and ``reportingComponent`` of the events.
 COMPONENT = "flagger"
 _CACHE_SIZE = 4096
+#: After the first dropped event, at most one error line per this many seconds.
+DROP_LOG_SECONDS = 10.0
 _API_TIMEOUT_SECONDS = 10
 
 #: Called with (canary, message, event type) for every recorded event.
@@ -107,7 +114,7 @@ class EventRecorder:
         on_event: EventCallback | None = None,
         component: str = COMPONENT,
         max_in_flight: int = 8,
-        max_pending: int = 1000,
+        max_pending: int = 5000,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._core: Any = None
@@ -127,6 +134,9 @@ class EventRecorder:
         # the last delivery per canary (namespace, name): its webhook call goes first
         self._last_forward: dict[tuple[str, str], asyncio.Task[None]] = {}
         self.dropped = 0
+        """Events dropped because ``max_pending`` were queued (``flagger_events_dropped_total``)."""
+        self._drop_logged_at: float | None = None
+        self._dropped_unlogged = 0
 
     # --- the three entry points, as in Flagger ----------------------------------------------
 
@@ -188,13 +198,7 @@ class EventRecorder:
             log.error("event not recorded (no event loop running): %s", message, canary=canary)
             return
         if len(self._pending) >= self.max_pending:
-            self.dropped += 1
-            log.error(
-                "event dropped, %d events already pending: %s",
-                len(self._pending),
-                message,
-                canary=canary,
-            )
+            self._drop(canary, message)
             return
         order = (canary.namespace, canary.name)
         previous = self._last_forward.get(order)
@@ -203,6 +207,24 @@ class EventRecorder:
         task.add_done_callback(self._pending.discard)
         self._last_forward[order] = task
         task.add_done_callback(lambda done: self._forget_forward(order, done))
+
+    def _drop(self, canary: canary_api.Canary, message: str) -> None:
+        """Count a dropped event; log the first, then a count at most every DROP_LOG_SECONDS."""
+        self.dropped += 1
+        self._dropped_unlogged += 1
+        now = time.monotonic()
+        if self._drop_logged_at is not None and now - self._drop_logged_at < DROP_LOG_SECONDS:
+            return
+        more = self._dropped_unlogged - 1
+        log.error(
+            "event dropped, %d events already pending: %s%s",
+            len(self._pending),
+            message,
+            f" ({more} more dropped since the last report)" if more else "",
+            canary=canary,
+        )
+        self._drop_logged_at = now
+        self._dropped_unlogged = 0
 
     def _forget_forward(self, order: tuple[str, str], done: asyncio.Task[None]) -> None:
         if self._last_forward.get(order) is done:

@@ -66,6 +66,8 @@ class Saturation:
     cached: Callable[[], Mapping[str, int]]
     queued: Callable[[], int]
     running: Callable[[], int]
+    events_pending: Callable[[], int] = lambda: 0
+    events_dropped: Callable[[], int] = lambda: 0
 
 
 def _target(canary: canary_api.Canary) -> str:
@@ -266,6 +268,16 @@ class _SaturationCollector(registry_module.Collector):
             "flagger_scheduler_running_ticks",
             "Canary ticks running now.",
             value=self.source.running(),
+        )
+        yield metrics_core.GaugeMetricFamily(
+            "flagger_events_pending",
+            "Kubernetes Events recorded and not yet written.",
+            value=self.source.events_pending(),
+        )
+        yield metrics_core.CounterMetricFamily(
+            "flagger_events_dropped",
+            "Kubernetes Events dropped because too many were pending.",
+            value=self.source.events_dropped(),
         )
 
 

@@ -66,6 +66,8 @@ OPERATIONAL_FAMILIES = {
     "flagger_cache_objects": "gauge",
     "flagger_scheduler_queue_depth": "gauge",
     "flagger_scheduler_running_ticks": "gauge",
+    "flagger_events_pending": "gauge",
+    "flagger_events_dropped": "counter",
 }
 
 
