@@ -100,15 +100,18 @@ async def refuse_while_suspended(
 
 async def drive(
     shell: shell_api.Shell, canary: canary_api.Canary, ticking: engine.Ticking
-) -> decision.Decision:
+) -> tuple[decision.Decision, int]:
+    """Answer the engine's requests (hooks, metric queries); its decision, and how many it made."""
+    asked = 0
     try:
         request = next(ticking)
         while True:
+            asked += 1
             answer: checks.Response = await shell.answers.answer(canary, request)
             request = ticking.send(answer)
     except StopIteration as finished:
         result: decision.Decision = finished.value
-        return result
+        return result, asked
 
 
 async def execute(

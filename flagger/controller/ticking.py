@@ -198,7 +198,7 @@ async def _advance(shell: Shell, canary: canary_api.Canary, raw: dict[str, Any])
     with shell.recorder.held():
         began = time.monotonic()
         ticking = engine.tick(canary, seen, mesh_provider=shell.options.mesh_provider)
-        decided = await act.drive(shell, canary, ticking)
+        decided, asked = await act.drive(shell, canary, ticking)
         done = await act.execute(shell, canary, decided, router, workload)
         if decided.record_duration:
             shell.metrics.observe_duration(canary, time.monotonic() - began)
@@ -209,7 +209,12 @@ async def _advance(shell: Shell, canary: canary_api.Canary, raw: dict[str, Any])
         status = decided.status.to_dict() if decided.status is not None else stored
         status = {**status, **report.cookies(canary, decided)}
         status = report.without_configured(status) or status
-        if phase in observe.CHECKING or status.get("phase") in observe.CHECKING:
+        # lastCheckTime keeps checks an interval apart across restarts and makes a held step's
+        # hook calls new ones (hooks.idempotency): written with a tick that asked a hook or a
+        # metric, or changed the status; not by one that only waited (a canary not ready yet),
+        # which would be a status write per canary per interval for nothing.
+        checking = phase in observe.CHECKING or status.get("phase") in observe.CHECKING
+        if checking and (asked or status != stored):
             status = {**status, "lastCheckTime": check_stamp(now)}
         if status != stored:
             await status_writer.write(shell.kube, canary.name, canary.namespace, status)

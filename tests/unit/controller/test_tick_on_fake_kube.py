@@ -76,6 +76,32 @@ async def test_a_settled_canary_tick_writes_nothing(session: aiohttp.ClientSessi
     assert world.phase() == "Initialized"
 
 
+async def test_ticks_waiting_for_the_canary_to_be_ready_write_no_status(
+    session: aiohttp.ClientSession,
+) -> None:
+    """A canary whose new pods are not ready yet is looked at each interval (a Warning each
+    time, as Flagger records it), but such a tick asks no hook and changes nothing, so it
+    writes no status: at 1,000 canaries that was a status PUT per canary per interval."""
+    world = await daemon_world.world(session)
+    await _initialised(world)
+    world.kube.roll_out = False  # the Deployment controller has not caught up
+    world.change_image("ghcr.io/stefanprodan/podinfo:6.0.1")
+    await world.tick_after_interval()
+    assert world.phase() == "Progressing"
+    before = len(world.kube.writes("Canary"))
+    for _ in range(3):
+        await world.tick_after_interval()
+    assert any("not ready" in m for m in world.messages()), world.messages()
+    assert world.kube.writes("Canary")[before:] == []
+    world.kube.roll_out = True
+    world.kube.put(world.kube.stored("apps/v1", "Deployment", "podinfo", NAMESPACE))
+    for _ in range(10):
+        await world.tick_after_interval()
+        if world.phase() == "Succeeded":
+            break
+    assert world.phase() == "Succeeded", (world.status(), world.messages())
+
+
 async def test_a_template_change_progresses_through_the_steps_to_succeeded(
     session: aiohttp.ClientSession,
 ) -> None:
