@@ -18,7 +18,7 @@ from flagger.controller import answers as answers_api
 from flagger.controller import observe, status_writer
 from flagger.controller import shell as shell_api
 from flagger.hooks import calls
-from flagger.kube import cache
+from flagger.kube import cache, read_trace
 from flagger.kube import errors as kube_errors
 from flagger.observability import metrics as metrics_api
 from flagger.workloads import contract
@@ -111,6 +111,8 @@ async def drive(
             request = ticking.send(answer)
     except StopIteration as finished:
         result: decision.Decision = finished.value
+        if asked:
+            read_trace.opaque("hooks or metrics asked")  # outside the watch caches
         return result, asked
 
 

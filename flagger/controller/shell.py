@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import aiohttp
 
@@ -14,6 +15,7 @@ from flagger.api import validation
 from flagger.controller import answers as answers_api
 from flagger.controller import spec_checks
 from flagger.kube import client as kube_client
+from flagger.kube import read_trace
 from flagger.observability import events, logs
 from flagger.observability import metrics as metrics_api
 from flagger.workloads import workload_options
@@ -32,6 +34,14 @@ class UserError(Exception):
         self.reason = reason
 
 
+@dataclasses.dataclass(frozen=True)
+class Resting:
+    """A tick of a canary at rest that changed nothing: what it read, and what it returned."""
+
+    trace: read_trace.Trace
+    outcome: Any
+
+
 @dataclasses.dataclass
 class Shell:
     """What a tick needs from the daemon: clients, plugins, recorders and options."""
@@ -48,6 +58,8 @@ class Shell:
     notifications: notifications.Notifications
     spec_checks: spec_checks.SpecChecks = dataclasses.field(default_factory=spec_checks.SpecChecks)
     """Each Canary's validation, kept while its resourceVersion does not move."""
+    resting: dict[tuple[str, str], Resting] = dataclasses.field(default_factory=dict)
+    """(namespace, name) -> the last tick of a canary at rest, reused while what it read holds."""
 
     @property
     def workload_settings(self) -> workload_options.Options:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from flagger import plugins
@@ -38,7 +39,7 @@ from flagger.controller.act import ReportedRouter
 from flagger.controller.observe import seconds_until_due
 from flagger.controller.report import check_stamp
 from flagger.controller.shell import Shell, UserError
-from flagger.kube import cache
+from flagger.kube import cache, read_trace
 from flagger.workloads import controller as workloads
 from flagger.workloads import readiness as workload_readiness
 from flagger.workloads import workload_errors
@@ -64,17 +65,57 @@ class Outcome:
     tracked: frozenset[str] = frozenset()
 
 
+#: Phases in which a tick's decision depends only on what it reads, not on the clock.
+AT_REST = frozenset(
+    {
+        status_api.CanaryPhase.INITIALIZED,
+        status_api.CanaryPhase.SUCCEEDED,
+        status_api.CanaryPhase.FAILED,
+    }
+)
+
+
 async def tick(shell: Shell, name: str, namespace: str) -> Outcome:
     """Run one tick of Canary ``namespace/name``.
 
     A problem with the Canary or what it points at is reported on it (``Configured=False``, a
     Warning) and returned from; only a failure to reach the API server raises
     (:func:`flagger.kube.errors.is_outage`), which the scheduler logs and retries.
-    ``tests/unit/controller/test_tick_properties.py`` holds it to that."""
+    ``tests/unit/controller/test_tick_properties.py`` holds it to that.
+
+    A canary at rest (:data:`AT_REST`) whose last tick sent no request, recorded no Event and
+    called no hook is not ticked again while every object that tick read from the watch caches
+    is at the same resourceVersion (:mod:`flagger.kube.read_trace`): the same inputs give the
+    same nothing. Any change — the Canary, its target, primary, Services, references — or a
+    write of ours in flight runs the tick in full."""
+    key = (namespace, name)
+    resting = shell.resting.pop(key, None)
+    if (
+        resting is not None
+        and isinstance(shell.kube, cache.CachedKube)
+        and resting.trace.unchanged(shell.kube)
+    ):
+        shell.resting[key] = resting
+        outcome: Outcome = resting.outcome
+        return outcome
+    with read_trace.tracing() as trace:
+        outcome, phase = await _tick(shell, name, namespace)
+    if outcome.exists and phase in AT_REST and not trace.opaque:
+        shell.resting[key] = shell_api.Resting(trace, outcome)
+    return outcome
+
+
+async def _tick(shell: Shell, name: str, namespace: str) -> tuple[Outcome, str]:
+    """One tick in full; its outcome, and the phase the Canary had when read."""
     found = await cache.peek(shell.kube, shell_api.API_VERSION, "Canary", name, namespace)
     if found is None:
         shell.spec_checks.forget(namespace, name)
-        return Outcome(exists=False, interval=0.0)
+        return Outcome(exists=False, interval=0.0), ""
+    phase = str((found.get("status") or {}).get("phase") or "")
+    return await _tick_found(shell, name, namespace, found), phase
+
+
+async def _tick_found(shell: Shell, name: str, namespace: str, found: Mapping[str, Any]) -> Outcome:
     raw = dict(found)  # shallow: the tick replaces keys of its own copy, never edits within
     problems = [p for p in shell.spec_checks.problems(raw, shell.known) if p.is_error]
     if problems:
@@ -189,6 +230,7 @@ async def _advance(shell: Shell, canary: canary_api.Canary, raw: dict[str, Any])
     )
     wait = seconds_until_due(canary, observed.spec_hash, now, seen.action is not None)
     if wait is not None:
+        read_trace.opaque("waiting for the interval")  # the clock decides, not the reads
         shell_api.log.debug(
             f"Next check in {wait:.1f}s (analysis.interval since the last)", canary=canary
         )

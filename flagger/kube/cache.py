@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flagger.kube import client as kube_client
-from flagger.kube import errors, informers
+from flagger.kube import errors, informers, read_trace
 
 __all__ = ["CachedKube", "peek", "project"]
 
@@ -119,7 +119,22 @@ class CachedKube(kube_client.Kube):
             self.reads["read-through"] += 1
             return await super().get(api_version, kind, name, namespace)
         self.reads["cache"] += 1
-        return informer.get(name, namespace)
+        found = informer.get(name, namespace)
+        read_trace.read(key, found)
+        return found
+
+    def cached_version(self, key: _Key) -> str | bool | None:
+        """The cached resourceVersion of ``key`` (None: not there); False when the cache cannot
+        answer for it (not cached or synced, or a write of ours not seen yet). For
+        `read_trace.Trace.unchanged`."""
+        api_version, kind, namespace, name = key
+        informer = self._serving(api_version, kind, namespace or None)
+        if informer is None or key in self._pending:
+            return False
+        found = informer.get(name, namespace or None)
+        if found is None:
+            return None
+        return str((found.get("metadata") or {}).get("resourceVersion") or "")
 
     async def list(
         self,
@@ -141,6 +156,7 @@ class CachedKube(kube_client.Kube):
         ):
             return await super().list(api_version, kind, namespace, label_selector=label_selector)
         self.reads["cache"] += 1
+        read_trace.opaque(f"list {kind}")  # which objects a list saw is not recorded
         found = []
         for key, obj in informer.items():
             if namespace and key.namespace != namespace:

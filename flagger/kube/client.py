@@ -53,7 +53,7 @@ from kubernetes_asyncio import client as k8s_client
 from kubernetes_asyncio import config as k8s_config
 
 import flagger
-from flagger.kube import errors
+from flagger.kube import errors, read_trace
 
 __all__ = ["Kube", "Resource", "split_api_version"]
 
@@ -525,6 +525,7 @@ class Kube:
     async def _throttle(self, verb: str, path: str) -> None:
         """Wait for the rate limit; count the request; say so (at most every 10 s) when a
         request waited over a second, in client-go's words."""
+        read_trace.opaque(f"{verb} {path}")
         waited = await self._bucket.acquire()
         self.requests[verb] += 1
         self.throttled_seconds += waited

@@ -52,6 +52,7 @@ import aiohttp
 
 from flagger.api import canary as canary_api
 from flagger.kube import client as kube_client
+from flagger.kube import read_trace
 from flagger.observability import logs, redaction
 
 __all__ = ["NORMAL", "REASON", "WARNING", "EventCallback", "EventRecorder"]
@@ -158,6 +159,7 @@ class EventRecorder:
         Credentials in URLs are redacted first: no Event, log line or event webhook sees them.
         """
         message = redaction.redact(message)
+        read_trace.opaque("event")  # a tick that records an Event is not at rest
         log.log(level, message, canary=canary)
         if self._core is None and self.on_event is None:
             return

@@ -34,7 +34,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from flagger.kube import cache, errors
+from flagger.kube import cache, errors, read_trace
 from flagger.kube import client as kube_client
 
 __all__ = ["CachedFakeKube", "Call", "FakeKube", "merge_patch"]
@@ -358,6 +358,8 @@ class FakeKube(kube_client.Kube):
         self, verb: str, api_version: str, kind: str, namespace: str | None, name: str
     ) -> None:
         self.calls.append(Call(verb, kind, namespace or "", name))
+        if verb != "watch":
+            read_trace.opaque(f"{verb} {kind}")  # as Kube's transport does for every request
         http = {"get": "GET", "list": "GET", "create": "POST", "patch": "PATCH"}
         self.requests[http.get(verb, "DELETE" if verb == "delete" else "PUT")] += 1
         if verb == "watch":

@@ -85,6 +85,7 @@ class _Shell:
         self.recorder = _Recorder()
         self.options = _Options()
         self.spec_checks = spec_checks.SpecChecks()
+        self.resting: dict[tuple[str, str], Any] = {}
         self.known = validation.KnownNames(
             routers=self.installed.names(plugins.Kind.ROUTER),
             metric_providers=self.installed.names(plugins.Kind.METRIC_BACKEND),

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
 
-from flagger.controller import status_writer
+from flagger.controller import status_writer, ticking
 from flagger.kube import cache, errors, informers
 from tests.support.fake_kube import CachedFakeKube
 from tests.unit.controller import daemon_world
@@ -145,3 +146,62 @@ async def test_a_status_write_is_not_a_reason_to_validate_again_an_annotation_is
         if world.shell.spec_checks.validated > validated:
             break
     assert world.shell.spec_checks.validated == validated + 1
+
+
+async def test_a_canary_at_rest_is_not_ticked_again_until_something_it_read_moves(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rest memo (flagger.kube.read_trace): an Initialized canary whose tick changed nothing
+    is answered from the last tick while the objects it read keep their resourceVersions; a
+    template change (or any edit of what it read) runs the tick in full, as Flagger would."""
+    await world.tick()
+    assert ("test", "podinfo") in world.shell.resting
+    full_ticks = 0
+    advance = ticking._advance
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal full_ticks
+        full_ticks += 1
+        return await advance(*args, **kwargs)
+
+    monkeypatch.setattr(ticking, "_advance", counted)
+    for _ in range(5):
+        outcome = await world.tick()
+        assert outcome.exists and outcome.target == "podinfo" and outcome.interval == 10.0
+    assert full_ticks == 0
+
+    world.change_image("ghcr.io/stefanprodan/podinfo:6.0.1")
+    for _ in range(50):  # until the informer has delivered the edit
+        await asyncio.sleep(0.01)
+        await world.tick()
+        if world.phase() == "Progressing":
+            break
+    assert world.phase() == "Progressing" and full_ticks >= 1
+    assert ("test", "podinfo") not in world.shell.resting  # never while the analysis runs
+    assert "New revision detected! Scaling up podinfo.test" in world.messages()
+
+
+async def test_an_edit_of_a_service_at_rest_is_still_undone(world: World) -> None:
+    await world.tick()
+    assert ("test", "podinfo") in world.shell.resting
+    changed = world.kube.stored("v1", "Service", "podinfo-canary", NAMESPACE)
+    changed["spec"]["ports"][0]["port"] = 1234
+    world.kube.put(changed)
+    for _ in range(50):
+        await asyncio.sleep(0.01)
+        await world.tick()
+        if _replaced(world, "Service"):
+            break
+    restored = world.kube.stored("v1", "Service", "podinfo-canary", NAMESPACE)
+    assert restored["spec"]["ports"][0]["port"] == 9898
+
+
+async def test_a_deleted_primary_at_rest_is_created_again(world: World) -> None:
+    await world.tick()
+    await world.kube.delete("apps/v1", "Deployment", "podinfo-primary", NAMESPACE)
+    for _ in range(50):
+        await asyncio.sleep(0.01)
+        await world.tick()
+        if world.kube.objects.get(("apps/v1", "Deployment", NAMESPACE, "podinfo-primary")):
+            break
+    assert world.kube.stored("apps/v1", "Deployment", "podinfo-primary", NAMESPACE)
