@@ -71,6 +71,12 @@ class Result:
     """Requests a shard made about another shard's canaries (sharded runs only)."""
     shards: list[Result] = dataclasses.field(default_factory=list)
     """Each shard's own figures (sharded runs only); this result sums them."""
+
+    @property
+    def daemons(self) -> int:
+        """How many daemons the figures sum (CPU and RSS targets are per daemon)."""
+        return max(1, len(self.shards))
+
     notes: list[str] = dataclasses.field(default_factory=list)
 
 
@@ -291,6 +297,7 @@ async def run_one(  # noqa: C901
                 {"spec": {"template": {"metadata": {"annotations": {"bench/revision": "2"}}}}},
             )
 
+        result.figures["burst_target_s"] = float((settings.iterations + 2) * settings.interval + 60)
         burst_began = time.time()
         await _bounded([lambda k=k: change(k) for k in keys])
         while True:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from bench.harness import Result
 
@@ -54,6 +54,7 @@ def table(ours: Result, theirs: Result | None, *, title: str = "") -> str:
         lines.append(f"| {label} | {_cell(fmt, mine)} | {_cell(fmt, other)} | {ratio} |")
     lines.append("")
     lines += [breakdown(r) for r in (ours, theirs) if r is not None]
+    lines.append(targets(ours))
     for r in (ours, theirs):
         if r is not None:
             lines += [f"note ({r.operator}): {note}" for note in r.notes]
@@ -80,6 +81,34 @@ def shard_table(combined: Result) -> str:
         lines.append(breakdown(part))
         lines += [f"note ({part.operator}): {note}" for note in part.notes]
     return "\n".join(lines)
+
+
+#: The issue's targets on this 2-core machine: (figure, label, test of the value).
+TARGETS: tuple[tuple[str, str, Callable[[float, Result], bool]], ...] = (
+    ("ticks_done", "every expected idle tick happens", lambda v, r: v >= 0.99),
+    ("lateness_p99_s", "tick lateness p99 < 1 s", lambda v, r: v < 1.0),
+    ("reads_per_tick", "0 API reads per idle tick", lambda v, r: v < 0.01),
+    ("idle_cpu_s_per_120s", "idle CPU < 10% of one core", lambda v, r: v < 12.0 * r.daemons),
+    ("rss_mb", "RSS < 300 MB per daemon", lambda v, r: v < 300.0 * r.daemons),
+    ("detect_p99_s", "burst detected p99 < 2 s", lambda v, r: v < 2.0),
+    (
+        "burst_s",
+        "burst all Succeeded within (iterations + 2) x interval + 60 s",
+        lambda v, r: v <= r.figures.get("burst_target_s", math.inf),
+    ),
+)
+
+
+def targets(result: Result) -> str:
+    """Which of the issue's targets this run met (per daemon when sharded)."""
+    marks = []
+    for key, label, met in TARGETS:
+        value = result.figures.get(key)
+        if value is None or math.isnan(value):
+            marks.append(f"{label}: not measured")
+        else:
+            marks.append(f"{label}: {'met' if met(value, result) else 'MISSED'}")
+    return f"targets ({result.operator}, N={result.n}): " + "; ".join(marks)
 
 
 def breakdown(result: Result, top: int = 8) -> str:

@@ -40,6 +40,7 @@ def test_bench_smoke(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str])
         assert not math.isnan(shard["rss_mb"]) and shard["rss_mb"] > 0, printed
     assert "| API reads per idle tick per canary |" in printed
     assert "2 shards: each shard and combined" in printed
+    assert "targets (ours, N=10): every expected idle tick happens:" in printed
     for shard in range(2):
         assert (
             f"note (ours shard-{shard}): requests named {N // 2} of its {N // 2} canaries"
