@@ -73,7 +73,7 @@ async def run(opts: options_api.Options, *, stop: asyncio.Event | None = None) -
         },
     )
     recorder = events.EventRecorder(
-        kube.api_client,
+        kube,
         on_event=event_hooks.EventForwarder(opts.event_webhook or None, session=session),
     )
     alert_sender = notifications.Notifications(installed, context, registry=metrics.registry)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -17,9 +18,33 @@ import yaml
 
 from flagger.api import canary as canary_api
 from flagger.devcluster import cluster as devcluster
+from flagger.kube import client as kube_client
 from flagger.observability import events
 
 pytestmark = pytest.mark.cluster
+
+
+@pytest.fixture(params=["Kube", "ApiClient"])
+async def kube(
+    request: pytest.FixtureRequest, cluster: devcluster.LocalCluster
+) -> AsyncIterator[Any]:
+    """Both clients the recorder takes: the daemon's raw-JSON `Kube` and a kubernetes-asyncio
+    ``ApiClient``."""
+    if request.param == "Kube":
+        raw = await kube_client.Kube.connect(str(cluster.kubeconfig))
+        try:
+            yield raw
+        finally:
+            await raw.close()
+        return
+    from kubernetes_asyncio import config
+
+    api = await config.new_client_from_config(config_file=str(cluster.kubeconfig))
+    try:
+        yield api
+    finally:
+        await api.close()
+
 
 REFERENCE_CRD = (
     pathlib.Path(__file__).resolve().parents[4] / "shared" / "reference" / "flagger-crd.yaml"
