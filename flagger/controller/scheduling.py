@@ -137,6 +137,7 @@ class Scheduler:
             task.cancel()
         self.wakes.pop(key, None)
         self._follow(key, None, frozenset())
+        self.shell.resting.pop((key.namespace, key.name), None)
 
     def _follow(
         self, key: informers.ObjectKey, target: informers.ObjectKey | None, tracked: frozenset[str]

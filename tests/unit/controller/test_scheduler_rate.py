@@ -16,6 +16,7 @@ from flagger.observability import metrics as metrics_api
 class _Shell:
     def __init__(self) -> None:
         self.metrics = metrics_api.Metrics(process_metrics=False)
+        self.resting: dict[tuple[str, str], object] = {}
 
 
 def _lateness_count(metrics: metrics_api.Metrics) -> float:

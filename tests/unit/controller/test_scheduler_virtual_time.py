@@ -22,7 +22,7 @@ Tick = Callable[[Any, str, str], Awaitable[ticking.Outcome]]
 
 
 def _shell() -> Any:
-    return types.SimpleNamespace(metrics=metrics_api.Metrics(process_metrics=False))
+    return types.SimpleNamespace(metrics=metrics_api.Metrics(process_metrics=False), resting={})
 
 
 def _recording(
