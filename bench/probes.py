@@ -65,14 +65,29 @@ class AuditLog:
     def __init__(self, path: pathlib.Path, username: str) -> None:
         self.path, self.username = path, username
         self._offset = 0
+        self._inode: int | None = None
         self._needle = json.dumps(username)
         self.requests: list[Request] = []
 
     def poll(self) -> list[Request]:
-        """Read what was appended since the last call; return every request of the user."""
+        """Read what was appended since the last call; return every request of the user.
+
+        A rotated log (kube-apiserver renames it ``audit-<time>.log`` at ``--audit-log-maxsize``)
+        is followed: the rest of the renamed file, then the new one from its start."""
         if not self.path.exists():
             return self.requests
-        with self.path.open("rb") as stream:
+        inode = self.path.stat().st_ino
+        if self._inode is not None and inode != self._inode:
+            rotated = sorted(self.path.parent.glob(f"{self.path.stem}-*{self.path.suffix}"))
+            if rotated:
+                self._read(rotated[-1])
+            self._offset = 0
+        self._inode = inode
+        self._read(self.path)
+        return self.requests
+
+    def _read(self, path: pathlib.Path) -> None:
+        with path.open("rb") as stream:
             stream.seek(self._offset)
             data = stream.read()
         end = data.rfind(b"\n") + 1
@@ -100,7 +115,6 @@ class AuditLog:
                     str(ref.get("name") or ""),
                 )
             )
-        return self.requests
 
     def between(self, start: float, end: float) -> list[Request]:
         """The user's requests received in ``[start, end)`` (Unix times)."""
