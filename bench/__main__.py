@@ -42,7 +42,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--kubeconfig-qps",
-        type=float,
+        type=int,  # Flagger's flag is an int: "1000.0" stops it at start-up
         help="-kubeconfig-qps for both operators (default: theirs, 100; say so with the figures)",
     )
     parser.add_argument(
@@ -52,6 +52,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--bootstrap-timeout", type=float, help="seconds to all Initialized (default: max(180, N))"
     )
     parser.add_argument("--no-go", action="store_true", help="skip Flagger (Go)")
+    parser.add_argument(
+        "--no-ours", action="store_true", help="skip this daemon (Flagger's column only)"
+    )
     parser.add_argument("--arg", action="append", default=[], help="extra flag for our daemon")
     parser.add_argument(
         "--ours-bin", type=pathlib.Path, help="our daemon's executable (default: this venv's)"
@@ -76,7 +79,9 @@ async def bench(args: argparse.Namespace) -> list[tuple[harness.Result, harness.
         )
         if value is not None
     )
-    mine = operators.ours(*limits, *args.arg, binary=args.ours_bin)
+    mine = None if args.no_ours else operators.ours(*limits, *args.arg, binary=args.ours_bin)
+    if mine is None and go is None:
+        raise harness.BenchError("--no-ours and no Flagger (Go): nothing to run")
     if go is not None:
         go = dataclasses.replace(go, extra=(*go.extra, *limits))
     out: list[tuple[harness.Result, harness.Result | None]] = []
@@ -118,7 +123,10 @@ async def bench(args: argparse.Namespace) -> list[tuple[harness.Result, harness.
                         print(report.table(results["ours"], None), flush=True)
                     if (run, op) != (len(args.n) - 1, go or mine):
                         await harness.wait_namespaces_gone(cluster, prefix, n)
-                out.append((results["ours"], results.get("flagger")))
+                # --no-ours: an empty column of ours beside Flagger's
+                out.append(
+                    (results.get("ours") or harness.Result("ours", n), results.get("flagger"))
+                )
                 print(report.table(*out[-1]), flush=True)
         finally:
             await kube.close()

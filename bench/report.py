@@ -36,7 +36,8 @@ def _cell(fmt: str, value: float | None) -> str:
 
 def table(ours: Result, theirs: Result | None, *, title: str = "") -> str:
     """A Markdown table of one N."""
-    head = f"### N = {ours.n}{title} (expected idle ticks: {ours.expected_ticks:.0f})"
+    expected = ours.expected_ticks or (theirs.expected_ticks if theirs else 0.0)
+    head = f"### N = {ours.n}{title} (expected idle ticks: {expected:.0f})"
     lines = [
         head,
         "",
@@ -54,7 +55,8 @@ def table(ours: Result, theirs: Result | None, *, title: str = "") -> str:
         lines.append(f"| {label} | {_cell(fmt, mine)} | {_cell(fmt, other)} | {ratio} |")
     lines.append("")
     lines += [breakdown(r) for r in (ours, theirs) if r is not None]
-    lines.append(targets(ours))
+    if ours.figures:
+        lines.append(targets(ours))
     for r in (ours, theirs):
         if r is not None:
             lines += [f"note ({r.operator}): {note}" for note in r.notes]
