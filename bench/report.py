@@ -9,6 +9,7 @@ from bench.harness import Result
 
 ROWS: tuple[tuple[str, str, str], ...] = (
     ("bootstrap_s", "bootstrap to all Initialized (s)", "{:.1f}"),
+    ("bootstrap_initialized", "bootstrap: Initialized", "{:.0f}"),
     ("idle_cpu_s_per_120s", "idle CPU (s per 120 s)", "{:.2f}"),
     ("cpu_ms_per_tick", "CPU per canary tick (ms)", "{:.2f}"),
     ("rss_mb", "RSS (MB)", "{:.0f}"),
