@@ -182,6 +182,13 @@ def _transient(exc: BaseException) -> bool:
     return isinstance(exc, aiohttp.ClientError | TimeoutError)
 
 
+#: Creates in flight at once per client. A Service create allocates a ClusterIP (an IPAddress
+#: object) and is the API server's most expensive write here: ~1,000 at once (Flagger (Go)
+#: bootstrapping 1,000 canaries, or two shards of 64 ticks each on a loaded machine) made this
+#: machine's kube-apiserver time them out at 60 s. Reads, updates and patches are not bounded.
+MAX_CONCURRENT_CREATES = 16
+
+
 class Kube:
     """Raw-JSON async client over kubernetes-asyncio's ApiClient (dicts in, dicts out)."""
 
@@ -210,6 +217,7 @@ class Kube:
         self.throttled_seconds = 0.0
         """Seconds requests waited for the client-side rate limit (``-kubeconfig-qps``)."""
         self._throttle_logged = -math.inf
+        self._creating = asyncio.Semaphore(MAX_CONCURRENT_CREATES)
 
     @property
     def api_client(self) -> Any:
@@ -364,7 +372,8 @@ class Kube:
     async def create(self, obj: dict[str, Any]) -> dict[str, Any]:
         """POST the object; `Conflict` when it already exists."""
         res, namespace, _ = await self._locate(obj)
-        created: dict[str, Any] = await self.request("POST", res.path(namespace), body=obj)
+        async with self._creating:
+            created: dict[str, Any] = await self.request("POST", res.path(namespace), body=obj)
         return created
 
     async def replace(self, obj: dict[str, Any]) -> dict[str, Any]:
