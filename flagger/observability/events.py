@@ -91,10 +91,16 @@ class _Written:
 
 @dataclasses.dataclass
 class _KeyLock:
-    """Serialises writes of identical events; dropped when nobody uses it."""
+    """Serialises writes of identical events; dropped when nobody uses it. Repeats that queue
+    behind a write are written by the next one as one count increase (``queued``), so a backlog
+    of a canary's "not ready" repeats costs one PATCH, not one each."""
 
     lock: asyncio.Lock = dataclasses.field(default_factory=asyncio.Lock)
     users: int = 0
+    queued: int = 0
+    """Repeats recorded and not yet written."""
+    latest: float = 0.0
+    """When the newest of them was recorded."""
 
 
 def _rfc3339(seconds: float) -> str:
@@ -301,11 +307,19 @@ class EventRecorder:
         # Identical events are written one after the other, so that counts go up in order.
         entry = self._locks.setdefault(key, _KeyLock())
         entry.users += 1
+        entry.queued += 1
+        entry.latest = max(entry.latest, now)
         try:
             for attempt in range(_WRITE_ATTEMPTS):
                 try:
                     async with entry.lock, self._api_slots:
-                        await self._write_locked(key, canary, event_type, message, now)
+                        repeats = entry.queued
+                        if repeats == 0:
+                            return  # written by an earlier writer, with its own repeats
+                        await self._write_locked(
+                            key, canary, event_type, message, entry.latest, repeats
+                        )
+                        entry.queued -= repeats
                     return
                 except asyncio.CancelledError:
                     raise
@@ -326,13 +340,19 @@ class EventRecorder:
                 del self._locks[key]
 
     async def _write_locked(
-        self, key: _Key, canary: canary_api.Canary, event_type: str, message: str, now: float
+        self,
+        key: _Key,
+        canary: canary_api.Canary,
+        event_type: str,
+        message: str,
+        now: float,
+        repeats: int = 1,
     ) -> None:
         stamp = _rfc3339(now)
         seen = self._written.get(key)
         if seen is not None:
             # Counted only once written, so a retried write does not count twice.
-            patch = {"count": seen.count + 1, "lastTimestamp": stamp, "message": message}
+            patch = {"count": seen.count + repeats, "lastTimestamp": stamp, "message": message}
             try:
                 await self._core.patch_namespaced_event(
                     seen.name,
@@ -342,7 +362,7 @@ class EventRecorder:
                     field_manager=kube_client.FIELD_MANAGER,
                     _request_timeout=_API_TIMEOUT_SECONDS,
                 )
-                seen.count += 1
+                seen.count += repeats
                 self._written.move_to_end(key)
                 return
             except Exception as exc:
@@ -350,7 +370,7 @@ class EventRecorder:
                     raise
                 # The Event expired (the API server keeps them an hour): write it afresh.
         name = f"{canary.name}.{time.time_ns():x}"
-        count = seen.count + 1 if seen is not None else 1
+        count = seen.count + repeats if seen is not None else repeats
         first = seen.first_timestamp if seen is not None else stamp
         body = self._event(canary, name, event_type, message, count, first, stamp)
         await self._core.create_namespaced_event(

@@ -183,3 +183,31 @@ async def test_a_refused_event_write_is_not_retried(
         await recorder.flush()
     assert core.created == [] and core.failures == []
     assert "could not be recorded" in caplog.text
+
+
+async def test_repeats_queued_behind_a_write_become_one_count_increase(
+    make_canary: MakeCanary,
+) -> None:
+    """A backlog of one canary's identical events (a "not ready" Warning each tick while the
+    API writes are throttled) is written as one PATCH of the count, not one PATCH each."""
+    release = asyncio.Event()
+
+    class _SlowCore(_FlakyCore):
+        async def create_namespaced_event(
+            self, namespace: str, body: dict[str, object], **_: object
+        ):  # type: ignore[no-untyped-def]
+            await release.wait()
+            self.created.append(body)
+
+    core = _SlowCore([])
+    recorder = events.EventRecorder(None)
+    recorder._core = core
+    canary = make_canary("podinfo")
+    message = "canary deployment podinfo.test not ready: waiting for rollout to finish"
+    for _ in range(5):
+        recorder.record_warning(canary, message)
+    await asyncio.sleep(0.01)
+    release.set()
+    await recorder.flush()
+    assert [e["count"] for e in core.created] == [1]
+    assert [p["count"] for p in core.patched] == [5]
