@@ -31,6 +31,7 @@ class _Metrics:
 
 class _Shell:
     metrics = _Metrics()
+
     def __init__(self) -> None:
         self.resting: dict[tuple[str, str], object] = {}
 
