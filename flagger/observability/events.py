@@ -122,7 +122,7 @@ class EventRecorder:
         *,
         on_event: EventCallback | None = None,
         component: str = COMPONENT,
-        max_in_flight: int = 8,
+        max_in_flight: int = 32,
         max_pending: int = 5000,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -209,7 +209,9 @@ class EventRecorder:
         except RuntimeError:
             log.error("event not recorded (no event loop running): %s", message, canary=canary)
             return
-        if len(self._pending) >= self.max_pending:
+        if len(self._pending) >= self.max_pending and (
+            self._core is None or _key_of(canary, event_type, message) not in self._locks
+        ):  # a repeat of an Event already waiting merges into its write: never dropped
             self._drop(canary, message)
             return
         order = (canary.namespace, canary.name)
@@ -295,15 +297,7 @@ class EventRecorder:
     async def _write(
         self, canary: canary_api.Canary, event_type: str, message: str, now: float
     ) -> None:
-        metadata = canary.metadata
-        key: _Key = (
-            canary.namespace,
-            canary.name,
-            str(metadata.get("uid") or ""),
-            event_type,
-            REASON,
-            message,
-        )
+        key = _key_of(canary, event_type, message)
         # Identical events are written one after the other, so that counts go up in order.
         entry = self._locks.setdefault(key, _KeyLock())
         entry.users += 1
@@ -426,6 +420,12 @@ class EventRecorder:
 #: Attempts to write one Event: a 429, a 5xx or a dropped connection is retried, as the daemon's
 #: other API requests are (honouring Retry-After, at most ``RETRY_AFTER_MAX_SECONDS``).
 _WRITE_ATTEMPTS = 5
+
+
+def _key_of(canary: canary_api.Canary, event_type: str, message: str) -> _Key:
+    """What makes two Events the same Event (client-go's aggregation key, less the source)."""
+    uid = str(canary.metadata.get("uid") or "")
+    return (canary.namespace, canary.name, uid, event_type, REASON, message)
 
 
 class _RawEvents:

@@ -211,3 +211,36 @@ async def test_repeats_queued_behind_a_write_become_one_count_increase(
     await recorder.flush()
     assert [e["count"] for e in core.created] == [1]
     assert [p["count"] for p in core.patched] == [5]
+
+
+async def test_a_repeat_of_a_waiting_event_is_not_dropped_at_the_cap(
+    make_canary: MakeCanary,
+) -> None:
+    release = asyncio.Event()
+
+    class _SlowCore(_FlakyCore):
+        async def create_namespaced_event(
+            self, namespace: str, body: dict[str, object], **_: object
+        ):  # type: ignore[no-untyped-def]
+            await release.wait()
+            self.created.append(body)
+
+    core = _SlowCore([])
+    recorder = events.EventRecorder(None, max_pending=2)
+    recorder._core = core
+    canary = make_canary("podinfo")
+    recorder.record_warning(canary, "canary deployment podinfo.test not ready")
+    recorder.record_info(canary, "Advance podinfo.test canary iteration 1/3")
+    await asyncio.sleep(0.01)  # both writes are waiting on the API
+    recorder.record_warning(canary, "canary deployment podinfo.test not ready")  # merges
+    recorder.record_info(canary, "Advance podinfo.test canary iteration 2/3")  # new: dropped
+    assert recorder.dropped == 1
+    release.set()
+    await recorder.flush()
+    counts = {e["message"]: e["count"] for e in core.created}
+    patched = [p["count"] for p in core.patched]
+    assert counts == {
+        "canary deployment podinfo.test not ready": 1,
+        "Advance podinfo.test canary iteration 1/3": 1,
+    }
+    assert patched == [2]
