@@ -22,7 +22,8 @@ type, reason and message) is not written again: the existing Event's ``count`` g
 
 Recording never blocks or fails the caller: the log line is written at once, the API write and
 the webhook call run in the background, at most ``max_in_flight`` of each at a time and at most
-``max_pending`` queued (beyond that an event is dropped: an error line names the first drop and
+``max_pending`` queued (beyond that a new event is dropped — a repeat of one already waiting is
+not, it merges into that write — an error line names the first drop and
 then at most one line per ``DROP_LOG_SECONDS`` counts the drops since, and
 ``flagger_events_dropped_total`` counts them all, beside ``flagger_events_pending``). client-go
 drops beyond 1,000 queued; the default here is 5,000, a burst rollout of 1,000 canaries needs
