@@ -185,21 +185,24 @@ async def test_a_refused_event_write_is_not_retried(
     assert "could not be recorded" in caplog.text
 
 
+class _HeldCore(_FlakyCore):
+    """Event endpoints whose creates wait for ``release``: writes pile up behind the first."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+        self.release = asyncio.Event()
+
+    async def create_namespaced_event(self, namespace: str, body: dict[str, object], **_: object):  # type: ignore[no-untyped-def]
+        await self.release.wait()
+        self.created.append(body)
+
+
 async def test_repeats_queued_behind_a_write_become_one_count_increase(
     make_canary: MakeCanary,
 ) -> None:
     """A backlog of one canary's identical events (a "not ready" Warning each tick while the
     API writes are throttled) is written as one PATCH of the count, not one PATCH each."""
-    release = asyncio.Event()
-
-    class _SlowCore(_FlakyCore):
-        async def create_namespaced_event(
-            self, namespace: str, body: dict[str, object], **_: object
-        ):  # type: ignore[no-untyped-def]
-            await release.wait()
-            self.created.append(body)
-
-    core = _SlowCore([])
+    core = _HeldCore()
     recorder = events.EventRecorder(None)
     recorder._core = core
     canary = make_canary("podinfo")
@@ -207,7 +210,7 @@ async def test_repeats_queued_behind_a_write_become_one_count_increase(
     for _ in range(5):
         recorder.record_warning(canary, message)
     await asyncio.sleep(0.01)
-    release.set()
+    core.release.set()
     await recorder.flush()
     assert [e["count"] for e in core.created] == [1]
     assert [p["count"] for p in core.patched] == [5]
@@ -216,16 +219,7 @@ async def test_repeats_queued_behind_a_write_become_one_count_increase(
 async def test_a_repeat_of_a_waiting_event_is_not_dropped_at_the_cap(
     make_canary: MakeCanary,
 ) -> None:
-    release = asyncio.Event()
-
-    class _SlowCore(_FlakyCore):
-        async def create_namespaced_event(
-            self, namespace: str, body: dict[str, object], **_: object
-        ):  # type: ignore[no-untyped-def]
-            await release.wait()
-            self.created.append(body)
-
-    core = _SlowCore([])
+    core = _HeldCore()
     recorder = events.EventRecorder(None, max_pending=2)
     recorder._core = core
     canary = make_canary("podinfo")
@@ -235,7 +229,7 @@ async def test_a_repeat_of_a_waiting_event_is_not_dropped_at_the_cap(
     recorder.record_warning(canary, "canary deployment podinfo.test not ready")  # merges
     recorder.record_info(canary, "Advance podinfo.test canary iteration 2/3")  # new: dropped
     assert recorder.dropped == 1
-    release.set()
+    core.release.set()
     await recorder.flush()
     counts = {e["message"]: e["count"] for e in core.created}
     patched = [p["count"] for p in core.patched]
