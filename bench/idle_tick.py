@@ -18,57 +18,31 @@ import time
 
 import aiohttp
 
-from flagger.kube import informers
-from tests.support.fake_kube import CachedFakeKube
 from tests.unit.controller import daemon_world
-from tests.unit.controller.daemon_world import CANARY_API, NAMESPACE
-
-CACHED = ((CANARY_API, "Canary"), ("apps/v1", "Deployment"), ("v1", "Service"))
 
 
 async def measure(ticks: int, profile: bool) -> float:
     """CPU milliseconds per idle tick (after initialisation and a warm-up)."""
-    kube = CachedFakeKube()
-    caches = informers.InformerSet()
-    for api_version, kind in CACHED:
-        caches.add(kube.cache(api_version, kind))
-    caches.start()
-    await caches.wait_synced(2)
-    try:
-        async with aiohttp.ClientSession() as session:
-            world = await daemon_world.world(session, kube=kube)
-            world.kube.put(daemon_world.deployment())
-            world.kube.put(daemon_world.canary())
-            while not await kube.peek(CANARY_API, "Canary", "podinfo", NAMESPACE):
-                await asyncio.sleep(0.005)
-            for _ in range(10):
-                await world.tick()
-                if world.phase() == "Initialized":
-                    break
-            else:
-                raise SystemExit(f"not initialised: {world.status()}")
-            for _ in range(50):  # warm-up: memos filled, informers settled
-                await world.tick()
-            sent = dict(kube.requests)
-            profiler = cProfile.Profile() if profile else None
-            began = time.process_time()
-            if profiler is not None:
-                profiler.enable()
-            for _ in range(ticks):
-                await world.tick()
-            if profiler is not None:
-                profiler.disable()
-            spent = time.process_time() - began
-            if dict(kube.requests) != sent:
-                print(f"note: idle ticks sent requests: {sent} -> {dict(kube.requests)}")
-            if profiler is not None:
-                out = io.StringIO()
-                pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(40)
-                print(out.getvalue())
-            return 1000.0 * spent / ticks
-    finally:
-        for informer in caches:
-            await informer.stop()
+    async with aiohttp.ClientSession() as session, daemon_world.cached_world(session) as world:
+        for _ in range(50):  # warm-up: memos filled, informers settled
+            await world.tick()
+        sent = dict(world.kube.requests)
+        profiler = cProfile.Profile() if profile else None
+        began = time.process_time()
+        if profiler is not None:
+            profiler.enable()
+        for _ in range(ticks):
+            await world.tick()
+        if profiler is not None:
+            profiler.disable()
+        spent = time.process_time() - began
+        if dict(world.kube.requests) != sent:
+            print(f"note: idle ticks sent requests: {sent} -> {dict(world.kube.requests)}")
+        if profiler is not None:
+            out = io.StringIO()
+            pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(40)
+            print(out.getvalue())
+        return 1000.0 * spent / ticks
 
 
 def main() -> None:

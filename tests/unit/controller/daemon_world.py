@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import copy
 import dataclasses
 import datetime
 import functools
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -17,10 +20,11 @@ from flagger.alerting import notifications
 from flagger.api import canary as canary_api
 from flagger.api import validation
 from flagger.controller import answers, ticking
+from flagger.kube import informers
 from flagger.observability import events
 from flagger.observability import metrics as metrics_api
 from tests.support import objects
-from tests.support.fake_kube import FakeKube
+from tests.support.fake_kube import CachedFakeKube, FakeKube
 
 NAMESPACE = "test"
 CANARY_API = "flagger.app/v1beta1"
@@ -171,3 +175,36 @@ async def world(
         notifications=notifications.Notifications(installed, context, registry=metrics.registry),
     )
     return World(kube, shell, recorded)
+
+
+#: The kinds a settled canary's tick reads, served from informers by `cached_world`.
+CACHED = ((CANARY_API, "Canary"), ("apps/v1", "Deployment"), ("v1", "Service"))
+
+
+@contextlib.asynccontextmanager
+async def cached_world(session: aiohttp.ClientSession) -> AsyncIterator[World]:
+    """A world as the daemon runs it (reads from watch caches, `CachedFakeKube`) with podinfo
+    created and ticked to Initialized; the informers are stopped on exit."""
+    kube = CachedFakeKube()
+    caches = informers.InformerSet()
+    for api_version, kind in CACHED:
+        caches.add(kube.cache(api_version, kind))
+    caches.start()
+    await caches.wait_synced(2)
+    try:
+        made = await world(session, kube=kube)
+        made.kube.put(deployment())
+        made.kube.put(canary())
+        for _ in range(200):  # until the informers have delivered them
+            if await kube.peek(CANARY_API, "Canary", "podinfo", NAMESPACE):
+                break
+            await asyncio.sleep(0.005)
+        for _ in range(4):
+            await made.tick()
+            if made.phase() == "Initialized":
+                break
+        assert made.phase() == "Initialized", made.events
+        yield made
+    finally:
+        for informer in caches:
+            await informer.stop()

@@ -13,40 +13,15 @@ import aiohttp
 import pytest
 
 from flagger.controller import status_writer, ticking
-from flagger.kube import cache, errors, informers
-from tests.support.fake_kube import CachedFakeKube
+from flagger.kube import cache, errors
 from tests.unit.controller import daemon_world
 from tests.unit.controller.daemon_world import CANARY_API, NAMESPACE, World
-
-CACHED = ((CANARY_API, "Canary"), ("apps/v1", "Deployment"), ("v1", "Service"))
 
 
 @pytest.fixture
 async def world() -> AsyncIterator[World]:
-    kube = CachedFakeKube()
-    caches = informers.InformerSet()
-    for api_version, kind in CACHED:
-        caches.add(kube.cache(api_version, kind))
-    caches.start()
-    await caches.wait_synced(2)
-    try:
-        async with aiohttp.ClientSession() as session:
-            made = await daemon_world.world(session, kube=kube)
-            made.kube.put(daemon_world.deployment())
-            made.kube.put(daemon_world.canary())
-            for _ in range(200):  # until the informers have delivered them
-                if await kube.peek(CANARY_API, "Canary", "podinfo", NAMESPACE):
-                    break
-                await asyncio.sleep(0.005)
-            for _ in range(4):
-                await made.tick()
-                if made.phase() == "Initialized":
-                    break
-            assert made.phase() == "Initialized", made.events
-            yield made
-    finally:
-        for informer in caches:
-            await informer.stop()
+    async with aiohttp.ClientSession() as session, daemon_world.cached_world(session) as made:
+        yield made
 
 
 def _replaced(world: World, kind: str) -> int:
